@@ -1,0 +1,269 @@
+// Package account owns Sesame's tenants: accounts (name, notification
+// address, sandbox and sending state, quotas) and their access keys, whose
+// secrets are sealed at rest and unsealed only to check a request's
+// signature.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/seal"
+)
+
+// Errors returned by the store.
+var (
+	ErrNotFound      = errors.New("account: not found")
+	ErrUnknownKey    = errors.New("account: unknown access key")
+	ErrAlreadyExists = errors.New("account: already exists")
+	ErrInvalid       = errors.New("account: invalid")
+)
+
+// Account is a tenant.
+type Account struct {
+	ID             string // 12 digits, as AWS account ids
+	Name           string
+	Email          string // where notifications about identities go
+	Sandbox        bool
+	SendingEnabled bool
+	Max24HourSend  float64
+	MaxSendRate    float64
+	CreatedAt      time.Time
+}
+
+// Key is an access key. Secret is set only when the key was just created.
+type Key struct {
+	AccessKeyID string
+	Secret      string
+	AccountID   string
+	CreatedAt   time.Time
+}
+
+// Store is the account records over a database.
+type Store struct {
+	db  *db.DB
+	box *seal.Box
+	now func() time.Time
+}
+
+// New returns a Store; now nil means time.Now.
+func New(d *db.DB, box *seal.Box, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: d, box: box, now: now}
+}
+
+// CreateOptions describe a new account. Empty key fields are generated.
+type CreateOptions struct {
+	Name            string
+	Email           string
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	keyIDRE  = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
+	secretRE = regexp.MustCompile(`^[\x21-\x7e]{16,128}$`)
+)
+
+// Create adds an account with one access key and returns both (the key
+// with its secret, shown only now).
+func (s *Store) Create(ctx context.Context, o CreateOptions) (*Account, Key, error) {
+	if o.Name == "" {
+		o.Name = "account-" + digits(6)
+	}
+	if !nameRE.MatchString(o.Name) {
+		return nil, Key{}, fmt.Errorf("%w: name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, o.Name)
+	}
+	if o.Email != "" {
+		a, err := addr.ParseAddress(o.Email)
+		if err != nil {
+			return nil, Key{}, fmt.Errorf("%w: email: %v", ErrInvalid, err)
+		}
+		o.Email = a.String()
+	}
+	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
+		return nil, Key{}, fmt.Errorf("%w: give both an access key id and a secret access key, or neither", ErrInvalid)
+	}
+	k, err := newKey(o.AccessKeyID, o.SecretAccessKey)
+	if err != nil {
+		return nil, Key{}, err
+	}
+	now := s.now()
+	a := &Account{ID: digits(12), Name: o.Name, Email: o.Email, Sandbox: true, SendingEnabled: true, Max24HourSend: 200, MaxSendRate: 1, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	k.AccountID, k.CreatedAt = a.ID, a.CreatedAt
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, sandbox, sending_enabled, max_24h_send, max_send_rate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Name, a.Email, a.Sandbox, a.SendingEnabled, a.Max24HourSend, a.MaxSendRate, db.Millis(now))
+		if db.IsUniqueViolation(err) {
+			return fmt.Errorf("%w: an account named %q", ErrAlreadyExists, a.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("account: create: %w", err)
+		}
+		return s.insertKey(ctx, tx, k)
+	})
+	if err != nil {
+		return nil, Key{}, err
+	}
+	return a, k, nil
+}
+
+func newKey(id, secret string) (Key, error) {
+	if id == "" {
+		id = "AKIA" + randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+		secret = randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
+	}
+	if !keyIDRE.MatchString(id) {
+		return Key{}, fmt.Errorf("%w: access key id %q: use 16-128 letters and digits", ErrInvalid, id)
+	}
+	if !secretRE.MatchString(secret) {
+		return Key{}, fmt.Errorf("%w: secret access key: use 16-128 printable characters without spaces", ErrInvalid)
+	}
+	return Key{AccessKeyID: id, Secret: secret}, nil
+}
+
+func (s *Store) insertKey(ctx context.Context, tx *db.Tx, k Key) error {
+	sealed := s.box.Seal([]byte(k.Secret), []byte("access-key:"+k.AccessKeyID))
+	_, err := tx.Exec(ctx, `INSERT INTO access_keys (access_key_id, account_id, secret_sealed, created_at) VALUES (?, ?, ?, ?)`,
+		k.AccessKeyID, k.AccountID, sealed, db.Millis(k.CreatedAt))
+	if db.IsUniqueViolation(err) {
+		return fmt.Errorf("%w: access key %s", ErrAlreadyExists, k.AccessKeyID)
+	}
+	if err != nil {
+		return fmt.Errorf("account: store key: %w", err)
+	}
+	return nil
+}
+
+// AddKey adds an access key to an account (generated when id is empty).
+func (s *Store) AddKey(ctx context.Context, accountID, id, secret string) (Key, error) {
+	if (id == "") != (secret == "") {
+		return Key{}, fmt.Errorf("%w: give both an access key id and a secret access key, or neither", ErrInvalid)
+	}
+	k, err := newKey(id, secret)
+	if err != nil {
+		return Key{}, err
+	}
+	k.AccountID, k.CreatedAt = accountID, s.now().UTC().Truncate(time.Millisecond)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error { return s.insertKey(ctx, tx, k) })
+	return k, err
+}
+
+// Keys lists an account's access keys, without secrets.
+func (s *Store) Keys(ctx context.Context, accountID string) ([]Key, error) {
+	rows, err := s.db.Query(ctx, `SELECT access_key_id, account_id, created_at FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("account: keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		var k Key
+		var at int64
+		if err := rows.Scan(&k.AccessKeyID, &k.AccountID, &at); err != nil {
+			return nil, fmt.Errorf("account: keys: %w", err)
+		}
+		k.CreatedAt = db.Time(at)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// Secret returns the secret of an access key and its account, for
+// signature checks; an unknown key → ErrUnknownKey.
+func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, accountID string, err error) {
+	var sealed []byte
+	err = s.db.QueryRow(ctx, `SELECT account_id, secret_sealed FROM access_keys WHERE access_key_id = ?`, accessKeyID).Scan(&accountID, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("%w: %s", ErrUnknownKey, accessKeyID)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("account: look up key: %w", err)
+	}
+	b, err := s.box.Open(sealed, []byte("access-key:"+accessKeyID))
+	if err != nil {
+		return "", "", fmt.Errorf("account: unseal key %s: %w", accessKeyID, err)
+	}
+	return string(b), accountID, nil
+}
+
+const accountColumns = `id, name, email, sandbox, sending_enabled, max_24h_send, max_send_rate, created_at`
+
+func scanAccount(sc interface{ Scan(...any) error }) (*Account, error) {
+	var a Account
+	var at int64
+	if err := sc.Scan(&a.ID, &a.Name, &a.Email, &a.Sandbox, &a.SendingEnabled, &a.Max24HourSend, &a.MaxSendRate, &at); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = db.Time(at)
+	return &a, nil
+}
+
+// Get returns an account by id.
+func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
+	a, err := scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: get: %w", err)
+	}
+	return a, nil
+}
+
+// Find returns the account named by ref: its name, its id or one of its
+// access key ids.
+func (s *Store) Find(ctx context.Context, ref string) (*Account, error) {
+	a, err := scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE name = ? OR id = ? OR id IN (SELECT account_id FROM access_keys WHERE access_key_id = ?)`, ref, ref, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no account has the name, id or access key %q", ErrNotFound, ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: find: %w", err)
+	}
+	return a, nil
+}
+
+// List returns every account, by name.
+func (s *Store) List(ctx context.Context) ([]*Account, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("account: list: %w", err)
+	}
+	defer rows.Close()
+	var out []*Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("account: list: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func digits(n int) string { return randomString("0123456789", n) }
+
+func randomString(alphabet string, n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}

@@ -1,0 +1,79 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/seal"
+)
+
+func TestAccounts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("test secret")
+		s := New(d, box, nil)
+		a, k, err := s.Create(ctx, CreateOptions{Name: "acme", Email: "Ops@Acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.ID) != 12 || !a.Sandbox || a.Email != "Ops@acme.example" || len(k.AccessKeyID) != 20 || len(k.Secret) != 40 {
+			t.Fatalf("account %+v key %+v", a, k)
+		}
+		secret, acct, err := s.Secret(ctx, k.AccessKeyID)
+		if err != nil || secret != k.Secret || acct != a.ID {
+			t.Fatalf("Secret = %q, %q, %v", secret, acct, err)
+		}
+		if _, _, err := s.Secret(ctx, "AKIANOSUCHKEY0000000"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("unknown key: %v", err)
+		}
+		// The secret is not stored in the clear.
+		var sealed []byte
+		d.QueryRow(ctx, `SELECT secret_sealed FROM access_keys WHERE access_key_id = ?`, k.AccessKeyID).Scan(&sealed)
+		if string(sealed) == k.Secret || len(sealed) == 0 {
+			t.Fatal("secret stored in the clear")
+		}
+		// Given keys, and the rules on them.
+		b, k2, err := s.Create(ctx, CreateOptions{Name: "beta", AccessKeyID: "AKIDEXAMPLE00000001", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
+		if err != nil || k2.AccessKeyID != "AKIDEXAMPLE00000001" {
+			t.Fatal(err)
+		}
+		for _, bad := range []CreateOptions{
+			{Name: "acme"}, // duplicate name
+			{Name: "x y"},
+			{Name: "c", AccessKeyID: "AKIDEXAMPLE00000001", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}, // duplicate key
+			{Name: "d", AccessKeyID: "short", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+			{Name: "e", AccessKeyID: "AKIDEXAMPLE00000009"},
+			{Name: "f", Email: "not-an-address"},
+		} {
+			if _, _, err := s.Create(ctx, bad); err == nil {
+				t.Errorf("Create(%+v) succeeded", bad)
+			}
+		}
+		all, _ := s.List(ctx)
+		if len(all) != 2 {
+			t.Fatalf("List = %d accounts; a failed create left something behind", len(all))
+		}
+		for _, ref := range []string{"beta", b.ID, "AKIDEXAMPLE00000001"} {
+			if got, err := s.Find(ctx, ref); err != nil || got.ID != b.ID {
+				t.Errorf("Find(%q) = %v, %v", ref, got, err)
+			}
+		}
+		if _, err := s.Find(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find(nobody) = %v", err)
+		}
+		k3, err := s.AddKey(ctx, a.ID, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := s.Keys(ctx, a.ID)
+		if len(keys) != 2 || keys[0].Secret != "" {
+			t.Fatalf("Keys = %+v", keys)
+		}
+		if _, acct, _ := s.Secret(ctx, k3.AccessKeyID); acct != a.ID {
+			t.Fatal("added key does not belong to the account")
+		}
+	})
+}

@@ -1,0 +1,243 @@
+// Package db owns Sesame's connection to its database: opening SQLite (the
+// default, embedded, pure Go) or PostgreSQL, the small differences between
+// the two dialects, transactions, and the schema migrations embedded in the
+// binary.
+//
+// SQL in the rest of Sesame is written once, with `?` placeholders, in the
+// subset both databases accept; DB and Tx rebind placeholders for
+// PostgreSQL. Times are stored as integer Unix milliseconds and booleans as
+// Go bools (INTEGER in SQLite, BOOLEAN in PostgreSQL), so the same queries
+// and the same scanning code work on both.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite", pure Go (no cgo)
+)
+
+// Dialect names the database behind a DB.
+type Dialect int
+
+// The supported dialects.
+const (
+	SQLite Dialect = iota + 1
+	Postgres
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return "unknown"
+}
+
+// Options says which database to open. Exactly one of DataDir and URL is used:
+// URL when it is set, DataDir otherwise.
+type Options struct {
+	// DataDir is the directory holding the SQLite database file sesame.db.
+	// It is created if missing.
+	DataDir string
+	// URL is a PostgreSQL connection URL (postgres://...).
+	URL string
+}
+
+// DB is an open database with its dialect. It is safe for concurrent use.
+type DB struct {
+	sql     *sql.DB
+	Dialect Dialect
+}
+
+// Open opens the database and brings its schema up to date.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	var d *DB
+	switch {
+	case opts.URL != "":
+		u, err := url.Parse(opts.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, fmt.Errorf("db: database URL must be postgres://... (got %q)", redact(opts.URL))
+		}
+		s, err := sql.Open("pgx", opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("db: open postgres: %w", err)
+		}
+		s.SetMaxOpenConns(20)
+		s.SetMaxIdleConns(10)
+		s.SetConnMaxIdleTime(5 * time.Minute)
+		d = &DB{sql: s, Dialect: Postgres}
+	case opts.DataDir != "":
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("db: create data dir: %w", err)
+		}
+		path := filepath.Join(opts.DataDir, "sesame.db")
+		// WAL lets readers run beside the single writer; busy_timeout makes
+		// writers wait for each other instead of failing; _txlock=immediate
+		// takes the write lock at BEGIN, so a transaction never fails halfway
+		// when it upgrades from reading to writing.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		s, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("db: open sqlite: %w", err)
+		}
+		s.SetMaxOpenConns(8)
+		d = &DB{sql: s, Dialect: SQLite}
+	default:
+		return nil, errors.New("db: neither a data directory nor a database URL is configured")
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.sql.PingContext(pctx); err != nil {
+		d.sql.Close()
+		return nil, fmt.Errorf("db: connect to %s: %w", d.Dialect, err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.sql.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// redact removes a password from a URL for error messages.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// Querier is what DB and Tx have in common: queries with `?` placeholders.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ Querier = (*DB)(nil)
+	_ Querier = (*Tx)(nil)
+)
+
+// Exec runs a statement outside a transaction.
+func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.sql.ExecContext(ctx, d.rebind(query), args...)
+}
+
+// Query runs a query outside a transaction.
+func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.sql.QueryContext(ctx, d.rebind(query), args...)
+}
+
+// QueryRow runs a query expected to return at most one row.
+func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.sql.QueryRowContext(ctx, d.rebind(query), args...)
+}
+
+// Tx is a transaction; see DB.InTx.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+// Dialect returns the dialect of the database the transaction runs on.
+func (t *Tx) Dialect() Dialect { return t.dialect }
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, rebind(t.dialect, query), args...)
+}
+
+// Query runs a query in the transaction.
+func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, rebind(t.dialect, query), args...)
+}
+
+// QueryRow runs a query expected to return at most one row.
+func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, rebind(t.dialect, query), args...)
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise; fn's error is returned as is.
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	tx := &Tx{tx: stx, dialect: d.Dialect}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) rebind(q string) string { return rebind(d.Dialect, q) }
+
+// rebind turns `?` placeholders into PostgreSQL's `$n`. Queries in Sesame
+// never contain a literal question mark, so no quoting rules are needed.
+func rebind(d Dialect, q string) string {
+	if d != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation,
+// in either dialect.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || // SQLite
+		strings.Contains(s, "SQLSTATE 23505") // PostgreSQL unique_violation
+}
+
+// Millis converts a time to the stored form: Unix milliseconds; the zero
+// time is stored as 0.
+func Millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// Time converts stored Unix milliseconds back to a UTC time; 0 is the zero time.
+func Time(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,4 @@
+package dns
+
+// ServersFromFile exposes serversFromFile to the external tests.
+var ServersFromFile = serversFromFile

@@ -1,0 +1,401 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dkim"
+)
+
+// DKIMSetup says how a new domain identity gets its DKIM key.
+type DKIMSetup struct {
+	// Origin is OriginEasy (generate a key), OriginExternal (BYODKIM: Selector
+	// and PrivateKey are required) or OriginNone (no DKIM: verified by the
+	// _amazonses TXT token, as v1 VerifyDomainIdentity creates domains).
+	Origin     Origin
+	KeyLength  KeyLength // Easy DKIM; "" means RSA_2048_BIT
+	Selector   string    // BYODKIM
+	PrivateKey string    // BYODKIM: base64 DER as SES takes it
+}
+
+// CreateOptions are the optional parts of a new identity.
+type CreateOptions struct {
+	DKIM             DKIMSetup // domains only
+	ConfigurationSet string
+	Tags             []Tag
+}
+
+// preparedKey is a DKIM key ready to insert.
+type preparedKey struct {
+	selector  string
+	origin    Origin
+	key       *dkim.Key
+	published bool
+}
+
+// prepareDKIM validates the setup and generates keys, outside any transaction.
+func (s *Store) prepareDKIM(setup DKIMSetup) (DKIM, []preparedKey, error) {
+	now := s.now()
+	switch setup.Origin {
+	case OriginNone:
+		return DKIM{Status: NotStarted, SigningEnabled: false}, nil, nil
+	case OriginEasy:
+		kl := setup.KeyLength
+		if kl == "" {
+			kl = RSA2048
+		}
+		if kl != RSA1024 && kl != RSA2048 {
+			return DKIM{}, nil, invalid("NextSigningKeyLength", "Invalid NextSigningKeyLength %q: must be one of RSA_1024_BIT, RSA_2048_BIT.", kl)
+		}
+		rsaKey, err := s.genKey(dkim.RSA, kl.Bits())
+		if err != nil {
+			return DKIM{}, nil, fmt.Errorf("identity: generate DKIM key: %w", err)
+		}
+		edKey, err := s.genKey(dkim.Ed25519, 0)
+		if err != nil {
+			return DKIM{}, nil, fmt.Errorf("identity: generate DKIM key: %w", err)
+		}
+		d := DKIM{Origin: OriginEasy, SigningEnabled: true, Status: Pending, Since: now, KeyLength: kl, NextKeyLength: kl, KeyGeneratedAt: now}
+		var keys []preparedKey
+		for range 3 {
+			t := dkim.Token()
+			d.Tokens = append(d.Tokens, t)
+			keys = append(keys, preparedKey{selector: t, origin: OriginEasy, key: rsaKey, published: true})
+		}
+		d.Ed25519Token = dkim.Token()
+		keys = append(keys, preparedKey{selector: d.Ed25519Token, origin: OriginEasy, key: edKey, published: true})
+		return d, keys, nil
+	case OriginExternal:
+		if !dkim.ValidSelector(setup.Selector) {
+			return DKIM{}, nil, invalid("DomainSigningSelector", "Invalid DomainSigningSelector %q: a selector is 1-63 letters, digits and hyphens, not starting or ending with a hyphen.", setup.Selector)
+		}
+		if setup.PrivateKey == "" {
+			return DKIM{}, nil, invalid("DomainSigningPrivateKey", "DomainSigningPrivateKey is required when DomainSigningSelector is given.")
+		}
+		k, err := dkim.ParseBYODKIM(setup.PrivateKey)
+		if err != nil {
+			var ke *dkim.KeyError
+			if errors.As(err, &ke) {
+				return DKIM{}, nil, invalid("DomainSigningPrivateKey", "%s", ke.Msg)
+			}
+			return DKIM{}, nil, invalid("DomainSigningPrivateKey", "Invalid DomainSigningPrivateKey: %v", err)
+		}
+		sel := strings.ToLower(setup.Selector)
+		d := DKIM{Origin: OriginExternal, SigningEnabled: true, Status: Pending, Since: now, Tokens: []string{sel}, KeyGeneratedAt: now}
+		return d, []preparedKey{{selector: sel, origin: OriginExternal, key: k}}, nil
+	}
+	return DKIM{}, nil, invalid("SigningAttributesOrigin", "Invalid SigningAttributesOrigin %q: must be AWS_SES or EXTERNAL.", setup.Origin)
+}
+
+func (s *Store) insertKeys(ctx context.Context, tx *db.Tx, identityID int64, keys []preparedKey) error {
+	for _, k := range keys {
+		der, err := k.key.MarshalPrivate()
+		if err != nil {
+			return fmt.Errorf("identity: marshal DKIM key: %w", err)
+		}
+		rec, err := k.key.Record()
+		if err != nil {
+			return fmt.Errorf("identity: DKIM record: %w", err)
+		}
+		sealed := s.box.Seal(der, keyAAD(identityID, k.selector))
+		_, err = tx.Exec(ctx, `INSERT INTO dkim_keys (identity_id, selector, origin, algorithm, bits, private_sealed, public_record, published, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			identityID, k.selector, string(k.origin), string(k.key.Algorithm), k.key.Bits, sealed, rec, k.published, db.Millis(s.now()))
+		if err != nil {
+			return fmt.Errorf("identity: store DKIM key: %w", err)
+		}
+	}
+	return nil
+}
+
+// keyAAD binds a sealed key to its identity and selector.
+func keyAAD(identityID int64, selector string) []byte {
+	return fmt.Appendf(nil, "dkim:%d:%s", identityID, selector)
+}
+
+// Create adds an identity: a domain (with DKIM per opts.DKIM) or an email
+// address (a verification mail is queued). An identity of that name in the
+// account → ErrAlreadyExists. Nothing is written on any error.
+func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateOptions) (*Identity, error) {
+	n, kind, domain, err := Parse("EmailIdentity", name)
+	if err != nil {
+		return nil, err
+	}
+	if kind == KindEmail {
+		opts.DKIM = DKIMSetup{Origin: OriginNone}
+	}
+	if err := validateTags(opts.Tags); err != nil {
+		return nil, err
+	}
+	if _, err := s.get(ctx, s.db, accountID, n); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyExists, n)
+	}
+	d, keys, err := s.prepareDKIM(opts.DKIM)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	i := &Identity{AccountID: accountID, Name: n, Kind: kind, Domain: domain, Version: 1, CreatedAt: now,
+		Verification: Pending, VerificationSince: now, DKIM: d, FeedbackForwarding: true,
+		ConfigurationSet: opts.ConfigurationSet, Tags: opts.Tags, NextCheckAt: now}
+	i.MailFrom.Behavior = UseDefaultValue
+	if kind == KindDomain {
+		i.VerificationToken = newDomainToken()
+	} else {
+		i.VerificationToken = newAddressToken()
+		i.NextCheckAt = now.Add(s.opts.AddressLinkValidity)
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO identities (account_id, name, kind, domain, version, created_at,
+			verification_status, verification_token, verification_since,
+			dkim_origin, dkim_signing_enabled, dkim_status, dkim_since, dkim_tokens, dkim_key_length, dkim_next_key_length, dkim_key_generated_at,
+			mail_from_behavior, feedback_forwarding, configuration_set, tags, next_check_at)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			accountID, n, string(kind), domain, db.Millis(now),
+			string(Pending), i.VerificationToken, db.Millis(now),
+			string(d.Origin), d.SigningEnabled, string(d.Status), db.Millis(d.Since), joinTokens(d), string(d.KeyLength), string(d.NextKeyLength), db.Millis(d.KeyGeneratedAt),
+			string(UseDefaultValue), true, opts.ConfigurationSet, encodeTags(opts.Tags), db.Millis(i.NextCheckAt)).Scan(&i.ID)
+		if db.IsUniqueViolation(err) {
+			return fmt.Errorf("%w: %s", ErrAlreadyExists, n)
+		}
+		if err != nil {
+			return fmt.Errorf("identity: create %s: %w", n, err)
+		}
+		if err := s.insertKeys(ctx, tx, i.ID, keys); err != nil {
+			return err
+		}
+		if err := s.addTransition(ctx, tx, i, AttrVerification, NotStarted, Pending, "identity created", now); err != nil {
+			return err
+		}
+		if d.Status == Pending {
+			if err := s.addTransition(ctx, tx, i, AttrDKIM, NotStarted, Pending, fmt.Sprintf("%s DKIM set up", d.Origin), now); err != nil {
+				return err
+			}
+		}
+		if kind == KindEmail {
+			return s.queueVerificationMail(ctx, tx, i)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.changed()
+	return i, nil
+}
+
+// validateTags applies SES's tag rules: at most 50, keys 1-128 characters,
+// values at most 256, keys unique.
+func validateTags(tags []Tag) error {
+	if len(tags) > 50 {
+		return invalid("Tags", "Too many tags: %d (at most 50).", len(tags))
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if t.Key == "" || len(t.Key) > 128 {
+			return invalid("Tags", "Tag keys must be 1-128 characters long (got %q).", t.Key)
+		}
+		if len(t.Value) > 256 {
+			return invalid("Tags", "Tag values must be at most 256 characters long (key %q).", t.Key)
+		}
+		if seen[t.Key] {
+			return invalid("Tags", "Duplicate tag key %q.", t.Key)
+		}
+		seen[t.Key] = true
+	}
+	return nil
+}
+
+// EnsureDomain returns the account's domain identity, creating it without
+// DKIM (verified by its _amazonses TXT token) when missing, as v1
+// VerifyDomainIdentity does. A Failed verification restarts at Pending.
+func (s *Store) EnsureDomain(ctx context.Context, accountID, domain string) (*Identity, error) {
+	n, kind, _, err := Parse("Domain", domain)
+	if err != nil {
+		return nil, err
+	}
+	if kind != KindDomain {
+		return nil, invalid("Domain", "Invalid domain name <%s>: a domain identity must not contain @.", domain)
+	}
+	i, err := s.get(ctx, s.db, accountID, n)
+	if errors.Is(err, ErrNotFound) {
+		i, err = s.Create(ctx, accountID, n, CreateOptions{DKIM: DKIMSetup{Origin: OriginNone}})
+		if errors.Is(err, ErrAlreadyExists) { // created concurrently
+			return s.get(ctx, s.db, accountID, n)
+		}
+		return i, err
+	}
+	if err != nil || i.Verification != Failed {
+		return i, err
+	}
+	return s.restartVerification(ctx, i)
+}
+
+// restartVerification puts a Failed identity back to Pending.
+func (s *Store) restartVerification(ctx context.Context, i *Identity) (*Identity, error) {
+	now := s.now()
+	token := i.VerificationToken
+	next := now
+	if i.Kind == KindEmail {
+		token = newAddressToken()
+		next = now.Add(s.opts.AddressLinkValidity)
+	}
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_token = ?, verification_error = '', version = version + 1, next_check_at = ? WHERE id = ?`,
+			string(Pending), db.Millis(now), token, db.Millis(next), i.ID)
+		if err != nil {
+			return fmt.Errorf("identity: restart verification: %w", err)
+		}
+		i.VerificationToken = token
+		if err := s.addTransition(ctx, tx, i, AttrVerification, i.Verification, Pending, "verification started again", now); err != nil {
+			return err
+		}
+		if i.Kind == KindEmail {
+			return s.queueVerificationMail(ctx, tx, i)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.changed()
+	return s.GetByID(ctx, i.ID)
+}
+
+// EnsureAddress returns the account's address identity, creating it when
+// missing, as v1 VerifyEmailIdentity does. For an address not yet verified
+// a new verification mail is queued (SES sends the mail again); a Success
+// address is left alone.
+func (s *Store) EnsureAddress(ctx context.Context, accountID, address string) (*Identity, error) {
+	n, kind, _, err := Parse("EmailAddress", address)
+	if err != nil {
+		return nil, err
+	}
+	if kind != KindEmail {
+		return nil, invalid("EmailAddress", "Invalid email address <%s>: an email address needs an @ and a domain.", address)
+	}
+	i, err := s.get(ctx, s.db, accountID, n)
+	if errors.Is(err, ErrNotFound) {
+		i, err = s.Create(ctx, accountID, n, CreateOptions{})
+		if errors.Is(err, ErrAlreadyExists) {
+			return s.get(ctx, s.db, accountID, n)
+		}
+		return i, err
+	}
+	if err != nil || i.Verification == Success {
+		return i, err
+	}
+	i.Verification = Failed // restart from wherever it was
+	return s.restartVerification(ctx, i)
+}
+
+// queueVerificationMail stores the address verification message for the
+// sending pipeline to send.
+func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identity) error {
+	link := strings.TrimSuffix(s.opts.VerifyURL, "/") + "/verify?token=" + i.VerificationToken
+	subject := fmt.Sprintf("Sesame - Email Address Verification Request in region %s", strings.ToUpper(s.opts.Region))
+	body := fmt.Sprintf(`Dear Sesame customer,
+
+We have received a request to authorize this email address for use with Sesame (an Amazon SES-compatible service) in region %s. If you requested this verification, please go to the following URL to confirm that you are authorized to use this email address:
+
+%s
+
+Your request will not be processed unless you confirm the address using this URL. This link expires %s after your original verification request.
+
+If you did NOT request to verify this email address, do not click on the link.
+`, strings.ToUpper(s.opts.Region), link, s.opts.AddressLinkValidity)
+	_, err := tx.Exec(ctx, `INSERT INTO pending_mail (account_id, identity_id, kind, recipient, subject, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		i.AccountID, i.ID, "verification", i.Name, subject, body, db.Millis(s.now()))
+	if err != nil {
+		return fmt.Errorf("identity: queue verification mail: %w", err)
+	}
+	return nil
+}
+
+// PendingMail is a message Sesame must send on its own behalf.
+type PendingMail struct {
+	ID         int64
+	AccountID  string
+	IdentityID int64
+	Kind       string
+	Recipient  string
+	Subject    string
+	Body       string
+	CreatedAt  time.Time
+}
+
+// UnsentMail returns the stored messages not yet sent, oldest first.
+func (s *Store) UnsentMail(ctx context.Context, limit int) ([]PendingMail, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, account_id, COALESCE(identity_id, 0), kind, recipient, subject, body, created_at FROM pending_mail WHERE sent_at = 0 ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("identity: unsent mail: %w", err)
+	}
+	defer rows.Close()
+	var out []PendingMail
+	for rows.Next() {
+		var m PendingMail
+		var at int64
+		if err := rows.Scan(&m.ID, &m.AccountID, &m.IdentityID, &m.Kind, &m.Recipient, &m.Subject, &m.Body, &at); err != nil {
+			return nil, fmt.Errorf("identity: unsent mail: %w", err)
+		}
+		m.CreatedAt = db.Time(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ConfirmAddress marks the address whose verification token this is as
+// verified. An unknown token → ErrNotFound; a link older than the
+// validity window → ErrExpired (and the address is Failed).
+func (s *Store) ConfirmAddress(ctx context.Context, token string) (*Identity, error) {
+	if token == "" {
+		return nil, fmt.Errorf("%w: empty token", ErrNotFound)
+	}
+	var out *Identity
+	changed := false
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		i, err := scanIdentity(tx.QueryRow(ctx, `SELECT `+columns+` FROM identities WHERE verification_token = ? AND kind = ?`, token, string(KindEmail)))
+		if err != nil {
+			return fmt.Errorf("%w: no address with this verification token", ErrNotFound)
+		}
+		out = i
+		now := s.now()
+		switch i.Verification {
+		case Success:
+			return nil
+		case Pending:
+		default:
+			return fmt.Errorf("%w: %s", ErrExpired, i.Name)
+		}
+		to, reason := Success, "verification link followed"
+		if now.Sub(i.VerificationSince) >= s.opts.AddressLinkValidity {
+			to, reason = Failed, fmt.Sprintf("verification link followed after it expired (%s)", s.opts.AddressLinkValidity)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, last_success_at = ?, next_check_at = NULL WHERE id = ?`,
+			string(to), db.Millis(now), db.Millis(now), i.ID); err != nil {
+			return fmt.Errorf("identity: confirm: %w", err)
+		}
+		if err := s.addTransition(ctx, tx, i, AttrVerification, Pending, to, reason, now); err != nil {
+			return err
+		}
+		i.Verification, i.VerificationSince = to, now
+		changed = true
+		if to == Failed {
+			return nil // committed, then reported
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.changed()
+	}
+	if out.Verification == Failed {
+		return out, fmt.Errorf("%w: %s", ErrExpired, out.Name)
+	}
+	return out, nil
+}

@@ -1,0 +1,555 @@
+// Package identity owns Sesame's identities: email-address and domain
+// identities per account, their verification tokens and status, their DKIM
+// keys (Easy DKIM generated here and sealed at rest, or BYODKIM supplied by
+// the customer), their custom MAIL FROM domain and its state, the log of
+// every status transition, and the DNS records a customer must publish.
+//
+// The status machines (see Step) are driven by the DNS checker through
+// Due and Record; the API layers call the other methods. Every change and
+// the transitions it causes are written in one transaction.
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dkim"
+	"github.com/sesame-email/sesame/internal/seal"
+)
+
+// Kind is an identity's type, in SES v1 spelling.
+type Kind string
+
+// The kinds of identity.
+const (
+	KindDomain Kind = "Domain"
+	KindEmail  Kind = "EmailAddress"
+)
+
+// V2 returns the SES v2 spelling: DOMAIN or EMAIL_ADDRESS.
+func (k Kind) V2() string {
+	if k == KindDomain {
+		return "DOMAIN"
+	}
+	return "EMAIL_ADDRESS"
+}
+
+// Behavior is what a send does when the custom MAIL FROM domain is not in
+// Success: use the default MAIL FROM domain, or reject the message.
+type Behavior string
+
+// The behaviours on MX failure, in SES v1 spelling.
+const (
+	UseDefaultValue Behavior = "UseDefaultValue"
+	RejectMessage   Behavior = "RejectMessage"
+)
+
+// V2 returns the SES v2 spelling: USE_DEFAULT_VALUE or REJECT_MESSAGE.
+func (b Behavior) V2() string {
+	if b == RejectMessage {
+		return "REJECT_MESSAGE"
+	}
+	return "USE_DEFAULT_VALUE"
+}
+
+// Origin says who manages an identity's DKIM key.
+type Origin string
+
+// The DKIM origins, in SES v2 spelling.
+const (
+	OriginNone     Origin = ""         // no DKIM set up (an address, or a domain verified by TXT only)
+	OriginEasy     Origin = "AWS_SES"  // Easy DKIM: Sesame generates and publishes the key
+	OriginExternal Origin = "EXTERNAL" // BYODKIM: the customer supplies the key and publishes it
+)
+
+// KeyLength is an Easy DKIM RSA key size, in SES v2 spelling.
+type KeyLength string
+
+// The RSA key lengths SES offers.
+const (
+	RSA1024 KeyLength = "RSA_1024_BIT"
+	RSA2048 KeyLength = "RSA_2048_BIT"
+)
+
+// Bits returns the modulus size.
+func (k KeyLength) Bits() int {
+	if k == RSA1024 {
+		return 1024
+	}
+	return 2048
+}
+
+// Attribute names which status a transition is about.
+type Attribute string
+
+// The attributes with a status machine.
+const (
+	AttrVerification Attribute = "Verification"
+	AttrDKIM         Attribute = "DKIM"
+	AttrMailFrom     Attribute = "MailFrom"
+)
+
+// Sentinel errors; API layers map them to SES error codes.
+var (
+	ErrNotFound      = errors.New("identity: not found")
+	ErrAlreadyExists = errors.New("identity: already exists")
+	ErrNotVerified   = errors.New("identity: not verified")
+	ErrInvalid       = errors.New("identity: invalid parameter")
+	ErrExpired       = errors.New("identity: verification link expired")
+)
+
+// InvalidError is a rejected parameter: Field names it (as the APIs spell
+// it) and Msg states the rule. It wraps ErrInvalid.
+type InvalidError struct {
+	Field string
+	Msg   string
+}
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Identity is one identity with all its state.
+type Identity struct {
+	ID        int64
+	AccountID string
+	Name      string // domain (A-labels, lower case) or address (domain normalised)
+	Kind      Kind
+	Domain    string // the domain, or the address's domain
+	Version   int64  // bumped by every customer change; checks of an older version are discarded
+	CreatedAt time.Time
+
+	Verification      Status
+	VerificationToken string    // _amazonses TXT value (domains) or confirmation token (addresses)
+	VerificationSince time.Time // when the verification status last changed (window start)
+	VerificationError string    // SES v2 VerificationError of the last check ("" when none)
+	LastCheckedAt     time.Time
+	LastSuccessAt     time.Time
+
+	DKIM     DKIM
+	MailFrom MailFrom
+
+	FeedbackForwarding bool
+	ConfigurationSet   string
+	Tags               []Tag
+	NextCheckAt        time.Time // zero: no check scheduled
+}
+
+// DKIM is an identity's DKIM state.
+type DKIM struct {
+	Origin         Origin
+	SigningEnabled bool
+	Status         Status
+	Since          time.Time
+	Tokens         []string // Easy DKIM: the 3 RSA tokens; BYODKIM: [selector]
+	Ed25519Token   string   // Easy DKIM: the extra Ed25519 key's token
+	KeyLength      KeyLength
+	NextKeyLength  KeyLength
+	KeyGeneratedAt time.Time
+	Diagnostic     string // what the last check found
+}
+
+// MailFrom is an identity's custom MAIL FROM state.
+type MailFrom struct {
+	Domain     string // "" when none is configured
+	Behavior   Behavior
+	Status     Status // "" when none is configured
+	Since      time.Time
+	Diagnostic string // what the last check found, and why it does or does not qualify
+}
+
+// Tag is a key-value tag on an identity.
+type Tag struct{ Key, Value string }
+
+// VerifiedForSending reports whether mail may be sent as this identity
+// (SES: verified by TXT or DKIM, or the address confirmed).
+func (i *Identity) VerifiedForSending() bool { return i.Verification == Success }
+
+// Options configures a Store.
+type Options struct {
+	DB            *db.DB     // required
+	Seal          *seal.Box  // required: seals DKIM private keys
+	Region        string     // required, e.g. us-east-1
+	ServiceDomain string     // required, e.g. sesame.example.net
+	Logger        *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// GenerateKey makes DKIM keys; nil means dkim.Generate. Tests pass a
+	// faster source of pre-made keys.
+	GenerateKey func(alg dkim.Algorithm, bits int) (*dkim.Key, error)
+	// VerifyURL is the public base URL of the API listener, used in the
+	// address verification mail's link (VerifyURL + "/verify?token=...").
+	VerifyURL string
+	// AddressLinkValidity is how long an address verification link works;
+	// zero means 24 hours, as in SES.
+	AddressLinkValidity time.Duration
+	// Changed, when set, is called after a change that makes an identity due
+	// for checking now (the DNS checker wakes up). Never called in a transaction.
+	Changed func()
+}
+
+// Store is the identity records over a database.
+type Store struct {
+	db     *db.DB
+	box    *seal.Box
+	opts   Options
+	now    func() time.Time
+	genKey func(alg dkim.Algorithm, bits int) (*dkim.Key, error)
+	log    *slog.Logger
+}
+
+// New returns a Store.
+func New(opts Options) (*Store, error) {
+	if opts.DB == nil || opts.Seal == nil || opts.Region == "" || opts.ServiceDomain == "" {
+		return nil, errors.New("identity: DB, Seal, Region and ServiceDomain are required")
+	}
+	s := &Store{db: opts.DB, box: opts.Seal, opts: opts, now: opts.Now, genKey: opts.GenerateKey, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.genKey == nil {
+		s.genKey = dkim.Generate
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.AddressLinkValidity == 0 {
+		s.opts.AddressLinkValidity = 24 * time.Hour
+	}
+	return s, nil
+}
+
+func (s *Store) changed() {
+	if s.opts.Changed != nil {
+		s.opts.Changed()
+	}
+}
+
+// FeedbackHost is the host the MAIL FROM domain's MX must point at:
+// feedback-smtp.<region>.<service domain>.
+func (s *Store) FeedbackHost() string {
+	return "feedback-smtp." + s.opts.Region + "." + s.opts.ServiceDomain
+}
+
+// DefaultMailFromDomain is <region>.<service domain>.
+func (s *Store) DefaultMailFromDomain() string { return s.opts.Region + "." + s.opts.ServiceDomain }
+
+// SigningHostedZone is the zone under which Easy DKIM keys are published:
+// dkim.<service domain>.
+func (s *Store) SigningHostedZone() string { return "dkim." + s.opts.ServiceDomain }
+
+// ServiceDomain returns the configured service domain.
+func (s *Store) ServiceDomain() string { return s.opts.ServiceDomain }
+
+// Parse normalises an identity name: an address when it contains '@',
+// a domain otherwise. field names the parameter in errors.
+func Parse(field, name string) (normalised string, kind Kind, domain string, err error) {
+	if strings.Contains(name, "@") {
+		a, err := addr.ParseAddress(name)
+		if err != nil {
+			return "", "", "", invalid(field, "Invalid email address %s.", errText(err))
+		}
+		return a.String(), KindEmail, a.Domain, nil
+	}
+	d, err := addr.Domain(name)
+	if err != nil {
+		return "", "", "", invalid(field, "Invalid domain name %s.", errText(err))
+	}
+	return d, KindDomain, d, nil
+}
+
+func errText(err error) string {
+	var e *addr.Error
+	if errors.As(err, &e) {
+		return fmt.Sprintf("<%s>: %s", e.Input, e.Rule)
+	}
+	return err.Error()
+}
+
+func randomToken(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return b
+}
+
+// newDomainToken is a 44-character base64 token, like SES's _amazonses values.
+func newDomainToken() string { return base64.StdEncoding.EncodeToString(randomToken(32)) }
+
+// newAddressToken is the secret in an address verification link.
+func newAddressToken() string { return hex.EncodeToString(randomToken(24)) }
+
+// columns is the identity column list, in scan order.
+const columns = `id, account_id, name, kind, domain, version, created_at,
+	verification_status, verification_token, verification_since, verification_error, last_checked_at, last_success_at,
+	dkim_origin, dkim_signing_enabled, dkim_status, dkim_since, dkim_tokens, dkim_key_length, dkim_next_key_length, dkim_key_generated_at, dkim_diagnostic,
+	mail_from_domain, mail_from_behavior, mail_from_status, mail_from_since, mail_from_diagnostic,
+	feedback_forwarding, configuration_set, tags, next_check_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIdentity(sc scanner) (*Identity, error) {
+	var (
+		i                                        Identity
+		created, vsince, lchk, lsucc, dsince, kg int64
+		msince                                   int64
+		next                                     sql.NullInt64
+		tokens, tags                             string
+		kind, vstat, origin, dstat, kl, nkl      string
+		mbeh, mstat                              string
+	)
+	err := sc.Scan(&i.ID, &i.AccountID, &i.Name, &kind, &i.Domain, &i.Version, &created,
+		&vstat, &i.VerificationToken, &vsince, &i.VerificationError, &lchk, &lsucc,
+		&origin, &i.DKIM.SigningEnabled, &dstat, &dsince, &tokens, &kl, &nkl, &kg, &i.DKIM.Diagnostic,
+		&i.MailFrom.Domain, &mbeh, &mstat, &msince, &i.MailFrom.Diagnostic,
+		&i.FeedbackForwarding, &i.ConfigurationSet, &tags, &next)
+	if err != nil {
+		return nil, err
+	}
+	i.Kind, i.Verification, i.DKIM.Origin, i.DKIM.Status = Kind(kind), Status(vstat), Origin(origin), Status(dstat)
+	i.DKIM.KeyLength, i.DKIM.NextKeyLength = KeyLength(kl), KeyLength(nkl)
+	i.MailFrom.Behavior, i.MailFrom.Status = Behavior(mbeh), Status(mstat)
+	i.CreatedAt, i.VerificationSince, i.LastCheckedAt, i.LastSuccessAt = db.Time(created), db.Time(vsince), db.Time(lchk), db.Time(lsucc)
+	i.DKIM.Since, i.DKIM.KeyGeneratedAt, i.MailFrom.Since = db.Time(dsince), db.Time(kg), db.Time(msince)
+	if next.Valid {
+		i.NextCheckAt = db.Time(next.Int64)
+		if next.Int64 == 0 {
+			i.NextCheckAt = time.Unix(0, 0).UTC()
+		}
+	}
+	i.DKIM.Tokens, i.DKIM.Ed25519Token = splitTokens(tokens, i.DKIM.Origin)
+	i.Tags = decodeTags(tags)
+	return &i, nil
+}
+
+// Stored token lists: Easy DKIM keeps "rsa1 rsa2 rsa3 ed25519"; BYODKIM the selector.
+func splitTokens(s string, o Origin) ([]string, string) {
+	f := strings.Fields(s)
+	if o == OriginEasy && len(f) == 4 {
+		return f[:3], f[3]
+	}
+	return f, ""
+}
+
+func joinTokens(d DKIM) string {
+	t := strings.Join(d.Tokens, " ")
+	if d.Ed25519Token != "" {
+		t += " " + d.Ed25519Token
+	}
+	return t
+}
+
+// Tags are stored as lines of key=value with both parts escaped.
+func encodeTags(tags []Tag) string {
+	var b strings.Builder
+	for _, t := range tags {
+		b.WriteString(escapeTag(t.Key))
+		b.WriteByte('=')
+		b.WriteString(escapeTag(t.Value))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func escapeTag(s string) string {
+	return strings.NewReplacer("%", "%25", "=", "%3D", "\n", "%0A").Replace(s)
+}
+
+func unescapeTag(s string) string {
+	return strings.NewReplacer("%3D", "=", "%0A", "\n", "%25", "%").Replace(s)
+}
+
+func decodeTags(s string) []Tag {
+	var tags []Tag
+	for _, l := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			tags = append(tags, Tag{unescapeTag(k), unescapeTag(v)})
+		}
+	}
+	return tags
+}
+
+// Get returns the account's identity by name (normalised first).
+func (s *Store) Get(ctx context.Context, accountID, name string) (*Identity, error) {
+	n, _, _, err := Parse("Identity", name)
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, s.db, accountID, n)
+}
+
+func (s *Store) get(ctx context.Context, q db.Querier, accountID, name string) (*Identity, error) {
+	i, err := scanIdentity(q.QueryRow(ctx, `SELECT `+columns+` FROM identities WHERE account_id = ? AND name = ?`, accountID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: get %s: %w", name, err)
+	}
+	return i, nil
+}
+
+// GetByID returns an identity by its row id.
+func (s *Store) GetByID(ctx context.Context, id int64) (*Identity, error) {
+	i, err := scanIdentity(s.db.QueryRow(ctx, `SELECT `+columns+` FROM identities WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: id %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: get id %d: %w", id, err)
+	}
+	return i, nil
+}
+
+// FindByName returns every account's identity with this name (for the
+// operator's CLI, which is not scoped to one account).
+func (s *Store) FindByName(ctx context.Context, name string) ([]*Identity, error) {
+	n, _, _, err := Parse("Identity", name)
+	if err != nil {
+		return nil, err
+	}
+	return s.query(ctx, `SELECT `+columns+` FROM identities WHERE name = ? ORDER BY account_id`, n)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Identity, error) {
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("identity: query: %w", err)
+	}
+	defer rows.Close()
+	var out []*Identity
+	for rows.Next() {
+		i, err := scanIdentity(rows)
+		if err != nil {
+			return nil, fmt.Errorf("identity: scan: %w", err)
+		}
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identity: query: %w", err)
+	}
+	return out, nil
+}
+
+// ListOptions selects a page of identities.
+type ListOptions struct {
+	Kind  Kind   // "" for both kinds
+	After string // the last name of the previous page ("" for the first)
+	Limit int    // page size, at least 1
+}
+
+// List returns the account's identities ordered by name, and whether more follow.
+func (s *Store) List(ctx context.Context, accountID string, o ListOptions) ([]*Identity, bool, error) {
+	if o.Limit < 1 {
+		o.Limit = 1
+	}
+	q := `SELECT ` + columns + ` FROM identities WHERE account_id = ? AND name > ?`
+	args := []any{accountID, o.After}
+	if o.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, string(o.Kind))
+	}
+	q += ` ORDER BY name LIMIT ?`
+	args = append(args, o.Limit+1)
+	ids, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(ids) > o.Limit
+	if more {
+		ids = ids[:o.Limit]
+	}
+	return ids, more, nil
+}
+
+// GetMany returns the named identities that exist (unknown and invalid
+// names are left out, as SES's Get*Attributes calls do), keyed by the name
+// as given.
+func (s *Store) GetMany(ctx context.Context, accountID string, names []string) (map[string]*Identity, error) {
+	out := make(map[string]*Identity, len(names))
+	for _, n := range names {
+		i, err := s.Get(ctx, accountID, n)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[n] = i
+	}
+	return out, nil
+}
+
+// Delete removes an identity with its keys and history.
+func (s *Store) Delete(ctx context.Context, accountID, name string) error {
+	n, _, _, err := Parse("Identity", name)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.Exec(ctx, `DELETE FROM identities WHERE account_id = ? AND name = ?`, accountID, n)
+	if err != nil {
+		return fmt.Errorf("identity: delete %s: %w", n, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, n)
+	}
+	return nil
+}
+
+// Transition is one recorded status change.
+type Transition struct {
+	IdentityID int64
+	AccountID  string
+	Identity   string
+	Attribute  Attribute
+	From, To   Status
+	Reason     string
+	At         time.Time
+}
+
+func (s *Store) addTransition(ctx context.Context, tx *db.Tx, i *Identity, attr Attribute, from, to Status, reason string, at time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO identity_transitions (identity_id, account_id, identity, attribute, from_status, to_status, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		i.ID, i.AccountID, i.Name, string(attr), string(from), string(to), reason, db.Millis(at))
+	if err != nil {
+		return fmt.Errorf("identity: record transition: %w", err)
+	}
+	s.log.Info("identity status changed", "account", i.AccountID, "identity", i.Name, "attribute", attr, "from", from, "to", to, "reason", reason)
+	return nil
+}
+
+// Transitions returns an identity's recorded status changes, oldest first.
+func (s *Store) Transitions(ctx context.Context, identityID int64) ([]Transition, error) {
+	rows, err := s.db.Query(ctx, `SELECT identity_id, account_id, identity, attribute, from_status, to_status, reason, at FROM identity_transitions WHERE identity_id = ? ORDER BY id`, identityID)
+	if err != nil {
+		return nil, fmt.Errorf("identity: transitions: %w", err)
+	}
+	defer rows.Close()
+	var out []Transition
+	for rows.Next() {
+		var t Transition
+		var attr, from, to string
+		var at int64
+		if err := rows.Scan(&t.IdentityID, &t.AccountID, &t.Identity, &attr, &from, &to, &t.Reason, &at); err != nil {
+			return nil, fmt.Errorf("identity: transitions: %w", err)
+		}
+		t.Attribute, t.From, t.To, t.At = Attribute(attr), Status(from), Status(to), db.Time(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
