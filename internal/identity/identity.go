@@ -182,10 +182,10 @@ func (i *Identity) VerifiedForSending() bool { return i.Verification == Success 
 
 // Options configures a Store.
 type Options struct {
-	DB            *db.DB     // required
-	Seal          *seal.Box  // required: seals DKIM private keys
-	Region        string     // required, e.g. us-east-1
-	ServiceDomain string     // required, e.g. sesame.example.net
+	DB            *db.DB    // required
+	Seal          *seal.Box // required: seals DKIM private keys
+	Region        string    // required, e.g. us-east-1
+	ServiceDomain string    // required, e.g. sesame.example.net
 	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -1,0 +1,252 @@
+// Package sesapi is the HTTP plumbing shared by the SES v1 (Query) and v2
+// (REST-JSON) APIs: it routes a request to the right protocol, reads and
+// bounds the body, sets the Date and x-amzn-RequestId headers every SES
+// response carries, checks the SigV4 signature against the account's
+// access keys, puts the calling account in the request's context, and
+// writes SES-shaped errors in either protocol's format.
+package sesapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/sigv4"
+)
+
+// MaxBody is the largest request body accepted: room for a 40 MB v2 raw
+// message after base64 and JSON.
+const MaxBody = 56 << 20
+
+// Protocol is one of the two SES wire protocols.
+type Protocol int
+
+// The protocols.
+const (
+	V1 Protocol = iota + 1 // Query: form in, XML out
+	V2                     // REST-JSON under /v2/email/
+)
+
+// ProtocolOf says which protocol a request speaks, by its path.
+func ProtocolOf(r *http.Request) Protocol {
+	if strings.HasPrefix(r.URL.Path, "/v2/") {
+		return V2
+	}
+	return V1
+}
+
+// Error is an error as SES reports it: a code, an HTTP status and a message.
+type Error struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf returns an *Error.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Caller is the authenticated caller of a request.
+type Caller struct {
+	AccountID   string
+	AccessKeyID string
+	Region      string
+	RequestID   string
+}
+
+type ctxKey struct{}
+
+// CallerFrom returns the caller that Server put in the context.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(ctxKey{}).(Caller)
+	return c
+}
+
+// WithCaller returns a context carrying c (for tests of handlers).
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// Options configures a Server.
+type Options struct {
+	Accounts *account.Store // required: access keys
+	Region   string         // the region this deployment serves (credential scope)
+	V1       http.Handler   // required: SES v1 Query handler
+	V2       http.Handler   // required: SES v2 REST-JSON handler
+	// Public serves the unauthenticated paths (e.g. /verify); nil: none.
+	Public map[string]http.Handler
+	Logger *slog.Logger
+	Now    func() time.Time // nil: time.Now
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	opts     Options
+	verifier *sigv4.Verifier
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// New returns a Server.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, now: opts.Now, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.verifier = &sigv4.Verifier{
+		Service: "ses",
+		Now:     s.now,
+		Regions: func(r string) bool { return r == opts.Region },
+		Secret: func(ctx context.Context, id string) (string, error) {
+			secret, _, err := opts.Accounts.Secret(ctx, id)
+			if errors.Is(err, account.ErrUnknownKey) {
+				return "", fmt.Errorf("%w: %s", sigv4.ErrUnknownKey, id)
+			}
+			return secret, err
+		},
+	}
+	return s
+}
+
+// ServeHTTP handles every API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := NewRequestID()
+	h := w.Header()
+	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
+	h.Set("x-amzn-RequestId", reqID)
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in API handler", "panic", v, "path", r.URL.Path, "request_id", reqID)
+			WriteError(w, r, reqID, Errorf(http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error."))
+		}
+	}()
+	if h, ok := s.opts.Public[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		WriteError(w, r, reqID, Errorf(http.StatusBadRequest, badRequest(r), "Could not read the request body: %v", err))
+		return
+	}
+	if len(body) > MaxBody {
+		WriteError(w, r, reqID, Errorf(http.StatusRequestEntityTooLarge, badRequest(r), "The request body is larger than %d bytes.", MaxBody))
+		return
+	}
+	res, err := s.verifier.Verify(r.Context(), r, body)
+	if err != nil {
+		var se *sigv4.Error
+		if !errors.As(err, &se) {
+			s.log.Error("signature check failed", "err", err, "request_id", reqID)
+			WriteError(w, r, reqID, Errorf(http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error."))
+			return
+		}
+		s.log.Info("request not authenticated", "kind", se.Kind.String(), "err", err, "request_id", reqID)
+		WriteError(w, r, reqID, authError(ProtocolOf(r), se))
+		return
+	}
+	_, acct, err := s.opts.Accounts.Secret(r.Context(), res.AccessKeyID)
+	if err != nil {
+		WriteError(w, r, reqID, Errorf(http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error."))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	ctx := WithCaller(r.Context(), Caller{AccountID: acct, AccessKeyID: res.AccessKeyID, Region: res.Region, RequestID: reqID})
+	r = r.WithContext(ctx)
+	if ProtocolOf(r) == V2 {
+		s.opts.V2.ServeHTTP(w, r)
+	} else {
+		s.opts.V1.ServeHTTP(w, r)
+	}
+}
+
+func badRequest(r *http.Request) string {
+	if ProtocolOf(r) == V2 {
+		return "BadRequestException"
+	}
+	return "InvalidParameterValue"
+}
+
+// authError maps a signature failure to SES's code and status (ses-api.md §2.3).
+func authError(p Protocol, e *sigv4.Error) *Error {
+	pick := func(v1, v2 string) string {
+		if p == V2 {
+			return v2
+		}
+		return v1
+	}
+	switch e.Kind {
+	case sigv4.KindMissing:
+		return &Error{pick("MissingAuthenticationToken", "MissingAuthenticationTokenException"), http.StatusForbidden, "Request is missing Authentication Token"}
+	case sigv4.KindUnknownKey:
+		return &Error{pick("InvalidClientTokenId", "UnrecognizedClientException"), http.StatusForbidden, "The security token included in the request is invalid."}
+	case sigv4.KindBadSignature, sigv4.KindExpired:
+		return &Error{pick("SignatureDoesNotMatch", "InvalidSignatureException"), http.StatusForbidden, e.Msg}
+	default:
+		return &Error{pick("IncompleteSignature", "IncompleteSignatureException"), http.StatusBadRequest, e.Msg}
+	}
+}
+
+// NewRequestID returns a random UUID (version 4).
+func NewRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// V1Namespace is the XML namespace of SES v1 responses.
+const V1Namespace = "http://ses.amazonaws.com/doc/2010-12-01/"
+
+// WriteError writes e in the request's protocol: v1 as an XML
+// ErrorResponse, v2 as JSON with x-amzn-ErrorType.
+func WriteError(w http.ResponseWriter, r *http.Request, requestID string, e *Error) {
+	if ProtocolOf(r) == V2 {
+		WriteV2Error(w, e)
+		return
+	}
+	WriteV1Error(w, requestID, e)
+}
+
+// WriteV1Error writes an SES v1 ErrorResponse.
+func WriteV1Error(w http.ResponseWriter, requestID string, e *Error) {
+	typ := "Sender"
+	if e.Status >= 500 {
+		typ = "Receiver"
+	}
+	var b bytes.Buffer
+	b.WriteString(`<ErrorResponse xmlns="` + V1Namespace + `">` + "\n  <Error>\n    <Type>" + typ + "</Type>\n    <Code>")
+	xml.EscapeText(&b, []byte(e.Code))
+	b.WriteString("</Code>\n    <Message>")
+	xml.EscapeText(&b, []byte(e.Message))
+	b.WriteString("</Message>\n  </Error>\n  <RequestId>" + requestID + "</RequestId>\n</ErrorResponse>\n")
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(e.Status)
+	w.Write(b.Bytes())
+}
+
+// WriteV2Error writes an SES v2 error.
+func WriteV2Error(w http.ResponseWriter, e *Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-ErrorType", e.Code)
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(map[string]string{"message": e.Message, "__type": e.Code})
+}
