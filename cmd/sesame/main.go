@@ -1,0 +1,144 @@
+// Command sesame is a self-hosted email sending service that speaks Amazon
+// SES's APIs. `sesame serve` runs it; the other subcommands administer its
+// accounts and identities over the same database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/app"
+	"github.com/sesame-email/sesame/internal/config"
+)
+
+const usage = `sesame: a self-hosted email sending service that speaks Amazon SES's APIs.
+
+Usage:
+  sesame serve [flags]                       run every role (API, DNS, checker)
+  sesame account create [--name N] [--email E] [--access-key-id K --secret-access-key S]
+  sesame account list
+  sesame account keys <account> [--add [--access-key-id K --secret-access-key S]]
+  sesame identity show <identity> [--account A]
+  sesame identity records <identity> [--account A] [--format zone|csv]
+
+Every flag has an environment variable: --data-dir is SESAME_DATA_DIR, and so on.
+Run 'sesame <command> -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sesame:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd, args := args[0], args[1:]
+	sub := ""
+	if cmd == "account" || cmd == "identity" {
+		if len(args) == 0 {
+			return fmt.Errorf("%s: which command? see 'sesame help'", cmd)
+		}
+		sub, args = args[0], args[1:]
+	}
+	var cfg config.Config
+	scope := config.ScopeStorage
+	if cmd == "serve" {
+		scope = config.ScopeServe
+	}
+	fs := cfg.FlagSet("sesame "+cmd+" "+sub, scope, stderr)
+	var (
+		name, email, keyID, secret, acctRef, format string
+		add                                         bool
+	)
+	switch cmd + " " + sub {
+	case "serve ":
+	case "account create":
+		fs.StringVar(&name, "name", "", "account name (default: generated)")
+		fs.StringVar(&email, "email", "", "the owner's address, for notifications")
+		fs.StringVar(&keyID, "access-key-id", "", "access key id to use (default: generated)")
+		fs.StringVar(&secret, "secret-access-key", "", "secret access key to use (default: generated)")
+	case "account list":
+	case "account keys":
+		fs.BoolVar(&add, "add", false, "add an access key")
+		fs.StringVar(&keyID, "access-key-id", "", "access key id to add (default: generated)")
+		fs.StringVar(&secret, "secret-access-key", "", "secret access key to add (default: generated)")
+	case "identity show":
+		fs.StringVar(&acctRef, "account", "", "the account (name, id or access key id) when several have the identity")
+	case "identity records":
+		fs.StringVar(&acctRef, "account", "", "the account (name, id or access key id) when several have the identity")
+		fs.StringVar(&format, "format", "zone", "zone (zone-file lines) or csv (a CSV record set)")
+	default:
+		return fmt.Errorf("unknown command %q; see 'sesame help'", (cmd + " " + sub))
+	}
+	// Positional arguments may come before the flags.
+	var pos []string
+	for len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if err := cfg.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	pos = append(pos, fs.Args()...)
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	need := func(n int, what string) error {
+		if len(pos) != n {
+			return fmt.Errorf("%s %s: expected %s", cmd, sub, what)
+		}
+		return nil
+	}
+	switch cmd + " " + sub {
+	case "serve ":
+		return a.Serve(ctx, nil)
+	case "account create":
+		return a.CreateAccount(ctx, stdout, account.CreateOptions{Name: name, Email: email, AccessKeyID: keyID, SecretAccessKey: secret})
+	case "account list":
+		return a.ListAccounts(ctx, stdout)
+	case "account keys":
+		if err := need(1, "one account (name, id or access key id)"); err != nil {
+			return err
+		}
+		return a.AccountKeys(ctx, stdout, pos[0], add, keyID, secret)
+	case "identity show":
+		if err := need(1, "one identity (a domain or an address)"); err != nil {
+			return err
+		}
+		return a.ShowIdentity(ctx, stdout, pos[0], acctRef)
+	default: // identity records
+		if err := need(1, "one identity (a domain or an address)"); err != nil {
+			return err
+		}
+		return a.IdentityRecords(ctx, stdout, pos[0], acctRef, format)
+	}
+}
+
+func level(s string) slog.Level {
+	var l slog.Level
+	l.UnmarshalText([]byte(s))
+	return l
+}

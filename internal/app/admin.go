@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/identity"
+)
+
+// CreateAccount creates an account and prints it with its key.
+func (a *App) CreateAccount(ctx context.Context, w io.Writer, o account.CreateOptions) error {
+	acct, k, err := a.Accounts.Create(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "account_id         %s\nname               %s\nemail              %s\naccess_key_id      %s\nsecret_access_key  %s\n",
+		acct.ID, acct.Name, acct.Email, k.AccessKeyID, k.Secret)
+	return nil
+}
+
+// ListAccounts prints every account.
+func (a *App) ListAccounts(ctx context.Context, w io.Writer) error {
+	all, err := a.Accounts.List(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT ID\tNAME\tEMAIL\tSANDBOX\tCREATED")
+	for _, x := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", x.ID, x.Name, x.Email, x.Sandbox, x.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// AccountKeys prints an account's access keys; with add, it first adds
+// one (generated when id is empty) and prints its secret.
+func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool, id, secret string) error {
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if add {
+		k, err := a.Accounts.AddKey(ctx, acct.ID, id, secret)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "access_key_id      %s\nsecret_access_key  %s\n\n", k.AccessKeyID, k.Secret)
+	}
+	keys, err := a.Accounts.Keys(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCESS KEY ID\tCREATED")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\n", k.AccessKeyID, k.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// findIdentity returns the identity named name, in the account ref when
+// given; without ref the name must be unique across accounts.
+func (a *App) findIdentity(ctx context.Context, name, ref string) (*identity.Identity, error) {
+	if ref != "" {
+		acct, err := a.Accounts.Find(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		return a.Identities.Get(ctx, acct.ID, name)
+	}
+	all, err := a.Identities.FindByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	switch len(all) {
+	case 0:
+		return nil, fmt.Errorf("no account has the identity %s", name)
+	case 1:
+		return all[0], nil
+	}
+	var ids []string
+	for _, i := range all {
+		ids = append(ids, i.AccountID)
+	}
+	return nil, fmt.Errorf("%d accounts have the identity %s (%s): choose one with --account", len(all), name, strings.Join(ids, ", "))
+}
+
+// ShowIdentity prints an identity's state, its check findings and its
+// transition history.
+func (a *App) ShowIdentity(ctx context.Context, w io.Writer, name, ref string) error {
+	i, err := a.findIdentity(ctx, name, ref)
+	if err != nil {
+		return err
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "identity\t%s\n", i.Name)
+	fmt.Fprintf(tw, "type\t%s\n", i.Kind)
+	fmt.Fprintf(tw, "account\t%s\n", i.AccountID)
+	fmt.Fprintf(tw, "created\t%s\n", ts(i.CreatedAt))
+	fmt.Fprintf(tw, "verification\t%s (since %s)\n", i.Verification, ts(i.VerificationSince))
+	if i.VerificationError != "" {
+		fmt.Fprintf(tw, "verification error\t%s\n", i.VerificationError)
+	}
+	fmt.Fprintf(tw, "last checked\t%s\n", ts(i.LastCheckedAt))
+	fmt.Fprintf(tw, "next check\t%s\n", ts(i.NextCheckAt))
+	if i.Kind == identity.KindDomain {
+		origin := string(i.DKIM.Origin)
+		if origin == "" {
+			origin = "none"
+		}
+		fmt.Fprintf(tw, "dkim\t%s, origin %s, signing %v (since %s)\n", i.DKIM.Status, origin, i.DKIM.SigningEnabled, ts(i.DKIM.Since))
+		if len(i.DKIM.Tokens) > 0 {
+			fmt.Fprintf(tw, "dkim tokens\t%s\n", strings.Join(i.DKIM.Tokens, " "))
+		}
+		if i.DKIM.Ed25519Token != "" {
+			fmt.Fprintf(tw, "dkim ed25519 token\t%s\n", i.DKIM.Ed25519Token)
+		}
+		if i.DKIM.Diagnostic != "" {
+			fmt.Fprintf(tw, "dkim findings\t%s\n", i.DKIM.Diagnostic)
+		}
+	}
+	if i.MailFrom.Domain == "" {
+		fmt.Fprintf(tw, "mail from\tnone (default %s, behavior on MX failure %s)\n", a.Identities.DefaultMailFromDomain(), i.MailFrom.Behavior)
+	} else {
+		fmt.Fprintf(tw, "mail from\t%s: %s (since %s), behavior on MX failure %s\n", i.MailFrom.Domain, i.MailFrom.Status, ts(i.MailFrom.Since), i.MailFrom.Behavior)
+		if i.MailFrom.Diagnostic != "" {
+			fmt.Fprintf(tw, "mail from findings\t%s\n", i.MailFrom.Diagnostic)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	hist, err := a.Identities.Transitions(ctx, i.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nhistory:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TIME\tATTRIBUTE\tFROM\tTO\tREASON")
+	for _, t := range hist {
+		from, to := string(t.From), string(t.To)
+		if from == "" {
+			from = "-"
+		}
+		if to == "" {
+			to = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", ts(t.At), t.Attribute, from, to, t.Reason)
+	}
+	return tw.Flush()
+}
+
+// IdentityRecords prints the DNS records to publish, as zone-file lines
+// or (format "csv") as a CSV record set.
+func (a *App) IdentityRecords(ctx context.Context, w io.Writer, name, ref, format string) error {
+	i, err := a.findIdentity(ctx, name, ref)
+	if err != nil {
+		return err
+	}
+	recs, err := a.Identities.Records(ctx, i)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "", "zone":
+		return identity.WriteZone(w, recs)
+	case "csv":
+		return identity.WriteCSV(w, recs)
+	}
+	return errors.New("--format must be zone or csv")
+}

@@ -1,0 +1,309 @@
+// Package app is Sesame's composition root: the only package that reads
+// config.Config. It opens the database, builds every component with its
+// options, wires the hooks between them (a new identity wakes the DNS
+// checker), runs the listeners and loops under one context, and stops
+// them in order. The admin commands of the binary live here too, since
+// they need the same stores.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/authdns"
+	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/db"
+	sesdns "github.com/sesame-email/sesame/internal/dns"
+	"github.com/sesame-email/sesame/internal/dnscheck"
+	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/sesv1"
+	"github.com/sesame-email/sesame/internal/sesv2"
+)
+
+// App is an opened Sesame: database and records, ready to serve or to
+// answer admin commands.
+type App struct {
+	cfg        config.Config
+	log        *slog.Logger
+	DB         *db.DB
+	Accounts   *account.Store
+	Identities *identity.Store
+
+	mu      sync.Mutex
+	checker *dnscheck.Checker
+}
+
+// Open opens the database (migrating it) and builds the records.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	opts := db.Options{URL: cfg.DatabaseURL}
+	if cfg.DatabaseURL == "" {
+		opts.DataDir = cfg.DataDir
+	}
+	d, err := db.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDB(cfg, log, d)
+}
+
+// OpenDB builds an App over an open database, which it takes over (Close
+// closes it).
+func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
+	secret, err := masterKey(cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	box, err := seal.New(secret)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
+	a.Identities, err = identity.New(identity.Options{
+		DB: d, Seal: box, Region: cfg.Region, ServiceDomain: strings.ToLower(strings.TrimSuffix(cfg.ServiceDomain, ".")),
+		Logger:    log.With("component", "identity"),
+		VerifyURL: cfg.PublicURLOrDefault(),
+		Changed:   a.kick,
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+func (a *App) kick() {
+	a.mu.Lock()
+	c := a.checker
+	a.mu.Unlock()
+	if c != nil {
+		c.Kick()
+	}
+}
+
+// masterKey returns the secret that seals keys at rest: --master-key,
+// the --master-key-file, or with SQLite <data-dir>/master.key (created on
+// first start, mode 0600).
+func masterKey(cfg config.Config) (string, error) {
+	if cfg.MasterKey != "" {
+		return cfg.MasterKey, nil
+	}
+	path := cfg.MasterKeyFile
+	create := false
+	if path == "" {
+		if cfg.DatabaseURL != "" {
+			return "", errors.New("with --database-url, set --master-key or --master-key-file (SESAME_MASTER_KEY / SESAME_MASTER_KEY_FILE), the same on every node")
+		}
+		path, create = filepath.Join(cfg.DataDir, "master.key"), true
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && create {
+		k := seal.GenerateSecret()
+		if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("create master key: %w", err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read master key: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	if k == "" {
+		return "", fmt.Errorf("master key file %s is empty", path)
+	}
+	return k, nil
+}
+
+// Ready is told the bound addresses once Serve is listening.
+type Ready struct {
+	API string
+	DNS string // "" when the DNS server is off
+}
+
+// Serve runs every role until ctx ends: the SES API, the authoritative DNS
+// server and the DNS checker. ready, if not nil, is called once the
+// listeners are up.
+func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
+	cfg := a.cfg
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	resolver, err := a.resolver()
+	if err != nil {
+		return err
+	}
+	checker, err := dnscheck.New(dnscheck.Options{
+		Store: a.Identities, Resolver: resolver, Logger: a.log.With("component", "dnscheck"),
+		Interval: cfg.CheckInterval, Window: cfg.MailFromWindow, Concurrency: cfg.CheckConcurrency,
+		Poll:  min(cfg.CheckInterval, 10*time.Second),
+		Lease: a.lease("dnscheck"),
+	})
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.checker = checker
+	a.mu.Unlock()
+
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api listener: %w", err)
+	}
+	srv := &http.Server{Handler: a.APIHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+
+	var (
+		wg   sync.WaitGroup
+		errs = make(chan error, 4)
+	)
+	run := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					errs <- fmt.Errorf("%s: panic: %v", name, v)
+					cancel()
+				}
+			}()
+			if err := f(); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	dnsReady := make(chan string, 1)
+	if cfg.DNSAddr != "" && cfg.DNSAddr != "off" {
+		ds, err := a.DNSServer()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		run("dns", func() error {
+			return ds.ListenAndServe(ctx, cfg.DNSAddr, func(addr string) { dnsReady <- addr })
+		})
+	} else {
+		dnsReady <- ""
+	}
+	run("api", func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	run("dnscheck", func() error { return checker.Run(ctx) })
+
+	select {
+	case addr := <-dnsReady:
+		a.log.Info("sesame serving", "api", ln.Addr().String(), "dns", addr, "region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
+		if ready != nil {
+			ready(Ready{API: ln.Addr().String(), DNS: addr})
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	srv.Shutdown(sctx)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for e := range errs {
+		all = append(all, e)
+	}
+	return errors.Join(all...)
+}
+
+// resolver is the configured resolver, or the system's.
+func (a *App) resolver() (sesdns.Resolver, error) {
+	if a.cfg.Resolver != "" {
+		return &sesdns.Client{Servers: []string{a.cfg.Resolver}}, nil
+	}
+	servers, err := sesdns.SystemServers()
+	if err != nil {
+		return nil, fmt.Errorf("no --resolver given and the system's resolvers are unknown: %w", err)
+	}
+	return &sesdns.Client{Servers: servers}, nil
+}
+
+// lease returns the checker's cluster lease (one node at a time checks).
+func (a *App) lease(name string) func(ctx context.Context) (bool, error) {
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), sesapi.NewRequestID())
+	return func(ctx context.Context) (bool, error) {
+		return a.DB.AcquireLease(ctx, name, holder, time.Now(), 2*time.Minute)
+	}
+}
+
+// DNSServer builds the authoritative DNS server for the service domain.
+func (a *App) DNSServer() (*authdns.Server, error) {
+	return authdns.New(authdns.Options{
+		Zone: a.cfg.ServiceDomain, Region: a.cfg.Region,
+		NameServers: a.cfg.NameServerList(), NameServerIPs: a.cfg.NameServerIPs,
+		SPFIPs: a.cfg.SPFIPs, FeedbackIPs: a.cfg.FeedbackIPs,
+		Logger: a.log.With("component", "authdns"),
+		DKIMRecords: func(ctx context.Context, token string) ([]string, error) {
+			recs, err := a.Identities.DKIMRecords(ctx, token)
+			if errors.Is(err, identity.ErrNotFound) {
+				return nil, fmt.Errorf("%w: %s", authdns.ErrNoSuchKey, token)
+			}
+			return recs, err
+		},
+	})
+}
+
+// APIHandler is the SES API with its public pages.
+func (a *App) APIHandler() http.Handler {
+	return sesapi.New(sesapi.Options{
+		Accounts: a.Accounts,
+		Region:   a.cfg.Region,
+		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Logger: a.log.With("component", "sesv1")}),
+		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Logger: a.log.With("component", "sesv2")}),
+		Public:   map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
+		Logger:   a.log.With("component", "api"),
+	})
+}
+
+// VerifyHandler is the page an address verification link opens: GET
+// /verify?token=... marks the address verified.
+func VerifyHandler(ids *identity.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		page := func(status int, title, msg string) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1><p>%s</p>\n", html.EscapeString(title), html.EscapeString(title), html.EscapeString(msg))
+		}
+		i, err := ids.ConfirmAddress(r.Context(), r.URL.Query().Get("token"))
+		switch {
+		case err == nil:
+			page(http.StatusOK, "Congratulations!", "You have successfully verified "+i.Name+". You can now send email from this address.")
+		case errors.Is(err, identity.ErrExpired):
+			page(http.StatusGone, "Verification link expired", "This link has expired. Ask for a new verification email (VerifyEmailIdentity or CreateEmailIdentity).")
+		case errors.Is(err, identity.ErrNotFound):
+			page(http.StatusNotFound, "Unknown verification link", "This verification link is not valid. Check that you copied the whole link.")
+		default:
+			page(http.StatusInternalServerError, "Verification failed", "Something went wrong on our side. Try the link again later.")
+		}
+	})
+}

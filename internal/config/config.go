@@ -1,0 +1,244 @@
+// Package config owns Sesame's settings: their names, defaults and
+// documentation, reading them from command-line flags with SESAME_*
+// environment variables as fallbacks (a flag beats its variable, which
+// beats the default), and checking them all at once.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a Sesame process.
+type Config struct {
+	APIAddr          string
+	DNSAddr          string
+	DataDir          string
+	DatabaseURL      string
+	Region           string
+	ServiceDomain    string
+	Resolver         string
+	MailFromWindow   time.Duration
+	CheckInterval    time.Duration
+	CheckConcurrency int
+	SPFIPs           IPList
+	FeedbackIPs      IPList
+	NameServers      string
+	NameServerIPs    IPList
+	PublicURL        string
+	MasterKey        string
+	MasterKeyFile    string
+	LogLevel         string
+}
+
+// IPList is a comma-separated list of IP addresses (a flag.Value).
+type IPList []netip.Addr
+
+func (l *IPList) String() string {
+	var s []string
+	for _, a := range *l {
+		s = append(s, a.String())
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses a comma-separated list, replacing the current value.
+func (l *IPList) Set(v string) error {
+	*l = nil
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", f)
+		}
+		*l = append(*l, a.Unmap())
+	}
+	return nil
+}
+
+// Setting documents one setting.
+type Setting struct {
+	Flag, Env, Default, Usage string
+}
+
+// Scope says which settings a command takes.
+type Scope int
+
+// The scopes: storage settings are taken by every command; serve takes all.
+const (
+	ScopeStorage Scope = iota
+	ScopeServe
+)
+
+// FlagSet returns a flag set bound to c, with defaults filled in.
+func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the SQLite database (used unless --database-url is set)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host:5432/db); replaces --data-dir")
+	fs.StringVar(&c.MasterKey, "master-key", "", "secret that seals DKIM private keys and access-key secrets at rest")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the master key (default with SQLite: <data-dir>/master.key, created on first start)")
+	fs.StringVar(&c.Region, "region", "us-east-1", "the region this deployment serves (SigV4 credential scope, host names)")
+	fs.StringVar(&c.ServiceDomain, "service-domain", "sesame.localhost", "the DNS zone Sesame is authoritative for (DKIM keys, feedback host, default MAIL FROM)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	if scope == ScopeServe {
+		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
+		fs.StringVar(&c.DNSAddr, "dns-addr", ":8053", "address of the authoritative DNS server, UDP and TCP (\"off\" disables it)")
+		fs.StringVar(&c.Resolver, "resolver", "", "DNS resolver host:port for checking customers' records (default: the system's, from /etc/resolv.conf)")
+		fs.DurationVar(&c.MailFromWindow, "mail-from-window", 72*time.Hour, "how long Pending/TemporaryFailure may last before Failed")
+		fs.DurationVar(&c.CheckInterval, "check-interval", 5*time.Minute, "time between two DNS checks of an identity")
+		fs.IntVar(&c.CheckConcurrency, "check-concurrency", 16, "identities checked at once")
+		fs.Var(&c.SPFIPs, "spf-ip", "comma-separated IPs published in the service SPF record (<service-domain> TXT v=spf1 ip4:...)")
+		fs.Var(&c.FeedbackIPs, "feedback-ip", "comma-separated IPs of the feedback host feedback-smtp.<region>.<service-domain>")
+		fs.StringVar(&c.NameServers, "ns", "", "comma-separated name server host names of the service domain (default ns1.<service-domain>)")
+		fs.Var(&c.NameServerIPs, "ns-ip", "comma-separated IPs of in-zone name servers")
+	}
+	return fs
+}
+
+// EnvName is the environment variable for a flag: SESAME_ and the flag
+// name upper-cased with '-' as '_'.
+func EnvName(flagName string) string {
+	return "SESAME_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args into c: flags first, then SESAME_* variables for the
+// flags not given, then Validate.
+func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return c.Validate()
+}
+
+// Validate checks the settings and reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		bad("--data-dir or --database-url is required")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("--database-url must be a postgres:// URL")
+	}
+	if !validLabel(c.Region) {
+		bad("--region %q must be a DNS label such as us-east-1", c.Region)
+	}
+	if !validDomain(c.ServiceDomain) {
+		bad("--service-domain %q must be a domain name such as sesame.example.net", c.ServiceDomain)
+	}
+	for _, a := range []struct{ name, v string }{{"--api-addr", c.APIAddr}, {"--resolver", c.Resolver}} {
+		if a.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			bad("%s %q must be host:port", a.name, a.v)
+		}
+	}
+	if c.DNSAddr != "" && c.DNSAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.DNSAddr); err != nil {
+			bad("--dns-addr %q must be host:port or off", c.DNSAddr)
+		}
+	}
+	if c.APIAddr != "" {
+		if c.MailFromWindow <= 0 {
+			bad("--mail-from-window must be positive")
+		}
+		if c.CheckInterval <= 0 {
+			bad("--check-interval must be positive")
+		}
+		if c.CheckConcurrency < 1 {
+			bad("--check-concurrency must be at least 1")
+		}
+	}
+	for _, n := range c.NameServerList() {
+		if !validDomain(n) {
+			bad("--ns %q is not a host name", n)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("--log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// NameServerList returns --ns split, or nil.
+func (c *Config) NameServerList() []string {
+	var out []string
+	for _, n := range strings.Split(c.NameServers, ",") {
+		if n = strings.TrimSuffix(strings.TrimSpace(n), "."); n != "" {
+			out = append(out, strings.ToLower(n))
+		}
+	}
+	return out
+}
+
+func validLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validDomain(s string) bool {
+	s = strings.TrimSuffix(strings.ToLower(s), ".")
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 || len(s) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if !validLabel(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// PublicURLOrDefault is --public-url, or http:// and the API address.
+func (c *Config) PublicURLOrDefault() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.APIAddr)
+	if err != nil {
+		return "http://localhost:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

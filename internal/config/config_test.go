@@ -1,0 +1,59 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlagsEnvDefaults(t *testing.T) {
+	env := map[string]string{
+		"SESAME_REGION":         "eu-west-1",
+		"SESAME_CHECK_INTERVAL": "30s",
+		"SESAME_SPF_IP":         "192.0.2.1, 2001:db8::1",
+		"SESAME_API_ADDR":       "127.0.0.1:1",
+	}
+	var c Config
+	fs := c.FlagSet("serve", ScopeServe, io.Discard)
+	err := c.Parse(fs, []string{"--api-addr", "127.0.0.1:9999", "--service-domain", "mail.example.net"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIAddr != "127.0.0.1:9999" { // the flag beats the variable
+		t.Errorf("APIAddr = %q", c.APIAddr)
+	}
+	if c.Region != "eu-west-1" || c.CheckInterval != 30*time.Second || c.ServiceDomain != "mail.example.net" {
+		t.Errorf("config = %+v", c)
+	}
+	if c.MailFromWindow != 72*time.Hour || c.DataDir != "./data" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if c.SPFIPs.String() != "192.0.2.1,2001:db8::1" {
+		t.Errorf("SPFIPs = %s", c.SPFIPs.String())
+	}
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	var c Config
+	fs := c.FlagSet("serve", ScopeServe, io.Discard)
+	err := c.Parse(fs, []string{"--region", "US EAST", "--service-domain", "nodots", "--resolver", "8.8.8.8", "--check-interval", "0s", "--log-level", "loud"}, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{"--region", "--service-domain", "--resolver", "--check-interval", "--log-level"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %s", err, s)
+		}
+	}
+	var c2 Config
+	fs = c2.FlagSet("serve", ScopeServe, io.Discard)
+	if err := c2.Parse(fs, nil, func(k string) string {
+		if k == "SESAME_SPF_IP" {
+			return "not-an-ip"
+		}
+		return ""
+	}); err == nil || !strings.Contains(err.Error(), "SESAME_SPF_IP") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
