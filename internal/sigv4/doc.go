@@ -20,10 +20,9 @@
 // SDKs disagree in small ways, and the verifier accepts the forms real
 // clients send:
 //
-//   - Canonical URI: botocore, the JavaScript v3 SDK and the Java SDK remove
-//     dot segments and empty segments from the path before signing; the Go
-//     v2 SDK signs the path exactly as sent. Both forms are tried when they
-//     differ.
+//   - Canonical URI: botocore and the JavaScript v3 SDK remove dot segments
+//     and empty segments from the path before signing; the Go v2 SDK signs
+//     the path exactly as sent. Both forms are tried when they differ.
 //   - Canonical query: the raw query is split on '&' and the first '=',
 //     each part is decoded ('+' meaning space) and re-encoded with strict RFC
 //     3986 encoding, then sorted by key and value. Parts that are not valid

@@ -81,7 +81,7 @@ func FuzzVerify(f *testing.F) {
 		}
 
 		// The same shape signed by the SDK must verify.
-		if strings.ContainsAny(header, "\t\r\n\x00\x7f") || strings.ContainsFunc(header, func(c rune) bool { return c < 0x20 }) {
+		if strings.ContainsFunc(header, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
 			return // not sendable, or a tab, on which SDKs disagree
 		}
 		path, query, _ := strings.Cut(target, "?")

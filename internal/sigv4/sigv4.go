@@ -522,7 +522,7 @@ func rawQuery(r *http.Request) string {
 }
 
 // canonicalURIs returns the canonical URIs to try: the path with dot and
-// empty segments removed (botocore, JavaScript, Java) and, when different,
+// empty segments removed (botocore, JavaScript) and, when different,
 // the path exactly as sent (Go SDK). Both are percent-encoded again.
 func canonicalURIs(r *http.Request) []string {
 	p := rawPath(r)
