@@ -6,6 +6,7 @@ package apitest
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func New(t testing.TB, d *db.DB) *Env {
 		t.Fatal(err)
 	}
 	clock := testkit.NewClock(time.Now())
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	accts := account.New(d, box, clock.Now)
 	ids, err := identity.New(identity.Options{DB: d, Seal: box, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, GenerateKey: FastKeys, VerifyURL: "http://sesame.example.test"})
 	if err != nil {
@@ -71,8 +73,9 @@ func New(t testing.TB, d *db.DB) *Env {
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
-		V1:       sesameV1.New(sesameV1.Options{Identities: ids}),
-		V2:       sesameV2.New(sesameV2.Options{Identities: ids}),
+		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Logger: log}),
+		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Logger: log}),
+		Logger:   log,
 		Now:      clock.Now,
 	})
 	hs := httptest.NewServer(srv)

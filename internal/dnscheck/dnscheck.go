@@ -24,8 +24,8 @@ import (
 	"sync"
 	"time"
 
-	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dkim"
+	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/identity"
 )
 

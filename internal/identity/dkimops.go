@@ -27,7 +27,10 @@ func (s *Store) SetDKIMSigning(ctx context.Context, accountID, name string, setu
 		return nil, invalid("EmailIdentity", "DKIM signing attributes can only be set on a domain identity; %s is an email address.", i.Name)
 	}
 	if keepExisting && i.DKIM.Origin == OriginEasy && setup.Origin == OriginEasy {
-		return i, nil
+		if i.DKIM.Status != Failed {
+			return i, nil
+		}
+		return s.restartDKIM(ctx, i)
 	}
 	if setup.Origin == OriginNone {
 		return nil, invalid("SigningAttributesOrigin", "SigningAttributesOrigin must be AWS_SES or EXTERNAL.")
@@ -190,4 +193,23 @@ func (s *Store) ExpectedBYODKIMKey(ctx context.Context, identityID int64) (strin
 		return "", errors.New("identity: stored BYODKIM record has no p= tag")
 	}
 	return tags["p"], nil
+}
+
+// restartDKIM puts a Failed Easy DKIM status back to Pending, keeping the
+// tokens and keys (v1 VerifyDomainDkim called again on a domain whose
+// CNAMEs were not found in time).
+func (s *Store) restartDKIM(ctx context.Context, i *Identity) (*Identity, error) {
+	now := s.now()
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE identities SET dkim_status = ?, dkim_since = ?, version = version + 1, next_check_at = ? WHERE id = ?`,
+			string(Pending), db.Millis(now), db.Millis(now), i.ID); err != nil {
+			return fmt.Errorf("identity: restart DKIM: %w", err)
+		}
+		return s.addTransition(ctx, tx, i, AttrDKIM, Failed, Pending, "DKIM verification started again", now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.changed()
+	return s.GetByID(ctx, i.ID)
 }
