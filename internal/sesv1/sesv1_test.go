@@ -2,9 +2,6 @@ package sesv1_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -17,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/ses/types"
 	"github.com/aws/smithy-go"
@@ -55,20 +51,6 @@ func wantAPIError(t *testing.T, err error, code string, fragments ...string) {
 	}
 }
 
-// markVerified records a DNS check that found the identity's records.
-func markVerified(t *testing.T, env *apitest.Env, name string) {
-	t.Helper()
-	ctx := t.Context()
-	i, err := env.Identities.Get(ctx, env.Account.ID, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = env.Identities.Record(ctx, identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: env.Clock.Now(),
-		Verification: identity.Present, Window: 72 * time.Hour, Interval: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func verifyDomain(t *testing.T, c *ses.Client, domain string) string {
 	t.Helper()
@@ -453,7 +435,7 @@ func TestSetIdentityMailFromDomain(t *testing.T) {
 		wantAPIError(t, set("example.com", "bounce.example.com", types.BehaviorOnMXFailureRejectMessage), "InvalidParameterValue", "not verified")
 		unchanged(before.Version)
 
-		markVerified(t, env, "example.com")
+		env.MarkVerified(t, "example.com")
 		verified, err := env.Identities.Get(ctx, env.Account.ID, "example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -506,7 +488,7 @@ func TestSetIdentityMailFromDomain(t *testing.T) {
 		if _, err := env.V1.VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: aws.String("me@example.org")}); err != nil {
 			t.Fatal(err)
 		}
-		markVerified(t, env, "me@example.org")
+		env.MarkVerified(t, "me@example.org")
 		wantAPIError(t, set("me@example.org", "bounce.example.com", ""), "InvalidParameterValue", "is not subdomain")
 		if err := set("me@example.org", "bounce.example.org", ""); err != nil {
 			t.Fatal(err)
@@ -596,7 +578,7 @@ func TestIdentityExistsWaiter(t *testing.T) {
 			t.Fatalf("waiter returned before verification: %v", err)
 		default:
 		}
-		markVerified(t, env, "wait.example")
+		env.MarkVerified(t, "wait.example")
 		if err := <-done; err != nil {
 			t.Fatalf("waiter: %v", err)
 		}
@@ -660,34 +642,10 @@ func rawCall(t *testing.T, env *apitest.Env, method string, params url.Values) (
 // rawSend sends enc (a form body, or the query string of a GET) signed.
 func rawSend(t *testing.T, env *apitest.Env, method, enc string) (*http.Response, []byte) {
 	t.Helper()
-	var req *http.Request
-	var err error
-	var body []byte
 	if method == http.MethodGet {
-		req, err = http.NewRequestWithContext(t.Context(), method, env.URL+"/?"+enc, nil)
-	} else {
-		body = []byte(enc)
-		req, err = http.NewRequestWithContext(t.Context(), method, env.URL+"/", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		return env.Signed(t, method, "/?"+enc, "", nil)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: env.Key.AccessKeyID, SecretAccessKey: env.Key.Secret}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ses", apitest.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return env.Signed(t, method, "/", "application/x-www-form-urlencoded; charset=utf-8", []byte(enc))
 }
 
 // shape lists the element paths of an XML document, in document order,

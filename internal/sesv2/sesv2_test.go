@@ -6,17 +6,13 @@
 package sesv2_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -25,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
@@ -34,7 +29,6 @@ import (
 	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
-	"github.com/sesame-email/sesame/internal/identity"
 )
 
 var ctx = context.Background()
@@ -136,19 +130,6 @@ func get(t *testing.T, c *sesv2.Client, name string) *sesv2.GetEmailIdentityOutp
 	return out
 }
 
-// markVerified makes the DNS checker's verdict on the identity "found".
-func markVerified(t *testing.T, env *apitest.Env, name string) {
-	t.Helper()
-	i, err := env.Identities.Get(ctx, env.Account.ID, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = env.Identities.Record(ctx, identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: env.Clock.Now(),
-		Verification: identity.Present, Window: 72 * time.Hour, Interval: time.Minute})
-	if err != nil {
-		t.Fatalf("Record: %v", err)
-	}
-}
 
 func TestCreateDomainEasyDKIM(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -448,7 +429,7 @@ func TestGetEmailIdentity(t *testing.T) {
 			t.Errorf("VerificationInfo = %+v; want empty", vi)
 		}
 
-		markVerified(t, env, "get.example")
+		env.MarkVerified(t, "get.example")
 		g = get(t, env.V2, "get.example")
 		if !g.VerifiedForSendingStatus || g.VerificationStatus != types.VerificationStatusSuccess {
 			t.Errorf("after check: verified %v status %q; want true, SUCCESS", g.VerifiedForSendingStatus, g.VerificationStatus)
@@ -467,7 +448,7 @@ func TestListEmailIdentities(t *testing.T) {
 		for _, n := range names {
 			create(t, env.V2, n)
 		}
-		markVerified(t, env, "c.example")
+		env.MarkVerified(t, "c.example")
 
 		var got []string
 		pages := 0
@@ -664,7 +645,7 @@ func TestMailFrom(t *testing.T) {
 		badRequest(t, put("example.com", "bounce.example.com", types.BehaviorOnMxFailureRejectMessage))
 		wantNone("example.com")
 
-		markVerified(t, env, "example.com")
+		env.MarkVerified(t, "example.com")
 		tests := []struct {
 			name, domain string
 			behavior     types.BehaviorOnMxFailure
@@ -706,7 +687,7 @@ func TestMailFrom(t *testing.T) {
 		// An address identity: MAIL FROM under its domain.
 		create(t, env.V2, "sender+x@example.net")
 		badRequest(t, put("sender+x@example.net", "mail.example.net", ""))
-		markVerified(t, env, "sender+x@example.net")
+		env.MarkVerified(t, "sender+x@example.net")
 		if err := put("sender+x@example.net", "mail.example.net", types.BehaviorOnMxFailureUseDefaultValue); err != nil {
 			t.Fatal(err)
 		}
@@ -880,27 +861,7 @@ type rawResponse struct {
 // raw sends a request signed with the account's key, bypassing the SDK.
 func raw(t *testing.T, env *apitest.Env, method, path string, body []byte) rawResponse {
 	t.Helper()
-	req, err := http.NewRequest(method, env.URL+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: env.Key.AccessKeyID, SecretAccessKey: env.Key.Secret}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "ses", apitest.Region, env.Clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := env.Signed(t, method, path, "application/json", body)
 	return rawResponse{resp.StatusCode, resp.Header, b}
 }
 
