@@ -51,7 +51,6 @@ func wantAPIError(t *testing.T, err error, code string, fragments ...string) {
 	}
 }
 
-
 func verifyDomain(t *testing.T, c *ses.Client, domain string) string {
 	t.Helper()
 	out, err := c.VerifyDomainIdentity(t.Context(), &ses.VerifyDomainIdentityInput{Domain: aws.String(domain)})

@@ -130,7 +130,6 @@ func get(t *testing.T, c *sesv2.Client, name string) *sesv2.GetEmailIdentityOutp
 	return out
 }
 
-
 func TestCreateDomainEasyDKIM(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		env := apitest.New(t, d)
