@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/sesame-email/sesame/internal/app"
+	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/identity"
+)
+
+// sesame runs the command line with SESAME_DATA_DIR=dir.
+func sesame(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut, func(k string) string {
+		if k == "SESAME_DATA_DIR" {
+			return dir
+		}
+		return ""
+	})
+	return out.String() + errOut.String(), err
+}
+
+func TestAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	out, err := sesame(t, dir, "account", "create", "--name", "acme", "--email", "ops@acme.example")
+	if err != nil || !strings.Contains(out, "access_key_id") || !strings.Contains(out, "secret_access_key") {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "account", "create", "--name", "given", "--access-key-id", "AKIDGIVEN0000000001", "--secret-access-key", "secretsecretsecretsecret")
+	if err != nil || !strings.Contains(out, "AKIDGIVEN0000000001") {
+		t.Fatalf("account create with keys: %v\n%s", err, out)
+	}
+	if out, err = sesame(t, dir, "account", "create", "--name", "acme"); err == nil {
+		t.Fatalf("duplicate account accepted:\n%s", out)
+	}
+	out, err = sesame(t, dir, "account", "list")
+	if err != nil || !strings.Contains(out, "acme") || !strings.Contains(out, "given") {
+		t.Fatalf("account list: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "account", "keys", "AKIDGIVEN0000000001", "--add")
+	if err != nil || strings.Count(out, "AKIA") != 2 || !strings.Contains(out, "AKIDGIVEN0000000001") {
+		t.Fatalf("account keys --add: %v\n%s", err, out)
+	}
+
+	// An identity made through the records, then shown by the CLI.
+	a, err := app.Open(context.Background(), config.Config{DataDir: dir, Region: "us-east-1", ServiceDomain: "sesame.localhost", APIAddr: ":8080"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := a.Accounts.Find(context.Background(), "acme")
+	if _, err := a.Identities.Create(context.Background(), acct.ID, "example.test", identity.CreateOptions{DKIM: identity.DKIMSetup{Origin: identity.OriginEasy, KeyLength: identity.RSA1024}}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	out, err = sesame(t, dir, "identity", "records", "example.test", "--format", "csv")
+	if err != nil || !strings.HasPrefix(out, "Type,Name,Value,Priority,TTL,Purpose\nCNAME,") || !strings.Contains(out, ".dkim.sesame.localhost") {
+		t.Fatalf("identity records --format csv: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "identity", "records", "example.test")
+	if err != nil || !strings.Contains(out, "._domainkey.example.test. 300 IN CNAME ") {
+		t.Fatalf("identity records: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "identity", "show", "example.test", "--account", "acme")
+	if err != nil || !strings.Contains(out, "Pending") || !strings.Contains(out, "history:") {
+		t.Fatalf("identity show: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{
+		{"identity", "show", "unknown.test"},
+		{"identity", "records", "example.test", "--format", "yaml"},
+		{"identity", "show"},
+		{"account", "keys", "nobody"},
+		{"frobnicate"},
+		{"account"},
+		{"serve", "--region", "Not A Region"},
+	} {
+		if out, err := sesame(t, dir, bad...); err == nil {
+			t.Errorf("sesame %v succeeded:\n%s", bad, out)
+		}
+	}
+	if out, err := sesame(t, dir, "help"); err != nil || !strings.Contains(out, "sesame serve") {
+		t.Fatalf("help: %v\n%s", err, out)
+	}
+}
