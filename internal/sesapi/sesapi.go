@@ -90,6 +90,8 @@ type Options struct {
 	Public map[string]http.Handler
 	Logger *slog.Logger
 	Now    func() time.Time // nil: time.Now
+	// MaxBody is the largest request body accepted; 0 means MaxBody.
+	MaxBody int64
 }
 
 // Server is the API's http.Handler.
@@ -108,6 +110,9 @@ func New(opts Options) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.MaxBody <= 0 {
+		s.opts.MaxBody = MaxBody
 	}
 	s.verifier = &sigv4.Verifier{
 		Service: "ses",
@@ -140,13 +145,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBody+1))
 	if err != nil {
 		WriteError(w, r, reqID, Errorf(http.StatusBadRequest, badRequest(r), "Could not read the request body: %v", err))
 		return
 	}
-	if len(body) > MaxBody {
-		WriteError(w, r, reqID, Errorf(http.StatusRequestEntityTooLarge, badRequest(r), "The request body is larger than %d bytes.", MaxBody))
+	if int64(len(body)) > s.opts.MaxBody {
+		WriteError(w, r, reqID, Errorf(http.StatusRequestEntityTooLarge, badRequest(r), "The request body is larger than %d bytes.", s.opts.MaxBody))
 		return
 	}
 	res, err := s.verifier.Verify(r.Context(), r, body)

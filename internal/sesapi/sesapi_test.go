@@ -1,22 +1,30 @@
 package sesapi_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
 
+	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
 func code(err error) string {
@@ -134,4 +142,38 @@ type staticCreds struct{ env *apitest.Env }
 
 func (s staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
 	return aws.Credentials{AccessKeyID: s.env.Key.AccessKeyID, SecretAccessKey: s.env.Key.Secret}, nil
+}
+
+// TestOversizedBody: a body over the limit is refused before anything
+// reads it, with the protocol's bad-request code.
+func TestOversizedBody(t *testing.T) {
+	d := dbtest.SQLite(t)
+	box, _ := seal.New("k")
+	accts := account.New(d, box, nil)
+	_, k, err := accts.Create(context.Background(), account.CreateOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := false
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })
+	srv := httptest.NewServer(sesapi.New(sesapi.Options{Accounts: accts, Region: apitest.Region, V1: h, V2: h, MaxBody: 1024}))
+	defer srv.Close()
+	for _, c := range []struct{ path, want string }{{"/", "<Code>InvalidParameterValue</Code>"}, {"/v2/email/identities", "BadRequestException"}} {
+		body := []byte("Action=VerifyEmailIdentity&EmailAddress=" + strings.Repeat("a", 2000))
+		req, _ := http.NewRequest("POST", srv.URL+c.path, bytes.NewReader(body))
+		sum := sha256.Sum256(body)
+		v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.Secret}, req, hex.EncodeToString(sum[:]), "ses", apitest.Region, time.Now())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b)+resp.Header.Get("x-amzn-ErrorType"), c.want) {
+			t.Errorf("%s: %d %s", c.path, resp.StatusCode, b)
+		}
+	}
+	if reached {
+		t.Fatal("an oversized request reached the handler")
+	}
 }
