@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +298,41 @@ func TestVerifyDomainDkimRestartsFailedDKIM(t *testing.T) {
 		k, err := f.ids.SetDKIMSigning(f.ctx, f.acct, "example.test", identity.DKIMSetup{Origin: identity.OriginEasy}, true)
 		if err != nil || k.DKIM.Status != identity.Pending || k.DKIM.Tokens[0] != i.DKIM.Tokens[0] {
 			t.Fatalf("restart: %+v, %v", k.DKIM, err)
+		}
+	})
+}
+
+func TestTagsAndFeedback(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		if _, err := f.ids.EnsureDomain(f.ctx, f.acct, "example.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ids.TagIdentity(f.ctx, f.acct, "example.test", []identity.Tag{{"a", "1"}, {"b", "2"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ids.TagIdentity(f.ctx, f.acct, "example.test", []identity.Tag{{"a", "3"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ids.UntagIdentity(f.ctx, f.acct, "example.test", []string{"b", "zzz"}); err != nil {
+			t.Fatal(err)
+		}
+		many := make([]identity.Tag, 50)
+		for k := range many {
+			many[k] = identity.Tag{Key: fmt.Sprint("k", k), Value: "v"}
+		}
+		if err := f.ids.TagIdentity(f.ctx, f.acct, "example.test", many); !errors.Is(err, identity.ErrInvalid) {
+			t.Fatalf("51 tags: %v", err)
+		}
+		if err := f.ids.SetFeedbackForwarding(f.ctx, f.acct, "example.test", false); err != nil {
+			t.Fatal(err)
+		}
+		i, _ := f.ids.Get(f.ctx, f.acct, "example.test")
+		if len(i.Tags) != 1 || i.Tags[0] != (identity.Tag{"a", "3"}) || i.FeedbackForwarding {
+			t.Fatalf("tags %+v, forwarding %v", i.Tags, i.FeedbackForwarding)
+		}
+		if err := f.ids.SetFeedbackForwarding(f.ctx, f.other, "example.test", false); !errors.Is(err, identity.ErrNotFound) {
+			t.Fatalf("another account: %v", err)
 		}
 	})
 }
