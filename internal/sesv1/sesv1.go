@@ -9,8 +9,11 @@
 // VerifyEmailIdentity, VerifyEmailAddress, ListIdentities,
 // ListVerifiedEmailAddresses, DeleteIdentity, DeleteVerifiedEmailAddress,
 // GetIdentityVerificationAttributes, GetIdentityDkimAttributes,
-// SetIdentityDkimEnabled, SetIdentityMailFromDomain and
-// GetIdentityMailFromDomainAttributes.
+// SetIdentityDkimEnabled, SetIdentityMailFromDomain,
+// GetIdentityMailFromDomainAttributes, SetIdentityFeedbackForwardingEnabled,
+// GetIdentityNotificationAttributes, and, since Sesame has no SNS,
+// SetIdentityNotificationTopic (clearing only) and
+// SetIdentityHeadersInNotificationsEnabled (false only).
 //
 // Every parameter is validated before a store method that writes is
 // called, so a rejected request changes nothing.
@@ -81,19 +84,23 @@ type action struct {
 }
 
 var actions = map[string]action{
-	"VerifyDomainIdentity":                {fn: (*handler).verifyDomainIdentity},
-	"VerifyDomainDkim":                    {fn: (*handler).verifyDomainDkim},
-	"VerifyEmailIdentity":                 {fn: (*handler).verifyEmailIdentity},
-	"VerifyEmailAddress":                  {fn: (*handler).verifyEmailIdentity, noResult: true},
-	"ListIdentities":                      {fn: (*handler).listIdentities},
-	"ListVerifiedEmailAddresses":          {fn: (*handler).listVerifiedEmailAddresses},
-	"DeleteIdentity":                      {fn: (*handler).deleteIdentity},
-	"DeleteVerifiedEmailAddress":          {fn: (*handler).deleteVerifiedEmailAddress, noResult: true},
-	"GetIdentityVerificationAttributes":   {fn: (*handler).getIdentityVerificationAttributes},
-	"GetIdentityDkimAttributes":           {fn: (*handler).getIdentityDkimAttributes},
-	"SetIdentityDkimEnabled":              {fn: (*handler).setIdentityDkimEnabled},
-	"SetIdentityMailFromDomain":           {fn: (*handler).setIdentityMailFromDomain},
-	"GetIdentityMailFromDomainAttributes": {fn: (*handler).getIdentityMailFromDomainAttributes},
+	"VerifyDomainIdentity":                     {fn: (*handler).verifyDomainIdentity},
+	"VerifyDomainDkim":                         {fn: (*handler).verifyDomainDkim},
+	"VerifyEmailIdentity":                      {fn: (*handler).verifyEmailIdentity},
+	"VerifyEmailAddress":                       {fn: (*handler).verifyEmailIdentity, noResult: true},
+	"ListIdentities":                           {fn: (*handler).listIdentities},
+	"ListVerifiedEmailAddresses":               {fn: (*handler).listVerifiedEmailAddresses},
+	"DeleteIdentity":                           {fn: (*handler).deleteIdentity},
+	"DeleteVerifiedEmailAddress":               {fn: (*handler).deleteVerifiedEmailAddress, noResult: true},
+	"GetIdentityVerificationAttributes":        {fn: (*handler).getIdentityVerificationAttributes},
+	"GetIdentityDkimAttributes":                {fn: (*handler).getIdentityDkimAttributes},
+	"SetIdentityDkimEnabled":                   {fn: (*handler).setIdentityDkimEnabled},
+	"SetIdentityMailFromDomain":                {fn: (*handler).setIdentityMailFromDomain},
+	"GetIdentityMailFromDomainAttributes":      {fn: (*handler).getIdentityMailFromDomainAttributes},
+	"SetIdentityFeedbackForwardingEnabled":     {fn: (*handler).setIdentityFeedbackForwardingEnabled},
+	"GetIdentityNotificationAttributes":        {fn: (*handler).getIdentityNotificationAttributes},
+	"SetIdentityNotificationTopic":             {fn: (*handler).setIdentityNotificationTopic},
+	"SetIdentityHeadersInNotificationsEnabled": {fn: (*handler).setIdentityHeadersInNotificationsEnabled},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error
