@@ -605,3 +605,24 @@ func (h *handler) putDkimSigningAttributes(r *http.Request, c sesapi.Caller) (an
 		SigningHostedZone: h.ids.SigningHostedZone(),
 	}, nil
 }
+
+// PutEmailIdentityFeedbackAttributes: PUT .../{EmailIdentity}/feedback.
+
+type putFeedbackAttributesInput struct {
+	EmailForwardingEnabled bool `json:"EmailForwardingEnabled"` // absent: false
+}
+
+func (h *handler) putFeedbackAttributes(r *http.Request, c sesapi.Caller) (any, error) {
+	name, err := identityName(r)
+	if err != nil {
+		return nil, err
+	}
+	var in putFeedbackAttributesInput
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	if err := h.ids.SetFeedbackForwarding(r.Context(), c.AccountID, name, in.EmailForwardingEnabled); err != nil {
+		return nil, mapNotFound(err, name)
+	}
+	return nil, nil
+}

@@ -57,6 +57,10 @@ func New(opts Options) http.Handler {
 	route("PUT /v2/email/identities/{EmailIdentity}/mail-from", "PutEmailIdentityMailFromAttributes", h.putMailFromAttributes)
 	route("PUT /v2/email/identities/{EmailIdentity}/dkim", "PutEmailIdentityDkimAttributes", h.putDkimAttributes)
 	route("PUT /v2/email/identities/{EmailIdentity}/dkim/signing", "PutEmailIdentityDkimSigningAttributes", h.putDkimSigningAttributes)
+	route("PUT /v2/email/identities/{EmailIdentity}/feedback", "PutEmailIdentityFeedbackAttributes", h.putFeedbackAttributes)
+	route("POST /v2/email/tags", "TagResource", h.tagResource)
+	route("DELETE /v2/email/tags", "UntagResource", h.untagResource)
+	route("GET /v2/email/tags", "ListTagsForResource", h.listTagsForResource)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }
