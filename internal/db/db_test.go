@@ -70,3 +70,39 @@ func TestLease(t *testing.T) {
 		}
 	})
 }
+
+func TestSettings(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if _, ok, err := d.Setting(ctx, "region"); ok || err != nil {
+			t.Fatalf("unset setting: %v %v", ok, err)
+		}
+		d.SetSetting(ctx, "region", "us-east-1")
+		d.SetSetting(ctx, "region", "eu-west-1")
+		if v, ok, err := d.Setting(ctx, "region"); v != "eu-west-1" || !ok || err != nil {
+			t.Fatalf("setting = %q %v %v", v, ok, err)
+		}
+	})
+}
+
+// TestIDsNotReused: a deleted row's id is never given to a new row, so a
+// check or a change in flight for a deleted identity cannot land on
+// another one.
+func TestIDsNotReused(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		d.Exec(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ('000000000001', 'a', 1)`)
+		ins := func() int64 {
+			var id int64
+			if err := d.QueryRow(ctx, `INSERT INTO identities (account_id, name, kind, domain, created_at, verification_status, verification_token, verification_since) VALUES ('000000000001', 'x.test', 'Domain', 'x.test', 1, 'Pending', 't', 1) RETURNING id`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		first := ins()
+		d.Exec(ctx, `DELETE FROM identities WHERE id = ?`, first)
+		if second := ins(); second == first {
+			t.Fatalf("id %d reused", first)
+		}
+	})
+}

@@ -202,9 +202,16 @@ func (c *Checker) Check(ctx context.Context, i *identity.Identity) identity.Chec
 	r := identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: c.now(), Window: c.opts.Window, Interval: c.opts.Interval, MailFromDomain: i.MailFrom.Domain}
 	if i.Kind == identity.KindEmail {
 		// An address is verified by following its link; the checker only
-		// lets the link expire (the window is applied by the store).
-		r.Verification = identity.Absent
-		r.VerificationDetail = "the verification link was not followed"
+		// lets a pending link expire (the store applies the window). Its
+		// custom MAIL FROM domain is checked like a domain's.
+		if i.Verification == identity.Pending {
+			r.Verification = identity.Absent
+			r.VerificationDetail = "the verification link was not followed"
+		}
+		if i.MailFrom.Domain != "" {
+			mf := c.checkMailFrom(ctx, i.MailFrom.Domain)
+			r.MailFrom, r.MailFromDetail = mf.obs, mf.detail
+		}
 		return r
 	}
 	var dk finding

@@ -364,3 +364,62 @@ func TestLeaseSkipsRound(t *testing.T) {
 		want(t, "checked with the lease", n, 1)
 	})
 }
+
+// TestAddressMailFrom: a verified address with a custom MAIL FROM domain
+// under its domain stays verified, and its MAIL FROM is checked like a
+// domain's.
+func TestAddressMailFrom(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		i, err := e.ids.Create(e.ctx, e.acct, "jane@example.test", identity.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ids.ConfirmAddress(e.ctx, i.VerificationToken); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.ids.SetMailFrom(e.ctx, e.acct, "jane@example.test", "mail.example.test", identity.RejectMessage); err != nil {
+			t.Fatal(err)
+		}
+		i = e.run("jane@example.test")
+		want(t, "verification", i.Verification, identity.Success)
+		want(t, "mail from", i.MailFrom.Status, identity.Pending)
+		e.dns.Add("mail.example.test. 300 IN MX 10 " + feedback + ".")
+		i = e.tick("jane@example.test", time.Minute)
+		want(t, "verification", i.Verification, identity.Success)
+		want(t, "mail from", i.MailFrom.Status, identity.Success)
+		e.dns.Remove("mail.example.test.", dns.TypeMX)
+		i = e.tick("jane@example.test", time.Minute)
+		want(t, "mail from", i.MailFrom.Status, identity.TemporaryFailure)
+		i = e.tick("jane@example.test", window)
+		want(t, "mail from", i.MailFrom.Status, identity.Failed)
+		want(t, "verification", i.Verification, identity.Success)
+		want(t, "next check", i.NextCheckAt.IsZero(), true)
+	})
+}
+
+// TestFailedDomainStartsAgainWithNewDKIM: new signing attributes restart
+// a domain whose verification failed.
+func TestFailedDomainStartsAgainWithNewDKIM(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		if _, err := e.ids.Create(e.ctx, e.acct, "late.example.test", identity.CreateOptions{DKIM: identity.DKIMSetup{Origin: identity.OriginEasy}}); err != nil {
+			t.Fatal(err)
+		}
+		e.run("late.example.test")
+		i := e.tick("late.example.test", window)
+		want(t, "verification", i.Verification, identity.Failed)
+		want(t, "dkim", i.DKIM.Status, identity.Failed)
+		// A new key length: same tokens, a new key, and both searches restart.
+		i, err := e.ids.SetDKIMSigning(e.ctx, e.acct, "late.example.test", identity.DKIMSetup{Origin: identity.OriginEasy, KeyLength: identity.RSA1024}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, "verification", i.Verification, identity.Pending)
+		want(t, "dkim", i.DKIM.Status, identity.Pending)
+		e.publishDKIM(i)
+		i = e.tick("late.example.test", time.Minute)
+		want(t, "verification", i.Verification, identity.Success)
+		want(t, "dkim", i.DKIM.Status, identity.Success)
+	})
+}

@@ -129,7 +129,10 @@ func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error)
 func (s *Store) nextCheck(i *Identity, now time.Time, interval time.Duration) any {
 	live := func(st Status) bool { return st == Pending || st == Success || st == TemporaryFailure }
 	if i.Kind == KindEmail {
-		if i.Verification == Pending {
+		switch {
+		case i.MailFrom.Domain != "" && live(i.MailFrom.Status):
+			return db.Millis(now.Add(interval))
+		case i.Verification == Pending:
 			return db.Millis(i.VerificationSince.Add(s.opts.AddressLinkValidity))
 		}
 		return nil

@@ -244,6 +244,9 @@ func (s *Store) restartVerification(ctx context.Context, i *Identity) (*Identity
 		next = now.Add(s.opts.AddressLinkValidity)
 	}
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := s.lock(ctx, tx, i); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_token = ?, verification_error = '', version = version + 1, next_check_at = ? WHERE id = ?`,
 			string(Pending), db.Millis(now), token, db.Millis(next), i.ID)
 		if err != nil {

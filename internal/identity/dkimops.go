@@ -55,22 +55,43 @@ func (s *Store) SetDKIMSigning(ctx context.Context, accountID, name string, setu
 		}
 	}
 	d.SigningEnabled = true
+	if rotate && d.Status == Failed { // new key, same tokens: look for the CNAMEs again
+		d.Status, d.Since = Pending, now
+	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := s.lock(ctx, tx, i)
+		if err != nil {
+			return err
+		}
+		if cur.DKIM.Origin != i.DKIM.Origin || joinTokens(cur.DKIM) != joinTokens(i.DKIM) {
+			return fmt.Errorf("identity: %s: its DKIM setup changed meanwhile; try again", i.Name)
+		}
+		// New signing attributes are a new start: a domain whose
+		// verification failed is looked for again.
+		if cur.Verification == Failed {
+			if _, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_error = '' WHERE id = ?`,
+				string(Pending), db.Millis(now), i.ID); err != nil {
+				return fmt.Errorf("identity: restart verification: %w", err)
+			}
+			if err := s.addTransition(ctx, tx, i, AttrVerification, Failed, Pending, "new DKIM signing attributes; verification started again", now); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM dkim_keys WHERE identity_id = ?`, i.ID); err != nil {
 			return fmt.Errorf("identity: replace DKIM keys: %w", err)
 		}
 		if err := s.insertKeys(ctx, tx, i.ID, keys); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE identities SET dkim_origin = ?, dkim_signing_enabled = ?, dkim_status = ?, dkim_since = ?, dkim_tokens = ?,
+		_, err = tx.Exec(ctx, `UPDATE identities SET dkim_origin = ?, dkim_signing_enabled = ?, dkim_status = ?, dkim_since = ?, dkim_tokens = ?,
 			dkim_key_length = ?, dkim_next_key_length = ?, dkim_key_generated_at = ?, dkim_diagnostic = '', version = version + 1, next_check_at = ? WHERE id = ?`,
 			string(d.Origin), d.SigningEnabled, string(d.Status), db.Millis(d.Since), joinTokens(d),
 			string(d.KeyLength), string(d.NextKeyLength), db.Millis(now), db.Millis(now), i.ID)
 		if err != nil {
 			return fmt.Errorf("identity: set DKIM: %w", err)
 		}
-		if d.Status != i.DKIM.Status {
-			return s.addTransition(ctx, tx, i, AttrDKIM, i.DKIM.Status, d.Status, fmt.Sprintf("%s DKIM set up", d.Origin), now)
+		if d.Status != cur.DKIM.Status || d.Origin != cur.DKIM.Origin {
+			return s.addTransition(ctx, tx, i, AttrDKIM, cur.DKIM.Status, d.Status, fmt.Sprintf("%s DKIM set up", d.Origin), now)
 		}
 		return nil
 	})
@@ -94,9 +115,12 @@ func (s *Store) SetDKIMEnabled(ctx context.Context, accountID, name string, enab
 	if enabled && i.Kind == KindDomain && i.DKIM.Origin == OriginNone {
 		return invalid("DkimEnabled", "Domain %s is not verified for DKIM signing.", i.Name)
 	}
-	_, err = s.db.Exec(ctx, `UPDATE identities SET dkim_signing_enabled = ?, version = version + 1 WHERE id = ?`, enabled, i.ID)
+	res, err := s.db.Exec(ctx, `UPDATE identities SET dkim_signing_enabled = ?, version = version + 1 WHERE id = ? AND account_id = ?`, enabled, i.ID, accountID)
 	if err != nil {
 		return fmt.Errorf("identity: set DKIM enabled: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, i.Name)
 	}
 	return nil
 }
@@ -201,6 +225,9 @@ func (s *Store) ExpectedBYODKIMKey(ctx context.Context, identityID int64) (strin
 func (s *Store) restartDKIM(ctx context.Context, i *Identity) (*Identity, error) {
 	now := s.now()
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := s.lock(ctx, tx, i); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE identities SET dkim_status = ?, dkim_since = ?, version = version + 1, next_check_at = ? WHERE id = ?`,
 			string(Pending), db.Millis(now), db.Millis(now), i.ID); err != nil {
 			return fmt.Errorf("identity: restart DKIM: %w", err)

@@ -553,3 +553,23 @@ func (s *Store) Transitions(ctx context.Context, identityID int64) ([]Transition
 	}
 	return out, rows.Err()
 }
+
+// lock re-reads the identity i inside tx — locking its row on PostgreSQL;
+// SQLite's write transaction is exclusive already — and fails with
+// ErrNotFound when it was deleted meanwhile. Changes prepared outside a
+// transaction (DKIM keys take a while to generate) go through it, so they
+// never land on a row that is gone or belongs to someone else.
+func (s *Store) lock(ctx context.Context, tx *db.Tx, i *Identity) (*Identity, error) {
+	q := `SELECT ` + columns + ` FROM identities WHERE id = ? AND account_id = ? AND name = ?`
+	if tx.Dialect() == db.Postgres {
+		q += ` FOR UPDATE`
+	}
+	cur, err := scanIdentity(tx.QueryRow(ctx, q, i.ID, i.AccountID, i.Name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, i.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: lock %s: %w", i.Name, err)
+	}
+	return cur, nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/dkim"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/testkit"
@@ -333,6 +334,43 @@ func TestTagsAndFeedback(t *testing.T) {
 		}
 		if err := f.ids.SetFeedbackForwarding(f.ctx, f.other, "example.test", false); !errors.Is(err, identity.ErrNotFound) {
 			t.Fatalf("another account: %v", err)
+		}
+	})
+}
+
+// TestChangeOnDeletedIdentity: a DKIM change prepared while the identity
+// is deleted (and another account creates an identity meanwhile) fails
+// with NotFound and touches nobody else's identity.
+func TestChangeOnDeletedIdentity(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		box, _ := seal.New("identity test")
+		var ids *identity.Store
+		interfere := false
+		ids, _ = identity.New(identity.Options{DB: d, Seal: box, Region: "eu-west-1", ServiceDomain: "sesame.example.test", Now: f.clock.Now,
+			GenerateKey: func(alg dkim.Algorithm, bits int) (*dkim.Key, error) {
+				if interfere {
+					interfere = false
+					if err := ids.Delete(f.ctx, f.acct, "example.test"); err != nil {
+						t.Error(err)
+					}
+					if _, err := ids.Create(f.ctx, f.other, "other.test", identity.CreateOptions{DKIM: identity.DKIMSetup{Origin: identity.OriginEasy}}); err != nil {
+						t.Error(err)
+					}
+				}
+				return testkit.FastKeys(alg, bits)
+			}})
+		if _, err := ids.Create(f.ctx, f.acct, "example.test", identity.CreateOptions{DKIM: identity.DKIMSetup{Origin: identity.OriginEasy}}); err != nil {
+			t.Fatal(err)
+		}
+		interfere = true
+		_, err := ids.SetDKIMSigning(f.ctx, f.acct, "example.test", identity.DKIMSetup{Origin: identity.OriginEasy, KeyLength: identity.RSA1024}, false)
+		if !errors.Is(err, identity.ErrNotFound) {
+			t.Fatalf("SetDKIMSigning on a deleted identity: %v", err)
+		}
+		other, err := ids.Get(f.ctx, f.other, "other.test")
+		if err != nil || other.DKIM.KeyLength != identity.RSA2048 {
+			t.Fatalf("the other account's identity: %+v, %v", other, err)
 		}
 	})
 }

@@ -47,6 +47,9 @@ func (s *Store) SetMailFrom(ctx context.Context, accountID, name, mailFrom strin
 	}
 	now := s.now()
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if i, err = s.lock(ctx, tx, i); err != nil {
+			return err
+		}
 		switch {
 		case d == "":
 			_, err = tx.Exec(ctx, `UPDATE identities SET mail_from_domain = '', mail_from_status = '', mail_from_since = 0, mail_from_diagnostic = '', mail_from_behavior = ?, version = version + 1 WHERE id = ?`,

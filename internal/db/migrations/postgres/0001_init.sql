@@ -117,3 +117,10 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- Deployment settings written by `sesame serve` (region, service domain),
+-- so the admin commands show the records the running server expects.
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

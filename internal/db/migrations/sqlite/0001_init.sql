@@ -23,7 +23,7 @@ CREATE INDEX access_keys_account ON access_keys(account_id);
 -- DKIM and custom MAIL FROM state. Statuses use SES v1 spelling
 -- (Pending, Success, Failed, TemporaryFailure, NotStarted).
 CREATE TABLE identities (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -64,7 +64,7 @@ CREATE INDEX identities_token ON identities(verification_token);
 -- customer. The private key is sealed (encrypted) with the key from
 -- configuration.
 CREATE TABLE dkim_keys (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     identity_id BIGINT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
     selector TEXT NOT NULL,
     origin TEXT NOT NULL,
@@ -82,7 +82,7 @@ CREATE UNIQUE INDEX dkim_keys_published ON dkim_keys(selector) WHERE published;
 -- with notified_at = 0 are the notifications still to be mailed to the
 -- account owner.
 CREATE TABLE identity_transitions (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     identity_id BIGINT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
     account_id TEXT NOT NULL,
     identity TEXT NOT NULL,
@@ -99,7 +99,7 @@ CREATE INDEX identity_transitions_unnotified ON identity_transitions(notified_at
 -- Messages Sesame itself must send (address verification mails), kept
 -- until the sending pipeline sends them.
 CREATE TABLE pending_mail (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     identity_id BIGINT REFERENCES identities(id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
@@ -116,4 +116,11 @@ CREATE TABLE leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     expires_at BIGINT NOT NULL
+);
+
+-- Deployment settings written by `sesame serve` (region, service domain),
+-- so the admin commands show the records the running server expects.
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
