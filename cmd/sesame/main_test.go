@@ -48,8 +48,10 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("account keys --add: %v\n%s", err, out)
 	}
 
-	// An identity made through the records, then shown by the CLI.
-	a, err := app.Open(context.Background(), config.Config{DataDir: dir, Region: "us-east-1", ServiceDomain: "sesame.localhost", APIAddr: ":8080"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// A server configured for its own zone stores it; an identity is made
+	// through the records, then shown by the CLI, which must name the
+	// server's zone without being told it.
+	a, err := app.Open(context.Background(), config.Config{DataDir: dir, Region: "eu-west-1", ServiceDomain: "mail.example.net", APIAddr: ":8080"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestAdminCommands(t *testing.T) {
 	}
 	a.Close()
 	out, err = sesame(t, dir, "identity", "records", "example.test", "--format", "csv")
-	if err != nil || !strings.HasPrefix(out, "Type,Name,Value,Priority,TTL,Purpose\nCNAME,") || !strings.Contains(out, ".dkim.sesame.localhost") {
+	if err != nil || !strings.HasPrefix(out, "Type,Name,Value,Priority,TTL,Purpose\nCNAME,") || !strings.Contains(out, ".dkim.mail.example.net") {
 		t.Fatalf("identity records --format csv: %v\n%s", err, out)
 	}
 	out, err = sesame(t, dir, "identity", "records", "example.test")
@@ -67,7 +69,7 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("identity records: %v\n%s", err, out)
 	}
 	out, err = sesame(t, dir, "identity", "show", "example.test", "--account", "acme")
-	if err != nil || !strings.Contains(out, "Pending") || !strings.Contains(out, "history:") {
+	if err != nil || !strings.Contains(out, "Pending") || !strings.Contains(out, "history:") || !strings.Contains(out, "default eu-west-1.mail.example.net") {
 		t.Fatalf("identity show: %v\n%s", err, out)
 	}
 	for _, bad := range [][]string{
@@ -78,6 +80,7 @@ func TestAdminCommands(t *testing.T) {
 		{"frobnicate"},
 		{"account"},
 		{"serve", "--region", "Not A Region"},
+		{"identity", "records", "example.test", "--service-domain", "x.example"}, // admin commands take it from the server
 	} {
 		if out, err := sesame(t, dir, bad...); err == nil {
 			t.Errorf("sesame %v succeeded:\n%s", bad, out)

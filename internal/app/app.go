@@ -72,11 +72,15 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		d.Close()
 		return nil, err
 	}
+	if err := deploymentSettings(context.Background(), d, &cfg, log); err != nil {
+		d.Close()
+		return nil, err
+	}
 	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
 	a.Identities, err = identity.New(identity.Options{
 		DB: d, Seal: box, Region: cfg.Region, ServiceDomain: strings.ToLower(strings.TrimSuffix(cfg.ServiceDomain, ".")),
 		Logger:    log.With("component", "identity"),
-		VerifyURL: cfg.PublicURLOrDefault(),
+		VerifyURL: cfg.PublicURL,
 		Changed:   a.kick,
 	})
 	if err != nil {
@@ -84,6 +88,48 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// The deployment settings serve stores for the admin commands.
+var settings = []struct {
+	name string
+	get  func(*config.Config) *string
+	def  string
+}{
+	{"region", func(c *config.Config) *string { return &c.Region }, "us-east-1"},
+	{"service_domain", func(c *config.Config) *string { return &c.ServiceDomain }, "sesame.localhost"},
+	{"public_url", func(c *config.Config) *string { return &c.PublicURL }, ""},
+}
+
+// deploymentSettings fills the region, service domain and public URL: a
+// server (APIAddr set) stores its own, warning when they change what an
+// earlier start published; an admin command reads what the server stored.
+func deploymentSettings(ctx context.Context, d *db.DB, cfg *config.Config, log *slog.Logger) error {
+	serving := cfg.APIAddr != ""
+	if serving && cfg.PublicURL == "" {
+		cfg.PublicURL = cfg.PublicURLOrDefault()
+	}
+	for _, s := range settings {
+		v := s.get(cfg)
+		stored, ok, err := d.Setting(ctx, s.name)
+		if err != nil {
+			return err
+		}
+		switch {
+		case serving:
+			if ok && stored != *v && s.name != "public_url" {
+				log.Warn("deployment setting changed since the last start: customers' DNS records that name the old value stop working", "setting", s.name, "was", stored, "now", *v)
+			}
+			if err := d.SetSetting(ctx, s.name, *v); err != nil {
+				return err
+			}
+		case ok:
+			*v = stored
+		default:
+			*v = s.def
+		}
+	}
+	return nil
 }
 
 // Close closes the database.

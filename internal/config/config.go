@@ -87,11 +87,13 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host:5432/db); replaces --data-dir")
 	fs.StringVar(&c.MasterKey, "master-key", "", "secret that seals DKIM private keys and access-key secrets at rest")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the master key (default with SQLite: <data-dir>/master.key, created on first start)")
-	fs.StringVar(&c.Region, "region", "us-east-1", "the region this deployment serves (SigV4 credential scope, host names)")
-	fs.StringVar(&c.ServiceDomain, "service-domain", "sesame.localhost", "the DNS zone Sesame is authoritative for (DKIM keys, feedback host, default MAIL FROM)")
-	fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if scope == ScopeServe {
+		// The admin commands read these from the database, where serve
+		// stores them, so they always match the running server.
+		fs.StringVar(&c.Region, "region", "us-east-1", "the region this deployment serves (SigV4 credential scope, host names)")
+		fs.StringVar(&c.ServiceDomain, "service-domain", "sesame.localhost", "the DNS zone Sesame is authoritative for (DKIM keys, feedback host, default MAIL FROM)")
+		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
 		fs.StringVar(&c.DNSAddr, "dns-addr", ":8053", "address of the authoritative DNS server, UDP and TCP (\"off\" disables it)")
 		fs.StringVar(&c.Resolver, "resolver", "", "DNS resolver host:port for checking customers' records (default: the system's, from /etc/resolv.conf)")
@@ -147,10 +149,10 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("--database-url must be a postgres:// URL")
 	}
-	if !validLabel(c.Region) {
+	if c.Region != "" && !validLabel(c.Region) {
 		bad("--region %q must be a DNS label such as us-east-1", c.Region)
 	}
-	if !validDomain(c.ServiceDomain) {
+	if c.ServiceDomain != "" && !validDomain(c.ServiceDomain) {
 		bad("--service-domain %q must be a domain name such as sesame.example.net", c.ServiceDomain)
 	}
 	for _, a := range []struct{ name, v string }{{"--api-addr", c.APIAddr}, {"--resolver", c.Resolver}} {

@@ -137,6 +137,11 @@ func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateO
 	if err != nil {
 		return nil, err
 	}
+	if kind == KindEmail {
+		// An address signs with its domain's key; its own flag can only
+		// turn that off (SetIdentityDkimEnabled on the address).
+		d.SigningEnabled = true
+	}
 	now := s.now()
 	i := &Identity{AccountID: accountID, Name: n, Kind: kind, Domain: domain, Version: 1, CreatedAt: now,
 		Verification: Pending, VerificationSince: now, DKIM: d, FeedbackForwarding: true,

@@ -347,6 +347,7 @@ func (h *handler) getIdentityDkimAttributes(c *call) (any, error) {
 			if d != nil {
 				v = domainDKIM(d)
 				v.DkimTokens = nil
+				v.DkimEnabled = v.DkimEnabled && i.DKIM.SigningEnabled // the address's own switch
 			}
 		}
 		res.DkimAttributes.Entry = append(res.DkimAttributes.Entry, mapEntry[dkimAttributes]{Key: n, Value: v})

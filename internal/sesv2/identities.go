@@ -158,6 +158,7 @@ func (h *handler) dkimOf(r *http.Request, i *identity.Identity) (dkimAttributes,
 		if err != nil {
 			return dkimAttributes{}, fmt.Errorf("sesv2: read domain %s of %s: %w", i.Domain, i.Name, err)
 		}
+		d.DKIM.SigningEnabled = d.DKIM.SigningEnabled && i.DKIM.SigningEnabled // the address's own switch
 		i = d
 	}
 	dk := i.DKIM
