@@ -480,18 +480,33 @@ func (s *Store) List(ctx context.Context, accountID string, o ListOptions) ([]*I
 
 // GetMany returns the named identities that exist (unknown and invalid
 // names are left out, as SES's Get*Attributes calls do), keyed by the name
-// as given.
+// as given, in one query.
 func (s *Store) GetMany(ctx context.Context, accountID string, names []string) (map[string]*Identity, error) {
-	out := make(map[string]*Identity, len(names))
+	given := map[string][]string{} // normalised name -> names as given
+	var args []any
 	for _, n := range names {
-		i, err := s.Get(ctx, accountID, n)
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+		norm, _, _, err := Parse("Identities", n)
+		if err != nil {
 			continue
 		}
-		if err != nil {
-			return nil, err
+		if _, dup := given[norm]; !dup {
+			args = append(args, norm)
 		}
-		out[n] = i
+		given[norm] = append(given[norm], n)
+	}
+	out := make(map[string]*Identity, len(names))
+	if len(args) == 0 {
+		return out, nil
+	}
+	q := `SELECT ` + columns + ` FROM identities WHERE account_id = ? AND name IN (?` + strings.Repeat(", ?", len(args)-1) + `)`
+	found, err := s.query(ctx, q, append([]any{accountID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range found {
+		for _, n := range given[i.Name] {
+			out[n] = i
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -371,6 +372,32 @@ func TestChangeOnDeletedIdentity(t *testing.T) {
 		other, err := ids.Get(f.ctx, f.other, "other.test")
 		if err != nil || other.DKIM.KeyLength != identity.RSA2048 {
 			t.Fatalf("the other account's identity: %+v, %v", other, err)
+		}
+	})
+}
+
+func TestGetMany(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		for _, n := range []string{"a.test", "b.test", "x@a.test"} {
+			if _, err := f.ids.Create(f.ctx, f.acct, n, identity.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.ids.Create(f.ctx, f.other, "c.test", identity.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.ids.GetMany(f.ctx, f.acct, []string{"A.test", "a.test", "x@A.TEST", "c.test", "unknown.test", "bad..name", "b.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for k, i := range got {
+			keys = append(keys, k+"="+i.Name)
+		}
+		slices.Sort(keys)
+		if strings.Join(keys, " ") != "A.test=a.test a.test=a.test b.test=b.test x@A.TEST=x@a.test" {
+			t.Fatalf("GetMany = %v", keys)
 		}
 	})
 }
