@@ -2,9 +2,9 @@
 // and tokens, the stored (PKCS#8 DER) form of private keys, validating
 // customer-supplied (BYODKIM) keys and selectors by SES's rules, and the
 // text of DKIM public-key TXT records (building, splitting for DNS, and
-// parsing published records for the checker).
-//
-// Signing messages is not part of this package yet.
+// parsing published records for the checker), and signing messages
+// (Sign, relaxed/relaxed, one signature per key). It is the only
+// importer of go-msgauth.
 package dkim
 
 import (

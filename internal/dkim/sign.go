@@ -1,0 +1,286 @@
+package dkim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	msgauth "github.com/emersion/go-msgauth/dkim"
+)
+
+// Signer is one signature to add: d=Domain, s=Selector, with Key.
+type Signer struct {
+	Domain   string // the SDID, an ASCII (A-label) domain name without a trailing dot
+	Selector string // 1..63 letters, digits and inner hyphens (see [ValidSelector])
+	Key      *Key
+}
+
+// SignOptions are the tunables of [Sign]. The zero value is usable.
+type SignOptions struct {
+	// Now is the clock for the expiration time x=. Nil means time.Now.
+	//
+	// It does not set t=: go-msgauth (v0.7.0) stamps t= from its own clock,
+	// an unexported package variable bound to time.Now that cannot be
+	// replaced from outside that package. So t= is always the wall clock at
+	// signing time -- or, inside a testing/synctest bubble, the bubble's
+	// fake clock (which starts at 2000-01-01T00:00:00Z), the one way to get
+	// byte-stable signatures in tests.
+	Now func() time.Time
+	// Expiration, if positive, adds x= = Now() + Expiration (RFC 6376
+	// §3.5). Zero means no x= tag; negative is an error.
+	Expiration time.Duration
+}
+
+// ErrMalformedMessage is wrapped by the errors [Sign] returns for a message
+// it will not sign. Composing and normalising messages is the caller's job;
+// Sign does not repair them.
+var ErrMalformedMessage = errors.New("dkim: malformed message")
+
+// signedFields are the header fields a signature covers when present, in
+// the order they are listed in h=: the fields SES signs. From is always
+// present (exactly once) and is listed twice; see [Sign].
+var signedFields = []string{
+	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
+	"MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+	"List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID",
+}
+
+// Sign returns msg with one DKIM-Signature header field per signer
+// prepended, in the order of signers (the first signer's field comes
+// first; Sesame passes RSA first, then Ed25519). Each signature is made
+// independently over msg, with relaxed/relaxed canonicalisation and sha256
+// (a=rsa-sha256 or a=ed25519-sha256, by the key; RFC 6376, RFC 8463).
+// With no signers, msg is returned as it is, after the same checks.
+//
+// The signature covers the header fields SES signs -- From, To, Cc,
+// Subject, Date, Message-ID, Reply-To, MIME-Version, Content-Type,
+// Content-Transfer-Encoding, List-Unsubscribe, List-Unsubscribe-Post and
+// Feedback-ID -- but only those present: each name appears in h= once per
+// occurrence in the header, in that order. From is listed once more than
+// it occurs ("oversigned", RFC 6376 §5.4.2), so that a From field added
+// after signing, above or below the original, makes verification fail.
+//
+// msg must be a complete RFC 5322 message whose lines all end in CRLF: a
+// header, an empty line, and a body (which may be empty). Sign rejects,
+// rather than normalises, a bare LF or CR anywhere (go-msgauth would hash
+// a bare LF as if it were CRLF, so the signature would only hold once
+// something downstream converted the line endings), a missing empty line
+// after the header, a header line that is not a field ("name: value" or a
+// continuation), and a header without exactly one From field. These errors
+// wrap [ErrMalformedMessage].
+//
+// t= comes from go-msgauth's clock, not from opts.Now; see [SignOptions].
+// Sign returns an error if opts.Now()+opts.Expiration is not after the
+// current time, since x= would then not be after t= (RFC 6376 §3.5).
+func Sign(msg []byte, signers []Signer, opts SignOptions) ([]byte, error) {
+	fields, err := checkMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	if len(signers) == 0 {
+		return msg, nil
+	}
+	var expiration time.Time
+	switch {
+	case opts.Expiration < 0:
+		return nil, fmt.Errorf("dkim: negative expiration %v", opts.Expiration)
+	case opts.Expiration > 0:
+		now := opts.Now
+		if now == nil {
+			now = time.Now
+		}
+		expiration = now().Add(opts.Expiration)
+		// go-msgauth's clock, which sets t=, is time.Now.
+		if expiration.Unix() <= time.Now().Unix() {
+			return nil, fmt.Errorf("dkim: expiration %s is not after the signing time", expiration.UTC().Format(time.RFC3339))
+		}
+	}
+	for _, s := range signers {
+		if err := s.check(); err != nil {
+			return nil, err
+		}
+	}
+	headerKeys := headerKeys(fields)
+
+	sigs := make([]string, len(signers))
+	size := len(msg)
+	for i, s := range signers {
+		sig, err := signOne(msg, s, headerKeys, expiration)
+		if err != nil {
+			return nil, fmt.Errorf("dkim: sign with d=%s s=%s: %w", s.Domain, s.Selector, err)
+		}
+		sigs[i] = sig
+		size += len(sig)
+	}
+	out := make([]byte, 0, size)
+	for _, sig := range sigs {
+		out = append(out, sig...)
+	}
+	return append(out, msg...), nil
+}
+
+// check reports whether s can sign: a usable key, a domain and a selector
+// that are valid as d= and s= values.
+func (s Signer) check() error {
+	if !validDomain(s.Domain) {
+		return fmt.Errorf("dkim: invalid signing domain %q", s.Domain)
+	}
+	if !ValidSelector(s.Selector) {
+		return fmt.Errorf("dkim: invalid selector %q for %s", s.Selector, s.Domain)
+	}
+	if err := s.Key.check(); err != nil {
+		return fmt.Errorf("%w (d=%s s=%s)", err, s.Domain, s.Selector)
+	}
+	return nil
+}
+
+// signOne makes one DKIM-Signature field (name, value and final CRLF).
+// The caller has checked s.
+func signOne(msg []byte, s Signer, headerKeys []string, expiration time.Time) (string, error) {
+	signer, err := msgauth.NewSigner(&msgauth.SignOptions{
+		Domain:                 s.Domain,
+		Selector:               s.Selector,
+		Signer:                 s.Key.Signer,
+		HeaderCanonicalization: msgauth.CanonicalizationRelaxed,
+		BodyCanonicalization:   msgauth.CanonicalizationRelaxed,
+		HeaderKeys:             headerKeys,
+		Expiration:             expiration,
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, err := signer.Write(msg); err != nil {
+		signer.Close()
+		return "", err
+	}
+	if err := signer.Close(); err != nil {
+		return "", err
+	}
+	return signer.Signature(), nil
+}
+
+// headerKeys returns the h= list for a header with the given field names
+// (lower-cased, one entry per field).
+func headerKeys(fields []string) []string {
+	count := make(map[string]int, len(fields))
+	for _, f := range fields {
+		count[f]++
+	}
+	keys := make([]string, 0, len(fields)+1)
+	for _, name := range signedFields {
+		n := count[strings.ToLower(name)]
+		if name == "From" {
+			n++ // oversign
+		}
+		for range n {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// checkMessage checks that msg is what Sign accepts and returns the names
+// of its header fields, lower-cased, in order.
+func checkMessage(msg []byte) ([]string, error) {
+	if i := bareLineEnding(msg); i >= 0 {
+		return nil, fmt.Errorf("%w: bare %s at byte %d; every line must end in CRLF", ErrMalformedMessage, lineEndName(msg[i]), i)
+	}
+	var fields []string
+	from := 0
+	rest := msg
+	for n := 1; ; n++ {
+		line, after, ok := bytes.Cut(rest, []byte("\r\n"))
+		if !ok {
+			return nil, fmt.Errorf("%w: no empty line after the header", ErrMalformedMessage)
+		}
+		rest = after
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(fields) == 0 {
+				return nil, fmt.Errorf("%w: header line 1 is a continuation line", ErrMalformedMessage)
+			}
+			continue
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		// RFC 5322 §3.6.8 field name; obsolete syntax (§4.5) allows WSP
+		// before the colon, which go-msgauth trims too.
+		name = bytes.TrimRight(name, " \t")
+		if !ok || !validFieldName(name) {
+			return nil, fmt.Errorf("%w: header line %d is not a header field", ErrMalformedMessage, n)
+		}
+		f := strings.ToLower(string(name))
+		if f == "from" {
+			from++
+		}
+		fields = append(fields, f)
+	}
+	if from != 1 {
+		return nil, fmt.Errorf("%w: %d From header fields; want exactly 1", ErrMalformedMessage, from)
+	}
+	return fields, nil
+}
+
+// bareLineEnding returns the index of the first CR not followed by LF or
+// LF not preceded by CR in msg, or -1.
+func bareLineEnding(msg []byte) int {
+	for i := 0; i < len(msg); {
+		j := bytes.IndexAny(msg[i:], "\r\n")
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if msg[i] == '\n' || i+1 == len(msg) || msg[i+1] != '\n' {
+			return i
+		}
+		i += 2
+	}
+	return -1
+}
+
+func lineEndName(c byte) string {
+	if c == '\r' {
+		return "CR"
+	}
+	return "LF"
+}
+
+// validFieldName reports whether name is an RFC 5322 field-name: one or
+// more printable US-ASCII characters other than colon.
+func validFieldName(name []byte) bool {
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if c < 33 || c > 126 || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain reports whether d is usable as d=: dot-separated labels of
+// ASCII letters, digits, hyphens and underscores, each 1..63 characters and
+// not starting or ending with a hyphen, 253 characters at most, with no
+// trailing dot. Internationalised names must be given as A-labels.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			switch {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
