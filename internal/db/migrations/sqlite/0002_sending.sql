@@ -1,0 +1,54 @@
+-- Sending ([2/6]): accepted messages, their per-recipient delivery state,
+-- and the event outbox. A message, its recipients and its Send event are
+-- written in one transaction; each delivery outcome and its event too.
+
+-- One accepted message: the signed bytes as they go out, and what events
+-- need to describe it (SES's "mail" object).
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    source_arn TEXT NOT NULL DEFAULT '',
+    mail_from TEXT NOT NULL,
+    configuration_set TEXT NOT NULL DEFAULT '',
+    mail_json TEXT NOT NULL,
+    body BLOB NOT NULL,
+    size BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX messages_account ON messages(account_id, created_at);
+
+-- One recipient of a message and its delivery state. Workers claim due
+-- rows with a lease (lease_owner, lease_until): a crashed worker's rows
+-- become due again when the lease expires.
+CREATE TABLE recipients (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner TEXT NOT NULL DEFAULT '',
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    last_reply TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX recipients_due ON recipients(state, next_attempt_at);
+CREATE INDEX recipients_message ON recipients(message_id);
+
+-- The event outbox: SES-shaped event JSON, written in the transaction of
+-- the change that caused it; published_at = 0 until a publisher sends it.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL,
+    message_id TEXT NOT NULL DEFAULT '',
+    configuration_set TEXT NOT NULL DEFAULT '',
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    published_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX events_unpublished ON events(published_at, id);
+CREATE INDEX events_message ON events(message_id);

@@ -1,0 +1,283 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+)
+
+// TimeLayout is how SES writes every timestamp of its event JSON: ISO 8601
+// in UTC with milliseconds, "2026-01-02T03:04:05.678Z".
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// sesTime is a time in the event JSON; see TimeLayout. Finer precision is
+// truncated.
+type sesTime time.Time
+
+func (t sesTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(TimeLayout) + `"`), nil
+}
+
+func (t *sesTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = sesTime{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	*t = sesTime(v.UTC())
+	return nil
+}
+
+// The wire structs below spell SES's event JSON (ses-api.md §13): key
+// names, key order (as in SES's published examples) and which keys are
+// always present.
+
+type wireEvent struct {
+	EventType     Type           `json:"eventType"`
+	Mail          wireMail       `json:"mail"`
+	Send          *SendDetails   `json:"send,omitempty"`
+	Reject        *wireReject    `json:"reject,omitempty"`
+	Bounce        *wireBounce    `json:"bounce,omitempty"`
+	Complaint     *wireComplaint `json:"complaint,omitempty"`
+	Delivery      *wireDelivery  `json:"delivery,omitempty"`
+	DeliveryDelay *wireDelay     `json:"deliveryDelay,omitempty"`
+	Failure       *wireFailure   `json:"failure,omitempty"`
+}
+
+type wireMail struct {
+	Timestamp        sesTime             `json:"timestamp"`
+	Source           string              `json:"source"`
+	SourceArn        string              `json:"sourceArn"`
+	SendingAccountID string              `json:"sendingAccountId"`
+	MessageID        string              `json:"messageId"`
+	Destination      []string            `json:"destination"`
+	HeadersTruncated bool                `json:"headersTruncated"`
+	Headers          []Header            `json:"headers"`
+	CommonHeaders    CommonHeaders       `json:"commonHeaders"`
+	Tags             map[string][]string `json:"tags"`
+	// Only in SES's identity-notification format: never written, read
+	// when present.
+	SourceIP       string `json:"sourceIp,omitempty"`
+	CallerIdentity string `json:"callerIdentity,omitempty"`
+}
+
+type wireReject struct {
+	Reason string `json:"reason"`
+}
+
+type wireBounce struct {
+	BounceType        string      `json:"bounceType"`
+	BounceSubType     string      `json:"bounceSubType"`
+	BouncedRecipients []Recipient `json:"bouncedRecipients"`
+	Timestamp         sesTime     `json:"timestamp"`
+	FeedbackID        string      `json:"feedbackId"`
+	RemoteMTAIP       string      `json:"remoteMtaIp,omitempty"`
+	ReportingMTA      string      `json:"reportingMTA,omitempty"`
+}
+
+type emailAddress struct {
+	EmailAddress string `json:"emailAddress"`
+}
+
+type wireComplaint struct {
+	ComplainedRecipients  []emailAddress `json:"complainedRecipients"`
+	Timestamp             sesTime        `json:"timestamp"`
+	FeedbackID            string         `json:"feedbackId"`
+	ComplaintSubType      *string        `json:"complaintSubType"`
+	UserAgent             string         `json:"userAgent,omitempty"`
+	ComplaintFeedbackType string         `json:"complaintFeedbackType,omitempty"`
+	ArrivalDate           string         `json:"arrivalDate,omitempty"`
+}
+
+type wireDelivery struct {
+	Timestamp            sesTime  `json:"timestamp"`
+	ProcessingTimeMillis int64    `json:"processingTimeMillis"`
+	Recipients           []string `json:"recipients"`
+	SMTPResponse         string   `json:"smtpResponse"`
+	RemoteMTAIP          string   `json:"remoteMtaIp,omitempty"`
+	ReportingMTA         string   `json:"reportingMTA,omitempty"`
+}
+
+type wireDelay struct {
+	Timestamp         sesTime     `json:"timestamp"`
+	DelayType         string      `json:"delayType"`
+	ExpirationTime    sesTime     `json:"expirationTime"`
+	DelayedRecipients []Recipient `json:"delayedRecipients"`
+	ReportingMTA      string      `json:"reportingMTA,omitempty"`
+}
+
+type wireFailure struct {
+	ErrorMessage string `json:"errorMessage"`
+	TemplateName string `json:"templateName"`
+}
+
+// MarshalJSON writes e exactly as SES publishes it to event destinations:
+//
+//	{"eventType":"Send","mail":{...},"send":{}}
+//
+// with timestamps in TimeLayout, the mail object's destination, headers and
+// tags always present (as [] or {} when empty), and mail.tags carrying
+// ses:configuration-set when e has a ConfigurationSet. HTML characters are
+// not escaped ("Name <a@example.com>" stays as it is). An event that does
+// not pass Validate is not marshalled.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	w := wireEvent{EventType: e.Type, Mail: wireMailOf(e)}
+	switch e.Type {
+	case Send:
+		w.Send = &SendDetails{}
+	case Reject:
+		w.Reject = &wireReject{Reason: e.Reject.Reason}
+	case Bounce:
+		d := e.Bounce
+		w.Bounce = &wireBounce{BounceType: d.BounceType, BounceSubType: d.BounceSubType, BouncedRecipients: d.BouncedRecipients,
+			Timestamp: sesTime(d.Timestamp), FeedbackID: d.FeedbackID, RemoteMTAIP: d.RemoteMTAIP, ReportingMTA: d.ReportingMTA}
+	case Complaint:
+		d := e.Complaint
+		c := &wireComplaint{ComplainedRecipients: make([]emailAddress, len(d.ComplainedRecipients)), Timestamp: sesTime(d.Timestamp),
+			FeedbackID: d.FeedbackID, ComplaintSubType: d.ComplaintSubType, UserAgent: d.UserAgent,
+			ComplaintFeedbackType: d.ComplaintFeedbackType, ArrivalDate: d.ArrivalDate}
+		for i, r := range d.ComplainedRecipients {
+			c.ComplainedRecipients[i].EmailAddress = r
+		}
+		w.Complaint = c
+	case Delivery:
+		d := e.Delivery
+		w.Delivery = &wireDelivery{Timestamp: sesTime(d.Timestamp), ProcessingTimeMillis: d.ProcessingTimeMillis, Recipients: d.Recipients,
+			SMTPResponse: d.SMTPResponse, RemoteMTAIP: d.RemoteMTAIP, ReportingMTA: d.ReportingMTA}
+	case DeliveryDelay:
+		d := e.DeliveryDelay
+		w.DeliveryDelay = &wireDelay{Timestamp: sesTime(d.Timestamp), DelayType: d.DelayType, ExpirationTime: sesTime(d.ExpirationTime),
+			DelayedRecipients: d.DelayedRecipients, ReportingMTA: d.ReportingMTA}
+	case RenderingFailure:
+		w.Failure = &wireFailure{ErrorMessage: e.Failure.ErrorMessage, TemplateName: e.Failure.TemplateName}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("event: encode %s event of %s: %w", e.Type, e.Mail.MessageID, err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+func wireMailOf(e *Event) wireMail {
+	m := &e.Mail
+	tags := make(map[string][]string, len(m.Tags)+1)
+	for k, v := range m.Tags {
+		if v == nil {
+			v = []string{}
+		}
+		tags[k] = v
+	}
+	if _, ok := tags[TagConfigurationSet]; !ok && e.ConfigurationSet != "" {
+		tags[TagConfigurationSet] = []string{e.ConfigurationSet}
+	}
+	return wireMail{
+		Timestamp:        sesTime(m.Timestamp),
+		Source:           m.Source,
+		SourceArn:        m.SourceArn,
+		SendingAccountID: m.SendingAccountID,
+		MessageID:        m.MessageID,
+		Destination:      orEmpty(m.Destination),
+		HeadersTruncated: m.HeadersTruncated,
+		Headers:          orEmpty(m.Headers),
+		CommonHeaders:    m.CommonHeaders,
+		Tags:             tags,
+	}
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// UnmarshalJSON reads an event in SES's JSON, as MarshalJSON writes it (and
+// as Append stores it). AccountID is not part of SES's JSON and stays
+// empty; ConfigurationSet is taken from the ses:configuration-set tag, and
+// Mail.SourceIP and Mail.CallerIdentity from the mail object's sourceIp and
+// callerIdentity when present, from the ses:source-ip and
+// ses:caller-identity tags otherwise. Every details object present is
+// read, so Validate reports a payload with the wrong ones. Unknown keys are
+// ignored.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w wireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("event: decode: %w", err)
+	}
+	if !w.EventType.Valid() {
+		return fmt.Errorf("event: decode: unknown eventType %q", w.EventType)
+	}
+	wm := w.Mail
+	ev := Event{Type: w.EventType, Mail: Mail{
+		Timestamp:        time.Time(wm.Timestamp),
+		MessageID:        wm.MessageID,
+		Source:           wm.Source,
+		SourceArn:        wm.SourceArn,
+		SourceIP:         wm.SourceIP,
+		CallerIdentity:   wm.CallerIdentity,
+		SendingAccountID: wm.SendingAccountID,
+		Destination:      wm.Destination,
+		HeadersTruncated: wm.HeadersTruncated,
+		Headers:          wm.Headers,
+		CommonHeaders:    wm.CommonHeaders,
+	}}
+	if len(wm.Tags) > 0 {
+		ev.Mail.Tags = maps.Clone(wm.Tags)
+	}
+	single := func(tag string) string {
+		if v := ev.Mail.Tags[tag]; len(v) == 1 {
+			return v[0]
+		}
+		return ""
+	}
+	ev.ConfigurationSet = single(TagConfigurationSet)
+	if ev.Mail.SourceIP == "" {
+		ev.Mail.SourceIP = single(TagSourceIP)
+	}
+	if ev.Mail.CallerIdentity == "" {
+		ev.Mail.CallerIdentity = single(TagCallerIdentity)
+	}
+	ev.Send = w.Send
+	if d := w.Reject; d != nil {
+		ev.Reject = &RejectDetails{Reason: d.Reason}
+	}
+	if d := w.Bounce; d != nil {
+		ev.Bounce = &BounceDetails{BounceType: d.BounceType, BounceSubType: d.BounceSubType, BouncedRecipients: d.BouncedRecipients,
+			Timestamp: time.Time(d.Timestamp), FeedbackID: d.FeedbackID, ReportingMTA: d.ReportingMTA, RemoteMTAIP: d.RemoteMTAIP}
+	}
+	if d := w.Complaint; d != nil {
+		c := &ComplaintDetails{Timestamp: time.Time(d.Timestamp), FeedbackID: d.FeedbackID, ComplaintFeedbackType: d.ComplaintFeedbackType,
+			UserAgent: d.UserAgent, ArrivalDate: d.ArrivalDate, ComplaintSubType: d.ComplaintSubType}
+		for _, r := range d.ComplainedRecipients {
+			c.ComplainedRecipients = append(c.ComplainedRecipients, r.EmailAddress)
+		}
+		ev.Complaint = c
+	}
+	if d := w.Delivery; d != nil {
+		ev.Delivery = &DeliveryDetails{Timestamp: time.Time(d.Timestamp), ProcessingTimeMillis: d.ProcessingTimeMillis, Recipients: d.Recipients,
+			SMTPResponse: d.SMTPResponse, ReportingMTA: d.ReportingMTA, RemoteMTAIP: d.RemoteMTAIP}
+	}
+	if d := w.DeliveryDelay; d != nil {
+		ev.DeliveryDelay = &DelayDetails{DelayType: d.DelayType, ExpirationTime: time.Time(d.ExpirationTime), DelayedRecipients: d.DelayedRecipients,
+			Timestamp: time.Time(d.Timestamp), ReportingMTA: d.ReportingMTA}
+	}
+	if d := w.Failure; d != nil {
+		ev.Failure = &FailureDetails{ErrorMessage: d.ErrorMessage, TemplateName: d.TemplateName}
+	}
+	*e = ev
+	return nil
+}

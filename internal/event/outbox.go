@@ -1,0 +1,107 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/db"
+)
+
+// Append writes e to the outbox in tx (the transaction of the change that
+// caused it), so the event is stored if and only if that change commits.
+// It validates e first and stores the bytes of e.MarshalJSON, with now as
+// the row's creation time. It returns the row's id: ids grow in the order
+// rows are appended (on PostgreSQL, in the order their inserts ran, which
+// for concurrent transactions need not be the order they commit).
+func Append(ctx context.Context, tx *db.Tx, e *Event, now time.Time) (id int64, err error) {
+	if tx == nil {
+		return 0, errors.New("event: Append needs a transaction")
+	}
+	if now.IsZero() {
+		return 0, errors.New("event: Append needs the current time")
+	}
+	payload, err := e.MarshalJSON()
+	if err != nil {
+		return 0, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO events (account_id, message_id, configuration_set, event_type, payload, created_at, published_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0) RETURNING id`,
+		e.AccountID, e.Mail.MessageID, e.ConfigurationSet, string(e.Type), string(payload), db.Millis(now)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("event: append %s event of %s: %w", e.Type, e.Mail.MessageID, err)
+	}
+	return id, nil
+}
+
+// Stored is an outbox row.
+type Stored struct {
+	ID               int64
+	AccountID        string
+	MessageID        string
+	ConfigurationSet string // "" for none
+	Type             Type
+	// Payload is the event in SES's JSON, as Event.MarshalJSON wrote it:
+	// what a publisher sends as is.
+	Payload []byte
+	// CreatedAt is when the row was appended; PublishedAt is when it was
+	// published, the zero time while it is not.
+	CreatedAt, PublishedAt time.Time
+}
+
+// Event decodes the row's Payload, with the row's AccountID and
+// ConfigurationSet.
+func (s *Stored) Event() (*Event, error) {
+	var e Event
+	if err := e.UnmarshalJSON(s.Payload); err != nil {
+		return nil, fmt.Errorf("event %d: %w", s.ID, err)
+	}
+	e.AccountID, e.ConfigurationSet = s.AccountID, s.ConfigurationSet
+	return &e, nil
+}
+
+// List returns outbox rows with id > after, oldest first, at most limit
+// (which must be positive); accountID "" means all accounts, messageID ""
+// all messages. Passing the last ID returned as the next after pages
+// through the outbox.
+func List(ctx context.Context, q db.Querier, after int64, limit int, accountID, messageID string) ([]Stored, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("event: list: limit %d is not positive", limit)
+	}
+	var where strings.Builder
+	args := []any{after}
+	where.WriteString("id > ?")
+	if accountID != "" {
+		where.WriteString(" AND account_id = ?")
+		args = append(args, accountID)
+	}
+	if messageID != "" {
+		where.WriteString(" AND message_id = ?")
+		args = append(args, messageID)
+	}
+	args = append(args, limit)
+	rows, err := q.Query(ctx, `SELECT id, account_id, message_id, configuration_set, event_type, payload, created_at, published_at
+		FROM events WHERE `+where.String()+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("event: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Stored
+	for rows.Next() {
+		var s Stored
+		var typ, payload string
+		var created, published int64
+		if err := rows.Scan(&s.ID, &s.AccountID, &s.MessageID, &s.ConfigurationSet, &typ, &payload, &created, &published); err != nil {
+			return nil, fmt.Errorf("event: list: %w", err)
+		}
+		s.Type, s.Payload = Type(typ), []byte(payload)
+		s.CreatedAt, s.PublishedAt = db.Time(created), db.Time(published)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event: list: %w", err)
+	}
+	return out, nil
+}
