@@ -1,0 +1,302 @@
+// Package queue is Sesame's durable outbound queue, kept in the database
+// so that nothing accepted is ever lost and several delivery nodes can
+// share one PostgreSQL database.
+//
+// A message is stored once (its signed bytes and the SES "mail" object its
+// events describe) with one row per recipient. Enqueue writes the message,
+// its recipients and its Send event in one transaction. Workers Claim due
+// recipient rows under a lease (PostgreSQL: FOR UPDATE SKIP LOCKED;
+// SQLite's writer is exclusive already); a worker that crashes simply lets
+// its lease expire and another claims the rows again, so a delivery in
+// flight at a crash may happen twice but never zero times. Finish and
+// Retry record an outcome together with its event, and only while the
+// caller still holds the lease.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/event"
+)
+
+// State is a recipient row's delivery state.
+type State string
+
+// The states of a recipient.
+const (
+	Queued    State = "queued"    // waiting for (another) attempt
+	Delivered State = "delivered" // the recipient's MX accepted it
+	Bounced   State = "bounced"   // failed permanently, or the retry window ended
+)
+
+// Errors.
+var (
+	ErrLeaseLost = errors.New("queue: lease lost: another worker holds this recipient now")
+	ErrNotFound  = errors.New("queue: no such message")
+	ErrInvalid   = errors.New("queue: invalid message")
+)
+
+// Message is an accepted message to deliver.
+type Message struct {
+	ID               string // the SES MessageId
+	AccountID        string
+	Source           string // the From address the message was sent as
+	SourceArn        string
+	MailFrom         string // the envelope sender (MAIL FROM)
+	ConfigurationSet string
+	Mail             event.Mail // what events about this message say of it
+	Body             []byte     // the message as it goes out (signed)
+	Recipients       []string   // envelope recipients
+}
+
+// Options configures a Queue.
+type Options struct {
+	DB *db.DB // required
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Notify, when set, is called after a commit that made rows due (new
+	// messages), so idle workers wake up. Missing a call only delays work
+	// until the workers' next poll.
+	Notify func()
+}
+
+// Queue is the outbound queue.
+type Queue struct {
+	db     *db.DB
+	now    func() time.Time
+	notify func()
+}
+
+// New returns a Queue.
+func New(opts Options) (*Queue, error) {
+	if opts.DB == nil {
+		return nil, errors.New("queue: DB is required")
+	}
+	q := &Queue{db: opts.DB, now: opts.Now, notify: opts.Notify}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	if q.notify == nil {
+		q.notify = func() {}
+	}
+	return q, nil
+}
+
+// Enqueue stores m with one row per recipient, due now, and its Send event,
+// in one transaction: either all of it is stored or nothing is.
+func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) error {
+	switch {
+	case m.ID == "" || m.AccountID == "" || m.MailFrom == "":
+		return fmt.Errorf("%w: ID, AccountID and MailFrom are required", ErrInvalid)
+	case len(m.Recipients) == 0:
+		return fmt.Errorf("%w: no recipients", ErrInvalid)
+	case len(m.Body) == 0:
+		return fmt.Errorf("%w: empty body", ErrInvalid)
+	}
+	mail, err := json.Marshal(m.Mail)
+	if err != nil {
+		return fmt.Errorf("queue: encode mail object: %w", err)
+	}
+	now := q.now()
+	err = q.db.InTx(ctx, func(tx *db.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), m.Body, len(m.Body), db.Millis(now))
+		if err != nil {
+			return fmt.Errorf("queue: store message %s: %w", m.ID, err)
+		}
+		for _, r := range m.Recipients {
+			_, dom, ok := strings.Cut(r, "@")
+			if !ok || dom == "" {
+				return fmt.Errorf("%w: recipient %q has no domain", ErrInvalid, r)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO recipients (message_id, address, domain, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				m.ID, r, strings.ToLower(dom), string(Queued), db.Millis(now), db.Millis(now), db.Millis(now))
+			if err != nil {
+				return fmt.Errorf("queue: store recipient: %w", err)
+			}
+		}
+		if send != nil {
+			if _, err := event.Append(ctx, tx, send, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	q.notify()
+	return nil
+}
+
+// Claimed is a recipient row a worker holds under a lease.
+type Claimed struct {
+	ID               int64
+	MessageID        string
+	AccountID        string
+	Address          string
+	Domain           string
+	MailFrom         string
+	ConfigurationSet string
+	Attempts         int // including this one
+	QueuedAt         time.Time
+	Owner            string
+	LeaseUntil       time.Time
+}
+
+// Claim takes up to limit due recipients — queued, due by now, not leased
+// by anyone (or their lease expired) — for owner until now+lease, oldest
+// first. Each claim counts as an attempt.
+func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]Claimed, error) {
+	if owner == "" || limit < 1 || lease <= 0 {
+		return nil, errors.New("queue: claim needs an owner, a positive limit and a positive lease")
+	}
+	now := q.now()
+	until := now.Add(lease)
+	var out []Claimed
+	err := q.db.InTx(ctx, func(tx *db.Tx) error {
+		out = out[:0]
+		pick := `SELECT id FROM recipients WHERE state = ? AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?`
+		if tx.Dialect() == db.Postgres {
+			pick += ` FOR UPDATE SKIP LOCKED`
+		}
+		rows, err := tx.Query(ctx, `UPDATE recipients SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+			WHERE id IN (`+pick+`) RETURNING id`,
+			owner, db.Millis(until), db.Millis(now), string(Queued), db.Millis(now), db.Millis(now), limit)
+		if err != nil {
+			return fmt.Errorf("queue: claim: %w", err)
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("queue: claim: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("queue: claim: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `SELECT r.id, r.message_id, m.account_id, r.address, r.domain, m.mail_from, m.configuration_set, r.attempts, r.created_at
+			FROM recipients r JOIN messages m ON m.id = r.message_id
+			WHERE r.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY r.next_attempt_at, r.id`, ids...)
+		if err != nil {
+			return fmt.Errorf("queue: claim: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c := Claimed{Owner: owner, LeaseUntil: until.UTC().Truncate(time.Millisecond)}
+			var queued int64
+			if err := rows.Scan(&c.ID, &c.MessageID, &c.AccountID, &c.Address, &c.Domain, &c.MailFrom, &c.ConfigurationSet, &c.Attempts, &queued); err != nil {
+				return fmt.Errorf("queue: claim: %w", err)
+			}
+			c.QueuedAt = db.Time(queued)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Body returns a message's bytes as they go out.
+func (q *Queue) Body(ctx context.Context, messageID string) ([]byte, error) {
+	var b []byte
+	err := q.db.QueryRow(ctx, `SELECT body FROM messages WHERE id = ?`, messageID).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, messageID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: body of %s: %w", messageID, err)
+	}
+	return b, nil
+}
+
+// Mail returns the stored "mail" object of a message, for its events.
+func (q *Queue) Mail(ctx context.Context, messageID string) (event.Mail, error) {
+	var s string
+	var m event.Mail
+	err := q.db.QueryRow(ctx, `SELECT mail_json FROM messages WHERE id = ?`, messageID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("%w: %s", ErrNotFound, messageID)
+	}
+	if err != nil {
+		return m, fmt.Errorf("queue: mail of %s: %w", messageID, err)
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return m, fmt.Errorf("queue: decode mail of %s: %w", messageID, err)
+	}
+	return m, nil
+}
+
+// Finish records a final outcome (Delivered or Bounced) for a claimed
+// recipient, with its event (Delivery or Bounce), in one transaction —
+// provided c's owner still holds the lease; otherwise ErrLeaseLost and
+// nothing is written.
+func (q *Queue) Finish(ctx context.Context, c Claimed, state State, reply string, ev *event.Event) error {
+	if state != Delivered && state != Bounced {
+		return fmt.Errorf("queue: %q is not a final state", state)
+	}
+	return q.transition(ctx, c, state, c.QueuedAt, reply, ev)
+}
+
+// Retry schedules another attempt for a claimed recipient at next, with
+// its event if any (DeliveryDelay), under the same lease rule as Finish.
+func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply string, ev *event.Event) error {
+	return q.transition(ctx, c, Queued, next, reply, ev)
+}
+
+func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, ev *event.Event) error {
+	now := q.now()
+	return q.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
+			WHERE id = ? AND state = ? AND lease_owner = ? AND lease_until = ?`,
+			string(state), db.Millis(next), reply, db.Millis(now), c.ID, string(Queued), c.Owner, db.Millis(c.LeaseUntil))
+		if err != nil {
+			return fmt.Errorf("queue: record outcome: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrLeaseLost
+		}
+		if ev != nil {
+			if _, err := event.Append(ctx, tx, ev, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Counts reports how many recipient rows are in each state (for the
+// operator and for tests).
+func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
+	rows, err := q.db.Query(ctx, `SELECT state, COUNT(*) FROM recipients GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[State]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("queue: counts: %w", err)
+		}
+		out[State(s)] = n
+	}
+	return out, rows.Err()
+}

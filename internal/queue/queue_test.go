@@ -1,0 +1,221 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/testkit"
+)
+
+type fixture struct {
+	ctx   context.Context
+	d     *db.DB
+	clock *testkit.Clock
+	q     *queue.Queue
+	acct  string
+	woken int
+}
+
+func newFixture(t *testing.T, d *db.DB) *fixture {
+	t.Helper()
+	f := &fixture{ctx: context.Background(), d: d, clock: testkit.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))}
+	box, _ := seal.New("k")
+	a, _, err := account.New(d, box, f.clock.Now).Create(f.ctx, account.CreateOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acct = a.ID
+	f.q, err = queue.New(queue.Options{DB: d, Now: f.clock.Now, Notify: func() { f.woken++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) message(id string, rcpts ...string) (*queue.Message, *event.Event) {
+	mail := event.Mail{Timestamp: f.clock.Now(), MessageID: id, Source: "a@example.test", SendingAccountID: f.acct, Destination: rcpts}
+	m := &queue.Message{ID: id, AccountID: f.acct, Source: "a@example.test", MailFrom: id + "@bounce.example.test", Mail: mail, Body: []byte("From: a@example.test\r\n\r\nhi\r\n"), Recipients: rcpts}
+	return m, &event.Event{Type: event.Send, AccountID: f.acct, Mail: mail, Send: &event.SendDetails{}}
+}
+
+func (f *fixture) events(t *testing.T, messageID string) []event.Type {
+	t.Helper()
+	st, err := event.List(f.ctx, f.d, 0, 100, "", messageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []event.Type
+	for _, s := range st {
+		out = append(out, s.Type)
+	}
+	return out
+}
+
+func TestEnqueueClaimFinish(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "x@one.example", "y@Two.Example")
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		if f.woken != 1 {
+			t.Fatal("Enqueue did not notify")
+		}
+		if got := f.events(t, "m1"); len(got) != 1 || got[0] != event.Send {
+			t.Fatalf("events = %v", got)
+		}
+		body, err := f.q.Body(f.ctx, "m1")
+		if err != nil || string(body) != string(m.Body) {
+			t.Fatalf("Body = %q, %v", body, err)
+		}
+		mail, err := f.q.Mail(f.ctx, "m1")
+		if err != nil || mail.MessageID != "m1" || len(mail.Destination) != 2 {
+			t.Fatalf("Mail = %+v, %v", mail, err)
+		}
+		cs, err := f.q.Claim(f.ctx, "w1", 10, time.Minute)
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		if cs[1].Domain != "two.example" || cs[0].MailFrom != "m1@bounce.example.test" || cs[0].Attempts != 1 || cs[0].AccountID != f.acct {
+			t.Fatalf("claimed %+v", cs)
+		}
+		// Held: nobody else gets them.
+		if again, _ := f.q.Claim(f.ctx, "w2", 10, time.Minute); len(again) != 0 {
+			t.Fatalf("w2 claimed %d leased rows", len(again))
+		}
+		del := &event.Event{Type: event.Delivery, AccountID: f.acct, Mail: mail, Delivery: &event.DeliveryDetails{Timestamp: f.clock.Now(), Recipients: []string{"x@one.example"}, SMTPResponse: "250 ok"}}
+		if err := f.q.Finish(f.ctx, cs[0], queue.Delivered, "250 ok", del); err != nil {
+			t.Fatal(err)
+		}
+		// Finishing twice: the lease is gone.
+		if err := f.q.Finish(f.ctx, cs[0], queue.Delivered, "250 ok", del); !errors.Is(err, queue.ErrLeaseLost) {
+			t.Fatalf("second Finish: %v", err)
+		}
+		// A retry is not due before its time.
+		if err := f.q.Retry(f.ctx, cs[1], f.clock.Now().Add(10*time.Minute), "451 try later", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.q.Claim(f.ctx, "w1", 10, time.Minute); len(got) != 0 {
+			t.Fatal("claimed a retry before it was due")
+		}
+		f.clock.Advance(10 * time.Minute)
+		got, _ := f.q.Claim(f.ctx, "w1", 10, time.Minute)
+		if len(got) != 1 || got[0].Attempts != 2 {
+			t.Fatalf("retry claim = %+v", got)
+		}
+		counts, _ := f.q.Counts(f.ctx)
+		if counts[queue.Delivered] != 1 || counts[queue.Queued] != 1 {
+			t.Fatalf("counts = %v", counts)
+		}
+		if ev := f.events(t, "m1"); len(ev) != 2 || ev[1] != event.Delivery {
+			t.Fatalf("events = %v", ev)
+		}
+	})
+}
+
+// TestCrashedWorker: a worker that dies holding rows loses them when its
+// lease expires, another takes them, and the dead worker's late outcome
+// is refused.
+func TestCrashedWorker(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "x@one.example")
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		dead, _ := f.q.Claim(f.ctx, "dead", 10, time.Minute)
+		f.clock.Advance(time.Minute)
+		alive, _ := f.q.Claim(f.ctx, "alive", 10, time.Minute)
+		if len(dead) != 1 || len(alive) != 1 || alive[0].ID != dead[0].ID {
+			t.Fatalf("dead %+v alive %+v", dead, alive)
+		}
+		if err := f.q.Finish(f.ctx, dead[0], queue.Bounced, "550", nil); !errors.Is(err, queue.ErrLeaseLost) {
+			t.Fatalf("dead worker's outcome: %v", err)
+		}
+		if err := f.q.Finish(f.ctx, alive[0], queue.Delivered, "250", nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestEnqueueAllOrNothing: an invalid event or recipient stores nothing.
+func TestEnqueueAllOrNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "x@one.example", "no-domain")
+		if err := f.q.Enqueue(f.ctx, m, send); !errors.Is(err, queue.ErrInvalid) {
+			t.Fatalf("bad recipient: %v", err)
+		}
+		m, send = f.message("m2", "x@one.example")
+		send.Send = nil // invalid: details missing
+		if err := f.q.Enqueue(f.ctx, m, send); err == nil {
+			t.Fatal("invalid event accepted")
+		}
+		if _, err := f.q.Body(f.ctx, "m1"); !errors.Is(err, queue.ErrNotFound) {
+			t.Fatalf("m1 stored: %v", err)
+		}
+		if _, err := f.q.Body(f.ctx, "m2"); !errors.Is(err, queue.ErrNotFound) {
+			t.Fatalf("m2 stored: %v", err)
+		}
+		counts, _ := f.q.Counts(f.ctx)
+		if len(counts) != 0 || len(f.events(t, "")) != 0 {
+			t.Fatalf("left behind: %v", counts)
+		}
+	})
+}
+
+// TestConcurrentClaims: workers claiming at once never share a row.
+func TestConcurrentClaims(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		const n = 200
+		for k := range n / 4 {
+			m, send := f.message(fmt.Sprint("m", k), "a@x.example", "b@x.example", "c@y.example", "d@z.example")
+			if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := map[int64]string{}
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				owner := fmt.Sprint("w", w)
+				for {
+					cs, err := f.q.Claim(f.ctx, owner, 7, time.Minute)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(cs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, c := range cs {
+						if prev, dup := seen[c.ID]; dup {
+							t.Errorf("row %d claimed by %s and %s", c.ID, prev, owner)
+						}
+						seen[c.ID] = owner
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != n {
+			t.Fatalf("claimed %d rows, want %d", len(seen), n)
+		}
+	})
+}
