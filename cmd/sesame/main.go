@@ -26,6 +26,7 @@ Usage:
   sesame account create [--name N] [--email E] [--access-key-id K --secret-access-key S]
   sesame account list
   sesame account keys <account> [--add [--access-key-id K --secret-access-key S]]
+  sesame account production <account> [--max-24h-send N] [--max-send-rate R]
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
 
@@ -68,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var (
 		name, email, keyID, secret, acctRef, format string
 		add                                         bool
+		max24h, rate                                float64
 	)
 	switch cmd + " " + sub {
 	case "serve ":
@@ -81,6 +83,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.BoolVar(&add, "add", false, "add an access key")
 		fs.StringVar(&keyID, "access-key-id", "", "access key id to add (default: generated)")
 		fs.StringVar(&secret, "secret-access-key", "", "secret access key to add (default: generated)")
+	case "account production":
+		fs.Float64Var(&max24h, "max-24h-send", account.DefaultProductionMax24HourSend, "messages (recipients) per 24 hours; -1 for unlimited")
+		fs.Float64Var(&rate, "max-send-rate", account.DefaultProductionMaxSendRate, "messages (recipients) per second")
 	case "identity show":
 		fs.StringVar(&acctRef, "account", "", "the account (name, id or access key id) when several have the identity")
 	case "identity records":
@@ -124,6 +129,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 		return a.AccountKeys(ctx, stdout, pos[0], add, keyID, secret)
+	case "account production":
+		if err := need(1, "one account (name, id or access key id)"); err != nil {
+			return err
+		}
+		return a.Production(ctx, stdout, pos[0], max24h, rate)
 	case "identity show":
 		if err := need(1, "one identity (a domain or an address)"); err != nil {
 			return err

@@ -48,6 +48,18 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("account keys --add: %v\n%s", err, out)
 	}
 
+	out, err = sesame(t, dir, "account", "production", "acme", "--max-send-rate", "20")
+	if err != nil || !strings.Contains(out, "out of the sandbox: 50000 messages per 24 hours, 20 per second") {
+		t.Fatalf("account production: %v\n%s", err, out)
+	}
+	if out, err = sesame(t, dir, "account", "production", "acme", "--max-send-rate", "0"); err == nil {
+		t.Fatalf("zero rate accepted:\n%s", out)
+	}
+	out, _ = sesame(t, dir, "account", "list")
+	if !strings.Contains(out, "acme  ") || strings.Count(out, "false") != 1 {
+		t.Fatalf("account list after production:\n%s", out)
+	}
+
 	// A server configured for its own zone stores it; an identity is made
 	// through the records, then shown by the CLI, which must name the
 	// server's zone without being told it.

@@ -267,3 +267,40 @@ func randomString(alphabet string, n int) string {
 	}
 	return string(b)
 }
+
+// Production quotas SES grants by default when it takes an account out of
+// the sandbox.
+const (
+	DefaultProductionMax24HourSend = 50000
+	DefaultProductionMaxSendRate   = 14
+)
+
+// SetProduction takes an account out of the sandbox with the given quotas
+// (the self-hosted form of "request production access"). max24h -1 means
+// unlimited; rate must be positive.
+func (s *Store) SetProduction(ctx context.Context, accountID string, max24h, rate float64) error {
+	if max24h < -1 || max24h == 0 || rate <= 0 {
+		return fmt.Errorf("%w: the daily quota must be positive or -1 (unlimited) and the rate positive", ErrInvalid)
+	}
+	res, err := s.db.Exec(ctx, `UPDATE accounts SET sandbox = ?, max_24h_send = ?, max_send_rate = ? WHERE id = ?`, false, max24h, rate, accountID)
+	if err != nil {
+		return fmt.Errorf("account: set production: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, accountID)
+	}
+	return nil
+}
+
+// SetSendingEnabled pauses or resumes sending for the account (v1
+// UpdateAccountSendingEnabled, v2 PutAccountSendingAttributes).
+func (s *Store) SetSendingEnabled(ctx context.Context, accountID string, enabled bool) error {
+	res, err := s.db.Exec(ctx, `UPDATE accounts SET sending_enabled = ? WHERE id = ?`, enabled, accountID)
+	if err != nil {
+		return fmt.Errorf("account: set sending enabled: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, accountID)
+	}
+	return nil
+}

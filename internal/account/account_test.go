@@ -77,3 +77,33 @@ func TestAccounts(t *testing.T) {
 		}
 	})
 }
+
+func TestProductionAndSending(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("k")
+		s := New(d, box, nil)
+		a, _, err := s.Create(ctx, CreateOptions{Name: "p"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range [][2]float64{{0, 1}, {-2, 1}, {100, 0}} {
+			if err := s.SetProduction(ctx, a.ID, bad[0], bad[1]); !errors.Is(err, ErrInvalid) {
+				t.Errorf("SetProduction(%v) = %v", bad, err)
+			}
+		}
+		if err := s.SetProduction(ctx, a.ID, DefaultProductionMax24HourSend, DefaultProductionMaxSendRate); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetSendingEnabled(ctx, a.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Get(ctx, a.ID)
+		if got.Sandbox || got.SendingEnabled || got.Max24HourSend != 50000 || got.MaxSendRate != 14 {
+			t.Fatalf("account = %+v", got)
+		}
+		if err := s.SetProduction(ctx, "000000000000", 1, 1); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown account: %v", err)
+		}
+	})
+}

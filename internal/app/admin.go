@@ -64,6 +64,19 @@ func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool
 	return tw.Flush()
 }
 
+// Production takes an account out of the sandbox with the given quotas.
+func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, rate float64) error {
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := a.Accounts.SetProduction(ctx, acct.ID, max24h, rate); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "account %s (%s) is out of the sandbox: %g messages per 24 hours, %g per second\n", acct.Name, acct.ID, max24h, rate)
+	return nil
+}
+
 // findIdentity returns the identity named name, in the account ref when
 // given; without ref the name must be unique across accounts.
 func (a *App) findIdentity(ctx context.Context, name, ref string) (*identity.Identity, error) {

@@ -300,3 +300,15 @@ func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// SentSince counts the recipients of the account's messages accepted at
+// or after since: SES's SentLast24Hours, and the daily quota's measure.
+func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time) (int, error) {
+	var n int
+	err := q.db.QueryRow(ctx, `SELECT COUNT(*) FROM recipients r JOIN messages m ON m.id = r.message_id WHERE m.account_id = ? AND m.created_at >= ?`,
+		accountID, db.Millis(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("queue: sent since: %w", err)
+	}
+	return n, nil
+}

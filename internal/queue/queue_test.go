@@ -117,6 +117,12 @@ func TestEnqueueClaimFinish(t *testing.T) {
 		if counts[queue.Delivered] != 1 || counts[queue.Queued] != 1 {
 			t.Fatalf("counts = %v", counts)
 		}
+		if n, err := f.q.SentSince(f.ctx, f.acct, f.clock.Now().Add(-24*time.Hour)); n != 2 || err != nil {
+			t.Fatalf("SentSince = %d, %v", n, err)
+		}
+		if n, _ := f.q.SentSince(f.ctx, f.acct, f.clock.Now()); n != 0 {
+			t.Fatalf("SentSince(now) = %d", n)
+		}
 		if ev := f.events(t, "m1"); len(ev) != 2 || ev[1] != event.Delivery {
 			t.Fatalf("events = %v", ev)
 		}
