@@ -25,6 +25,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/sesapi"
 	sesameV1 "github.com/sesame-email/sesame/internal/sesv1"
@@ -51,6 +52,7 @@ type Env struct {
 	Clock      *Clock
 	Accounts   *account.Store
 	Identities *identity.Store
+	Queue      *queue.Queue
 	Account    *account.Account
 	Key        account.Key
 	V1         *ses.Client
@@ -72,6 +74,10 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q, err := queue.New(queue.Options{DB: d, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, k, err := accts.Create(context.Background(), account.CreateOptions{Name: "test", Email: "owner@owner.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -79,14 +85,14 @@ func New(t testing.TB, d *db.DB) *Env {
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
-		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Logger: log}),
+		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Now: clock.Now, Logger: log}),
 		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Logger: log}),
 		Logger:   log,
 		Now:      clock.Now,
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Account: a, Key: k}
+	e := &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Account: a, Key: k}
 	e.V1, e.V2 = e.Clients(k.AccessKeyID, k.Secret)
 	return e
 }

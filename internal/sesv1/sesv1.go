@@ -29,8 +29,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
@@ -39,8 +42,11 @@ const Version = "2010-12-01"
 
 // Options configures the handler.
 type Options struct {
-	Identities *identity.Store // required
-	Logger     *slog.Logger    // nil: discard
+	Identities *identity.Store  // required
+	Accounts   *account.Store   // the account actions (GetSendQuota...); nil: they fail
+	Queue      *queue.Queue     // sending statistics; nil: GetSendQuota fails
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now
 	// ListPageSize is the number of identities ListIdentities returns when
 	// the request has no MaxItems; zero means 100.
 	ListPageSize int
@@ -49,7 +55,10 @@ type Options struct {
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, log: opts.Logger, pageSize: opts.ListPageSize}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	if h.now == nil {
+		h.now = time.Now
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -64,6 +73,9 @@ func New(opts Options) http.Handler {
 
 type handler struct {
 	ids      *identity.Store
+	accounts *account.Store
+	queue    *queue.Queue
+	now      func() time.Time
 	log      *slog.Logger
 	pageSize int
 }
@@ -101,6 +113,9 @@ var actions = map[string]action{
 	"GetIdentityNotificationAttributes":        {fn: (*handler).getIdentityNotificationAttributes},
 	"SetIdentityNotificationTopic":             {fn: (*handler).setIdentityNotificationTopic},
 	"SetIdentityHeadersInNotificationsEnabled": {fn: (*handler).setIdentityHeadersInNotificationsEnabled},
+	"GetSendQuota":                             {fn: (*handler).getSendQuota},
+	"GetAccountSendingEnabled":                 {fn: (*handler).getAccountSendingEnabled},
+	"UpdateAccountSendingEnabled":              {fn: (*handler).updateAccountSendingEnabled, noResult: true},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error
