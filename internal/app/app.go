@@ -27,6 +27,7 @@ import (
 	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnscheck"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sesv1"
@@ -41,6 +42,7 @@ type App struct {
 	DB         *db.DB
 	Accounts   *account.Store
 	Identities *identity.Store
+	Queue      *queue.Queue
 
 	mu      sync.Mutex
 	checker *dnscheck.Checker
@@ -83,6 +85,11 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		VerifyURL: cfg.PublicURL,
 		Changed:   a.kick,
 	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Queue, err = queue.New(queue.Options{DB: d})
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -319,7 +326,7 @@ func (a *App) APIHandler() http.Handler {
 	return sesapi.New(sesapi.Options{
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
-		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Logger: a.log.With("component", "sesv1")}),
+		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Logger: a.log.With("component", "sesv1")}),
 		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Logger: a.log.With("component", "sesv2")}),
 		Public:   map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
 		Logger:   a.log.With("component", "api"),
