@@ -327,7 +327,7 @@ func (a *App) APIHandler() http.Handler {
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
 		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Logger: a.log.With("component", "sesv1")}),
-		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Logger: a.log.With("component", "sesv2")}),
+		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Logger: a.log.With("component", "sesv2")}),
 		Public:   map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
 		Logger:   a.log.With("component", "api"),
 	})

@@ -23,26 +23,37 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
 // Options configures the handler.
 type Options struct {
-	Identities *identity.Store // required
-	Logger     *slog.Logger    // nil: discard
+	Identities *identity.Store  // required
+	Accounts   *account.Store   // the account operations (GetAccount...); nil: they fail
+	Queue      *queue.Queue     // sending statistics; nil: GetAccount fails
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now
 }
 
 // handler serves the v2 operations.
 type handler struct {
-	ids *identity.Store
-	log *slog.Logger
+	ids      *identity.Store
+	accounts *account.Store
+	queue    *queue.Queue
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, log: opts.Logger}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, log: opts.Logger, now: opts.Now}
+	if h.now == nil {
+		h.now = time.Now
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -61,6 +72,8 @@ func New(opts Options) http.Handler {
 	route("POST /v2/email/tags", "TagResource", h.tagResource)
 	route("DELETE /v2/email/tags", "UntagResource", h.untagResource)
 	route("GET /v2/email/tags", "ListTagsForResource", h.listTagsForResource)
+	route("GET /v2/email/account", "GetAccount", h.getAccount)
+	route("PUT /v2/email/account/sending", "PutAccountSendingAttributes", h.putAccountSendingAttributes)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }
