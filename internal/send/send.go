@@ -1,0 +1,645 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/compose"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dkim"
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/queue"
+)
+
+// Limits SES applies to every send (ses-api.md §14.2).
+const (
+	// MaxRecipients is the most envelope recipients a message may have.
+	MaxRecipients = 50
+	// MaxSizeV1 is the message size limit of the v1 API: 10 MB.
+	MaxSizeV1 = 10 * 1024 * 1024
+	// MaxSizeV2 is the message size limit of the v2 API and SMTP: 40 MB.
+	MaxSizeV2 = 40 * 1024 * 1024
+)
+
+// Options configures a Sender.
+type Options struct {
+	DB         *db.DB          // required: counts the daily quota
+	Identities *identity.Store // required
+	Accounts   *account.Store  // required
+	Queue      *queue.Queue    // required
+	// Region and ServiceDomain name the deployment (required): the default
+	// MAIL FROM domain is <Region>.<ServiceDomain>, and so is the right-hand
+	// side of the Message-ID header Sesame writes.
+	Region, ServiceDomain string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// NewMessageID returns a fresh MessageId; nil means SES's format
+	// (0100<12 hex digits of Unix ms>-<uuid>-000000). The id must be a
+	// dot-atom (it becomes the local part of the envelope sender).
+	NewMessageID func() string
+	// Logger gets one line per rejection (Info) and per acceptance (Debug);
+	// nil discards.
+	Logger *slog.Logger
+	// SimulatorDomains are the mailbox simulator's domains: any address in
+	// them is a simulator address (allowed in the sandbox, not counted
+	// against the daily quota). Nil means DefaultSimulatorDomains.
+	SimulatorDomains []string
+	// ConfigurationSetExists reports whether the account has a
+	// configuration set of that name. Nil means none exists (configuration
+	// sets arrive in a later step): every named set is refused with
+	// KindConfigurationSetDoesNotExist.
+	ConfigurationSetExists func(ctx context.Context, accountID, name string) (bool, error)
+}
+
+// Sender is the admission door. It is safe for concurrent use.
+type Sender struct {
+	opts     Options
+	now      func() time.Time
+	newID    func() string
+	log      *slog.Logger
+	sim      []string
+	idDomain string // the Message-ID's right-hand side
+	lim      *limits
+}
+
+// New returns a Sender.
+func New(opts Options) (*Sender, error) {
+	if opts.DB == nil || opts.Identities == nil || opts.Accounts == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
+		return nil, errors.New("send: DB, Identities, Accounts, Queue, Region and ServiceDomain are required")
+	}
+	s := &Sender{opts: opts, now: opts.Now, newID: opts.NewMessageID, log: opts.Logger, lim: newLimits()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.sim = slices.Clone(opts.SimulatorDomains)
+	if s.sim == nil {
+		s.sim = DefaultSimulatorDomains(opts.ServiceDomain)
+	}
+	for i, d := range s.sim {
+		n, err := addr.Domain(d)
+		if err != nil {
+			return nil, fmt.Errorf("send: simulator domain: %w", err)
+		}
+		s.sim[i] = n
+	}
+	d, err := addr.Domain(opts.Region + "." + opts.ServiceDomain)
+	if err != nil {
+		return nil, fmt.Errorf("send: region and service domain do not make a domain name: %w", err)
+	}
+	s.idDomain = d
+	return s, nil
+}
+
+// Request is one message to admit.
+type Request struct {
+	// AccountID is the authenticated account; required.
+	AccountID string
+	// Exactly one of Simple and Raw. For Simple, the envelope recipients
+	// are its To, Cc and Bcc, and an empty Simple.From is set to From.
+	Simple *compose.Simple
+	Raw    []byte
+	// From is the source: v1 Source, v2 FromEmailAddress. For Raw it may be
+	// empty (the From header is used); when given it is the mail object's
+	// source and must be verified besides the From header.
+	From string
+	// Destinations are the envelope recipients of Raw (v1 SendRawEmail
+	// Destinations, v2 Destination); empty means the To, Cc and Bcc of the
+	// message. Must be empty for Simple.
+	Destinations []string
+	// ConfigurationSet is the configuration set's name, "" for none (a raw
+	// X-SES-CONFIGURATION-SET header is used then).
+	ConfigurationSet string
+	// Tags are the message tags (v1 Tags, v2 EmailTags); when empty, the
+	// raw X-SES-MESSAGE-TAGS header's are used (SES does not merge them).
+	Tags []compose.Tag
+	// FeedbackForwardingAddress is v2 FeedbackForwardingEmailAddress / v1
+	// ReturnPath: where bounces and complaints are forwarded. It must be
+	// verified; it is kept in the mail object (commonHeaders.returnPath)
+	// for the feedback processing. Empty means a raw Return-Path header's
+	// address, if any.
+	FeedbackForwardingAddress string
+	// MaxSize is the size limit in bytes: MaxSizeV1 for the v1 API,
+	// MaxSizeV2 for v2 and SMTP. Zero means MaxSizeV1.
+	MaxSize int
+	// SourceIP and CallerIdentity are the caller's IP address and name,
+	// for the auto-tags ses:source-ip and ses:caller-identity.
+	SourceIP, CallerIdentity string
+	// Operation is the API operation (SendEmail, SendRawEmail, ...) for the
+	// auto-tag ses:operation; optional.
+	Operation string
+}
+
+// Result is an accepted message.
+type Result struct {
+	MessageID string
+}
+
+// recipient is one envelope recipient: as given and parsed.
+type recipient = envelopeAddress
+
+// Submit admits one message: it runs the checks of the package doc in order
+// and, when all pass, signs the message and queues it with its Send event.
+// A rejection is an *Error (see Kind); any other error is an internal
+// failure. Either way nothing is queued.
+func (s *Sender) Submit(ctx context.Context, r Request) (Result, error) {
+	res, err := s.submit(ctx, r)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			s.log.Info("message rejected", "account", r.AccountID, "kind", e.Kind.String(), "field", e.Field, "reason", e.Msg)
+		} else {
+			s.log.Error("send failed", "account", r.AccountID, "err", err)
+		}
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
+	now := s.now()
+	switch {
+	case r.AccountID == "":
+		return Result{}, errors.New("send: Request.AccountID is required")
+	case r.Simple != nil && r.Raw != nil:
+		return Result{}, errors.New("send: give Request.Simple or Request.Raw, not both")
+	case r.Simple != nil && len(r.Destinations) > 0:
+		return Result{}, errors.New("send: Request.Destinations must be empty with Simple content (its To, Cc and Bcc are the recipients)")
+	case r.Simple == nil && len(r.Raw) == 0:
+		return Result{}, reject(KindInvalid, "RawMessage", "The raw message must not be empty.")
+	}
+	maxSize := r.MaxSize
+	if maxSize <= 0 {
+		maxSize = MaxSizeV1
+	}
+
+	// 1. Shape: tags and the addresses given as parameters.
+	if err := compose.ValidateTags("Tags", r.Tags); err != nil {
+		return Result{}, invalid(err)
+	}
+	var source, feedback *envelopeAddress
+	if r.From != "" {
+		a, err := parseEnvelope("From", r.From)
+		if err != nil {
+			return Result{}, err
+		}
+		source = &a
+	}
+	var dests []recipient
+	for i, d := range r.Destinations {
+		a, err := parseEnvelope(fmt.Sprintf("Destinations[%d]", i), d)
+		if err != nil {
+			return Result{}, err
+		}
+		dests = append(dests, a)
+	}
+	if r.FeedbackForwardingAddress != "" {
+		a, err := parseEnvelope("FeedbackForwardingAddress", r.FeedbackForwardingAddress)
+		if err != nil {
+			return Result{}, err
+		}
+		feedback = &a
+	}
+	if r.Simple != nil && r.Simple.From != "" {
+		if _, err := parseEnvelope("From", r.Simple.From); err != nil {
+			return Result{}, err
+		}
+	}
+	if r.Simple != nil { // Simple's recipients are its To, Cc and Bcc
+		for _, l := range []struct {
+			name string
+			list []string
+		}{{"To", r.Simple.To}, {"Cc", r.Simple.Cc}, {"Bcc", r.Simple.Bcc}} {
+			for i, a := range l.list {
+				ea, err := parseEnvelope(fmt.Sprintf("%s[%d]", l.name, i), a)
+				if err != nil {
+					return Result{}, err
+				}
+				dests = append(dests, ea)
+			}
+		}
+	}
+
+	// 2. Account.
+	acct, err := s.opts.Accounts.Get(ctx, r.AccountID)
+	if err != nil {
+		return Result{}, fmt.Errorf("send: account %s: %w", r.AccountID, err)
+	}
+	if !acct.SendingEnabled {
+		return Result{}, reject(KindSendingPaused, "", "Sending is paused for this account.")
+	}
+
+	// 3. A cheap size guard before parsing raw mail.
+	if r.Simple == nil && len(r.Raw) > maxSize {
+		return Result{}, tooLong(maxSize, len(r.Raw))
+	}
+
+	// 4. Compose or normalise.
+	id := s.messageID(now)
+	copts := compose.Options{Now: func() time.Time { return now }, MessageID: id, Domain: s.idDomain}
+	var m *compose.Message
+	if r.Simple != nil {
+		simple := *r.Simple
+		if simple.From == "" {
+			simple.From = r.From
+		}
+		m, err = compose.Build(simple, copts)
+	} else {
+		m, err = compose.NormalizeRaw(r.Raw, copts)
+	}
+	if err != nil {
+		return Result{}, invalid(err)
+	}
+
+	// 5. Configuration set.
+	cs := r.ConfigurationSet
+	if cs == "" {
+		cs = m.ConfigurationSet
+	}
+	if cs != "" {
+		ok := false
+		if s.opts.ConfigurationSetExists != nil {
+			if ok, err = s.opts.ConfigurationSetExists(ctx, acct.ID, cs); err != nil {
+				return Result{}, fmt.Errorf("send: look up configuration set %s: %w", cs, err)
+			}
+		}
+		if !ok {
+			return Result{}, reject(KindConfigurationSetDoesNotExist, "ConfigurationSetName", "Configuration set %s does not exist.", cs)
+		}
+	}
+
+	// 6. Recipients.
+	rcpts := uniqueRecipients(dests, m)
+	switch {
+	case len(rcpts) == 0 && r.Simple == nil:
+		return Result{}, reject(KindInvalid, "Destinations", "Missing required header 'To'.")
+	case len(rcpts) == 0:
+		return Result{}, reject(KindInvalid, "Destination", "The message must have at least one recipient (To, Cc or Bcc).")
+	case len(rcpts) > MaxRecipients:
+		return Result{}, reject(KindInvalid, "Destinations", "Recipient count exceeds %d.", MaxRecipients)
+	}
+
+	// 7. Size.
+	if len(m.Bytes) > maxSize {
+		return Result{}, tooLong(maxSize, len(m.Bytes))
+	}
+
+	// 8. Identities: the senders always, the recipients in the sandbox.
+	if feedback == nil && m.ReturnPath != nil {
+		feedback = &envelopeAddress{Given: m.ReturnPath.String(), Addr: m.ReturnPath.Address}
+	}
+	var senders []envelopeAddress
+	addSender := func(given string, a addr.Address) {
+		if !slices.ContainsFunc(senders, func(x envelopeAddress) bool { return x.Addr == a }) {
+			senders = append(senders, envelopeAddress{Given: given, Addr: a})
+		}
+	}
+	if source != nil {
+		addSender(source.Given, source.Addr)
+	}
+	fromGiven := headerValue(m.Headers, "From") // raw: as written
+	if r.Simple != nil && r.Simple.From != "" {
+		fromGiven = strings.TrimSpace(r.Simple.From)
+	}
+	if fromGiven == "" {
+		fromGiven = m.From.String()
+	}
+	addSender(fromGiven, m.From.Address)
+	if m.Sender != nil {
+		addSender(m.Sender.String(), m.Sender.Address)
+	}
+	if feedback != nil {
+		addSender(feedback.Given, feedback.Addr)
+	}
+	var checkRcpts []recipient
+	if acct.Sandbox {
+		for _, rc := range rcpts {
+			if !s.isSimulator(rc.Addr) {
+				checkRcpts = append(checkRcpts, rc)
+			}
+		}
+	}
+	found, err := s.lookup(ctx, acct.ID, senders, checkRcpts)
+	if err != nil {
+		return Result{}, err
+	}
+	var failed []string
+	for _, a := range slices.Concat(senders, checkRcpts) {
+		if len(covering(found, a.Addr)) == 0 && !slices.Contains(failed, a.Given) {
+			failed = append(failed, a.Given)
+		}
+	}
+	if len(failed) > 0 {
+		return Result{}, reject(KindMessageRejected, "", "Email address is not verified. The following identities failed the check in region %s: %s",
+			strings.ToUpper(s.opts.Region), strings.Join(failed, ", "))
+	}
+	chain := covering(found, m.From.Address) // verified, most specific first; not empty
+	sending := chain[0]
+
+	// 9. MAIL FROM.
+	mailFromDomain, err := s.mailFrom(chain)
+	if err != nil {
+		return Result{}, err
+	}
+
+	// 10. Daily quota.
+	quotaN := 0
+	for _, rc := range rcpts {
+		if !s.isSimulator(rc.Addr) {
+			quotaN++
+		}
+	}
+	if acct.Max24HourSend >= 0 && quotaN > 0 {
+		release := s.lim.reserve(acct.ID, quotaN)
+		defer release()
+		sent, err := sentSince(ctx, s.opts.DB, acct.ID, now.Add(-24*time.Hour), s.sim)
+		if err != nil {
+			return Result{}, err
+		}
+		if float64(sent+s.lim.inFlightOf(acct.ID)) > acct.Max24HourSend {
+			return Result{}, reject(KindDailyQuotaExceeded, "", MsgDailyQuotaExceeded)
+		}
+	}
+
+	// 11. Sending rate.
+	if !s.lim.takeRate(acct.ID, acct.MaxSendRate, len(rcpts), now) {
+		return Result{}, reject(KindRateExceeded, "", MsgRateExceeded)
+	}
+	accepted := false
+	defer func() {
+		if !accepted {
+			s.lim.refundRate(acct.ID, acct.MaxSendRate, len(rcpts))
+		}
+	}()
+
+	// Sign.
+	body := m.Bytes
+	if signer := dkimIdentity(chain); signer != nil {
+		if body, err = s.sign(ctx, signer, m.Bytes); err != nil {
+			return Result{}, err
+		}
+	}
+
+	// Queue, with the Send event.
+	sourceText := fromGiven
+	if source != nil {
+		sourceText = source.Given
+	}
+	rcptList := make([]string, len(rcpts))
+	for i, rc := range rcpts {
+		rcptList[i] = rc.Addr.String()
+	}
+	arn := fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.opts.Region, acct.ID, sending.Name)
+	mail := event.Mail{Timestamp: now, MessageID: id, Source: sourceText, SourceArn: arn, SendingAccountID: acct.ID, Destination: rcptList}
+	s.fillHeaders(&mail, m, id, now, feedback)
+	tags := r.Tags
+	if len(tags) == 0 {
+		tags = m.Tags
+	}
+	for _, t := range tags {
+		if mail.Tags == nil {
+			mail.Tags = map[string][]string{}
+		}
+		mail.Tags[t.Name] = append(mail.Tags[t.Name], t.Value)
+	}
+	event.AutoTags(&mail, cs, m.From.Address.Domain, r.SourceIP, r.CallerIdentity)
+	event.SetTag(&mail, event.TagOperation, r.Operation)
+	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
+		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList}
+	ev := &event.Event{Type: event.Send, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Send: &event.SendDetails{}}
+	if err := s.opts.Queue.Enqueue(ctx, msg, ev); err != nil {
+		return Result{}, fmt.Errorf("send: queue %s: %w", id, err)
+	}
+	accepted = true
+	s.log.Debug("message accepted", "account", acct.ID, "message_id", id, "identity", sending.Name, "mail_from", msg.MailFrom, "recipients", len(rcptList))
+	return Result{MessageID: id}, nil
+}
+
+func (s *Sender) messageID(now time.Time) string {
+	if s.newID != nil {
+		return s.newID()
+	}
+	return newMessageID(now)
+}
+
+// invalid turns a compose error into a KindInvalid rejection; other errors
+// (a misconfigured Options) are internal.
+func invalid(err error) error {
+	var ce *compose.Error
+	if errors.As(err, &ce) {
+		return &Error{Kind: KindInvalid, Msg: ce.Msg, Field: ce.Field, Err: err}
+	}
+	return fmt.Errorf("send: compose: %w", err)
+}
+
+// tooLong is SES's answer to an oversize message (InvalidParameterValue).
+func tooLong(limit, size int) error {
+	return reject(KindInvalid, "RawMessage", "Message length is more than %d bytes long: '%d'.", limit, size)
+}
+
+// uniqueRecipients returns the envelope recipients, each address once, in
+// order: dests when given (Raw's Destinations, or Simple's To, Cc and Bcc
+// as given), else the message's To, Cc and Bcc headers.
+func uniqueRecipients(dests []recipient, m *compose.Message) []recipient {
+	var out []recipient
+	seen := map[addr.Address]bool{}
+	add := func(r recipient) {
+		if !seen[r.Addr] {
+			seen[r.Addr] = true
+			out = append(out, r)
+		}
+	}
+	if len(dests) > 0 {
+		for _, d := range dests {
+			add(d)
+		}
+		return out
+	}
+	for _, l := range [][]compose.Mailbox{m.To, m.Cc, m.Bcc} {
+		for _, mb := range l {
+			add(recipient{Given: mb.String(), Addr: mb.Address})
+		}
+	}
+	return out
+}
+
+// isSimulator reports whether a is a mailbox simulator address.
+func (s *Sender) isSimulator(a addr.Address) bool {
+	return slices.Contains(s.sim, a.Domain)
+}
+
+// lookup fetches, in one query, every identity of the account that could
+// cover one of the addresses.
+func (s *Sender) lookup(ctx context.Context, accountID string, lists ...[]envelopeAddress) (map[string]*identity.Identity, error) {
+	var names []string
+	for _, l := range lists {
+		for _, a := range l {
+			for _, n := range candidates(a.Addr) {
+				if !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+		}
+	}
+	found, err := s.opts.Identities.GetMany(ctx, accountID, names)
+	if err != nil {
+		return nil, fmt.Errorf("send: look up identities: %w", err)
+	}
+	return found, nil
+}
+
+// covering returns the verified identities among found that cover a, most
+// specific first: the address, its domain, its parent domains.
+func covering(found map[string]*identity.Identity, a addr.Address) []*identity.Identity {
+	var out []*identity.Identity
+	for _, n := range candidates(a) {
+		if i := found[n]; i != nil && i.VerifiedForSending() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// mailFrom returns the domain of the envelope sender by the custom MAIL FROM
+// rules: the most specific identity of the chain with a MAIL FROM domain
+// decides; none → the default domain.
+func (s *Sender) mailFrom(chain []*identity.Identity) (string, error) {
+	for _, i := range chain {
+		mf := i.MailFrom
+		if mf.Domain == "" {
+			continue
+		}
+		if mf.Status == identity.Success {
+			return mf.Domain, nil
+		}
+		if mf.Behavior == identity.RejectMessage {
+			status := mf.Status
+			if status == "" {
+				status = identity.Pending
+			}
+			return "", reject(KindMailFromNotVerified, "", "Mail FROM domain is not verified: the custom MAIL FROM domain %s of identity %s is %s, and its behavior on MX failure is RejectMessage.",
+				mf.Domain, i.Name, status)
+		}
+		break
+	}
+	return s.opts.Identities.DefaultMailFromDomain(), nil
+}
+
+// dkimIdentity returns the identity whose key signs mail from the chain's
+// address, or nil for no signature: none when the address identity's own
+// switch is off; else the most specific domain identity with a DKIM setup
+// whose switch is on and whose key is verified (Success).
+func dkimIdentity(chain []*identity.Identity) *identity.Identity {
+	for _, i := range chain {
+		if i.Kind == identity.KindEmail {
+			if !i.DKIM.SigningEnabled {
+				return nil
+			}
+			continue
+		}
+		if i.DKIM.Origin == identity.OriginNone {
+			continue
+		}
+		if !i.DKIM.SigningEnabled {
+			return nil
+		}
+		if i.DKIM.Status == identity.Success {
+			return i
+		}
+	}
+	return nil
+}
+
+// sign adds the identity's DKIM signatures (RSA first, then Ed25519).
+func (s *Sender) sign(ctx context.Context, i *identity.Identity, msg []byte) ([]byte, error) {
+	keys, err := s.opts.Identities.SigningKeys(ctx, i.ID)
+	if err != nil {
+		return nil, fmt.Errorf("send: DKIM keys of %s: %w", i.Name, err)
+	}
+	signers := make([]dkim.Signer, 0, len(keys))
+	for _, k := range keys {
+		signers = append(signers, dkim.Signer{Domain: i.Domain, Selector: k.Selector, Key: k.Key})
+	}
+	slices.SortStableFunc(signers, func(a, b dkim.Signer) int {
+		ra, rb := a.Key.Algorithm == dkim.RSA, b.Key.Algorithm == dkim.RSA
+		switch {
+		case ra && !rb:
+			return -1
+		case rb && !ra:
+			return 1
+		}
+		return 0
+	})
+	if len(signers) == 0 {
+		s.log.Warn("identity has DKIM enabled and verified but no keys; sending unsigned", "identity", i.Name)
+		return msg, nil
+	}
+	out, err := dkim.Sign(msg, signers, dkim.SignOptions{Now: s.now})
+	if err != nil {
+		return nil, fmt.Errorf("send: DKIM-sign as %s: %w", i.Domain, err)
+	}
+	return out, nil
+}
+
+// fillHeaders sets the mail object's headers and commonHeaders from the
+// message as submitted.
+func (s *Sender) fillHeaders(mail *event.Mail, m *compose.Message, id string, now time.Time, feedback *envelopeAddress) {
+	hs := make([]event.Header, len(m.Headers))
+	for i, h := range m.Headers {
+		hs[i] = event.Header{Name: h.Name, Value: h.Value}
+	}
+	event.SetHeaders(mail, hs)
+	from := headerValue(m.Headers, "From")
+	if from == "" {
+		from = m.From.String()
+	}
+	ch := event.CommonHeaders{
+		From:    []string{from},
+		To:      mailboxes(m.To),
+		Cc:      mailboxes(m.Cc),
+		ReplyTo: mailboxes(m.ReplyTo),
+		Subject: m.Subject,
+	}
+	ch.MessageID = headerValue(m.Headers, "Message-ID")
+	if ch.MessageID == "" {
+		ch.MessageID = "<" + id + "@" + s.idDomain + ">"
+	}
+	ch.Date = headerValue(m.Headers, "Date")
+	if ch.Date == "" {
+		ch.Date = now.UTC().Format(time.RFC1123Z)
+	}
+	if feedback != nil {
+		ch.ReturnPath = feedback.Given
+	}
+	mail.CommonHeaders = ch
+}
+
+func mailboxes(ms []compose.Mailbox) []string {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.String()
+	}
+	return out
+}
+
+func headerValue(hs []compose.Header, name string) string {
+	for _, h := range hs {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
