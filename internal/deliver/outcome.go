@@ -1,0 +1,290 @@
+package deliver
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/smtpcode"
+)
+
+// recordTimeout bounds recording one outcome, which goes on after Run's
+// context ended (a delivery that happened must be recorded).
+const recordTimeout = 30 * time.Second
+
+// status is where a recipient stands after an attempt.
+type status int
+
+const (
+	pending   status = iota // not attempted (yet), or cut short: handed back
+	delivered               // 2yz after DATA
+	failed                  // permanently: Bounce
+	deferred                // temporarily: DeliveryDelay and retry, or Bounce when out of time
+)
+
+// result is the outcome of an attempt for one recipient.
+type result struct {
+	st    status
+	reply smtpcode.Reply
+	comm  bool // a connection that could not be made or broke, not a reply
+	local bool // a local problem (DNS), not a reply
+
+	remoteIP, localIP string // of the connection, when there was one
+}
+
+// The delayType values of SES's DeliveryDelay event that Sesame gives
+// (ses-api.md §13.3).
+const (
+	DelayCommunication = "TransientCommunicationFailure"
+	DelayMailboxFull   = "MailboxFull"
+	DelaySpam          = "SpamDetected"
+	DelayIP            = "IPFailure"
+	DelayServer        = "RecipientServerError"
+	DelayGeneral       = "General"
+	DelayUndetermined  = "Undetermined"
+)
+
+// delayType names why r's attempt was delayed; see the package
+// documentation.
+func (r result) delayType() string {
+	switch {
+	case r.comm:
+		return DelayCommunication
+	case r.local:
+		return DelayUndetermined
+	}
+	return replyDelayType(r.reply)
+}
+
+// replyDelayType classifies a temporary reply from a server.
+func replyDelayType(r smtpcode.Reply) string {
+	text := strings.ToLower(r.Text)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(text, s) {
+				return true
+			}
+		}
+		return false
+	}
+	words := strings.FieldsFunc(text, func(c rune) bool { return !('a' <= c && c <= 'z' || '0' <= c && c <= '9') })
+	word := func(ws ...string) bool {
+		for _, w := range words {
+			for _, x := range ws {
+				if w == x {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case r.Enhanced[1] == 2 && r.Enhanced[2] == 2,
+		has("mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage", "insufficient storage"):
+		return DelayMailboxFull
+	case word("rbl", "dnsbl", "spamhaus", "spamcop") ||
+		has("blocked using", "blacklist", "blocklist", "block list", "black list", "denylist"):
+		return DelayIP // the sending IP is on a block list
+	case has("spam", "unsolicited"):
+		return DelaySpam
+	case has("greylist", "graylist"):
+		return DelayGeneral
+	case word("ip", "ips", "ipv4", "ipv6") ||
+		has("blocked", "reputation", "rate limit", "ratelimit", "throttl", "too many connections"):
+		return DelayIP
+	case r.Code == smtpcode.ServiceNotAvailable, r.Code == smtpcode.LocalError, r.Enhanced[1] == 3:
+		return DelayServer
+	}
+	return DelayGeneral
+}
+
+// task delivers some of a batch's messages for one domain, over one
+// connection at a time.
+type task struct {
+	w      *Worker
+	domain string
+	noTLS  map[string]bool // addresses where STARTTLS failed
+}
+
+// run delivers msgs. ctx is Run's; dctx ends the network work before the
+// lease does.
+func (t *task) run(ctx, dctx context.Context, msgs []*message) {
+	w := t.w
+	hosts, routed := t.route(dctx)
+	var s *session
+	defer func() {
+		if s != nil {
+			s.quit()
+		}
+	}()
+	unreachable := routed // once no host takes a connection, the rest of the task fails alike
+	for i, m := range msgs {
+		if dctx.Err() != nil {
+			t.handBack(ctx, msgs[i:])
+			return
+		}
+		mail, err := w.q.Mail(dctx, m.id)
+		var body []byte
+		if err == nil {
+			body, err = w.q.Body(dctx, m.id)
+		}
+		if err != nil {
+			// Left to the lease: retried when it expires, not in a loop.
+			w.log.Error("reading a queued message failed", "message_id", m.id, "err", err)
+			continue
+		}
+		rcpts := make([]string, len(m.rows))
+		for j, c := range m.rows {
+			rcpts[j] = c.Address
+		}
+		var out []result
+		for attempt := 0; ; attempt++ {
+			if s == nil && unreachable == nil {
+				s, unreachable = t.connect(dctx, hosts)
+			}
+			if s == nil {
+				out = make([]result, len(rcpts))
+				for j := range out {
+					out[j] = *unreachable
+				}
+				break
+			}
+			var ok, again bool
+			out, ok, again = s.transact(m.mailFrom, rcpts, body)
+			for j := range out {
+				out[j].remoteIP, out[j].localIP = s.remoteIP, s.localIP
+			}
+			if ok {
+				break
+			}
+			s.close()
+			s = nil
+			if !again || attempt > 0 || dctx.Err() != nil {
+				break
+			}
+			w.log.Info("reused connection failed; trying a new one", "domain", t.domain, "message_id", m.id)
+		}
+		for j, c := range m.rows {
+			t.record(ctx, c, mail, out[j])
+		}
+	}
+}
+
+// handBack gives msgs' recipients back to the queue, due now, without an
+// event: they were not attempted, or their attempt was cut short.
+func (t *task) handBack(ctx context.Context, msgs []*message) {
+	for _, m := range msgs {
+		for _, c := range m.rows {
+			t.record(ctx, c, event.Mail{}, result{st: pending})
+		}
+	}
+}
+
+// record records r for the claimed recipient c of a message whose mail
+// object is mail: its new state and its event, in one transaction.
+func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r result) {
+	w := t.w
+	if r.st != delivered && r.st != failed && ctx.Err() != nil {
+		// Run is stopping: whatever was not decided goes back to the
+		// queue, due at once.
+		r = result{st: pending}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	now := w.now()
+	line := r.reply.String()
+	log := w.log.With("message_id", c.MessageID, "account", c.AccountID, "rcpt", c.Address)
+
+	ev := &event.Event{AccountID: c.AccountID, ConfigurationSet: c.ConfigurationSet, Mail: mail}
+	ev.Mail.Tags = maps.Clone(mail.Tags)
+	event.SetTag(&ev.Mail, event.TagOutgoingIP, r.localIP)
+	bounce := func(bounceType, subType string) {
+		ev.Type = event.Bounce
+		ev.Bounce = &event.BounceDetails{
+			BounceType:    bounceType,
+			BounceSubType: subType,
+			BouncedRecipients: []event.Recipient{{
+				EmailAddress:   c.Address,
+				Action:         "failed",
+				Status:         r.reply.Status(),
+				DiagnosticCode: "smtp; " + line,
+			}},
+			Timestamp:    now,
+			FeedbackID:   feedbackID(now),
+			ReportingMTA: "dsn; " + w.mta,
+			RemoteMTAIP:  r.remoteIP,
+		}
+	}
+
+	var err error
+	switch r.st {
+	case pending:
+		err = w.q.Retry(rctx, c, now, "", nil)
+	case delivered:
+		ev.Type = event.Delivery
+		ev.Delivery = &event.DeliveryDetails{
+			Timestamp:            now,
+			ProcessingTimeMillis: max(now.Sub(c.QueuedAt).Milliseconds(), 0),
+			Recipients:           []string{c.Address},
+			SMTPResponse:         line,
+			ReportingMTA:         w.mta,
+			RemoteMTAIP:          r.remoteIP,
+		}
+		log.Info("delivered", "reply", line, "remote_ip", r.remoteIP)
+		err = w.q.Finish(rctx, c, queue.Delivered, line, ev)
+	case failed:
+		bounce(smtpcode.Classify(r.reply))
+		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP)
+		err = w.q.Finish(rctx, c, queue.Bounced, line, ev)
+	case deferred:
+		expires := c.QueuedAt.Add(w.window)
+		next := now.Add(w.backoff(c.Attempts))
+		if !next.After(expires) {
+			ev.Type = event.DeliveryDelay
+			ev.DeliveryDelay = &event.DelayDetails{
+				DelayType:      r.delayType(),
+				ExpirationTime: expires,
+				DelayedRecipients: []event.Recipient{{
+					EmailAddress:   c.Address,
+					Status:         r.reply.Status(),
+					DiagnosticCode: "smtp; " + line,
+				}},
+				Timestamp:    now,
+				ReportingMTA: w.mta,
+			}
+			log.Info("delivery delayed", "reply", line, "attempt", c.Attempts, "next", next)
+			err = w.q.Retry(rctx, c, next, line, ev)
+			break
+		}
+		// Out of time: a soft bounce with the last reply.
+		bounceType, subType := smtpcode.Classify(r.reply)
+		if bounceType != smtpcode.BounceTransient {
+			bounceType, subType = smtpcode.BounceTransient, smtpcode.SubTypeGeneral
+		}
+		bounce(bounceType, subType)
+		log.Info("retry window ended; bounced", "reply", line, "attempt", c.Attempts)
+		err = w.q.Finish(rctx, c, queue.Bounced, line, ev)
+	}
+	switch {
+	case errors.Is(err, queue.ErrLeaseLost):
+		log.Warn("outcome dropped: the lease was lost, another worker holds this recipient", "reply", line)
+	case err != nil:
+		log.Error("recording an outcome failed; the recipient is retried when its lease expires", "reply", line, "err", err)
+	}
+}
+
+// feedbackID returns a new feedbackId in SES's shape: the time in hex
+// milliseconds, a random UUID, and "-000000".
+func feedbackID(now time.Time) string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%016x-%x-%x-%x-%x-%x-000000", now.UnixMilli(), b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
