@@ -26,6 +26,7 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/sesapi"
 	sesameV1 "github.com/sesame-email/sesame/internal/sesv1"
@@ -78,6 +79,10 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sender, err := send.New(send.Options{DB: d, Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, k, err := accts.Create(context.Background(), account.CreateOptions{Name: "test", Email: "owner@owner.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +90,7 @@ func New(t testing.TB, d *db.DB) *Env {
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
-		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Now: clock.Now, Logger: log}),
+		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
 		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Now: clock.Now, Logger: log}),
 		Logger:   log,
 		Now:      clock.Now,

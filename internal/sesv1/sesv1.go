@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
@@ -45,6 +47,7 @@ type Options struct {
 	Identities *identity.Store  // required
 	Accounts   *account.Store   // the account actions (GetSendQuota...); nil: they fail
 	Queue      *queue.Queue     // sending statistics; nil: GetSendQuota fails
+	Sender     *send.Sender     // SendEmail, SendRawEmail; nil: they fail
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
 	// ListPageSize is the number of identities ListIdentities returns when
@@ -55,7 +58,7 @@ type Options struct {
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -75,6 +78,7 @@ type handler struct {
 	ids      *identity.Store
 	accounts *account.Store
 	queue    *queue.Queue
+	sender   *send.Sender
 	now      func() time.Time
 	log      *slog.Logger
 	pageSize int
@@ -82,9 +86,11 @@ type handler struct {
 
 // call is one request being served.
 type call struct {
-	ctx     context.Context
-	account string
-	form    *form
+	ctx      context.Context
+	account  string
+	keyID    string // the access key that signed the request
+	sourceIP string
+	form     *form
 }
 
 // action is one operation: fn returns the value encoded inside the
@@ -116,6 +122,8 @@ var actions = map[string]action{
 	"GetSendQuota":                             {fn: (*handler).getSendQuota},
 	"GetAccountSendingEnabled":                 {fn: (*handler).getAccountSendingEnabled},
 	"UpdateAccountSendingEnabled":              {fn: (*handler).updateAccountSendingEnabled, noResult: true},
+	"SendEmail":                                {fn: (*handler).sendEmail},
+	"SendRawEmail":                             {fn: (*handler).sendRawEmail},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error
@@ -174,7 +182,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sesapi.WriteV1Error(w, reqID, internalFailure)
 		return
 	}
-	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, form: f})
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, form: f})
 	if err != nil {
 		h.writeError(w, reqID, name, caller.AccountID, err)
 		return

@@ -1,0 +1,125 @@
+package sesv1
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/sesame-email/sesame/internal/compose"
+	"github.com/sesame-email/sesame/internal/send"
+	"github.com/sesame-email/sesame/internal/sesapi"
+)
+
+type sendResult struct {
+	MessageId string
+}
+
+// tags reads Tags.member.N.Name / .Value.
+func (c *call) tags(name string) ([]compose.Tag, error) {
+	items, _, err := c.form.items(name)
+	if err != nil {
+		return nil, validationError("Value at '%s' failed to satisfy constraint: %v", memberName(name), err)
+	}
+	var out []compose.Tag
+	for k, it := range items {
+		n, _ := it.get("Name")
+		v, _ := it.get("Value")
+		if n == "" {
+			return nil, invalidParameter("Tags[%d]: the tag name must not be empty.", k)
+		}
+		out = append(out, compose.Tag{Name: n, Value: v})
+	}
+	return out, nil
+}
+
+// SendEmail: Simple content built from Message.Subject and Message.Body.
+func (h *handler) sendEmail(c *call) (any, error) {
+	source, err := c.required("Source")
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := c.form.get("Message.Subject.Data"); !ok {
+		return nil, notNull("Message.Subject.Data")
+	}
+	simple := &compose.Simple{
+		From:           source,
+		Subject:        c.param("Message.Subject.Data"),
+		SubjectCharset: c.param("Message.Subject.Charset"),
+		Text:           c.param("Message.Body.Text.Data"),
+		TextCharset:    c.param("Message.Body.Text.Charset"),
+		HTML:           c.param("Message.Body.Html.Data"),
+		HTMLCharset:    c.param("Message.Body.Html.Charset"),
+	}
+	for _, l := range []struct {
+		name string
+		dst  *[]string
+	}{{"Destination.ToAddresses", &simple.To}, {"Destination.CcAddresses", &simple.Cc}, {"Destination.BccAddresses", &simple.Bcc}, {"ReplyToAddresses", &simple.ReplyTo}} {
+		if *l.dst, err = c.list(l.name, false); err != nil {
+			return nil, err
+		}
+	}
+	tags, err := c.tags("Tags")
+	if err != nil {
+		return nil, err
+	}
+	return h.submit(c, "SendEmail", send.Request{Simple: simple, From: source, Tags: tags,
+		ConfigurationSet: c.param("ConfigurationSetName"), FeedbackForwardingAddress: c.param("ReturnPath")})
+}
+
+// SendRawEmail: RawMessage.Data as given (base64 on the wire).
+func (h *handler) sendRawEmail(c *call) (any, error) {
+	data, err := c.required("RawMessage.Data")
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, invalidParameter("RawMessage.Data must be base64-encoded: %v", err)
+	}
+	dests, err := c.list("Destinations", false)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := c.tags("Tags")
+	if err != nil {
+		return nil, err
+	}
+	return h.submit(c, "SendRawEmail", send.Request{Raw: raw, From: c.param("Source"), Destinations: dests, Tags: tags,
+		ConfigurationSet: c.param("ConfigurationSetName")})
+}
+
+func (h *handler) submit(c *call, op string, r send.Request) (any, error) {
+	if h.sender == nil {
+		return nil, errors.New("sesv1: sending is not configured")
+	}
+	r.AccountID, r.MaxSize, r.Operation = c.account, send.MaxSizeV1, op
+	r.SourceIP, r.CallerIdentity = c.sourceIP, c.keyID
+	res, err := h.sender.Submit(c.ctx, r)
+	if err != nil {
+		return nil, sendError(err)
+	}
+	return sendResult{MessageId: res.MessageID}, nil
+}
+
+// sendError maps an admission rejection to SES v1's code (send's package doc).
+func sendError(err error) error {
+	var se *send.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	code := map[send.Kind]string{
+		send.KindInvalid:                      "InvalidParameterValue",
+		send.KindMessageRejected:              "MessageRejected",
+		send.KindMailFromNotVerified:          "MailFromDomainNotVerifiedException",
+		send.KindSendingPaused:                "AccountSendingPausedException",
+		send.KindRateExceeded:                 "Throttling",
+		send.KindDailyQuotaExceeded:           "Throttling",
+		send.KindConfigurationSetDoesNotExist: "ConfigurationSetDoesNotExist",
+	}[se.Kind]
+	if code == "" {
+		return fmt.Errorf("sesv1: unmapped send error: %w", err)
+	}
+	return &sesapi.Error{Code: code, Status: http.StatusBadRequest, Message: strings.TrimSpace(se.Msg)}
+}
