@@ -91,7 +91,7 @@ func New(t testing.TB, d *db.DB) *Env {
 		Accounts: accts,
 		Region:   Region,
 		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
-		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Now: clock.Now, Logger: log}),
+		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
 		Logger:   log,
 		Now:      clock.Now,
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
@@ -34,6 +35,7 @@ type Options struct {
 	Identities *identity.Store  // required
 	Accounts   *account.Store   // the account operations (GetAccount...); nil: they fail
 	Queue      *queue.Queue     // sending statistics; nil: GetAccount fails
+	Sender     *send.Sender     // SendEmail; nil: it fails
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
 }
@@ -43,6 +45,7 @@ type handler struct {
 	ids      *identity.Store
 	accounts *account.Store
 	queue    *queue.Queue
+	sender   *send.Sender
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -50,7 +53,7 @@ type handler struct {
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, log: opts.Logger, now: opts.Now}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, log: opts.Logger, now: opts.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -73,6 +76,7 @@ func New(opts Options) http.Handler {
 	route("DELETE /v2/email/tags", "UntagResource", h.untagResource)
 	route("GET /v2/email/tags", "ListTagsForResource", h.listTagsForResource)
 	route("GET /v2/email/account", "GetAccount", h.getAccount)
+	route("POST /v2/email/outbound-emails", "SendEmail", h.sendEmail)
 	route("PUT /v2/email/account/sending", "PutAccountSendingAttributes", h.putAccountSendingAttributes)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
