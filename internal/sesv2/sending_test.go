@@ -38,8 +38,8 @@ func TestSendThroughV2(t *testing.T) {
 				FromEmailAddress: aws.String(from),
 				Destination:      &types.Destination{ToAddresses: to},
 				Content: &types.EmailContent{Simple: &types.Message{
-					Subject: &types.Content{Data: aws.String("Grüße")},
-					Body:    &types.Body{Text: &types.Content{Data: aws.String("Hallo")}, Html: &types.Content{Data: aws.String("<p>Hallo</p>")}},
+					Subject:     &types.Content{Data: aws.String("Grüße")},
+					Body:        &types.Body{Text: &types.Content{Data: aws.String("Hallo")}, Html: &types.Content{Data: aws.String("<p>Hallo</p>")}},
 					Attachments: []types.Attachment{{FileName: aws.String("a.txt"), RawContent: []byte("attached")}},
 				}},
 				EmailTags: []types.MessageTag{{Name: aws.String("campaign"), Value: aws.String("spring")}},
