@@ -24,11 +24,13 @@ import (
 	"github.com/sesame-email/sesame/internal/authdns"
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/deliver"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnscheck"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
@@ -43,9 +45,11 @@ type App struct {
 	Accounts   *account.Store
 	Identities *identity.Store
 	Queue      *queue.Queue
+	Sender     *send.Sender
 
-	mu      sync.Mutex
-	checker *dnscheck.Checker
+	mu        sync.Mutex
+	checker   *dnscheck.Checker
+	deliverer *deliver.Worker
 }
 
 // Open opens the database (migrating it) and builds the records.
@@ -89,7 +93,13 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		d.Close()
 		return nil, err
 	}
-	a.Queue, err = queue.New(queue.Options{DB: d})
+	a.Queue, err = queue.New(queue.Options{DB: d, Notify: a.kickDelivery})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Sender, err = send.New(send.Options{DB: d, Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
+		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send")})
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -148,6 +158,15 @@ func (a *App) kick() {
 	a.mu.Unlock()
 	if c != nil {
 		c.Kick()
+	}
+}
+
+func (a *App) kickDelivery() {
+	a.mu.Lock()
+	w := a.deliverer
+	a.mu.Unlock()
+	if w != nil {
+		w.Kick()
 	}
 }
 
@@ -211,8 +230,20 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return err
 	}
+	helo := cfg.HeloName
+	if helo == "" {
+		helo = a.Identities.DefaultMailFromDomain()
+	}
+	deliverer, err := deliver.New(deliver.Options{
+		Queue: a.Queue, Resolver: resolver, Logger: a.log.With("component", "deliver"),
+		Port: cfg.OutboundPort, Relay: cfg.Relay, HeloName: helo, RetryWindow: cfg.RetryWindow, Workers: cfg.DeliveryWorkers,
+	})
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
 	a.checker = checker
+	a.deliverer = deliverer
 	a.mu.Unlock()
 
 	ln, err := net.Listen("tcp", cfg.APIAddr)
@@ -223,7 +254,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 4)
+		errs = make(chan error, 5)
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)
@@ -261,6 +292,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		return nil
 	})
 	run("dnscheck", func() error { return checker.Run(ctx) })
+	run("deliver", func() error { return deliverer.Run(ctx) })
 
 	select {
 	case addr := <-dnsReady:
@@ -326,8 +358,8 @@ func (a *App) APIHandler() http.Handler {
 	return sesapi.New(sesapi.Options{
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
-		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Logger: a.log.With("component", "sesv1")}),
-		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Logger: a.log.With("component", "sesv2")}),
+		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Logger: a.log.With("component", "sesv1")}),
+		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Logger: a.log.With("component", "sesv2")}),
 		Public:   map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
 		Logger:   a.log.With("component", "api"),
 	})

@@ -43,13 +43,33 @@ type running struct {
 	acct     *account.Account
 }
 
+type cfgT = config.Config
+
+func ipList(s string) config.IPList {
+	var l config.IPList
+	if err := l.Set(s); err != nil {
+		panic(err)
+	}
+	return l
+}
+
 func start(t *testing.T, d *db.DB) *running {
+	t.Helper()
+	return startWith(t, d, nil)
+}
+
+// startWith starts Sesame after letting configure change its settings.
+func startWith(t *testing.T, d *db.DB, configure func(*config.Config)) *running {
 	t.Helper()
 	customer := dnstest.NewServer(t)
 	cfg := config.Config{
 		APIAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0", Region: "us-east-1", ServiceDomain: svc,
 		Resolver: customer.Addr(), MailFromWindow: 72 * time.Hour, CheckInterval: 50 * time.Millisecond,
 		CheckConcurrency: 4, MasterKey: "e2e master key", LogLevel: "info", DataDir: t.TempDir(),
+		RetryWindow: time.Hour, DeliveryWorkers: 4,
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	a, err := app.OpenDB(cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), d)
 	if err != nil {

@@ -32,6 +32,11 @@ type Config struct {
 	NameServers      string
 	NameServerIPs    IPList
 	PublicURL        string
+	OutboundPort     int
+	Relay            string
+	HeloName         string
+	RetryWindow      time.Duration
+	DeliveryWorkers  int
 	MasterKey        string
 	MasterKeyFile    string
 	LogLevel         string
@@ -104,6 +109,11 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.Var(&c.FeedbackIPs, "feedback-ip", "comma-separated IPs of the feedback host feedback-smtp.<region>.<service-domain>")
 		fs.StringVar(&c.NameServers, "ns", "", "comma-separated name server host names of the service domain (default ns1.<service-domain>)")
 		fs.Var(&c.NameServerIPs, "ns-ip", "comma-separated IPs of in-zone name servers")
+		fs.IntVar(&c.OutboundPort, "outbound-smtp-port", 25, "port of recipients' MX hosts for delivery")
+		fs.StringVar(&c.Relay, "relay", "", "smart host host:port: deliver everything through it instead of looking up MX hosts")
+		fs.StringVar(&c.HeloName, "helo-name", "", "EHLO name for delivery (default: <region>.<service-domain>)")
+		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")
+		fs.IntVar(&c.DeliveryWorkers, "delivery-workers", 16, "concurrent deliveries")
 	}
 	return fs
 }
@@ -155,7 +165,7 @@ func (c *Config) Validate() error {
 	if c.ServiceDomain != "" && !validDomain(c.ServiceDomain) {
 		bad("--service-domain %q must be a domain name such as sesame.example.net", c.ServiceDomain)
 	}
-	for _, a := range []struct{ name, v string }{{"--api-addr", c.APIAddr}, {"--resolver", c.Resolver}} {
+	for _, a := range []struct{ name, v string }{{"--api-addr", c.APIAddr}, {"--resolver", c.Resolver}, {"--relay", c.Relay}} {
 		if a.v == "" {
 			continue
 		}
@@ -177,6 +187,15 @@ func (c *Config) Validate() error {
 		}
 		if c.CheckConcurrency < 1 {
 			bad("--check-concurrency must be at least 1")
+		}
+		if c.OutboundPort < 1 || c.OutboundPort > 65535 {
+			bad("--outbound-smtp-port must be a port number")
+		}
+		if c.RetryWindow <= 0 {
+			bad("--retry-window must be positive")
+		}
+		if c.DeliveryWorkers < 1 {
+			bad("--delivery-workers must be at least 1")
 		}
 	}
 	for _, n := range c.NameServerList() {

@@ -1,0 +1,250 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"blitiri.com.ar/go/spf"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+	sesv1types "github.com/aws/aws-sdk-go-v2/service/ses/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	msgdkim "github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
+	sesdns "github.com/sesame-email/sesame/internal/dns"
+)
+
+// received is one message a recipient's MX accepted.
+type received struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// sink is a recipient's MX: a real go-smtp server on loopback that keeps
+// what it receives.
+type sink struct {
+	mu   sync.Mutex
+	msgs []received
+	addr string
+}
+
+func newSink(t *testing.T) *sink {
+	t.Helper()
+	s := &sink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
+	srv.Domain = "mx.rcpt.test"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = ln.Addr().String()
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *sink) port(t *testing.T) int {
+	_, p, _ := net.SplitHostPort(s.addr)
+	var n int
+	fmt.Sscan(p, &n)
+	return n
+}
+
+func (s *sink) all() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.msgs...)
+}
+
+type sinkSession struct {
+	s   *sink
+	cur received
+}
+
+func (ss *sinkSession) Reset()        { ss.cur = received{} }
+func (ss *sinkSession) Logout() error { return nil }
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	ss.cur.From = from
+	return nil
+}
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.cur.To = append(ss.cur.To, to)
+	return nil
+}
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.cur.Data = b
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, ss.cur)
+	ss.s.mu.Unlock()
+	return nil
+}
+
+// zones answers SPF's lookups like the Internet would: names under the
+// service domain from Sesame's own DNS server, the rest from the
+// customers' zones.
+type zones struct {
+	sesame, customer *sesdns.Client
+}
+
+func (z zones) pick(name string) *sesdns.Client {
+	if strings.HasSuffix(strings.TrimSuffix(strings.ToLower(name), "."), svc) {
+		return z.sesame
+	}
+	return z.customer
+}
+
+func notFound(name string, err error) error {
+	if sesdns.IsNotFound(err) {
+		return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	return err
+}
+
+func (z zones) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	txt, err := z.pick(name).LookupTXT(ctx, name)
+	return txt, notFound(name, err)
+}
+
+func (z zones) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	mxs, err := z.pick(name).LookupMX(ctx, name)
+	var out []*net.MX
+	for _, m := range mxs {
+		out = append(out, &net.MX{Host: m.Host, Pref: m.Pref})
+	}
+	return out, notFound(name, err)
+}
+
+func (z zones) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	ips, err := z.pick(host).LookupIP(ctx, host)
+	var out []net.IPAddr
+	for _, ip := range ips {
+		out = append(out, net.IPAddr{IP: ip.AsSlice()})
+	}
+	return out, notFound(host, err)
+}
+
+func (z zones) LookupAddr(context.Context, string) ([]string, error) {
+	return nil, errors.New("no PTR lookups here")
+}
+
+// TestSendEndToEnd is the core promise: with a custom MAIL FROM in
+// Success, a message sent through the SES API arrives at the recipient's
+// MX with a DKIM signature that verifies through DNS (d= the From domain)
+// and an envelope sender under the MAIL FROM domain for which SPF passes
+// from 127.0.0.1 — so both align with the From domain under DMARC.
+func TestSendEndToEnd(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		mx := newSink(t)
+		r := startWith(t, d, func(c *cfgT) { c.OutboundPort = mx.port(t); c.SPFIPs = ipList("127.0.0.1") })
+		ctx := context.Background()
+		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+
+		out, err := r.v2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := r.app.Identities.Get(ctx, r.acct.ID, "example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The three RSA CNAMEs, and the optional Ed25519 one: mail is signed with both keys.
+		for _, tok := range append(out.DkimAttributes.Tokens, i.DKIM.Ed25519Token) {
+			r.customer.Add(fmt.Sprintf("%s._domainkey.example.test. 300 IN CNAME %s.dkim.%s.", tok, tok, svc))
+		}
+		eventually(t, "domain verified", func() error {
+			g, err := r.v2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String("example.test")})
+			if err == nil && g.VerificationStatus != types.VerificationStatusSuccess {
+				err = fmt.Errorf("status %s", g.VerificationStatus)
+			}
+			return err
+		})
+		if _, err := r.v1.SetIdentityMailFromDomain(ctx, &ses.SetIdentityMailFromDomainInput{Identity: aws.String("example.test"),
+			MailFromDomain: aws.String("bounce.example.test"), BehaviorOnMXFailure: sesv1types.BehaviorOnMXFailureRejectMessage}); err != nil {
+			t.Fatal(err)
+		}
+		sendOne := func() (*sesv2.SendEmailOutput, error) {
+			return r.v2.SendEmail(ctx, &sesv2.SendEmailInput{
+				FromEmailAddress: aws.String("Alice <alice@example.test>"),
+				Destination:      &types.Destination{ToAddresses: []string{"bob@rcpt.test"}},
+				Content: &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("Hello")},
+					Body: &types.Body{Text: &types.Content{Data: aws.String("Hello Bob")}}}},
+			})
+		}
+		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 100); err != nil {
+			t.Fatal(err)
+		}
+		// MAIL FROM still Pending with RejectMessage: refused, nothing sent.
+		if _, err := sendOne(); err == nil || !strings.Contains(err.Error(), "MailFromDomainNotVerifiedException") {
+			t.Fatalf("send before the MX is published: %v", err)
+		}
+		r.customer.Add("bounce.example.test. 300 IN MX 10 feedback-smtp.us-east-1." + svc + ".")
+		r.customer.Add(`bounce.example.test. 300 IN TXT "v=spf1 include:` + svc + ` ~all"`)
+		eventually(t, "MAIL FROM success", func() error {
+			g, err := r.v2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String("example.test")})
+			if err == nil && g.MailFromAttributes.MailFromDomainStatus != types.MailFromDomainStatusSuccess {
+				err = fmt.Errorf("MAIL FROM %s", g.MailFromAttributes.MailFromDomainStatus)
+			}
+			return err
+		})
+		sent, err := sendOne()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got received
+		eventually(t, "message delivered", func() error {
+			msgs := mx.all()
+			if len(msgs) == 0 {
+				return errors.New("nothing received yet")
+			}
+			got = msgs[0]
+			return nil
+		})
+		if want := *sent.MessageId + "@bounce.example.test"; got.From != want || len(got.To) != 1 || got.To[0] != "bob@rcpt.test" {
+			t.Fatalf("envelope: MAIL FROM %q RCPT %v; want MAIL FROM %q", got.From, got.To, want)
+		}
+
+		// DKIM: verified through the customer's CNAME and Sesame's own DNS.
+		sesameDNS := &sesdns.Client{Servers: []string{r.ready.DNS}, Timeout: 2 * time.Second}
+		customerDNS := &sesdns.Client{Servers: []string{r.customer.Addr()}, Timeout: 2 * time.Second}
+		res := zones{sesame: sesameDNS, customer: customerDNS}
+		verifs, err := msgdkim.VerifyWithOptions(bytes.NewReader(got.Data), &msgdkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+			target := name
+			if cname, err := customerDNS.LookupCNAME(ctx, name); err == nil {
+				target = cname
+			}
+			return res.LookupTXT(ctx, target)
+		}})
+		if err != nil || len(verifs) != 2 {
+			t.Fatalf("DKIM: %v (%d signatures, want RSA and Ed25519)", err, len(verifs))
+		}
+		for _, v := range verifs {
+			if v.Err != nil || v.Domain != "example.test" {
+				t.Fatalf("DKIM signature d=%s: %v\n%s", v.Domain, v.Err, got.Data)
+			}
+		}
+		// SPF for the envelope sender's domain, from the address Sesame sent from.
+		result, err := spf.CheckHostWithSender(net.ParseIP("127.0.0.1"), "us-east-1."+svc, got.From, spf.WithResolver(res))
+		if result != spf.Pass {
+			t.Fatalf("SPF for %s: %s (%v)", got.From, result, err)
+		}
+	})
+}
