@@ -362,11 +362,15 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	if acct.Max24HourSend >= 0 && quotaN > 0 {
 		release := s.lim.reserve(acct.ID, quotaN)
 		defer release()
+		// In-flight first, then the database: a concurrent send that
+		// releases its reservation has committed before it does, so it is
+		// counted by one reading or the other (perhaps both: the safe side).
+		inFlight := s.lim.inFlightOf(acct.ID)
 		sent, err := sentSince(ctx, s.opts.DB, acct.ID, now.Add(-24*time.Hour), s.sim)
 		if err != nil {
 			return Result{}, err
 		}
-		if float64(sent+s.lim.inFlightOf(acct.ID)) > acct.Max24HourSend {
+		if float64(sent+inFlight) > acct.Max24HourSend {
 			return Result{}, reject(KindDailyQuotaExceeded, "", MsgDailyQuotaExceeded)
 		}
 	}
