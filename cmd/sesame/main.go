@@ -29,6 +29,7 @@ Usage:
   sesame account production <account> [--max-24h-send N] [--max-send-rate R]
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
+  sesame events tail [--account A] [--limit N] [--follow]
 
 Every flag has an environment variable: --data-dir is SESAME_DATA_DIR, and so on.
 Run 'sesame <command> -h' for a command's flags.
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cmd, args := args[0], args[1:]
 	sub := ""
-	if cmd == "account" || cmd == "identity" {
+	if cmd == "account" || cmd == "identity" || cmd == "events" {
 		if len(args) == 0 {
 			return fmt.Errorf("%s: which command? see 'sesame help'", cmd)
 		}
@@ -68,8 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs := cfg.FlagSet("sesame "+cmd+" "+sub, scope, stderr)
 	var (
 		name, email, keyID, secret, acctRef, format string
-		add                                         bool
+		add, follow                                 bool
 		max24h, rate                                float64
+		limit                                       int
 	)
 	switch cmd + " " + sub {
 	case "serve ":
@@ -91,6 +93,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "identity records":
 		fs.StringVar(&acctRef, "account", "", "the account (name, id or access key id) when several have the identity")
 		fs.StringVar(&format, "format", "zone", "zone (zone-file lines) or csv (a CSV record set)")
+	case "events tail":
+		fs.StringVar(&acctRef, "account", "", "only this account's events (name, id or access key id)")
+		fs.IntVar(&limit, "limit", 20, "how many of the latest events to print first")
+		fs.BoolVar(&follow, "follow", false, "keep printing new events as they are stored")
 	default:
 		return fmt.Errorf("unknown command %q; see 'sesame help'", (cmd + " " + sub))
 	}
@@ -139,6 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 		return a.ShowIdentity(ctx, stdout, pos[0], acctRef)
+	case "events tail":
+		if err := need(0, "no arguments"); err != nil {
+			return err
+		}
+		return a.TailEvents(ctx, stdout, acctRef, limit, follow)
 	default: // identity records
 		if err := need(1, "one identity (a domain or an address)"); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
 )
 
@@ -75,6 +76,50 @@ func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, r
 	}
 	fmt.Fprintf(w, "account %s (%s) is out of the sandbox: %g messages per 24 hours, %g per second\n", acct.Name, acct.ID, max24h, rate)
 	return nil
+}
+
+// TailEvents prints stored events as JSON lines, oldest first: the last
+// limit events (of one account when ref is given), then, with follow, new
+// ones as they are stored until ctx ends.
+func (a *App) TailEvents(ctx context.Context, w io.Writer, ref string, limit int, follow bool) error {
+	acct := ""
+	if ref != "" {
+		x, err := a.Accounts.Find(ctx, ref)
+		if err != nil {
+			return err
+		}
+		acct = x.ID
+	}
+	if limit < 1 {
+		return errors.New("--limit must be at least 1")
+	}
+	// Start limit events back from the newest.
+	var after int64
+	if err := a.DB.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM events`).Scan(&after); err != nil {
+		return err
+	}
+	after -= int64(limit)
+	for {
+		evs, err := event.List(ctx, a.DB, after, 500, acct, "")
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			fmt.Fprintf(w, "%s\n", e.Payload)
+			after = e.ID
+		}
+		if len(evs) == 500 {
+			continue
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // findIdentity returns the identity named name, in the account ref when

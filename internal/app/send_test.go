@@ -241,6 +241,19 @@ func TestSendEndToEnd(t *testing.T) {
 				t.Fatalf("DKIM signature d=%s: %v\n%s", v.Domain, v.Err, got.Data)
 			}
 		}
+		// The events, as `sesame events tail` prints them.
+		eventually(t, "Send and Delivery events", func() error {
+			var buf bytes.Buffer
+			if err := r.app.TailEvents(ctx, &buf, "acme", 10, false); err != nil {
+				return err
+			}
+			for _, want := range []string{`"eventType":"Send"`, `"eventType":"Delivery"`, `"messageId":"` + *sent.MessageId + `"`} {
+				if !strings.Contains(buf.String(), want) {
+					return fmt.Errorf("events lack %s:\n%s", want, buf.String())
+				}
+			}
+			return nil
+		})
 		// SPF for the envelope sender's domain, from the address Sesame sent from.
 		result, err := spf.CheckHostWithSender(net.ParseIP("127.0.0.1"), "us-east-1."+svc, got.From, spf.WithResolver(res))
 		if result != spf.Pass {
