@@ -282,14 +282,20 @@ func (s *Store) SetProduction(ctx context.Context, accountID string, max24h, rat
 	if max24h < -1 || max24h == 0 || rate <= 0 {
 		return fmt.Errorf("%w: the daily quota must be positive or -1 (unlimited) and the rate positive", ErrInvalid)
 	}
-	res, err := s.db.Exec(ctx, `UPDATE accounts SET sandbox = ?, max_24h_send = ?, max_send_rate = ? WHERE id = ?`, false, max24h, rate, accountID)
-	if err != nil {
-		return fmt.Errorf("account: set production: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s", ErrNotFound, accountID)
-	}
-	return nil
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE accounts SET sandbox = ?, max_24h_send = ?, max_send_rate = ? WHERE id = ?`, false, max24h, rate, accountID)
+		if err != nil {
+			return fmt.Errorf("account: set production: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s", ErrNotFound, accountID)
+		}
+		// A pending production-access request is granted.
+		if _, err := tx.Exec(ctx, `UPDATE account_details SET review_status = 'GRANTED' WHERE account_id = ? AND review_status = 'PENDING'`, accountID); err != nil {
+			return fmt.Errorf("account: grant production access: %w", err)
+		}
+		return nil
+	})
 }
 
 // SetSendingEnabled pauses or resumes sending for the account (v1

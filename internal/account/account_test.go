@@ -107,3 +107,43 @@ func TestProductionAndSending(t *testing.T) {
 		}
 	})
 }
+
+func TestDetails(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("k")
+		s := New(d, box, nil)
+		a, _, _ := s.Create(ctx, CreateOptions{Name: "d"})
+		if _, err := s.Details(ctx, a.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("no details yet: %v", err)
+		}
+		good := Details{MailType: "TRANSACTIONAL", WebsiteURL: "https://shop.example", ContactLanguage: "EN", AdditionalContacts: []string{"ops@shop.example"}}
+		for _, bad := range []Details{
+			{MailType: "SPAM", WebsiteURL: "https://x.example"},
+			{MailType: "MARKETING", WebsiteURL: "ftp://x.example"},
+			{MailType: "MARKETING", WebsiteURL: "https://x.example", ContactLanguage: "DE"},
+			{MailType: "MARKETING", WebsiteURL: "https://x.example", AdditionalContacts: []string{"nope"}},
+		} {
+			if err := s.SetDetails(ctx, a.ID, bad, true); !errors.Is(err, ErrInvalid) {
+				t.Errorf("SetDetails(%+v) = %v", bad, err)
+			}
+		}
+		if _, err := s.Details(ctx, a.ID); !errors.Is(err, ErrNotFound) {
+			t.Fatal("a rejected request stored details")
+		}
+		if err := s.SetDetails(ctx, a.ID, good, true); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Details(ctx, a.ID)
+		if got.ReviewStatus != "PENDING" || got.CaseID == "" || got.AdditionalContacts[0] != "ops@shop.example" {
+			t.Fatalf("details = %+v", got)
+		}
+		if err := s.SetProduction(ctx, a.ID, 1000, 5); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.Details(ctx, a.ID)
+		if got.ReviewStatus != "GRANTED" {
+			t.Fatalf("after production: %+v", got)
+		}
+	})
+}

@@ -32,9 +32,13 @@ func (a *App) ListAccounts(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT ID\tNAME\tEMAIL\tSANDBOX\tCREATED")
+	fmt.Fprintln(tw, "ACCOUNT ID\tNAME\tEMAIL\tSANDBOX\tPRODUCTION REQUEST\tCREATED")
 	for _, x := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", x.ID, x.Name, x.Email, x.Sandbox, x.CreatedAt.Format(time.RFC3339))
+		req := "-"
+		if d, err := a.Accounts.Details(ctx, x.ID); err == nil && d.ReviewStatus != "" {
+			req = fmt.Sprintf("%s (%s, %s)", d.ReviewStatus, d.MailType, d.WebsiteURL)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", x.ID, x.Name, x.Email, x.Sandbox, req, x.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

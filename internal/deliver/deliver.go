@@ -94,6 +94,12 @@ type Options struct {
 	Poll time.Duration
 	// ReportingMTA is the name events give as reportingMTA; "": HeloName.
 	ReportingMTA string
+	// SimulatorDomains are the mailbox simulator's domains (compared
+	// without case): their recipients get the simulated outcome SES
+	// documents, without DNS or SMTP (see the package documentation);
+	// nil: none, every domain is delivered to. The app passes
+	// send.DefaultSimulatorDomains.
+	SimulatorDomains []string
 }
 
 // Worker delivers queued mail. Its methods are safe for concurrent use.
@@ -116,6 +122,7 @@ type Worker struct {
 	poll      time.Duration
 	mta       string
 	owner     string
+	sim       map[string]bool // simulator domains, lower case, no trailing dot
 
 	slots  chan struct{} // one per open connection, in all
 	limits limiter       // per destination domain
@@ -204,6 +211,16 @@ func New(opts Options) (*Worker, error) {
 	}
 	if w.mta == "" {
 		w.mta = w.helo
+	}
+	for _, d := range opts.SimulatorDomains {
+		d = normDomain(d)
+		if d == "" {
+			return nil, errors.New("deliver: an empty simulator domain")
+		}
+		if w.sim == nil {
+			w.sim = map[string]bool{}
+		}
+		w.sim[d] = true
 	}
 	w.slots = make(chan struct{}, workers)
 	w.limits = limiter{max: w.perDomain, m: map[string]*domainSlots{}}
@@ -322,7 +339,19 @@ func (w *Worker) deliver(ctx context.Context, start time.Time, cs []queue.Claime
 	var domains []string
 	byDomain := map[string][]*message{}
 	index := map[[2]string]*message{}
+	var simulated []*message // the mailbox simulator's recipients, by message
+	simIndex := map[string]*message{}
 	for _, c := range cs {
+		if w.sim[normDomain(c.Domain)] {
+			m := simIndex[c.MessageID]
+			if m == nil {
+				m = &message{id: c.MessageID, mailFrom: c.MailFrom}
+				simIndex[c.MessageID] = m
+				simulated = append(simulated, m)
+			}
+			m.rows = append(m.rows, c)
+			continue
+		}
 		k := [2]string{c.Domain, c.MessageID}
 		m := index[k]
 		if m == nil {
@@ -336,6 +365,11 @@ func (w *Worker) deliver(ctx context.Context, start time.Time, cs []queue.Claime
 		m.rows = append(m.rows, c)
 	}
 	var wg sync.WaitGroup
+	if len(simulated) > 0 {
+		// No connection, so no slot: the simulator runs beside the SMTP
+		// tasks.
+		wg.Go(func() { w.simulate(ctx, dctx, simulated) })
+	}
 	for _, d := range domains {
 		for _, chunk := range split(byDomain[d], w.perDomain) {
 			wg.Go(func() { w.runTask(ctx, dctx, d, chunk) })

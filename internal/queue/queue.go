@@ -248,10 +248,19 @@ func (q *Queue) Mail(ctx context.Context, messageID string) (event.Mail, error) 
 // provided c's owner still holds the lease; otherwise ErrLeaseLost and
 // nothing is written.
 func (q *Queue) Finish(ctx context.Context, c Claimed, state State, reply string, ev *event.Event) error {
+	return q.FinishEvents(ctx, c, state, reply, ev)
+}
+
+// FinishEvents is Finish with any number of events, appended to the outbox
+// in the order given, all in the transaction of the state change (a nil
+// event is skipped). It serves outcomes that SES reports with more than
+// one event for one recipient, such as the mailbox simulator's complaint
+// address: a Delivery and then a Complaint.
+func (q *Queue) FinishEvents(ctx context.Context, c Claimed, state State, reply string, evs ...*event.Event) error {
 	if state != Delivered && state != Bounced {
 		return fmt.Errorf("queue: %q is not a final state", state)
 	}
-	return q.transition(ctx, c, state, c.QueuedAt, reply, ev)
+	return q.transition(ctx, c, state, c.QueuedAt, reply, evs...)
 }
 
 // Retry schedules another attempt for a claimed recipient at next, with
@@ -260,7 +269,7 @@ func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply stri
 	return q.transition(ctx, c, Queued, next, reply, ev)
 }
 
-func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, ev *event.Event) error {
+func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, evs ...*event.Event) error {
 	now := q.now()
 	return q.db.InTx(ctx, func(tx *db.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
@@ -272,7 +281,10 @@ func (q *Queue) transition(ctx context.Context, c Claimed, state State, next tim
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrLeaseLost
 		}
-		if ev != nil {
+		for _, ev := range evs {
+			if ev == nil {
+				continue
+			}
 			if _, err := event.Append(ctx, tx, ev, now); err != nil {
 				return err
 			}

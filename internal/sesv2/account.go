@@ -3,8 +3,10 @@ package sesv2
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
@@ -16,6 +18,7 @@ type sendQuota struct {
 
 type getAccountOutput struct {
 	DedicatedIpAutoWarmupEnabled bool
+	Details                      *accountDetails `json:",omitempty"`
 	EnforcementStatus            string
 	ProductionAccessEnabled      bool
 	SendQuota                    sendQuota
@@ -35,7 +38,12 @@ func (h *handler) getAccount(r *http.Request, c sesapi.Caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	details, err := h.details(r, c.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	return getAccountOutput{
+		Details:                 details,
 		EnforcementStatus:       "HEALTHY",
 		ProductionAccessEnabled: !a.Sandbox,
 		SendQuota:               sendQuota{Max24HourSend: a.Max24HourSend, MaxSendRate: a.MaxSendRate, SentLast24Hours: float64(n)},
@@ -53,4 +61,59 @@ func (h *handler) putAccountSendingAttributes(r *http.Request, c sesapi.Caller) 
 		return nil, err
 	}
 	return nil, h.accounts.SetSendingEnabled(r.Context(), c.AccountID, in.SendingEnabled)
+}
+
+type accountDetails struct {
+	MailType                        string
+	WebsiteURL                      string
+	ContactLanguage                 string   `json:",omitempty"`
+	UseCaseDescription              string   `json:",omitempty"`
+	AdditionalContactEmailAddresses []string `json:",omitempty"`
+	ReviewDetails                   *struct {
+		Status string
+		CaseId string
+	} `json:",omitempty"`
+}
+
+// details returns GetAccount's Details member, nil when none were given.
+func (h *handler) details(r *http.Request, accountID string) (*accountDetails, error) {
+	d, err := h.accounts.Details(r.Context(), accountID)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &accountDetails{MailType: d.MailType, WebsiteURL: d.WebsiteURL, ContactLanguage: d.ContactLanguage,
+		UseCaseDescription: d.UseCaseDescription, AdditionalContactEmailAddresses: d.AdditionalContacts}
+	if d.ReviewStatus != "" {
+		out.ReviewDetails = &struct {
+			Status string
+			CaseId string
+		}{d.ReviewStatus, d.CaseID}
+	}
+	return out, nil
+}
+
+// putAccountDetails: POST /v2/email/account/details — recorded for the
+// operator, who grants production access with `sesame account production`.
+func (h *handler) putAccountDetails(r *http.Request, c sesapi.Caller) (any, error) {
+	if h.accounts == nil {
+		return nil, errors.New("sesv2: PutAccountDetails needs the account store")
+	}
+	var in struct {
+		MailType, WebsiteURL, ContactLanguage, UseCaseDescription string
+		AdditionalContactEmailAddresses                           []string
+		ProductionAccessEnabled                                   *bool
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	d := account.Details{MailType: in.MailType, WebsiteURL: in.WebsiteURL, ContactLanguage: in.ContactLanguage,
+		UseCaseDescription: in.UseCaseDescription, AdditionalContacts: in.AdditionalContactEmailAddresses}
+	err := h.accounts.SetDetails(r.Context(), c.AccountID, d, in.ProductionAccessEnabled != nil && *in.ProductionAccessEnabled)
+	if errors.Is(err, account.ErrInvalid) {
+		return nil, badRequest("%s", strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": "))
+	}
+	return nil, err
 }

@@ -78,6 +78,7 @@ func New(opts Options) http.Handler {
 	route("GET /v2/email/account", "GetAccount", h.getAccount)
 	route("POST /v2/email/outbound-emails", "SendEmail", h.sendEmail)
 	route("PUT /v2/email/account/sending", "PutAccountSendingAttributes", h.putAccountSendingAttributes)
+	route("POST /v2/email/account/details", "PutAccountDetails", h.putAccountDetails)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

@@ -52,3 +52,18 @@ CREATE TABLE events (
 );
 CREATE INDEX events_unpublished ON events(published_at, id);
 CREATE INDEX events_message ON events(message_id);
+
+-- v2 PutAccountDetails: the account's request for production access,
+-- kept for the operator (`sesame account list` shows it; `sesame account
+-- production` grants it).
+CREATE TABLE account_details (
+    account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    mail_type TEXT NOT NULL,
+    website_url TEXT NOT NULL,
+    contact_language TEXT NOT NULL DEFAULT '',
+    use_case_description TEXT NOT NULL DEFAULT '',
+    additional_contacts TEXT NOT NULL DEFAULT '',
+    review_status TEXT NOT NULL DEFAULT '',
+    case_id TEXT NOT NULL DEFAULT '',
+    updated_at BIGINT NOT NULL
+);
