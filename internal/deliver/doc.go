@@ -5,9 +5,9 @@
 //
 // It is built by the composition root (internal/app) with New and run
 // with Run; tests drive it one round at a time with RunOnce. It calls the
-// queue (Claim, Body, Mail, Finish, Retry), a dns.Resolver for MX and
-// address lookups, and github.com/emersion/go-smtp's client over a
-// connection from Options.Dial.
+// queue (Claim, Body, Mail, Finish, FinishEvents, Retry), a dns.Resolver
+// for MX and address lookups, and github.com/emersion/go-smtp's client
+// over a connection from Options.Dial.
 //
 // # A round
 //
@@ -72,6 +72,37 @@
 // blocking or rate limiting; RecipientServerError for 421, 451 and X.3.x
 // (the server's own trouble); and General otherwise, SES's "generic
 // failure during the SMTP conversation".
+//
+// # Mailbox simulator (ses-api.md §14.1)
+//
+// Recipients at Options.SimulatorDomains (simulator.amazonses.com and
+// simulator.<service domain> in the app) never reach the network: no DNS
+// lookup, no connection, with or without a relay, and no connection slot.
+// Their outcome is decided by the local part, without case and without a
+// "+label" tail (bounce+run42@ is bounce@), and recorded at once with
+// queue.FinishEvents:
+//
+//   - success@: Delivered, a Delivery event with smtpResponse "250 2.6.0
+//     Message received".
+//   - bounce@: Bounced, a Bounce Permanent/General, status 5.1.1,
+//     diagnosticCode "smtp; 550 5.1.1 user unknown" (the address is not
+//     suppressed, as on SES).
+//   - ooto@: Delivered, a Delivery event. SES then sends an RFC 3834
+//     auto-reply to the envelope sender; that needs the feedback MX of a
+//     later step, so for now no auto-reply is sent.
+//   - complaint@: Delivered, a Delivery event and then, in the same
+//     transaction, a Complaint (complaintFeedbackType "abuse", userAgent
+//     "Amazon SES Mailbox Simulator", a feedbackId and arrivalDate).
+//   - suppressionlist@: Bounced, a Bounce Permanent/Suppressed (the
+//     address is treated as on the global suppression list), status 5.1.1.
+//   - any other local part: SES documents none; Sesame bounces it,
+//     Permanent/General, "smtp; 550 5.1.1 unknown simulator address",
+//     rather than deliver it anywhere.
+//
+// These events carry reportingMTA like any other but no remoteMtaIp and no
+// ses:outgoing-ip tag, since no connection was made. SES merges several
+// simulated bounces of one message into one Bounce event; Sesame, as for
+// real bounces, records one event per recipient.
 //
 // # Leases and crashes
 //

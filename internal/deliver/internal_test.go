@@ -105,3 +105,26 @@ func TestFeedbackID(t *testing.T) {
 		t.Fatalf("feedbackID = %q, %q", a, b)
 	}
 }
+
+func TestSimulatorOf(t *testing.T) {
+	for addr, want := range map[string]simulator{
+		"success@simulator.amazonses.com":           simSuccess,
+		"Success+Run-1@simulator.amazonses.com":     simSuccess,
+		"bounce+abc@simulator.amazonses.com":        simBounce,
+		"BOUNCE@simulator.example":                  simBounce,
+		"ooto@simulator.amazonses.com":              simAutoReply,
+		"complaint+a+b@simulator.amazonses.com":     simComplaint,
+		"suppressionlist@simulator.amazonses.com":   simSuppression,
+		"suppressionlist+x@simulator.amazonses.com": simSuppression,
+		"blackhole@simulator.amazonses.com":         simUnknown,
+		"successful@simulator.amazonses.com":        simUnknown,
+		"+success@simulator.amazonses.com":          simUnknown,
+		"\"success\"@simulator.amazonses.com":       simUnknown,
+		"success@":                                  simSuccess,
+		"not-an-address":                            simUnknown,
+	} {
+		if got := simulatorOf(addr); got != want {
+			t.Errorf("simulatorOf(%q) = %d; want %d", addr, got, want)
+		}
+	}
+}

@@ -225,3 +225,56 @@ func TestConcurrentClaims(t *testing.T) {
 		}
 	})
 }
+
+// TestFinishEvents: several events for one outcome are stored in order
+// with the state change, or none of them with it.
+func TestFinishEvents(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "complaint@sim.example", "x@one.example")
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.q.Claim(f.ctx, "w1", 10, time.Minute)
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		del := &event.Event{Type: event.Delivery, AccountID: f.acct, Mail: m.Mail,
+			Delivery: &event.DeliveryDetails{Timestamp: f.clock.Now(), Recipients: []string{cs[0].Address}, SMTPResponse: "250 ok"}}
+		com := &event.Event{Type: event.Complaint, AccountID: f.acct, Mail: m.Mail,
+			Complaint: &event.ComplaintDetails{ComplainedRecipients: []string{cs[0].Address}, Timestamp: f.clock.Now(), ComplaintFeedbackType: "abuse"}}
+		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Queued, "250 ok", del); err == nil {
+			t.Fatal("FinishEvents accepted a state that is not final")
+		}
+		// An invalid event rolls back the state change and the valid event
+		// before it.
+		bad := &event.Event{Type: event.Complaint, AccountID: f.acct, Mail: m.Mail}
+		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Delivered, "250 ok", del, bad); err == nil {
+			t.Fatal("invalid event accepted")
+		}
+		if got := f.events(t, "m1"); len(got) != 1 {
+			t.Fatalf("events after a rollback = %v", got)
+		}
+		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Delivered, "250 ok", del, nil, com); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.events(t, "m1"); len(got) != 3 || got[1] != event.Delivery || got[2] != event.Complaint {
+			t.Fatalf("events = %v", got)
+		}
+		// The lease is gone: nothing more is written.
+		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Delivered, "250 ok", del, com); !errors.Is(err, queue.ErrLeaseLost) {
+			t.Fatalf("second FinishEvents: %v", err)
+		}
+		// No events at all is allowed too.
+		if err := f.q.FinishEvents(f.ctx, cs[1], queue.Bounced, "550 no"); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.events(t, "m1"); len(got) != 3 {
+			t.Fatalf("events = %v", got)
+		}
+		counts, _ := f.q.Counts(f.ctx)
+		if counts[queue.Delivered] != 1 || counts[queue.Bounced] != 1 {
+			t.Fatalf("counts = %v", counts)
+		}
+	})
+}
