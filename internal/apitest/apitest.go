@@ -79,7 +79,7 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := send.New(send.Options{DB: d, Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log})
+	sender, err := send.New(send.Options{Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		d.Close()
 		return nil, err
 	}
-	a.Sender, err = send.New(send.Options{DB: d, Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
+	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send")})
 	if err != nil {
 		d.Close()

@@ -54,6 +54,10 @@ type Message struct {
 	Mail             event.Mail // what events about this message say of it
 	Body             []byte     // the message as it goes out (signed)
 	Recipients       []string   // envelope recipients
+	// System marks Sesame's own mail to the account (verification and
+	// notification messages): delivered like any other, not counted in the
+	// account's sending statistics.
+	System bool
 }
 
 // Options configures a Queue.
@@ -92,6 +96,12 @@ func New(opts Options) (*Queue, error) {
 // Enqueue stores m with one row per recipient, due now, and its Send event,
 // in one transaction: either all of it is stored or nothing is.
 func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) error {
+	return q.EnqueueWith(ctx, m, send, nil)
+}
+
+// EnqueueWith is Enqueue with also run in the same transaction, for a
+// caller that records in its own tables that the message was queued.
+func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, also func(ctx context.Context, tx *db.Tx) error) error {
 	switch {
 	case m.ID == "" || m.AccountID == "" || m.MailFrom == "":
 		return fmt.Errorf("%w: ID, AccountID and MailFrom are required", ErrInvalid)
@@ -106,8 +116,8 @@ func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) erro
 	}
 	now := q.now()
 	err = q.db.InTx(ctx, func(tx *db.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), m.Body, len(m.Body), db.Millis(now))
+		_, err := tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), m.Body, len(m.Body), m.System, db.Millis(now))
 		if err != nil {
 			return fmt.Errorf("queue: store message %s: %w", m.ID, err)
 		}
@@ -126,6 +136,9 @@ func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) erro
 			if _, err := event.Append(ctx, tx, send, now); err != nil {
 				return err
 			}
+		}
+		if also != nil {
+			return also(ctx, tx)
 		}
 		return nil
 	})
@@ -314,12 +327,21 @@ func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
 }
 
 // SentSince counts the recipients of the account's messages accepted at
-// or after since: SES's SentLast24Hours, and the daily quota's measure.
-func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time) (int, error) {
+// or after since — SES's SentLast24Hours, and the daily quota's measure —
+// leaving out Sesame's own (System) messages and recipients at the
+// excluded domains (the mailbox simulator's, which do not count against
+// the quota, ses-api.md §14.1).
+func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time, excludeDomains ...string) (int, error) {
+	query := `SELECT COUNT(*) FROM recipients r JOIN messages m ON m.id = r.message_id WHERE m.account_id = ? AND m.created_at >= ? AND m.system = ?`
+	args := []any{accountID, db.Millis(since), false}
+	if len(excludeDomains) > 0 {
+		query += ` AND r.domain NOT IN (?` + strings.Repeat(", ?", len(excludeDomains)-1) + `)`
+		for _, d := range excludeDomains {
+			args = append(args, strings.ToLower(d))
+		}
+	}
 	var n int
-	err := q.db.QueryRow(ctx, `SELECT COUNT(*) FROM recipients r JOIN messages m ON m.id = r.message_id WHERE m.account_id = ? AND m.created_at >= ?`,
-		accountID, db.Millis(since)).Scan(&n)
-	if err != nil {
+	if err := q.db.QueryRow(ctx, query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("queue: sent since: %w", err)
 	}
 	return n, nil

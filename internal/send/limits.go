@@ -1,14 +1,9 @@
 package send
 
 import (
-	"context"
-	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/sesame-email/sesame/internal/db"
 )
 
 // limits holds this node's sending-rate buckets and the recipients of
@@ -92,23 +87,4 @@ func (l *limits) inFlightOf(accountID string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.inFlight[accountID]
-}
-
-// sentSince counts the recipients of the account's messages accepted at or
-// after since, leaving out mailbox-simulator recipients, which do not count
-// against the daily quota (ses-api.md §14.1).
-func sentSince(ctx context.Context, d *db.DB, accountID string, since time.Time, simulatorDomains []string) (int, error) {
-	q := `SELECT COUNT(*) FROM recipients r JOIN messages m ON m.id = r.message_id WHERE m.account_id = ? AND m.created_at >= ?`
-	args := []any{accountID, db.Millis(since)}
-	if len(simulatorDomains) > 0 {
-		q += ` AND r.domain NOT IN (?` + strings.Repeat(", ?", len(simulatorDomains)-1) + `)`
-		for _, s := range simulatorDomains {
-			args = append(args, s)
-		}
-	}
-	var n int
-	if err := d.QueryRow(ctx, q, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("send: count recipients of the last 24 hours: %w", err)
-	}
-	return n, nil
 }

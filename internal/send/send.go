@@ -12,7 +12,6 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/compose"
-	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dkim"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
@@ -31,7 +30,6 @@ const (
 
 // Options configures a Sender.
 type Options struct {
-	DB         *db.DB          // required: counts the daily quota
 	Identities *identity.Store // required
 	Accounts   *account.Store  // required
 	Queue      *queue.Queue    // required
@@ -72,7 +70,7 @@ type Sender struct {
 
 // New returns a Sender.
 func New(opts Options) (*Sender, error) {
-	if opts.DB == nil || opts.Identities == nil || opts.Accounts == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
+	if opts.Identities == nil || opts.Accounts == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
 		return nil, errors.New("send: DB, Identities, Accounts, Queue, Region and ServiceDomain are required")
 	}
 	s := &Sender{opts: opts, now: opts.Now, newID: opts.NewMessageID, log: opts.Logger, lim: newLimits()}
@@ -366,7 +364,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		// releases its reservation has committed before it does, so it is
 		// counted by one reading or the other (perhaps both: the safe side).
 		inFlight := s.lim.inFlightOf(acct.ID)
-		sent, err := sentSince(ctx, s.opts.DB, acct.ID, now.Add(-24*time.Hour), s.sim)
+		sent, err := s.opts.Queue.SentSince(ctx, acct.ID, now.Add(-24*time.Hour), s.sim...)
 		if err != nil {
 			return Result{}, err
 		}

@@ -76,7 +76,7 @@ func newEnv(t *testing.T, d *db.DB) *env {
 
 func (e *env) sender(configSetExists func(ctx context.Context, accountID, name string) (bool, error)) *send.Sender {
 	e.t.Helper()
-	s, err := send.New(send.Options{DB: e.d, Identities: e.ids, Accounts: e.accts, Queue: e.q, Region: region, ServiceDomain: serviceDomain,
+	s, err := send.New(send.Options{Identities: e.ids, Accounts: e.accts, Queue: e.q, Region: region, ServiceDomain: serviceDomain,
 		Now: e.clock.Now, Logger: e.logger, ConfigurationSetExists: configSetExists})
 	if err != nil {
 		e.t.Fatal(err)

@@ -14,6 +14,7 @@ CREATE TABLE messages (
     mail_json TEXT NOT NULL,
     body BLOB NOT NULL,
     size BIGINT NOT NULL,
+    system INTEGER NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX messages_account ON messages(account_id, created_at);
