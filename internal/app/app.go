@@ -28,6 +28,7 @@ import (
 	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnscheck"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/send"
@@ -50,6 +51,7 @@ type App struct {
 	mu        sync.Mutex
 	checker   *dnscheck.Checker
 	deliverer *deliver.Worker
+	notifier  *notify.Notifier
 }
 
 // Open opens the database (migrating it) and builds the records.
@@ -154,10 +156,13 @@ func (a *App) Close() error { return a.DB.Close() }
 
 func (a *App) kick() {
 	a.mu.Lock()
-	c := a.checker
+	c, n := a.checker, a.notifier
 	a.mu.Unlock()
 	if c != nil {
 		c.Kick()
+	}
+	if n != nil {
+		n.Kick()
 	}
 }
 
@@ -242,9 +247,16 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return err
 	}
+	notifier, err := notify.New(notify.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
+		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: a.log.With("component", "notify"),
+		Poll: min(cfg.CheckInterval, 5*time.Second)})
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
 	a.checker = checker
 	a.deliverer = deliverer
+	a.notifier = notifier
 	a.mu.Unlock()
 
 	ln, err := net.Listen("tcp", cfg.APIAddr)
@@ -255,7 +267,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 5)
+		errs = make(chan error, 6)
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)
@@ -294,6 +306,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	})
 	run("dnscheck", func() error { return checker.Run(ctx) })
 	run("deliver", func() error { return deliverer.Run(ctx) })
+	run("notify", func() error { return notifier.Run(ctx) })
 
 	select {
 	case addr := <-dnsReady:

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/quotedprintable"
 	"net"
+	"net/http"
+	"net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -211,14 +214,15 @@ func TestSendEndToEnd(t *testing.T) {
 		}
 		var got received
 		eventually(t, "message delivered", func() error {
-			msgs := mx.all()
-			if len(msgs) == 0 {
-				return errors.New("nothing received yet")
+			for _, m := range mx.all() {
+				if len(m.To) == 1 && m.To[0] == "bob@rcpt.test" {
+					got = m
+					return nil
+				}
 			}
-			got = msgs[0]
-			return nil
+			return errors.New("nothing received yet")
 		})
-		if want := *sent.MessageId + "@bounce.example.test"; got.From != want || len(got.To) != 1 || got.To[0] != "bob@rcpt.test" {
+		if want := *sent.MessageId + "@bounce.example.test"; got.From != want {
 			t.Fatalf("envelope: MAIL FROM %q RCPT %v; want MAIL FROM %q", got.From, got.To, want)
 		}
 
@@ -258,6 +262,80 @@ func TestSendEndToEnd(t *testing.T) {
 		result, err := spf.CheckHostWithSender(net.ParseIP("127.0.0.1"), "us-east-1."+svc, got.From, spf.WithResolver(res))
 		if result != spf.Pass {
 			t.Fatalf("SPF for %s: %s (%v)", got.From, result, err)
+		}
+	})
+}
+
+// TestSystemMail: the address-verification message and the owner's
+// notifications are really sent, and do not count as the account's mail.
+func TestSystemMail(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		mx := newSink(t)
+		r := startWith(t, d, func(c *cfgT) { c.OutboundPort = mx.port(t) })
+		ctx := context.Background()
+		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+
+		// 1. The verification message reaches the address, and its link works.
+		if _, err := r.v1.VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: aws.String("jane@rcpt.test")}); err != nil {
+			t.Fatal(err)
+		}
+		var verification received
+		eventually(t, "verification mail delivered", func() error {
+			for _, m := range mx.all() {
+				if len(m.To) == 1 && m.To[0] == "jane@rcpt.test" {
+					verification = m
+					return nil
+				}
+			}
+			return errors.New("not yet")
+		})
+		msg, err := mail.ReadMessage(bytes.NewReader(verification.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := string(text)
+		if msg.Header.Get("From") != "no-reply@"+svc || !strings.Contains(msg.Header.Get("Subject"), "Email Address Verification Request in region US-EAST-1") {
+			t.Fatalf("verification mail:\n%s", verification.Data)
+		}
+		start := strings.Index(body, "/verify?token=")
+		if start < 0 {
+			t.Fatalf("no link in:\n%s", body)
+		}
+		token := strings.Fields(body[start+len("/verify?token="):])[0]
+		resp, err := http.Get("http://" + r.ready.API + "/verify?token=" + token)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("verification link: %v %v", resp, err)
+		}
+		resp.Body.Close()
+
+		// 2. A domain becoming verified is announced to the account's address.
+		out, err := r.v2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range out.DkimAttributes.Tokens {
+			r.customer.Add(fmt.Sprintf("%s._domainkey.example.test. 300 IN CNAME %s.dkim.%s.", tok, tok, svc))
+		}
+		eventually(t, "verification notice delivered", func() error {
+			for _, m := range mx.all() {
+				if len(m.To) != 1 || m.To[0] != "owner@rcpt.test" {
+					continue
+				}
+				if msg, err := mail.ReadMessage(bytes.NewReader(m.Data)); err == nil && msg.Header.Get("Subject") == "Sesame Domain Verification SUCCESS for example.test in region US-EAST-1" {
+					return nil
+				}
+			}
+			return errors.New("not yet")
+		})
+		// System mail is not the account's sending.
+		q, err := r.v1.GetSendQuota(ctx, &ses.GetSendQuotaInput{})
+		if err != nil || q.SentLast24Hours != 0 {
+			t.Fatalf("SentLast24Hours = %v, %v", q.SentLast24Hours, err)
 		}
 	})
 }

@@ -529,6 +529,7 @@ func (s *Store) Delete(ctx context.Context, accountID, name string) error {
 
 // Transition is one recorded status change.
 type Transition struct {
+	ID         int64
 	IdentityID int64
 	AccountID  string
 	Identity   string
@@ -550,7 +551,40 @@ func (s *Store) addTransition(ctx context.Context, tx *db.Tx, i *Identity, attr 
 
 // Transitions returns an identity's recorded status changes, oldest first.
 func (s *Store) Transitions(ctx context.Context, identityID int64) ([]Transition, error) {
-	rows, err := s.db.Query(ctx, `SELECT identity_id, account_id, identity, attribute, from_status, to_status, reason, at FROM identity_transitions WHERE identity_id = ? ORDER BY id`, identityID)
+	return s.transitions(ctx, `WHERE identity_id = ? ORDER BY id`, identityID)
+}
+
+// Unnotified returns up to limit transitions the account owner has not
+// been told about yet, oldest first.
+func (s *Store) Unnotified(ctx context.Context, limit int) ([]Transition, error) {
+	return s.transitions(ctx, `WHERE notified_at = 0 ORDER BY id LIMIT ?`, limit)
+}
+
+// MarkNotified records in tx that the owner was told about transition id
+// (or that there was nothing to tell); ErrStale when it already was.
+func (s *Store) MarkNotified(ctx context.Context, tx *db.Tx, id int64, at time.Time) error {
+	return markOnce(ctx, tx, `UPDATE identity_transitions SET notified_at = ? WHERE id = ? AND notified_at = 0`, at, id)
+}
+
+// MarkMailSent records in tx that pending mail id was handed to the
+// queue; ErrStale when it already was.
+func (s *Store) MarkMailSent(ctx context.Context, tx *db.Tx, id int64, at time.Time) error {
+	return markOnce(ctx, tx, `UPDATE pending_mail SET sent_at = ? WHERE id = ? AND sent_at = 0`, at, id)
+}
+
+func markOnce(ctx context.Context, tx *db.Tx, q string, at time.Time, id int64) error {
+	res, err := tx.Exec(ctx, q, db.Millis(at), id)
+	if err != nil {
+		return fmt.Errorf("identity: mark %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrStale
+	}
+	return nil
+}
+
+func (s *Store) transitions(ctx context.Context, where string, args ...any) ([]Transition, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, identity_id, account_id, identity, attribute, from_status, to_status, reason, at FROM identity_transitions `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: transitions: %w", err)
 	}
@@ -560,7 +594,7 @@ func (s *Store) Transitions(ctx context.Context, identityID int64) ([]Transition
 		var t Transition
 		var attr, from, to string
 		var at int64
-		if err := rows.Scan(&t.IdentityID, &t.AccountID, &t.Identity, &attr, &from, &to, &t.Reason, &at); err != nil {
+		if err := rows.Scan(&t.ID, &t.IdentityID, &t.AccountID, &t.Identity, &attr, &from, &to, &t.Reason, &at); err != nil {
 			return nil, fmt.Errorf("identity: transitions: %w", err)
 		}
 		t.Attribute, t.From, t.To, t.At = Attribute(attr), Status(from), Status(to), db.Time(at)
@@ -587,4 +621,10 @@ func (s *Store) lock(ctx context.Context, tx *db.Tx, i *Identity) (*Identity, er
 		return nil, fmt.Errorf("identity: lock %s: %w", i.Name, err)
 	}
 	return cur, nil
+}
+
+// DBInTx runs fn in a transaction of the store's database, for callers
+// that mark rows with MarkNotified/MarkMailSent without queueing mail.
+func (s *Store) DBInTx(ctx context.Context, fn func(ctx context.Context, tx *db.Tx) error) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error { return fn(ctx, tx) })
 }

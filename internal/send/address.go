@@ -136,11 +136,11 @@ func DefaultSimulatorDomains(serviceDomain string) []string {
 	return []string{"simulator.amazonses.com", "simulator." + strings.ToLower(strings.TrimSuffix(serviceDomain, "."))}
 }
 
-// newMessageID returns a MessageId in SES's format (ses-api.md §12.2): 16
+// NewMessageID returns a MessageId in SES's format (ses-api.md §12.2): 16
 // hex digits ("0100" and the acceptance time in Unix milliseconds), a random
 // UUID and a 6-digit suffix, e.g.
 // 0100018c2f3e4a5b-3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c-000000.
-func newMessageID(now time.Time) string {
+func NewMessageID(now time.Time) string {
 	var u [16]byte
 	if _, err := rand.Read(u[:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms

@@ -431,7 +431,7 @@ func (s *Sender) messageID(now time.Time) string {
 	if s.newID != nil {
 		return s.newID()
 	}
-	return newMessageID(now)
+	return NewMessageID(now)
 }
 
 // invalid turns a compose error into a KindInvalid rejection; other errors
