@@ -241,7 +241,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	}
 	deliverer, err := deliver.New(deliver.Options{
 		Queue: a.Queue, Resolver: resolver, Logger: a.log.With("component", "deliver"),
-		Port: cfg.OutboundPort, Relay: cfg.Relay, HeloName: helo, RetryWindow: cfg.RetryWindow, Workers: cfg.DeliveryWorkers,
+		Port: cfg.OutboundPort, Relay: cfg.Relay, HeloName: helo, RetryWindow: cfg.RetryWindow, Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease,
 		SimulatorDomains: send.DefaultSimulatorDomains(a.Identities.ServiceDomain()),
 	})
 	if err != nil {

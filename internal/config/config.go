@@ -37,6 +37,7 @@ type Config struct {
 	HeloName         string
 	RetryWindow      time.Duration
 	DeliveryWorkers  int
+	DeliveryLease    time.Duration
 	MasterKey        string
 	MasterKeyFile    string
 	LogLevel         string
@@ -114,6 +115,7 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.HeloName, "helo-name", "", "EHLO name for delivery (default: <region>.<service-domain>)")
 		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")
 		fs.IntVar(&c.DeliveryWorkers, "delivery-workers", 16, "concurrent deliveries")
+		fs.DurationVar(&c.DeliveryLease, "delivery-lease", 5*time.Minute, "how long a node holds the recipients it is delivering; a crashed node's are delivered by another (or by itself after a restart) once it expires")
 	}
 	return fs
 }
@@ -196,6 +198,9 @@ func (c *Config) Validate() error {
 		}
 		if c.DeliveryWorkers < 1 {
 			bad("--delivery-workers must be at least 1")
+		}
+		if c.DeliveryLease < time.Second {
+			bad("--delivery-lease must be at least 1s")
 		}
 	}
 	for _, n := range c.NameServerList() {

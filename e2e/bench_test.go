@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+)
+
+// BenchmarkSendPath measures Sesame's whole sending path with the binary
+// as a child process: SES v2 SendEmail over HTTP with SigV4 (the AWS SDK
+// for Go v2, several clients at once), admission, DKIM signing with the
+// identity's Easy DKIM keys (RSA-2048, and Ed25519 as a second
+// signature), the durable queue, and delivery over SMTP to a go-smtp
+// server on loopback behind an MX record. Each round sends
+// SESAME_BENCH_MESSAGES messages of about 4 KB (default 20,000) from
+// SESAME_BENCH_CONCURRENCY clients at once (default 16) and waits until
+// all have arrived. The account's daily quota is unlimited unless
+// SESAME_BENCH_MAX_24H_SEND sets one (admission then counts the last 24
+// hours' recipients on every send). It reports:
+//
+//   - accepted/s: messages accepted by the API per second of sending;
+//   - delivered/s: messages arrived at the MX per second, from the first
+//     send to the last arrival;
+//   - p50-ms, p99-ms: the API's latency seen by the SDK (signing included);
+//   - peak-RSS-MB: the server's VmHWM (Linux only);
+//   - server-CPU-ms/msg: the server's CPU time (user+system) per message;
+//   - client-CPU-ms/msg: this process's (the SDK clients' and the SMTP
+//     sink's) CPU time per message, taken from the same cores;
+//   - B/msg: the average size of a message as delivered.
+//
+// Run it with
+//
+//	go test -run '^$' -bench SendPath -benchtime 1x ./e2e/
+//
+// with SESAME_TEST_DATABASE_URL set for the PostgreSQL half.
+func BenchmarkSendPath(b *testing.B) {
+	n := envInt(b, "SESAME_BENCH_MESSAGES", 20000)
+	conc := envInt(b, "SESAME_BENCH_CONCURRENCY", 16)
+	quota := "-1"
+	if v := os.Getenv("SESAME_BENCH_MAX_24H_SEND"); v != "" {
+		quota = strconv.Itoa(envInt(b, "SESAME_BENCH_MAX_24H_SEND", 0))
+	}
+	bin := binary(b)
+	eachStore(b, func(b *testing.B, st store) { benchSendPath(b, bin, st, n, conc, quota) })
+}
+
+func envInt(tb testing.TB, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		tb.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// benchBody is the text body that makes a delivered message about 4 KB
+// (headers and two DKIM signatures make up the rest).
+
+var benchBody = body(2750)
+
+func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string) {
+	zone := customerZone(b)
+	mx := newSink(b)
+	admin(b, bin, st, "account", "create", "--name", "e2e", "--access-key-id", accessKey, "--secret-access-key", secretKey)
+	admin(b, bin, st, "account", "production", "e2e", "--max-24h-send", quota, "--max-send-rate", "100000")
+	srv := startServer(b, bin, st, serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port})
+	c := v2Client(srv.api, conc)
+	verifyDomain(b, c, zone)
+
+	// Warm up: connections, caches, the database's first pages.
+	if _, err := sendRound(c, mx, 0, min(200, n), conc); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	mx.mu.Lock()
+	warmTotal, warmBytes := mx.total, mx.bytes
+	mx.mu.Unlock()
+
+	var (
+		rounds     int
+		sendTime   time.Duration
+		deliverDur time.Duration
+		latencies  []time.Duration
+	)
+	pid := srv.cmd.Process.Pid
+	cpu0, self0 := procCPU(pid), procCPU(os.Getpid())
+	first := 1_000_000
+	for b.Loop() {
+		r, err := sendRound(c, mx, first, n, conc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		first += n
+		rounds++
+		sendTime += r.sent
+		deliverDur += r.delivered
+		latencies = append(latencies, r.latencies...)
+	}
+	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0
+	hwm := procStatus(pid, "VmHWM")
+
+	msgs := float64(rounds * n)
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(msgs/sendTime.Seconds(), "accepted/s")
+	b.ReportMetric(msgs/deliverDur.Seconds(), "delivered/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	if hwm > 0 {
+		b.ReportMetric(float64(hwm)/1024, "peak-RSS-MB")
+	}
+	if cpu0 >= 0 {
+		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/msgs, "server-CPU-ms/msg")
+	}
+	if self0 >= 0 {
+		b.ReportMetric(float64(self)/float64(time.Millisecond)/msgs, "client-CPU-ms/msg")
+	}
+	mx.mu.Lock()
+	b.ReportMetric(float64(mx.bytes-warmBytes)/float64(mx.total-warmTotal), "B/msg")
+	mx.mu.Unlock()
+}
+
+// round is what one round of sends measured.
+type round struct {
+	sent      time.Duration // from the first send to the last response
+	delivered time.Duration // from the first send to the last arrival
+	latencies []time.Duration
+}
+
+// sendRound sends n messages numbered from first with conc clients at
+// once, then waits until all have arrived at mx.
+func sendRound(c *sesv2.Client, mx *sink, first, n, conc int) (round, error) {
+	var (
+		next   atomic.Int64
+		mu     sync.Mutex
+		ids    = make([]string, 0, n)
+		lat    = make([]time.Duration, 0, n)
+		errs   []error
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			var myIDs []string
+			var myLat []time.Duration
+			for !failed.Load() {
+				i := int(next.Add(1))
+				if i > n {
+					break
+				}
+				t0 := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				id, err := sendOne(ctx, c, first+i, benchBody)
+				cancel()
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("message %d: %w", first+i, err))
+					mu.Unlock()
+					failed.Store(true)
+					break
+				}
+				myLat = append(myLat, time.Since(t0))
+				myIDs = append(myIDs, id)
+			}
+			mu.Lock()
+			ids = append(ids, myIDs...)
+			lat = append(lat, myLat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	r := round{sent: time.Since(start), latencies: lat}
+	if len(errs) > 0 {
+		return r, fmt.Errorf("%d sends failed, first: %w", len(errs), errs[0])
+	}
+	// Delivered: bounded by a floor of 20 messages per second.
+	deadline := time.Now().Add(time.Minute + time.Duration(n)*50*time.Millisecond)
+	for {
+		missing, last := mx.missing(ids)
+		if len(missing) == 0 {
+			r.delivered = last.Sub(start)
+			return r, nil
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("%d of %d accepted messages have not arrived after %v", len(missing), n, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
