@@ -44,7 +44,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 
 func (f *fixture) message(id string, rcpts ...string) (*queue.Message, *event.Event) {
 	mail := event.Mail{Timestamp: f.clock.Now(), MessageID: id, Source: "a@example.test", SendingAccountID: f.acct, Destination: rcpts}
-	m := &queue.Message{ID: id, AccountID: f.acct, Source: "a@example.test", MailFrom: id + "@bounce.example.test", Mail: mail, Body: []byte("From: a@example.test\r\n\r\nhi\r\n"), Recipients: rcpts}
+	m := &queue.Message{ID: id, AccountID: f.acct, Source: "a@example.test", MailFrom: id + "@bounce.example.test", Mail: mail, Body: []byte("From: a@example.test\r\n\r\nhi\r\n"), Recipients: rcpts, Counted: len(rcpts)}
 	return m, &event.Event{Type: event.Send, AccountID: f.acct, Mail: mail, Send: &event.SendDetails{}}
 }
 

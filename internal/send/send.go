@@ -364,7 +364,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		// releases its reservation has committed before it does, so it is
 		// counted by one reading or the other (perhaps both: the safe side).
 		inFlight := s.lim.inFlightOf(acct.ID)
-		sent, err := s.opts.Queue.SentSince(ctx, acct.ID, now.Add(-24*time.Hour), s.sim...)
+		sent, err := s.opts.Queue.SentSince(ctx, acct.ID, now.Add(-24*time.Hour))
 		if err != nil {
 			return Result{}, err
 		}
@@ -417,7 +417,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	event.AutoTags(&mail, cs, m.From.Address.Domain, r.SourceIP, r.CallerIdentity)
 	event.SetTag(&mail, event.TagOperation, r.Operation)
 	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
-		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList}
+		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList, Counted: quotaN}
 	ev := &event.Event{Type: event.Send, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Send: &event.SendDetails{}}
 	if err := s.opts.Queue.Enqueue(ctx, msg, ev); err != nil {
 		return Result{}, fmt.Errorf("send: queue %s: %w", id, err)
