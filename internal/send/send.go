@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
@@ -66,7 +67,24 @@ type Sender struct {
 	sim      []string
 	idDomain string // the Message-ID's right-hand side
 	lim      *limits
+	keys     keyCache
 }
+
+// keyCache keeps identities' unsealed, parsed DKIM signers: unsealing and
+// parsing an RSA key on every send cost as much as a tenth of the send.
+// An entry is valid for one identity version (every DKIM change bumps it).
+type keyCache struct {
+	mu sync.Mutex
+	m  map[int64]cachedKeys
+}
+
+type cachedKeys struct {
+	version int64
+	signers []dkim.Signer
+}
+
+// maxCachedKeys bounds the cache; past it, it starts again empty.
+const maxCachedKeys = 10000
 
 // New returns a Sender.
 func New(opts Options) (*Sender, error) {
@@ -564,6 +582,30 @@ func dkimIdentity(chain []*identity.Identity) *identity.Identity {
 
 // sign adds the identity's DKIM signatures (RSA first, then Ed25519).
 func (s *Sender) sign(ctx context.Context, i *identity.Identity, msg []byte) ([]byte, error) {
+	signers, err := s.signers(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	if len(signers) == 0 {
+		s.log.Warn("identity has DKIM enabled and verified but no keys; sending unsigned", "identity", i.Name)
+		return msg, nil
+	}
+	out, err := dkim.Sign(msg, signers, dkim.SignOptions{Now: s.now})
+	if err != nil {
+		return nil, fmt.Errorf("send: DKIM-sign as %s: %w", i.Domain, err)
+	}
+	return out, nil
+}
+
+// signers returns the identity's DKIM signers, RSA first, from the cache
+// when it holds them for this version of the identity.
+func (s *Sender) signers(ctx context.Context, i *identity.Identity) ([]dkim.Signer, error) {
+	s.keys.mu.Lock()
+	c, ok := s.keys.m[i.ID]
+	s.keys.mu.Unlock()
+	if ok && c.version == i.Version {
+		return c.signers, nil
+	}
 	keys, err := s.opts.Identities.SigningKeys(ctx, i.ID)
 	if err != nil {
 		return nil, fmt.Errorf("send: DKIM keys of %s: %w", i.Name, err)
@@ -582,15 +624,13 @@ func (s *Sender) sign(ctx context.Context, i *identity.Identity, msg []byte) ([]
 		}
 		return 0
 	})
-	if len(signers) == 0 {
-		s.log.Warn("identity has DKIM enabled and verified but no keys; sending unsigned", "identity", i.Name)
-		return msg, nil
+	s.keys.mu.Lock()
+	if s.keys.m == nil || len(s.keys.m) >= maxCachedKeys {
+		s.keys.m = map[int64]cachedKeys{}
 	}
-	out, err := dkim.Sign(msg, signers, dkim.SignOptions{Now: s.now})
-	if err != nil {
-		return nil, fmt.Errorf("send: DKIM-sign as %s: %w", i.Domain, err)
-	}
-	return out, nil
+	s.keys.m[i.ID] = cachedKeys{version: i.Version, signers: signers}
+	s.keys.mu.Unlock()
+	return signers, nil
 }
 
 // fillHeaders sets the mail object's headers and commonHeaders from the

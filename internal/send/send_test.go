@@ -761,3 +761,22 @@ func TestDailyQuotaConcurrent(t *testing.T) {
 		e.rejected(send.Request{Simple: simple("a@example.test", "late@example.org")}, send.KindDailyQuotaExceeded, send.MsgDailyQuotaExceeded)
 	})
 }
+
+// TestKeyRotation: after new DKIM signing attributes, mail is signed with
+// the new key, not a cached old one.
+func TestKeyRotation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d) // example.test: Easy DKIM, verified
+		e.setProduction(e.acct, -1, 1000)
+		first := e.mustSubmit(send.Request{Simple: simple("a@example.test", "b@example.org")})
+		e.verifyDKIM(e.body(first))
+		if _, err := e.ids.SetDKIMSigning(ctx, e.acct, "example.test", identity.DKIMSetup{Origin: identity.OriginEasy, KeyLength: identity.RSA2048}, false); err != nil {
+			t.Fatal(err)
+		}
+		second := e.mustSubmit(send.Request{Simple: simple("a@example.test", "b@example.org")})
+		// verifyDKIM looks keys up in the store, which now holds only the new key.
+		if got := e.verifyDKIM(e.body(second)); len(got) != 2 {
+			t.Fatalf("signatures after rotation: %v", got)
+		}
+	})
+}
