@@ -4,16 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +28,7 @@ import (
 	"github.com/emersion/go-smtp"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for creating schemas
 
+	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/dnstest"
 )
 
@@ -44,12 +41,6 @@ const (
 	accessKey  = "AKIAE2ETESTKEY0000001"
 	secretKey  = "e2eSecretAccessKey/0123456789abcdefghijkl"
 	masterKey  = "e2e master key: seals keys at rest"
-)
-
-// Environment variables read by the tests (the same as internal/dbtest's).
-const (
-	envURL     = "SESAME_TEST_DATABASE_URL"
-	envRequire = "SESAME_REQUIRE_POSTGRES"
 )
 
 var (
@@ -119,59 +110,8 @@ func eachStore[T interface {
 		fn(tb, store{name: "sqlite", flags: []string{"--data-dir", tb.TempDir()}})
 	})
 	tb.Run("postgres", func(tb T) {
-		fn(tb, store{name: "postgres", flags: []string{"--database-url", postgresSchema(tb), "--master-key", masterKey}})
+		fn(tb, store{name: "postgres", flags: []string{"--database-url", dbtest.PostgresURL(tb), "--master-key", masterKey}})
 	})
-}
-
-// postgresSchema creates a fresh schema on the server named by
-// SESAME_TEST_DATABASE_URL, dropped when tb ends, and returns the URL
-// with search_path set to it. It skips tb when no server is configured,
-// unless SESAME_REQUIRE_POSTGRES=1.
-func postgresSchema(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv(envURL)
-	require := os.Getenv(envRequire) == "1"
-	if base == "" {
-		if require {
-			tb.Fatalf("%s=1 but %s is not set", envRequire, envURL)
-		}
-		tb.Skipf("PostgreSQL not configured: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run this on PostgreSQL", envURL)
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatalf("open %s: %v", envURL, err)
-	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		if require {
-			tb.Fatalf("PostgreSQL at %s is unreachable and %s=1: %v", envURL, envRequire, err)
-		}
-		tb.Skipf("PostgreSQL at %s is unreachable: %v", envURL, err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "e2e_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", envURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // childEnv is the test's environment without SESAME_* variables, so that

@@ -57,6 +57,20 @@ func SQLite(tb testing.TB) *db.DB {
 // unless SESAME_REQUIRE_POSTGRES=1, in which case it fails.
 func Postgres(tb testing.TB) *db.DB {
 	tb.Helper()
+	d, err := db.Open(context.Background(), db.Options{URL: PostgresURL(tb)})
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	return d
+}
+
+// PostgresURL creates a fresh schema on the server named by
+// SESAME_TEST_DATABASE_URL, dropped when the test ends, and returns a URL
+// whose search_path is that schema (for a child process under test). It
+// skips or fails like Postgres.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
 	base := os.Getenv(EnvURL)
 	require := os.Getenv(EnvRequire) == "1"
 	if base == "" {
@@ -99,10 +113,5 @@ func Postgres(tb testing.TB) *db.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	d, err := db.Open(context.Background(), db.Options{URL: u.String()})
-	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
-	}
-	tb.Cleanup(func() { d.Close() })
-	return d
+	return u.String()
 }
