@@ -222,6 +222,9 @@ func (c *Checker) Check(ctx context.Context, i *identity.Identity) identity.Chec
 		dk = c.checkBYODKIM(ctx, i)
 	}
 	r.DKIM, r.DKIMDetail = dk.obs, dk.detail
+	if i.DKIM.Origin == identity.OriginEasy && i.DKIM.Ed25519Token != "" {
+		r.Ed25519 = c.checkCNAME(ctx, i.DKIM.Ed25519Token, i.Domain)
+	}
 	if i.Verification == identity.Pending || i.Verification == identity.Success || i.Verification == identity.TemporaryFailure {
 		txt := c.checkToken(ctx, i)
 		switch {
@@ -274,6 +277,18 @@ func (c *Checker) checkEasyDKIM(ctx context.Context, i *identity.Identity) findi
 		}
 	}
 	return summarise(found, missing, failed, errTyp, fmt.Sprintf("all %d DKIM CNAME records found", len(i.DKIM.Tokens)))
+}
+
+// checkCNAME looks for one Easy DKIM CNAME: present, absent or no evidence.
+func (c *Checker) checkCNAME(ctx context.Context, token, domain string) identity.Observation {
+	got, err := c.opts.Resolver.LookupCNAME(ctx, token+"._domainkey."+domain)
+	switch {
+	case err == nil && got == token+"."+c.opts.Store.SigningHostedZone()+".":
+		return identity.Present
+	case err == nil || sesdns.IsNotFound(err):
+		return identity.Absent
+	}
+	return identity.NoEvidence
 }
 
 func summarise(found, missing, failed []string, errTyp, okText string) finding {

@@ -160,6 +160,11 @@ func TestDKIMCNAMEsVerify(t *testing.T) {
 			t.Fatal("check times not recorded")
 		}
 		want(t, "dkim transitions", strings.Join(e.transitions(i, identity.AttrDKIM), " "), "NotStarted->Pending Pending->Success")
+		// The optional Ed25519 CNAME: noted when published, not needed for Success.
+		want(t, "ed25519 published", i.DKIM.Ed25519Published, false)
+		e.dns.Add(fmt.Sprintf("%s._domainkey.example.test. 300 IN CNAME %s.dkim.%s.", i.DKIM.Ed25519Token, i.DKIM.Ed25519Token, svc))
+		i = e.tick("example.test", time.Minute)
+		want(t, "ed25519 published", i.DKIM.Ed25519Published, true)
 	})
 }
 

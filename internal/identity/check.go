@@ -33,6 +33,9 @@ type CheckResult struct {
 
 	DKIM       Observation
 	DKIMDetail string
+	// Ed25519 is whether the Easy DKIM Ed25519 token's CNAME is published
+	// (it does not decide the DKIM status: it is optional).
+	Ed25519 Observation
 
 	MailFromDomain string // the MAIL FROM domain that was checked
 	MailFrom       Observation
@@ -96,6 +99,9 @@ func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error)
 			if r.DKIMDetail != "" {
 				i.DKIM.Diagnostic = r.DKIMDetail
 			}
+			if r.Ed25519 != NoEvidence {
+				i.DKIM.Ed25519Published = r.Ed25519 == Present
+			}
 		}
 		if i.MailFrom.Domain != "" && i.MailFrom.Domain == r.MailFromDomain {
 			if to, reason, ok := Step(i.MailFrom.Status, i.MailFrom.Since, r.MailFrom, r.MailFromDetail, r.At, r.Window); ok {
@@ -110,9 +116,9 @@ func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error)
 		}
 		next := s.nextCheck(i, r.At, r.Interval)
 		_, err = tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_error = ?, last_checked_at = ?, last_success_at = ?,
-			dkim_status = ?, dkim_since = ?, dkim_diagnostic = ?, mail_from_status = ?, mail_from_since = ?, mail_from_diagnostic = ?, next_check_at = ? WHERE id = ?`,
+			dkim_status = ?, dkim_since = ?, dkim_diagnostic = ?, dkim_ed25519_published = ?, mail_from_status = ?, mail_from_since = ?, mail_from_diagnostic = ?, next_check_at = ? WHERE id = ?`,
 			string(i.Verification), db.Millis(i.VerificationSince), i.VerificationError, db.Millis(r.At), db.Millis(i.LastSuccessAt),
-			string(i.DKIM.Status), db.Millis(i.DKIM.Since), i.DKIM.Diagnostic, string(i.MailFrom.Status), db.Millis(i.MailFrom.Since), i.MailFrom.Diagnostic, next, i.ID)
+			string(i.DKIM.Status), db.Millis(i.DKIM.Since), i.DKIM.Diagnostic, i.DKIM.Ed25519Published, string(i.MailFrom.Status), db.Millis(i.MailFrom.Since), i.MailFrom.Diagnostic, next, i.ID)
 		if err != nil {
 			return fmt.Errorf("identity: record check: %w", err)
 		}

@@ -158,10 +158,13 @@ type DKIM struct {
 	Since          time.Time
 	Tokens         []string // Easy DKIM: the 3 RSA tokens; BYODKIM: [selector]
 	Ed25519Token   string   // Easy DKIM: the extra Ed25519 key's token
-	KeyLength      KeyLength
-	NextKeyLength  KeyLength
-	KeyGeneratedAt time.Time
-	Diagnostic     string // what the last check found
+	// Ed25519Published says the checker found the (optional) CNAME of the
+	// Ed25519 token: only then is mail signed with that key too.
+	Ed25519Published bool
+	KeyLength        KeyLength
+	NextKeyLength    KeyLength
+	KeyGeneratedAt   time.Time
+	Diagnostic       string // what the last check found
 }
 
 // MailFrom is an identity's custom MAIL FROM state.
@@ -298,7 +301,7 @@ func newAddressToken() string { return hex.EncodeToString(randomToken(24)) }
 // columns is the identity column list, in scan order.
 const columns = `id, account_id, name, kind, domain, version, created_at,
 	verification_status, verification_token, verification_since, verification_error, last_checked_at, last_success_at,
-	dkim_origin, dkim_signing_enabled, dkim_status, dkim_since, dkim_tokens, dkim_key_length, dkim_next_key_length, dkim_key_generated_at, dkim_diagnostic,
+	dkim_origin, dkim_signing_enabled, dkim_status, dkim_since, dkim_tokens, dkim_key_length, dkim_next_key_length, dkim_key_generated_at, dkim_diagnostic, dkim_ed25519_published,
 	mail_from_domain, mail_from_behavior, mail_from_status, mail_from_since, mail_from_diagnostic,
 	feedback_forwarding, configuration_set, tags, next_check_at`
 
@@ -316,7 +319,7 @@ func scanIdentity(sc scanner) (*Identity, error) {
 	)
 	err := sc.Scan(&i.ID, &i.AccountID, &i.Name, &kind, &i.Domain, &i.Version, &created,
 		&vstat, &i.VerificationToken, &vsince, &i.VerificationError, &lchk, &lsucc,
-		&origin, &i.DKIM.SigningEnabled, &dstat, &dsince, &tokens, &kl, &nkl, &kg, &i.DKIM.Diagnostic,
+		&origin, &i.DKIM.SigningEnabled, &dstat, &dsince, &tokens, &kl, &nkl, &kg, &i.DKIM.Diagnostic, &i.DKIM.Ed25519Published,
 		&i.MailFrom.Domain, &mbeh, &mstat, &msince, &i.MailFrom.Diagnostic,
 		&i.FeedbackForwarding, &i.ConfigurationSet, &tags, &next)
 	if err != nil {

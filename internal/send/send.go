@@ -80,6 +80,7 @@ type keyCache struct {
 
 type cachedKeys struct {
 	version int64
+	ed25519 bool // whether the Ed25519 key's CNAME was published
 	signers []dkim.Signer
 }
 
@@ -603,7 +604,7 @@ func (s *Sender) signers(ctx context.Context, i *identity.Identity) ([]dkim.Sign
 	s.keys.mu.Lock()
 	c, ok := s.keys.m[i.ID]
 	s.keys.mu.Unlock()
-	if ok && c.version == i.Version {
+	if ok && c.version == i.Version && c.ed25519 == i.DKIM.Ed25519Published {
 		return c.signers, nil
 	}
 	keys, err := s.opts.Identities.SigningKeys(ctx, i.ID)
@@ -612,6 +613,9 @@ func (s *Sender) signers(ctx context.Context, i *identity.Identity) ([]dkim.Sign
 	}
 	signers := make([]dkim.Signer, 0, len(keys))
 	for _, k := range keys {
+		if k.Key.Algorithm == dkim.Ed25519 && !i.DKIM.Ed25519Published {
+			continue // its CNAME is optional; a signature nobody can verify helps no one
+		}
 		signers = append(signers, dkim.Signer{Domain: i.Domain, Selector: k.Selector, Key: k.Key})
 	}
 	slices.SortStableFunc(signers, func(a, b dkim.Signer) int {
@@ -628,7 +632,7 @@ func (s *Sender) signers(ctx context.Context, i *identity.Identity) ([]dkim.Sign
 	if s.keys.m == nil || len(s.keys.m) >= maxCachedKeys {
 		s.keys.m = map[int64]cachedKeys{}
 	}
-	s.keys.m[i.ID] = cachedKeys{version: i.Version, signers: signers}
+	s.keys.m[i.ID] = cachedKeys{version: i.Version, ed25519: i.DKIM.Ed25519Published, signers: signers}
 	s.keys.mu.Unlock()
 	return signers, nil
 }

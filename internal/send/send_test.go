@@ -126,6 +126,7 @@ func (e *env) domain(acct, name string, origin identity.Origin) {
 		r.Verification, r.VerificationDetail = identity.Present, "verified by the test"
 		if origin != identity.OriginNone {
 			r.DKIM, r.DKIMDetail = identity.Present, "DKIM found by the test"
+			r.Ed25519 = identity.Present // the optional Ed25519 CNAME too
 		}
 	})
 }
@@ -777,6 +778,30 @@ func TestKeyRotation(t *testing.T) {
 		// verifyDKIM looks keys up in the store, which now holds only the new key.
 		if got := e.verifyDKIM(e.body(second)); len(got) != 2 {
 			t.Fatalf("signatures after rotation: %v", got)
+		}
+	})
+}
+
+// TestEd25519OnlyWhenPublished: the extra Ed25519 signature is added only
+// once the checker has seen that key's (optional) CNAME.
+func TestEd25519OnlyWhenPublished(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		e.setProduction(e.acct, -1, 1000)
+		if _, err := e.ids.Create(ctx, e.acct, "rsaonly.test", identity.CreateOptions{DKIM: identity.DKIMSetup{Origin: identity.OriginEasy, KeyLength: identity.RSA1024}}); err != nil {
+			t.Fatal(err)
+		}
+		e.record(e.acct, "rsaonly.test", func(r *identity.CheckResult) {
+			r.Verification, r.DKIM, r.Ed25519 = identity.Present, identity.Present, identity.Absent
+		})
+		id := e.mustSubmit(send.Request{Simple: simple("a@rsaonly.test", "b@example.org")})
+		if got := e.verifyDKIM(e.body(id)); len(got) != 1 {
+			t.Fatalf("signatures without the Ed25519 CNAME: %v", got)
+		}
+		e.record(e.acct, "rsaonly.test", func(r *identity.CheckResult) { r.DKIM, r.Ed25519 = identity.Present, identity.Present })
+		id = e.mustSubmit(send.Request{Simple: simple("a@rsaonly.test", "b@example.org")})
+		if got := e.verifyDKIM(e.body(id)); len(got) != 2 {
+			t.Fatalf("signatures with the Ed25519 CNAME: %v", got)
 		}
 	})
 }

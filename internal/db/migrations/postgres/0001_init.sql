@@ -45,6 +45,7 @@ CREATE TABLE identities (
     dkim_next_key_length TEXT NOT NULL DEFAULT '',
     dkim_key_generated_at BIGINT NOT NULL DEFAULT 0,
     dkim_diagnostic TEXT NOT NULL DEFAULT '',
+    dkim_ed25519_published BOOLEAN NOT NULL DEFAULT FALSE,
     mail_from_domain TEXT NOT NULL DEFAULT '',
     mail_from_behavior TEXT NOT NULL DEFAULT 'UseDefaultValue',
     mail_from_status TEXT NOT NULL DEFAULT '',
