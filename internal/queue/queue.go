@@ -61,6 +61,10 @@ type Message struct {
 	// quota (SentLast24Hours): mailbox-simulator recipients and system mail
 	// do not (ses-api.md §14.1).
 	Counted int
+	// Suppressed are recipients (also in Recipients) that must not be
+	// delivered, each with its Bounce event: they are stored as Bounced and
+	// their events written after the Send event, in the same transaction.
+	Suppressed map[string]*event.Event
 }
 
 // countBucket is the send_counts bucket of t: Unix minutes / 5.
@@ -132,8 +136,12 @@ func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, 
 			if !ok || dom == "" {
 				return fmt.Errorf("%w: recipient %q has no domain", ErrInvalid, r)
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO recipients (message_id, address, domain, state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				m.ID, r, strings.ToLower(dom), string(Queued), db.Millis(now), db.Millis(now), db.Millis(now))
+			state, reply := Queued, ""
+			if _, sup := m.Suppressed[r]; sup {
+				state, reply = Bounced, "suppressed: on the account's suppression list"
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO recipients (message_id, address, domain, state, next_attempt_at, last_reply, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				m.ID, r, strings.ToLower(dom), string(state), db.Millis(now), reply, db.Millis(now), db.Millis(now))
 			if err != nil {
 				return fmt.Errorf("queue: store recipient: %w", err)
 			}
@@ -141,6 +149,13 @@ func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, 
 		if send != nil {
 			if _, err := event.Append(ctx, tx, send, now); err != nil {
 				return err
+			}
+		}
+		for _, r := range m.Recipients {
+			if ev := m.Suppressed[r]; ev != nil {
+				if _, err := event.Append(ctx, tx, ev, now); err != nil {
+					return err
+				}
 			}
 		}
 		if m.Counted > 0 {

@@ -56,6 +56,13 @@ type Options struct {
 	// sets arrive in a later step): every named set is refused with
 	// KindConfigurationSetDoesNotExist.
 	ConfigurationSetExists func(ctx context.Context, accountID, name string) (bool, error)
+	// Suppressed is the suppression-list check: of the given recipients,
+	// it returns those on the account's suppression list. Nil means none
+	// are (the list comes in a later step). As in SES, a suppressed
+	// recipient does not make the send fail: the message is accepted and
+	// that recipient gets a Bounce event (Permanent/OnAccountSuppressionList)
+	// instead of a delivery attempt.
+	Suppressed func(ctx context.Context, accountID string, recipients []string) (map[string]bool, error)
 }
 
 // Sender is the admission door. It is safe for concurrent use.
@@ -437,6 +444,26 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	event.SetTag(&mail, event.TagOperation, r.Operation)
 	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
 		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList, Counted: quotaN}
+	if s.opts.Suppressed != nil {
+		sup, err := s.opts.Suppressed(ctx, acct.ID, rcptList)
+		if err != nil {
+			return Result{}, fmt.Errorf("send: suppression check: %w", err)
+		}
+		for _, rc := range rcptList {
+			if !sup[rc] {
+				continue
+			}
+			if msg.Suppressed == nil {
+				msg.Suppressed = map[string]*event.Event{}
+			}
+			msg.Suppressed[rc] = &event.Event{Type: event.Bounce, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Bounce: &event.BounceDetails{
+				BounceType: "Permanent", BounceSubType: "OnAccountSuppressionList", Timestamp: now, FeedbackID: id + "-suppressed",
+				ReportingMTA: "dns; " + s.idDomain,
+				BouncedRecipients: []event.Recipient{{EmailAddress: rc, Action: "failed", Status: "5.1.1",
+					DiagnosticCode: "Amazon SES did not send the message to this address because it is on the suppression list for your account."}},
+			}}
+		}
+	}
 	ev := &event.Event{Type: event.Send, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Send: &event.SendDetails{}}
 	if err := s.opts.Queue.Enqueue(ctx, msg, ev); err != nil {
 		return Result{}, fmt.Errorf("send: queue %s: %w", id, err)

@@ -805,3 +805,43 @@ func TestEd25519OnlyWhenPublished(t *testing.T) {
 		}
 	})
 }
+
+// TestSuppressedRecipients: a recipient on the suppression list does not
+// fail the send; it is stored as bounced with a
+// Permanent/OnAccountSuppressionList Bounce event, and the others are
+// delivered as usual.
+func TestSuppressedRecipients(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		e.setProduction(e.acct, -1, 1000)
+		s, err := send.New(send.Options{Identities: e.ids, Accounts: e.accts, Queue: e.q, Region: region, ServiceDomain: serviceDomain,
+			Now: e.clock.Now, Logger: e.logger,
+			Suppressed: func(_ context.Context, acct string, rcpts []string) (map[string]bool, error) {
+				return map[string]bool{"gone@example.org": acct == e.acct}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Submit(ctx, send.Request{AccountID: e.acct, Simple: simple("a@example.test", "b@example.org", "gone@example.org")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, _ := e.q.Counts(ctx)
+		if counts[queue.Queued] != 1 || counts[queue.Bounced] != 1 {
+			t.Fatalf("recipient states: %v", counts)
+		}
+		evs, err := event.List(ctx, d, 0, 10, "", res.MessageID)
+		if err != nil || len(evs) != 2 || evs[0].Type != event.Send || evs[1].Type != event.Bounce {
+			t.Fatalf("events: %+v, %v", evs, err)
+		}
+		b, err := evs[1].Event()
+		if err != nil || b.Bounce.BounceSubType != "OnAccountSuppressionList" || b.Bounce.BouncedRecipients[0].EmailAddress != "gone@example.org" {
+			t.Fatalf("bounce event: %+v, %v", b, err)
+		}
+		// Only the deliverable recipient is ever claimed.
+		cs, _ := e.q.Claim(ctx, "w", 10, time.Minute)
+		if len(cs) != 1 || cs[0].Address != "b@example.org" {
+			t.Fatalf("claimed: %+v", cs)
+		}
+	})
+}
