@@ -132,7 +132,10 @@ func sendError(err error) error {
 	switch se.Kind {
 	case send.KindInvalid:
 		e.Code = "BadRequestException"
-		if se.Field == "From" {
+		// Only the sender address parameter itself (no underlying compose
+		// error): a raw message's missing or repeated From header stays a
+		// BadRequestException (ses-api.md §12.2).
+		if se.Field == "From" && se.Err == nil {
 			e.Code = "MessageRejected"
 		}
 	case send.KindMessageRejected:

@@ -93,6 +93,15 @@ func TestSendThroughV2(t *testing.T) {
 		if errCode(err) != "BadRequestException" {
 			t.Fatalf("header injection: %v", err)
 		}
+		// A raw message without a From header, or with two: BadRequestException
+		// (not the nodemailer probe's MessageRejected).
+		for _, raw := range []string{"To: c@example.test\r\n\r\nbody\r\n", "From: a@example.test\r\nFrom: a@example.test\r\nTo: c@example.test\r\n\r\nbody\r\n"} {
+			env.Clock.Advance(2 * time.Second)
+			_, err := env.V2.SendEmail(ctx, &sesv2.SendEmailInput{Content: &types.EmailContent{Raw: &types.RawMessage{Data: []byte(raw)}}})
+			if errCode(err) != "BadRequestException" {
+				t.Fatalf("raw %q: %v", raw, err)
+			}
+		}
 		a, _ := env.V2.GetAccount(ctx, &sesv2.GetAccountInput{})
 		if a.SendQuota.SentLast24Hours != 2 {
 			t.Fatalf("SentLast24Hours = %v", a.SendQuota.SentLast24Hours)
