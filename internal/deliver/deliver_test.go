@@ -702,7 +702,7 @@ func TestRetryWindowEnds(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d, newMX(t, false, 0))
-		f.mx.script("x@rcpt.test", "451 4.3.0 try again later", "452 4.2.2 over quota")
+		f.mx.script("x@rcpt.test", "451 4.3.0 try again later", "452 4.2.2 over quota", "452 4.2.2 over quota")
 		w := f.worker(t, func(o *deliver.Options) {
 			o.RetryWindow = 8 * time.Minute
 			o.Backoff = func(int) time.Duration { return 5 * time.Minute }
@@ -713,12 +713,14 @@ func TestRetryWindowEnds(t *testing.T) {
 			t.Fatalf("451 4.3.0: delayType %s", dt)
 		}
 		f.clock.Advance(5 * time.Minute)
-		f.runOnce(t, w, 1) // next would be at +10m: past the window
+		f.runOnce(t, w, 1) // next would be at +10m, past the window: the last attempt is at its end, +8m
+		f.clock.Advance(3 * time.Minute)
+		f.runOnce(t, w, 1) // at the end of the window: out of time
 		evs := f.events(t, "m1")
-		if !slices.Equal(types(evs), []event.Type{event.DeliveryDelay, event.Bounce}) {
+		if !slices.Equal(types(evs), []event.Type{event.DeliveryDelay, event.DeliveryDelay, event.Bounce}) {
 			t.Fatalf("events = %v", types(evs))
 		}
-		b := evs[1].Bounce
+		b := evs[2].Bounce
 		if b.BounceType != "Transient" || b.BounceSubType != "MailboxFull" || b.BouncedRecipients[0].DiagnosticCode != "smtp; 452 4.2.2 over quota" ||
 			b.BouncedRecipients[0].Action != "failed" {
 			t.Fatalf("bounce = %+v", b)
@@ -737,8 +739,15 @@ func TestRetryWindowEndsAfterConnectionFailures(t *testing.T) {
 		f.dns.Add("mx.down.test. 300 IN A 192.0.2.7")
 		w := f.worker(t, func(o *deliver.Options) { o.RetryWindow = 30 * time.Second })
 		f.enqueue(t, "m1", "x@down.test")
+		f.runOnce(t, w, 1) // the backoff (a minute) passes the window: one more try at its end
+		f.only(t, "m1", event.DeliveryDelay)
+		f.clock.Advance(30 * time.Second)
 		f.runOnce(t, w, 1)
-		b := f.only(t, "m1", event.Bounce).Bounce
+		evs := f.events(t, "m1")
+		if !slices.Equal(types(evs), []event.Type{event.DeliveryDelay, event.Bounce}) {
+			t.Fatalf("events = %v", types(evs))
+		}
+		b := evs[1].Bounce
 		if b.BounceType != "Transient" || b.BounceSubType != "General" || b.BouncedRecipients[0].Status != "4.4.1" {
 			t.Fatalf("bounce = %+v", b)
 		}

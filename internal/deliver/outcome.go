@@ -245,7 +245,12 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 	case deferred:
 		expires := c.QueuedAt.Add(w.window)
 		next := now.Add(w.backoff(c.Attempts))
-		if !next.After(expires) {
+		if now.Before(expires) {
+			// Retry until the window ends: the last attempt is at its end,
+			// even when the backoff would go past it.
+			if next.After(expires) {
+				next = expires
+			}
 			ev.Type = event.DeliveryDelay
 			ev.DeliveryDelay = &event.DelayDetails{
 				DelayType:      r.delayType(),
