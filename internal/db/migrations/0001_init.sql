@@ -3,10 +3,10 @@ CREATE TABLE accounts (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     email TEXT NOT NULL DEFAULT '',
-    sandbox INTEGER NOT NULL DEFAULT 1,
-    sending_enabled INTEGER NOT NULL DEFAULT 1,
-    max_24h_send REAL NOT NULL DEFAULT 200,
-    max_send_rate REAL NOT NULL DEFAULT 1,
+    sandbox {{BOOL}} NOT NULL DEFAULT {{TRUE}},
+    sending_enabled {{BOOL}} NOT NULL DEFAULT {{TRUE}},
+    max_24h_send {{DOUBLE}} NOT NULL DEFAULT 200,
+    max_send_rate {{DOUBLE}} NOT NULL DEFAULT 1,
     created_at BIGINT NOT NULL
 );
 
@@ -14,7 +14,7 @@ CREATE TABLE accounts (
 CREATE TABLE access_keys (
     access_key_id TEXT PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-    secret_sealed BLOB NOT NULL,
+    secret_sealed {{BYTES}} NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX access_keys_account ON access_keys(account_id);
@@ -23,7 +23,7 @@ CREATE INDEX access_keys_account ON access_keys(account_id);
 -- DKIM and custom MAIL FROM state. Statuses use SES v1 spelling
 -- (Pending, Success, Failed, TemporaryFailure, NotStarted).
 CREATE TABLE identities (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {{AUTOID}},
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -37,7 +37,7 @@ CREATE TABLE identities (
     last_checked_at BIGINT NOT NULL DEFAULT 0,
     last_success_at BIGINT NOT NULL DEFAULT 0,
     dkim_origin TEXT NOT NULL DEFAULT '',
-    dkim_signing_enabled INTEGER NOT NULL DEFAULT 1,
+    dkim_signing_enabled {{BOOL}} NOT NULL DEFAULT {{TRUE}},
     dkim_status TEXT NOT NULL DEFAULT 'NotStarted',
     dkim_since BIGINT NOT NULL DEFAULT 0,
     dkim_tokens TEXT NOT NULL DEFAULT '',
@@ -45,13 +45,13 @@ CREATE TABLE identities (
     dkim_next_key_length TEXT NOT NULL DEFAULT '',
     dkim_key_generated_at BIGINT NOT NULL DEFAULT 0,
     dkim_diagnostic TEXT NOT NULL DEFAULT '',
-    dkim_ed25519_published INTEGER NOT NULL DEFAULT 0,
+    dkim_ed25519_published {{BOOL}} NOT NULL DEFAULT {{FALSE}},
     mail_from_domain TEXT NOT NULL DEFAULT '',
     mail_from_behavior TEXT NOT NULL DEFAULT 'UseDefaultValue',
     mail_from_status TEXT NOT NULL DEFAULT '',
     mail_from_since BIGINT NOT NULL DEFAULT 0,
     mail_from_diagnostic TEXT NOT NULL DEFAULT '',
-    feedback_forwarding INTEGER NOT NULL DEFAULT 1,
+    feedback_forwarding {{BOOL}} NOT NULL DEFAULT {{TRUE}},
     configuration_set TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT '',
     next_check_at BIGINT,
@@ -65,15 +65,15 @@ CREATE INDEX identities_token ON identities(verification_token);
 -- customer. The private key is sealed (encrypted) with the key from
 -- configuration.
 CREATE TABLE dkim_keys (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {{AUTOID}},
     identity_id BIGINT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
     selector TEXT NOT NULL,
     origin TEXT NOT NULL,
     algorithm TEXT NOT NULL,
     bits INTEGER NOT NULL,
-    private_sealed BLOB NOT NULL,
+    private_sealed {{BYTES}} NOT NULL,
     public_record TEXT NOT NULL,
-    published INTEGER NOT NULL,
+    published {{BOOL}} NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX dkim_keys_identity ON dkim_keys(identity_id);
@@ -83,7 +83,7 @@ CREATE UNIQUE INDEX dkim_keys_published ON dkim_keys(selector) WHERE published;
 -- with notified_at = 0 are the notifications still to be mailed to the
 -- account owner.
 CREATE TABLE identity_transitions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {{AUTOID}},
     identity_id BIGINT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
     account_id TEXT NOT NULL,
     identity TEXT NOT NULL,
@@ -100,7 +100,7 @@ CREATE INDEX identity_transitions_unnotified ON identity_transitions(notified_at
 -- Messages Sesame itself must send (address verification mails), kept
 -- until the sending pipeline sends them.
 CREATE TABLE pending_mail (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {{AUTOID}},
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     identity_id BIGINT REFERENCES identities(id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
