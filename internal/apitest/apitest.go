@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/smithy-go"
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/db"
@@ -168,4 +170,17 @@ func (e *Env) Signed(t testing.TB, method, target, contentType string, body []by
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// Code returns the SES error code an SDK call failed with ("<nil>" for
+// no error, and a description for an error that is not an API error).
+func Code(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if err == nil {
+		return "<nil>"
+	}
+	return "<no API error: " + err.Error() + ">"
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +16,6 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/smithy-go"
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/apitest"
@@ -26,14 +24,6 @@ import (
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
-
-func code(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return "no API error: " + err.Error()
-}
 
 // TestAuthErrors checks the codes SES gives for each authentication
 // failure, in both protocols, through the real SDK clients.
@@ -68,17 +58,17 @@ func TestAuthErrors(t *testing.T) {
 			{"v2 unknown key", v2(unkV2), "UnrecognizedClientException"},
 		}
 		for _, c := range cases {
-			if got := code(c.err); got != c.want {
+			if got := apitest.Code(c.err); got != c.want {
 				t.Errorf("%s: code %s, want %s", c.name, got, c.want)
 			}
 		}
 		// The server's clock 20 minutes ahead: the signature has expired.
 		env.Clock.Advance(20 * time.Minute)
-		if got := code(v1(env.V1)); got != "SignatureDoesNotMatch" {
+		if got := apitest.Code(v1(env.V1)); got != "SignatureDoesNotMatch" {
 			t.Errorf("v1 expired: %s", got)
 		}
 		err := v2(env.V2)
-		if got := code(err); got != "InvalidSignatureException" || !strings.Contains(err.Error(), "Signature expired") {
+		if got := apitest.Code(err); got != "InvalidSignatureException" || !strings.Contains(err.Error(), "Signature expired") {
 			t.Errorf("v2 expired: %v", err)
 		}
 	})

@@ -1,7 +1,6 @@
 package sesv1_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/ses/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/db"
@@ -17,14 +15,6 @@ import (
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 )
-
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return "<no API error: " + err.Error() + ">"
-}
 
 // TestSendThroughV1: SendEmail and SendRawEmail through the SDK reach the
 // queue, and the admission rules answer with SES's v1 codes.
@@ -44,7 +34,7 @@ func TestSendThroughV1(t *testing.T) {
 			return err
 		}
 		// Unverified sender: MessageRejected, nothing queued.
-		if got := apiCode(simple("a@example.test", "b@example.test")); got != "MessageRejected" {
+		if got := apitest.Code(simple("a@example.test", "b@example.test")); got != "MessageRejected" {
 			t.Fatalf("unverified sender: %s", got)
 		}
 		if _, err := env.V1.VerifyDomainIdentity(ctx, &ses.VerifyDomainIdentityInput{Domain: aws.String("example.test")}); err != nil {
@@ -56,7 +46,7 @@ func TestSendThroughV1(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Sandbox: an unverified recipient is rejected.
-		if err := simple("a@example.test", "someone@elsewhere.example"); apiCode(err) != "MessageRejected" || !strings.Contains(err.Error(), "US-EAST-1") {
+		if err := simple("a@example.test", "someone@elsewhere.example"); apitest.Code(err) != "MessageRejected" || !strings.Contains(err.Error(), "US-EAST-1") {
 			t.Fatalf("sandbox recipient: %v", err)
 		}
 		// 51 recipients.
@@ -64,14 +54,14 @@ func TestSendThroughV1(t *testing.T) {
 		for k := range many {
 			many[k] = "r" + string(rune('a'+k%26)) + string(rune('a'+k/26)) + "@example.test"
 		}
-		if got := apiCode(simple("a@example.test", many...)); got != "InvalidParameterValue" {
+		if got := apitest.Code(simple("a@example.test", many...)); got != "InvalidParameterValue" {
 			t.Fatalf("51 recipients: %s", got)
 		}
 		// A custom MAIL FROM not in Success with RejectMessage: the code keeps its suffix.
 		if _, err := env.V1.SetIdentityMailFromDomain(ctx, &ses.SetIdentityMailFromDomainInput{Identity: aws.String("example.test"), MailFromDomain: aws.String("bounce.example.test"), BehaviorOnMXFailure: types.BehaviorOnMXFailureRejectMessage}); err != nil {
 			t.Fatal(err)
 		}
-		if got := apiCode(simple("a@example.test", "b@example.test")); got != "MailFromDomainNotVerifiedException" {
+		if got := apitest.Code(simple("a@example.test", "b@example.test")); got != "MailFromDomainNotVerifiedException" {
 			t.Fatalf("MAIL FROM pending with RejectMessage: %s", got)
 		}
 		// MAIL FROM in Success: accepted, envelope sender under the custom domain.
@@ -99,7 +89,7 @@ func TestSendThroughV1(t *testing.T) {
 		// Paused account.
 		env.Clock.Advance(2 * time.Second)
 		env.V1.UpdateAccountSendingEnabled(ctx, &ses.UpdateAccountSendingEnabledInput{Enabled: false})
-		if got := apiCode(simple("a@example.test", "b@example.test")); got != "AccountSendingPausedException" {
+		if got := apitest.Code(simple("a@example.test", "b@example.test")); got != "AccountSendingPausedException" {
 			t.Fatalf("paused: %s", got)
 		}
 		counts, _ := env.Queue.Counts(ctx)

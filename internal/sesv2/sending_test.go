@@ -1,30 +1,17 @@
 package sesv2_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 )
-
-func errCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	if err == nil {
-		return "<nil>"
-	}
-	return "<no API error: " + err.Error() + ">"
-}
 
 // TestSendThroughV2: SendEmail with Simple and Raw content through the SDK,
 // and the v2 codes of the admission rules.
@@ -46,10 +33,10 @@ func TestSendThroughV2(t *testing.T) {
 			})
 		}
 		// nodemailer's verify() probe: From invalid@invalid → MessageRejected.
-		if _, err := simple("invalid@invalid", "invalid@invalid"); errCode(err) != "MessageRejected" {
+		if _, err := simple("invalid@invalid", "invalid@invalid"); apitest.Code(err) != "MessageRejected" {
 			t.Fatalf("nodemailer probe: %v", err)
 		}
-		if _, err := simple("a@example.test", "b@example.test"); errCode(err) != "MessageRejected" {
+		if _, err := simple("a@example.test", "b@example.test"); apitest.Code(err) != "MessageRejected" {
 			t.Fatalf("unverified: %v", err)
 		}
 		if _, err := env.V2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.test")}); err != nil {
@@ -73,14 +60,14 @@ func TestSendThroughV2(t *testing.T) {
 		if _, err := env.V2.SendEmail(ctx, &sesv2.SendEmailInput{
 			Destination: &types.Destination{ToAddresses: []string{"c@example.test"}},
 			Content:     &types.EmailContent{Raw: &types.RawMessage{Data: []byte("From: a@example.test\r\nTo: c@example.test\r\n\r\nbody\r\n")}},
-		}); errCode(err) != "TooManyRequestsException" {
+		}); apitest.Code(err) != "TooManyRequestsException" {
 			t.Fatalf("over the rate: %v", err)
 		}
 		// Unknown configuration set.
 		env.Clock.Advance(2 * time.Second)
 		if _, err := env.V2.SendEmail(ctx, &sesv2.SendEmailInput{ConfigurationSetName: aws.String("nope"),
 			Content: &types.EmailContent{Raw: &types.RawMessage{Data: []byte("From: a@example.test\r\nTo: c@example.test\r\n\r\nbody\r\n")}},
-		}); errCode(err) != "NotFoundException" {
+		}); apitest.Code(err) != "NotFoundException" {
 			t.Fatalf("unknown configuration set: %v", err)
 		}
 		// Header injection through a custom header.
@@ -90,7 +77,7 @@ func TestSendThroughV2(t *testing.T) {
 			Content: &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("x")}, Body: &types.Body{Text: &types.Content{Data: aws.String("y")}},
 				Headers: []types.MessageHeader{{Name: aws.String("X-Custom"), Value: aws.String("a\r\nBcc: victim@example.org")}}}},
 		})
-		if errCode(err) != "BadRequestException" {
+		if apitest.Code(err) != "BadRequestException" {
 			t.Fatalf("header injection: %v", err)
 		}
 		// A raw message without a From header, or with two: BadRequestException
@@ -98,7 +85,7 @@ func TestSendThroughV2(t *testing.T) {
 		for _, raw := range []string{"To: c@example.test\r\n\r\nbody\r\n", "From: a@example.test\r\nFrom: a@example.test\r\nTo: c@example.test\r\n\r\nbody\r\n"} {
 			env.Clock.Advance(2 * time.Second)
 			_, err := env.V2.SendEmail(ctx, &sesv2.SendEmailInput{Content: &types.EmailContent{Raw: &types.RawMessage{Data: []byte(raw)}}})
-			if errCode(err) != "BadRequestException" {
+			if apitest.Code(err) != "BadRequestException" {
 				t.Fatalf("raw %q: %v", raw, err)
 			}
 		}
