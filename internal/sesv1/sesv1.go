@@ -142,13 +142,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		raw = r.URL.RawQuery
 	case http.MethodPost:
-		body, err := io.ReadAll(io.LimitReader(r.Body, sesapi.MaxBody+1))
+		// sesapi.Server has read, bounded and signature-checked the body
+		// already; this reads its in-memory copy.
+		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			sesapi.WriteV1Error(w, reqID, sesapi.Errorf(http.StatusBadRequest, "InvalidParameterValue", "Could not read the request body."))
-			return
-		}
-		if len(body) > sesapi.MaxBody {
-			sesapi.WriteV1Error(w, reqID, sesapi.Errorf(http.StatusRequestEntityTooLarge, "InvalidParameterValue", "The request body is larger than %d bytes.", sesapi.MaxBody))
 			return
 		}
 		// Parameters in the body come first, so they win over the same
