@@ -148,12 +148,3 @@ func (s *Store) nextCheck(i *Identity, now time.Time, interval time.Duration) an
 	}
 	return nil
 }
-
-// CheckNow makes an identity due at once (the operator's "check now").
-func (s *Store) CheckNow(ctx context.Context, identityID int64) error {
-	if _, err := s.db.Exec(ctx, `UPDATE identities SET next_check_at = ? WHERE id = ?`, db.Millis(s.now()), identityID); err != nil {
-		return fmt.Errorf("identity: check now: %w", err)
-	}
-	s.changed()
-	return nil
-}
