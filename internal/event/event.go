@@ -16,6 +16,7 @@
 package event
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -450,4 +451,20 @@ func checkRecipients(bad func(string, ...any), what string, rs []Recipient) {
 			bad("%s recipient %d has no email address", what, i)
 		}
 	}
+}
+
+// NewFeedbackID returns a new feedbackId in SES's shape: the time in hex
+// milliseconds, a random UUID, and "-000000".
+func NewFeedbackID(now time.Time) string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%016x-%x-%x-%x-%x-%x-000000", now.UnixMilli(), b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ValidBounce reports whether bounceType and subType are a pair SES gives
+// (ses-api.md §13.3).
+func ValidBounce(bounceType, subType string) bool {
+	return slices.Contains(bounceSubTypes[bounceType], subType)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -613,5 +614,13 @@ func TestSetHeaders(t *testing.T) {
 	m.Headers = append(m.Headers, event.Header{Name: "Y", Value: "z"})
 	if big[10].Name != "X-N" || big[10].Value == "z" {
 		t.Error("appending to the truncated Headers overwrote the caller's slice")
+	}
+}
+
+func TestNewFeedbackID(t *testing.T) {
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	a, b := event.NewFeedbackID(now), event.NewFeedbackID(now)
+	if a == b || len(a) != len("0100019a2b3c4d5e-")+36+len("-000000") || !strings.HasPrefix(a, fmt.Sprintf("%016x-", now.UnixMilli())) {
+		t.Fatalf("NewFeedbackID = %q, %q", a, b)
 	}
 }

@@ -112,59 +112,9 @@ func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) erro
 // EnqueueWith is Enqueue with also run in the same transaction, for a
 // caller that records in its own tables that the message was queued.
 func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, also func(ctx context.Context, tx *db.Tx) error) error {
-	switch {
-	case m.ID == "" || m.AccountID == "" || m.MailFrom == "":
-		return fmt.Errorf("%w: ID, AccountID and MailFrom are required", ErrInvalid)
-	case len(m.Recipients) == 0:
-		return fmt.Errorf("%w: no recipients", ErrInvalid)
-	case len(m.Body) == 0:
-		return fmt.Errorf("%w: empty body", ErrInvalid)
-	}
-	mail, err := json.Marshal(m.Mail)
-	if err != nil {
-		return fmt.Errorf("queue: encode mail object: %w", err)
-	}
-	now := q.now()
-	err = q.db.InTx(ctx, func(tx *db.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), m.Body, len(m.Body), m.System, db.Millis(now))
-		if err != nil {
-			return fmt.Errorf("queue: store message %s: %w", m.ID, err)
-		}
-		for _, r := range m.Recipients {
-			_, dom, ok := strings.Cut(r, "@")
-			if !ok || dom == "" {
-				return fmt.Errorf("%w: recipient %q has no domain", ErrInvalid, r)
-			}
-			state, reply := Queued, ""
-			if _, sup := m.Suppressed[r]; sup {
-				state, reply = Bounced, "suppressed: on the account's suppression list"
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO recipients (message_id, address, domain, state, next_attempt_at, last_reply, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				m.ID, r, strings.ToLower(dom), string(state), db.Millis(now), reply, db.Millis(now), db.Millis(now))
-			if err != nil {
-				return fmt.Errorf("queue: store recipient: %w", err)
-			}
-		}
-		if send != nil {
-			if _, err := event.Append(ctx, tx, send, now); err != nil {
-				return err
-			}
-		}
-		for _, r := range m.Recipients {
-			if ev := m.Suppressed[r]; ev != nil {
-				if _, err := event.Append(ctx, tx, ev, now); err != nil {
-					return err
-				}
-			}
-		}
-		if m.Counted > 0 {
-			_, err := tx.Exec(ctx, `INSERT INTO send_counts (account_id, bucket, recipients) VALUES (?, ?, ?)
-				ON CONFLICT (account_id, bucket) DO UPDATE SET recipients = send_counts.recipients + excluded.recipients`,
-				m.AccountID, countBucket(now), m.Counted)
-			if err != nil {
-				return fmt.Errorf("queue: count recipients: %w", err)
-			}
+	err := q.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := q.EnqueueTx(ctx, tx, m, send); err != nil {
+			return err
 		}
 		if also != nil {
 			return also(ctx, tx)
@@ -178,6 +128,71 @@ func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, 
 	return nil
 }
 
+// EnqueueTx is Enqueue inside the caller's transaction, for a message
+// queued as part of another change (a bounce notification forwarded in the
+// transaction that records the bounce). Call Wake after the commit so idle
+// workers see the new rows at once.
+func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *event.Event) error {
+	switch {
+	case m.ID == "" || m.AccountID == "" || m.MailFrom == "":
+		return fmt.Errorf("%w: ID, AccountID and MailFrom are required", ErrInvalid)
+	case len(m.Recipients) == 0:
+		return fmt.Errorf("%w: no recipients", ErrInvalid)
+	case len(m.Body) == 0:
+		return fmt.Errorf("%w: empty body", ErrInvalid)
+	}
+	mail, err := json.Marshal(m.Mail)
+	if err != nil {
+		return fmt.Errorf("queue: encode mail object: %w", err)
+	}
+	now := q.now()
+	_, err = tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), m.Body, len(m.Body), m.System, db.Millis(now))
+	if err != nil {
+		return fmt.Errorf("queue: store message %s: %w", m.ID, err)
+	}
+	for _, r := range m.Recipients {
+		_, dom, ok := strings.Cut(r, "@")
+		if !ok || dom == "" {
+			return fmt.Errorf("%w: recipient %q has no domain", ErrInvalid, r)
+		}
+		state, reply := Queued, ""
+		if _, sup := m.Suppressed[r]; sup {
+			state, reply = Bounced, "suppressed: on the account's suppression list"
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO recipients (message_id, address, domain, state, next_attempt_at, last_reply, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, r, strings.ToLower(dom), string(state), db.Millis(now), reply, db.Millis(now), db.Millis(now))
+		if err != nil {
+			return fmt.Errorf("queue: store recipient: %w", err)
+		}
+	}
+	if send != nil {
+		if _, err := event.Append(ctx, tx, send, now); err != nil {
+			return err
+		}
+	}
+	for _, r := range m.Recipients {
+		if ev := m.Suppressed[r]; ev != nil {
+			if _, err := event.Append(ctx, tx, ev, now); err != nil {
+				return err
+			}
+		}
+	}
+	if m.Counted > 0 {
+		_, err := tx.Exec(ctx, `INSERT INTO send_counts (account_id, bucket, recipients) VALUES (?, ?, ?)
+			ON CONFLICT (account_id, bucket) DO UPDATE SET recipients = send_counts.recipients + excluded.recipients`,
+			m.AccountID, countBucket(now), m.Counted)
+		if err != nil {
+			return fmt.Errorf("queue: count recipients: %w", err)
+		}
+	}
+	return nil
+}
+
+// Wake tells idle delivery workers that rows may be due (after a commit
+// that queued messages with EnqueueTx).
+func (q *Queue) Wake() { q.notify() }
+
 // Claimed is a recipient row a worker holds under a lease.
 type Claimed struct {
 	ID               int64
@@ -187,7 +202,8 @@ type Claimed struct {
 	Domain           string
 	MailFrom         string
 	ConfigurationSet string
-	Attempts         int // including this one
+	System           bool // Sesame's own mail (Message.System)
+	Attempts         int  // including this one
 	QueuedAt         time.Time
 	Owner            string
 	LeaseUntil       time.Time
@@ -231,7 +247,7 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 		if len(ids) == 0 {
 			return nil
 		}
-		rows, err = tx.Query(ctx, `SELECT r.id, r.message_id, m.account_id, r.address, r.domain, m.mail_from, m.configuration_set, r.attempts, r.created_at
+		rows, err = tx.Query(ctx, `SELECT r.id, r.message_id, m.account_id, r.address, r.domain, m.mail_from, m.configuration_set, m.system, r.attempts, r.created_at
 			FROM recipients r JOIN messages m ON m.id = r.message_id
 			WHERE r.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY r.next_attempt_at, r.id`, ids...)
 		if err != nil {
@@ -241,7 +257,7 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 		for rows.Next() {
 			c := Claimed{Owner: owner, LeaseUntil: until.UTC().Truncate(time.Millisecond)}
 			var queued int64
-			if err := rows.Scan(&c.ID, &c.MessageID, &c.AccountID, &c.Address, &c.Domain, &c.MailFrom, &c.ConfigurationSet, &c.Attempts, &queued); err != nil {
+			if err := rows.Scan(&c.ID, &c.MessageID, &c.AccountID, &c.Address, &c.Domain, &c.MailFrom, &c.ConfigurationSet, &c.System, &c.Attempts, &queued); err != nil {
 				return fmt.Errorf("queue: claim: %w", err)
 			}
 			c.QueuedAt = db.Time(queued)
@@ -285,6 +301,54 @@ func (q *Queue) Mail(ctx context.Context, messageID string) (event.Mail, error) 
 	return m, nil
 }
 
+// Sent is an accepted message as feedback processing needs it: who sent
+// it, with which envelope sender, to whom.
+type Sent struct {
+	ID               string
+	AccountID        string
+	MailFrom         string // the envelope sender bounces come back to
+	ConfigurationSet string
+	System           bool
+	AcceptedAt       time.Time
+	Mail             event.Mail
+	Recipients       []string // the envelope recipients, in the order given
+}
+
+// Lookup returns the message with SES MessageId id, or ErrNotFound.
+func (q *Queue) Lookup(ctx context.Context, id string) (*Sent, error) {
+	m := &Sent{ID: id}
+	var mail string
+	var created int64
+	err := q.db.QueryRow(ctx, `SELECT account_id, mail_from, configuration_set, system, created_at, mail_json FROM messages WHERE id = ?`, id).
+		Scan(&m.AccountID, &m.MailFrom, &m.ConfigurationSet, &m.System, &created, &mail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: look up %s: %w", id, err)
+	}
+	m.AcceptedAt = db.Time(created)
+	if err := json.Unmarshal([]byte(mail), &m.Mail); err != nil {
+		return nil, fmt.Errorf("queue: decode mail of %s: %w", id, err)
+	}
+	rows, err := q.db.Query(ctx, `SELECT address FROM recipients WHERE message_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("queue: recipients of %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("queue: recipients of %s: %w", id, err)
+		}
+		m.Recipients = append(m.Recipients, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: recipients of %s: %w", id, err)
+	}
+	return m, nil
+}
+
 // Finish records a final outcome (Delivered or Bounced) for a claimed
 // recipient, with its event (Delivery or Bounce), in one transaction —
 // provided c's owner still holds the lease; otherwise ErrLeaseLost and
@@ -299,21 +363,29 @@ func (q *Queue) Finish(ctx context.Context, c Claimed, state State, reply string
 // one event for one recipient, such as the mailbox simulator's complaint
 // address: a Delivery and then a Complaint.
 func (q *Queue) FinishEvents(ctx context.Context, c Claimed, state State, reply string, evs ...*event.Event) error {
+	return q.FinishWith(ctx, c, state, reply, nil, evs...)
+}
+
+// FinishWith is FinishEvents with also run in the same transaction after
+// the events are appended, for what the outcome causes elsewhere (a
+// permanent bounce's suppression-list entry and forwarded notification).
+// An error from also rolls everything back.
+func (q *Queue) FinishWith(ctx context.Context, c Claimed, state State, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
 	if state != Delivered && state != Bounced {
 		return fmt.Errorf("queue: %q is not a final state", state)
 	}
-	return q.transition(ctx, c, state, c.QueuedAt, reply, evs...)
+	return q.transition(ctx, c, state, c.QueuedAt, reply, also, evs...)
 }
 
 // Retry schedules another attempt for a claimed recipient at next, with
 // its event if any (DeliveryDelay), under the same lease rule as Finish.
 func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply string, ev *event.Event) error {
-	return q.transition(ctx, c, Queued, next, reply, ev)
+	return q.transition(ctx, c, Queued, next, reply, nil, ev)
 }
 
-func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, evs ...*event.Event) error {
+func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
 	now := q.now()
-	return q.db.InTx(ctx, func(tx *db.Tx) error {
+	err := q.db.InTx(ctx, func(tx *db.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
 			WHERE id = ? AND state = ? AND lease_owner = ? AND lease_until = ?`,
 			string(state), db.Millis(next), reply, db.Millis(now), c.ID, string(Queued), c.Owner, db.Millis(c.LeaseUntil))
@@ -331,8 +403,15 @@ func (q *Queue) transition(ctx context.Context, c Claimed, state State, next tim
 				return err
 			}
 		}
+		if also != nil {
+			return also(ctx, tx)
+		}
 		return nil
 	})
+	if err == nil && also != nil {
+		q.notify() // also may have queued mail
+	}
+	return err
 }
 
 // Counts reports how many recipient rows are in each state (for the

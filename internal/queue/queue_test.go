@@ -278,3 +278,78 @@ func TestFinishEvents(t *testing.T) {
 		}
 	})
 }
+
+func TestLookup(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		if _, err := f.q.Lookup(f.ctx, "nope"); !errors.Is(err, queue.ErrNotFound) {
+			t.Fatalf("Lookup(unknown) = %v, want ErrNotFound", err)
+		}
+		m, send := f.message("m1", "b@two.example", "a@one.example")
+		m.ConfigurationSet = "cs"
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		s, err := f.q.Lookup(f.ctx, "m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.AccountID != f.acct || s.MailFrom != "m1@bounce.example.test" || s.ConfigurationSet != "cs" || s.System ||
+			!s.AcceptedAt.Equal(f.clock.Now()) || s.Mail.MessageID != "m1" ||
+			len(s.Recipients) != 2 || s.Recipients[0] != "b@two.example" || s.Recipients[1] != "a@one.example" {
+			t.Fatalf("Lookup = %+v", s)
+		}
+	})
+}
+
+func TestFinishWithAndEnqueueTx(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "x@one.example")
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.q.Claim(f.ctx, "w1", 10, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		notice, _ := f.message("n1", "sender@example.test")
+		notice.System, notice.Counted = true, 0
+		// also failing rolls back the outcome, its event and the message
+		// also queued.
+		boom := errors.New("boom")
+		err = f.q.FinishWith(f.ctx, cs[0], queue.Bounced, "550 no", func(ctx context.Context, tx *db.Tx) error {
+			if err := f.q.EnqueueTx(ctx, tx, notice, nil); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("FinishWith = %v, want boom", err)
+		}
+		if _, err := f.q.Lookup(f.ctx, "n1"); !errors.Is(err, queue.ErrNotFound) {
+			t.Fatalf("rolled-back message stored: %v", err)
+		}
+		woken := f.woken
+		err = f.q.FinishWith(f.ctx, cs[0], queue.Bounced, "550 no", func(ctx context.Context, tx *db.Tx) error {
+			return f.q.EnqueueTx(ctx, tx, notice, nil)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.woken != woken+1 {
+			t.Fatalf("workers not woken after FinishWith queued mail")
+		}
+		counts, _ := f.q.Counts(f.ctx)
+		if counts[queue.Bounced] != 1 || counts[queue.Queued] != 1 {
+			t.Fatalf("counts = %v", counts)
+		}
+		// EnqueueTx checks its input like Enqueue.
+		err = d.InTx(f.ctx, func(tx *db.Tx) error {
+			return f.q.EnqueueTx(f.ctx, tx, &queue.Message{ID: "n2", AccountID: f.acct}, nil)
+		})
+		if !errors.Is(err, queue.ErrInvalid) {
+			t.Fatalf("EnqueueTx(invalid) = %v", err)
+		}
+	})
+}
