@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dns"
+	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
 )
 
@@ -100,6 +102,14 @@ type Options struct {
 	// nil: none, every domain is delivered to. The app passes
 	// send.DefaultSimulatorDomains.
 	SimulatorDomains []string
+	// OnBounce, when set, runs in the transaction that records a bounce
+	// from delivery (a permanent reply, or the retry window's end) with the
+	// recipient and its Bounce event: the feedback processor's suppression
+	// and feedback forwarding. An error rolls the outcome back; the
+	// recipient is retried when its lease expires. Mailbox-simulator
+	// bounces do not call it (SES keeps simulator addresses off the
+	// account's suppression list).
+	OnBounce func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event) error
 }
 
 // Worker delivers queued mail. Its methods are safe for concurrent use.
@@ -123,6 +133,7 @@ type Worker struct {
 	mta       string
 	owner     string
 	sim       map[string]bool // simulator domains, lower case, no trailing dot
+	onBounce  func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event) error
 
 	slots  chan struct{} // one per open connection, in all
 	limits limiter       // per destination domain
@@ -162,6 +173,7 @@ func New(opts Options) (*Worker, error) {
 		backoff:   opts.Backoff,
 		poll:      opts.Poll,
 		mta:       opts.ReportingMTA,
+		onBounce:  opts.OnBounce,
 		wake:      make(chan struct{}, 1),
 	}
 	if opts.Relay != "" {

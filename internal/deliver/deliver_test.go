@@ -1037,3 +1037,53 @@ func BenchmarkRun(b *testing.B) {
 		<-done
 	})
 }
+
+// TestOnBounce: a bounce from delivery runs OnBounce in the transaction
+// that records it; an error from it rolls the outcome back, so the
+// recipient is tried again.
+func TestOnBounce(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, newMX(t, false, 0))
+		f.mx.script("bad@rcpt.test", "550 5.1.1 <bad@rcpt.test>: user unknown")
+		var calls []string
+		fail := true
+		w := f.worker(t, func(o *deliver.Options) {
+			o.Lease = time.Minute
+			o.OnBounce = func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event) error {
+				calls = append(calls, c.Address+" "+ev.Bounce.BounceType+"/"+ev.Bounce.BounceSubType)
+				if _, err := tx.Exec(ctx, `UPDATE messages SET source = ? WHERE id = ?`, "touched", c.MessageID); err != nil {
+					return err
+				}
+				if fail {
+					return errors.New("suppression store down")
+				}
+				return nil
+			}
+		})
+		f.enqueue(t, "m1", "bad@rcpt.test")
+		f.runOnce(t, w, 1)
+		if len(calls) != 1 || calls[0] != "bad@rcpt.test Permanent/NoEmail" {
+			t.Fatalf("OnBounce calls = %q", calls)
+		}
+		if evs := f.events(t, "m1"); len(evs) != 0 {
+			t.Fatalf("events after a rolled-back bounce = %v", types(evs))
+		}
+		var source string
+		if err := d.QueryRow(f.ctx, `SELECT source FROM messages WHERE id = ?`, "m1").Scan(&source); err != nil || source == "touched" {
+			t.Fatalf("OnBounce's write survived the rollback: %q %v", source, err)
+		}
+		// The lease expires; the next attempt records the bounce.
+		fail = false
+		f.mx.script("bad@rcpt.test", "550 5.1.1 <bad@rcpt.test>: user unknown")
+		f.clock.Advance(2 * time.Minute)
+		f.runOnce(t, w, 1)
+		f.only(t, "m1", event.Bounce)
+		if err := d.QueryRow(f.ctx, `SELECT source FROM messages WHERE id = ?`, "m1").Scan(&source); err != nil || source != "touched" {
+			t.Fatalf("OnBounce's write = %q %v", source, err)
+		}
+		if c := f.counts(t); c[queue.Bounced] != 1 {
+			t.Fatalf("counts = %v", c)
+		}
+	})
+}

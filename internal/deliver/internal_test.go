@@ -98,14 +98,6 @@ func TestDefaultBackoff(t *testing.T) {
 	}
 }
 
-func TestFeedbackID(t *testing.T) {
-	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
-	a, b := feedbackID(now), feedbackID(now)
-	if a == b || len(a) != len("0100019a2b3c4d5e-")+36+len("-000000") {
-		t.Fatalf("feedbackID = %q, %q", a, b)
-	}
-}
-
 func TestSimulatorOf(t *testing.T) {
 	for addr, want := range map[string]simulator{
 		"success@simulator.amazonses.com":           simSuccess,

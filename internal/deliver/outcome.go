@@ -2,13 +2,12 @@ package deliver
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"maps"
 	"strings"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
@@ -216,7 +215,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 				DiagnosticCode: "smtp; " + line,
 			}},
 			Timestamp:    now,
-			FeedbackID:   feedbackID(now),
+			FeedbackID:   event.NewFeedbackID(now),
 			ReportingMTA: "dsn; " + w.mta,
 			RemoteMTAIP:  r.remoteIP,
 		}
@@ -240,8 +239,8 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		err = w.q.Finish(rctx, c, queue.Delivered, line, ev)
 	case failed:
 		bounce(smtpcode.Classify(r.reply))
-		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP)
-		err = w.q.Finish(rctx, c, queue.Bounced, line, ev)
+		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", ev.Bounce.BounceType, "bounce_subtype", ev.Bounce.BounceSubType)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.alsoBounced(c, ev), ev)
 	case deferred:
 		expires := c.QueuedAt.Add(w.window)
 		next := now.Add(w.backoff(c.Attempts))
@@ -274,7 +273,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		}
 		bounce(bounceType, subType)
 		log.Info("retry window ended; bounced", "reply", line, "attempt", c.Attempts)
-		err = w.q.Finish(rctx, c, queue.Bounced, line, ev)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.alsoBounced(c, ev), ev)
 	}
 	switch {
 	case errors.Is(err, queue.ErrLeaseLost):
@@ -284,12 +283,11 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 	}
 }
 
-// feedbackID returns a new feedbackId in SES's shape: the time in hex
-// milliseconds, a random UUID, and "-000000".
-func feedbackID(now time.Time) string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%016x-%x-%x-%x-%x-%x-000000", now.UnixMilli(), b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+// alsoBounced is what a bounce of c does besides its event, in the same
+// transaction: Options.OnBounce, if set.
+func (t *task) alsoBounced(c queue.Claimed, ev *event.Event) func(context.Context, *db.Tx) error {
+	if t.w.onBounce == nil {
+		return nil
+	}
+	return func(ctx context.Context, tx *db.Tx) error { return t.w.onBounce(ctx, tx, c, ev) }
 }

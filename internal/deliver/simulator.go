@@ -154,7 +154,7 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 				DiagnosticCode: diagnostic,
 			}},
 			Timestamp:    now,
-			FeedbackID:   feedbackID(now),
+			FeedbackID:   event.NewFeedbackID(now),
 			ReportingMTA: "dsn; " + w.mta,
 		}
 		return ev
@@ -187,7 +187,7 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		ev.Complaint = &event.ComplaintDetails{
 			ComplainedRecipients:  []string{c.Address},
 			Timestamp:             now,
-			FeedbackID:            feedbackID(now),
+			FeedbackID:            event.NewFeedbackID(now),
 			ComplaintFeedbackType: "abuse",
 			UserAgent:             simUserAgent,
 			ArrivalDate:           now.UTC().Format(event.TimeLayout),
