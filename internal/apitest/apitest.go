@@ -33,6 +33,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	sesameV1 "github.com/sesame-email/sesame/internal/sesv1"
 	sesameV2 "github.com/sesame-email/sesame/internal/sesv2"
+	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
 
@@ -50,16 +51,17 @@ var FastKeys = testkit.FastKeys
 
 // Env is a running API with one account.
 type Env struct {
-	URL        string
-	DB         *db.DB
-	Clock      *Clock
-	Accounts   *account.Store
-	Identities *identity.Store
-	Queue      *queue.Queue
-	Account    *account.Account
-	Key        account.Key
-	V1         *ses.Client
-	V2         *sesv2.Client
+	URL         string
+	DB          *db.DB
+	Clock       *Clock
+	Accounts    *account.Store
+	Identities  *identity.Store
+	Queue       *queue.Queue
+	Suppression *suppression.Store
+	Account     *account.Account
+	Key         account.Key
+	V1          *ses.Client
+	V2          *sesv2.Client
 }
 
 // New starts an API on d. The clock starts at the real current time (SigV4
@@ -81,7 +83,12 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := send.New(send.Options{Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log})
+	supp, err := suppression.New(suppression.Options{DB: d, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := send.New(send.Options{Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log,
+		Suppressed: supp.Suppressed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +100,13 @@ func New(t testing.TB, d *db.DB) *Env {
 		Accounts: accts,
 		Region:   Region,
 		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
-		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
+		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, Now: clock.Now, Logger: log}),
 		Logger:   log,
 		Now:      clock.Now,
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Account: a, Key: k}
+	e := &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp, Account: a, Key: k}
 	e.V1, e.V2 = e.Clients(k.AccessKeyID, k.Secret)
 	return e
 }

@@ -23,6 +23,7 @@ type getAccountOutput struct {
 	ProductionAccessEnabled      bool
 	SendQuota                    sendQuota
 	SendingEnabled               bool
+	SuppressionAttributes        *suppressionAttributes `json:",omitempty"`
 }
 
 // getAccount: GET /v2/email/account — quotas, sandbox and sending state.
@@ -42,12 +43,17 @@ func (h *handler) getAccount(r *http.Request, c sesapi.Caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	supp, err := h.accountSuppressionAttributes(r, c.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	return getAccountOutput{
 		Details:                 details,
 		EnforcementStatus:       "HEALTHY",
 		ProductionAccessEnabled: !a.Sandbox,
 		SendQuota:               sendQuota{Max24HourSend: a.Max24HourSend, MaxSendRate: a.MaxSendRate, SentLast24Hours: float64(n)},
 		SendingEnabled:          a.SendingEnabled,
+		SuppressionAttributes:   supp,
 	}, nil
 }
 

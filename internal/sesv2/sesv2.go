@@ -28,32 +28,38 @@ import (
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/suppression"
 )
 
 // Options configures the handler.
 type Options struct {
-	Identities *identity.Store  // required
-	Accounts   *account.Store   // the account operations (GetAccount...); nil: they fail
-	Queue      *queue.Queue     // sending statistics; nil: GetAccount fails
-	Sender     *send.Sender     // SendEmail; nil: it fails
-	Logger     *slog.Logger     // nil: discard
-	Now        func() time.Time // nil: time.Now
+	Identities *identity.Store // required
+	Accounts   *account.Store  // the account operations (GetAccount...); nil: they fail
+	Queue      *queue.Queue    // sending statistics; nil: GetAccount fails
+	Sender     *send.Sender    // SendEmail; nil: it fails
+	// Suppression is the account-level suppression list: its operations
+	// and GetAccount's SuppressionAttributes. Nil: the operations fail
+	// and GetAccount omits the member.
+	Suppression *suppression.Store
+	Logger      *slog.Logger     // nil: discard
+	Now         func() time.Time // nil: time.Now
 }
 
 // handler serves the v2 operations.
 type handler struct {
-	ids      *identity.Store
-	accounts *account.Store
-	queue    *queue.Queue
-	sender   *send.Sender
-	log      *slog.Logger
-	now      func() time.Time
+	ids         *identity.Store
+	accounts    *account.Store
+	queue       *queue.Queue
+	sender      *send.Sender
+	suppression *suppression.Store
+	log         *slog.Logger
+	now         func() time.Time
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, log: opts.Logger, now: opts.Now}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, log: opts.Logger, now: opts.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -79,6 +85,11 @@ func New(opts Options) http.Handler {
 	route("POST /v2/email/outbound-emails", "SendEmail", h.sendEmail)
 	route("PUT /v2/email/account/sending", "PutAccountSendingAttributes", h.putAccountSendingAttributes)
 	route("POST /v2/email/account/details", "PutAccountDetails", h.putAccountDetails)
+	route("PUT /v2/email/account/suppression", "PutAccountSuppressionAttributes", h.putAccountSuppressionAttributes)
+	route("PUT /v2/email/suppression/addresses", "PutSuppressedDestination", h.putSuppressedDestination)
+	route("GET /v2/email/suppression/addresses", "ListSuppressedDestinations", h.listSuppressedDestinations)
+	route("GET /v2/email/suppression/addresses/{EmailAddress}", "GetSuppressedDestination", h.getSuppressedDestination)
+	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", "DeleteSuppressedDestination", h.deleteSuppressedDestination)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }
