@@ -102,38 +102,38 @@ type Options struct {
 	// nil: none, every domain is delivered to. The app passes
 	// send.DefaultSimulatorDomains.
 	SimulatorDomains []string
-	// OnBounce, when set, runs in the transaction that records a bounce
-	// from delivery (a permanent reply, or the retry window's end) with the
-	// recipient and its Bounce event: the feedback processor's suppression
-	// and feedback forwarding. An error rolls the outcome back; the
-	// recipient is retried when its lease expires. Mailbox-simulator
-	// bounces do not call it (SES keeps simulator addresses off the
-	// account's suppression list).
-	OnBounce func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event) error
+	// OnFeedback, when set, runs in the transaction that records a Bounce
+	// from delivery (a permanent reply, or the retry window's end) or a
+	// mailbox simulator's Bounce or Complaint, with the recipient and the
+	// event: the feedback processor's suppression and feedback forwarding.
+	// simulated is true for the simulator's events (SES forwards them but
+	// never suppresses simulator addresses). An error rolls the outcome
+	// back; the recipient is retried when its lease expires.
+	OnFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error
 }
 
 // Worker delivers queued mail. Its methods are safe for concurrent use.
 type Worker struct {
-	q         *queue.Queue
-	resolver  dns.Resolver
-	log       *slog.Logger
-	now       func() time.Time
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
-	port      string
-	relay     string
-	relayHost string
-	helo      string
-	tls       *tls.Config
-	perDomain int
-	batch     int
-	lease     time.Duration
-	window    time.Duration
-	backoff   func(attempt int) time.Duration
-	poll      time.Duration
-	mta       string
-	owner     string
-	sim       map[string]bool // simulator domains, lower case, no trailing dot
-	onBounce  func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event) error
+	q          *queue.Queue
+	resolver   dns.Resolver
+	log        *slog.Logger
+	now        func() time.Time
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	port       string
+	relay      string
+	relayHost  string
+	helo       string
+	tls        *tls.Config
+	perDomain  int
+	batch      int
+	lease      time.Duration
+	window     time.Duration
+	backoff    func(attempt int) time.Duration
+	poll       time.Duration
+	mta        string
+	owner      string
+	sim        map[string]bool // simulator domains, lower case, no trailing dot
+	onFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error
 
 	slots  chan struct{} // one per open connection, in all
 	limits limiter       // per destination domain
@@ -157,24 +157,24 @@ func New(opts Options) (*Worker, error) {
 		return nil, errors.New("deliver: Lease, RetryWindow and Poll must not be negative")
 	}
 	w := &Worker{
-		q:         opts.Queue,
-		resolver:  opts.Resolver,
-		log:       opts.Logger,
-		now:       opts.Now,
-		dial:      opts.Dial,
-		port:      strconv.Itoa(opts.Port),
-		relay:     opts.Relay,
-		helo:      opts.HeloName,
-		tls:       opts.TLSConfig,
-		perDomain: opts.PerDomain,
-		batch:     opts.Batch,
-		lease:     opts.Lease,
-		window:    opts.RetryWindow,
-		backoff:   opts.Backoff,
-		poll:      opts.Poll,
-		mta:       opts.ReportingMTA,
-		onBounce:  opts.OnBounce,
-		wake:      make(chan struct{}, 1),
+		q:          opts.Queue,
+		resolver:   opts.Resolver,
+		log:        opts.Logger,
+		now:        opts.Now,
+		dial:       opts.Dial,
+		port:       strconv.Itoa(opts.Port),
+		relay:      opts.Relay,
+		helo:       opts.HeloName,
+		tls:        opts.TLSConfig,
+		perDomain:  opts.PerDomain,
+		batch:      opts.Batch,
+		lease:      opts.Lease,
+		window:     opts.RetryWindow,
+		backoff:    opts.Backoff,
+		poll:       opts.Poll,
+		mta:        opts.ReportingMTA,
+		onFeedback: opts.OnFeedback,
+		wake:       make(chan struct{}, 1),
 	}
 	if opts.Relay != "" {
 		host, port, err := net.SplitHostPort(opts.Relay)

@@ -1038,10 +1038,11 @@ func BenchmarkRun(b *testing.B) {
 	})
 }
 
-// TestOnBounce: a bounce from delivery runs OnBounce in the transaction
-// that records it; an error from it rolls the outcome back, so the
-// recipient is tried again.
-func TestOnBounce(t *testing.T) {
+// TestOnFeedback: a bounce from delivery runs OnFeedback in the
+// transaction that records it; an error from it rolls the outcome back, so
+// the recipient is tried again. The simulator's bounces and complaints run
+// it too, marked simulated; its suppression-list address does not.
+func TestOnFeedback(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d, newMX(t, false, 0))
@@ -1050,7 +1051,12 @@ func TestOnBounce(t *testing.T) {
 		fail := true
 		w := f.worker(t, func(o *deliver.Options) {
 			o.Lease = time.Minute
-			o.OnBounce = func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event) error {
+			o.SimulatorDomains = []string{"simulator.amazonses.com"}
+			o.OnFeedback = func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error {
+				if simulated {
+					calls = append(calls, fmt.Sprint(c.Address, " ", ev.Type, " simulated"))
+					return nil
+				}
 				calls = append(calls, c.Address+" "+ev.Bounce.BounceType+"/"+ev.Bounce.BounceSubType)
 				if _, err := tx.Exec(ctx, `UPDATE messages SET source = ? WHERE id = ?`, "touched", c.MessageID); err != nil {
 					return err
@@ -1084,6 +1090,14 @@ func TestOnBounce(t *testing.T) {
 		}
 		if c := f.counts(t); c[queue.Bounced] != 1 {
 			t.Fatalf("counts = %v", c)
+		}
+
+		calls = nil
+		f.enqueue(t, "m2", "bounce@simulator.amazonses.com", "complaint@simulator.amazonses.com", "success@simulator.amazonses.com", "suppressionlist@simulator.amazonses.com")
+		f.runOnce(t, w, 4)
+		slices.Sort(calls)
+		if want := []string{"bounce@simulator.amazonses.com Bounce simulated", "complaint@simulator.amazonses.com Complaint simulated"}; !slices.Equal(calls, want) {
+			t.Fatalf("OnFeedback calls for the simulator = %q; want %q", calls, want)
 		}
 	})
 }

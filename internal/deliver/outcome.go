@@ -240,7 +240,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 	case failed:
 		bounce(smtpcode.Classify(r.reply))
 		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", ev.Bounce.BounceType, "bounce_subtype", ev.Bounce.BounceSubType)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.alsoBounced(c, ev), ev)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
 	case deferred:
 		expires := c.QueuedAt.Add(w.window)
 		next := now.Add(w.backoff(c.Attempts))
@@ -273,7 +273,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		}
 		bounce(bounceType, subType)
 		log.Info("retry window ended; bounced", "reply", line, "attempt", c.Attempts)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.alsoBounced(c, ev), ev)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
 	}
 	switch {
 	case errors.Is(err, queue.ErrLeaseLost):
@@ -283,11 +283,22 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 	}
 }
 
-// alsoBounced is what a bounce of c does besides its event, in the same
-// transaction: Options.OnBounce, if set.
-func (t *task) alsoBounced(c queue.Claimed, ev *event.Event) func(context.Context, *db.Tx) error {
-	if t.w.onBounce == nil {
+// alsoFeedback is what c's feedback events (Bounce, Complaint) do besides
+// being stored, in the same transaction: Options.OnFeedback for each, if
+// set.
+func (w *Worker) alsoFeedback(c queue.Claimed, simulated bool, evs ...*event.Event) func(context.Context, *db.Tx) error {
+	if w.onFeedback == nil {
 		return nil
 	}
-	return func(ctx context.Context, tx *db.Tx) error { return t.w.onBounce(ctx, tx, c, ev) }
+	return func(ctx context.Context, tx *db.Tx) error {
+		for _, ev := range evs {
+			if ev.Type != event.Bounce && ev.Type != event.Complaint {
+				continue
+			}
+			if err := w.onFeedback(ctx, tx, c, ev, simulated); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
 )
@@ -172,10 +173,9 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		// SES delivers, then the simulated receiver sends an RFC 3834
 		// auto-reply ("out of the office") to the Return-Path, or the
 		// envelope sender when there is none. That reply arrives at the
-		// custom MAIL FROM's feedback MX, which comes in a later step; until
-		// then the auto-reply itself is not sent anywhere, only the
-		// Delivery is recorded. (An auto-reply is not a bounce: SES
-		// publishes no Bounce event for it.)
+		// custom MAIL FROM's feedback MX, which takes auto-replies and
+		// ignores them, so none is sent: only the Delivery is recorded. (An
+		// auto-reply is not a bounce: SES publishes no Bounce event for it.)
 		evs = append(evs, delivery())
 	case simComplaint:
 		// Delivered, then the recipient "marks it as spam": an ARF report
@@ -207,7 +207,15 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 	}
 
 	log := w.log.With("message_id", c.MessageID, "account", c.AccountID, "rcpt", c.Address)
-	err := w.q.FinishEvents(rctx, c, state, reply, evs...)
+	var also func(context.Context, *db.Tx) error
+	if sim != simSuppression {
+		// Simulated bounces and complaints are forwarded like real ones
+		// (OnFeedback does not suppress simulator addresses); the
+		// suppression-list address is left out, as account-suppressed
+		// recipients are.
+		also = w.alsoFeedback(c, true, evs...)
+	}
+	err := w.q.FinishWith(rctx, c, state, reply, also, evs...)
 	switch {
 	case errors.Is(err, queue.ErrLeaseLost):
 		log.Warn("outcome dropped: the lease was lost, another worker holds this recipient", "reply", reply)
