@@ -389,22 +389,7 @@ func (f *fixture) enqueue(t *testing.T, id string, rcpts ...string) *queue.Messa
 // outbox.
 func (f *fixture) events(t *testing.T, id string) []*event.Event {
 	t.Helper()
-	st, err := event.List(f.ctx, f.d, 0, 100, "", id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*event.Event
-	for _, s := range st {
-		if s.Type == event.Send {
-			continue
-		}
-		e, err := s.Event()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e)
-	}
-	return out
+	return testkit.Events(t, f.d, id, event.Send)
 }
 
 func types(evs []*event.Event) []event.Type {

@@ -54,7 +54,9 @@
 //     the message was queued, the ses:outgoing-ip tag).
 //   - 5yz to MAIL, RCPT or DATA, a null MX, a domain without mail hosts:
 //     queue.Finish(Bounced) with a Bounce event whose bounceType and
-//     bounceSubType come from smtpcode.Classify.
+//     bounceSubType come from smtpcode.Classify; Options.OnFeedback
+//     decides the suppression list (the feedback processor, with the same
+//     classification as bounces that arrive later by mail).
 //   - 4yz, a refused or broken connection, a timeout, a failed DNS
 //     lookup: queue.Retry after Options.Backoff with a DeliveryDelay event,
 //     as long as that next attempt still falls inside Options.RetryWindow

@@ -8,8 +8,10 @@
 // a reply that does not parse -- becomes a temporary Reply through
 // [FromError], so that it is retried rather than bounced.
 //
-// [Classify] maps a reply onto the bounceType and bounceSubType of SES's
-// Bounce event.
+// [Judge] maps a failure reply onto the bounceType and bounceSubType of
+// SES's Bounce event, and says whether it shows the address itself is bad
+// (so that it belongs on the suppression list); [Classify] is its first
+// half.
 //
 // The package is a leaf: pure functions over strings and errors, no I/O.
 // deliver turns every delivery outcome into a Reply; smtpsubmit and

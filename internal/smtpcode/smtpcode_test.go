@@ -287,49 +287,70 @@ func TestFromError(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
+func TestJudge(t *testing.T) {
 	tests := []struct {
 		reply    string
 		bounce   string
 		subType  string
+		suppress bool
 		why      string
-		noParsed bool
 	}{
-		{"550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown", "Permanent", "NoEmail", "bad mailbox", false},
-		{"550 5.1.2 Host unknown", "Permanent", "NoEmail", "bad system", false},
-		{"553 5.1.3 Bad recipient address syntax", "Permanent", "NoEmail", "bad syntax", false},
-		{"550 5.1.6 Mailbox has moved", "Permanent", "NoEmail", "moved", false},
-		{"556 5.1.10 Recipient address has null MX", "Permanent", "NoEmail", "null MX", false},
-		{"556 Domain does not accept mail", "Permanent", "NoEmail", "556 without enhanced code", false},
-		{"553 5.1.7 Sender address syntax", "Transient", "General", "sender's address", false},
-		{"550 5.1.8 Sender domain does not exist", "Transient", "General", "sender's system", false},
-		{"550 5.1.0 Address rejected", "Permanent", "General", "other address status", false},
-		{"550 5.2.1 Mailbox disabled", "Permanent", "General", "disabled", false},
-		{"552 5.2.2 Mailbox full", "Transient", "MailboxFull", "permanent mailbox full", false},
-		{"452 4.2.2 Mailbox full", "Transient", "MailboxFull", "temporary mailbox full", false},
-		{"552 5.2.3 Message exceeds the limit", "Transient", "MessageTooLarge", "administrative limit", false},
-		{"552 5.3.4 Message size exceeds fixed maximum message size", "Transient", "MessageTooLarge", "too big", false},
-		{"452 4.3.4 Message too big for now", "Transient", "MessageTooLarge", "temporary too big", false},
-		{"552 Message too large or mailbox full", "Transient", "General", "552 without enhanced code", false},
-		{"554 5.4.7 Delivery time expired", "Transient", "General", "expired", false},
-		{"550 5.4.4 Unable to route", "Permanent", "General", "unable to route", false},
-		{"554 5.6.0 Message content rejected", "Transient", "ContentRejected", "media", false},
-		{"550 5.6.1 Media not supported", "Transient", "ContentRejected", "media", false},
-		{"550 5.7.1 Message rejected as spam", "Transient", "ContentRejected", "policy refusal", false},
-		{"554 5.7.0 Message rejected for policy reasons", "Transient", "ContentRejected", "policy refusal", false},
-		{"552 5.7.0 This message was blocked because its content presents a potential security issue: ATTACHMENT", "Transient", "AttachmentRejected", "attachment", false},
-		{"550 5.6.1 Attachment type not allowed", "Transient", "AttachmentRejected", "attachment", false},
-		{"550 5.7.26 Unauthenticated email is not accepted (DMARC)", "Transient", "General", "authentication", false},
-		{"550 5.7.23 SPF validation failed", "Transient", "General", "authentication", false},
-		{"530 5.7.0 Must issue a STARTTLS command first", "Transient", "ContentRejected", "5.7.0 is policy", false},
-		{"550 Requested action not taken: mailbox unavailable", "Permanent", "General", "5yz without enhanced code", false},
-		{"554 Transaction failed", "Permanent", "General", "5yz without enhanced code", false},
-		{"550 5.5.0 Requested action not taken: mailbox unavailable", "Permanent", "General", "other 5yz", false},
-		{"451 4.7.1 Greylisted", "Transient", "General", "temporary policy", false},
-		{"421 4.4.1 Unable to connect to remote host", "Transient", "General", "connection", false},
-		{"450 Mailbox busy", "Transient", "General", "4yz", false},
-		{"250 2.0.0 Ok", "Undetermined", "Undetermined", "success", false},
-		{"354 go ahead", "Undetermined", "Undetermined", "intermediate", false},
+		{"550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown", "Permanent", "NoEmail", true, "bad mailbox"},
+		{"550 5.1.2 Host unknown", "Permanent", "NoEmail", true, "bad system"},
+		{"553 5.1.3 Bad recipient address syntax", "Permanent", "NoEmail", true, "bad syntax"},
+		{"550 5.1.6 Mailbox has moved", "Permanent", "NoEmail", true, "moved"},
+		{"556 5.1.10 Recipient address has null MX", "Permanent", "NoEmail", true, "null MX"},
+		{"556 Domain does not accept mail", "Permanent", "NoEmail", true, "556 without enhanced code"},
+		{"553 5.1.7 Sender address syntax", "Permanent", "General", false, "sender's address"},
+		{"550 5.1.8 Sender domain does not exist", "Permanent", "General", false, "sender's system"},
+		{"550 5.1.0 Address rejected", "Permanent", "General", true, "other address status"},
+		{"550 5.2.1 Mailbox disabled", "Permanent", "General", true, "disabled"},
+		{"552 5.2.2 Mailbox full", "Permanent", "General", false, "permanent mailbox full"},
+		{"452 4.2.2 Mailbox full", "Transient", "MailboxFull", false, "temporary mailbox full"},
+		{"552 5.2.3 Message exceeds the limit", "Permanent", "General", false, "administrative limit"},
+		{"552 5.3.4 Message size exceeds fixed maximum message size", "Permanent", "General", false, "too big"},
+		{"452 4.3.4 Message too big for now", "Transient", "MessageTooLarge", false, "temporary too big"},
+		{"452 4.2.3 Message too big for the mailbox", "Transient", "MessageTooLarge", false, "temporary too big"},
+		{"552 Message too large or mailbox full", "Permanent", "General", false, "552 without enhanced code"},
+		{"554 5.4.7 Delivery time expired", "Permanent", "General", false, "expired"},
+		{"550 5.4.4 Unable to route", "Permanent", "General", true, "unable to route"},
+		{"554 5.6.0 Message content rejected", "Permanent", "General", false, "media"},
+		{"550 5.6.1 Attachment type not allowed", "Permanent", "General", false, "attachment"},
+		{"550 5.7.1 Message rejected as spam", "Permanent", "General", false, "policy refusal"},
+		{"554 5.7.0 Message rejected for policy reasons", "Permanent", "General", false, "policy refusal"},
+		{"550 5.7.26 Unauthenticated email is not accepted (DMARC)", "Permanent", "General", false, "authentication"},
+		{"530 5.7.0 Must issue a STARTTLS command first", "Permanent", "General", false, "5.7.0 is policy"},
+		{"550 Requested action not taken: mailbox unavailable", "Permanent", "General", true, "5yz without enhanced code"},
+		{"554 Transaction failed", "Permanent", "General", true, "5yz without enhanced code"},
+		{"550 5.5.0 Requested action not taken: mailbox unavailable", "Permanent", "General", true, "other 5yz"},
+		{"451 4.7.1 Greylisted", "Transient", "ContentRejected", false, "4.7.1 is policy"},
+		{"451 4.7.1 Attachment scan pending", "Transient", "AttachmentRejected", false, "attachment"},
+		{"450 4.7.25 Client host rejected: cannot find your hostname", "Transient", "General", false, "other 4.7.x"},
+		{"421 4.4.1 Unable to connect to remote host", "Transient", "General", false, "connection"},
+		{"450 Mailbox busy", "Transient", "General", false, "4yz"},
+		{"450 Message looks like spam, try later", "Transient", "ContentRejected", false, "spam, no enhanced code"},
+		// The sender-blame rule: refusals about the sender's host,
+		// reputation or a policy are not evidence of a bad address.
+		{"550 Client host [192.0.2.1] blocked using zen.spamhaus.org", "Permanent", "General", false, "block list"},
+		{"554 5.0.0 Service unavailable; IP 192.0.2.1 is listed at bl.spamcop.net", "Permanent", "General", false, "listed at"},
+		{"550 IP listed in DNSBL", "Permanent", "General", false, "listed in"},
+		{"554 Your access to this mail system has been rejected due to the sending MTA's poor reputation", "Permanent", "General", false, "reputation"},
+		{"550 5.5.0 Message rejected: our blacklist says no", "Permanent", "General", false, "blacklist"},
+		{"550 Message rejected as spam", "Permanent", "General", false, "spam, no enhanced code"},
+		{"550 5.4.1 Message content rejected by policy", "Permanent", "General", false, "content and policy"},
+		{"550 Denied by policy", "Permanent", "General", false, "policy"},
+		{"550 Too many connections from your host", "Permanent", "General", false, "too many"},
+		{"550 5.4.0 Rate limited, try later", "Permanent", "General", false, "rate limit"},
+		{"554 Email rejected due to security policies", "Permanent", "General", false, "rejected due to"},
+		{"556 Your mail server is blocked", "Permanent", "General", false, "556 with blame"},
+		{"550 5.1.1 <bob@example.org>: User unknown; also your IP is on a blocklist", "Permanent", "NoEmail", true, "a bad-address code wins"},
+		{"553 5.1.3 Address blocked syntax", "Permanent", "NoEmail", true, "a bad-address code wins"},
+		{"550 User not listed in public Name & Address Book", "Permanent", "General", true, "a directory, not a block list"},
+		{"550 Recipient is not listed in our directory", "Permanent", "General", true, "not listed"},
+		{"550 Mailbox unlisted", "Permanent", "General", true, "unlisted is not listed"},
+		{"550 Mailbox unblockedx", "Permanent", "General", true, "word boundaries"},
+		{"250 2.0.0 Ok", "Undetermined", "Undetermined", false, "success"},
+		{"354 go ahead", "Undetermined", "Undetermined", false, "intermediate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.reply, func(t *testing.T) {
@@ -337,9 +358,12 @@ func TestClassify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, s := Classify(r)
-			if b != tt.bounce || s != tt.subType {
-				t.Errorf("Classify(%q) = %s/%s; want %s/%s (%s)", tt.reply, b, s, tt.bounce, tt.subType, tt.why)
+			v := Judge(r)
+			if v.BounceType != tt.bounce || v.SubType != tt.subType || v.Suppress != tt.suppress || v.Rule == "" {
+				t.Errorf("Judge(%q) = %+v; want %s/%s suppress=%v (%s)", tt.reply, v, tt.bounce, tt.subType, tt.suppress, tt.why)
+			}
+			if b, s := Classify(r); b != v.BounceType || s != v.SubType {
+				t.Errorf("Classify(%q) = %s/%s; Judge gives %+v", tt.reply, b, s, v)
 			}
 		})
 	}
@@ -429,6 +453,8 @@ func FuzzParse(f *testing.F) {
 		if n := New(r.Code, r.Enhanced, r.Text); n != r {
 			t.Fatalf("Parse(%q) = %#v; New of its parts = %#v", s, r, n)
 		}
-		Classify(r)
+		if v := Judge(r); v.Suppress && v.BounceType != BouncePermanent {
+			t.Fatalf("Judge(%q) = %+v: suppresses without a permanent bounce", s, v)
+		}
 	})
 }
