@@ -93,6 +93,8 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("leaf package %s imports %s", p.dir, internal)
 			case (p.dir == "internal/sesv1" || p.dir == "internal/sesv2") && internal == "internal/dnscheck":
 				t.Errorf("%s imports dnscheck; the API reaches the checker through a hook", p.dir)
+			case p.dir == "internal/bounce" && internal != "internal/smtpcode":
+				t.Errorf("bounce imports %s; it is a pure parser of untrusted bytes (smtpcode only)", internal)
 			case p.dir == "internal/identity" && (strings.HasPrefix(internal, "internal/ses") || internal == "internal/app" || internal == "internal/dnscheck"):
 				t.Errorf("identity imports %s; records must not know their callers", internal)
 			}
