@@ -1,0 +1,52 @@
+// Package feedback is Sesame's side of the feedback loop: the feedback MX
+// that takes bounces and complaints about the mail Sesame sent, and the
+// processor that turns them — and the bounces of Sesame's own delivery
+// attempts — into what SES gives its users.
+//
+// # The feedback MX
+//
+// Every message leaves with the envelope sender <MessageId>@<MAIL FROM
+// domain>: a verified custom MAIL FROM domain of the sending identity, or
+// the default one, <region>.<service domain>. Both have MX records pointing
+// at feedback-smtp.<region>.<service domain>, where Server listens. It
+// accepts a recipient only when its local part is a message Sesame sent,
+// within the retention window, and the whole address is exactly that
+// message's envelope sender: anything else gets 550 5.1.1 and nothing is
+// stored. It has no AUTH and relays nothing. Sizes, timeouts and the
+// number of connections are bounded.
+//
+// # What a report does
+//
+// A received message is parsed by package bounce (DSN, ARF, vendor
+// formats, auto-replies) and applied to the message it was addressed to
+// (Processor.Apply), in one transaction:
+//
+//   - a bounce: one Bounce event per recipient of the report that was a
+//     recipient of the message (others are ignored and logged), with the
+//     report's status, action, diagnostic code and reporting MTA and the
+//     classification to SES's bounceType/bounceSubType (bounce.Classify);
+//     a bounce whose verdict is that the address itself is bad adds it to
+//     the account's suppression list (reason BOUNCE) when the account
+//     suppresses bounces. Policy and reputation blocks, full mailboxes and
+//     refused content are Permanent bounces when their status is 5.x.x,
+//     but never suppress (see smtpcode.Judge).
+//   - a complaint: one Complaint event naming the complained recipients
+//     (when the report names none and the message had one recipient, that
+//     one), with the ARF feedback type, user agent and arrival date; each
+//     address goes on the suppression list (reason COMPLAINT) when the
+//     account suppresses complaints.
+//   - auto-replies, success DSNs and unrecognised mail: nothing is stored.
+//   - reports about Sesame's own (system) mail: logged, nothing stored.
+//
+// When the sending identity has feedback forwarding on (SES's default), a
+// notification is queued in the same transaction to the message's return
+// address (FeedbackForwardingEmailAddress / ReturnPath, else the Source):
+// an RFC 3464 report from MAILER-DAEMON@<service domain> for a bounce, an
+// RFC 5965 report from complaints@<service domain> for a complaint, each
+// carrying the original message's header. It is system mail: feedback about
+// it is never forwarded, so notifications cannot loop.
+//
+// Bounces during delivery (a 5xx reply, or the retry window's end) go
+// through Processor.Bounced from the delivery transaction: the same
+// suppression and forwarding rules, so both paths give the same result.
+package feedback

@@ -1,0 +1,403 @@
+package feedback_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/bounce"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/testkit"
+)
+
+const (
+	region        = "us-east-1"
+	serviceDomain = "sesame.test"
+	mailFromDom   = "mail.example.test"
+)
+
+type fixture struct {
+	ctx     context.Context
+	d       *db.DB
+	clock   *testkit.Clock
+	q       *queue.Queue
+	sup     *suppression.Store
+	p       *feedback.Processor
+	acct    string
+	forward map[string]bool // identity → feedback forwarding
+	failSup error           // returned by Suppress when set
+	log     *slog.Logger
+}
+
+func newFixture(t *testing.T, d *db.DB) *fixture {
+	t.Helper()
+	f := &fixture{ctx: context.Background(), d: d, clock: testkit.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)),
+		forward: map[string]bool{"example.test": true}, log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	box, _ := seal.New("k")
+	a, _, err := account.New(d, box, f.clock.Now).Create(f.ctx, account.CreateOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acct = a.ID
+	if f.q, err = queue.New(queue.Options{DB: d, Now: f.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	if f.sup, err = suppression.New(suppression.Options{DB: d, Now: f.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	f.p, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: f.q, Region: region, ServiceDomain: serviceDomain, Now: f.clock.Now, Logger: f.log,
+		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error) {
+			if f.failSup != nil {
+				return false, f.failSup
+			}
+			return f.sup.Record(ctx, tx, accountID, address, suppression.Reason(reason), messageID, feedbackID)
+		},
+		Forwarding: func(ctx context.Context, accountID, identity string) (bool, error) { return f.forward[identity], nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// send stores a message from the identity example.test with a feedback
+// forwarding address, as the send path does.
+func (f *fixture) send(t *testing.T, id string, rcpts ...string) *queue.Sent {
+	t.Helper()
+	mail := event.Mail{Timestamp: f.clock.Now(), MessageID: id, Source: "Sender <sender@example.test>",
+		SourceArn: "arn:aws:ses:" + region + ":" + f.acct + ":identity/example.test", SendingAccountID: f.acct, Destination: rcpts,
+		Headers:       []event.Header{{Name: "From", Value: "Sender <sender@example.test>"}, {Name: "Subject", Value: "Hello"}},
+		CommonHeaders: event.CommonHeaders{From: []string{"Sender <sender@example.test>"}, Subject: "Hello", ReturnPath: "bounces@example.test"}}
+	m := &queue.Message{ID: id, AccountID: f.acct, Source: mail.Source, SourceArn: mail.SourceArn, MailFrom: id + "@" + mailFromDom,
+		Mail: mail, Body: []byte("From: sender@example.test\r\n\r\nhi\r\n"), Recipients: rcpts, Counted: len(rcpts)}
+	if err := f.q.Enqueue(f.ctx, m, &event.Event{Type: event.Send, AccountID: f.acct, Mail: mail, Send: &event.SendDetails{}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.q.Lookup(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// events returns the events about message id after its Send event.
+func (f *fixture) events(t *testing.T, id string) []*event.Event {
+	t.Helper()
+	return testkit.Events(t, f.d, id, event.Send)
+}
+
+// suppressed returns the account's suppression list as "address reason".
+func (f *fixture) suppressed(t *testing.T) []string {
+	t.Helper()
+	es, _, err := f.sup.List(f.ctx, f.acct, suppression.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Address+" "+string(e.Reason))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// forwarded returns the bodies of the system messages queued (forwarded
+// notifications), by recipient.
+func (f *fixture) forwarded(t *testing.T) map[string][]string {
+	t.Helper()
+	rows, err := f.d.Query(f.ctx, `SELECT m.id, r.address FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.system = ?`, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for rows.Next() {
+		var id, to string
+		if err := rows.Scan(&id, &to); err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = to
+	}
+	rows.Close()
+	out := map[string][]string{}
+	for id, to := range ids {
+		b, err := f.q.Body(f.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[to] = append(out[to], string(b))
+	}
+	return out
+}
+
+func TestPermanentBounce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test")
+		rep := &bounce.Report{Kind: bounce.KindBounce, Format: "dsn", ReportingMTA: "dns; mx.rcpt.test", Recipients: []bounce.Recipient{
+			{Address: "A@RCPT.test", Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 user unknown", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true},
+		}}
+		res, err := f.p.Apply(f.ctx, sent, rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res.Events, []event.Type{event.Bounce}) || !slices.Equal(res.Suppressed, []string{"a@rcpt.test"}) || res.Forwarded == "" || len(res.Ignored) != 0 {
+			t.Fatalf("result = %+v", res)
+		}
+		evs := f.events(t, "m1")
+		if len(evs) != 1 || evs[0].Type != event.Bounce {
+			t.Fatalf("events = %+v", evs)
+		}
+		b := evs[0].Bounce
+		want := event.Recipient{EmailAddress: "a@rcpt.test", Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 user unknown"}
+		if b.BounceType != "Permanent" || b.BounceSubType != "NoEmail" || len(b.BouncedRecipients) != 1 || b.BouncedRecipients[0] != want ||
+			b.ReportingMTA != "dns; mx.rcpt.test" || b.FeedbackID == "" || !b.Timestamp.Equal(f.clock.Now()) {
+			t.Fatalf("bounce = %+v", b)
+		}
+		if evs[0].Mail.MessageID != "m1" || evs[0].AccountID != f.acct {
+			t.Fatalf("mail = %+v", evs[0].Mail)
+		}
+		e, err := f.sup.Get(f.ctx, f.acct, "a@rcpt.test")
+		if err != nil || e.Reason != suppression.Bounce || e.MessageID != "m1" || e.FeedbackID != b.FeedbackID {
+			t.Fatalf("suppression entry = %+v, %v", e, err)
+		}
+		fw := f.forwarded(t)
+		if len(fw) != 1 || len(fw["bounces@example.test"]) != 1 {
+			t.Fatalf("forwarded = %v; want one notice to the feedback forwarding address", fw)
+		}
+		for _, s := range []string{"From: MAILER-DAEMON@" + serviceDomain, "multipart/report; report-type=delivery-status",
+			"Final-Recipient: rfc822; a@rcpt.test", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1 user unknown",
+			"text/rfc822-headers", "Subject: Hello", "Auto-Submitted: auto-replied"} {
+			if notice := fw["bounces@example.test"][0]; !strings.Contains(notice, s) {
+				t.Errorf("notice lacks %q:\n%s", s, notice)
+			}
+		}
+		// The notice is system mail: feedback about it is not applied.
+		nid := res.Forwarded
+		ns, err := f.q.Lookup(f.ctx, nid)
+		if err != nil || !ns.System || ns.MailFrom != nid+"@"+region+"."+serviceDomain {
+			t.Fatalf("notice message = %+v, %v", ns, err)
+		}
+		res, err = f.p.Apply(f.ctx, ns, &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "bounces@example.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}})
+		if err != nil || len(res.Events) != 0 || len(res.Ignored) != 1 {
+			t.Fatalf("feedback about a notice: %+v, %v", res, err)
+		}
+		if got := f.suppressed(t); !slices.Equal(got, []string{"a@rcpt.test BOUNCE"}) {
+			t.Fatalf("suppressed = %v", got)
+		}
+	})
+}
+
+func TestTransientAndGroupedBounce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.forward["example.test"] = false
+		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test", "c@rcpt.test")
+		rep := &bounce.Report{Kind: bounce.KindBounce, ReportingMTA: "mx.rcpt.test", Recipients: []bounce.Recipient{
+			{Address: "a@rcpt.test", Status: "5.7.1", DiagnosticCode: "smtp; 550 5.7.1 blocked: listed at a DNSBL", BounceType: "Permanent", BounceSubType: "General"},
+			{Address: "b@rcpt.test", Action: "delayed", Status: "4.2.2", BounceType: "Transient", BounceSubType: "MailboxFull"},
+			{Address: "c@rcpt.test", Status: "5.2.2", BounceType: "Permanent", BounceSubType: "General"},
+			{Address: "stranger@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true},
+			{Address: "a@rcpt.test", Status: "5.7.1", BounceType: "Permanent", BounceSubType: "General"}, // repeated
+		}}
+		res, err := f.p.Apply(f.ctx, sent, rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Suppressed) != 0 || res.Forwarded != "" || len(res.Ignored) != 1 || !strings.Contains(res.Ignored[0], "stranger@rcpt.test") {
+			t.Fatalf("result = %+v", res)
+		}
+		evs := f.events(t, "m1")
+		if len(evs) != 2 {
+			t.Fatalf("events = %d; want one per bounce type", len(evs))
+		}
+		b0, b1 := evs[0].Bounce, evs[1].Bounce
+		if b0.BounceType != "Permanent" || b0.BounceSubType != "General" || len(b0.BouncedRecipients) != 2 || b0.BouncedRecipients[1].EmailAddress != "c@rcpt.test" ||
+			b0.BouncedRecipients[0].Action != "failed" || b0.ReportingMTA != "dns; mx.rcpt.test" {
+			t.Fatalf("first bounce = %+v", b0)
+		}
+		if b1.BounceSubType != "MailboxFull" || b1.BouncedRecipients[0].Action != "delayed" || b0.FeedbackID == b1.FeedbackID {
+			t.Fatalf("second bounce = %+v", b1)
+		}
+		if got := f.suppressed(t); len(got) != 0 {
+			t.Fatalf("suppressed = %v; policy blocks and full mailboxes must not suppress, permanent or not", got)
+		}
+		if fw := f.forwarded(t); len(fw) != 0 {
+			t.Fatalf("forwarded with forwarding off: %v", fw)
+		}
+	})
+}
+
+func TestComplaint(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		arrival := time.Date(2026, 6, 1, 8, 59, 0, 0, time.FixedZone("", -5*3600))
+		one := f.send(t, "m1", "a@rcpt.test")
+		two := f.send(t, "m2", "a@rcpt.test", "b@rcpt.test")
+
+		// Naming no recipient: attributed to a one-recipient message,
+		// ignored for a message with two.
+		anon := &bounce.Report{Kind: bounce.KindComplaint, Format: "arf", Complaint: &bounce.Complaint{FeedbackType: "abuse", UserAgent: "SomeISP-FBL/1.0", ArrivalDate: arrival}}
+		res, err := f.p.Apply(f.ctx, two, anon)
+		if err != nil || len(res.Events) != 0 || len(res.Ignored) != 1 {
+			t.Fatalf("anonymous complaint about a 2-recipient message: %+v, %v", res, err)
+		}
+		res, err = f.p.Apply(f.ctx, one, anon)
+		if err != nil || !slices.Equal(res.Events, []event.Type{event.Complaint}) || !slices.Equal(res.Suppressed, []string{"a@rcpt.test"}) || res.Forwarded == "" {
+			t.Fatalf("anonymous complaint about a 1-recipient message: %+v, %v", res, err)
+		}
+		evs := f.events(t, "m1")
+		c := evs[0].Complaint
+		if len(evs) != 1 || !slices.Equal(c.ComplainedRecipients, []string{"a@rcpt.test"}) || c.ComplaintFeedbackType != "abuse" ||
+			c.UserAgent != "SomeISP-FBL/1.0" || c.ArrivalDate != "2026-06-01T13:59:00.000Z" || c.ComplaintSubType != nil || c.FeedbackID == "" {
+			t.Fatalf("complaint = %+v", c)
+		}
+		notice := strings.Join(f.forwarded(t)["bounces@example.test"], "")
+		for _, s := range []string{"From: complaints@" + serviceDomain, "report-type=feedback-report", "Feedback-Type: abuse", "Original-Rcpt-To: a@rcpt.test", "Version: 1"} {
+			if !strings.Contains(notice, s) {
+				t.Errorf("notice lacks %q:\n%s", s, notice)
+			}
+		}
+
+		// With complaints no longer suppressed, the event is still written.
+		if err := f.sup.SetAttributes(f.ctx, f.acct, []suppression.Reason{suppression.Bounce}); err != nil {
+			t.Fatal(err)
+		}
+		rep := &bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "B@rcpt.test"}}, Complaint: &bounce.Complaint{FeedbackType: "abuse"}}
+		res, err = f.p.Apply(f.ctx, two, rep)
+		if err != nil || !slices.Equal(res.Events, []event.Type{event.Complaint}) || len(res.Suppressed) != 0 {
+			t.Fatalf("complaint with COMPLAINT not suppressed: %+v, %v", res, err)
+		}
+		if evs := f.events(t, "m2"); len(evs) != 1 || evs[0].Complaint.ComplainedRecipients[0] != "b@rcpt.test" {
+			t.Fatalf("events of m2 = %+v", evs)
+		}
+		if got := f.suppressed(t); !slices.Equal(got, []string{"a@rcpt.test COMPLAINT"}) {
+			t.Fatalf("suppressed = %v", got)
+		}
+	})
+}
+
+func TestIgnoredReports(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test")
+		for _, rep := range []*bounce.Report{
+			{Kind: bounce.KindAutoReply, Recipients: []bounce.Recipient{{Address: "a@rcpt.test"}}},
+			{Kind: bounce.KindDelivered, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Action: "delivered", Status: "2.0.0"}}},
+			{Kind: bounce.KindUnknown},
+			{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "other@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}},
+			{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "other@rcpt.test"}}},
+		} {
+			res, err := f.p.Apply(f.ctx, sent, rep)
+			if err != nil || len(res.Events) != 0 || len(res.Ignored) == 0 {
+				t.Fatalf("%s report: %+v, %v", rep.Kind, res, err)
+			}
+		}
+		if evs := f.events(t, "m1"); len(evs) != 0 {
+			t.Fatalf("events = %+v", evs)
+		}
+		if got := f.suppressed(t); len(got) != 0 {
+			t.Fatalf("suppressed = %v", got)
+		}
+		if fw := f.forwarded(t); len(fw) != 0 {
+			t.Fatalf("forwarded = %v", fw)
+		}
+	})
+}
+
+// TestAllOrNothing: when the suppression list cannot be written, neither
+// the event nor the notification is stored.
+func TestAllOrNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test")
+		f.failSup = errors.New("disk full")
+		rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
+		if _, err := f.p.Apply(f.ctx, sent, rep); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Apply = %v", err)
+		}
+		if evs := f.events(t, "m1"); len(evs) != 0 {
+			t.Fatalf("events after a failed Apply: %+v", evs)
+		}
+		if fw := f.forwarded(t); len(fw) != 0 {
+			t.Fatalf("forwarded after a failed Apply: %v", fw)
+		}
+	})
+}
+
+// TestDelivered: a delivery bounce applies the same rules inside the
+// delivery transaction; the simulator's feedback is forwarded but never
+// suppresses.
+func TestDelivered(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test", "c@rcpt.test")
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil || len(cs) != 3 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		for i, c := range cs {
+			// A bad address; the retry window's end; a block-list refusal.
+			bt, st, status, diag := []string{"Permanent", "Transient", "Permanent"}[i], []string{"NoEmail", "General", "General"}[i],
+				[]string{"5.1.1", "4.4.7", "5.7.1"}[i], []string{"smtp; 550 5.1.1 unknown", "smtp; 451 4.4.7 try later", "smtp; 554 5.7.1 blocked using zen.spamhaus.org"}[i]
+			ev := &event.Event{Type: event.Bounce, AccountID: f.acct, Mail: sent.Mail, Bounce: &event.BounceDetails{BounceType: bt, BounceSubType: st,
+				BouncedRecipients: []event.Recipient{{EmailAddress: c.Address, Action: "failed", Status: status, DiagnosticCode: diag}}, Timestamp: f.clock.Now(), FeedbackID: fmt.Sprint("fb", i)}}
+			err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, false) }, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.suppressed(t); !slices.Equal(got, []string{"a@rcpt.test BOUNCE"}) {
+			t.Fatalf("suppressed = %v", got)
+		}
+		// All bounces are forwarded; only the bad address is suppressed.
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 3 || !strings.Contains(strings.Join(fw, ""), "Final-Recipient: rfc822; b@rcpt.test") {
+			t.Fatalf("forwarded = %v", fw)
+		}
+
+		// The simulator's bounce and complaint: forwarded, not suppressed.
+		sim := f.send(t, "m2", "bounce@simulator.amazonses.com", "complaint@simulator.amazonses.com")
+		all, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = slices.DeleteFunc(all, func(c queue.Claimed) bool { return c.MessageID != "m2" }) // not the notices
+		if len(cs) != 2 {
+			t.Fatalf("Claim = %+v", all)
+		}
+		bev := &event.Event{Type: event.Bounce, AccountID: f.acct, Mail: sim.Mail, Bounce: &event.BounceDetails{BounceType: "Permanent", BounceSubType: "General",
+			BouncedRecipients: []event.Recipient{{EmailAddress: cs[0].Address, Action: "failed", Status: "5.1.1"}}, Timestamp: f.clock.Now()}}
+		cev := &event.Event{Type: event.Complaint, AccountID: f.acct, Mail: sim.Mail, Complaint: &event.ComplaintDetails{ComplainedRecipients: []string{cs[1].Address},
+			Timestamp: f.clock.Now(), ComplaintFeedbackType: "abuse"}}
+		for i, ev := range []*event.Event{bev, cev} {
+			c := cs[i]
+			if err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, true) }, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.suppressed(t); !slices.Equal(got, []string{"a@rcpt.test BOUNCE"}) {
+			t.Fatalf("suppressed after the simulator = %v", got)
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 5 {
+			t.Fatalf("forwarded = %d notices; want 5", len(fw))
+		}
+	})
+}

@@ -1,0 +1,343 @@
+package feedback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/bounce"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/smtpcode"
+)
+
+// The suppression reasons a report can add an address for, as SES's
+// SuppressedReasons spell them.
+const (
+	ReasonBounce    = "BOUNCE"
+	ReasonComplaint = "COMPLAINT"
+)
+
+// Options configures a Processor.
+type Options struct {
+	// DB is where Apply's transaction runs; required.
+	DB *db.DB
+	// Queue holds the messages reports are about, and takes forwarded
+	// notifications; required.
+	Queue *queue.Queue
+	// Region and ServiceDomain name the deployment; required. Forwarded
+	// notifications come from MAILER-DAEMON@ / complaints@<ServiceDomain>
+	// with the default MAIL FROM domain <Region>.<ServiceDomain>.
+	Region, ServiceDomain string
+	// Suppress adds address to the account's suppression list for reason
+	// (ReasonBounce or ReasonComplaint) inside tx, when the account
+	// suppresses that reason, and reports whether it did
+	// (suppression.Store.Record). Nil: no suppression list.
+	Suppress func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error)
+	// Forwarding reports whether the account's identity forwards feedback
+	// by email (SES's feedback forwarding). Nil: never.
+	Forwarding func(ctx context.Context, accountID, identity string) (bool, error)
+	// ReportingMTA is the name forwarded DSNs give for Sesame;
+	// "": feedback-smtp.<Region>.<ServiceDomain>.
+	ReportingMTA string
+	Logger       *slog.Logger     // nil: discard
+	Now          func() time.Time // nil: time.Now
+}
+
+// Processor applies bounces and complaints to the messages they are about.
+// Its methods are safe for concurrent use.
+type Processor struct {
+	opts Options
+	now  func() time.Time
+	log  *slog.Logger
+}
+
+// NewProcessor returns a Processor.
+func NewProcessor(opts Options) (*Processor, error) {
+	if opts.DB == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
+		return nil, errors.New("feedback: DB, Queue, Region and ServiceDomain are required")
+	}
+	p := &Processor{opts: opts, now: opts.Now, log: opts.Logger}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.opts.ReportingMTA == "" {
+		p.opts.ReportingMTA = "feedback-smtp." + opts.Region + "." + opts.ServiceDomain
+	}
+	return p, nil
+}
+
+// Result is what applying one report did.
+type Result struct {
+	Events     []event.Type // appended to the outbox, in order
+	Suppressed []string     // addresses added to the suppression list
+	Forwarded  string       // MessageId of the forwarded notification, "" for none
+	Ignored    []string     // why (parts of) the report were not used
+}
+
+// Apply applies rep, a report received for the message sent, in one
+// transaction: its events, suppression-list entries and forwarded
+// notification are all stored, or nothing is. See the package
+// documentation for what each kind of report does.
+func (p *Processor) Apply(ctx context.Context, sent *queue.Sent, rep *bounce.Report) (Result, error) {
+	var res Result
+	if sent.System {
+		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
+		return res, nil
+	}
+	var evs []outcome
+	switch rep.Kind {
+	case bounce.KindBounce:
+		evs = p.bounceEvents(sent, rep, &res)
+	case bounce.KindComplaint:
+		if ev := p.complaintEvent(sent, rep, &res); ev != nil {
+			evs = append(evs, outcome{ev, complained(ev)})
+		}
+	default:
+		res.Ignored = append(res.Ignored, fmt.Sprintf("a %s report is neither a bounce nor a complaint", rep.Kind))
+	}
+	if len(evs) == 0 {
+		return res, nil
+	}
+	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
+		r := Result{Ignored: res.Ignored}
+		now := p.now()
+		for _, o := range evs {
+			if _, err := event.Append(ctx, tx, o.ev, now); err != nil {
+				return err
+			}
+			r.Events = append(r.Events, o.ev.Type)
+			if err := p.consequences(ctx, tx, o.ev, o.suppress, &r); err != nil {
+				return err
+			}
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if res.Forwarded != "" {
+		p.opts.Queue.Wake()
+	}
+	return res, nil
+}
+
+// Delivered applies feedback from Sesame's own delivery (deliver's
+// OnFeedback): a bounce from a delivery attempt, or a mailbox simulator's
+// bounce or complaint (simulated), inside the transaction recording it.
+// The same rules as for a report that arrives at the feedback MX apply:
+// each bounced recipient is judged by bounce.Classify from the reply's
+// status and text. Simulator addresses are never suppressed (ses-api.md
+// §14.1).
+func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error {
+	if c.System {
+		return nil
+	}
+	var suppress []string
+	switch {
+	case simulated:
+	case ev.Bounce != nil:
+		for _, rc := range ev.Bounce.BouncedRecipients {
+			if ev.Bounce.BounceType == smtpcode.BouncePermanent && bounce.Classify(rc.Status, rc.DiagnosticCode).Suppress {
+				suppress = append(suppress, rc.EmailAddress)
+			}
+		}
+	case ev.Complaint != nil:
+		suppress = complained(ev)
+	default:
+		return nil
+	}
+	var r Result
+	if err := p.consequences(ctx, tx, ev, suppress, &r); err != nil {
+		return err
+	}
+	if len(r.Suppressed) > 0 || r.Forwarded != "" {
+		p.log.Info("delivery feedback applied", "message_id", c.MessageID, "account", c.AccountID, "type", ev.Type, "simulated", simulated,
+			"suppressed", r.Suppressed, "forwarded", r.Forwarded)
+	}
+	return nil
+}
+
+// outcome is an event to store and the addresses it puts on the
+// suppression list.
+type outcome struct {
+	ev       *event.Event
+	suppress []string
+}
+
+// complained is the addresses a Complaint event suppresses: its
+// recipients, unless the report says "not-spam" (the opposite of a
+// complaint).
+func complained(ev *event.Event) []string {
+	if ev.Complaint == nil || ev.Complaint.ComplaintFeedbackType == "not-spam" {
+		return nil
+	}
+	return ev.Complaint.ComplainedRecipients
+}
+
+// consequences does what ev (a Bounce or Complaint) causes besides itself:
+// the suppression-list entries for the addresses in suppress (reason
+// BOUNCE or COMPLAINT, as ev is) and the forwarded notification.
+func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event, suppress []string, r *Result) error {
+	reason, feedbackID := ReasonBounce, ""
+	switch {
+	case ev.Bounce != nil:
+		feedbackID = ev.Bounce.FeedbackID
+	case ev.Complaint != nil:
+		reason, feedbackID = ReasonComplaint, ev.Complaint.FeedbackID
+	}
+	if p.opts.Suppress != nil {
+		for _, a := range suppress {
+			added, err := p.opts.Suppress(ctx, tx, ev.AccountID, a, reason, ev.Mail.MessageID, feedbackID)
+			if err != nil {
+				return fmt.Errorf("feedback: suppress %s: %w", a, err)
+			}
+			if added {
+				r.Suppressed = append(r.Suppressed, a)
+			}
+		}
+	}
+	id, err := p.forward(ctx, tx, ev)
+	if err != nil {
+		return err
+	}
+	r.Forwarded = id
+	return nil
+}
+
+// bounceEvents turns a bounce report into Bounce events for the message's
+// recipients it names: one per bounceType/bounceSubType, in report order.
+func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Result) []outcome {
+	now := p.now()
+	mta := rep.ReportingMTA
+	if mta != "" && !strings.Contains(mta, ";") {
+		mta = "dns; " + mta
+	}
+	var evs []outcome
+	seen := map[string]bool{}
+	for _, r := range rep.Recipients {
+		addr := match(sent.Recipients, r.Address, r.OriginalRecipient)
+		switch {
+		case addr == "":
+			res.Ignored = append(res.Ignored, fmt.Sprintf("%s was not a recipient of message %s", r.Address, sent.ID))
+			continue
+		case seen[strings.ToLower(addr)]:
+			continue
+		}
+		seen[strings.ToLower(addr)] = true
+		bt, st := r.BounceType, r.BounceSubType
+		if !event.ValidBounce(bt, st) {
+			bt, st = smtpcode.BounceUndetermined, smtpcode.BounceUndetermined
+		}
+		action := r.Action
+		if action == "" {
+			action = "failed"
+		}
+		rc := event.Recipient{EmailAddress: addr, Action: action, Status: r.Status, DiagnosticCode: r.DiagnosticCode}
+		i := slices.IndexFunc(evs, func(o outcome) bool {
+			return o.ev.Bounce.BounceType == bt && o.ev.Bounce.BounceSubType == st
+		})
+		if i < 0 {
+			i = len(evs)
+			evs = append(evs, outcome{ev: &event.Event{Type: event.Bounce, AccountID: sent.AccountID, ConfigurationSet: sent.ConfigurationSet, Mail: sent.Mail,
+				Bounce: &event.BounceDetails{BounceType: bt, BounceSubType: st, Timestamp: now, FeedbackID: event.NewFeedbackID(now), ReportingMTA: mta}}})
+		}
+		o := &evs[i]
+		o.ev.Bounce.BouncedRecipients = append(o.ev.Bounce.BouncedRecipients, rc)
+		if r.Suppress && bt == smtpcode.BouncePermanent {
+			o.suppress = append(o.suppress, addr)
+		}
+	}
+	return evs
+}
+
+// complaintEvent turns a complaint report into a Complaint event, or nil
+// when it names no recipient of the message.
+func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Result) *event.Event {
+	var rcpts []string
+	for _, r := range rep.Recipients {
+		addr := match(sent.Recipients, r.Address, r.OriginalRecipient)
+		if addr == "" {
+			res.Ignored = append(res.Ignored, fmt.Sprintf("%s was not a recipient of message %s", r.Address, sent.ID))
+			continue
+		}
+		if !slices.ContainsFunc(rcpts, func(x string) bool { return strings.EqualFold(x, addr) }) {
+			rcpts = append(rcpts, addr)
+		}
+	}
+	if len(rep.Recipients) == 0 && len(sent.Recipients) == 1 {
+		// The report does not say who complained (recipients redacted),
+		// but the message went to one address.
+		rcpts = []string{sent.Recipients[0]}
+	}
+	if len(rcpts) == 0 {
+		if len(rep.Recipients) == 0 {
+			res.Ignored = append(res.Ignored, fmt.Sprintf("the complaint names no recipient and message %s had %d", sent.ID, len(sent.Recipients)))
+		}
+		return nil
+	}
+	now := p.now()
+	d := &event.ComplaintDetails{ComplainedRecipients: rcpts, Timestamp: now, FeedbackID: event.NewFeedbackID(now)}
+	if c := rep.Complaint; c != nil {
+		d.ComplaintFeedbackType = c.FeedbackType
+		d.UserAgent = c.UserAgent
+		if !c.ArrivalDate.IsZero() {
+			d.ArrivalDate = c.ArrivalDate.UTC().Format(event.TimeLayout)
+		}
+	}
+	return &event.Event{Type: event.Complaint, AccountID: sent.AccountID, ConfigurationSet: sent.ConfigurationSet, Mail: sent.Mail, Complaint: d}
+}
+
+// match returns the recipient of the message that is one of the given
+// addresses (without case), "" for none.
+func match(recipients []string, addrs ...string) string {
+	for _, a := range addrs {
+		a = strings.Trim(strings.TrimSpace(a), "<>")
+		if a == "" {
+			continue
+		}
+		for _, r := range recipients {
+			if strings.EqualFold(r, a) {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// returnAddress is where feedback about mail is forwarded: the message's
+// feedback forwarding address (ReturnPath), else its Source.
+func returnAddress(m event.Mail) string {
+	for _, s := range []string{m.CommonHeaders.ReturnPath, m.Source} {
+		if s == "" {
+			continue
+		}
+		if a, err := mail.ParseAddress(s); err == nil {
+			return a.Address
+		}
+		if strings.Contains(s, "@") && !strings.ContainsAny(s, " <>\r\n") {
+			return s
+		}
+	}
+	return ""
+}
+
+// identityOf is the identity name in an identity ARN,
+// arn:aws:ses:<region>:<account>:identity/<name>.
+func identityOf(arn string) string {
+	_, name, ok := strings.Cut(arn, ":identity/")
+	if !ok {
+		return ""
+	}
+	return name
+}

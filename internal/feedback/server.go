@@ -1,0 +1,220 @@
+package feedback
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
+
+	"github.com/sesame-email/sesame/internal/bounce"
+	"github.com/sesame-email/sesame/internal/queue"
+)
+
+// Defaults of ServerOptions.
+const (
+	DefaultRetention       = 30 * 24 * time.Hour
+	DefaultMaxMessageBytes = 40 << 20 // SES's largest message, which a DSN may enclose whole
+	DefaultMaxConns        = 50
+	DefaultMaxRecipients   = 10
+	DefaultTimeout         = 2 * time.Minute
+)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	Processor *Processor   // required
+	Queue     *queue.Queue // required: the messages feedback is accepted for
+	// Hostname is the name the server gives in its greeting; required
+	// (feedback-smtp.<region>.<service domain>).
+	Hostname string
+	// Retention is how long after a message was accepted feedback about it
+	// is taken; 0: DefaultRetention.
+	Retention time.Duration
+	// MaxMessageBytes bounds a message (552 beyond it); 0:
+	// DefaultMaxMessageBytes.
+	MaxMessageBytes int64
+	// MaxConns bounds open connections (more wait to be accepted); 0:
+	// DefaultMaxConns.
+	MaxConns int
+	// MaxRecipients bounds RCPT commands per message; 0:
+	// DefaultMaxRecipients.
+	MaxRecipients int
+	// Timeout bounds each command read and reply write; 0: DefaultTimeout.
+	Timeout time.Duration
+	// Parse reads a received message; nil: bounce.Parse.
+	Parse  func([]byte) (*bounce.Report, error)
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
+}
+
+// Server is the feedback MX: an SMTP server that takes bounces and
+// complaints addressed to the envelope senders of the mail Sesame sent.
+type Server struct {
+	opts ServerOptions
+	now  func() time.Time
+	log  *slog.Logger
+}
+
+// NewServer returns a Server.
+func NewServer(opts ServerOptions) (*Server, error) {
+	switch {
+	case opts.Processor == nil || opts.Queue == nil || opts.Hostname == "":
+		return nil, errors.New("feedback: Processor, Queue and Hostname are required")
+	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0:
+		return nil, errors.New("feedback: limits must not be negative")
+	}
+	s := &Server{opts: opts, now: opts.Now, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	o := &s.opts
+	o.Retention = cmp.Or(o.Retention, DefaultRetention)
+	o.MaxMessageBytes = cmp.Or(o.MaxMessageBytes, DefaultMaxMessageBytes)
+	o.MaxConns = cmp.Or(o.MaxConns, DefaultMaxConns)
+	o.MaxRecipients = cmp.Or(o.MaxRecipients, DefaultMaxRecipients)
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	if o.Parse == nil {
+		o.Parse = bounce.Parse
+	}
+	return s, nil
+}
+
+// Serve answers SMTP on ln until ctx ends, then closes ln and every open
+// connection.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{s: s, ctx: ctx, remote: remoteIP(c.Conn())}, nil
+	}))
+	srv.Domain = s.opts.Hostname
+	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	srv.MaxRecipients = s.opts.MaxRecipients
+	srv.ReadTimeout = s.opts.Timeout
+	srv.WriteTimeout = s.opts.Timeout
+	srv.ErrorLog = slogLogger{s.log}
+	var once sync.Once
+	stop := func() { once.Do(func() { srv.Close() }) }
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-done:
+		}
+	}()
+	err := srv.Serve(netutil.LimitListener(ln, s.opts.MaxConns))
+	stop()
+	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// session is one SMTP transaction at a time on one connection.
+type session struct {
+	s      *Server
+	ctx    context.Context
+	remote string
+	from   string
+	rcpts  []*queue.Sent
+}
+
+func (x *session) Reset()        { x.from, x.rcpts = "", nil }
+func (x *session) Logout() error { return nil }
+
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.from = from // DSNs come from <>, ARF reports from anyone
+	return nil
+}
+
+// Rcpt accepts only the envelope sender of a message Sesame sent within
+// the retention window.
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s := x.s
+	refuse := func(why string) error {
+		s.log.Info("feedback recipient refused", "remote_ip", x.remote, "mail_from", x.from, "rcpt", to, "why", why)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+			Message: fmt.Sprintf("<%s>: no such feedback address: this server takes only bounces and complaints about mail it sent, at that mail's return path", to)}
+	}
+	id, _, ok := strings.Cut(to, "@")
+	if !ok || id == "" || len(to) > 320 {
+		return refuse("not an address")
+	}
+	// MessageIds are lower case; some MTAs upper-case the whole address.
+	sent, err := s.opts.Queue.Lookup(x.ctx, strings.ToLower(id))
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		return refuse("no such message")
+	case err != nil:
+		s.log.Error("feedback recipient lookup failed", "rcpt", to, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
+	case !strings.EqualFold(sent.MailFrom, to):
+		return refuse("not the message's return path " + sent.MailFrom)
+	case s.now().Sub(sent.AcceptedAt) > s.opts.Retention:
+		return refuse("the message is older than the retention window")
+	}
+	for _, r := range x.rcpts {
+		if r.ID == sent.ID {
+			return nil
+		}
+	}
+	x.rcpts = append(x.rcpts, sent)
+	return nil
+}
+
+// Data reads the report and applies it to each recipient's message.
+func (x *session) Data(r io.Reader) error {
+	s := x.s
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		s.log.Info("feedback message refused", "remote_ip", x.remote, "err", err)
+		return err // go-smtp answers ErrDataTooLarge with 552
+	}
+	rep, err := s.opts.Parse(raw)
+	if err != nil {
+		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", len(raw), "err", err)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message could not be read as a mail message"}
+	}
+	for _, sent := range x.rcpts {
+		res, err := s.opts.Processor.Apply(x.ctx, sent, rep)
+		if err != nil {
+			s.log.Error("feedback could not be applied; the sender will retry", "message_id", sent.ID, "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
+		}
+		s.log.Info("feedback received", "remote_ip", x.remote, "mail_from", x.from, "message_id", sent.ID, "account", sent.AccountID,
+			"kind", rep.Kind, "format", rep.Format, "events", res.Events, "suppressed", res.Suppressed, "forwarded", res.Forwarded, "ignored", res.Ignored)
+	}
+	return nil
+}
+
+func remoteIP(c net.Conn) string {
+	if c == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+// slogLogger is go-smtp's Logger on slog.
+type slogLogger struct{ l *slog.Logger }
+
+func (l slogLogger) Printf(format string, v ...any) {
+	l.l.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "feedback-smtp")
+}
+func (l slogLogger) Println(v ...any) {
+	l.l.Warn(strings.TrimSpace(fmt.Sprintln(v...)), "component", "feedback-smtp")
+}

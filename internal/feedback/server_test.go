@@ -1,0 +1,246 @@
+package feedback_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/testkit"
+)
+
+// serve starts the feedback server on loopback and returns its address.
+func (f *fixture) serve(t *testing.T, mod func(*feedback.ServerOptions)) string {
+	t.Helper()
+	opts := feedback.ServerOptions{Processor: f.p, Queue: f.q, Hostname: "feedback-smtp." + region + "." + serviceDomain, Now: f.clock.Now, Logger: f.log}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := feedback.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// smtpSend sends msg from <> to rcpts and returns the error of the first
+// command that failed.
+func smtpSend(t *testing.T, addr string, msg io.Reader, rcpts ...string) error {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("mx.rcpt.test"); err != nil {
+		return err
+	}
+	if err := c.Mail("", nil); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, msg); err != nil {
+		w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+func code(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+func TestServerBounceAndComplaint(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.send(t, "m1", "a@rcpt.test")
+		f.send(t, "m2", "b@rcpt.test")
+		addr := f.serve(t, nil)
+
+		rp := "m1@" + mailFromDom
+		if err := smtpSend(t, addr, strings.NewReader(testkit.DSN(rp, "a@rcpt.test", "5.1.1", "550 5.1.1 <a@rcpt.test>: Recipient address rejected: User unknown")), strings.ToUpper(rp)); err != nil {
+			t.Fatalf("DSN: %v", err)
+		}
+		evs := f.events(t, "m1")
+		if len(evs) != 1 || evs[0].Type != event.Bounce || evs[0].Bounce.BounceType != "Permanent" || evs[0].Bounce.BouncedRecipients[0].EmailAddress != "a@rcpt.test" ||
+			evs[0].Bounce.ReportingMTA != "dns; mx.rcpt.test" {
+			t.Fatalf("events = %+v", evs)
+		}
+		if err := smtpSend(t, addr, strings.NewReader(testkit.ARF("m2@"+mailFromDom, "b@rcpt.test")), "m2@"+mailFromDom); err != nil {
+			t.Fatalf("ARF: %v", err)
+		}
+		evs = f.events(t, "m2")
+		if len(evs) != 1 || evs[0].Type != event.Complaint || evs[0].Complaint.ComplaintFeedbackType != "abuse" || evs[0].Complaint.UserAgent != "ISP-FBL/2.0" {
+			t.Fatalf("events = %+v", evs)
+		}
+		if got := strings.Join(f.suppressed(t), ","); got != "a@rcpt.test BOUNCE,b@rcpt.test COMPLAINT" {
+			t.Fatalf("suppressed = %s", got)
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 2 {
+			t.Fatalf("forwarded = %d notices", len(fw))
+		}
+	})
+}
+
+// TestServerRefuses: the feedback MX takes nothing but feedback about
+// mail Sesame sent, and stores nothing for what it refuses or ignores.
+func TestServerRefuses(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.send(t, "m1", "a@rcpt.test")
+		addr := f.serve(t, func(o *feedback.ServerOptions) { o.MaxMessageBytes = 64 << 10; o.Retention = 48 * time.Hour })
+		rp := "m1@" + mailFromDom
+		body := func() io.Reader {
+			return strings.NewReader(testkit.DSN(rp, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown"))
+		}
+
+		for _, rcpt := range []string{
+			"nosuchmessage@" + mailFromDom, // unknown MessageId
+			"m1@other.example",             // a known MessageId at a domain that is not its return path
+			"postmaster@" + mailFromDom,    // not a message
+			"someone@elsewhere.example",    // a relay attempt
+		} {
+			if err := smtpSend(t, addr, body(), rcpt); code(err) != 550 {
+				t.Errorf("RCPT %s: %v; want 550", rcpt, err)
+			}
+		}
+		if err := smtpSend(t, addr, body(), "m1"); code(err)/100 != 5 {
+			t.Errorf("RCPT without a domain: %v; want a 5xx", err)
+		}
+		// Too big: 552, nothing stored.
+		big := io.MultiReader(strings.NewReader("From: x@rcpt.test\r\nSubject: big\r\n\r\n"), &lines{n: 100 << 10})
+		if err := smtpSend(t, addr, big, rp); code(err) != 552 {
+			t.Errorf("oversize message: %v; want 552", err)
+		}
+		// Not a mail message at all.
+		if err := smtpSend(t, addr, strings.NewReader("\x00\x01garbage without a header\r\n"), rp); err != nil && code(err) != 550 {
+			t.Errorf("garbage: %v", err)
+		}
+		// A malformed MIME tree (unterminated boundaries, broken nesting):
+		// taken or refused, but nothing stored.
+		malformed := "From: MAILER-DAEMON@mx.rcpt.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"x\"\r\n\r\n" +
+			"--x\r\nContent-Type: multipart/mixed; boundary=\"y\"\r\n\r\n--y\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822;\r\n--x\r\n"
+		if err := smtpSend(t, addr, strings.NewReader(malformed), rp); err != nil && code(err) != 550 {
+			t.Errorf("malformed MIME: %v", err)
+		}
+		// A DSN about somebody else: accepted, ignored.
+		if err := smtpSend(t, addr, strings.NewReader(testkit.DSN(rp, "stranger@rcpt.test", "5.1.1", "550 5.1.1 unknown")), rp); err != nil {
+			t.Errorf("DSN about a stranger: %v", err)
+		}
+		// After the retention window, the return path is gone.
+		f.clock.Advance(49 * time.Hour)
+		if err := smtpSend(t, addr, body(), rp); code(err) != 550 {
+			t.Errorf("after the retention window: %v; want 550", err)
+		}
+		if evs := f.events(t, "m1"); len(evs) != 0 {
+			t.Fatalf("events = %+v", evs)
+		}
+		if got := f.suppressed(t); len(got) != 0 {
+			t.Fatalf("suppressed = %v", got)
+		}
+	})
+}
+
+// TestServer100MB: a 100 MB message is refused with 552 without being
+// kept: the server stops storing at its limit.
+func TestServer100MB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 100 MB over loopback")
+	}
+	f := newFixture(t, dbtest.SQLite(t))
+	f.send(t, "m1", "a@rcpt.test")
+	addr := f.serve(t, nil)
+	big := io.MultiReader(strings.NewReader("From: x@rcpt.test\r\nSubject: big\r\n\r\n"), &lines{n: 100 << 20})
+	if err := smtpSend(t, addr, big, "m1@"+mailFromDom); code(err) != 552 {
+		t.Fatalf("100 MB message: %v; want 552", err)
+	}
+}
+
+// lines yields n bytes of 78-character lines without holding them.
+type lines struct{ n int }
+
+func (l *lines) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), l.n)
+	for i := range k {
+		if i%80 == 78 {
+			p[i] = '\r'
+		} else if i%80 == 79 {
+			p[i] = '\n'
+		} else {
+			p[i] = 'x'
+		}
+	}
+	l.n -= k
+	return k, nil
+}
+
+// TestServerConnLimit: connections beyond MaxConns wait to be accepted.
+func TestServerConnLimit(t *testing.T) {
+	f := newFixture(t, dbtest.SQLite(t))
+	addr := f.serve(t, func(o *feedback.ServerOptions) { o.MaxConns = 1 })
+	greeting := func(c net.Conn, wait time.Duration) (string, error) {
+		c.SetReadDeadline(time.Now().Add(wait))
+		b := make([]byte, 512)
+		n, err := c.Read(b)
+		return string(b[:n]), err
+	}
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := greeting(first, 10*time.Second); err != nil || !strings.HasPrefix(g, "220 ") {
+		t.Fatalf("first greeting %q, %v", g, err)
+	}
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if g, err := greeting(second, 300*time.Millisecond); err == nil {
+		t.Fatalf("a second connection was served beyond MaxConns: %q", g)
+	}
+	first.Close()
+	if g, err := greeting(second, 10*time.Second); err != nil || !strings.HasPrefix(g, "220 ") {
+		t.Fatalf("second greeting after the first closed: %q, %v", g, err)
+	}
+}
