@@ -194,6 +194,7 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 	args := append([]string{"serve",
 		"--api-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.apiPort)),
 		"--dns-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.dnsPort)),
+		"--feedback-addr", "127.0.0.1:0",
 		"--region", region, "--service-domain", svcDomain,
 		"--resolver", o.resolver,
 		"--check-interval", "100ms",

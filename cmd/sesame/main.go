@@ -22,7 +22,7 @@ import (
 const usage = `sesame: a self-hosted email sending service that speaks Amazon SES's APIs.
 
 Usage:
-  sesame serve [flags]                       run every role (API, DNS, checker)
+  sesame serve [flags]                       run every role (API, DNS, feedback MX, checker, delivery)
   sesame account create [--name N] [--email E] [--access-key-id K --secret-access-key S]
   sesame account list
   sesame account keys <account> [--add [--access-key-id K --secret-access-key S]]
@@ -30,6 +30,7 @@ Usage:
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
   sesame events tail [--account A] [--limit N] [--follow]
+  sesame feedback parse FILE...              what the feedback MX makes of a bounce or complaint, as JSON
 
 Every flag has an environment variable: --data-dir is SESAME_DATA_DIR, and so on.
 Run 'sesame <command> -h' for a command's flags.
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cmd, args := args[0], args[1:]
 	sub := ""
-	if cmd == "account" || cmd == "identity" || cmd == "events" {
+	if cmd == "account" || cmd == "identity" || cmd == "events" || cmd == "feedback" {
 		if len(args) == 0 {
 			return fmt.Errorf("%s: which command? see 'sesame help'", cmd)
 		}
@@ -97,6 +98,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.StringVar(&acctRef, "account", "", "only this account's events (name, id or access key id)")
 		fs.IntVar(&limit, "limit", 20, "how many of the latest events to print first")
 		fs.BoolVar(&follow, "follow", false, "keep printing new events as they are stored")
+	case "feedback parse":
+		// Needs no database: the files are parsed and printed.
+		fs := flag.NewFlagSet("sesame feedback parse", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return feedbackParse(fs.Args(), os.Stdin, stdout)
 	default:
 		return fmt.Errorf("unknown command %q; see 'sesame help'", (cmd + " " + sub))
 	}

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,5 +103,42 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if out, err := sesame(t, dir, "help"); err != nil || !strings.Contains(out, "sesame serve") {
 		t.Fatalf("help: %v\n%s", err, out)
+	}
+}
+
+func TestFeedbackParse(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "From: MAILER-DAEMON@mx.rcpt.test\r\nTo: m1@mail.example.test\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.rcpt.test\r\n\r\n" +
+		"Final-Recipient: rfc822; gone@rcpt.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--b--\r\n"
+	file := filepath.Join(dir, "dsn.eml")
+	if err := os.WriteFile(file, []byte(dsn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sesame(t, dir, "feedback", "parse", file)
+	if err != nil {
+		t.Fatalf("feedback parse: %v\n%s", err, out)
+	}
+	var got struct {
+		File       string
+		Kind       string
+		Recipients []struct{ Address, Status, BounceType, BounceSubType, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+	}
+	if got.File != file || got.Kind != "bounce" || len(got.Recipients) != 1 {
+		t.Fatalf("parsed = %+v\n%s", got, out)
+	}
+	if r := got.Recipients[0]; r.Address != "gone@rcpt.test" || r.Status != "5.1.1" || r.BounceType != "Permanent" || r.BounceSubType != "NoEmail" || r.Reason == "" {
+		t.Fatalf("recipient = %+v", r)
+	}
+	if _, err := sesame(t, dir, "feedback", "parse", filepath.Join(dir, "missing.eml")); err == nil {
+		t.Fatal("a missing file was not an error")
+	}
+	if _, err := sesame(t, dir, "feedback", "parse"); err == nil {
+		t.Fatal("no files was not an error")
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/sesame-email/sesame/internal/deliver"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnscheck"
+	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/queue"
@@ -35,18 +36,21 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
+	"github.com/sesame-email/sesame/internal/suppression"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
 // answer admin commands.
 type App struct {
-	cfg        config.Config
-	log        *slog.Logger
-	DB         *db.DB
-	Accounts   *account.Store
-	Identities *identity.Store
-	Queue      *queue.Queue
-	Sender     *send.Sender
+	cfg         config.Config
+	log         *slog.Logger
+	DB          *db.DB
+	Accounts    *account.Store
+	Identities  *identity.Store
+	Queue       *queue.Queue
+	Sender      *send.Sender
+	Suppression *suppression.Store
+	Feedback    *feedback.Processor
 
 	mu        sync.Mutex
 	checker   *dnscheck.Checker
@@ -100,13 +104,43 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		d.Close()
 		return nil, err
 	}
+	a.Suppression, err = suppression.New(suppression.Options{DB: d})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
-		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send")})
+		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
+		Suppressed: a.Suppression.Suppressed})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Feedback, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: a.Queue, Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(),
+		Logger: log.With("component", "feedback"),
+		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error) {
+			return a.Suppression.Record(ctx, tx, accountID, address, suppression.Reason(reason), messageID, feedbackID)
+		},
+		Forwarding: a.feedbackForwarding,
+	})
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// feedbackForwarding reports whether the identity mails bounces and
+// complaints to the sender; a deleted identity does not.
+func (a *App) feedbackForwarding(ctx context.Context, accountID, name string) (bool, error) {
+	i, err := a.Identities.Get(ctx, accountID, name)
+	if errors.Is(err, identity.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return i.FeedbackForwarding, nil
 }
 
 // The deployment settings serve stores for the admin commands.
@@ -210,8 +244,9 @@ func masterKey(cfg config.Config) (string, error) {
 
 // Ready is told the bound addresses once Serve is listening.
 type Ready struct {
-	API string
-	DNS string // "" when the DNS server is off
+	API      string
+	DNS      string // "" when the DNS server is off
+	Feedback string // the feedback MX; "" when it is off
 }
 
 // Serve runs every role until ctx ends: the SES API, the authoritative DNS
@@ -243,6 +278,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		Queue: a.Queue, Resolver: resolver, Logger: a.log.With("component", "deliver"),
 		Port: cfg.OutboundPort, Relay: cfg.Relay, HeloName: helo, RetryWindow: cfg.RetryWindow, Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease,
 		SimulatorDomains: send.DefaultSimulatorDomains(a.Identities.ServiceDomain()),
+		OnFeedback:       a.Feedback.Delivered,
 	})
 	if err != nil {
 		return err
@@ -263,11 +299,30 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
+	// The feedback MX (bounces and complaints), when on.
+	var (
+		fs           *feedback.Server
+		fln          net.Listener
+		feedbackAddr string
+	)
+	if cfg.FeedbackAddr != "" && cfg.FeedbackAddr != "off" {
+		fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback, Queue: a.Queue,
+			Hostname: "feedback-smtp." + cfg.Region + "." + a.Identities.ServiceDomain(), Retention: cfg.FeedbackRetention,
+			Logger: a.log.With("component", "feedback-smtp")})
+		if err == nil {
+			fln, err = net.Listen("tcp", cfg.FeedbackAddr)
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("feedback listener: %w", err)
+		}
+		feedbackAddr = fln.Addr().String()
+	}
 	srv := &http.Server{Handler: a.APIHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 6)
+		errs = make(chan error, 8)
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)
@@ -290,6 +345,9 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		ds, err := a.DNSServer()
 		if err != nil {
 			ln.Close()
+			if fln != nil {
+				fln.Close()
+			}
 			return err
 		}
 		run("dns", func() error {
@@ -304,15 +362,18 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		return nil
 	})
+	if fln != nil {
+		run("feedback", func() error { return fs.Serve(ctx, fln) })
+	}
 	run("dnscheck", func() error { return checker.Run(ctx) })
 	run("deliver", func() error { return deliverer.Run(ctx) })
 	run("notify", func() error { return notifier.Run(ctx) })
 
 	select {
 	case addr := <-dnsReady:
-		a.log.Info("sesame serving", "api", ln.Addr().String(), "dns", addr, "region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
+		a.log.Info("sesame serving", "api", ln.Addr().String(), "dns", addr, "feedback", feedbackAddr, "region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
 		if ready != nil {
-			ready(Ready{API: ln.Addr().String(), DNS: addr})
+			ready(Ready{API: ln.Addr().String(), DNS: addr, Feedback: feedbackAddr})
 		}
 	case <-ctx.Done():
 	}
@@ -373,9 +434,10 @@ func (a *App) APIHandler() http.Handler {
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
 		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Logger: a.log.With("component", "sesv1")}),
-		V2:       sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Logger: a.log.With("component", "sesv2")}),
-		Public:   map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
-		Logger:   a.log.With("component", "api"),
+		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
+			Logger: a.log.With("component", "sesv2")}),
+		Public: map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
+		Logger: a.log.With("component", "api"),
 	})
 }
 

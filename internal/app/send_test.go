@@ -148,6 +148,47 @@ func (z zones) LookupAddr(context.Context, string) ([]string, error) {
 	return nil, errors.New("no PTR lookups here")
 }
 
+// verifyDomain creates the domain identity, publishes its DKIM CNAMEs
+// (the three RSA tokens and the Ed25519 one: mail is signed with both
+// keys) in the customer's zone and waits until it is verified.
+func verifyDomain(t *testing.T, r *running, domain string) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := r.v2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(domain)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := r.app.Identities.Get(ctx, r.acct.ID, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range append(out.DkimAttributes.Tokens, i.DKIM.Ed25519Token) {
+		r.customer.Add(fmt.Sprintf("%s._domainkey.%s. 300 IN CNAME %s.dkim.%s.", tok, domain, tok, svc))
+	}
+	eventually(t, "domain verified", func() error {
+		g, err := r.v2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(domain)})
+		if err == nil && g.VerificationStatus != types.VerificationStatusSuccess {
+			err = fmt.Errorf("status %s", g.VerificationStatus)
+		}
+		return err
+	})
+}
+
+// publishMailFrom publishes the MX and SPF records of the identity's
+// custom MAIL FROM domain and waits for its status to be Success.
+func publishMailFrom(t *testing.T, r *running, identity, mailFrom string) {
+	t.Helper()
+	r.customer.Add(mailFrom + ". 300 IN MX 10 feedback-smtp.us-east-1." + svc + ".")
+	r.customer.Add(mailFrom + `. 300 IN TXT "v=spf1 include:` + svc + ` ~all"`)
+	eventually(t, "MAIL FROM success", func() error {
+		g, err := r.v2.GetEmailIdentity(context.Background(), &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(identity)})
+		if err == nil && g.MailFromAttributes.MailFromDomainStatus != types.MailFromDomainStatusSuccess {
+			err = fmt.Errorf("MAIL FROM %s", g.MailFromAttributes.MailFromDomainStatus)
+		}
+		return err
+	})
+}
+
 // TestSendEndToEnd is the core promise: with a custom MAIL FROM in
 // Success, a message sent through the SES API arrives at the recipient's
 // MX with a DKIM signature that verifies through DNS (d= the From domain)
@@ -161,25 +202,7 @@ func TestSendEndToEnd(t *testing.T) {
 		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
 		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
 
-		out, err := r.v2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.test")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		i, err := r.app.Identities.Get(ctx, r.acct.ID, "example.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The three RSA CNAMEs, and the optional Ed25519 one: mail is signed with both keys.
-		for _, tok := range append(out.DkimAttributes.Tokens, i.DKIM.Ed25519Token) {
-			r.customer.Add(fmt.Sprintf("%s._domainkey.example.test. 300 IN CNAME %s.dkim.%s.", tok, tok, svc))
-		}
-		eventually(t, "domain verified", func() error {
-			g, err := r.v2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String("example.test")})
-			if err == nil && g.VerificationStatus != types.VerificationStatusSuccess {
-				err = fmt.Errorf("status %s", g.VerificationStatus)
-			}
-			return err
-		})
+		verifyDomain(t, r, "example.test")
 		if _, err := r.v1.SetIdentityMailFromDomain(ctx, &ses.SetIdentityMailFromDomainInput{Identity: aws.String("example.test"),
 			MailFromDomain: aws.String("bounce.example.test"), BehaviorOnMXFailure: sesv1types.BehaviorOnMXFailureRejectMessage}); err != nil {
 			t.Fatal(err)
@@ -199,15 +222,7 @@ func TestSendEndToEnd(t *testing.T) {
 		if _, err := sendOne(); err == nil || !strings.Contains(err.Error(), "MailFromDomainNotVerifiedException") {
 			t.Fatalf("send before the MX is published: %v", err)
 		}
-		r.customer.Add("bounce.example.test. 300 IN MX 10 feedback-smtp.us-east-1." + svc + ".")
-		r.customer.Add(`bounce.example.test. 300 IN TXT "v=spf1 include:` + svc + ` ~all"`)
-		eventually(t, "MAIL FROM success", func() error {
-			g, err := r.v2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String("example.test")})
-			if err == nil && g.MailFromAttributes.MailFromDomainStatus != types.MailFromDomainStatusSuccess {
-				err = fmt.Errorf("MAIL FROM %s", g.MailFromAttributes.MailFromDomainStatus)
-			}
-			return err
-		})
+		publishMailFrom(t, r, "example.test", "bounce.example.test")
 		sent, err := sendOne()
 		if err != nil {
 			t.Fatal(err)

@@ -17,30 +17,32 @@ import (
 
 // Config is every setting of a Sesame process.
 type Config struct {
-	APIAddr          string
-	DNSAddr          string
-	DataDir          string
-	DatabaseURL      string
-	Region           string
-	ServiceDomain    string
-	Resolver         string
-	MailFromWindow   time.Duration
-	CheckInterval    time.Duration
-	CheckConcurrency int
-	SPFIPs           IPList
-	FeedbackIPs      IPList
-	NameServers      string
-	NameServerIPs    IPList
-	PublicURL        string
-	OutboundPort     int
-	Relay            string
-	HeloName         string
-	RetryWindow      time.Duration
-	DeliveryWorkers  int
-	DeliveryLease    time.Duration
-	MasterKey        string
-	MasterKeyFile    string
-	LogLevel         string
+	APIAddr           string
+	DNSAddr           string
+	FeedbackAddr      string
+	FeedbackRetention time.Duration
+	DataDir           string
+	DatabaseURL       string
+	Region            string
+	ServiceDomain     string
+	Resolver          string
+	MailFromWindow    time.Duration
+	CheckInterval     time.Duration
+	CheckConcurrency  int
+	SPFIPs            IPList
+	FeedbackIPs       IPList
+	NameServers       string
+	NameServerIPs     IPList
+	PublicURL         string
+	OutboundPort      int
+	Relay             string
+	HeloName          string
+	RetryWindow       time.Duration
+	DeliveryWorkers   int
+	DeliveryLease     time.Duration
+	MasterKey         string
+	MasterKeyFile     string
+	LogLevel          string
 }
 
 // IPList is a comma-separated list of IP addresses (a flag.Value).
@@ -102,6 +104,8 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
 		fs.StringVar(&c.DNSAddr, "dns-addr", ":8053", "address of the authoritative DNS server, UDP and TCP (\"off\" disables it)")
+		fs.StringVar(&c.FeedbackAddr, "feedback-addr", ":2525", "address of the feedback MX (SMTP) taking bounces and complaints, feedback-smtp.<region>.<service-domain>; port 25 in production (\"off\" disables it)")
+		fs.DurationVar(&c.FeedbackRetention, "feedback-retention", 30*24*time.Hour, "how long after sending a message bounces and complaints about it are taken")
 		fs.StringVar(&c.Resolver, "resolver", "", "DNS resolver host:port for checking customers' records (default: the system's, from /etc/resolv.conf)")
 		fs.DurationVar(&c.MailFromWindow, "mail-from-window", 72*time.Hour, "how long Pending/TemporaryFailure may last before Failed")
 		fs.DurationVar(&c.CheckInterval, "check-interval", 5*time.Minute, "time between two DNS checks of an identity")
@@ -175,9 +179,12 @@ func (c *Config) Validate() error {
 			bad("%s %q must be host:port", a.name, a.v)
 		}
 	}
-	if c.DNSAddr != "" && c.DNSAddr != "off" {
-		if _, _, err := net.SplitHostPort(c.DNSAddr); err != nil {
-			bad("--dns-addr %q must be host:port or off", c.DNSAddr)
+	for _, a := range []struct{ name, v string }{{"--dns-addr", c.DNSAddr}, {"--feedback-addr", c.FeedbackAddr}} {
+		if a.v == "" || a.v == "off" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			bad("%s %q must be host:port or off", a.name, a.v)
 		}
 	}
 	if c.APIAddr != "" {
@@ -192,6 +199,9 @@ func (c *Config) Validate() error {
 		}
 		if c.OutboundPort < 1 || c.OutboundPort > 65535 {
 			bad("--outbound-smtp-port must be a port number")
+		}
+		if c.FeedbackRetention <= 0 {
+			bad("--feedback-retention must be positive")
 		}
 		if c.RetryWindow <= 0 {
 			bad("--retry-window must be positive")

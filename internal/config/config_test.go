@@ -26,7 +26,7 @@ func TestParseFlagsEnvDefaults(t *testing.T) {
 	if c.Region != "eu-west-1" || c.CheckInterval != 30*time.Second || c.ServiceDomain != "mail.example.net" {
 		t.Errorf("config = %+v", c)
 	}
-	if c.MailFromWindow != 72*time.Hour || c.DataDir != "./data" {
+	if c.MailFromWindow != 72*time.Hour || c.DataDir != "./data" || c.FeedbackAddr != ":2525" || c.FeedbackRetention != 30*24*time.Hour {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if c.SPFIPs.String() != "192.0.2.1,2001:db8::1" {
@@ -37,11 +37,12 @@ func TestParseFlagsEnvDefaults(t *testing.T) {
 func TestValidateReportsEverything(t *testing.T) {
 	var c Config
 	fs := c.FlagSet("serve", ScopeServe, io.Discard)
-	err := c.Parse(fs, []string{"--region", "US EAST", "--service-domain", "nodots", "--resolver", "8.8.8.8", "--check-interval", "0s", "--log-level", "loud"}, func(string) string { return "" })
+	err := c.Parse(fs, []string{"--region", "US EAST", "--service-domain", "nodots", "--resolver", "8.8.8.8", "--check-interval", "0s", "--log-level", "loud",
+		"--feedback-addr", "2525", "--feedback-retention", "0s"}, func(string) string { return "" })
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, s := range []string{"--region", "--service-domain", "--resolver", "--check-interval", "--log-level"} {
+	for _, s := range []string{"--region", "--service-domain", "--resolver", "--check-interval", "--log-level", "--feedback-addr", "--feedback-retention"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
 		}

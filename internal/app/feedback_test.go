@@ -1,0 +1,209 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+	sesv1types "github.com/aws/aws-sdk-go-v2/service/ses/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
+	sesdns "github.com/sesame-email/sesame/internal/dns"
+	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/testkit"
+)
+
+// TestFeedbackLoop: a message goes out through the API with a custom MAIL
+// FROM; bounces and a complaint about it come back, over SMTP, to its
+// envelope sender at Sesame's feedback MX (found through the MAIL FROM
+// domain's MX record); they become events, suppress the bad and the
+// complaining addresses but not the one behind a reputation block, are
+// forwarded to the sender's mailbox, and a later send to a suppressed
+// address is not delivered.
+func TestFeedbackLoop(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		mx := newSink(t)
+		r := startWith(t, d, func(c *cfgT) {
+			c.OutboundPort = mx.port(t)
+			c.SPFIPs, c.FeedbackIPs = ipList("127.0.0.1"), ipList("127.0.0.1")
+			c.FeedbackAddr = "127.0.0.1:0"
+		})
+		ctx := context.Background()
+		// Recipients and the sender's own mailbox share one MX.
+		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+		r.customer.Add("example.test. 300 IN MX 10 mx.rcpt.test.")
+		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+		verifyDomain(t, r, "example.test")
+		if _, err := r.v1.SetIdentityMailFromDomain(ctx, &ses.SetIdentityMailFromDomainInput{Identity: aws.String("example.test"),
+			MailFromDomain: aws.String("bounce.example.test"), BehaviorOnMXFailure: sesv1types.BehaviorOnMXFailureRejectMessage}); err != nil {
+			t.Fatal(err)
+		}
+		publishMailFrom(t, r, "example.test", "bounce.example.test")
+		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 100); err != nil {
+			t.Fatal(err)
+		}
+
+		send := func(to ...string) string {
+			t.Helper()
+			out, err := r.v2.SendEmail(ctx, &sesv2.SendEmailInput{
+				FromEmailAddress: aws.String("Alice <alice@example.test>"),
+				Destination:      &types.Destination{ToAddresses: to},
+				Content: &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("Hello")},
+					Body: &types.Body{Text: &types.Content{Data: aws.String("Hello")}}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return *out.MessageId
+		}
+		id := send("bob@rcpt.test", "carol@rcpt.test", "dave@rcpt.test")
+		var returnPath string
+		eventually(t, "message delivered", func() error {
+			for _, m := range mx.all() {
+				if len(m.To) == 3 {
+					returnPath = m.From
+					return nil
+				}
+			}
+			return errors.New("nothing received yet")
+		})
+		if returnPath != id+"@bounce.example.test" {
+			t.Fatalf("return path %q", returnPath)
+		}
+		// The MX has the message before Sesame records its deliveries.
+		eventually(t, "deliveries recorded", func() error {
+			n := 0
+			for _, e := range messageEvents(t, r, id) {
+				if e.Type == event.Delivery {
+					n++
+				}
+			}
+			if n != 3 {
+				return fmt.Errorf("%d Delivery events", n)
+			}
+			return nil
+		})
+
+		// The return path's domain leads to the feedback MX: its MX record
+		// in the customer's zone, the host's address in Sesame's.
+		customerDNS := &sesdns.Client{Servers: []string{r.customer.Addr()}}
+		mxs, err := customerDNS.LookupMX(ctx, "bounce.example.test")
+		if err != nil || len(mxs) != 1 {
+			t.Fatalf("MX of the MAIL FROM domain: %v %v", mxs, err)
+		}
+		ips, err := (&sesdns.Client{Servers: []string{r.ready.DNS}}).LookupIP(ctx, mxs[0].Host)
+		if err != nil || len(ips) != 1 || ips[0].String() != "127.0.0.1" {
+			t.Fatalf("address of %s: %v %v", mxs[0].Host, ips, err)
+		}
+		_, port, _ := net.SplitHostPort(r.ready.Feedback)
+		feedbackMX := net.JoinHostPort(ips[0].String(), port)
+
+		report := func(msg string) {
+			t.Helper()
+			// As a recipient's MTA sends a DSN: from the null sender.
+			c, err := smtp.Dial(feedbackMX)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.SendMail("", []string{returnPath}, strings.NewReader(msg)); err != nil {
+				t.Fatalf("sending feedback: %v", err)
+			}
+			c.Quit()
+		}
+		report(testkit.DSN(returnPath, "bob@rcpt.test", "5.1.1", "550 5.1.1 <bob@rcpt.test>: Recipient address rejected: User unknown"))
+		report(testkit.DSN(returnPath, "carol@rcpt.test", "5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org"))
+		report(testkit.ARF(returnPath, "dave@rcpt.test"))
+
+		// The events.
+		evs := messageEvents(t, r, id)
+		var kinds []string
+		for _, e := range evs {
+			switch e.Type {
+			case event.Bounce:
+				kinds = append(kinds, fmt.Sprintf("Bounce %s/%s %s", e.Bounce.BounceType, e.Bounce.BounceSubType, e.Bounce.BouncedRecipients[0].EmailAddress))
+			case event.Complaint:
+				kinds = append(kinds, fmt.Sprintf("Complaint %s %s", e.Complaint.ComplaintFeedbackType, e.Complaint.ComplainedRecipients[0]))
+			default:
+				kinds = append(kinds, string(e.Type))
+			}
+		}
+		want := []string{"Send", "Delivery", "Delivery", "Delivery", "Bounce Permanent/NoEmail bob@rcpt.test",
+			"Bounce Permanent/General carol@rcpt.test", "Complaint abuse dave@rcpt.test"}
+		if !slices.Equal(kinds, want) {
+			t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
+		}
+
+		// The suppression list, through the API.
+		for addr, reason := range map[string]types.SuppressionListReason{"bob@rcpt.test": types.SuppressionListReasonBounce, "dave@rcpt.test": types.SuppressionListReasonComplaint} {
+			g, err := r.v2.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String(addr)})
+			if err != nil {
+				t.Fatalf("%s not suppressed: %v", addr, err)
+			}
+			if g.SuppressedDestination.Reason != reason || aws.ToString(g.SuppressedDestination.Attributes.MessageId) != id {
+				t.Fatalf("%s: %+v", addr, g.SuppressedDestination)
+			}
+		}
+		if _, err := r.v2.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("carol@rcpt.test")}); err == nil {
+			t.Fatal("a reputation block suppressed the recipient")
+		}
+
+		// Feedback forwarding: three notices in the sender's mailbox.
+		eventually(t, "notices forwarded", func() error {
+			var subjects []string
+			for _, m := range mx.all() {
+				if len(m.To) != 1 || m.To[0] != "alice@example.test" {
+					continue
+				}
+				msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+				if err != nil {
+					return err
+				}
+				subjects = append(subjects, msg.Header.Get("From")+" "+msg.Header.Get("Subject"))
+			}
+			slices.Sort(subjects)
+			want := []string{"MAILER-DAEMON@" + svc + " Delivery Status Notification (Failure)", "MAILER-DAEMON@" + svc + " Delivery Status Notification (Failure)",
+				"complaints@" + svc + " Complaint Notification"}
+			if !slices.Equal(subjects, want) {
+				return fmt.Errorf("notices %q", subjects)
+			}
+			return nil
+		})
+
+		// A later send to the suppressed address is accepted but not
+		// delivered.
+		before := len(mx.all())
+		id2 := send("bob@rcpt.test")
+		eventually(t, "suppression bounce", func() error {
+			for _, e := range messageEvents(t, r, id2) {
+				if e.Type == event.Bounce && e.Bounce.BounceSubType == "OnAccountSuppressionList" {
+					return nil
+				}
+			}
+			return errors.New("no OnAccountSuppressionList bounce yet")
+		})
+		for _, m := range mx.all()[before:] {
+			if slices.Contains(m.To, "bob@rcpt.test") {
+				t.Fatalf("a suppressed address was delivered to: %+v", m)
+			}
+		}
+	})
+}
+
+// messageEvents returns the stored events about message id.
+func messageEvents(t *testing.T, r *running, id string) []*event.Event {
+	t.Helper()
+	return testkit.Events(t, r.app.DB, id)
+}
