@@ -65,10 +65,12 @@ type Recipient struct {
 	// [Classify].
 	BounceType    string `json:"bounceType,omitempty"`
 	BounceSubType string `json:"bounceSubType,omitempty"`
-	// Suppress says the report shows the address itself is bad, so it
-	// belongs on the suppression list ([smtpcode.Verdict]): false for
-	// transient failures, and for permanent ones that blame the sender,
-	// its reputation, a policy, the message or a full mailbox.
+	// Suppress says the address belongs on the suppression list. For a
+	// bounce, the report shows the address itself is bad
+	// ([smtpcode.Verdict]): false for transient failures, and for
+	// permanent ones that blame the sender, its reputation, a policy, the
+	// message or a full mailbox. For a complaint, true unless its feedback
+	// type is not-spam.
 	Suppress bool `json:"suppress"`
 	// Reason says, for operators, what decided the classification.
 	Reason string `json:"reason,omitempty"`
@@ -124,6 +126,14 @@ func Parse(msg []byte) (*Report, error) {
 			merged = r
 		case r.Kind == merged.Kind && (r.Kind == KindBounce || r.Kind == KindDelivered || r.Kind == KindComplaint):
 			merged.Recipients = appendRecipients(merged.Recipients, r.Recipients...)
+		}
+	}
+	if merged != nil && merged.Kind == KindComplaint {
+		// A complaint suppresses whom it names, unless it says the
+		// message was not spam.
+		keep := merged.Complaint != nil && merged.Complaint.FeedbackType == "not-spam"
+		for i := range merged.Recipients {
+			merged.Recipients[i].Suppress = !keep
 		}
 	}
 	return merged, nil
