@@ -243,3 +243,36 @@ func summary(r *Report) string {
 	b.WriteString("]")
 	return b.String()
 }
+
+// BenchmarkParseCorpus parses every message of the shared corpus once per
+// iteration; it reports messages/s and bytes/s.
+//
+//	go test -run '^$' -bench ParseCorpus ./internal/bounce/
+func BenchmarkParseCorpus(b *testing.B) {
+	dir := testkit.SharedDir(b, "testdata/bounces")
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no corpus files: %v", err)
+	}
+	var msgs [][]byte
+	size := 0
+	for _, f := range files {
+		m, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs = append(msgs, m)
+		size += len(m)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, m := range msgs {
+			if _, err := Parse(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -41,7 +41,7 @@ type fixture struct {
 	log     *slog.Logger
 }
 
-func newFixture(t *testing.T, d *db.DB) *fixture {
+func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), d: d, clock: testkit.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)),
 		forward: map[string]bool{"example.test": true}, log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
@@ -72,16 +72,19 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	return f
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter logs to the test; benchmarks log nothing.
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+	if _, bench := w.t.(*testing.B); !bench {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
 	return len(p), nil
 }
 
 // send stores a message from the identity example.test with a feedback
 // forwarding address, as the send path does.
-func (f *fixture) send(t *testing.T, id string, rcpts ...string) *queue.Sent {
+func (f *fixture) send(t testing.TB, id string, rcpts ...string) *queue.Sent {
 	t.Helper()
 	mail := event.Mail{Timestamp: f.clock.Now(), MessageID: id, Source: "Sender <sender@example.test>",
 		SourceArn: "arn:aws:ses:" + region + ":" + f.acct + ":identity/example.test", SendingAccountID: f.acct, Destination: rcpts,
