@@ -7,6 +7,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -322,7 +323,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 8)
+		errs = make(chan error, 9)
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)
@@ -368,6 +369,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	run("dnscheck", func() error { return checker.Run(ctx) })
 	run("deliver", func() error { return deliverer.Run(ctx) })
 	run("notify", func() error { return notifier.Run(ctx) })
+	run("prune", func() error { return a.pruneLoop(ctx, 10*time.Minute) })
 
 	select {
 	case addr := <-dnsReady:
@@ -388,6 +390,32 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		all = append(all, e)
 	}
 	return errors.Join(all...)
+}
+
+// pruneLoop forgets, every interval, what the queue no longer needs
+// (messages older than the feedback retention window, old quota buckets),
+// on one node at a time.
+func (a *App) pruneLoop(ctx context.Context, interval time.Duration) error {
+	lease := a.lease("prune")
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if ok, err := lease(ctx); err != nil || !ok {
+			continue // another node prunes, or the database is away: next time
+		}
+		p, err := a.Queue.Prune(ctx, time.Now().Add(-cmp.Or(a.cfg.FeedbackRetention, feedback.DefaultRetention)))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Error("pruning the queue failed", "err", err)
+		case p.Messages > 0 || p.SendCounts > 0:
+			a.log.Info("queue pruned", "messages", p.Messages, "send_count_buckets", p.SendCounts)
+		}
+	}
 }
 
 // resolver is the configured resolver, or the system's.

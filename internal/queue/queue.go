@@ -352,7 +352,8 @@ func (q *Queue) Lookup(ctx context.Context, id string) (*Sent, error) {
 // Finish records a final outcome (Delivered or Bounced) for a claimed
 // recipient, with its event (Delivery or Bounce), in one transaction —
 // provided c's owner still holds the lease; otherwise ErrLeaseLost and
-// nothing is written.
+// nothing is written. When it finishes a message's last queued
+// recipient, the message's body is dropped: it is never sent again.
 func (q *Queue) Finish(ctx context.Context, c Claimed, state State, reply string, ev *event.Event) error {
 	return q.FinishEvents(ctx, c, state, reply, ev)
 }
@@ -394,6 +395,15 @@ func (q *Queue) transition(ctx context.Context, c Claimed, state State, next tim
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrLeaseLost
+		}
+		if state != Queued {
+			// The last recipient finished: the body is never sent again
+			// (events and feedback need only the mail object).
+			_, err := tx.Exec(ctx, `UPDATE messages SET body = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ? AND state = ?)`,
+				[]byte{}, c.MessageID, c.MessageID, string(Queued))
+			if err != nil {
+				return fmt.Errorf("queue: drop the body of %s: %w", c.MessageID, err)
+			}
 		}
 		for _, ev := range evs {
 			if ev == nil {
@@ -445,4 +455,43 @@ func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time
 		return 0, fmt.Errorf("queue: sent since: %w", err)
 	}
 	return int(n), nil
+}
+
+// Pruned counts what Prune deleted.
+type Pruned struct {
+	Messages   int // messages (with their recipients) forgotten
+	SendCounts int // daily-quota buckets older than a day
+}
+
+// pruneBatch bounds the rows one Prune statement deletes, so that no
+// transaction holds the database for long.
+const pruneBatch = 500
+
+// Prune deletes what the queue no longer needs, in batches: messages
+// accepted before forget (feedback about them is no longer taken: the
+// feedback retention window), with their recipients, unless one is still
+// queued; and send_counts buckets older than 25 hours (the daily quota
+// looks back 24). Bodies go earlier, when a message's last recipient is
+// finished (see Finish). Events stay: they are the outbox.
+func (q *Queue) Prune(ctx context.Context, forget time.Time) (Pruned, error) {
+	var p Pruned
+	for {
+		res, err := q.db.Exec(ctx, `DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m WHERE m.created_at < ?
+			AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = ?) LIMIT ?)`, db.Millis(forget), string(Queued), pruneBatch)
+		if err != nil {
+			return p, fmt.Errorf("queue: prune messages: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		p.Messages += int(n)
+		if n < pruneBatch {
+			break
+		}
+	}
+	res, err := q.db.Exec(ctx, `DELETE FROM send_counts WHERE bucket < ?`, countBucket(q.now().Add(-25*time.Hour)))
+	if err != nil {
+		return p, fmt.Errorf("queue: prune send counts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	p.SendCounts = int(n)
+	return p, nil
 }

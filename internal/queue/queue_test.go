@@ -353,3 +353,82 @@ func TestFinishWithAndEnqueueTx(t *testing.T) {
 		}
 	})
 }
+
+func TestBodyDroppedAndPrune(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		for _, id := range []string{"old", "new"} {
+			m, send := f.message(id, "a@one.example", "b@one.example")
+			if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(time.Hour)
+		}
+		body := func(id string) int {
+			b, err := f.q.Body(f.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(b)
+		}
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil || len(cs) != 4 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		// "old": one recipient finished, the body stays; both, it goes.
+		if err := f.q.Finish(f.ctx, cs[0], queue.Delivered, "250 ok", nil); err != nil {
+			t.Fatal(err)
+		}
+		if body("old") == 0 {
+			t.Fatal("body dropped while a recipient is queued")
+		}
+		if err := f.q.Finish(f.ctx, cs[1], queue.Bounced, "550 no", nil); err != nil {
+			t.Fatal(err)
+		}
+		if body("old") != 0 || body("new") == 0 {
+			t.Fatalf("bodies after the last recipient of old finished: old %d, new %d", body("old"), body("new"))
+		}
+		// "new" retried: a retry keeps the body.
+		if err := f.q.Retry(f.ctx, cs[2], f.clock.Now(), "451 later", nil); err != nil {
+			t.Fatal(err)
+		}
+		if body("new") == 0 {
+			t.Fatal("body dropped on a retry")
+		}
+		// Prune forgets what was accepted before the cut, unless a
+		// recipient is still queued; "new" is too young anyway.
+		f.clock.Advance(30 * time.Hour)
+		p, err := f.q.Prune(f.ctx, f.clock.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Messages != 1 || p.SendCounts < 1 {
+			t.Fatalf("Prune = %+v", p)
+		}
+		if _, err := f.q.Lookup(f.ctx, "old"); !errors.Is(err, queue.ErrNotFound) {
+			t.Fatalf("old message still there: %v", err)
+		}
+		if _, err := f.q.Lookup(f.ctx, "new"); err != nil {
+			t.Fatalf("a message with queued recipients was pruned: %v", err)
+		}
+		if n, err := f.q.SentSince(f.ctx, f.acct, f.clock.Now().Add(-48*time.Hour)); err != nil || n != 0 {
+			t.Fatalf("send counts older than a day survived: %d, %v", n, err)
+		}
+		if c := f.counts(t); c[queue.Queued] != 2 || c[queue.Delivered]+c[queue.Bounced] != 0 {
+			t.Fatalf("recipients after Prune = %v", c)
+		}
+		// Events stay.
+		if got := f.events(t, "old"); len(got) != 1 {
+			t.Fatalf("events of a pruned message = %v", got)
+		}
+	})
+}
+
+func (f *fixture) counts(t *testing.T) map[queue.State]int {
+	t.Helper()
+	c, err := f.q.Counts(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
