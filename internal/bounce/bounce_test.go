@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/sesame-email/sesame/internal/smtpcode"
 	"time"
 )
 
@@ -699,4 +701,35 @@ func TestHeaderSpacing(t *testing.T) {
 	// "Name : value" at the top, which is not an mbox "From " line.
 	r := parse(t, "From : Bob <bob@example.net>\nSubject : Automatic reply: hi\n\nAway until Monday.\n")
 	want(t, r, KindAutoReply, "bob@example.net")
+}
+
+// TestSameVerdictAsDelivery: a reply judged during delivery
+// (smtpcode.Judge) and the same reply in a DSN (the Status Sesame's own
+// events give it, and the reply as Diagnostic-Code) get the same verdict,
+// so both paths suppress the same addresses.
+func TestSameVerdictAsDelivery(t *testing.T) {
+	for _, line := range []string{
+		"550 5.1.1 <bob@example.org>: User unknown",
+		"552 Requested mail action aborted: exceeded storage allocation",
+		"556 Domain does not accept mail",
+		"552 5.2.2 Mailbox full",
+		"554 5.7.1 Client host blocked using zen.spamhaus.org",
+		"550 Client host [192.0.2.1] blocked using zen.spamhaus.org",
+		"550 Requested action not taken: mailbox unavailable",
+		"550 Mailbox full",
+		"554 5.0.0 Transaction failed",
+		"450 4.2.2 Mailbox full",
+		"451 4.7.1 Greylisted",
+		"421 Service not available",
+	} {
+		r, err := smtpcode.Parse(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := smtpcode.Judge(r)
+		b := Classify(r.Status(), "smtp; "+r.String())
+		if d.BounceType != b.BounceType || d.SubType != b.SubType || d.Suppress != b.Suppress {
+			t.Errorf("%q: delivery %+v, report %+v", line, d, b)
+		}
+	}
 }

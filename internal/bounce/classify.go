@@ -131,7 +131,11 @@ func Classify(status, diagnostic string) smtpcode.Verdict {
 		code = class*100 + 50
 	}
 	r := smtpcode.Reply{Code: code, Text: d.text, Permanent: class == 5}
-	if enh.valid() && enh[0] == class {
+	// An unspecific X.0.0 says no more than the class: left out, so that
+	// the basic code's own meaning (552 storage, 556 no mail) counts, as
+	// it does for the same reply during delivery (smtpcode.Reply.Status
+	// writes X.0.0 for a reply without an enhanced code).
+	if enh.valid() && enh[0] == class && (enh[1] != 0 || enh[2] != 0) {
 		r.Enhanced = [3]int(enh)
 	}
 	v := smtpcode.Judge(r)

@@ -67,6 +67,7 @@ func Classify(r Reply) (bounceType, subType string) {
 //	5.4.7                               Permanent     General            no   delivery time expired
 //	5.6.x 5.7.x                         Permanent     General            no   content, policy, security (SPF, DKIM, DMARC, TLS)
 //	5yz, text blames the sender (below) Permanent     General            no   block lists, reputation, rate limits, policy
+//	5yz, text says full or too large    Permanent     General            no   "mailbox full", "over quota", "too large", ...
 //	other 5yz                           Permanent     General            yes
 //	4.2.2                               Transient     MailboxFull        no
 //	4.2.3 4.3.4                         Transient     MessageTooLarge    no
@@ -147,6 +148,9 @@ func Judge(r Reply) Verdict {
 	if blame := blamesSender(r.Text); blame != "" {
 		return keep("the reply text blames the sender or a policy (" + blame + "), not the address")
 	}
+	if fullWords.MatchString(r.Text) {
+		return keep("the reply text says the mailbox is full or the message too large")
+	}
 	return Verdict{BouncePermanent, SubTypeGeneral, true, "permanent failure (" + code + ")"}
 }
 
@@ -166,6 +170,9 @@ func badAddress(r Reply) bool {
 var (
 	// blameWords are the words of the sender-blame rule (see Classify).
 	blameWords = regexp.MustCompile(`(?i)\b(?:block(?:ed|ing)|block ?list(?:ed)?|black ?list(?:ed)?|deny ?list(?:ed)?|listed\s+(?:at|in|on|by)\b[^.;]{0,60}|reputation|spamhaus|spamcop|dnsbl|rbl|sorbs|spam|spammer|spamming|polic(?:y|ies)|rejected due to|too many|rate[ -]limit(?:ed|ing)?)\b`)
+	// fullWords say a mailbox is full or a message too large, without the
+	// enhanced code that would say so.
+	fullWords = regexp.MustCompile(`(?i)\b(?:mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:storage|quota)|insufficient (?:storage|disk space)|storage (?:allocation|limit)|too (?:large|big))\b`)
 	// contentWords make a temporary refusal ContentRejected.
 	contentWords = regexp.MustCompile(`(?i)\b(?:spam|content|virus|malware|phishing)\b`)
 	// directoryWords after "listed in" mean a directory lookup, the way

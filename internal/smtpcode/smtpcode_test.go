@@ -349,6 +349,9 @@ func TestJudge(t *testing.T) {
 		{"550 Recipient is not listed in our directory", "Permanent", "General", true, "not listed"},
 		{"550 Mailbox unlisted", "Permanent", "General", true, "unlisted is not listed"},
 		{"550 Mailbox unblockedx", "Permanent", "General", true, "word boundaries"},
+		{"550 Mailbox full", "Permanent", "General", false, "full, no enhanced code"},
+		{"554 5.0.0 User is over quota", "Permanent", "General", false, "quota"},
+		{"552 Requested mail action aborted: exceeded storage allocation", "Permanent", "General", false, "552"},
 		{"250 2.0.0 Ok", "Undetermined", "Undetermined", false, "success"},
 		{"354 go ahead", "Undetermined", "Undetermined", false, "intermediate"},
 	}
