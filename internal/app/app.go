@@ -133,8 +133,8 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 
 // feedbackForwarding reports whether the identity mails bounces and
 // complaints to the sender; a deleted identity does not.
-func (a *App) feedbackForwarding(ctx context.Context, accountID, name string) (bool, error) {
-	i, err := a.Identities.Get(ctx, accountID, name)
+func (a *App) feedbackForwarding(ctx context.Context, q db.Querier, accountID, name string) (bool, error) {
+	i, err := a.Identities.GetIn(ctx, q, accountID, name)
 	if errors.Is(err, identity.ErrNotFound) {
 		return false, nil
 	}

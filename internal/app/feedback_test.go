@@ -182,6 +182,28 @@ func TestFeedbackLoop(t *testing.T) {
 			return nil
 		})
 
+		// Refusals during delivery follow the same rules: a bad mailbox
+		// is suppressed, a block-list refusal is not.
+		id3 := send("unknown@rcpt.test", "blocked@rcpt.test")
+		eventually(t, "delivery bounces", func() error {
+			n := 0
+			for _, e := range messageEvents(t, r, id3) {
+				if e.Type == event.Bounce && e.Bounce.BounceType == "Permanent" {
+					n++
+				}
+			}
+			if n != 2 {
+				return fmt.Errorf("%d permanent bounces", n)
+			}
+			return nil
+		})
+		if _, err := r.v2.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("unknown@rcpt.test")}); err != nil {
+			t.Fatalf("a bad mailbox refused during delivery was not suppressed: %v", err)
+		}
+		if _, err := r.v2.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("blocked@rcpt.test")}); err == nil {
+			t.Fatal("a block-list refusal during delivery suppressed the recipient")
+		}
+
 		// A later send to the suppressed address is accepted but not
 		// delivered.
 		before := len(mx.all())

@@ -84,7 +84,16 @@ func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	ss.cur.From = from
 	return nil
 }
+
+// Rcpt refuses, as real servers do, the local parts "unknown" (a bad
+// mailbox) and "blocked" (a block-list refusal of the sending host).
 func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	switch {
+	case strings.HasPrefix(to, "unknown@"):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + to + ">: Recipient address rejected: User unknown"}
+	case strings.HasPrefix(to, "blocked@"):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}
+	}
 	ss.cur.To = append(ss.cur.To, to)
 	return nil
 }

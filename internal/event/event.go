@@ -399,6 +399,9 @@ func (e *Event) Validate() error {
 				bad("complained recipient %d is empty", i)
 			}
 		}
+		if t := d.ComplaintFeedbackType; t != "" && !slices.Contains(complaintFeedbackTypes, t) {
+			bad("complaint feedback type %q is not one of SES's (%s)", t, strings.Join(complaintFeedbackTypes, ", "))
+		}
 	}
 	if e.Failure != nil {
 		set = append(set, RenderingFailure)
@@ -467,4 +470,19 @@ func NewFeedbackID(now time.Time) string {
 // (ses-api.md §13.3).
 func ValidBounce(bounceType, subType string) bool {
 	return slices.Contains(bounceSubTypes[bounceType], subType)
+}
+
+// The complaintFeedbackType values SES gives (ses-api.md §13.3): the ARF
+// feedback types of RFC 5965, RFC 6591 and RFC 6650.
+var complaintFeedbackTypes = []string{"abuse", "auth-failure", "fraud", "not-spam", "other", "virus"}
+
+// ComplaintFeedbackType maps a report's Feedback-Type onto SES's values:
+// one of them as it is (without case), "" for none, anything else (such as
+// "opt-out") "other".
+func ComplaintFeedbackType(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if t == "" || slices.Contains(complaintFeedbackTypes, t) {
+		return t
+	}
+	return "other"
 }

@@ -624,3 +624,16 @@ func TestNewFeedbackID(t *testing.T) {
 		t.Fatalf("NewFeedbackID = %q, %q", a, b)
 	}
 }
+
+func TestComplaintFeedbackType(t *testing.T) {
+	for in, want := range map[string]string{"": "", "abuse": "abuse", " Not-Spam ": "not-spam", "auth-failure": "auth-failure", "opt-out": "other", "made-up": "other"} {
+		if got := event.ComplaintFeedbackType(in); got != want {
+			t.Errorf("ComplaintFeedbackType(%q) = %q; want %q", in, got, want)
+		}
+	}
+	e := &event.Event{Type: event.Complaint, AccountID: "1", Mail: event.Mail{Timestamp: time.Now(), MessageID: "m"},
+		Complaint: &event.ComplaintDetails{ComplainedRecipients: []string{"a@b.example"}, Timestamp: time.Now(), ComplaintFeedbackType: "opt-out"}}
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "opt-out") {
+		t.Errorf("Validate accepted feedback type opt-out: %v", err)
+	}
+}

@@ -12,17 +12,22 @@
 // accepts a recipient only when its local part is a message Sesame sent,
 // within the retention window, and the whole address is exactly that
 // message's envelope sender: anything else gets 550 5.1.1 and nothing is
-// stored. It has no AUTH and relays nothing. Sizes, timeouts and the
-// number of connections are bounded.
+// stored. It has no AUTH and relays nothing. Message size (552), command
+// and DATA timeouts, a connection's whole life, and open connections in
+// all and per IP address (421 beyond) are bounded.
 //
 // # What a report does
 //
 // A received message is parsed by package bounce (DSN, ARF, vendor
-// formats, auto-replies) and applied to the message it was addressed to
-// (Processor.Apply), in one transaction:
+// formats, auto-replies) and applied to each message it was addressed to
+// (Processor.Apply), all in one transaction, so a sender retrying after a
+// 451 causes no duplicates; a report received again byte for byte is
+// recorded once and not applied again. For each message:
 //
-//   - a bounce: one Bounce event per recipient of the report that was a
-//     recipient of the message (others are ignored and logged), with the
+//   - a bounce: Bounce events (one per bounceType and bounceSubType) for
+//     the recipients of the report that were recipients of the message
+//     (others are ignored and logged; so are recipients whose delivery
+//     the remote MTA reports as still delayed), with the
 //     report's status, action, diagnostic code and reporting MTA and the
 //     classification to SES's bounceType/bounceSubType (bounce.Classify);
 //     a bounce whose verdict is that the address itself is bad adds it to
@@ -32,7 +37,8 @@
 //     but never suppress (see smtpcode.Judge).
 //   - a complaint: one Complaint event naming the complained recipients
 //     (when the report names none and the message had one recipient, that
-//     one), with the ARF feedback type, user agent and arrival date; each
+//     one), with the ARF feedback type (SES's values; others are "other"),
+//     user agent and arrival date; each
 //     address goes on the suppression list (reason COMPLAINT) when the
 //     account suppresses complaints.
 //   - auto-replies, success DSNs and unrecognised mail: nothing is stored.
@@ -47,6 +53,6 @@
 // it is never forwarded, so notifications cannot loop.
 //
 // Bounces during delivery (a 5xx reply, or the retry window's end) go
-// through Processor.Bounced from the delivery transaction: the same
+// through Processor.Delivered from the delivery transaction: the same
 // suppression and forwarding rules, so both paths give the same result.
 package feedback

@@ -38,6 +38,7 @@ type fixture struct {
 	acct    string
 	forward map[string]bool // identity → feedback forwarding
 	failSup error           // returned by Suppress when set
+	failOn  string          // an address Suppress fails for
 	log     *slog.Logger
 }
 
@@ -62,9 +63,19 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 			if f.failSup != nil {
 				return false, f.failSup
 			}
+			if address == f.failOn {
+				return false, errors.New("store failure for " + address)
+			}
 			return f.sup.Record(ctx, tx, accountID, address, suppression.Reason(reason), messageID, feedbackID)
 		},
-		Forwarding: func(ctx context.Context, accountID, identity string) (bool, error) { return f.forward[identity], nil },
+		Forwarding: func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error) {
+			// As the app reads the identity: through the transaction.
+			var one int
+			if err := q.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+				return false, err
+			}
+			return f.forward[identity], nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +111,15 @@ func (f *fixture) send(t testing.TB, id string, rcpts ...string) *queue.Sent {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// apply applies rep to one message, without the duplicate check.
+func (f *fixture) apply(sent *queue.Sent, rep *bounce.Report) (feedback.Result, error) {
+	res, err := f.p.Apply(f.ctx, nil, rep, sent)
+	if err != nil {
+		return feedback.Result{}, err
+	}
+	return res[0], nil
 }
 
 // events returns the events about message id after its Send event.
@@ -158,11 +178,11 @@ func TestPermanentBounce(t *testing.T) {
 		rep := &bounce.Report{Kind: bounce.KindBounce, Format: "dsn", ReportingMTA: "dns; mx.rcpt.test", Recipients: []bounce.Recipient{
 			{Address: "A@RCPT.test", Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 user unknown", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true},
 		}}
-		res, err := f.p.Apply(f.ctx, sent, rep)
+		res, err := f.apply(sent, rep)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(res.Events, []event.Type{event.Bounce}) || !slices.Equal(res.Suppressed, []string{"a@rcpt.test"}) || res.Forwarded == "" || len(res.Ignored) != 0 {
+		if !slices.Equal(res.Events, []event.Type{event.Bounce}) || !slices.Equal(res.Suppressed, []string{"a@rcpt.test"}) || len(res.Forwarded) == 0 || len(res.Ignored) != 0 {
 			t.Fatalf("result = %+v", res)
 		}
 		evs := f.events(t, "m1")
@@ -194,12 +214,12 @@ func TestPermanentBounce(t *testing.T) {
 			}
 		}
 		// The notice is system mail: feedback about it is not applied.
-		nid := res.Forwarded
+		nid := res.Forwarded[0]
 		ns, err := f.q.Lookup(f.ctx, nid)
 		if err != nil || !ns.System || ns.MailFrom != nid+"@"+region+"."+serviceDomain {
 			t.Fatalf("notice message = %+v, %v", ns, err)
 		}
-		res, err = f.p.Apply(f.ctx, ns, &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "bounces@example.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}})
+		res, err = f.apply(ns, &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "bounces@example.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}})
 		if err != nil || len(res.Events) != 0 || len(res.Ignored) != 1 {
 			t.Fatalf("feedback about a notice: %+v, %v", res, err)
 		}
@@ -213,19 +233,23 @@ func TestTransientAndGroupedBounce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		f.forward["example.test"] = false
-		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test", "c@rcpt.test")
+		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test", "c@rcpt.test", "d@rcpt.test")
 		rep := &bounce.Report{Kind: bounce.KindBounce, ReportingMTA: "mx.rcpt.test", Recipients: []bounce.Recipient{
 			{Address: "a@rcpt.test", Status: "5.7.1", DiagnosticCode: "smtp; 550 5.7.1 blocked: listed at a DNSBL", BounceType: "Permanent", BounceSubType: "General"},
 			{Address: "b@rcpt.test", Action: "delayed", Status: "4.2.2", BounceType: "Transient", BounceSubType: "MailboxFull"},
 			{Address: "c@rcpt.test", Status: "5.2.2", BounceType: "Permanent", BounceSubType: "General"},
+			{Address: "d@rcpt.test", Action: "failed", Status: "4.4.7", BounceType: "Transient", BounceSubType: "General"},
 			{Address: "stranger@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true},
 			{Address: "a@rcpt.test", Status: "5.7.1", BounceType: "Permanent", BounceSubType: "General"}, // repeated
 		}}
-		res, err := f.p.Apply(f.ctx, sent, rep)
+		res, err := f.apply(sent, rep)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Suppressed) != 0 || res.Forwarded != "" || len(res.Ignored) != 1 || !strings.Contains(res.Ignored[0], "stranger@rcpt.test") {
+		// The stranger is ignored; so is b, whose delivery the remote MTA
+		// is still retrying (a delay, not a bounce).
+		if len(res.Suppressed) != 0 || len(res.Forwarded) != 0 || len(res.Ignored) != 2 ||
+			!strings.Contains(res.Ignored[0], "b@rcpt.test") || !strings.Contains(res.Ignored[1], "stranger@rcpt.test") {
 			t.Fatalf("result = %+v", res)
 		}
 		evs := f.events(t, "m1")
@@ -237,7 +261,7 @@ func TestTransientAndGroupedBounce(t *testing.T) {
 			b0.BouncedRecipients[0].Action != "failed" || b0.ReportingMTA != "dns; mx.rcpt.test" {
 			t.Fatalf("first bounce = %+v", b0)
 		}
-		if b1.BounceSubType != "MailboxFull" || b1.BouncedRecipients[0].Action != "delayed" || b0.FeedbackID == b1.FeedbackID {
+		if b1.BounceType != "Transient" || b1.BouncedRecipients[0].EmailAddress != "d@rcpt.test" || b0.FeedbackID == b1.FeedbackID {
 			t.Fatalf("second bounce = %+v", b1)
 		}
 		if got := f.suppressed(t); len(got) != 0 {
@@ -259,12 +283,12 @@ func TestComplaint(t *testing.T) {
 		// Naming no recipient: attributed to a one-recipient message,
 		// ignored for a message with two.
 		anon := &bounce.Report{Kind: bounce.KindComplaint, Format: "arf", Complaint: &bounce.Complaint{FeedbackType: "abuse", UserAgent: "SomeISP-FBL/1.0", ArrivalDate: arrival}}
-		res, err := f.p.Apply(f.ctx, two, anon)
+		res, err := f.apply(two, anon)
 		if err != nil || len(res.Events) != 0 || len(res.Ignored) != 1 {
 			t.Fatalf("anonymous complaint about a 2-recipient message: %+v, %v", res, err)
 		}
-		res, err = f.p.Apply(f.ctx, one, anon)
-		if err != nil || !slices.Equal(res.Events, []event.Type{event.Complaint}) || !slices.Equal(res.Suppressed, []string{"a@rcpt.test"}) || res.Forwarded == "" {
+		res, err = f.apply(one, anon)
+		if err != nil || !slices.Equal(res.Events, []event.Type{event.Complaint}) || !slices.Equal(res.Suppressed, []string{"a@rcpt.test"}) || len(res.Forwarded) == 0 {
 			t.Fatalf("anonymous complaint about a 1-recipient message: %+v, %v", res, err)
 		}
 		evs := f.events(t, "m1")
@@ -285,7 +309,7 @@ func TestComplaint(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep := &bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "B@rcpt.test"}}, Complaint: &bounce.Complaint{FeedbackType: "abuse"}}
-		res, err = f.p.Apply(f.ctx, two, rep)
+		res, err = f.apply(two, rep)
 		if err != nil || !slices.Equal(res.Events, []event.Type{event.Complaint}) || len(res.Suppressed) != 0 {
 			t.Fatalf("complaint with COMPLAINT not suppressed: %+v, %v", res, err)
 		}
@@ -309,7 +333,7 @@ func TestIgnoredReports(t *testing.T) {
 			{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "other@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}},
 			{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "other@rcpt.test"}}},
 		} {
-			res, err := f.p.Apply(f.ctx, sent, rep)
+			res, err := f.apply(sent, rep)
 			if err != nil || len(res.Events) != 0 || len(res.Ignored) == 0 {
 				t.Fatalf("%s report: %+v, %v", rep.Kind, res, err)
 			}
@@ -334,7 +358,7 @@ func TestAllOrNothing(t *testing.T) {
 		sent := f.send(t, "m1", "a@rcpt.test")
 		f.failSup = errors.New("disk full")
 		rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
-		if _, err := f.p.Apply(f.ctx, sent, rep); err == nil || !strings.Contains(err.Error(), "disk full") {
+		if _, err := f.apply(sent, rep); err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Fatalf("Apply = %v", err)
 		}
 		if evs := f.events(t, "m1"); len(evs) != 0 {
@@ -401,6 +425,40 @@ func TestDelivered(t *testing.T) {
 		}
 		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 5 {
 			t.Fatalf("forwarded = %d notices; want 5", len(fw))
+		}
+	})
+}
+
+// TestConcurrentApply: reports applied at once all succeed. Everything
+// Apply reads while its transaction is open goes through that transaction
+// (a read on a second connection would deadlock SQLite's single writer
+// and exhaust a PostgreSQL pool).
+func TestConcurrentApply(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		const n = 30
+		sents := make([]*queue.Sent, n)
+		for i := range n {
+			sents[i] = f.send(t, fmt.Sprint("m", i), fmt.Sprintf("r%d@rcpt.test", i))
+		}
+		ctx, cancel := context.WithTimeout(f.ctx, 60*time.Second)
+		defer cancel()
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: fmt.Sprintf("r%d@rcpt.test", i),
+					Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
+				_, err := f.p.Apply(ctx, []byte(fmt.Sprint("report ", i)), rep, sents[i])
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.suppressed(t); len(got) != n {
+			t.Fatalf("%d suppressed; want %d", len(got), n)
 		}
 	})
 }

@@ -28,7 +28,7 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event) (st
 	if name == "" {
 		return "", nil
 	}
-	on, err := p.opts.Forwarding(ctx, ev.AccountID, name)
+	on, err := p.opts.Forwarding(ctx, tx, ev.AccountID, name)
 	if err != nil {
 		return "", fmt.Errorf("feedback: forwarding setting of %s: %w", name, err)
 	}

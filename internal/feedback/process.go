@@ -2,6 +2,8 @@ package feedback
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/db"
@@ -41,8 +44,11 @@ type Options struct {
 	// (suppression.Store.Record). Nil: no suppression list.
 	Suppress func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error)
 	// Forwarding reports whether the account's identity forwards feedback
-	// by email (SES's feedback forwarding). Nil: never.
-	Forwarding func(ctx context.Context, accountID, identity string) (bool, error)
+	// by email (SES's feedback forwarding), reading through q: the
+	// transaction the feedback is applied in (a second connection could
+	// deadlock SQLite's single writer and exhaust a PostgreSQL pool). Nil:
+	// never.
+	Forwarding func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error)
 	// ReportingMTA is the name forwarded DSNs give for Sesame;
 	// "": feedback-smtp.<Region>.<ServiceDomain>.
 	ReportingMTA string
@@ -76,60 +82,102 @@ func NewProcessor(opts Options) (*Processor, error) {
 	return p, nil
 }
 
-// Result is what applying one report did.
+// Result is what applying one report to one message did.
 type Result struct {
 	Events     []event.Type // appended to the outbox, in order
 	Suppressed []string     // addresses added to the suppression list
-	Forwarded  string       // MessageId of the forwarded notification, "" for none
+	Forwarded  []string     // MessageIds of the forwarded notifications
 	Ignored    []string     // why (parts of) the report were not used
+	// Duplicate says the same report (byte for byte) was already applied
+	// to this message: nothing was done again.
+	Duplicate bool
 }
 
-// Apply applies rep, a report received for the message sent, in one
-// transaction: its events, suppression-list entries and forwarded
-// notification are all stored, or nothing is. See the package
+// Apply applies rep, what bounce.Parse made of raw, to each message it was
+// addressed to (sents: the return paths it was sent to), all in one
+// transaction: events, suppression-list entries and forwarded
+// notifications are all stored, or none is, so a sender that retries
+// after an error causes no duplicates. A report whose bytes were already
+// applied to a message is recorded as received (table feedback_reports)
+// and not applied again; raw nil skips that check. See the package
 // documentation for what each kind of report does.
-func (p *Processor) Apply(ctx context.Context, sent *queue.Sent, rep *bounce.Report) (Result, error) {
-	var res Result
-	if sent.System {
-		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
-		return res, nil
+func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, sents ...*queue.Sent) ([]Result, error) {
+	results := make([]Result, len(sents))
+	plans := make([][]outcome, len(sents))
+	work := false
+	for i, sent := range sents {
+		plans[i] = p.plan(sent, rep, &results[i])
+		work = work || len(plans[i]) > 0
 	}
-	var evs []outcome
-	switch rep.Kind {
-	case bounce.KindBounce:
-		evs = p.bounceEvents(sent, rep, &res)
-	case bounce.KindComplaint:
-		if ev := p.complaintEvent(sent, rep, &res); ev != nil {
-			evs = append(evs, outcome{ev, complained(ev)})
-		}
-	default:
-		res.Ignored = append(res.Ignored, fmt.Sprintf("a %s report is neither a bounce nor a complaint", rep.Kind))
+	if !work {
+		return results, nil
 	}
-	if len(evs) == 0 {
-		return res, nil
+	digest := ""
+	if raw != nil {
+		sum := sha256.Sum256(raw)
+		digest = hex.EncodeToString(sum[:])
 	}
+	woken := false
 	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
-		r := Result{Ignored: res.Ignored}
+		out := make([]Result, len(sents))
 		now := p.now()
-		for _, o := range evs {
-			if _, err := event.Append(ctx, tx, o.ev, now); err != nil {
-				return err
+		for i, sent := range sents {
+			out[i].Ignored = slices.Clone(results[i].Ignored)
+			if len(plans[i]) == 0 {
+				continue
 			}
-			r.Events = append(r.Events, o.ev.Type)
-			if err := p.consequences(ctx, tx, o.ev, o.suppress, &r); err != nil {
-				return err
+			if digest != "" {
+				res, err := tx.Exec(ctx, `INSERT INTO feedback_reports (message_id, digest, kind, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+					sent.ID, digest, string(rep.Kind), db.Millis(now))
+				if err != nil {
+					return fmt.Errorf("feedback: record report: %w", err)
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					out[i].Duplicate = true
+					continue
+				}
 			}
+			for _, o := range plans[i] {
+				if _, err := event.Append(ctx, tx, o.ev, now); err != nil {
+					return err
+				}
+				out[i].Events = append(out[i].Events, o.ev.Type)
+				if err := p.consequences(ctx, tx, o.ev, o.suppress, &out[i]); err != nil {
+					return err
+				}
+			}
+			woken = woken || len(out[i].Forwarded) > 0
 		}
-		res = r
+		results = out
 		return nil
 	})
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	if res.Forwarded != "" {
+	if woken {
 		p.opts.Queue.Wake()
 	}
-	return res, nil
+	return results, nil
+}
+
+// plan returns the events rep makes for the message sent, with the
+// addresses each suppresses, and notes in res what it ignores.
+func (p *Processor) plan(sent *queue.Sent, rep *bounce.Report, res *Result) []outcome {
+	if sent.System {
+		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
+		return nil
+	}
+	switch rep.Kind {
+	case bounce.KindBounce:
+		return p.bounceEvents(sent, rep, res)
+	case bounce.KindComplaint:
+		if ev := p.complaintEvent(sent, rep, res); ev != nil {
+			return []outcome{{ev, complained(ev)}}
+		}
+		return nil
+	}
+	res.Ignored = append(res.Ignored, fmt.Sprintf("a %s report is neither a bounce nor a complaint", rep.Kind))
+	return nil
 }
 
 // Delivered applies feedback from Sesame's own delivery (deliver's
@@ -161,7 +209,7 @@ func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, e
 	if err := p.consequences(ctx, tx, ev, suppress, &r); err != nil {
 		return err
 	}
-	if len(r.Suppressed) > 0 || r.Forwarded != "" {
+	if len(r.Suppressed) > 0 || len(r.Forwarded) > 0 {
 		p.log.Info("delivery feedback applied", "message_id", c.MessageID, "account", c.AccountID, "type", ev.Type, "simulated", simulated,
 			"suppressed", r.Suppressed, "forwarded", r.Forwarded)
 	}
@@ -211,7 +259,9 @@ func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event
 	if err != nil {
 		return err
 	}
-	r.Forwarded = id
+	if id != "" {
+		r.Forwarded = append(r.Forwarded, id)
+	}
 	return nil
 }
 
@@ -235,6 +285,12 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 			continue
 		}
 		seen[strings.ToLower(addr)] = true
+		if r.Action == "delayed" {
+			// The remote MTA is still trying: not a bounce (SES publishes a
+			// Bounce only when delivery has stopped).
+			res.Ignored = append(res.Ignored, fmt.Sprintf("%s: delivery delayed, still being retried by the remote MTA", addr))
+			continue
+		}
 		bt, st := r.BounceType, r.BounceSubType
 		if !event.ValidBounce(bt, st) {
 			bt, st = smtpcode.BounceUndetermined, smtpcode.BounceUndetermined
@@ -289,8 +345,8 @@ func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Re
 	now := p.now()
 	d := &event.ComplaintDetails{ComplainedRecipients: rcpts, Timestamp: now, FeedbackID: event.NewFeedbackID(now)}
 	if c := rep.Complaint; c != nil {
-		d.ComplaintFeedbackType = c.FeedbackType
-		d.UserAgent = c.UserAgent
+		d.ComplaintFeedbackType = event.ComplaintFeedbackType(c.FeedbackType)
+		d.UserAgent = truncate(c.UserAgent, maxUserAgent)
 		if !c.ArrivalDate.IsZero() {
 			d.ArrivalDate = c.ArrivalDate.UTC().Format(event.TimeLayout)
 		}
@@ -340,4 +396,18 @@ func identityOf(arn string) string {
 		return ""
 	}
 	return name
+}
+
+// maxUserAgent bounds the userAgent a report can put in an event.
+const maxUserAgent = 256
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

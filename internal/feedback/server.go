@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"golang.org/x/net/netutil"
 
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/queue"
@@ -24,8 +23,10 @@ const (
 	DefaultRetention       = 30 * 24 * time.Hour
 	DefaultMaxMessageBytes = 40 << 20 // SES's largest message, which a DSN may enclose whole
 	DefaultMaxConns        = 50
+	DefaultMaxConnsPerIP   = 5
 	DefaultMaxRecipients   = 10
-	DefaultTimeout         = 2 * time.Minute
+	DefaultTimeout         = 5 * time.Minute  // a command, or a whole DATA (40 MB at 140 KB/s)
+	DefaultMaxSession      = 15 * time.Minute // a connection, however busy
 )
 
 // ServerOptions configures a Server.
@@ -41,13 +42,17 @@ type ServerOptions struct {
 	// MaxMessageBytes bounds a message (552 beyond it); 0:
 	// DefaultMaxMessageBytes.
 	MaxMessageBytes int64
-	// MaxConns bounds open connections (more wait to be accepted); 0:
-	// DefaultMaxConns.
-	MaxConns int
+	// MaxConns and MaxConnsPerIP bound open connections, in all and from
+	// one IP address; more are answered 421 and closed. 0: DefaultMaxConns,
+	// DefaultMaxConnsPerIP.
+	MaxConns, MaxConnsPerIP int
+	// MaxSession bounds a connection's whole life; 0: DefaultMaxSession.
+	MaxSession time.Duration
 	// MaxRecipients bounds RCPT commands per message; 0:
 	// DefaultMaxRecipients.
 	MaxRecipients int
-	// Timeout bounds each command read and reply write; 0: DefaultTimeout.
+	// Timeout bounds each command read and reply write, and the whole of
+	// a message's DATA; 0: DefaultTimeout.
 	Timeout time.Duration
 	// Parse reads a received message; nil: bounce.Parse.
 	Parse  func([]byte) (*bounce.Report, error)
@@ -68,7 +73,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	switch {
 	case opts.Processor == nil || opts.Queue == nil || opts.Hostname == "":
 		return nil, errors.New("feedback: Processor, Queue and Hostname are required")
-	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0:
+	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0:
 		return nil, errors.New("feedback: limits must not be negative")
 	}
 	s := &Server{opts: opts, now: opts.Now, log: opts.Logger}
@@ -82,6 +87,8 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	o.Retention = cmp.Or(o.Retention, DefaultRetention)
 	o.MaxMessageBytes = cmp.Or(o.MaxMessageBytes, DefaultMaxMessageBytes)
 	o.MaxConns = cmp.Or(o.MaxConns, DefaultMaxConns)
+	o.MaxConnsPerIP = cmp.Or(o.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	o.MaxSession = cmp.Or(o.MaxSession, DefaultMaxSession)
 	o.MaxRecipients = cmp.Or(o.MaxRecipients, DefaultMaxRecipients)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	if o.Parse == nil {
@@ -113,7 +120,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		case <-done:
 		}
 	}()
-	err := srv.Serve(netutil.LimitListener(ln, s.opts.MaxConns))
+	lln := newLimitListener(ln, s.opts.MaxConns, s.opts.MaxConnsPerIP, s.opts.MaxSession)
+	err := srv.Serve(lln)
 	stop()
 	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
 		return nil
@@ -186,14 +194,16 @@ func (x *session) Data(r io.Reader) error {
 		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", len(raw), "err", err)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message could not be read as a mail message"}
 	}
-	for _, sent := range x.rcpts {
-		res, err := s.opts.Processor.Apply(x.ctx, sent, rep)
-		if err != nil {
-			s.log.Error("feedback could not be applied; the sender will retry", "message_id", sent.ID, "err", err)
-			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
-		}
+	res, err := s.opts.Processor.Apply(x.ctx, raw, rep, x.rcpts...)
+	if err != nil {
+		s.log.Error("feedback could not be applied; the sender will retry", "remote_ip", x.remote, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
+	}
+	for i, sent := range x.rcpts {
+		r := res[i]
 		s.log.Info("feedback received", "remote_ip", x.remote, "mail_from", x.from, "message_id", sent.ID, "account", sent.AccountID,
-			"kind", rep.Kind, "format", rep.Format, "events", res.Events, "suppressed", res.Suppressed, "forwarded", res.Forwarded, "ignored", res.Ignored)
+			"kind", rep.Kind, "format", rep.Format, "events", r.Events, "suppressed", r.Suppressed, "forwarded", r.Forwarded,
+			"ignored", r.Ignored, "duplicate", r.Duplicate)
 	}
 	return nil
 }

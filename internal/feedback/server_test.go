@@ -214,33 +214,98 @@ func (l *lines) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// TestServerConnLimit: connections beyond MaxConns wait to be accepted.
+// TestServerConnLimit: connections beyond MaxConns, or MaxConnsPerIP from
+// one address, are told 421 and closed; a connection lives at most
+// MaxSession however busy it keeps.
 func TestServerConnLimit(t *testing.T) {
 	f := newFixture(t, dbtest.SQLite(t))
-	addr := f.serve(t, func(o *feedback.ServerOptions) { o.MaxConns = 1 })
-	greeting := func(c net.Conn, wait time.Duration) (string, error) {
-		c.SetReadDeadline(time.Now().Add(wait))
+	greeting := func(c net.Conn) string {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		b := make([]byte, 512)
-		n, err := c.Read(b)
-		return string(b[:n]), err
+		n, _ := c.Read(b)
+		return string(b[:n])
 	}
-	first, err := net.Dial("tcp", addr)
+	dial := func(addr string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for _, o := range []feedback.ServerOptions{{MaxConns: 1, MaxConnsPerIP: 5}, {MaxConns: 5, MaxConnsPerIP: 1}} {
+		addr := f.serve(t, func(s *feedback.ServerOptions) { s.MaxConns, s.MaxConnsPerIP = o.MaxConns, o.MaxConnsPerIP })
+		first := dial(addr)
+		if g := greeting(first); !strings.HasPrefix(g, "220 ") {
+			t.Fatalf("%+v: first greeting %q", o, g)
+		}
+		if g := greeting(dial(addr)); !strings.HasPrefix(g, "421 ") {
+			t.Fatalf("%+v: a connection beyond the limit got %q; want 421", o, g)
+		}
+		first.Close()
+		// The slot is free again once the server sees the close.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			g := greeting(dial(addr))
+			if strings.HasPrefix(g, "220 ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%+v: after the first closed: %q", o, g)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	// A client that keeps sending NOOPs is cut off at MaxSession.
+	addr := f.serve(t, func(s *feedback.ServerOptions) { s.MaxSession = 300 * time.Millisecond })
+	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, err := greeting(first, 10*time.Second); err != nil || !strings.HasPrefix(g, "220 ") {
-		t.Fatalf("first greeting %q, %v", g, err)
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Noop() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a busy session outlived MaxSession")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	second, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Close()
-	if g, err := greeting(second, 300*time.Millisecond); err == nil {
-		t.Fatalf("a second connection was served beyond MaxConns: %q", g)
-	}
-	first.Close()
-	if g, err := greeting(second, 10*time.Second); err != nil || !strings.HasPrefix(g, "220 ") {
-		t.Fatalf("second greeting after the first closed: %q, %v", g, err)
-	}
+}
+
+// TestServerAtomicAndDuplicate: a report to several return paths is
+// applied to all or none, and the same report sent again is not applied
+// twice.
+func TestServerAtomicAndDuplicate(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.send(t, "m1", "a@rcpt.test")
+		f.send(t, "m2", "b@rcpt.test")
+		addr := f.serve(t, nil)
+		rp1, rp2 := "m1@"+mailFromDom, "m2@"+mailFromDom
+		// One report naming both recipients, sent to both return paths.
+		msg := strings.Replace(testkit.DSN(rp1, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown"),
+			"Final-Recipient: rfc822; a@rcpt.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 unknown\r\n",
+			"Final-Recipient: rfc822; a@rcpt.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 unknown\r\n\r\n"+
+				"Final-Recipient: rfc822; b@rcpt.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 unknown\r\n", 1)
+		f.failOn = "b@rcpt.test"
+		if err := smtpSend(t, addr, strings.NewReader(msg), rp1, rp2); code(err) != 451 {
+			t.Fatalf("with a failing store: %v; want 451", err)
+		}
+		if evs := append(f.events(t, "m1"), f.events(t, "m2")...); len(evs) != 0 {
+			t.Fatalf("a failed report left %d events", len(evs))
+		}
+		f.failOn = ""
+		for range 2 { // the sender retries; then sends it again
+			if err := smtpSend(t, addr, strings.NewReader(msg), rp1, rp2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n1, n2 := len(f.events(t, "m1")), len(f.events(t, "m2")); n1 != 1 || n2 != 1 {
+			t.Fatalf("events after a retry and a resend: m1 %d, m2 %d; want 1 each", n1, n2)
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 2 {
+			t.Fatalf("notices = %d; want 2", len(fw))
+		}
+	})
 }

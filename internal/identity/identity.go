@@ -390,11 +390,17 @@ func decodeTags(s string) []Tag {
 
 // Get returns the account's identity by name (normalised first).
 func (s *Store) Get(ctx context.Context, accountID, name string) (*Identity, error) {
+	return s.GetIn(ctx, s.db, accountID, name)
+}
+
+// GetIn is Get through q: the caller's transaction, for a caller that
+// must not wait for a second connection while it holds one.
+func (s *Store) GetIn(ctx context.Context, q db.Querier, accountID, name string) (*Identity, error) {
 	n, _, _, err := Parse("Identity", name)
 	if err != nil {
 		return nil, err
 	}
-	return s.get(ctx, s.db, accountID, n)
+	return s.get(ctx, q, accountID, n)
 }
 
 func (s *Store) get(ctx context.Context, q db.Querier, accountID, name string) (*Identity, error) {
