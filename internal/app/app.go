@@ -9,6 +9,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
@@ -26,6 +27,7 @@ import (
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
+	"github.com/sesame-email/sesame/internal/dkim"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnscheck"
 	"github.com/sesame-email/sesame/internal/feedback"
@@ -52,6 +54,9 @@ type App struct {
 	Sender      *send.Sender
 	Suppression *suppression.Store
 	Feedback    *feedback.Processor
+
+	box        *seal.Box
+	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
 
 	mu        sync.Mutex
 	checker   *dnscheck.Checker
@@ -89,7 +94,13 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		d.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
+	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), box: box}
+	if cfg.APIAddr != "" {
+		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	a.Identities, err = identity.New(identity.Options{
 		DB: d, Seal: box, Region: cfg.Region, ServiceDomain: strings.ToLower(strings.TrimSuffix(cfg.ServiceDomain, ".")),
 		Logger:    log.With("component", "identity"),
@@ -123,12 +134,61 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 			return a.Suppression.Record(ctx, tx, accountID, address, suppression.Reason(reason), messageID, feedbackID)
 		},
 		Forwarding: a.feedbackForwarding,
+		Sign:       a.signSystem,
 	})
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// serviceDKIMSelector is the selector of the key Sesame signs its own mail
+// with: d=<service domain>, published by the DNS server at
+// sesame._domainkey.<service domain>.
+const serviceDKIMSelector = "sesame"
+
+// serviceKey returns the service domain's DKIM key, creating it (RSA-2048,
+// sealed in the settings table) on the first start; the first node of a
+// cluster to start makes it for all.
+func serviceKey(ctx context.Context, d *db.DB, box *seal.Box) (*dkim.Key, error) {
+	const name = "service_dkim_key"
+	aad := []byte(name)
+	v, ok, err := d.Setting(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		k, err := dkim.Generate(dkim.RSA, 2048)
+		if err != nil {
+			return nil, err
+		}
+		der, err := k.MarshalPrivate()
+		if err != nil {
+			return nil, err
+		}
+		if v, err = d.InitSetting(ctx, name, base64.StdEncoding.EncodeToString(box.Seal(der, aad))); err != nil {
+			return nil, err
+		}
+	}
+	sealed, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("service DKIM key: %w", err)
+	}
+	der, err := box.Open(sealed, aad)
+	if err != nil {
+		return nil, fmt.Errorf("service DKIM key (is this the master key it was sealed with?): %w", err)
+	}
+	return dkim.ParsePrivate(der)
+}
+
+// signSystem DKIM-signs Sesame's own mail with the service domain's key
+// (d=<service domain>); without one (admin commands) it returns msg.
+func (a *App) signSystem(msg []byte) ([]byte, error) {
+	if a.serviceKey == nil {
+		return msg, nil
+	}
+	return dkim.Sign(msg, []dkim.Signer{{Domain: a.Identities.ServiceDomain(), Selector: serviceDKIMSelector, Key: a.serviceKey}}, dkim.SignOptions{})
 }
 
 // feedbackForwarding reports whether the identity mails bounces and
@@ -284,7 +344,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return err
 	}
-	notifier, err := notify.New(notify.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
+	notifier, err := notify.New(notify.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sign: a.signSystem,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: a.log.With("component", "notify"),
 		Poll: min(cfg.CheckInterval, 5*time.Second)})
 	if err != nil {
@@ -441,8 +501,17 @@ func (a *App) lease(name string) func(ctx context.Context) (bool, error) {
 
 // DNSServer builds the authoritative DNS server for the service domain.
 func (a *App) DNSServer() (*authdns.Server, error) {
+	var rec []string
+	if a.serviceKey != nil {
+		r, err := a.serviceKey.Record()
+		if err != nil {
+			return nil, err
+		}
+		rec = dkim.SplitTXT(r)
+	}
 	return authdns.New(authdns.Options{
 		Zone: a.cfg.ServiceDomain, Region: a.cfg.Region,
+		ServiceDKIMSelector: serviceDKIMSelector, ServiceDKIMRecord: rec,
 		NameServers: a.cfg.NameServerList(), NameServerIPs: a.cfg.NameServerIPs,
 		SPFIPs: a.cfg.SPFIPs, FeedbackIPs: a.cfg.FeedbackIPs,
 		Logger: a.log.With("component", "authdns"),

@@ -171,6 +171,7 @@ func TestFeedbackLoop(t *testing.T) {
 				if err != nil {
 					return err
 				}
+				verifyServiceDKIM(t, r, m.Data)
 				subjects = append(subjects, msg.Header.Get("From")+" "+msg.Header.Get("Subject"))
 			}
 			slices.Sort(subjects)

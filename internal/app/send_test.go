@@ -198,6 +198,19 @@ func publishMailFrom(t *testing.T, r *running, identity, mailFrom string) {
 	})
 }
 
+// verifyServiceDKIM checks that msg, Sesame's own mail, carries a DKIM
+// signature by the service domain that verifies through Sesame's DNS.
+func verifyServiceDKIM(t *testing.T, r *running, msg []byte) {
+	t.Helper()
+	dnsc := &sesdns.Client{Servers: []string{r.ready.DNS}, Timeout: 2 * time.Second}
+	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msg), &msgdkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+		return dnsc.LookupTXT(context.Background(), name)
+	}})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != svc {
+		t.Fatalf("service DKIM: %v, %+v\n%s", err, vs, msg)
+	}
+}
+
 // TestSendEndToEnd is the core promise: with a custom MAIL FROM in
 // Success, a message sent through the SES API arrives at the recipient's
 // MX with a DKIM signature that verifies through DNS (d= the From domain)
@@ -322,6 +335,7 @@ func TestSystemMail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		verifyServiceDKIM(t, r, verification.Data)
 		body := string(text)
 		if msg.Header.Get("From") != "no-reply@"+svc || !strings.Contains(msg.Header.Get("Subject"), "Email Address Verification Request in region US-EAST-1") {
 			t.Fatalf("verification mail:\n%s", verification.Data)

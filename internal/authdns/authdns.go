@@ -13,6 +13,7 @@
 //	feedback-smtp.R.Z      A/AAAA Options.FeedbackIPs             (the feedback MX host)
 //	<ns>.Z                 A/AAAA Options.NameServerIPs           (name servers inside the zone)
 //	<token>.dkim.Z         TXT   the DKIM public key record(s) from Options.DKIMRecords
+//	<sel>._domainkey.Z     TXT   Options.ServiceDKIMRecord: the key of Sesame's own mail
 //
 // The DKIM records are looked up on every query with the token lower-cased;
 // a text longer than 255 bytes is split into several character strings of
@@ -118,6 +119,11 @@ type Options struct {
 	// error wrapping ErrNoSuchKey when there is no such key. nil: no key is
 	// published (every token is NXDOMAIN).
 	DKIMRecords func(ctx context.Context, token string) ([]string, error)
+	// ServiceDKIMSelector and ServiceDKIMRecord publish the key Sesame
+	// signs its own mail with (d=<zone>) at
+	// <ServiceDKIMSelector>._domainkey.<zone>; both or neither.
+	ServiceDKIMSelector string
+	ServiceDKIMRecord   []string
 	// TTL of every record, and the SOA minimum (negative caching TTL).
 	// 0: 300.
 	TTL uint32
@@ -273,6 +279,12 @@ func New(opts Options) (*Server, error) {
 
 	// The DKIM parent is an empty non-terminal even before any key exists.
 	s.addNode(names.fqdnDKIMParent())
+
+	// The key of Sesame's own mail.
+	if opts.ServiceDKIMSelector != "" && len(opts.ServiceDKIMRecord) > 0 {
+		name := strings.ToLower(opts.ServiceDKIMSelector) + "._domainkey." + zone
+		s.add(name, &dns.TXT{Hdr: hdr(name, dns.TypeTXT), Txt: opts.ServiceDKIMRecord})
+	}
 
 	// Name servers inside the zone.
 	inZone := 0

@@ -120,6 +120,9 @@ func newTestServer(t *testing.T, ks *keyStore) *Server {
 		SPFIPs:        []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")},
 		FeedbackIPs:   []netip.Addr{netip.MustParseAddr("::ffff:192.0.2.25"), netip.MustParseAddr("2001:db8::25")},
 		DKIMRecords:   ks.records,
+
+		ServiceDKIMSelector: "Sesame",
+		ServiceDKIMRecord:   []string{"v=DKIM1; k=rsa; p=SERVICEKEY"},
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -307,6 +310,13 @@ func TestServer(t *testing.T) {
 				rrs := wantAnswer(t, q(t, "ns1."+testZone, dns.TypeA), dns.TypeA, 1)
 				if got := rrs[0].(*dns.A).A.String(); got != "192.0.2.53" {
 					t.Errorf("A %s", got)
+				}
+			})
+
+			t.Run("service DKIM key", func(t *testing.T) {
+				rrs := wantAnswer(t, q(t, "sesame._domainkey."+testZone, dns.TypeTXT), dns.TypeTXT, 1)
+				if txt := rrs[0].(*dns.TXT).Txt; len(txt) != 1 || txt[0] != "v=DKIM1; k=rsa; p=SERVICEKEY" {
+					t.Errorf("service DKIM TXT = %q", txt)
 				}
 			})
 

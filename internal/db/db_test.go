@@ -82,6 +82,13 @@ func TestSettings(t *testing.T) {
 		if v, ok, err := d.Setting(ctx, "region"); v != "eu-west-1" || !ok || err != nil {
 			t.Fatalf("setting = %q %v %v", v, ok, err)
 		}
+		// InitSetting: the first value stays.
+		if v, err := d.InitSetting(ctx, "key", "first"); v != "first" || err != nil {
+			t.Fatalf("InitSetting = %q %v", v, err)
+		}
+		if v, err := d.InitSetting(ctx, "key", "second"); v != "first" || err != nil {
+			t.Fatalf("second InitSetting = %q %v; want the first value", v, err)
+		}
 	})
 }
 

@@ -28,3 +28,17 @@ func (d *DB) Setting(ctx context.Context, name string) (string, bool, error) {
 	}
 	return v, true, nil
 }
+
+// InitSetting stores value as the setting name unless it is already set,
+// and returns the stored value: the first node of a cluster to start wins
+// and every other uses its value.
+func (d *DB) InitSetting(ctx context.Context, name, value string) (string, error) {
+	if _, err := d.Exec(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+		return "", fmt.Errorf("db: init setting %s: %w", name, err)
+	}
+	v, ok, err := d.Setting(ctx, name)
+	if err == nil && !ok {
+		err = fmt.Errorf("db: setting %s vanished", name)
+	}
+	return v, err
+}

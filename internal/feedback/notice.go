@@ -44,6 +44,11 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event) (st
 	id := send.NewMessageID(now)
 	domain := p.opts.Region + "." + p.opts.ServiceDomain
 	body, from := p.notice(ev, to, id+"@"+domain, now)
+	if p.opts.Sign != nil {
+		if body, err = p.opts.Sign(body); err != nil {
+			return "", fmt.Errorf("feedback: sign notification to %s: %w", to, err)
+		}
+	}
 	m := &queue.Message{ID: id, AccountID: ev.AccountID, Source: from, MailFrom: id + "@" + domain, Body: body, Recipients: []string{to}, System: true,
 		Mail: event.Mail{Timestamp: now, MessageID: id, Source: from, SendingAccountID: ev.AccountID, Destination: []string{to}}}
 	if err := p.opts.Queue.EnqueueTx(ctx, tx, m, nil); err != nil {

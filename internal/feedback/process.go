@@ -49,6 +49,9 @@ type Options struct {
 	// deadlock SQLite's single writer and exhaust a PostgreSQL pool). Nil:
 	// never.
 	Forwarding func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error)
+	// Sign DKIM-signs a forwarded notification (d=<ServiceDomain>); nil:
+	// unsigned.
+	Sign func(msg []byte) ([]byte, error)
 	// ReportingMTA is the name forwarded DSNs give for Sesame;
 	// "": feedback-smtp.<Region>.<ServiceDomain>.
 	ReportingMTA string

@@ -8,8 +8,8 @@
 // not counted in the account's sending statistics) in the same transaction
 // that marks its source row as handled, so a crash neither loses nor
 // repeats one. System mail is sent from no-reply@<service domain> with the
-// default MAIL FROM domain and is not DKIM-signed yet (the service domain
-// has no key of its own).
+// default MAIL FROM domain, DKIM-signed with the service domain's own key
+// (Options.Sign).
 package notify
 
 import (
@@ -38,9 +38,11 @@ type Options struct {
 	// from no-reply@<ServiceDomain> with envelope sender
 	// <id>@<Region>.<ServiceDomain>.
 	Region, ServiceDomain string
-	Logger                *slog.Logger     // nil: discard
-	Now                   func() time.Time // nil: time.Now
-	Poll                  time.Duration    // 0: 5 seconds
+	// Sign DKIM-signs a message (d=<ServiceDomain>); nil: unsigned.
+	Sign   func(msg []byte) ([]byte, error)
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
+	Poll   time.Duration    // 0: 5 seconds
 }
 
 // Notifier queues Sesame's own mail.
@@ -168,7 +170,13 @@ func (n *Notifier) enqueue(ctx context.Context, accountID, to, subject, body str
 		n.log.Warn("system mail cannot be composed; dropped", "account", accountID, "to", to, "err", err)
 		return false, n.markOnly(ctx, mark)
 	}
-	m := &queue.Message{ID: id, AccountID: accountID, Source: from, MailFrom: id + "@" + domain, Body: msg.Bytes, Recipients: []string{to}, System: true,
+	signed := msg.Bytes
+	if n.opts.Sign != nil {
+		if signed, err = n.opts.Sign(signed); err != nil {
+			return false, fmt.Errorf("notify: sign mail to %s: %w", to, err)
+		}
+	}
+	m := &queue.Message{ID: id, AccountID: accountID, Source: from, MailFrom: id + "@" + domain, Body: signed, Recipients: []string{to}, System: true,
 		Mail: event.Mail{Timestamp: now, MessageID: id, Source: from, SendingAccountID: accountID, Destination: []string{to}}}
 	err = n.opts.Queue.EnqueueWith(ctx, m, nil, mark)
 	if errors.Is(err, identity.ErrStale) {
