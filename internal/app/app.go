@@ -9,6 +9,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -367,9 +368,14 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		feedbackAddr string
 	)
 	if cfg.FeedbackAddr != "" && cfg.FeedbackAddr != "off" {
-		fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback, Queue: a.Queue,
-			Hostname: "feedback-smtp." + cfg.Region + "." + a.Identities.ServiceDomain(), Retention: cfg.FeedbackRetention,
-			Logger: a.log.With("component", "feedback-smtp")})
+		host := "feedback-smtp." + cfg.Region + "." + a.Identities.ServiceDomain()
+		var tlsConfig *tls.Config
+		tlsConfig, err = feedbackTLS(cfg, host)
+		if err == nil {
+			fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback, Queue: a.Queue,
+				Hostname: host, Retention: cfg.FeedbackRetention, TLSConfig: tlsConfig,
+				Logger: a.log.With("component", "feedback-smtp")})
+		}
 		if err == nil {
 			fln, err = net.Listen("tcp", cfg.FeedbackAddr)
 		}
@@ -450,6 +456,19 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		all = append(all, e)
 	}
 	return errors.Join(all...)
+}
+
+// feedbackTLS is the feedback MX's STARTTLS configuration: the configured
+// certificate, else a self-signed one for host.
+func feedbackTLS(cfg config.Config, host string) (*tls.Config, error) {
+	if cfg.FeedbackTLSCert == "" {
+		return feedback.SelfSignedTLS(host, time.Now())
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.FeedbackTLSCert, cfg.FeedbackTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--feedback-tls-cert/--feedback-tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // pruneLoop forgets, every interval, what the queue no longer needs

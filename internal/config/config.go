@@ -21,6 +21,8 @@ type Config struct {
 	DNSAddr           string
 	FeedbackAddr      string
 	FeedbackRetention time.Duration
+	FeedbackTLSCert   string
+	FeedbackTLSKey    string
 	DataDir           string
 	DatabaseURL       string
 	Region            string
@@ -106,6 +108,8 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.DNSAddr, "dns-addr", ":8053", "address of the authoritative DNS server, UDP and TCP (\"off\" disables it)")
 		fs.StringVar(&c.FeedbackAddr, "feedback-addr", ":2525", "address of the feedback MX (SMTP) taking bounces and complaints, feedback-smtp.<region>.<service-domain>; port 25 in production (\"off\" disables it)")
 		fs.DurationVar(&c.FeedbackRetention, "feedback-retention", 30*24*time.Hour, "how long after sending a message bounces and complaints about it are taken")
+		fs.StringVar(&c.FeedbackTLSCert, "feedback-tls-cert", "", "PEM certificate (chain) for the feedback MX's STARTTLS (default: a self-signed one made at start)")
+		fs.StringVar(&c.FeedbackTLSKey, "feedback-tls-key", "", "PEM private key of --feedback-tls-cert")
 		fs.StringVar(&c.Resolver, "resolver", "", "DNS resolver host:port for checking customers' records (default: the system's, from /etc/resolv.conf)")
 		fs.DurationVar(&c.MailFromWindow, "mail-from-window", 72*time.Hour, "how long Pending/TemporaryFailure may last before Failed")
 		fs.DurationVar(&c.CheckInterval, "check-interval", 5*time.Minute, "time between two DNS checks of an identity")
@@ -202,6 +206,9 @@ func (c *Config) Validate() error {
 		}
 		if c.FeedbackRetention <= 0 {
 			bad("--feedback-retention must be positive")
+		}
+		if (c.FeedbackTLSCert == "") != (c.FeedbackTLSKey == "") {
+			bad("--feedback-tls-cert and --feedback-tls-key go together")
 		}
 		if c.RetryWindow <= 0 {
 			bad("--retry-window must be positive")

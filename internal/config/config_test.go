@@ -38,11 +38,11 @@ func TestValidateReportsEverything(t *testing.T) {
 	var c Config
 	fs := c.FlagSet("serve", ScopeServe, io.Discard)
 	err := c.Parse(fs, []string{"--region", "US EAST", "--service-domain", "nodots", "--resolver", "8.8.8.8", "--check-interval", "0s", "--log-level", "loud",
-		"--feedback-addr", "2525", "--feedback-retention", "0s"}, func(string) string { return "" })
+		"--feedback-addr", "2525", "--feedback-retention", "0s", "--feedback-tls-cert", "cert.pem"}, func(string) string { return "" })
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, s := range []string{"--region", "--service-domain", "--resolver", "--check-interval", "--log-level", "--feedback-addr", "--feedback-retention"} {
+	for _, s := range []string{"--region", "--service-domain", "--resolver", "--check-interval", "--log-level", "--feedback-addr", "--feedback-retention", "--feedback-tls-cert"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
 		}

@@ -3,6 +3,7 @@ package feedback
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,9 @@ type ServerOptions struct {
 	// Timeout bounds each command read and reply write, and the whole of
 	// a message's DATA; 0: DefaultTimeout.
 	Timeout time.Duration
+	// TLSConfig, when set, offers STARTTLS (a configured certificate, or
+	// SelfSignedTLS).
+	TLSConfig *tls.Config
 	// Parse reads a received message; nil: bounce.Parse.
 	Parse  func([]byte) (*bounce.Report, error)
 	Logger *slog.Logger     // nil: discard
@@ -104,6 +108,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return &session{s: s, ctx: ctx, remote: remoteIP(c.Conn())}, nil
 	}))
 	srv.Domain = s.opts.Hostname
+	srv.TLSConfig = s.opts.TLSConfig
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.MaxRecipients = s.opts.MaxRecipients
 	srv.ReadTimeout = s.opts.Timeout

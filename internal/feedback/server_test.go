@@ -2,6 +2,7 @@ package feedback_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -308,4 +309,36 @@ func TestServerAtomicAndDuplicate(t *testing.T) {
 			t.Fatalf("notices = %d; want 2", len(fw))
 		}
 	})
+}
+
+// TestServerSTARTTLS: with a TLS configuration the feedback MX offers
+// STARTTLS, and a report sent over it is applied.
+func TestServerSTARTTLS(t *testing.T) {
+	f := newFixture(t, dbtest.SQLite(t))
+	f.send(t, "m1", "a@rcpt.test")
+	host := "feedback-smtp." + region + "." + serviceDomain
+	cfg, err := feedback.SelfSignedTLS(host, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := f.serve(t, func(o *feedback.ServerOptions) { o.TLSConfig = cfg })
+	// Opportunistic: the sender does not authenticate the server, but the
+	// certificate names the feedback host. DialStartTLS fails when the
+	// server does not offer STARTTLS.
+	c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rp := "m1@" + mailFromDom
+	if err := c.SendMail("", []string{rp}, strings.NewReader(testkit.DSN(rp, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown"))); err != nil {
+		t.Fatal(err)
+	}
+	state, ok := c.TLSConnectionState()
+	if !ok || !state.HandshakeComplete || len(state.PeerCertificates) != 1 || state.PeerCertificates[0].Subject.CommonName != host {
+		t.Fatalf("TLS state %v %+v", ok, state.PeerCertificates)
+	}
+	if evs := f.events(t, "m1"); len(evs) != 1 || evs[0].Type != event.Bounce {
+		t.Fatalf("events = %+v", evs)
+	}
 }
