@@ -1086,3 +1086,32 @@ func TestOnFeedback(t *testing.T) {
 		}
 	})
 }
+
+// TestSystemMailHasNoEvents: Sesame's own mail is delivered and bounced
+// like any other but is not the account's sending: no events.
+func TestSystemMailHasNoEvents(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, newMX(t, false, 0))
+		f.mx.script("bad@rcpt.test", "550 5.1.1 <bad@rcpt.test>: user unknown")
+		w := f.worker(t, func(o *deliver.Options) {
+			o.OnFeedback = func(context.Context, *db.Tx, queue.Claimed, *event.Event, bool) error {
+				t.Error("OnFeedback called for system mail")
+				return nil
+			}
+		})
+		rcpts := []string{"x@rcpt.test", "bad@rcpt.test"}
+		mail := event.Mail{Timestamp: f.clock.Now(), MessageID: "s1", Source: "no-reply@sesame.test", SendingAccountID: f.acct, Destination: rcpts}
+		m := &queue.Message{ID: "s1", AccountID: f.acct, Source: mail.Source, MailFrom: "s1@bounce.example.test", Mail: mail, Body: body("s1"), Recipients: rcpts, System: true}
+		if err := f.q.Enqueue(f.ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.runOnce(t, w, 2)
+		if c := f.counts(t); c[queue.Delivered] != 1 || c[queue.Bounced] != 1 {
+			t.Fatalf("counts = %v", c)
+		}
+		if evs := testkit.Events(t, d, "s1"); len(evs) != 0 {
+			t.Fatalf("system mail has events: %v", types(evs))
+		}
+	})
+}

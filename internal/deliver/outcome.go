@@ -236,11 +236,11 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 			RemoteMTAIP:          r.remoteIP,
 		}
 		log.Info("delivered", "reply", line, "remote_ip", r.remoteIP)
-		err = w.q.Finish(rctx, c, queue.Delivered, line, ev)
+		err = w.q.Finish(rctx, c, queue.Delivered, line, w.published(c, ev))
 	case failed:
 		bounce(smtpcode.Classify(r.reply))
 		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", ev.Bounce.BounceType, "bounce_subtype", ev.Bounce.BounceSubType)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), w.published(c, ev))
 	case deferred:
 		expires := c.QueuedAt.Add(w.window)
 		next := now.Add(w.backoff(c.Attempts))
@@ -263,7 +263,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 				ReportingMTA: w.mta,
 			}
 			log.Info("delivery delayed", "reply", line, "attempt", c.Attempts, "next", next)
-			err = w.q.Retry(rctx, c, next, line, ev)
+			err = w.q.Retry(rctx, c, next, line, w.published(c, ev))
 			break
 		}
 		// Out of time: a soft bounce with the last reply.
@@ -273,7 +273,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		}
 		bounce(bounceType, subType)
 		log.Info("retry window ended; bounced", "reply", line, "attempt", c.Attempts)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), w.published(c, ev))
 	}
 	switch {
 	case errors.Is(err, queue.ErrLeaseLost):
@@ -283,16 +283,26 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 	}
 }
 
+// published returns ev, the event of c's outcome, or nil for Sesame's own
+// (system) mail, which is not the account's sending and must not appear in
+// its event stream.
+func (w *Worker) published(c queue.Claimed, ev *event.Event) *event.Event {
+	if c.System {
+		return nil
+	}
+	return ev
+}
+
 // alsoFeedback is what c's feedback events (Bounce, Complaint) do besides
 // being stored, in the same transaction: Options.OnFeedback for each, if
 // set.
 func (w *Worker) alsoFeedback(c queue.Claimed, simulated bool, evs ...*event.Event) func(context.Context, *db.Tx) error {
-	if w.onFeedback == nil {
+	if w.onFeedback == nil || c.System {
 		return nil
 	}
 	return func(ctx context.Context, tx *db.Tx) error {
 		for _, ev := range evs {
-			if ev.Type != event.Bounce && ev.Type != event.Complaint {
+			if ev == nil || ev.Type != event.Bounce && ev.Type != event.Complaint {
 				continue
 			}
 			if err := w.onFeedback(ctx, tx, c, ev, simulated); err != nil {

@@ -215,6 +215,9 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		// recipients are.
 		also = w.alsoFeedback(c, true, evs...)
 	}
+	if c.System {
+		evs, also = nil, nil // not the account's sending: no events
+	}
 	err := w.q.FinishWith(rctx, c, state, reply, also, evs...)
 	switch {
 	case errors.Is(err, queue.ErrLeaseLost):
