@@ -56,7 +56,6 @@ type App struct {
 	Suppression *suppression.Store
 	Feedback    *feedback.Processor
 
-	box        *seal.Box
 	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
 
 	mu        sync.Mutex
@@ -95,7 +94,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		d.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), box: box}
+	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()
@@ -422,6 +421,13 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		})
 	} else {
 		dnsReady <- ""
+		if a.serviceKey != nil {
+			// Someone else serves the zone: it must publish the key.
+			if rec, err := a.serviceKey.Record(); err == nil {
+				a.log.Warn("the DNS server is off: publish Sesame's own DKIM key in the service domain's zone, or its mail fails DKIM",
+					"name", serviceDKIMSelector+"._domainkey."+a.Identities.ServiceDomain(), "type", "TXT", "value", rec)
+			}
+		}
 	}
 	run("api", func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -6,9 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesame-email/sesame/internal/smtpcode"
-	"time"
 )
 
 // parse parses a message written with LF line ends in the test source.
@@ -718,6 +718,8 @@ func TestSameVerdictAsDelivery(t *testing.T) {
 		"550 Requested action not taken: mailbox unavailable",
 		"550 Mailbox full",
 		"554 5.0.0 Transaction failed",
+		"556 5.0.0 Domain does not accept mail",
+		"552 5.0.0 Requested mail action aborted: exceeded storage allocation",
 		"450 4.2.2 Mailbox full",
 		"451 4.7.1 Greylisted",
 		"421 Service not available",

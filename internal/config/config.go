@@ -206,6 +206,8 @@ func (c *Config) Validate() error {
 		}
 		if c.FeedbackRetention <= 0 {
 			bad("--feedback-retention must be positive")
+		} else if c.FeedbackRetention < c.RetryWindow {
+			bad("--feedback-retention (%s) must be at least --retry-window (%s): a message delivered late still gets bounces", c.FeedbackRetention, c.RetryWindow)
 		}
 		if (c.FeedbackTLSCert == "") != (c.FeedbackTLSKey == "") {
 			bad("--feedback-tls-cert and --feedback-tls-key go together")

@@ -133,6 +133,11 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 		if err == nil {
 			body, err = w.q.Body(dctx, m.id)
 		}
+		if err == nil && len(body) == 0 {
+			// Dropped: every recipient finished, so this claim outlived its
+			// lease (another worker finished them). Never send it empty.
+			err = errors.New("the message's body is gone: its recipients are finished")
+		}
 		if err != nil {
 			// Left to the lease: retried when it expires, not in a loop.
 			w.log.Error("reading a queued message failed", "message_id", m.id, "err", err)

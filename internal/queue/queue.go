@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,9 +146,13 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *even
 	if err != nil {
 		return fmt.Errorf("queue: encode mail object: %w", err)
 	}
+	body := m.Body
+	if !slices.ContainsFunc(m.Recipients, func(r string) bool { _, sup := m.Suppressed[r]; return !sup }) {
+		body = []byte{} // nobody to send it to: kept no more than a finished message's
+	}
 	now := q.now()
 	_, err = tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), m.Body, len(m.Body), m.System, db.Millis(now))
+		m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), body, len(m.Body), m.System, db.Millis(now))
 	if err != nil {
 		return fmt.Errorf("queue: store message %s: %w", m.ID, err)
 	}
@@ -387,6 +392,15 @@ func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply stri
 func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
 	now := q.now()
 	err := q.db.InTx(ctx, func(tx *db.Tx) error {
+		if state != Queued && tx.Dialect() == db.Postgres {
+			// Finishing recipients of one message one after the other, so
+			// that the last one sees the others finished and drops the
+			// body (under READ COMMITTED two concurrent finishes would each
+			// see the other still queued). SQLite has one writer anyway.
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`, c.MessageID); err != nil {
+				return fmt.Errorf("queue: record outcome: %w", err)
+			}
+		}
 		res, err := tx.Exec(ctx, `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
 			WHERE id = ? AND state = ? AND lease_owner = ? AND lease_until = ?`,
 			string(state), db.Millis(next), reply, db.Millis(now), c.ID, string(Queued), c.Owner, db.Millis(c.LeaseUntil))

@@ -432,3 +432,57 @@ func (f *fixture) counts(t *testing.T) map[queue.State]int {
 	}
 	return c
 }
+
+// TestBodyDroppedConcurrently: recipients of one message finished at the
+// same time by different workers still drop its body (the last one sees
+// the others finished), and a message whose recipients are all suppressed
+// keeps no body at all.
+func TestBodyDroppedConcurrently(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		const n = 20
+		for i := range n {
+			m, send := f.message(fmt.Sprint("m", i), "a@one.example", "b@two.example")
+			if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs, err := f.q.Claim(f.ctx, "w", 2*n, time.Minute)
+		if err != nil || len(cs) != 2*n {
+			t.Fatalf("Claim = %d, %v", len(cs), err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*n)
+		for _, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- f.q.FinishWith(f.ctx, c, queue.Delivered, "250 ok", func(ctx context.Context, tx *db.Tx) error {
+					time.Sleep(time.Millisecond) // widen the window between the two finishes
+					return nil
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range n {
+			if b, err := f.q.Body(f.ctx, fmt.Sprint("m", i)); err != nil || len(b) != 0 {
+				t.Fatalf("m%d: body of %d bytes kept after both recipients finished (%v)", i, len(b), err)
+			}
+		}
+
+		m, send := f.message("sup", "a@one.example")
+		m.Suppressed = map[string]*event.Event{"a@one.example": nil}
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := f.q.Body(f.ctx, "sup"); err != nil || len(b) != 0 {
+			t.Fatalf("all-suppressed message keeps a body of %d bytes (%v)", len(b), err)
+		}
+	})
+}

@@ -100,7 +100,10 @@ func Judge(r Reply) Verdict {
 	}
 	subject, detail := -1, -1
 	code := fmt.Sprintf("%d", r.Code)
-	if validEnhanced(r.Code, r.Enhanced) {
+	// An unspecific X.0.0 says no more than the class: the basic code's own
+	// meaning (552 storage, 556 no mail) counts, as when there is none
+	// (and as a DSN's Status: X.0.0 reads in package bounce).
+	if validEnhanced(r.Code, r.Enhanced) && (r.Enhanced[1] != 0 || r.Enhanced[2] != 0) {
 		subject, detail = r.Enhanced[1], r.Enhanced[2]
 		code = r.EnhancedString()
 	}
