@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/event"
@@ -224,10 +225,10 @@ func New(opts Options) (*Worker, error) {
 	if w.mta == "" {
 		w.mta = w.helo
 	}
-	for _, d := range opts.SimulatorDomains {
-		d = normDomain(d)
-		if d == "" {
-			return nil, errors.New("deliver: an empty simulator domain")
+	for _, sd := range opts.SimulatorDomains {
+		d, err := addr.Domain(sd)
+		if err != nil {
+			return nil, fmt.Errorf("deliver: simulator domain: %w", err)
 		}
 		if w.sim == nil {
 			w.sim = map[string]bool{}
@@ -354,7 +355,7 @@ func (w *Worker) deliver(ctx context.Context, start time.Time, cs []queue.Claime
 	var simulated []*message // the mailbox simulator's recipients, by message
 	simIndex := map[string]*message{}
 	for _, c := range cs {
-		if w.sim[normDomain(c.Domain)] {
+		if w.sim[c.Domain] { // the queue stores domains lower-cased
 			m := simIndex[c.MessageID]
 			if m == nil {
 				m = &message{id: c.MessageID, mailFrom: c.MailFrom}

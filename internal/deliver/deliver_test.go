@@ -3,18 +3,12 @@ package deliver_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -34,6 +28,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnstest"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/smtpcode"
@@ -95,7 +90,12 @@ func newMX(t *testing.T, withTLS bool, tlsMax uint16) *mxServer {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	if withTLS {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MaxVersion: tlsMax}
+		cfg, err := feedback.SelfSignedTLS("mx.rcpt.test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MaxVersion = tlsMax
+		srv.TLSConfig = cfg
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,30 +106,6 @@ func newMX(t *testing.T, withTLS bool, tlsMax uint16) *mxServer {
 	go func() { defer close(done); srv.Serve(&countingListener{Listener: l, m: m}) }()
 	t.Cleanup(func() { srv.Close(); <-done })
 	return m
-}
-
-// selfSigned makes a certificate for mx.rcpt.test and 127.0.0.1.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mx.rcpt.test"},
-		DNSNames:     []string{"mx.rcpt.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 type countingListener struct {

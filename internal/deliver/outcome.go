@@ -128,11 +128,7 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			t.handBack(ctx, msgs[i:])
 			return
 		}
-		mail, err := w.q.Mail(dctx, m.id)
-		var body []byte
-		if err == nil {
-			body, err = w.q.Body(dctx, m.id)
-		}
+		mail, body, err := w.q.Load(dctx, m.id)
 		if err == nil && len(body) == 0 {
 			// Dropped: every recipient finished, so this claim outlived its
 			// lease (another worker finished them). Never send it empty.
@@ -241,11 +237,11 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 			RemoteMTAIP:          r.remoteIP,
 		}
 		log.Info("delivered", "reply", line, "remote_ip", r.remoteIP)
-		err = w.q.Finish(rctx, c, queue.Delivered, line, w.published(c, ev))
+		err = w.q.Finish(rctx, c, queue.Delivered, line, ev)
 	case failed:
 		bounce(smtpcode.Classify(r.reply))
 		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", ev.Bounce.BounceType, "bounce_subtype", ev.Bounce.BounceSubType)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), w.published(c, ev))
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
 	case deferred:
 		expires := c.QueuedAt.Add(w.window)
 		next := now.Add(w.backoff(c.Attempts))
@@ -268,7 +264,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 				ReportingMTA: w.mta,
 			}
 			log.Info("delivery delayed", "reply", line, "attempt", c.Attempts, "next", next)
-			err = w.q.Retry(rctx, c, next, line, w.published(c, ev))
+			err = w.q.Retry(rctx, c, next, line, ev)
 			break
 		}
 		// Out of time: a soft bounce with the last reply.
@@ -278,7 +274,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		}
 		bounce(bounceType, subType)
 		log.Info("retry window ended; bounced", "reply", line, "attempt", c.Attempts)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), w.published(c, ev))
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
 	}
 	switch {
 	case errors.Is(err, queue.ErrLeaseLost):
@@ -286,16 +282,6 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 	case err != nil:
 		log.Error("recording an outcome failed; the recipient is retried when its lease expires", "reply", line, "err", err)
 	}
-}
-
-// published returns ev, the event of c's outcome, or nil for Sesame's own
-// (system) mail, which is not the account's sending and must not appear in
-// its event stream.
-func (w *Worker) published(c queue.Claimed, ev *event.Event) *event.Event {
-	if c.System {
-		return nil
-	}
-	return ev
 }
 
 // alsoFeedback is what c's feedback events (Bounce, Complaint) do besides

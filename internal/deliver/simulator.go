@@ -10,6 +10,7 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/smtpcode"
 )
 
 // simulator is what the mailbox simulator does for a recipient, by its
@@ -83,12 +84,6 @@ const (
 	simUserAgent = "Amazon SES Mailbox Simulator"
 )
 
-// normDomain is a domain as simulator domains are compared: lower case,
-// without a trailing dot.
-func normDomain(d string) string {
-	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
-}
-
 // simulate records the simulated outcome of every recipient of msgs, all
 // at simulator domains, without DNS or SMTP. ctx is Run's; once dctx ends
 // the messages not done yet are handed back. A panic is logged and the
@@ -146,7 +141,7 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		ev := newEvent()
 		ev.Type = event.Bounce
 		ev.Bounce = &event.BounceDetails{
-			BounceType:    "Permanent",
+			BounceType:    smtpcode.BouncePermanent,
 			BounceSubType: subType,
 			BouncedRecipients: []event.Recipient{{
 				EmailAddress:   c.Address,
@@ -197,13 +192,13 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		// Unlike a real hard bounce, the simulator's address is not added to
 		// any suppression list (ses-api.md §14.1).
 		state, reply = queue.Bounced, simUserUnknown
-		evs = append(evs, bounce("General", "5.1.1", "smtp; "+simUserUnknown))
+		evs = append(evs, bounce(smtpcode.SubTypeGeneral, "5.1.1", "smtp; "+simUserUnknown))
 	case simSuppression:
 		state, reply = queue.Bounced, simSuppressed
-		evs = append(evs, bounce("Suppressed", "5.1.1", simSuppressedDiagnostic))
+		evs = append(evs, bounce(smtpcode.SubTypeSuppressed, "5.1.1", simSuppressedDiagnostic))
 	default:
 		state, reply = queue.Bounced, simUnknownAddress
-		evs = append(evs, bounce("General", "5.1.1", "smtp; "+simUnknownAddress))
+		evs = append(evs, bounce(smtpcode.SubTypeGeneral, "5.1.1", "smtp; "+simUnknownAddress))
 	}
 
 	log := w.log.With("message_id", c.MessageID, "account", c.AccountID, "rcpt", c.Address)
@@ -214,9 +209,6 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		// suppression-list address is left out, as account-suppressed
 		// recipients are.
 		also = w.alsoFeedback(c, true, evs...)
-	}
-	if c.System {
-		evs, also = nil, nil // not the account's sending: no events
 	}
 	err := w.q.FinishWith(rctx, c, state, reply, also, evs...)
 	switch {

@@ -48,7 +48,7 @@ func (t *task) route(ctx context.Context) ([]host, *result) {
 		if err != nil {
 			return nil, dnsFailure(err)
 		}
-		return []host{{name: strings.TrimSuffix(dns.Fqdn(t.domain), "."), ips: ips}}, nil
+		return []host{{name: t.domain, ips: ips}}, nil
 	case err != nil:
 		return nil, dnsFailure(err)
 	}
@@ -153,7 +153,6 @@ type session struct {
 	stop     func() bool // stops closing raw when the context ends
 	remoteIP string
 	localIP  string
-	tls      bool
 	used     bool // a transaction was started on it
 	dirty    bool // MAIL was accepted and no final DATA reply came: RSET first
 	utf8     bool // the server offers SMTPUTF8
@@ -226,11 +225,7 @@ func (s *session) startTLS(ctx context.Context, helo string, cfg *tls.Config) er
 		return err
 	}
 	s.c = smtp.NewClient(&greeted{Conn: tc, greeting: strings.NewReader("220 TLS started\r\n")})
-	if err := s.c.Hello(helo); err != nil {
-		return err
-	}
-	s.tls = true
-	return nil
+	return s.c.Hello(helo)
 }
 
 // readReply reads one SMTP reply, multi-line or not, byte by byte so that

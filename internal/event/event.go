@@ -58,30 +58,7 @@ const (
 var Types = []Type{Send, Reject, Bounce, Complaint, Delivery, RenderingFailure, DeliveryDelay}
 
 // Valid reports whether t is one of Types.
-func (t Type) Valid() bool { return t.key() != "" }
-
-// key is the top-level JSON key holding the details of an event of type
-// t: "send", "deliveryDelay", "failure" for Rendering Failure; "" for an
-// unknown type.
-func (t Type) key() string {
-	switch t {
-	case Send:
-		return "send"
-	case Reject:
-		return "reject"
-	case Bounce:
-		return "bounce"
-	case Complaint:
-		return "complaint"
-	case Delivery:
-		return "delivery"
-	case DeliveryDelay:
-		return "deliveryDelay"
-	case RenderingFailure:
-		return "failure"
-	}
-	return ""
-}
+func (t Type) Valid() bool { return slices.Contains(Types, t) }
 
 // Header is one header field of the original message, as in mail.headers.
 type Header struct {
@@ -352,14 +329,7 @@ func (e *Event) Validate() error {
 		if d.Timestamp.IsZero() {
 			bad("no delivery timestamp")
 		}
-		if len(d.Recipients) == 0 {
-			bad("no delivery recipients")
-		}
-		for i, r := range d.Recipients {
-			if r == "" {
-				bad("delivery recipient %d is empty", i)
-			}
-		}
+		checkAddresses(bad, "delivery", d.Recipients)
 	}
 	if d := e.Bounce; d != nil {
 		set = append(set, Bounce)
@@ -391,14 +361,7 @@ func (e *Event) Validate() error {
 		if d.Timestamp.IsZero() {
 			bad("no complaint timestamp")
 		}
-		if len(d.ComplainedRecipients) == 0 {
-			bad("no complained recipients")
-		}
-		for i, r := range d.ComplainedRecipients {
-			if r == "" {
-				bad("complained recipient %d is empty", i)
-			}
-		}
+		checkAddresses(bad, "complained", d.ComplainedRecipients)
 		if t := d.ComplaintFeedbackType; t != "" && !slices.Contains(complaintFeedbackTypes, t) {
 			bad("complaint feedback type %q is not one of SES's (%s)", t, strings.Join(complaintFeedbackTypes, ", "))
 		}
@@ -452,6 +415,19 @@ func checkRecipients(bad func(string, ...any), what string, rs []Recipient) {
 	for i, r := range rs {
 		if r.EmailAddress == "" {
 			bad("%s recipient %d has no email address", what, i)
+		}
+	}
+}
+
+// checkAddresses reports an empty list of what recipients, or an empty
+// address in it.
+func checkAddresses(bad func(string, ...any), what string, addrs []string) {
+	if len(addrs) == 0 {
+		bad("no %s recipients", what)
+	}
+	for i, a := range addrs {
+		if a == "" {
+			bad("%s recipient %d is empty", what, i)
 		}
 	}
 }

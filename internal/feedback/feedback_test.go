@@ -37,7 +37,6 @@ type fixture struct {
 	p       *feedback.Processor
 	acct    string
 	forward map[string]bool // identity → feedback forwarding
-	failSup error           // returned by Suppress when set
 	failOn  string          // an address Suppress fails for
 	log     *slog.Logger
 }
@@ -60,9 +59,6 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 	}
 	f.p, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: f.q, Region: region, ServiceDomain: serviceDomain, Now: f.clock.Now, Logger: f.log,
 		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error) {
-			if f.failSup != nil {
-				return false, f.failSup
-			}
 			if address == f.failOn {
 				return false, errors.New("store failure for " + address)
 			}
@@ -120,6 +116,23 @@ func (f *fixture) apply(sent *queue.Sent, rep *bounce.Report) (feedback.Result, 
 		return feedback.Result{}, err
 	}
 	return res[0], nil
+}
+
+// nothingStored fails t if the messages ids have events after Send, or
+// anything is on the suppression list or was forwarded.
+func (f *fixture) nothingStored(t *testing.T, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if evs := f.events(t, id); len(evs) != 0 {
+			t.Fatalf("events of %s = %+v; want none", id, evs)
+		}
+	}
+	if got := f.suppressed(t); len(got) != 0 {
+		t.Fatalf("suppressed = %v; want none", got)
+	}
+	if fw := f.forwarded(t); len(fw) != 0 {
+		t.Fatalf("forwarded = %v; want none", fw)
+	}
 }
 
 // events returns the events about message id after its Send event.
@@ -338,15 +351,7 @@ func TestIgnoredReports(t *testing.T) {
 				t.Fatalf("%s report: %+v, %v", rep.Kind, res, err)
 			}
 		}
-		if evs := f.events(t, "m1"); len(evs) != 0 {
-			t.Fatalf("events = %+v", evs)
-		}
-		if got := f.suppressed(t); len(got) != 0 {
-			t.Fatalf("suppressed = %v", got)
-		}
-		if fw := f.forwarded(t); len(fw) != 0 {
-			t.Fatalf("forwarded = %v", fw)
-		}
+		f.nothingStored(t, "m1")
 	})
 }
 
@@ -356,17 +361,12 @@ func TestAllOrNothing(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		sent := f.send(t, "m1", "a@rcpt.test")
-		f.failSup = errors.New("disk full")
+		f.failOn = "a@rcpt.test"
 		rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
-		if _, err := f.apply(sent, rep); err == nil || !strings.Contains(err.Error(), "disk full") {
+		if _, err := f.apply(sent, rep); err == nil || !strings.Contains(err.Error(), "store failure") {
 			t.Fatalf("Apply = %v", err)
 		}
-		if evs := f.events(t, "m1"); len(evs) != 0 {
-			t.Fatalf("events after a failed Apply: %+v", evs)
-		}
-		if fw := f.forwarded(t); len(fw) != 0 {
-			t.Fatalf("forwarded after a failed Apply: %v", fw)
-		}
+		f.nothingStored(t, "m1")
 	})
 }
 

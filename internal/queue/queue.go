@@ -225,7 +225,6 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 	until := now.Add(lease)
 	var out []Claimed
 	err := q.db.InTx(ctx, func(tx *db.Tx) error {
-		out = out[:0]
 		pick := `SELECT id FROM recipients WHERE state = ? AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?`
 		if tx.Dialect() == db.Postgres {
 			pick += ` FOR UPDATE SKIP LOCKED`
@@ -278,32 +277,47 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 
 // Body returns a message's bytes as they go out.
 func (q *Queue) Body(ctx context.Context, messageID string) ([]byte, error) {
-	var b []byte
-	err := q.db.QueryRow(ctx, `SELECT body FROM messages WHERE id = ?`, messageID).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, messageID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("queue: body of %s: %w", messageID, err)
-	}
-	return b, nil
+	_, b, err := q.load(ctx, messageID, "body")
+	return b, err
 }
 
 // Mail returns the stored "mail" object of a message, for its events.
 func (q *Queue) Mail(ctx context.Context, messageID string) (event.Mail, error) {
-	var s string
+	m, _, err := q.load(ctx, messageID, "mail_json")
+	return m, err
+}
+
+// Load returns both, with one query: what delivering a message needs.
+func (q *Queue) Load(ctx context.Context, messageID string) (event.Mail, []byte, error) {
+	return q.load(ctx, messageID, "mail_json, body")
+}
+
+// load reads the columns of a message ("mail_json", "body" or both, in
+// that order).
+func (q *Queue) load(ctx context.Context, messageID, columns string) (event.Mail, []byte, error) {
 	var m event.Mail
-	err := q.db.QueryRow(ctx, `SELECT mail_json FROM messages WHERE id = ?`, messageID).Scan(&s)
+	var mail string
+	var body []byte
+	var dest []any
+	if strings.Contains(columns, "mail_json") {
+		dest = append(dest, &mail)
+	}
+	if strings.Contains(columns, "body") {
+		dest = append(dest, &body)
+	}
+	err := q.db.QueryRow(ctx, `SELECT `+columns+` FROM messages WHERE id = ?`, messageID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, fmt.Errorf("%w: %s", ErrNotFound, messageID)
+		return m, nil, fmt.Errorf("%w: %s", ErrNotFound, messageID)
 	}
 	if err != nil {
-		return m, fmt.Errorf("queue: mail of %s: %w", messageID, err)
+		return m, nil, fmt.Errorf("queue: read %s of %s: %w", columns, messageID, err)
 	}
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return m, fmt.Errorf("queue: decode mail of %s: %w", messageID, err)
+	if mail != "" {
+		if err := json.Unmarshal([]byte(mail), &m); err != nil {
+			return m, nil, fmt.Errorf("queue: decode mail of %s: %w", messageID, err)
+		}
 	}
-	return m, nil
+	return m, body, nil
 }
 
 // Sent is an accepted message as feedback processing needs it: who sent
@@ -360,20 +374,12 @@ func (q *Queue) Lookup(ctx context.Context, id string) (*Sent, error) {
 // nothing is written. When it finishes a message's last queued
 // recipient, the message's body is dropped: it is never sent again.
 func (q *Queue) Finish(ctx context.Context, c Claimed, state State, reply string, ev *event.Event) error {
-	return q.FinishEvents(ctx, c, state, reply, ev)
+	return q.FinishWith(ctx, c, state, reply, nil, ev)
 }
 
-// FinishEvents is Finish with any number of events, appended to the outbox
-// in the order given, all in the transaction of the state change (a nil
-// event is skipped). It serves outcomes that SES reports with more than
-// one event for one recipient, such as the mailbox simulator's complaint
-// address: a Delivery and then a Complaint.
-func (q *Queue) FinishEvents(ctx context.Context, c Claimed, state State, reply string, evs ...*event.Event) error {
-	return q.FinishWith(ctx, c, state, reply, nil, evs...)
-}
-
-// FinishWith is FinishEvents with also run in the same transaction after
-// the events are appended, for what the outcome causes elsewhere (a
+// FinishWith is Finish with any number of events, appended to the outbox
+// in the order given (a nil event is skipped), and also run in the same
+// transaction after them, for what the outcome causes elsewhere (a
 // permanent bounce's suppression-list entry and forwarded notification).
 // An error from also rolls everything back.
 func (q *Queue) FinishWith(ctx context.Context, c Claimed, state State, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
@@ -420,7 +426,9 @@ func (q *Queue) transition(ctx context.Context, c Claimed, state State, next tim
 			}
 		}
 		for _, ev := range evs {
-			if ev == nil {
+			if ev == nil || c.System {
+				// Sesame's own mail is not the account's sending: its
+				// outcomes are not in the account's event stream.
 				continue
 			}
 			if _, err := event.Append(ctx, tx, ev, now); err != nil {

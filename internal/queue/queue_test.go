@@ -50,13 +50,9 @@ func (f *fixture) message(id string, rcpts ...string) (*queue.Message, *event.Ev
 
 func (f *fixture) events(t *testing.T, messageID string) []event.Type {
 	t.Helper()
-	st, err := event.List(f.ctx, f.d, 0, 100, "", messageID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []event.Type
-	for _, s := range st {
-		out = append(out, s.Type)
+	for _, e := range testkit.Events(t, f.d, messageID) {
+		out = append(out, e.Type)
 	}
 	return out
 }
@@ -243,30 +239,30 @@ func TestFinishEvents(t *testing.T) {
 			Delivery: &event.DeliveryDetails{Timestamp: f.clock.Now(), Recipients: []string{cs[0].Address}, SMTPResponse: "250 ok"}}
 		com := &event.Event{Type: event.Complaint, AccountID: f.acct, Mail: m.Mail,
 			Complaint: &event.ComplaintDetails{ComplainedRecipients: []string{cs[0].Address}, Timestamp: f.clock.Now(), ComplaintFeedbackType: "abuse"}}
-		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Queued, "250 ok", del); err == nil {
+		if err := f.q.FinishWith(f.ctx, cs[0], queue.Queued, "250 ok", nil, del); err == nil {
 			t.Fatal("FinishEvents accepted a state that is not final")
 		}
 		// An invalid event rolls back the state change and the valid event
 		// before it.
 		bad := &event.Event{Type: event.Complaint, AccountID: f.acct, Mail: m.Mail}
-		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Delivered, "250 ok", del, bad); err == nil {
+		if err := f.q.FinishWith(f.ctx, cs[0], queue.Delivered, "250 ok", nil, del, bad); err == nil {
 			t.Fatal("invalid event accepted")
 		}
 		if got := f.events(t, "m1"); len(got) != 1 {
 			t.Fatalf("events after a rollback = %v", got)
 		}
-		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Delivered, "250 ok", del, nil, com); err != nil {
+		if err := f.q.FinishWith(f.ctx, cs[0], queue.Delivered, "250 ok", nil, del, nil, com); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.events(t, "m1"); len(got) != 3 || got[1] != event.Delivery || got[2] != event.Complaint {
 			t.Fatalf("events = %v", got)
 		}
 		// The lease is gone: nothing more is written.
-		if err := f.q.FinishEvents(f.ctx, cs[0], queue.Delivered, "250 ok", del, com); !errors.Is(err, queue.ErrLeaseLost) {
+		if err := f.q.FinishWith(f.ctx, cs[0], queue.Delivered, "250 ok", nil, del, com); !errors.Is(err, queue.ErrLeaseLost) {
 			t.Fatalf("second FinishEvents: %v", err)
 		}
 		// No events at all is allowed too.
-		if err := f.q.FinishEvents(f.ctx, cs[1], queue.Bounced, "550 no"); err != nil {
+		if err := f.q.FinishWith(f.ctx, cs[1], queue.Bounced, "550 no", nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := f.events(t, "m1"); len(got) != 3 {
