@@ -200,6 +200,10 @@ type finding struct {
 // Check looks up everything the identity depends on. It only reads DNS.
 func (c *Checker) Check(ctx context.Context, i *identity.Identity) identity.CheckResult {
 	r := identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: c.now(), Window: c.opts.Window, Interval: c.opts.Interval, MailFromDomain: i.MailFrom.Domain}
+	if i.MailFrom.Domain != "" {
+		mf := c.checkMailFrom(ctx, i.MailFrom.Domain)
+		r.MailFrom, r.MailFromDetail = mf.obs, mf.detail
+	}
 	if i.Kind == identity.KindEmail {
 		// An address is verified by following its link; the checker only
 		// lets a pending link expire (the store applies the window). Its
@@ -207,10 +211,6 @@ func (c *Checker) Check(ctx context.Context, i *identity.Identity) identity.Chec
 		if i.Verification == identity.Pending {
 			r.Verification = identity.Absent
 			r.VerificationDetail = "the verification link was not followed"
-		}
-		if i.MailFrom.Domain != "" {
-			mf := c.checkMailFrom(ctx, i.MailFrom.Domain)
-			r.MailFrom, r.MailFromDetail = mf.obs, mf.detail
 		}
 		return r
 	}
@@ -226,7 +226,10 @@ func (c *Checker) Check(ctx context.Context, i *identity.Identity) identity.Chec
 		r.Ed25519 = c.checkCNAME(ctx, i.DKIM.Ed25519Token, i.Domain)
 	}
 	if i.Verification == identity.Pending || i.Verification == identity.Success || i.Verification == identity.TemporaryFailure {
-		txt := c.checkToken(ctx, i)
+		var txt finding
+		if dk.obs != identity.Present { // DKIM found verifies the domain; no need for the token
+			txt = c.checkToken(ctx, i)
+		}
 		switch {
 		case dk.obs == identity.Present:
 			r.Verification, r.VerificationDetail = identity.Present, "DKIM records found: "+dk.detail
@@ -246,10 +249,6 @@ func (c *Checker) Check(ctx context.Context, i *identity.Identity) identity.Chec
 			r.VerificationDetail = strings.Trim(dk.detail+"; "+txt.detail, "; ")
 			r.VerificationError = "DNS_SERVER_ERROR"
 		}
-	}
-	if i.MailFrom.Domain != "" {
-		mf := c.checkMailFrom(ctx, i.MailFrom.Domain)
-		r.MailFrom, r.MailFromDetail = mf.obs, mf.detail
 	}
 	return r
 }

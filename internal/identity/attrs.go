@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -64,9 +66,14 @@ func (s *Store) update(ctx context.Context, accountID, name string, fn func(ctx 
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		i, err := s.get(ctx, tx, accountID, n)
+		// Locked: two changes at once must not both start from the same
+		// row (one tag set lost).
+		i, err := getForUpdate(ctx, tx, `account_id = ? AND name = ?`, accountID, n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", ErrNotFound, n)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("identity: read %s: %w", n, err)
 		}
 		if err := fn(ctx, tx, i); err != nil {
 			return fmt.Errorf("identity: update %s: %w", n, err)

@@ -54,11 +54,7 @@ func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error)
 	var out []Transition
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		out = out[:0]
-		q := `SELECT ` + columns + ` FROM identities WHERE id = ?`
-		if tx.Dialect() == db.Postgres {
-			q += ` FOR UPDATE`
-		}
-		i, err := scanIdentity(tx.QueryRow(ctx, q, r.IdentityID))
+		i, err := getForUpdate(ctx, tx, `id = ?`, r.IdentityID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrStale
 		}

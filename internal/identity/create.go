@@ -241,36 +241,43 @@ func (s *Store) EnsureDomain(ctx context.Context, accountID, domain string) (*Id
 
 // restartVerification puts a Failed identity back to Pending.
 func (s *Store) restartVerification(ctx context.Context, i *Identity) (*Identity, error) {
-	now := s.now()
-	token := i.VerificationToken
-	next := now
-	if i.Kind == KindEmail {
-		token = newAddressToken()
-		next = now.Add(s.opts.AddressLinkValidity)
-	}
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := s.lock(ctx, tx, i); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_token = ?, verification_error = '', version = version + 1, next_check_at = ? WHERE id = ?`,
-			string(Pending), db.Millis(now), token, db.Millis(next), i.ID)
+		cur, err := s.lock(ctx, tx, i)
 		if err != nil {
-			return fmt.Errorf("identity: restart verification: %w", err)
-		}
-		i.VerificationToken = token
-		if err := s.addTransition(ctx, tx, i, AttrVerification, i.Verification, Pending, "verification started again", now); err != nil {
 			return err
 		}
-		if i.Kind == KindEmail {
-			return s.queueVerificationMail(ctx, tx, i)
-		}
-		return nil
+		return s.restartVerificationTx(ctx, tx, cur, "verification started again", s.now())
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.changed()
 	return s.GetByID(ctx, i.ID)
+}
+
+// restartVerificationTx puts cur's verification back to Pending inside tx,
+// with a transition saying why: a domain keeps its token; an address gets
+// a new one and a new verification mail.
+func (s *Store) restartVerificationTx(ctx context.Context, tx *db.Tx, cur *Identity, reason string, now time.Time) error {
+	token := cur.VerificationToken
+	next := now
+	if cur.Kind == KindEmail {
+		token = newAddressToken()
+		next = now.Add(s.opts.AddressLinkValidity)
+	}
+	_, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_token = ?, verification_error = '', version = version + 1, next_check_at = ? WHERE id = ?`,
+		string(Pending), db.Millis(now), token, db.Millis(next), cur.ID)
+	if err != nil {
+		return fmt.Errorf("identity: restart verification: %w", err)
+	}
+	cur.VerificationToken = token
+	if err := s.addTransition(ctx, tx, cur, AttrVerification, cur.Verification, Pending, reason, now); err != nil {
+		return err
+	}
+	if cur.Kind == KindEmail {
+		return s.queueVerificationMail(ctx, tx, cur)
+	}
+	return nil
 }
 
 // EnsureAddress returns the account's address identity, creating it when

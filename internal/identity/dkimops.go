@@ -27,7 +27,7 @@ func (s *Store) SetDKIMSigning(ctx context.Context, accountID, name string, setu
 		return nil, invalid("EmailIdentity", "DKIM signing attributes can only be set on a domain identity; %s is an email address.", i.Name)
 	}
 	if keepExisting && i.DKIM.Origin == OriginEasy && setup.Origin == OriginEasy {
-		if i.DKIM.Status != Failed {
+		if i.DKIM.Status != Failed && i.Verification != Failed {
 			return i, nil
 		}
 		return s.restartDKIM(ctx, i)
@@ -69,11 +69,7 @@ func (s *Store) SetDKIMSigning(ctx context.Context, accountID, name string, setu
 		// New signing attributes are a new start: a domain whose
 		// verification failed is looked for again.
 		if cur.Verification == Failed {
-			if _, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_error = '' WHERE id = ?`,
-				string(Pending), db.Millis(now), i.ID); err != nil {
-				return fmt.Errorf("identity: restart verification: %w", err)
-			}
-			if err := s.addTransition(ctx, tx, i, AttrVerification, Failed, Pending, "new DKIM signing attributes; verification started again", now); err != nil {
+			if err := s.restartVerificationTx(ctx, tx, cur, "new DKIM signing attributes; verification started again", now); err != nil {
 				return err
 			}
 		}
@@ -108,21 +104,13 @@ func (s *Store) SetDKIMSigning(ctx context.Context, accountID, name string, setu
 // For an address identity the flag is stored; its mail is signed with its
 // domain's key when that domain is an identity.
 func (s *Store) SetDKIMEnabled(ctx context.Context, accountID, name string, enabled bool) error {
-	i, err := s.Get(ctx, accountID, name)
-	if err != nil {
+	return s.update(ctx, accountID, name, func(ctx context.Context, tx *db.Tx, i *Identity) error {
+		if enabled && i.Kind == KindDomain && i.DKIM.Origin == OriginNone {
+			return invalid("DkimEnabled", "Domain %s is not verified for DKIM signing.", i.Name)
+		}
+		_, err := tx.Exec(ctx, `UPDATE identities SET dkim_signing_enabled = ?, version = version + 1 WHERE id = ?`, enabled, i.ID)
 		return err
-	}
-	if enabled && i.Kind == KindDomain && i.DKIM.Origin == OriginNone {
-		return invalid("DkimEnabled", "Domain %s is not verified for DKIM signing.", i.Name)
-	}
-	res, err := s.db.Exec(ctx, `UPDATE identities SET dkim_signing_enabled = ?, version = version + 1 WHERE id = ? AND account_id = ?`, enabled, i.ID, accountID)
-	if err != nil {
-		return fmt.Errorf("identity: set DKIM enabled: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s", ErrNotFound, i.Name)
-	}
-	return nil
+	})
 }
 
 // DKIMRecords returns the DKIM TXT record texts published under an Easy
@@ -219,20 +207,29 @@ func (s *Store) ExpectedBYODKIMKey(ctx context.Context, identityID int64) (strin
 	return tags["p"], nil
 }
 
-// restartDKIM puts a Failed Easy DKIM status back to Pending, keeping the
-// tokens and keys (v1 VerifyDomainDkim called again on a domain whose
-// CNAMEs were not found in time).
+// restartDKIM puts a Failed Easy DKIM status, and a Failed verification,
+// back to Pending, keeping the tokens and keys (v1 VerifyDomainDkim called
+// again on a domain whose records were not found in time).
 func (s *Store) restartDKIM(ctx context.Context, i *Identity) (*Identity, error) {
 	now := s.now()
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := s.lock(ctx, tx, i); err != nil {
+		cur, err := s.lock(ctx, tx, i)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE identities SET dkim_status = ?, dkim_since = ?, version = version + 1, next_check_at = ? WHERE id = ?`,
-			string(Pending), db.Millis(now), db.Millis(now), i.ID); err != nil {
-			return fmt.Errorf("identity: restart DKIM: %w", err)
+		if cur.DKIM.Status == Failed {
+			if _, err := tx.Exec(ctx, `UPDATE identities SET dkim_status = ?, dkim_since = ?, version = version + 1, next_check_at = ? WHERE id = ?`,
+				string(Pending), db.Millis(now), db.Millis(now), i.ID); err != nil {
+				return fmt.Errorf("identity: restart DKIM: %w", err)
+			}
+			if err := s.addTransition(ctx, tx, i, AttrDKIM, Failed, Pending, "DKIM verification started again", now); err != nil {
+				return err
+			}
 		}
-		return s.addTransition(ctx, tx, i, AttrDKIM, Failed, Pending, "DKIM verification started again", now)
+		if cur.Verification != Failed {
+			return nil
+		}
+		return s.restartVerificationTx(ctx, tx, cur, "DKIM verification started again; so is the domain's", now)
 	})
 	if err != nil {
 		return nil, err

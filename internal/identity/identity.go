@@ -618,11 +618,7 @@ func (s *Store) transitions(ctx context.Context, where string, args ...any) ([]T
 // transaction (DKIM keys take a while to generate) go through it, so they
 // never land on a row that is gone or belongs to someone else.
 func (s *Store) lock(ctx context.Context, tx *db.Tx, i *Identity) (*Identity, error) {
-	q := `SELECT ` + columns + ` FROM identities WHERE id = ? AND account_id = ? AND name = ?`
-	if tx.Dialect() == db.Postgres {
-		q += ` FOR UPDATE`
-	}
-	cur, err := scanIdentity(tx.QueryRow(ctx, q, i.ID, i.AccountID, i.Name))
+	cur, err := getForUpdate(ctx, tx, `id = ? AND account_id = ? AND name = ?`, i.ID, i.AccountID, i.Name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, i.Name)
 	}
@@ -630,6 +626,18 @@ func (s *Store) lock(ctx context.Context, tx *db.Tx, i *Identity) (*Identity, er
 		return nil, fmt.Errorf("identity: lock %s: %w", i.Name, err)
 	}
 	return cur, nil
+}
+
+// getForUpdate reads the identity row matching where inside tx, locked
+// against concurrent writers until tx ends (PostgreSQL: FOR UPDATE;
+// SQLite's write transactions exclude each other already). No row:
+// sql.ErrNoRows.
+func getForUpdate(ctx context.Context, tx *db.Tx, where string, args ...any) (*Identity, error) {
+	q := `SELECT ` + columns + ` FROM identities WHERE ` + where
+	if tx.Dialect() == db.Postgres {
+		q += ` FOR UPDATE`
+	}
+	return scanIdentity(tx.QueryRow(ctx, q, args...))
 }
 
 // DBInTx runs fn in a transaction of the store's database, for callers

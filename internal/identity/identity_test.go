@@ -275,10 +275,15 @@ func TestSetMailFromRules(t *testing.T) {
 func TestStaleCheckDiscarded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
-		i, _ := f.ids.EnsureDomain(f.ctx, f.acct, "example.test")
-		// The customer changes something while a check is in flight.
+		f.ids.EnsureDomain(f.ctx, f.acct, "example.test")
 		f.verify(t, "example.test")
-		_, err := f.ids.Record(f.ctx, identity.CheckResult{IdentityID: i.ID, Version: i.Version - 1, At: f.clock.Now(), Verification: identity.Absent})
+		// A check starts on this version; the customer sets a MAIL FROM
+		// domain while it is in flight.
+		i, _ := f.ids.Get(f.ctx, f.acct, "example.test")
+		if err := f.ids.SetMailFrom(f.ctx, f.acct, "example.test", "bounce.example.test", identity.UseDefaultValue); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.ids.Record(f.ctx, identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: f.clock.Now(), Verification: identity.Absent})
 		if !errors.Is(err, identity.ErrStale) {
 			t.Fatalf("stale result: %v", err)
 		}
@@ -294,12 +299,14 @@ func TestVerifyDomainDkimRestartsFailedDKIM(t *testing.T) {
 			t.Fatal(err)
 		}
 		j, _ := f.ids.Get(f.ctx, f.acct, "example.test")
-		if j.DKIM.Status != identity.Failed {
-			t.Fatalf("dkim = %s", j.DKIM.Status)
+		if j.DKIM.Status != identity.Failed || j.Verification != identity.Failed {
+			t.Fatalf("dkim = %s, verification = %s", j.DKIM.Status, j.Verification)
 		}
+		// The domain is looked for again too, or DKIM could succeed on a
+		// domain that stays Failed for good.
 		k, err := f.ids.SetDKIMSigning(f.ctx, f.acct, "example.test", identity.DKIMSetup{Origin: identity.OriginEasy}, true)
-		if err != nil || k.DKIM.Status != identity.Pending || k.DKIM.Tokens[0] != i.DKIM.Tokens[0] {
-			t.Fatalf("restart: %+v, %v", k.DKIM, err)
+		if err != nil || k.DKIM.Status != identity.Pending || k.DKIM.Tokens[0] != i.DKIM.Tokens[0] || k.Verification != identity.Pending {
+			t.Fatalf("restart: dkim %+v, verification %s, %v", k.DKIM, k.Verification, err)
 		}
 	})
 }
@@ -398,6 +405,33 @@ func TestGetMany(t *testing.T) {
 		slices.Sort(keys)
 		if strings.Join(keys, " ") != "A.test=a.test a.test=a.test b.test=b.test x@A.TEST=x@a.test" {
 			t.Fatalf("GetMany = %v", keys)
+		}
+	})
+}
+
+// TestConcurrentTags: changes made at once all land (each reads the row
+// locked, so none starts from a row another is about to replace).
+func TestConcurrentTags(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		if _, err := f.ids.EnsureDomain(f.ctx, f.acct, "example.test"); err != nil {
+			t.Fatal(err)
+		}
+		const n = 10
+		errs := make(chan error, n)
+		for k := range n {
+			go func() {
+				errs <- f.ids.TagIdentity(f.ctx, f.acct, "example.test", []identity.Tag{{Key: fmt.Sprint("k", k), Value: "v"}})
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		i, err := f.ids.Get(f.ctx, f.acct, "example.test")
+		if err != nil || len(i.Tags) != n {
+			t.Fatalf("%d tags after %d concurrent TagIdentity calls (%v)", len(i.Tags), n, err)
 		}
 	})
 }

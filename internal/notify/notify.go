@@ -127,17 +127,21 @@ func (n *Notifier) RunOnce(ctx context.Context) (int, error) {
 			return n.opts.Identities.MarkNotified(ctx, tx, t.ID, n.now())
 		}
 		subject, body := n.describe(t)
-		a, err := n.opts.Accounts.Get(ctx, t.AccountID)
-		if err != nil {
-			return queued, err
+		var to string
+		if subject != "" {
+			a, err := n.opts.Accounts.Get(ctx, t.AccountID)
+			if err != nil {
+				return queued, err
+			}
+			to = a.Email
 		}
-		if subject == "" || a.Email == "" { // nothing to tell, or nobody to tell it to
+		if to == "" { // nothing to tell, or nobody to tell it to
 			if err := n.markOnly(ctx, mark); err != nil {
 				return queued, err
 			}
 			continue
 		}
-		ok, err := n.enqueue(ctx, t.AccountID, a.Email, subject, body, mark)
+		ok, err := n.enqueue(ctx, t.AccountID, to, subject, body, mark)
 		if err != nil {
 			return queued, err
 		}
