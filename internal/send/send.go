@@ -17,6 +17,7 @@ import (
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/smtpcode"
 )
 
 // Limits SES applies to every send (ses-api.md §14.2).
@@ -457,7 +458,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 				msg.Suppressed = map[string]*event.Event{}
 			}
 			msg.Suppressed[rc] = &event.Event{Type: event.Bounce, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Bounce: &event.BounceDetails{
-				BounceType: "Permanent", BounceSubType: "OnAccountSuppressionList", Timestamp: now, FeedbackID: id + "-suppressed",
+				BounceType: smtpcode.BouncePermanent, BounceSubType: smtpcode.SubTypeOnAccountSuppressionList, Timestamp: now, FeedbackID: event.NewFeedbackID(now),
 				ReportingMTA: "dns; " + s.idDomain,
 				BouncedRecipients: []event.Recipient{{EmailAddress: rc, Action: "failed", Status: "5.1.1",
 					DiagnosticCode: "Amazon SES did not send the message to this address because it is on the suppression list for your account."}},

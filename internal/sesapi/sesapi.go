@@ -119,15 +119,22 @@ func New(opts Options) *Server {
 		Now:     s.now,
 		Regions: func(r string) bool { return r == opts.Region },
 		Secret: func(ctx context.Context, id string) (string, error) {
-			secret, _, err := opts.Accounts.Secret(ctx, id)
+			secret, acct, err := opts.Accounts.Secret(ctx, id)
 			if errors.Is(err, account.ErrUnknownKey) {
 				return "", fmt.Errorf("%w: %s", sigv4.ErrUnknownKey, id)
+			}
+			if owner, ok := ctx.Value(keyOwner{}).(*string); ok {
+				*owner = acct // for ServeHTTP: one lookup per request
 			}
 			return secret, err
 		},
 	}
 	return s
 }
+
+// keyOwner is the context key under which ServeHTTP asks the verifier's
+// Secret lookup for the access key's account.
+type keyOwner struct{}
 
 // ServeHTTP handles every API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +161,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, reqID, Errorf(http.StatusRequestEntityTooLarge, badRequest(r), "The request body is larger than %d bytes.", s.opts.MaxBody))
 		return
 	}
-	res, err := s.verifier.Verify(r.Context(), r, body)
+	var acct string // the key's account, set by the verifier's Secret
+	res, err := s.verifier.Verify(context.WithValue(r.Context(), keyOwner{}, &acct), r, body)
 	if err != nil {
 		var se *sigv4.Error
 		if !errors.As(err, &se) {
@@ -164,11 +172,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Info("request not authenticated", "kind", se.Kind.String(), "err", err, "request_id", reqID)
 		WriteError(w, r, reqID, authError(ProtocolOf(r), se))
-		return
-	}
-	_, acct, err := s.opts.Accounts.Secret(r.Context(), res.AccessKeyID)
-	if err != nil {
-		WriteError(w, r, reqID, Errorf(http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error."))
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
