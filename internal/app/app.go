@@ -129,10 +129,8 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		return nil, err
 	}
 	a.Feedback, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: a.Queue, Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(),
-		Logger: log.With("component", "feedback"),
-		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error) {
-			return a.Suppression.Record(ctx, tx, accountID, address, suppression.Reason(reason), messageID, feedbackID)
-		},
+		Logger:     log.With("component", "feedback"),
+		Suppress:   a.Suppression.Record,
 		Forwarding: a.feedbackForwarding,
 		Sign:       a.signSystem,
 	})
@@ -371,7 +369,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		var tlsConfig *tls.Config
 		tlsConfig, err = feedbackTLS(cfg, host)
 		if err == nil {
-			fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback, Queue: a.Queue,
+			fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback,
 				Hostname: host, Retention: cfg.FeedbackRetention, TLSConfig: tlsConfig,
 				Logger: a.log.With("component", "feedback-smtp")})
 		}

@@ -648,7 +648,7 @@ func checkInvariants(t testing.TB, r *Report) {
 			if rc.BounceType == "" || rc.Status == "" || rc.Reason == "" {
 				t.Fatalf("bounce recipient without type, status or reason: %+v", rc)
 			}
-			if (rc.Status[0] == '4') != (rc.BounceType == "Transient" && strings.HasPrefix(rc.Status, "4")) {
+			if (rc.Status[0] == '4') != (rc.BounceType == "Transient") {
 				t.Fatalf("status %s with bounce type %s", rc.Status, rc.BounceType)
 			}
 			if rc.Suppress && (rc.BounceType != "Permanent" || rc.Status[0] != '5') {

@@ -3,6 +3,8 @@ package bounce
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/sesame-email/sesame/internal/smtpcode"
 )
 
 // FormatSESNotification is Report.Format for an Amazon SES notification
@@ -112,7 +114,7 @@ func (m *message) sesJSON() *Report {
 			if rc.Status == "" {
 				if d := parseDiagnostic(rc.DiagnosticCode); d.enhanced.valid() {
 					rc.Status = d.enhanced.String()
-				} else if n.Bounce.BounceType == "Transient" {
+				} else if n.Bounce.BounceType == smtpcode.BounceTransient {
 					rc.Status = "4.0.0"
 				} else {
 					rc.Status = "5.0.0"

@@ -107,10 +107,12 @@ type Options struct {
 	// from delivery (a permanent reply, or the retry window's end) or a
 	// mailbox simulator's Bounce or Complaint, with the recipient and the
 	// event: the feedback processor's suppression and feedback forwarding.
-	// simulated is true for the simulator's events (SES forwards them but
-	// never suppresses simulator addresses). An error rolls the outcome
-	// back; the recipient is retried when its lease expires.
-	OnFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error
+	// suppress is smtpcode.Judge's verdict that the reply shows the
+	// address itself is bad; false for the retry window's end and for the
+	// simulator's events (SES forwards them but never suppresses simulator
+	// addresses). An error rolls the outcome back; the recipient is
+	// retried when its lease expires.
+	OnFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error
 }
 
 // Worker delivers queued mail. Its methods are safe for concurrent use.
@@ -134,7 +136,7 @@ type Worker struct {
 	mta        string
 	owner      string
 	sim        map[string]bool // simulator domains, lower case, no trailing dot
-	onFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error
+	onFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error
 
 	slots  chan struct{} // one per open connection, in all
 	limits limiter       // per destination domain

@@ -1002,7 +1002,7 @@ func BenchmarkRun(b *testing.B) {
 // TestOnFeedback: a bounce from delivery runs OnFeedback in the
 // transaction that records it; an error from it rolls the outcome back, so
 // the recipient is tried again. The simulator's bounces and complaints run
-// it too, marked simulated; its suppression-list address does not.
+// it too, never suppressing; its suppression-list address does not.
 func TestOnFeedback(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -1013,10 +1013,16 @@ func TestOnFeedback(t *testing.T) {
 		w := f.worker(t, func(o *deliver.Options) {
 			o.Lease = time.Minute
 			o.SimulatorDomains = []string{"simulator.amazonses.com"}
-			o.OnFeedback = func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error {
-				if simulated {
+			o.OnFeedback = func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error {
+				if strings.HasSuffix(c.Address, "@simulator.amazonses.com") {
+					if suppress {
+						t.Errorf("the simulator's %s for %s suppresses", ev.Type, c.Address)
+					}
 					calls = append(calls, fmt.Sprint(c.Address, " ", ev.Type, " simulated"))
 					return nil
+				}
+				if !suppress {
+					t.Errorf("a 5.1.1 refusal of %s does not suppress", c.Address)
 				}
 				calls = append(calls, c.Address+" "+ev.Bounce.BounceType+"/"+ev.Bounce.BounceSubType)
 				if _, err := tx.Exec(ctx, `UPDATE messages SET source = ? WHERE id = ?`, "touched", c.MessageID); err != nil {

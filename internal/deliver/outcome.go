@@ -239,9 +239,10 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		log.Info("delivered", "reply", line, "remote_ip", r.remoteIP)
 		err = w.q.Finish(rctx, c, queue.Delivered, line, ev)
 	case failed:
-		bounce(smtpcode.Classify(r.reply))
-		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", ev.Bounce.BounceType, "bounce_subtype", ev.Bounce.BounceSubType)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
+		v := smtpcode.Judge(r.reply)
+		bounce(v.BounceType, v.SubType)
+		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", v.BounceType, "bounce_subtype", v.SubType, "suppress", v.Suppress, "rule", v.Rule)
+		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, v.Suppress, ev), ev)
 	case deferred:
 		expires := c.QueuedAt.Add(w.window)
 		next := now.Add(w.backoff(c.Attempts))
@@ -287,7 +288,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 // alsoFeedback is what c's feedback events (Bounce, Complaint) do besides
 // being stored, in the same transaction: Options.OnFeedback for each, if
 // set.
-func (w *Worker) alsoFeedback(c queue.Claimed, simulated bool, evs ...*event.Event) func(context.Context, *db.Tx) error {
+func (w *Worker) alsoFeedback(c queue.Claimed, suppress bool, evs ...*event.Event) func(context.Context, *db.Tx) error {
 	if w.onFeedback == nil || c.System {
 		return nil
 	}
@@ -296,7 +297,7 @@ func (w *Worker) alsoFeedback(c queue.Claimed, simulated bool, evs ...*event.Eve
 			if ev == nil || ev.Type != event.Bounce && ev.Type != event.Complaint {
 				continue
 			}
-			if err := w.onFeedback(ctx, tx, c, ev, simulated); err != nil {
+			if err := w.onFeedback(ctx, tx, c, ev, suppress); err != nil {
 				return err
 			}
 		}

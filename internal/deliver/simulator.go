@@ -208,7 +208,7 @@ func (w *Worker) recordSimulated(ctx context.Context, c queue.Claimed, mail even
 		// (OnFeedback does not suppress simulator addresses); the
 		// suppression-list address is left out, as account-suppressed
 		// recipients are.
-		also = w.alsoFeedback(c, true, evs...)
+		also = w.alsoFeedback(c, false, evs...)
 	}
 	err := w.q.FinishWith(rctx, c, state, reply, also, evs...)
 	switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/smtpcode"
 	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
@@ -58,11 +59,11 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 		t.Fatal(err)
 	}
 	f.p, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: f.q, Region: region, ServiceDomain: serviceDomain, Now: f.clock.Now, Logger: f.log,
-		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error) {
+		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error) {
 			if address == f.failOn {
 				return false, errors.New("store failure for " + address)
 			}
-			return f.sup.Record(ctx, tx, accountID, address, suppression.Reason(reason), messageID, feedbackID)
+			return f.sup.Record(ctx, tx, accountID, address, reason, messageID, feedbackID)
 		},
 		Forwarding: func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error) {
 			// As the app reads the identity: through the transaction.
@@ -387,7 +388,13 @@ func TestDelivered(t *testing.T) {
 				[]string{"5.1.1", "4.4.7", "5.7.1"}[i], []string{"smtp; 550 5.1.1 unknown", "smtp; 451 4.4.7 try later", "smtp; 554 5.7.1 blocked using zen.spamhaus.org"}[i]
 			ev := &event.Event{Type: event.Bounce, AccountID: f.acct, Mail: sent.Mail, Bounce: &event.BounceDetails{BounceType: bt, BounceSubType: st,
 				BouncedRecipients: []event.Recipient{{EmailAddress: c.Address, Action: "failed", Status: status, DiagnosticCode: diag}}, Timestamp: f.clock.Now(), FeedbackID: fmt.Sprint("fb", i)}}
-			err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, false) }, ev)
+			// The verdict deliver passes: smtpcode.Judge of the reply.
+			reply, err := smtpcode.Parse(strings.TrimPrefix(diag, "smtp; "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			suppress := smtpcode.Judge(reply).Suppress
+			err = f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, suppress) }, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -416,7 +423,7 @@ func TestDelivered(t *testing.T) {
 			Timestamp: f.clock.Now(), ComplaintFeedbackType: "abuse"}}
 		for i, ev := range []*event.Event{bev, cev} {
 			c := cs[i]
-			if err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, true) }, ev); err != nil {
+			if err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, false) }, ev); err != nil {
 				t.Fatal(err)
 			}
 		}

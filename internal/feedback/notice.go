@@ -79,7 +79,7 @@ func (p *Processor) notice(ev *event.Event, to, msgID string, now time.Time) ([]
 		reportType, reportCT = "delivery-status", "message/delivery-status"
 		subject = "Delivery Status Notification (Failure)"
 		text.WriteString("It could not be delivered to the following recipients:\r\n\r\n")
-		fmt.Fprintf(&report, "Reporting-MTA: dns; %s\r\n", p.opts.ReportingMTA)
+		fmt.Fprintf(&report, "Reporting-MTA: dns; %s\r\n", p.reportingMTA)
 		fmt.Fprintf(&report, "Arrival-Date: %s\r\n", orig.Timestamp.UTC().Format(time.RFC1123Z))
 		for _, r := range b.BouncedRecipients {
 			status := r.Status

@@ -18,13 +18,7 @@ import (
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
-)
-
-// The suppression reasons a report can add an address for, as SES's
-// SuppressedReasons spell them.
-const (
-	ReasonBounce    = "BOUNCE"
-	ReasonComplaint = "COMPLAINT"
+	"github.com/sesame-email/sesame/internal/suppression"
 )
 
 // Options configures a Processor.
@@ -39,10 +33,9 @@ type Options struct {
 	// with the default MAIL FROM domain <Region>.<ServiceDomain>.
 	Region, ServiceDomain string
 	// Suppress adds address to the account's suppression list for reason
-	// (ReasonBounce or ReasonComplaint) inside tx, when the account
-	// suppresses that reason, and reports whether it did
-	// (suppression.Store.Record). Nil: no suppression list.
-	Suppress func(ctx context.Context, tx *db.Tx, accountID, address, reason, messageID, feedbackID string) (bool, error)
+	// inside tx, when the account suppresses that reason, and reports
+	// whether it did: suppression.Store.Record. Nil: no suppression list.
+	Suppress func(ctx context.Context, tx *db.Tx, accountID, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error)
 	// Forwarding reports whether the account's identity forwards feedback
 	// by email (SES's feedback forwarding), reading through q: the
 	// transaction the feedback is applied in (a second connection could
@@ -51,20 +44,18 @@ type Options struct {
 	Forwarding func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error)
 	// Sign DKIM-signs a forwarded notification (d=<ServiceDomain>); nil:
 	// unsigned.
-	Sign func(msg []byte) ([]byte, error)
-	// ReportingMTA is the name forwarded DSNs give for Sesame;
-	// "": feedback-smtp.<Region>.<ServiceDomain>.
-	ReportingMTA string
-	Logger       *slog.Logger     // nil: discard
-	Now          func() time.Time // nil: time.Now
+	Sign   func(msg []byte) ([]byte, error)
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 }
 
 // Processor applies bounces and complaints to the messages they are about.
 // Its methods are safe for concurrent use.
 type Processor struct {
-	opts Options
-	now  func() time.Time
-	log  *slog.Logger
+	opts         Options
+	reportingMTA string // our name in forwarded DSNs: the feedback host
+	now          func() time.Time
+	log          *slog.Logger
 }
 
 // NewProcessor returns a Processor.
@@ -79,9 +70,7 @@ func NewProcessor(opts Options) (*Processor, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	if p.opts.ReportingMTA == "" {
-		p.opts.ReportingMTA = "feedback-smtp." + opts.Region + "." + opts.ServiceDomain
-	}
+	p.reportingMTA = "feedback-smtp." + opts.Region + "." + opts.ServiceDomain
 	return p, nil
 }
 
@@ -120,12 +109,10 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 		sum := sha256.Sum256(raw)
 		digest = hex.EncodeToString(sum[:])
 	}
-	woken := false
 	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
-		out := make([]Result, len(sents))
 		now := p.now()
 		for i, sent := range sents {
-			out[i].Ignored = slices.Clone(results[i].Ignored)
+			r := &results[i]
 			if len(plans[i]) == 0 {
 				continue
 			}
@@ -136,7 +123,7 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 					return fmt.Errorf("feedback: record report: %w", err)
 				}
 				if n, _ := res.RowsAffected(); n == 0 {
-					out[i].Duplicate = true
+					r.Duplicate = true
 					continue
 				}
 			}
@@ -144,20 +131,18 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 				if _, err := event.Append(ctx, tx, o.ev, now); err != nil {
 					return err
 				}
-				out[i].Events = append(out[i].Events, o.ev.Type)
-				if err := p.consequences(ctx, tx, o.ev, o.suppress, &out[i]); err != nil {
+				r.Events = append(r.Events, o.ev.Type)
+				if err := p.consequences(ctx, tx, o.ev, o.suppress, r); err != nil {
 					return err
 				}
 			}
-			woken = woken || len(out[i].Forwarded) > 0
 		}
-		results = out
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if woken {
+	if slices.ContainsFunc(results, func(r Result) bool { return len(r.Forwarded) > 0 }) {
 		p.opts.Queue.Wake()
 	}
 	return results, nil
@@ -185,35 +170,31 @@ func (p *Processor) plan(sent *queue.Sent, rep *bounce.Report, res *Result) []ou
 
 // Delivered applies feedback from Sesame's own delivery (deliver's
 // OnFeedback): a bounce from a delivery attempt, or a mailbox simulator's
-// bounce or complaint (simulated), inside the transaction recording it.
-// The same rules as for a report that arrives at the feedback MX apply:
-// each bounced recipient is judged by bounce.Classify from the reply's
-// status and text. Simulator addresses are never suppressed (ses-api.md
-// §14.1).
-func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, simulated bool) error {
+// bounce or complaint, inside the transaction recording it: the event's
+// addresses go on the suppression list when suppress (the delivery's
+// smtpcode.Judge verdict, which a DSN about the same reply gets too;
+// false for the simulator, whose addresses SES never suppresses), and the
+// event is forwarded as a report from the feedback MX would be.
+func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error {
 	if c.System {
 		return nil
 	}
-	var suppress []string
+	var addrs []string
 	switch {
-	case simulated:
+	case !suppress:
 	case ev.Bounce != nil:
 		for _, rc := range ev.Bounce.BouncedRecipients {
-			if ev.Bounce.BounceType == smtpcode.BouncePermanent && bounce.Classify(rc.Status, rc.DiagnosticCode).Suppress {
-				suppress = append(suppress, rc.EmailAddress)
-			}
+			addrs = append(addrs, rc.EmailAddress)
 		}
 	case ev.Complaint != nil:
-		suppress = complained(ev)
-	default:
-		return nil
+		addrs = complained(ev)
 	}
 	var r Result
-	if err := p.consequences(ctx, tx, ev, suppress, &r); err != nil {
+	if err := p.consequences(ctx, tx, ev, addrs, &r); err != nil {
 		return err
 	}
 	if len(r.Suppressed) > 0 || len(r.Forwarded) > 0 {
-		p.log.Info("delivery feedback applied", "message_id", c.MessageID, "account", c.AccountID, "type", ev.Type, "simulated", simulated,
+		p.log.Info("delivery feedback applied", "message_id", c.MessageID, "account", c.AccountID, "type", ev.Type,
 			"suppressed", r.Suppressed, "forwarded", r.Forwarded)
 	}
 	return nil
@@ -240,12 +221,12 @@ func complained(ev *event.Event) []string {
 // the suppression-list entries for the addresses in suppress (reason
 // BOUNCE or COMPLAINT, as ev is) and the forwarded notification.
 func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event, suppress []string, r *Result) error {
-	reason, feedbackID := ReasonBounce, ""
+	reason, feedbackID := suppression.Bounce, ""
 	switch {
 	case ev.Bounce != nil:
 		feedbackID = ev.Bounce.FeedbackID
 	case ev.Complaint != nil:
-		reason, feedbackID = ReasonComplaint, ev.Complaint.FeedbackID
+		reason, feedbackID = suppression.Complaint, ev.Complaint.FeedbackID
 	}
 	if p.opts.Suppress != nil {
 		for _, a := range suppress {

@@ -32,8 +32,7 @@ const (
 
 // ServerOptions configures a Server.
 type ServerOptions struct {
-	Processor *Processor   // required
-	Queue     *queue.Queue // required: the messages feedback is accepted for
+	Processor *Processor // required; its queue holds the messages feedback is accepted for
 	// Hostname is the name the server gives in its greeting; required
 	// (feedback-smtp.<region>.<service domain>).
 	Hostname string
@@ -58,10 +57,8 @@ type ServerOptions struct {
 	// TLSConfig, when set, offers STARTTLS (a configured certificate, or
 	// SelfSignedTLS).
 	TLSConfig *tls.Config
-	// Parse reads a received message; nil: bounce.Parse.
-	Parse  func([]byte) (*bounce.Report, error)
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	Logger    *slog.Logger     // nil: discard
+	Now       func() time.Time // nil: time.Now
 }
 
 // Server is the feedback MX: an SMTP server that takes bounces and
@@ -75,8 +72,8 @@ type Server struct {
 // NewServer returns a Server.
 func NewServer(opts ServerOptions) (*Server, error) {
 	switch {
-	case opts.Processor == nil || opts.Queue == nil || opts.Hostname == "":
-		return nil, errors.New("feedback: Processor, Queue and Hostname are required")
+	case opts.Processor == nil || opts.Hostname == "":
+		return nil, errors.New("feedback: Processor and Hostname are required")
 	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0:
 		return nil, errors.New("feedback: limits must not be negative")
 	}
@@ -95,9 +92,6 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	o.MaxSession = cmp.Or(o.MaxSession, DefaultMaxSession)
 	o.MaxRecipients = cmp.Or(o.MaxRecipients, DefaultMaxRecipients)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
-	if o.Parse == nil {
-		o.Parse = bounce.Parse
-	}
 	return s, nil
 }
 
@@ -165,7 +159,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return refuse("not an address")
 	}
 	// MessageIds are lower case; some MTAs upper-case the whole address.
-	sent, err := s.opts.Queue.Lookup(x.ctx, strings.ToLower(id))
+	sent, err := s.opts.Processor.opts.Queue.Lookup(x.ctx, strings.ToLower(id))
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		return refuse("no such message")
@@ -194,7 +188,7 @@ func (x *session) Data(r io.Reader) error {
 		s.log.Info("feedback message refused", "remote_ip", x.remote, "err", err)
 		return err // go-smtp answers ErrDataTooLarge with 552
 	}
-	rep, err := s.opts.Parse(raw)
+	rep, err := bounce.Parse(raw)
 	if err != nil {
 		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", len(raw), "err", err)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message could not be read as a mail message"}

@@ -22,7 +22,7 @@ import (
 // serve starts the feedback server on loopback and returns its address.
 func (f *fixture) serve(t testing.TB, mod func(*feedback.ServerOptions)) string {
 	t.Helper()
-	opts := feedback.ServerOptions{Processor: f.p, Queue: f.q, Hostname: "feedback-smtp." + region + "." + serviceDomain, Now: f.clock.Now, Logger: f.log}
+	opts := feedback.ServerOptions{Processor: f.p, Hostname: "feedback-smtp." + region + "." + serviceDomain, Now: f.clock.Now, Logger: f.log}
 	if mod != nil {
 		mod(&opts)
 	}
