@@ -735,3 +735,24 @@ func TestSameVerdictAsDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusFromDiagnostic: a DSN group without Status takes the class of
+// its Diagnostic-Code's reply as X.0.0, and only of a 2yz, 4yz or 5yz
+// reply (as smtpcode.Reply.Status): a 354 is no status.
+func TestStatusFromDiagnostic(t *testing.T) {
+	for diag, want := range map[string]string{"smtp; 550 no such user": "5.0.0", "smtp; 452 try later": "4.0.0", "smtp; 354 go ahead": ""} {
+		r, err := Parse([]byte("From: MAILER-DAEMON@mx.example.org\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n" +
+			"Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nDiagnostic-Code: " + diag + "\r\n--b--\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, rc := range r.Recipients {
+			got = append(got, rc.Status)
+		}
+		if want != "" && (len(got) != 1 || got[0] != want) || want == "" && len(got) == 1 && strings.HasPrefix(got[0], "3") {
+			t.Errorf("%s: statuses %q; want %q", diag, got, want)
+		}
+	}
+}

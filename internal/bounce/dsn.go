@@ -1,8 +1,9 @@
 package bounce
 
 import (
-	"strconv"
 	"strings"
+
+	"github.com/sesame-email/sesame/internal/smtpcode"
 )
 
 // isDeliveryStatus reports whether ct is a delivery-status media type:
@@ -250,8 +251,8 @@ func dsnRecipient(g dsnGroup) (rc Recipient, ok bool) {
 	if rc.Status == "" {
 		if d := parseDiagnostic(rc.DiagnosticCode); d.enhanced.valid() {
 			rc.Status = d.enhanced.String()
-		} else if d.code >= 200 && d.code < 600 {
-			rc.Status = strconv.Itoa(d.code/100) + ".0.0"
+		} else {
+			rc.Status = smtpcode.Reply{Code: d.code}.Status() // X.0.0 of a 2yz/4yz/5yz reply, else none
 		}
 	}
 	return rc, hasRecipientField(f)
