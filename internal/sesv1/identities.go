@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -321,7 +322,19 @@ func (h *handler) getIdentityDkimAttributes(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	domains := map[string]*identity.Identity{} // an address's domain identity, nil when none
+	// The addresses' domain identities, in one query.
+	var want []string
+	for _, i := range found {
+		if i.Kind != identity.KindDomain && !slices.Contains(want, i.Domain) {
+			want = append(want, i.Domain)
+		}
+	}
+	domains := map[string]*identity.Identity{} // by domain name; absent when not an identity
+	if len(want) > 0 {
+		if domains, err = h.ids.GetMany(c.ctx, c.account, want); err != nil {
+			return nil, fmt.Errorf("sesv1: domains of addresses: %w", err)
+		}
+	}
 	res := getIdentityDkimAttributesResult{}
 	for _, n := range names {
 		i, ok := found[n]
@@ -332,17 +345,7 @@ func (h *handler) getIdentityDkimAttributes(c *call) (any, error) {
 		if i.Kind == identity.KindDomain {
 			v = domainDKIM(i)
 		} else {
-			d, seen := domains[i.Domain]
-			if !seen {
-				d, err = h.ids.Get(c.ctx, c.account, i.Domain)
-				if errors.Is(err, identity.ErrNotFound) {
-					d, err = nil, nil
-				}
-				if err != nil {
-					return nil, fmt.Errorf("sesv1: domain of %s: %w", i.Name, err)
-				}
-				domains[i.Domain] = d
-			}
+			d := domains[i.Domain]
 			v = dkimAttributes{DkimEnabled: false, DkimVerificationStatus: string(identity.NotStarted)}
 			if d != nil {
 				v = domainDKIM(d)
