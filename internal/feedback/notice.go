@@ -11,7 +11,6 @@ import (
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
-	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/smtpcode"
 )
@@ -44,13 +43,10 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event) (st
 	id := send.NewMessageID(now)
 	domain := p.opts.Region + "." + p.opts.ServiceDomain
 	body, from := p.notice(ev, to, id+"@"+domain, now)
-	if p.opts.Sign != nil {
-		if body, err = p.opts.Sign(body); err != nil {
-			return "", fmt.Errorf("feedback: sign notification to %s: %w", to, err)
-		}
+	m, err := send.SystemMessage(id, ev.AccountID, from, to, domain, body, now, p.opts.Sign)
+	if err != nil {
+		return "", fmt.Errorf("feedback: %w", err)
 	}
-	m := &queue.Message{ID: id, AccountID: ev.AccountID, Source: from, MailFrom: id + "@" + domain, Body: body, Recipients: []string{to}, System: true,
-		Mail: event.Mail{Timestamp: now, MessageID: id, Source: from, SendingAccountID: ev.AccountID, Destination: []string{to}}}
 	if err := p.opts.Queue.EnqueueTx(ctx, tx, m, nil); err != nil {
 		return "", fmt.Errorf("feedback: queue notification to %s: %w", to, err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/compose"
 	"github.com/sesame-email/sesame/internal/db"
-	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
@@ -174,14 +173,10 @@ func (n *Notifier) enqueue(ctx context.Context, accountID, to, subject, body str
 		n.log.Warn("system mail cannot be composed; dropped", "account", accountID, "to", to, "err", err)
 		return false, n.markOnly(ctx, mark)
 	}
-	signed := msg.Bytes
-	if n.opts.Sign != nil {
-		if signed, err = n.opts.Sign(signed); err != nil {
-			return false, fmt.Errorf("notify: sign mail to %s: %w", to, err)
-		}
+	m, err := send.SystemMessage(id, accountID, from, to, domain, msg.Bytes, now, n.opts.Sign)
+	if err != nil {
+		return false, fmt.Errorf("notify: %w", err)
 	}
-	m := &queue.Message{ID: id, AccountID: accountID, Source: from, MailFrom: id + "@" + domain, Body: signed, Recipients: []string{to}, System: true,
-		Mail: event.Mail{Timestamp: now, MessageID: id, Source: from, SendingAccountID: accountID, Destination: []string{to}}}
 	err = n.opts.Queue.EnqueueWith(ctx, m, nil, mark)
 	if errors.Is(err, identity.ErrStale) {
 		return false, nil

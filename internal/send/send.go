@@ -717,3 +717,19 @@ func headerValue(hs []compose.Header, name string) string {
 	}
 	return ""
 }
+
+// SystemMessage is Sesame's own mail to one address, ready to queue:
+// MessageId id (from NewMessageID, also in body's Message-ID), sent as from
+// with the envelope sender <id>@<mailFromDomain>, its body DKIM-signed with
+// sign when sign is not nil. It is not the account's sending (see
+// queue.Message.System).
+func SystemMessage(id, accountID, from, to, mailFromDomain string, body []byte, now time.Time, sign func([]byte) ([]byte, error)) (*queue.Message, error) {
+	if sign != nil {
+		var err error
+		if body, err = sign(body); err != nil {
+			return nil, fmt.Errorf("send: sign system mail to %s: %w", to, err)
+		}
+	}
+	return &queue.Message{ID: id, AccountID: accountID, Source: from, MailFrom: id + "@" + mailFromDomain, Body: body, Recipients: []string{to}, System: true,
+		Mail: event.Mail{Timestamp: now, MessageID: id, Source: from, SendingAccountID: accountID, Destination: []string{to}}}, nil
+}
