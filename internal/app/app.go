@@ -79,22 +79,24 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 
 // OpenDB builds an App over an open database, which it takes over (Close
 // closes it).
-func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
+func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
 	secret, err := masterKey(cfg)
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	box, err := seal.New(secret)
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
-	if err := deploymentSettings(context.Background(), d, &cfg, log); err != nil {
-		d.Close()
+	if err = deploymentSettings(context.Background(), d, &cfg, log); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
+	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()
@@ -108,24 +110,20 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		Changed:   a.kick,
 	})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.Queue, err = queue.New(queue.Options{DB: d, Notify: a.kickDelivery})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.Suppression, err = suppression.New(suppression.Options{DB: d})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	a.Feedback, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: a.Queue, Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(),
@@ -135,7 +133,6 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (*App, error) {
 		Sign:       a.signSystem,
 	})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	return a, nil
