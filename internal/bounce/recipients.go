@@ -36,12 +36,10 @@ var (
 	replyLeadRe = regexp.MustCompile(`^\s*(?:<<<\s*)?[45]\d\d(?:[ -][245]\.\d{1,3}\.\d{1,3})?[ -]\s*<?$`)
 )
 
-// findRecipients returns the failed recipients a bounce text names, each
-// with the status found for it.
+// findRecipients returns the failed recipients a bounce text without
+// inline DSN fields (see inlineDSN) names, each with the status found for
+// it.
 func (m *message) findRecipients(lines []string) []Recipient {
-	if rs := inlineDSN(lines); len(rs) > 0 {
-		return rs
-	}
 	failed := map[string]bool{}
 	var failedList []string
 	for _, v := range m.hdr.values("X-Failed-Recipients") {

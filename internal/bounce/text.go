@@ -115,15 +115,20 @@ func (m *message) readText() *textReport {
 
 	body := strings.Join(lines, "\n")
 	subj := m.hdr.decoded("Subject")
+	inline := inlineDSN(lines)
 	t.recognised = m.hdr.has("X-Failed-Recipients") ||
 		t.vendor != "" ||
-		len(inlineDSN(lines)) > 0 ||
+		len(inline) > 0 ||
 		bounceSubjectRe.MatchString(subj) && (m.fromDaemon() || bounceBodyRe.MatchString(body)) ||
 		(m.fromDaemon() || m.nullSender()) && bounceBodyRe.MatchString(body)
 	if !t.recognised {
 		return t
 	}
-	t.recipients = m.findRecipients(lines)
+	if len(inline) > 0 {
+		t.recipients = inline
+	} else {
+		t.recipients = m.findRecipients(lines)
+	}
 	return t
 }
 
