@@ -57,7 +57,7 @@ func crashRecovery(t *testing.T, bin string, st store) {
 
 	zone := customerZone(t)
 	mx := newSink(t)
-	setUpAccount(t, bin, st)
+	setUpAccount(t, bin, st, "-1")
 	opts := serveOptions{apiPort: freePort(t, false), dnsPort: freePort(t, true), resolver: zone.Addr(), smtpPort: mx.port}
 	first := startServer(t, bin, st, opts)
 	verifyDomain(t, v2Client(first.api, 1), zone)

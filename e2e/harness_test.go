@@ -347,11 +347,12 @@ func customerZone(tb testing.TB) *dnstest.Server {
 }
 
 // setUpAccount creates the test account with its fixed keys and takes it
-// out of the sandbox with quotas that never throttle, through the CLI.
-func setUpAccount(tb testing.TB, bin string, st store) {
+// out of the sandbox through the CLI: a send rate that never throttles
+// and the daily quota max24h ("-1": unlimited).
+func setUpAccount(tb testing.TB, bin string, st store, max24h string) {
 	tb.Helper()
 	admin(tb, bin, st, "account", "create", "--name", "e2e", "--access-key-id", accessKey, "--secret-access-key", secretKey)
-	admin(tb, bin, st, "account", "production", "e2e", "--max-24h-send", "-1", "--max-send-rate", "100000")
+	admin(tb, bin, st, "account", "production", "e2e", "--max-24h-send", max24h, "--max-send-rate", "100000")
 }
 
 // verifyDomain creates the sending domain identity through the API,
