@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ type fixture struct {
 	clock *testkit.Clock
 	q     *queue.Queue
 	acct  string
-	woken int
+	woken atomic.Int64 // Notify calls; the queue may call it from several goroutines
 }
 
 func newFixture(t *testing.T, d *db.DB) *fixture {
@@ -35,7 +36,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 		t.Fatal(err)
 	}
 	f.acct = a.ID
-	f.q, err = queue.New(queue.Options{DB: d, Now: f.clock.Now, Notify: func() { f.woken++ }})
+	f.q, err = queue.New(queue.Options{DB: d, Now: f.clock.Now, Notify: func() { f.woken.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestEnqueueClaimFinish(t *testing.T) {
 		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
 			t.Fatal(err)
 		}
-		if f.woken != 1 {
+		if f.woken.Load() != 1 {
 			t.Fatal("Enqueue did not notify")
 		}
 		if got := f.events(t, "m1"); len(got) != 1 || got[0] != event.Send {
@@ -326,14 +327,14 @@ func TestFinishWithAndEnqueueTx(t *testing.T) {
 		if _, err := f.q.Lookup(f.ctx, "n1"); !errors.Is(err, queue.ErrNotFound) {
 			t.Fatalf("rolled-back message stored: %v", err)
 		}
-		woken := f.woken
+		woken := f.woken.Load()
 		err = f.q.FinishWith(f.ctx, cs[0], queue.Bounced, "550 no", func(ctx context.Context, tx *db.Tx) error {
 			return f.q.EnqueueTx(ctx, tx, notice, nil)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.woken != woken+1 {
+		if f.woken.Load() != woken+1 {
 			t.Fatalf("workers not woken after FinishWith queued mail")
 		}
 		counts, _ := f.q.Counts(f.ctx)
