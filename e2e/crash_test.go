@@ -16,9 +16,9 @@ import (
 	"github.com/sesame-email/sesame/internal/deliver"
 )
 
-// TestCrashRecovery is the durability promise: `sesame serve` is killed
-// with SIGKILL while 2,000 sends are under way (after about 1,000 were
-// accepted), restarted on the same database, and every MessageId the API
+// TestCrashRecovery is the durability promise: `sesame serve`'s whole
+// process group is killed with SIGKILL while 2,000 sends are under way
+// (after about 1,000 were accepted), restarted on the same database, and every MessageId the API
 // returned must reach the recipient's server at least once. A message may
 // arrive twice only if it was being delivered at the kill: at most once
 // per life of the server, and no more such duplicates than the rows the
@@ -78,7 +78,7 @@ func crashRecovery(t *testing.T, bin string, st store) {
 		killOnce.Do(func() {
 			killed.Store(true)
 			killTime = time.Now()
-			if err := first.cmd.Process.Kill(); err != nil {
+			if err := killGroup(first.cmd.Process); err != nil {
 				t.Errorf("SIGKILL: %v", err)
 			}
 			close(stop)
