@@ -69,10 +69,15 @@ func VerifyDKIM(ctx context.Context, res dns.Resolver, r io.Reader) ([]DKIMResul
 		LookupTXT:        func(name string) ([]string, error) { return lookupKey(ctx, res, name) },
 		MaxVerifications: MaxSignatures,
 	}
-	verifs, verr := dkim.VerifyWithOptions(io.MultiReader(bytes.NewReader(hdr), br), opts)
-	// go-msgauth may stop reading early (one malformed signature).
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return nil, fmt.Errorf("dkim: reading message: %w", err)
+	body := &bodyGuard{r: br}
+	verifs, verr := dkim.VerifyWithOptions(io.MultiReader(bytes.NewReader(hdr), body), opts)
+	// go-msgauth may stop reading early (one malformed signature), and
+	// the guard may have ended the body early.
+	if _, err := io.Copy(io.Discard, br); err != nil && body.err == nil {
+		body.err = err
+	}
+	if body.err != nil {
+		return nil, fmt.Errorf("dkim: reading message: %w", body.err)
 	}
 	if verr != nil && !errors.Is(verr, dkim.ErrTooManySignatures) {
 		return nil, fmt.Errorf("dkim: %w", verr)
@@ -80,13 +85,61 @@ func VerifyDKIM(ctx context.Context, res dns.Resolver, r io.Reader) ([]DKIMResul
 	out := make([]DKIMResult, 0, len(verifs))
 	for _, v := range verifs {
 		d := DKIMResult{Domain: strings.TrimSuffix(strings.ToLower(v.Domain), "."), Pass: v.Err == nil}
-		if v.Err != nil {
+		switch {
+		case body.cut:
+			// Content after the cut was not hashed: nothing verified.
+			d.Pass = false
+			d.Err = fmt.Sprintf("body not verified: a run of more than %d blank bytes", maxBlankRun)
+		case v.Err != nil:
 			d.Err = v.Err.Error()
 			d.Temporary = dkim.IsTempFail(v.Err)
 		}
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// maxBlankRun bounds a run of white space (spaces, tabs, CR, LF) in a
+// body being verified. go-msgauth's body canonicalizers hold a run of empty
+// lines in memory until something else follows (RFC 6376 §3.4.3 and
+// §3.4.4 ignore them at the end), copying the run again on every write:
+// without a bound a body of blank lines would be held whole and cost time
+// quadratic in its length. No genuine report has such a run.
+const maxBlankRun = 64 << 10
+
+// bodyGuard passes a message body to go-msgauth. It ends the body early
+// (EOF) after a run of more than maxBlankRun blank bytes, setting cut; and
+// it turns a read error into EOF, keeping it in err, because go-msgauth
+// leaks its verifying goroutines when the body's reader fails.
+type bodyGuard struct {
+	r     io.Reader
+	blank int
+	cut   bool
+	err   error
+}
+
+func (g *bodyGuard) Read(p []byte) (int, error) {
+	if g.cut || g.err != nil {
+		return 0, io.EOF
+	}
+	n, err := g.r.Read(p)
+	for i, c := range p[:n] {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			g.blank++
+			if g.blank > maxBlankRun {
+				g.cut = true
+				return i, io.EOF
+			}
+		default:
+			g.blank = 0
+		}
+	}
+	if err != nil && err != io.EOF {
+		g.err = err
+		return n, io.EOF
+	}
+	return n, err
 }
 
 // lookupKey looks a DKIM key record up for go-msgauth, which tells a
