@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -33,12 +34,23 @@ var signerAliases = map[string][]string{
 	"yahoodns.net": {"yahoo.com"},
 }
 
-// normDomain returns a domain name lower-cased, without a trailing dot,
-// or an error if it is not a syntactically valid host name.
+// normDomain returns a domain name lower-cased, in ASCII (A-label) form,
+// without a trailing dot, or an error if it is not a syntactically valid
+// host name.
 func normDomain(s string) (string, error) {
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
 	if d == "" {
 		return "", errors.New("empty domain")
+	}
+	for _, c := range d {
+		if c >= 0x80 {
+			a, err := idna.Lookup.ToASCII(d)
+			if err != nil {
+				return "", errors.New("not a valid domain name")
+			}
+			d = a
+			break
+		}
 	}
 	if len(d) > 253 {
 		return "", errors.New("not a valid domain name")

@@ -8,6 +8,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/origin"
 )
 
@@ -230,4 +231,53 @@ func TestCheckIsSafeForConcurrentUse(t *testing.T) {
 			t.Errorf("concurrent check failed: %+v", v)
 		}
 	}
+}
+
+func TestSPFTemperrorIsTemporary(t *testing.T) {
+	z := newZone(t)
+	z.add("recipient.example. 300 IN MX 10 mx.hoster.test.",
+		`recipient.example. 300 IN TXT "v=spf1 include:_spf.relay.test -all"`)
+	z.host("mx.hoster.test", "192.0.2.80")
+	z.s.Fail("_spf.relay.test.", mdns.RcodeServerFailure)
+	v := z.check(origin.Evidence{RemoteIP: ip("203.0.113.5")}, "recipient.example")
+	wantFail(t, v, true, "temporary DNS failure", "spf for recipient.example: temperror")
+
+	// Once the include answers, the same report passes.
+	z.s.Unfail("_spf.relay.test.")
+	z.add(`_spf.relay.test. 300 IN TXT "v=spf1 ip4:203.0.113.5 -all"`)
+	wantOK(t, z.check(origin.Evidence{RemoteIP: ip("203.0.113.5")}, "recipient.example"), "spf pass for recipient.example")
+}
+
+func TestNullMX(t *testing.T) {
+	z := newZone(t)
+	z.add("recipient.example. 300 IN MX 0 .", "recipient.example. 300 IN A 192.0.2.10")
+	v := z.check(origin.Evidence{RemoteIP: ip("192.0.2.10")}, "recipient.example")
+	wantFail(t, v, false, "recipient.example has a null MX")
+}
+
+func TestNoPTRResolver(t *testing.T) {
+	z := gmailLike(t)
+	z.host("mail-sor-f41.google.test", "192.0.2.41")
+	z.c.Resolver = onlyResolver{z.s.Resolver()}
+	v := z.check(origin.Evidence{RemoteIP: ip("192.0.2.41")}, "recipient.example")
+	wantFail(t, v, false, "reverse DNS of 192.0.2.41: origin: the resolver cannot look up PTR records")
+}
+
+// onlyResolver hides every method but dns.Resolver's.
+type onlyResolver struct{ dns.Resolver }
+
+func TestReverseDNSFailureIsTemporary(t *testing.T) {
+	// No SPF record, an MX host elsewhere: only the reverse lookup could
+	// show the report genuine, and it fails.
+	z := newZone(t)
+	z.add("recipient.example. 300 IN MX 10 mx.provider.test.")
+	z.host("mx.provider.test", "192.0.2.80")
+	z.host("out-7.provider.test", "192.0.2.7")
+	z.s.Fail("7.2.0.192.in-addr.arpa.", mdns.RcodeServerFailure)
+	v := z.check(origin.Evidence{RemoteIP: ip("192.0.2.7")}, "recipient.example")
+	wantFail(t, v, true, "temporary DNS failure", "reverse DNS of 192.0.2.7", "SERVFAIL")
+
+	z.s.Unfail("7.2.0.192.in-addr.arpa.")
+	wantOK(t, z.check(origin.Evidence{RemoteIP: ip("192.0.2.7")}, "recipient.example"),
+		"client 192.0.2.7 is out-7.provider.test (forward-confirmed): mailbox provider of recipient.example (MX mx.provider.test)")
 }

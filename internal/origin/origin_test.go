@@ -21,12 +21,12 @@ import (
 // zone is a loopback DNS server playing the recipients' and providers'
 // zones, and the checker that asks it.
 type zone struct {
-	t *testing.T
+	t testing.TB
 	s *dnstest.Server
 	c *origin.Checker
 }
 
-func newZone(t *testing.T) *zone {
+func newZone(t testing.TB) *zone {
 	t.Helper()
 	s := dnstest.NewServer(t)
 	return &zone{t: t, s: s, c: &origin.Checker{Resolver: s.Resolver(), Own: []string{"sesame.test"}}}
@@ -77,7 +77,7 @@ func report(from string) string {
 }
 
 // sign returns msg signed with key for domain and selector.
-func sign(t *testing.T, msg, domain, selector string, key ed25519.PrivateKey) string {
+func sign(t testing.TB, msg, domain, selector string, key ed25519.PrivateKey) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := dkim.Sign(&b, strings.NewReader(msg), &dkim.SignOptions{Domain: domain, Selector: selector, Signer: key}); err != nil {
