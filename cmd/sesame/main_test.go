@@ -106,6 +106,43 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
+// TestAccountNamesLikeReferences: `account create` refuses a name that
+// looks like an account ID or an access key ID, so `account keys <ref>`
+// (and --add) always acts on the account ref names.
+func TestAccountNamesLikeReferences(t *testing.T) {
+	dir := t.TempDir()
+	out, err := sesame(t, dir, "account", "create", "--name", "acme")
+	if err != nil {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	field := func(out, name string) string {
+		for line := range strings.Lines(out) {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+				return f[1]
+			}
+		}
+		t.Fatalf("no %s in\n%s", name, out)
+		return ""
+	}
+	id, key := field(out, "account_id"), field(out, "access_key_id")
+	for _, c := range []struct{ name, rule string }{
+		{"836309891122", "looks like an account ID"},
+		{id, "looks like an account ID"},
+		{key, "looks like an access key ID"},
+	} {
+		out, err := sesame(t, dir, "account", "create", "--name", c.name)
+		if err == nil || !strings.Contains(err.Error(), c.rule) {
+			t.Errorf("account create --name %s: %v\n%s", c.name, err, out)
+		}
+	}
+	for _, ref := range []string{id, key, "acme"} {
+		out, err := sesame(t, dir, "account", "keys", ref)
+		if err != nil || !strings.Contains(out, key) {
+			t.Errorf("account keys %s: %v\n%s", ref, err, out)
+		}
+	}
+}
+
 func TestFeedbackParse(t *testing.T) {
 	dir := t.TempDir()
 	dsn := "From: MAILER-DAEMON@mx.rcpt.test\r\nTo: m1@mail.example.test\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n" +
