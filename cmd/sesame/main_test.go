@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -177,5 +178,36 @@ func TestFeedbackParse(t *testing.T) {
 	}
 	if _, err := sesame(t, dir, "feedback", "parse"); err == nil {
 		t.Fatal("no files was not an error")
+	}
+}
+
+// TestWrongMasterKeyRefused: a server started with --master-key leaves no
+// master.key in the data directory; an admin command without that key must
+// neither write a second one nor seal anything with it, and must say which
+// key it expects. The same for a wrong key given.
+func TestWrongMasterKeyRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, err := app.Open(context.Background(), config.Config{DataDir: dir, Region: "us-east-1", ServiceDomain: "sesame.example.test", APIAddr: ":8080", MasterKey: "the server's key"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	for _, args := range [][]string{
+		{"account", "create", "--name", "acme"},
+		{"account", "create", "--name", "acme", "--master-key", "another key"},
+		{"account", "list"},
+	} {
+		out, err := sesame(t, dir, args...)
+		if err == nil || !strings.Contains(err.Error(), "open this database (key check ") ||
+			!strings.Contains(err.Error(), "the key serve was started with") {
+			t.Errorf("sesame %v: %v\n%s", args, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "master.key")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("sesame %v wrote a master.key (%v)", args, err)
+		}
+	}
+	out, err := sesame(t, dir, "account", "create", "--name", "acme", "--master-key", "the server's key")
+	if err != nil {
+		t.Fatalf("with the server's key: %v\n%s", err, out)
 	}
 }

@@ -151,7 +151,7 @@ func newKey(id, secret string) (Key, error) {
 }
 
 func (s *Store) insertKey(ctx context.Context, tx *db.Tx, k Key) error {
-	sealed := s.box.Seal([]byte(k.Secret), []byte("access-key:"+k.AccessKeyID))
+	sealed := s.box.Seal([]byte(k.Secret), secretAAD(k.AccessKeyID))
 	_, err := tx.Exec(ctx, `INSERT INTO access_keys (access_key_id, account_id, secret_sealed, created_at) VALUES (?, ?, ?, ?)`,
 		k.AccessKeyID, k.AccountID, sealed, db.Millis(k.CreatedAt))
 	if db.IsUniqueViolation(err) {
@@ -208,11 +208,31 @@ func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, account
 	if err != nil {
 		return "", "", fmt.Errorf("account: look up key: %w", err)
 	}
-	b, err := s.box.Open(sealed, []byte("access-key:"+accessKeyID))
+	b, err := s.box.Open(sealed, secretAAD(accessKeyID))
 	if err != nil {
 		return "", "", fmt.Errorf("account: unseal key %s: %w", accessKeyID, err)
 	}
 	return string(b), accountID, nil
+}
+
+// secretAAD binds a sealed secret to its access key.
+func secretAAD(accessKeyID string) []byte { return []byte("access-key:" + accessKeyID) }
+
+// SealedSample returns the oldest access key's sealed secret, nil when there
+// is no key, so that a master key can be tried on a database that has no
+// key check yet (masterkey.Options.Sealed). Every account has a key, so a
+// database with anything sealed in it has one.
+func SealedSample(ctx context.Context, q db.Querier) (*seal.Sealed, error) {
+	var id string
+	var sealed []byte
+	err := q.QueryRow(ctx, `SELECT access_key_id, secret_sealed FROM access_keys ORDER BY created_at, access_key_id LIMIT 1`).Scan(&id, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: sample a sealed secret: %w", err)
+	}
+	return &seal.Sealed{What: "the secret of access key " + id, Value: sealed, AAD: secretAAD(id)}, nil
 }
 
 const accountColumns = `id, name, email, sandbox, sending_enabled, max_24h_send, max_send_rate, created_at`
