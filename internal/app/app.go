@@ -67,7 +67,7 @@ type App struct {
 
 // Open opens the database (migrating it) and builds the records.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	opts := db.Options{URL: cfg.DatabaseURL}
+	opts := db.Options{URL: cfg.DatabaseURL, Logger: log}
 	if cfg.DatabaseURL == "" {
 		opts.DataDir = cfg.DataDir
 	}

@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,6 +54,9 @@ type Options struct {
 	DataDir string
 	// URL is a PostgreSQL connection URL (postgres://...).
 	URL string
+	// Logger is warned when the data directory or a file in it is open to
+	// other users (SQLite); nil discards.
+	Logger *slog.Logger
 }
 
 // DB is an open database with its dialect. It is safe for concurrent use.
@@ -83,6 +87,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("db: create data dir: %w", err)
 		}
 		path := filepath.Join(opts.DataDir, "sesame.db")
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+		warnOpen(opts.Logger, opts.DataDir)
 		// WAL lets readers run beside the single writer; busy_timeout makes
 		// writers wait for each other instead of failing; _txlock=immediate
 		// takes the write lock at BEGIN, so a transaction never fails halfway
