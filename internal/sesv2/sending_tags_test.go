@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+	v1types "github.com/aws/aws-sdk-go-v2/service/ses/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
@@ -15,11 +17,14 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 )
 
-// TestSendTagLimits: SES's limits on message tags, in EmailTags and in a raw
-// message's X-SES-MESSAGE-TAGS header: 50 tags are taken, 51 are refused,
-// as are a repeated name and an oversize value, with BadRequestException
-// naming the field and the rule, and nothing queued.
+// TestSendTagLimits: SES's limits on message tags, through both APIs (v2
+// EmailTags, v1 Tags of SendEmail and SendRawEmail) and a raw message's
+// X-SES-MESSAGE-TAGS header: 50 tags are taken; 51, a repeated name and an
+// oversize name or value are refused with the API's code
+// (BadRequestException, InvalidParameterValue) and a message naming the
+// field and the rule, and nothing is queued.
 func TestSendTagLimits(t *testing.T) {
+	type tag struct{ name, value string }
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		env := apitest.New(t, d)
 		ctx := t.Context()
@@ -27,74 +32,91 @@ func TestSendTagLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		env.MarkVerified(t, "example.test")
-		tags := func(n int) []types.MessageTag {
-			out := make([]types.MessageTag, n)
-			for i := range out {
-				out[i] = types.MessageTag{Name: aws.String(fmt.Sprintf("t%d", i)), Value: aws.String("v")}
+		const raw = "From: a@example.test\r\nTo: b@example.test\r\nSubject: tags\r\n"
+		withHeader := func(tt []tag) []byte {
+			var l []string
+			for _, t := range tt {
+				l = append(l, t.name+"="+t.value)
+			}
+			return []byte(raw + "X-SES-MESSAGE-TAGS: " + strings.Join(l, ", ") + "\r\n\r\nbody\r\n")
+		}
+		v2Tags := func(tt []tag) (out []types.MessageTag) {
+			for _, t := range tt {
+				out = append(out, types.MessageTag{Name: aws.String(t.name), Value: aws.String(t.value)})
 			}
 			return out
 		}
-		header := func(tt []types.MessageTag) string {
-			var l []string
+		v1Tags := func(tt []tag) (out []v1types.MessageTag) {
 			for _, t := range tt {
-				l = append(l, *t.Name+"="+*t.Value)
+				out = append(out, v1types.MessageTag{Name: aws.String(t.name), Value: aws.String(t.value)})
 			}
-			return strings.Join(l, ", ")
+			return out
 		}
-		queued := func() int {
-			var n int
-			if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM messages`).Scan(&n); err != nil {
-				t.Fatal(err)
+		senders := []struct {
+			name, field, code string
+			send              func(tt []tag) error
+		}{
+			{"v2 EmailTags", "EmailTags", "BadRequestException", func(tt []tag) error {
+				_, err := env.V2.SendEmail(ctx, &sesv2.SendEmailInput{EmailTags: v2Tags(tt),
+					Content: &types.EmailContent{Raw: &types.RawMessage{Data: []byte(raw + "\r\nbody\r\n")}}})
+				return err
+			}},
+			{"v2 header", "X-SES-MESSAGE-TAGS", "BadRequestException", func(tt []tag) error {
+				_, err := env.V2.SendEmail(ctx, &sesv2.SendEmailInput{Content: &types.EmailContent{Raw: &types.RawMessage{Data: withHeader(tt)}}})
+				return err
+			}},
+			{"v1 SendEmail Tags", "Tags", "InvalidParameterValue", func(tt []tag) error {
+				_, err := env.V1.SendEmail(ctx, &ses.SendEmailInput{Source: aws.String("a@example.test"),
+					Destination: &v1types.Destination{ToAddresses: []string{"b@example.test"}},
+					Message:     &v1types.Message{Subject: &v1types.Content{Data: aws.String("Hi")}, Body: &v1types.Body{Text: &v1types.Content{Data: aws.String("Hello")}}},
+					Tags:        v1Tags(tt)})
+				return err
+			}},
+			{"v1 SendRawEmail Tags", "Tags", "InvalidParameterValue", func(tt []tag) error {
+				_, err := env.V1.SendRawEmail(ctx, &ses.SendRawEmailInput{RawMessage: &v1types.RawMessage{Data: []byte(raw + "\r\nbody\r\n")}, Tags: v1Tags(tt)})
+				return err
+			}},
+			{"v1 header", "X-SES-MESSAGE-TAGS", "InvalidParameterValue", func(tt []tag) error {
+				_, err := env.V1.SendRawEmail(ctx, &ses.SendRawEmailInput{RawMessage: &v1types.RawMessage{Data: withHeader(tt)}})
+				return err
+			}},
+		}
+		tags := func(n int) []tag {
+			out := make([]tag, n)
+			for i := range out {
+				out[i] = tag{fmt.Sprintf("t%d", i), "v"}
 			}
-			return n
+			return out
 		}
-		send := func(api bool, tt []types.MessageTag) error {
+		for _, s := range senders {
+			before := env.Queued(t)
 			env.Clock.Advance(2 * time.Second) // the sandbox rate is one message a second
-			raw := "From: a@example.test\r\nTo: b@example.test\r\nSubject: tags\r\n"
-			in := &sesv2.SendEmailInput{}
-			if api {
-				in.EmailTags = tt
-			} else {
-				raw += "X-SES-MESSAGE-TAGS: " + header(tt) + "\r\n"
-			}
-			in.Content = &types.EmailContent{Raw: &types.RawMessage{Data: []byte(raw + "\r\nbody\r\n")}}
-			_, err := env.V2.SendEmail(ctx, in)
-			return err
-		}
-		dup := append(tags(2), types.MessageTag{Name: aws.String("t0"), Value: aws.String("again")})
-		long := append(tags(1), types.MessageTag{Name: aws.String("big"), Value: aws.String(strings.Repeat("x", 256))})
-		for _, where := range []struct {
-			api   bool
-			field string
-		}{{true, "EmailTags"}, {false, "X-SES-MESSAGE-TAGS"}} {
-			before := queued()
-			if err := send(where.api, tags(50)); err != nil {
-				t.Fatalf("%s: 50 tags: %v", where.field, err)
-			}
-			if queued() != before+1 {
-				t.Fatalf("%s: 50 tags not queued", where.field)
+			if err := s.send(tags(50)); err != nil {
+				t.Fatalf("%s: 50 tags: %v", s.name, err)
 			}
 			for _, c := range []struct {
 				name string
-				tags []types.MessageTag
+				tags []tag
 				want []string // in the message
 			}{
-				{"51 tags", tags(51), []string{where.field, "51 tags", "at most 50"}},
-				{"duplicate name", dup, []string{where.field, "t0", "more than once"}},
-				{"oversize value", long, []string{"cannot exceed 255 characters"}},
+				{"51 tags", tags(51), []string{s.field + " has 51 tags", "at most 50"}},
+				{"repeated name", append(tags(2), tag{"t1", "again"}), []string{s.field + " gives the tag name t1 more than once"}},
+				{"oversize name", append(tags(1), tag{strings.Repeat("n", 256), "v"}), []string{"Tag name cannot exceed 255 characters"}},
+				{"oversize value", append(tags(1), tag{"big", strings.Repeat("v", 256)}), []string{"Tag value cannot exceed 255 characters"}},
 			} {
-				err := send(where.api, c.tags)
-				if apitest.Code(err) != "BadRequestException" {
-					t.Fatalf("%s: %s: %v", where.field, c.name, err)
+				env.Clock.Advance(2 * time.Second)
+				err := s.send(c.tags)
+				if apitest.Code(err) != s.code {
+					t.Fatalf("%s: %s: %v; want %s", s.name, c.name, err, s.code)
 				}
 				for _, w := range c.want {
 					if !strings.Contains(err.Error(), w) {
-						t.Errorf("%s: %s: error %q does not say %q", where.field, c.name, err, w)
+						t.Errorf("%s: %s: error %q does not say %q", s.name, c.name, err, w)
 					}
 				}
 			}
-			if queued() != before+1 {
-				t.Fatalf("%s: a refused message was queued", where.field)
+			if got := env.Queued(t) - before; got != 1 {
+				t.Fatalf("%s: %d messages queued; want the one with 50 tags", s.name, got)
 			}
 		}
 	})
