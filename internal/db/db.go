@@ -54,8 +54,8 @@ type Options struct {
 	DataDir string
 	// URL is a PostgreSQL connection URL (postgres://...).
 	URL string
-	// Logger is warned when the data directory or a file in it is open to
-	// other users (SQLite); nil discards.
+	// Logger receives warnings about the database's settings; nil:
+	// discard.
 	Logger *slog.Logger
 }
 
