@@ -90,12 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.Float64Var(&max24h, "max-24h-send", account.DefaultProductionMax24HourSend, "messages (recipients) per 24 hours; -1 for unlimited")
 		fs.Float64Var(&rate, "max-send-rate", account.DefaultProductionMaxSendRate, "messages (recipients) per second")
 	case "identity show":
-		fs.StringVar(&acctRef, "account", "", "the account (name, id or access key id) when several have the identity")
+		fs.StringVar(&acctRef, "account", "", "the account (id, access key id or name) when several have the identity")
 	case "identity records":
-		fs.StringVar(&acctRef, "account", "", "the account (name, id or access key id) when several have the identity")
+		fs.StringVar(&acctRef, "account", "", "the account (id, access key id or name) when several have the identity")
 		fs.StringVar(&format, "format", "zone", "zone (zone-file lines) or csv (a CSV record set)")
 	case "events tail":
-		fs.StringVar(&acctRef, "account", "", "only this account's events (name, id or access key id)")
+		fs.StringVar(&acctRef, "account", "", "only this account's events (id, access key id or name)")
 		fs.IntVar(&limit, "limit", 20, "how many of the latest events to print first")
 		fs.BoolVar(&follow, "follow", false, "keep printing new events as they are stored")
 	case "feedback parse":
@@ -140,12 +140,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "account list":
 		return a.ListAccounts(ctx, stdout)
 	case "account keys":
-		if err := need(1, "one account (name, id or access key id)"); err != nil {
+		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err
 		}
 		return a.AccountKeys(ctx, stdout, pos[0], add, keyID, secret)
 	case "account production":
-		if err := need(1, "one account (name, id or access key id)"); err != nil {
+		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err
 		}
 		return a.Production(ctx, stdout, pos[0], max24h, rate)

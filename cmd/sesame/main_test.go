@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -106,6 +107,43 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
+// TestAccountNamesLikeReferences: `account create` refuses a name that
+// looks like an account ID or an access key ID, so `account keys <ref>`
+// (and --add) always acts on the account ref names.
+func TestAccountNamesLikeReferences(t *testing.T) {
+	dir := t.TempDir()
+	out, err := sesame(t, dir, "account", "create", "--name", "acme")
+	if err != nil {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	field := func(out, name string) string {
+		for line := range strings.Lines(out) {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+				return f[1]
+			}
+		}
+		t.Fatalf("no %s in\n%s", name, out)
+		return ""
+	}
+	id, key := field(out, "account_id"), field(out, "access_key_id")
+	for _, c := range []struct{ name, rule string }{
+		{"836309891122", "looks like an account ID"},
+		{id, "looks like an account ID"},
+		{key, "looks like an access key ID"},
+	} {
+		out, err := sesame(t, dir, "account", "create", "--name", c.name)
+		if err == nil || !strings.Contains(err.Error(), c.rule) {
+			t.Errorf("account create --name %s: %v\n%s", c.name, err, out)
+		}
+	}
+	for _, ref := range []string{id, key, "acme"} {
+		out, err := sesame(t, dir, "account", "keys", ref)
+		if err != nil || !strings.Contains(out, key) {
+			t.Errorf("account keys %s: %v\n%s", ref, err, out)
+		}
+	}
+}
+
 func TestFeedbackParse(t *testing.T) {
 	dir := t.TempDir()
 	dsn := "From: MAILER-DAEMON@mx.rcpt.test\r\nTo: m1@mail.example.test\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n" +
@@ -140,5 +178,36 @@ func TestFeedbackParse(t *testing.T) {
 	}
 	if _, err := sesame(t, dir, "feedback", "parse"); err == nil {
 		t.Fatal("no files was not an error")
+	}
+}
+
+// TestWrongMasterKeyRefused: a server started with --master-key leaves no
+// master.key in the data directory; an admin command without that key must
+// neither write a second one nor seal anything with it, and must say which
+// key it expects. The same for a wrong key given.
+func TestWrongMasterKeyRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, err := app.Open(context.Background(), config.Config{DataDir: dir, Region: "us-east-1", ServiceDomain: "sesame.example.test", APIAddr: ":8080", MasterKey: "the server's key"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	for _, args := range [][]string{
+		{"account", "create", "--name", "acme"},
+		{"account", "create", "--name", "acme", "--master-key", "another key"},
+		{"account", "list"},
+	} {
+		out, err := sesame(t, dir, args...)
+		if err == nil || !strings.Contains(err.Error(), "open this database (key check ") ||
+			!strings.Contains(err.Error(), "the key serve was started with") {
+			t.Errorf("sesame %v: %v\n%s", args, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "master.key")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("sesame %v wrote a master.key (%v)", args, err)
+		}
+	}
+	out, err := sesame(t, dir, "account", "create", "--name", "acme", "--master-key", "the server's key")
+	if err != nil {
+		t.Fatalf("with the server's key: %v\n%s", err, out)
 	}
 }

@@ -71,10 +71,27 @@ type CreateOptions struct {
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	keyIDRE  = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
-	secretRE = regexp.MustCompile(`^[\x21-\x7e]{16,128}$`)
+	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
+	keyIDRE     = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
+	secretRE    = regexp.MustCompile(`^[\x21-\x7e]{16,128}$`)
 )
+
+// checkName applies the rules on account names. Admin commands take an
+// account by ID, access key ID or name, so a name must look like neither of
+// the others: account IDs are 12 digits, access key IDs 16 to 128 letters
+// and digits (generated ones are AKIA and 16 more).
+func checkName(name string) error {
+	switch {
+	case !nameRE.MatchString(name):
+		return fmt.Errorf("%w: name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, name)
+	case accountIDRE.MatchString(name):
+		return fmt.Errorf("%w: name %q looks like an account ID (12 digits), which commands that take an account would read as one; choose another name", ErrInvalid, name)
+	case keyIDRE.MatchString(name):
+		return fmt.Errorf("%w: name %q looks like an access key ID (16 or more letters and digits only), which commands that take an account would read as one; add a '-', '_' or '.', or shorten it", ErrInvalid, name)
+	}
+	return nil
+}
 
 // Create adds an account with one access key and returns both (the key
 // with its secret, shown only now).
@@ -82,8 +99,8 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (*Account, Key, err
 	if o.Name == "" {
 		o.Name = "account-" + digits(6)
 	}
-	if !nameRE.MatchString(o.Name) {
-		return nil, Key{}, fmt.Errorf("%w: name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, o.Name)
+	if err := checkName(o.Name); err != nil {
+		return nil, Key{}, err
 	}
 	if o.Email != "" {
 		a, err := addr.ParseAddress(o.Email)
@@ -134,7 +151,7 @@ func newKey(id, secret string) (Key, error) {
 }
 
 func (s *Store) insertKey(ctx context.Context, tx *db.Tx, k Key) error {
-	sealed := s.box.Seal([]byte(k.Secret), []byte("access-key:"+k.AccessKeyID))
+	sealed := s.box.Seal([]byte(k.Secret), secretAAD(k.AccessKeyID))
 	_, err := tx.Exec(ctx, `INSERT INTO access_keys (access_key_id, account_id, secret_sealed, created_at) VALUES (?, ?, ?, ?)`,
 		k.AccessKeyID, k.AccountID, sealed, db.Millis(k.CreatedAt))
 	if db.IsUniqueViolation(err) {
@@ -191,11 +208,31 @@ func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, account
 	if err != nil {
 		return "", "", fmt.Errorf("account: look up key: %w", err)
 	}
-	b, err := s.box.Open(sealed, []byte("access-key:"+accessKeyID))
+	b, err := s.box.Open(sealed, secretAAD(accessKeyID))
 	if err != nil {
 		return "", "", fmt.Errorf("account: unseal key %s: %w", accessKeyID, err)
 	}
 	return string(b), accountID, nil
+}
+
+// secretAAD binds a sealed secret to its access key.
+func secretAAD(accessKeyID string) []byte { return []byte("access-key:" + accessKeyID) }
+
+// SealedSample returns the oldest access key's sealed secret, nil when there
+// is no key, so that a master key can be tried on a database that has no
+// key check yet (masterkey.Options.Sealed). Every account has a key, so a
+// database with anything sealed in it has one.
+func SealedSample(ctx context.Context, q db.Querier) (*seal.Sealed, error) {
+	var id string
+	var sealed []byte
+	err := q.QueryRow(ctx, `SELECT access_key_id, secret_sealed FROM access_keys ORDER BY created_at, access_key_id LIMIT 1`).Scan(&id, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: sample a sealed secret: %w", err)
+	}
+	return &seal.Sealed{What: "the secret of access key " + id, Value: sealed, AAD: secretAAD(id)}, nil
 }
 
 const accountColumns = `id, name, email, sandbox, sending_enabled, max_24h_send, max_send_rate, created_at`
@@ -222,17 +259,26 @@ func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
 	return a, nil
 }
 
-// Find returns the account named by ref: its name, its id or one of its
-// access key ids.
+// Find returns the account ref refers to: the account with that ID, else
+// the account of that access key, else the account of that name — in that
+// order, never whichever matches first, so that an account named like
+// another's ID or key (refused by Create, but possible in a database from
+// before the rule) cannot stand in for it.
 func (s *Store) Find(ctx context.Context, ref string) (*Account, error) {
-	a, err := scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE name = ? OR id = ? OR id IN (SELECT account_id FROM access_keys WHERE access_key_id = ?)`, ref, ref, ref))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no account has the name, id or access key %q", ErrNotFound, ref)
+	for _, where := range []string{
+		`id = ?`,
+		`id = (SELECT account_id FROM access_keys WHERE access_key_id = ?)`,
+		`name = ?`,
+	} {
+		a, err := scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+where, ref))
+		if err == nil {
+			return a, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("account: find: %w", err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("account: find: %w", err)
-	}
-	return a, nil
+	return nil, fmt.Errorf("%w: no account has the id, access key or name %q", ErrNotFound, ref)
 }
 
 // List returns every account, by name.

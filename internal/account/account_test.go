@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sesame-email/sesame/internal/db"
@@ -144,6 +146,61 @@ func TestDetails(t *testing.T) {
 		got, _ = s.Details(ctx, a.ID)
 		if got.ReviewStatus != "GRANTED" {
 			t.Fatalf("after production: %+v", got)
+		}
+	})
+}
+
+// TestNamesThatLookLikeReferences: a name that looks like an account ID or
+// an access key ID is refused, and Find resolves an account ID first, then
+// an access key ID, then a name, so an admin command never acts on the
+// wrong account.
+func TestNamesThatLookLikeReferences(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("test secret")
+		s := New(d, box, nil)
+		victim, vk, err := s.Create(ctx, CreateOptions{Name: "victim", AccessKeyID: "AKIDVICTIM000000001", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ name, rule string }{
+			{"836309891122", "looks like an account ID"},
+			{victim.ID, "looks like an account ID"},
+			{vk.AccessKeyID, "looks like an access key ID"},
+			{"AKIAIOSFODNN7EXAMPLE", "looks like an access key ID"},
+			{"acmecorporation1", "looks like an access key ID"},
+		} {
+			_, _, err := s.Create(ctx, CreateOptions{Name: c.name})
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.rule) {
+				t.Errorf("Create(name %q) = %v; want ErrInvalid saying %q", c.name, err, c.rule)
+			}
+		}
+		// Names that merely contain digits or are short stay allowed.
+		for _, name := range []string{"8363098911", "8363098911223", "acme-corporation", "team42"} {
+			if _, _, err := s.Create(ctx, CreateOptions{Name: name}); err != nil {
+				t.Errorf("Create(name %q): %v", name, err)
+			}
+		}
+		all, _ := s.List(ctx)
+		if len(all) != 5 {
+			t.Fatalf("%d accounts; a refused name left one behind", len(all))
+		}
+
+		// Accounts from before the rule may have such names; Find must
+		// still resolve an ID to its account and a key to its account.
+		for _, name := range []string{victim.ID, vk.AccessKeyID} {
+			if _, err := d.Exec(ctx, `INSERT INTO accounts (id, name, email, sandbox, sending_enabled, max_24h_send, max_send_rate, created_at) VALUES (?, ?, '', ?, ?, 200, 1, 0)`,
+				"0000000000"+fmt.Sprint(len(name)), name, true, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, ref := range []string{victim.ID, vk.AccessKeyID, "victim"} {
+			if got, err := s.Find(ctx, ref); err != nil || got.ID != victim.ID {
+				t.Errorf("Find(%q) = %+v, %v; want the account %s", ref, got, err, victim.ID)
+			}
+		}
+		if got, err := s.Find(ctx, "acme-corporation"); err != nil || got.Name != "acme-corporation" {
+			t.Errorf("Find by name = %+v, %v", got, err)
 		}
 	})
 }

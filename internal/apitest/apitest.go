@@ -191,3 +191,14 @@ func Code(err error) string {
 	}
 	return "<no API error: " + err.Error() + ">"
 }
+
+// Queued returns the number of messages stored in the queue, for checks
+// that a refused message left nothing behind.
+func (e *Env) Queued(t testing.TB) int {
+	t.Helper()
+	var n int
+	if err := e.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM messages`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dnscheck"
 	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/masterkey"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
@@ -85,11 +86,11 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 			d.Close()
 		}
 	}()
-	secret, err := masterKey(cfg)
-	if err != nil {
-		return nil, err
+	mk := masterkey.Options{Key: cfg.MasterKey, File: cfg.MasterKeyFile, Sealed: sealedSamples(d), Logger: log}
+	if cfg.DatabaseURL == "" {
+		mk.DefaultFile = filepath.Join(cfg.DataDir, "master.key")
 	}
-	box, err := seal.New(secret)
+	box, err := masterkey.Open(context.Background(), d, mk)
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +144,15 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 // sesame._domainkey.<service domain>.
 const serviceDKIMSelector = "sesame"
 
+// serviceKeySetting is the settings row of the service DKIM key, sealed
+// with itself as the additional data.
+const serviceKeySetting = "service_dkim_key"
+
 // serviceKey returns the service domain's DKIM key, creating it (RSA-2048,
 // sealed in the settings table) on the first start; the first node of a
 // cluster to start makes it for all.
 func serviceKey(ctx context.Context, d *db.DB, box *seal.Box) (*dkim.Key, error) {
-	const name = "service_dkim_key"
+	const name = serviceKeySetting
 	aad := []byte(name)
 	v, ok, err := d.Setting(ctx, name)
 	if err != nil {
@@ -175,6 +180,27 @@ func serviceKey(ctx context.Context, d *db.DB, box *seal.Box) (*dkim.Key, error)
 		return nil, fmt.Errorf("service DKIM key (is this the master key it was sealed with?): %w", err)
 	}
 	return dkim.ParsePrivate(der)
+}
+
+// sealedSamples returns values sealed in d, for masterkey.Options.Sealed:
+// the service DKIM key and an access key's secret (every identity's DKIM
+// keys belong to an account with a key).
+func sealedSamples(d *db.DB) func(ctx context.Context) ([]seal.Sealed, error) {
+	return func(ctx context.Context) ([]seal.Sealed, error) {
+		var out []seal.Sealed
+		v, ok, err := d.Setting(ctx, serviceKeySetting)
+		if err != nil {
+			return nil, err
+		}
+		if b, err := base64.StdEncoding.DecodeString(v); ok && err == nil {
+			out = append(out, seal.Sealed{What: "the service DKIM key", Value: b, AAD: []byte(serviceKeySetting)})
+		}
+		k, err := account.SealedSample(ctx, d)
+		if k != nil {
+			out = append(out, *k)
+		}
+		return out, err
+	}
 }
 
 // signSystem DKIM-signs Sesame's own mail with the service domain's key
@@ -263,39 +289,6 @@ func (a *App) kickDelivery() {
 	if w != nil {
 		w.Kick()
 	}
-}
-
-// masterKey returns the secret that seals keys at rest: --master-key,
-// the --master-key-file, or with SQLite <data-dir>/master.key (created on
-// first start, mode 0600).
-func masterKey(cfg config.Config) (string, error) {
-	if cfg.MasterKey != "" {
-		return cfg.MasterKey, nil
-	}
-	path := cfg.MasterKeyFile
-	create := false
-	if path == "" {
-		if cfg.DatabaseURL != "" {
-			return "", errors.New("with --database-url, set --master-key or --master-key-file (SESAME_MASTER_KEY / SESAME_MASTER_KEY_FILE), the same on every node")
-		}
-		path, create = filepath.Join(cfg.DataDir, "master.key"), true
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && create {
-		k := seal.GenerateSecret()
-		if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
-			return "", fmt.Errorf("create master key: %w", err)
-		}
-		return k, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read master key: %w", err)
-	}
-	k := strings.TrimSpace(string(b))
-	if k == "" {
-		return "", fmt.Errorf("master key file %s is empty", path)
-	}
-	return k, nil
 }
 
 // Ready is told the bound addresses once Serve is listening.

@@ -28,6 +28,10 @@ const (
 	// cannot exceed 255 characters.", observed on AWS; the model docs say
 	// 256).
 	MaxTagLength = 255
+	// MaxTags is the number of message tags one message may carry, the
+	// limit SES sets on tag lists (50). With MaxTagLength it bounds what
+	// a message's tags add to each of its events: at most 50 × 510 bytes.
+	MaxTags = 50
 	// Attachment field limits (Attachment shape).
 	MaxFileNameLength    = 255
 	MaxContentTypeLength = 78
@@ -284,10 +288,16 @@ func (m *Message) Recipients() []addr.Address {
 }
 
 // ValidateTags checks message tags as SES does (shared/ses-api.md §12.1):
-// names of ASCII letters, digits, '_' and '-'; values may also contain '.'
-// and '@'; both required and at most 255 characters. field names the list
-// in errors ("Tags", "EmailTags", "DefaultTags").
+// at most MaxTags of them, each name given once; names of ASCII letters,
+// digits, '_' and '-'; values may also contain '.' and '@'; both required
+// and at most 255 characters. field names the list in errors ("Tags",
+// "EmailTags", "X-SES-MESSAGE-TAGS"); the messages of the list-wide rules
+// (count, repeated names) name it too.
 func ValidateTags(field string, tags []Tag) error {
+	if len(tags) > MaxTags {
+		return tooManyTags(field, len(tags))
+	}
+	first := make(map[string]int, len(tags))
 	for i, t := range tags {
 		nf, vf := fmt.Sprintf("%s[%d].Name", field, i), fmt.Sprintf("%s[%d].Value", field, i)
 		switch {
@@ -308,8 +318,16 @@ func ValidateTags(field string, tags []Tag) error {
 		case !onlyTagChars(t.Value, ".@"):
 			return invalid(vf, "Invalid tag value %s: only alphanumeric ASCII characters, '_',  '-' , '.', '@' are allowed.", t.Value)
 		}
+		if j, ok := first[t.Name]; ok {
+			return invalid(nf, "%s gives the tag name %s more than once (%s[%d] and %s[%d]); each name may be given once.", field, t.Name, field, j, field, i)
+		}
+		first[t.Name] = i
 	}
 	return nil
+}
+
+func tooManyTags(field string, n int) error {
+	return invalid(field, "%s has %d tags; a message may have at most %d.", field, n, MaxTags)
 }
 
 func onlyTagChars(s, extra string) bool {

@@ -26,6 +26,7 @@ func FuzzNormalizeRaw(f *testing.F) {
 		"From: a@example.com\n\nx",
 		"From: a@example.com\r\nBcc: b@example.com\r\nX-SES-MESSAGE-TAGS: a=b\r\n\r\n",
 		"From: a@example.com\rTo: b@example.com\r\r",
+		"From: a@example.com\nX-SES-MESSAGE-TAGS: a=1, b=2\nX-SES-MESSAGE-TAGS: c=3\n\nx\n",
 		"From: a@example.com\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
 		" x\n\n",
 		"\n\n",
@@ -42,6 +43,9 @@ func FuzzNormalizeRaw(f *testing.F) {
 			return
 		}
 		checkWire(t, m.Bytes)
+		if err := compose.ValidateTags("X-SES-MESSAGE-TAGS", m.Tags); err != nil {
+			t.Fatalf("accepted tags break the rules: %v", err)
+		}
 		m2, err := compose.NormalizeRaw(m.Bytes, fixedOptions())
 		if err != nil {
 			t.Fatalf("output rejected: %v\n%q", err, m.Bytes)

@@ -74,6 +74,7 @@ func NormalizeRaw(raw []byte, o Options) (*Message, error) {
 	out.Grow(len(data) + 200)
 	wroteID, wroteDate := false, false
 	var contentType string
+	tagCount := 0 // in every X-SES-MESSAGE-TAGS field
 	for _, f := range fields {
 		lname := strings.ToLower(f.name)
 		count[lname]++
@@ -154,11 +155,11 @@ func NormalizeRaw(raw []byte, o Options) (*Message, error) {
 			m.ConfigurationSet = f.value
 			keep = false
 		case "x-ses-message-tags":
-			tags, err := parseTags(f.value)
-			if err != nil {
+			var n int
+			if m.Tags, n, err = parseTags(f.value, m.Tags); err != nil {
 				return nil, err
 			}
-			m.Tags = append(m.Tags, tags...)
+			tagCount += n
 			keep = false
 		case "x-ses-source-arn", "x-ses-from-arn", "x-ses-return-path-arn":
 			name := strings.ToUpper(lname)
@@ -191,6 +192,9 @@ func NormalizeRaw(raw []byte, o Options) (*Message, error) {
 		if keep {
 			out.Write(f.raw)
 		}
+	}
+	if err := validateHeaderTags(m.Tags, tagCount); err != nil {
+		return nil, err
 	}
 	if count["from"] == 0 {
 		return nil, invalid("From", "Missing required header 'From'.")
@@ -286,10 +290,15 @@ func longLine(b []byte) int {
 	return 0
 }
 
-// parseTags reads X-SES-MESSAGE-TAGS: "name1=value1, name2=value2".
-func parseTags(v string) ([]Tag, error) {
-	const name = "X-SES-MESSAGE-TAGS"
-	var tags []Tag
+const tagsHeader = "X-SES-MESSAGE-TAGS"
+
+// parseTags reads one X-SES-MESSAGE-TAGS field, "name1=value1,
+// name2=value2", appending its tags to tags (those of the fields before
+// it), and returns the number of tags the field has. Beyond MaxTags+1 tags
+// it only counts: they are refused anyway, and a large message of tiny
+// tags must not turn into a larger slice.
+func parseTags(v string, tags []Tag) ([]Tag, int, error) {
+	n := 0
 	for item := range strings.SplitSeq(v, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -297,18 +306,29 @@ func parseTags(v string) ([]Tag, error) {
 		}
 		k, val, ok := strings.Cut(item, "=")
 		if !ok {
-			return nil, invalid(name, "Header %s must be a list of name=value pairs separated by commas; %q has no '='.", name, item)
+			return nil, 0, invalid(tagsHeader, "Header %s must be a list of name=value pairs separated by commas; %q has no '='.", tagsHeader, item)
 		}
-		tags = append(tags, Tag{Name: strings.TrimSpace(k), Value: strings.TrimSpace(val)})
-	}
-	if err := ValidateTags(name, tags); err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			e.Msg = "Header " + name + ": " + e.Msg
+		n++
+		if len(tags) <= MaxTags {
+			tags = append(tags, Tag{Name: strings.TrimSpace(k), Value: strings.TrimSpace(val)})
 		}
-		return nil, err
 	}
-	return tags, nil
+	return tags, n, nil
+}
+
+// validateHeaderTags checks the tags of every X-SES-MESSAGE-TAGS field
+// together, as one list of count tags, so that the limits of ValidateTags
+// hold for the message however its tags are spread over fields.
+func validateHeaderTags(tags []Tag, count int) error {
+	if count > MaxTags {
+		return tooManyTags(tagsHeader, count)
+	}
+	err := ValidateTags(tagsHeader, tags)
+	var e *Error
+	if errors.As(err, &e) && !strings.Contains(e.Msg, tagsHeader) {
+		e.Msg = "Header " + tagsHeader + ": " + e.Msg
+	}
+	return err
 }
 
 // parseListManagement reads X-SES-LIST-MANAGEMENT-OPTIONS:

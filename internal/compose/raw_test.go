@@ -118,6 +118,16 @@ func TestNormalizeRaw(t *testing.T) {
 			},
 		},
 		{
+			name: "50 tags over two fields",
+			in:   crlf("From: a@example.com\nX-SES-MESSAGE-TAGS: " + tagList(0, 25) + "\nX-SES-MESSAGE-TAGS: " + tagList(25, 25) + "\n\nx\n"),
+			want: "From: a@example.com\r\n" + sesID + sesDate + "\r\nx\r\n",
+			check: func(t *testing.T, m *compose.Message) {
+				if len(m.Tags) != compose.MaxTags || m.Tags[49] != (compose.Tag{Name: "t49", Value: "v"}) {
+					t.Errorf("Tags = %v", m.Tags)
+				}
+			},
+		},
+		{
 			name: "8-bit body kept byte for byte",
 			in:   []byte("From: a@example.com\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGr\xc3\xbc\xc3\x9fe \xff\x00\n"),
 			want: "From: a@example.com\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n" + sesID + sesDate + "\r\nGr\xc3\xbc\xc3\x9fe \xff\x00\r\n",
@@ -229,6 +239,13 @@ func TestNormalizeRawInvalid(t *testing.T) {
 		{"bad tag name", "From: a@example.com\nX-SES-MESSAGE-TAGS: a.b=1\n\nx\n", "X-SES-MESSAGE-TAGS[0].Name", "Invalid tag name a.b"},
 		{"bad tag value", "From: a@example.com\nX-SES-MESSAGE-TAGS: a=1, b=x y\n\nx\n", "X-SES-MESSAGE-TAGS[1].Value", "Invalid tag value x y"},
 		{"empty tag value", "From: a@example.com\nX-SES-MESSAGE-TAGS: a=\n\nx\n", "X-SES-MESSAGE-TAGS[0].Value", "must be specified"},
+		{"51 tags over two fields", "From: a@example.com\nX-SES-MESSAGE-TAGS: " + tagList(0, 30) + "\nX-SES-MESSAGE-TAGS: " + tagList(30, 21) + "\n\nx\n",
+			"X-SES-MESSAGE-TAGS", "X-SES-MESSAGE-TAGS has 51 tags; a message may have at most 50."},
+		{"20,000 tags", "From: a@example.com\nX-SES-MESSAGE-TAGS: " + strings.Repeat("a=1,\n ", 20000) + "\n\nx\n", "X-SES-MESSAGE-TAGS", "has 20000 tags"},
+		{"tag name repeated in another field", "From: a@example.com\nX-SES-MESSAGE-TAGS: a=1, b=2\nX-SES-MESSAGE-TAGS: c=3, a=4\n\nx\n",
+			"X-SES-MESSAGE-TAGS[3].Name", "X-SES-MESSAGE-TAGS gives the tag name a more than once (X-SES-MESSAGE-TAGS[0] and X-SES-MESSAGE-TAGS[3])"},
+		{"tag value too long", "From: a@example.com\nX-SES-MESSAGE-TAGS: a=" + strings.Repeat("v", 256) + "\n\nx\n", "X-SES-MESSAGE-TAGS[0].Value",
+			"Header X-SES-MESSAGE-TAGS: Tag value cannot exceed 255 characters."},
 		{"duplicate source arn", "From: a@example.com\nX-SES-SOURCE-ARN: a\nx-ses-source-arn: b\n\nx\n", "X-SES-SOURCE-ARN", "more than once"},
 		{"empty from arn", "From: a@example.com\nX-SES-FROM-ARN: \n\nx\n", "X-SES-FROM-ARN", "must not be empty"},
 		{"list management without list", "From: a@example.com\nX-SES-LIST-MANAGEMENT-OPTIONS: ; topic=t\n\nx\n", "X-SES-LIST-MANAGEMENT-OPTIONS", "contact list"},
@@ -249,6 +266,15 @@ func TestNormalizeRawInvalid(t *testing.T) {
 			wantInvalid(t, err, c.field, c.rule)
 		})
 	}
+}
+
+// tagList returns n X-SES-MESSAGE-TAGS items, "t<from>=v, ...", folded.
+func tagList(from, n int) string {
+	l := make([]string, n)
+	for i := range l {
+		l[i] = "t" + strconv.Itoa(from+i) + "=v"
+	}
+	return strings.Join(l, ",\n ")
 }
 
 // nested returns a message whose multiparts nest depth deep.

@@ -84,6 +84,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("db: create data dir: %w", err)
 		}
 		path := filepath.Join(opts.DataDir, "sesame.db")
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+		warnOpen(opts.Logger, opts.DataDir)
 		// WAL lets readers run beside the single writer; busy_timeout makes
 		// writers wait for each other instead of failing; _txlock=immediate
 		// takes the write lock at BEGIN, so a transaction never fails halfway

@@ -6,6 +6,11 @@
 // bound to caller-supplied additional data (typically the identity of the row
 // it is stored in, e.g. "dkim:<token>"), so a sealed value copied to another
 // row cannot be opened there.
+//
+// A Box also has a key check ([Box.Check]): a value derived from the master
+// secret under its own label, which identifies the secret without revealing
+// it or the sealing key, so that a program can tell a wrong master secret
+// from a right one before it seals or opens anything.
 package seal
 
 import (
@@ -14,7 +19,9 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -31,6 +38,8 @@ const (
 	version byte = 1
 
 	hkdfInfo  = "sesame seal v1"
+	checkInfo = "sesame key check v1" // the key check's HKDF label
+	checkSize = 16
 	keySize   = 32 // AES-256
 	nonceSize = 12 // standard GCM nonce
 	tagSize   = 16 // standard GCM tag
@@ -42,7 +51,8 @@ const (
 // Box seals and opens small secrets with AES-256-GCM under a key derived from
 // configuration. A Box is safe for concurrent use.
 type Box struct {
-	aead cipher.AEAD
+	aead  cipher.AEAD
+	check string
 }
 
 // New derives a 32-byte key from the operator's master secret (any non-empty
@@ -64,7 +74,33 @@ func New(secret string) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: new gcm: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	check, err := hkdf.Key(sha256.New, []byte(secret), nil, checkInfo, checkSize)
+	if err != nil {
+		return nil, fmt.Errorf("seal: derive key check: %w", err)
+	}
+	return &Box{aead: aead, check: hex.EncodeToString(check)}, nil
+}
+
+// Check returns the box's key check: 16 bytes derived from the master
+// secret with HKDF-SHA256 under the label "sesame key check v1" (an HMAC of
+// that label under a key extracted from the secret), hex-encoded. It is
+// neither the secret nor the sealing key nor a plain hash of the secret,
+// and tells nothing about them beyond what any sealed value already does:
+// whether a guessed secret is the right one. Stored beside sealed values,
+// it says which master secret they need.
+func (b *Box) Check() string { return b.check }
+
+// Matches reports whether check is the box's key check (in constant time).
+func (b *Box) Matches(check string) bool {
+	return subtle.ConstantTimeCompare([]byte(check), []byte(b.check)) == 1
+}
+
+// Sealed is a value made by [Box.Seal], the additional data it was sealed
+// with, and what it is, for messages ("access key AKIA...").
+type Sealed struct {
+	What  string
+	Value []byte
+	AAD   []byte
 }
 
 // Seal encrypts plaintext and returns version byte || 12-byte random nonce ||

@@ -2,8 +2,11 @@ package seal
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -181,4 +184,22 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("re-sealed value did not round-trip: %q, %v", again, err)
 		}
 	})
+}
+
+func TestCheck(t *testing.T) {
+	a, a2, b := newBox(t, "master secret one"), newBox(t, "master secret one"), newBox(t, "master secret two")
+	if len(a.Check()) != 2*checkSize || a.Check() != a2.Check() {
+		t.Fatalf("checks of one secret: %q, %q; want the same %d hex digits", a.Check(), a2.Check(), 2*checkSize)
+	}
+	if a.Check() == b.Check() || a.Matches(b.Check()) || !a.Matches(a2.Check()) {
+		t.Fatalf("checks of two secrets: %q, %q", a.Check(), b.Check())
+	}
+	if a.Matches("") || a.Matches(a.Check()[:8]) {
+		t.Fatal("a prefix of the check matches")
+	}
+	// Not the secret, and not a plain hash of it.
+	sum := sha256.Sum256([]byte("master secret one"))
+	if strings.Contains(a.Check(), "master") || strings.HasPrefix(hex.EncodeToString(sum[:]), a.Check()) {
+		t.Fatalf("check %q reveals the secret", a.Check())
+	}
 }

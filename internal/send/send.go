@@ -1,6 +1,7 @@
 package send
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -148,6 +149,9 @@ type Request struct {
 	// Tags are the message tags (v1 Tags, v2 EmailTags); when empty, the
 	// raw X-SES-MESSAGE-TAGS header's are used (SES does not merge them).
 	Tags []compose.Tag
+	// TagsParam is the API's name of Tags in errors: "Tags" (v1, and the
+	// default) or "EmailTags" (v2).
+	TagsParam string
 	// FeedbackForwardingAddress is v2 FeedbackForwardingEmailAddress / v1
 	// ReturnPath: where bounces and complaints are forwarded. It must be
 	// verified; it is kept in the mail object (commonHeaders.returnPath)
@@ -209,7 +213,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	}
 
 	// 1. Shape: tags and the addresses given as parameters.
-	if err := compose.ValidateTags("Tags", r.Tags); err != nil {
+	if err := compose.ValidateTags(cmp.Or(r.TagsParam, "Tags"), r.Tags); err != nil {
 		return Result{}, invalid(err)
 	}
 	var source, feedback *envelopeAddress

@@ -587,6 +587,13 @@ func TestInvalid(t *testing.T) {
 			}
 			return out
 		}
+		manyTags := func(n int) []compose.Tag {
+			var out []compose.Tag
+			for i := range n {
+				out = append(out, compose.Tag{Name: fmt.Sprintf("t%d", i), Value: "v"})
+			}
+			return out
+		}
 		subjectCRLF := simple("a@example.test", "bob@example.org")
 		subjectCRLF.Subject = "Hi\r\nBcc: victim@example.org"
 		raw := []byte("From: a@example.test\r\nTo: bob@example.org\r\nSubject: x\r\n\r\n" + strings.Repeat("0123456789\r\n", 30))
@@ -614,6 +621,11 @@ func TestInvalid(t *testing.T) {
 			{"51 destinations", send.Request{Raw: raw, Destinations: many(51)}, "Recipient count exceeds 50.", "Destinations"},
 			{"bad tag", send.Request{Simple: simple("a@example.test", "bob@example.org"), Tags: []compose.Tag{{Name: "bad tag", Value: "v"}}},
 				"Invalid tag name bad tag: only alphanumeric ASCII characters, '_',  '-' are allowed.", "Tags[0].Name"},
+			{"51 tags", send.Request{Simple: simple("a@example.test", "bob@example.org"), Tags: manyTags(51)},
+				"Tags has 51 tags; a message may have at most 50.", "Tags"},
+			{"repeated tag name (v2)", send.Request{Simple: simple("a@example.test", "bob@example.org"), TagsParam: "EmailTags",
+				Tags: []compose.Tag{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "a", Value: "3"}}},
+				"EmailTags gives the tag name a more than once (EmailTags[0] and EmailTags[2]); each name may be given once.", "EmailTags[2].Name"},
 			{"raw too long", send.Request{Raw: raw, MaxSize: 300}, fmt.Sprintf("Message length is more than 300 bytes long: '%d'.", len(raw)), "RawMessage"},
 			{"empty raw", send.Request{Raw: []byte{}}, "The raw message must not be empty.", "RawMessage"},
 		} {

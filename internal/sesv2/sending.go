@@ -77,7 +77,7 @@ func (h *handler) sendEmail(r *http.Request, c sesapi.Caller) (any, error) {
 	}
 	req := send.Request{AccountID: c.AccountID, From: in.FromEmailAddress, ConfigurationSet: in.ConfigurationSetName,
 		FeedbackForwardingAddress: in.FeedbackForwardingEmailAddress, MaxSize: send.MaxSizeV2, Operation: "SendEmail",
-		CallerIdentity: c.AccessKeyID}
+		CallerIdentity: c.AccessKeyID, TagsParam: "EmailTags"}
 	req.SourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	for _, t := range in.EmailTags {
 		req.Tags = append(req.Tags, compose.Tag{Name: t.Name, Value: t.Value})

@@ -1,0 +1,199 @@
+// Package masterkey owns the operator's master key: where it comes from
+// (--master-key, a key file, or <data-dir>/master.key made on the first
+// start with SQLite) and the key check kept in the database (the settings
+// row master_key_check, see seal.Box.Check) that says which key the
+// database's sealed values need.
+//
+// Every start, of serve and of an admin command alike, goes through Open:
+// a key whose check differs from the stored one is refused before anything
+// is sealed or opened with it, and no new key file is made for a database
+// that already has a key. A database from before key checks gets its check
+// from the first key that opens the values sealed in it.
+package masterkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/seal"
+)
+
+// CheckSetting is the settings row holding the key check.
+const CheckSetting = "master_key_check"
+
+// ErrWrongKey is wrapped by the refusal of a key that does not open the
+// database, and of a missing key where the database already has one.
+var ErrWrongKey = errors.New("masterkey: wrong master key")
+
+// Options say where the master key comes from.
+type Options struct {
+	// Key is the key itself (--master-key, SESAME_MASTER_KEY); it wins
+	// over the files.
+	Key string
+	// File is a file holding the key (--master-key-file); it must exist.
+	File string
+	// DefaultFile is the file used when neither Key nor File is given
+	// (with SQLite, <data-dir>/master.key). When it does not exist it is
+	// made, with a new random key, mode 0600 — unless the database already
+	// has a key. Empty means a key must be given (PostgreSQL).
+	DefaultFile string
+	// Sealed returns values already sealed in the database, some of each
+	// kind; nil means none. A database without a key check is given one
+	// only by a key that opens all of them.
+	Sealed func(ctx context.Context) ([]seal.Sealed, error)
+	// Logger is told when a key file is made or a key check stored; nil
+	// discards.
+	Logger *slog.Logger
+}
+
+// Open returns the Box of the master key after checking it against the
+// database d, storing the key check on the first start.
+func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stored, checked, err := d.Setting(ctx, CheckSetting)
+	if err != nil {
+		return nil, err
+	}
+	var sealed []seal.Sealed
+	if !checked && o.Sealed != nil {
+		if sealed, err = o.Sealed(ctx); err != nil {
+			return nil, fmt.Errorf("masterkey: %w", err)
+		}
+	}
+	secret, source, err := o.secret(stored, checked, sealed, log)
+	if err != nil {
+		return nil, err
+	}
+	box, err := seal.New(secret)
+	if err != nil {
+		return nil, fmt.Errorf("masterkey: %s: %w", source, err)
+	}
+	if checked {
+		if !box.Matches(stored) {
+			return nil, wrongKey(source, stored, box)
+		}
+		return box, nil
+	}
+	// No key check yet: a new database, or one from before key checks,
+	// whose sealed values this key must open.
+	for _, s := range sealed {
+		if _, err := box.Open(s.Value, s.AAD); err != nil {
+			return nil, fmt.Errorf("%w: %s does not open this database: it cannot open %s, sealed before key checks were kept; use the key serve was started with", ErrWrongKey, source, s.What)
+		}
+	}
+	v, err := d.InitSetting(ctx, CheckSetting, box.Check())
+	if err != nil {
+		return nil, err
+	}
+	if !box.Matches(v) { // another node stored its key's check first
+		return nil, wrongKey(source, v, box)
+	}
+	log.Info("stored the master key check", "check", short(v), "key", source, "existing_sealed_values", len(sealed) > 0)
+	return box, nil
+}
+
+// short is the part of a key check shown in messages.
+func short(check string) string { return check[:min(8, len(check))] }
+
+func wrongKey(source, stored string, box *seal.Box) error {
+	return fmt.Errorf("%w: %s does not open this database (key check %s expected, this key's is %s); use the key serve was started with",
+		ErrWrongKey, source, short(stored), short(box.Check()))
+}
+
+// secret returns the master key and says where it came from, making the
+// default file when there is none and the database has no key yet.
+func (o Options) secret(stored string, checked bool, sealed []seal.Sealed, log *slog.Logger) (secret, source string, err error) {
+	switch {
+	case o.Key != "":
+		return o.Key, "the master key given with --master-key (SESAME_MASTER_KEY)", nil
+	case o.File != "":
+		k, err := readKey(o.File)
+		return k, "the master key in " + o.File, err
+	case o.DefaultFile == "":
+		return "", "", errors.New("masterkey: with --database-url, set --master-key or --master-key-file (SESAME_MASTER_KEY / SESAME_MASTER_KEY_FILE), the same on every node")
+	}
+	source = "the master key in " + o.DefaultFile
+	k, err := readKey(o.DefaultFile)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, source, err
+	}
+	const give = "use the key serve was started with (--master-key / SESAME_MASTER_KEY or --master-key-file / SESAME_MASTER_KEY_FILE)"
+	switch {
+	case checked:
+		return "", "", fmt.Errorf("%w: no master key was given and %s does not exist; a new key would not open this database (key check %s expected); %s",
+			ErrWrongKey, o.DefaultFile, short(stored), give)
+	case len(sealed) > 0:
+		return "", "", fmt.Errorf("%w: no master key was given and %s does not exist; a new key would not open this database (it holds %s); %s",
+			ErrWrongKey, o.DefaultFile, sealed[0].What, give)
+	}
+	k, err = create(o.DefaultFile)
+	if err == nil {
+		log.Info("created a new master key", "file", o.DefaultFile)
+	}
+	return k, source, err
+}
+
+// readKey reads a key file: the key, surrounding white space removed.
+func readKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("masterkey: read the master key: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	if k == "" {
+		return "", fmt.Errorf("masterkey: the master key file %s is empty", path)
+	}
+	return k, nil
+}
+
+// create writes a new random key to path, mode 0600, all at once and on
+// disk before it is used: written and synced under a temporary name, then
+// linked to path, which fails if another process made path first (its key
+// is then used).
+func create(path string) (string, error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".master.key-*") // mode 0600
+	if err != nil {
+		return "", fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	k := seal.GenerateSecret()
+	_, err = tmp.WriteString(k + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("masterkey: write the master key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return readKey(path)
+	} else if err != nil {
+		return "", fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return "", fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	return k, nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
