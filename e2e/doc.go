@@ -9,6 +9,10 @@
 // TestCrashRecovery kills the server with SIGKILL in the middle of a burst
 // of sends, restarts it on the same database and checks that every
 // MessageId the API returned reaches the recipient's server.
+// TestAPILimits attacks the API with stalled uploads of 56 MB bodies,
+// unsigned and badly signed, and checks the server's peak RSS
+// (/proc/<pid>/status), that real SDK requests are served meanwhile, and
+// that an idle keep-alive connection is closed after --api-idle-timeout.
 // BenchmarkSendPath measures the whole sending path:
 //
 //	go test -run '^$' -bench SendPath -benchtime 1x ./e2e/

@@ -42,6 +42,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"golang.org/x/net/netutil"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
@@ -348,6 +349,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
+	ln = netutil.LimitListener(ln, cmp.Or(cfg.APIMaxConns, config.DefaultAPIMaxConns))
 	// The feedback MX (bounces and complaints), when on.
 	var (
 		fs           *feedback.Server
@@ -372,7 +374,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		feedbackAddr = fln.Addr().String()
 	}
-	srv := &http.Server{Handler: a.APIHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	srv := a.apiServer()
 
 	var (
 		wg   sync.WaitGroup
@@ -538,6 +540,26 @@ func (a *App) DNSServer() (*authdns.Server, error) {
 	})
 }
 
+// The API server's fixed limits.
+const (
+	apiHeaderTimeout  = 10 * time.Second // SDKs send their 1-3 KB of headers at once
+	apiHandlerTime    = time.Minute      // to answer, once the body is in
+	apiMaxHeaderBytes = 64 << 10
+)
+
+// apiServer is the API's http.Server: a request's headers must arrive
+// within apiHeaderTimeout and the whole request within --api-read-timeout;
+// the answer must be written within apiHandlerTime more (http.Server's
+// WriteTimeout runs from the end of the headers, so it covers the body);
+// an idle keep-alive connection is closed after --api-idle-timeout.
+func (a *App) apiServer() *http.Server {
+	read := cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
+	return &http.Server{Handler: a.APIHandler(),
+		ReadHeaderTimeout: apiHeaderTimeout, ReadTimeout: read, WriteTimeout: read + apiHandlerTime,
+		IdleTimeout: cmp.Or(a.cfg.APIIdleTimeout, config.DefaultAPIIdleTimeout), MaxHeaderBytes: apiMaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+}
+
 // APIHandler is the SES API with its public pages.
 func (a *App) APIHandler() http.Handler {
 	return sesapi.New(sesapi.Options{
@@ -548,6 +570,8 @@ func (a *App) APIHandler() http.Handler {
 			Logger: a.log.With("component", "sesv2")}),
 		Public: map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
 		Logger: a.log.With("component", "api"),
+
+		MaxInFlight: int64(a.cfg.APIMaxInFlightMiB) << 20, // 0: sesapi's default
 	})
 }
 

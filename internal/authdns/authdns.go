@@ -48,6 +48,9 @@
 //     size (512 without EDNS, at most 1232) and truncated with the TC bit
 //     set when larger, so clients retry over TCP, where up to 65535 bytes
 //     are sent.
+//   - TCP: at most Options.MaxTCPConns connections are open at once (more
+//     wait for a free one); a connection has 2 s to send its query, 2 s to
+//     take the answer and 8 s of idleness before it is closed.
 package authdns
 
 import (
@@ -66,6 +69,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 )
 
 // ErrNoSuchKey is returned (possibly wrapped) by Options.DKIMRecords when no
@@ -89,6 +93,19 @@ const (
 	dkimLookupTimeout = 2 * time.Second
 	// shutdownTimeout bounds the wait for in-flight queries on shutdown.
 	shutdownTimeout = 5 * time.Second
+
+	// DefaultMaxTCPConns bounds open TCP connections (Options.MaxTCPConns).
+	// Resolvers use TCP only after a truncated UDP answer, one query at a
+	// time; this leaves room for many while bounding the goroutines and
+	// buffers held.
+	DefaultMaxTCPConns = 256
+	// tcpReadTimeout bounds the wait for a query's bytes and tcpWriteTimeout
+	// the writing of an answer (miekg/dns's defaults, stated here);
+	// tcpIdleTimeout is how long a TCP connection may wait for its next
+	// query (RFC 7766 section 6.2.3 asks for an idle timeout of seconds).
+	tcpReadTimeout  = 2 * time.Second
+	tcpWriteTimeout = 2 * time.Second
+	tcpIdleTimeout  = 8 * time.Second
 
 	// SOA timers.
 	soaRefresh = 3600
@@ -132,6 +149,9 @@ type Options struct {
 	Serial uint32
 	// Logger; nil: slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
+	// MaxTCPConns bounds the open TCP connections; further ones wait in
+	// the kernel's backlog until one closes. 0: DefaultMaxTCPConns.
+	MaxTCPConns int
 }
 
 // Names are the well-known names of a service domain and region. They are
@@ -200,6 +220,7 @@ type Server struct {
 	dkim    func(ctx context.Context, token string) ([]string, error)
 	log     *slog.Logger
 	dkimDot string // ".dkim.<zone>", lower-case fqdn
+	maxTCP  int
 }
 
 // node is one name of the static part of the zone.
@@ -247,6 +268,10 @@ func New(opts Options) (*Server, error) {
 		dkim:    opts.DKIMRecords,
 		log:     log,
 		dkimDot: "." + names.fqdnDKIMParent(),
+		maxTCP:  opts.MaxTCPConns,
+	}
+	if s.maxTCP <= 0 {
+		s.maxTCP = DefaultMaxTCPConns
 	}
 
 	hdr := func(name string, t uint16) dns.RR_Header {
@@ -508,7 +533,8 @@ func (s *Server) serve(ctx context.Context, pc net.PacketConn, ln net.Listener, 
 		ts = append(ts, &transport{name: "udp", srv: &dns.Server{PacketConn: pc, Handler: handler, UDPSize: udpReadSize}})
 	}
 	if ln != nil {
-		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: ln, Handler: handler}})
+		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: netutil.LimitListener(ln, s.maxTCP), Handler: handler,
+			ReadTimeout: tcpReadTimeout, WriteTimeout: tcpWriteTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}})
 	}
 	exited := make(chan *transport, len(ts))
 	for _, t := range ts {

@@ -908,3 +908,37 @@ func TestListenAndServeFixedPort(t *testing.T) {
 		t.Errorf("ListenAndServe: %v", err)
 	}
 }
+
+// TestTCPConnectionCap: with MaxTCPConns connections open, the next one is
+// not served until one of them closes.
+func TestTCPConnectionCap(t *testing.T) {
+	s, err := New(Options{Zone: testZone, Region: testRegion, MaxTCPConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, s)
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion(testZone, dns.TypeSOA)
+	// Well inside tcpReadTimeout, after which the server drops the silent
+	// connections itself.
+	c := &dns.Client{Net: "tcp", Timeout: 300 * time.Millisecond}
+	if r, _, err := c.Exchange(m, addr); err == nil {
+		t.Fatalf("a third TCP connection was served with two open and a cap of 2: %v", r)
+	}
+	held[0].Close()
+	c.Timeout = 5 * time.Second
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("no answer once a connection closed: %v", err)
+	}
+	wantRcode(t, r, dns.RcodeSuccess)
+}

@@ -45,7 +45,27 @@ type Config struct {
 	MasterKey         string
 	MasterKeyFile     string
 	LogLevel          string
+	// The API listener's limits; zero values mean the defaults below.
+	APIMaxConns       int
+	APIReadTimeout    time.Duration
+	APIIdleTimeout    time.Duration
+	APIMaxInFlightMiB int
 }
+
+// Defaults of the API listener's limits.
+const (
+	// DefaultAPIMaxConns bounds the API's open connections.
+	DefaultAPIMaxConns = 1024
+	// DefaultAPIReadTimeout bounds the reading of a whole request: a
+	// 56 MiB body (a 40 MB message after base64 and JSON) still arrives at
+	// 1.6 Mbit/s, a slow uplink.
+	DefaultAPIReadTimeout = 5 * time.Minute
+	// DefaultAPIIdleTimeout is how long a keep-alive connection may wait
+	// for its next request, as an AWS load balancer's 60 s.
+	DefaultAPIIdleTimeout = 60 * time.Second
+	// DefaultAPIMaxInFlightMiB bounds the request bodies held at once.
+	DefaultAPIMaxInFlightMiB = 256
+)
 
 // IPList is a comma-separated list of IP addresses (a flag.Value).
 type IPList []netip.Addr
@@ -105,6 +125,10 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.ServiceDomain, "service-domain", "sesame.localhost", "the DNS zone Sesame is authoritative for (DKIM keys, feedback host, default MAIL FROM)")
 		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
+		fs.IntVar(&c.APIMaxConns, "api-max-conns", DefaultAPIMaxConns, "open connections the API accepts at once; more wait until one closes")
+		fs.DurationVar(&c.APIReadTimeout, "api-read-timeout", DefaultAPIReadTimeout, "longest time to receive one API request, body included")
+		fs.DurationVar(&c.APIIdleTimeout, "api-idle-timeout", DefaultAPIIdleTimeout, "how long an idle keep-alive API connection stays open")
+		fs.IntVar(&c.APIMaxInFlightMiB, "api-max-inflight-mib", DefaultAPIMaxInFlightMiB, "MiB of request bodies the API holds at once (at least the 56 MiB body limit); requests beyond wait, then are throttled")
 		fs.StringVar(&c.DNSAddr, "dns-addr", ":8053", "address of the authoritative DNS server, UDP and TCP (\"off\" disables it)")
 		fs.StringVar(&c.FeedbackAddr, "feedback-addr", ":2525", "address of the feedback MX (SMTP) taking bounces and complaints, feedback-smtp.<region>.<service-domain>; port 25 in production (\"off\" disables it)")
 		fs.DurationVar(&c.FeedbackRetention, "feedback-retention", 30*24*time.Hour, "how long after sending a message bounces and complaints about it are taken")
@@ -220,6 +244,18 @@ func (c *Config) Validate() error {
 		}
 		if c.DeliveryLease < time.Second {
 			bad("--delivery-lease must be at least 1s")
+		}
+		if c.APIMaxConns < 1 {
+			bad("--api-max-conns must be at least 1")
+		}
+		if c.APIReadTimeout < time.Second {
+			bad("--api-read-timeout must be at least 1s")
+		}
+		if c.APIIdleTimeout < 100*time.Millisecond {
+			bad("--api-idle-timeout must be at least 100ms")
+		}
+		if c.APIMaxInFlightMiB < 1 {
+			bad("--api-max-inflight-mib must be at least 1")
 		}
 	}
 	for _, n := range c.NameServerList() {

@@ -4,6 +4,17 @@
 // response carries, checks the SigV4 signature against the account's
 // access keys, puts the calling account in the request's context, and
 // writes SES-shaped errors in either protocol's format.
+//
+// Nobody gets to make the server hold bytes without a key: a request is
+// refused before any byte of its body is read when its declared length is
+// over the limit, or when its signature fails any check that does not need
+// the body (syntax, date, scope, clock, access key; with an
+// X-Amz-Content-Sha256 header, the signature itself). A refused request's
+// connection is closed, never drained. The bodies that are read are read
+// incrementally into buffers that grow with what arrives, each at most
+// Options.MaxBody, all together at most Options.MaxInFlight: a request
+// that finds no room waits Options.BodyWait, then gets SES's throttling
+// error.
 package sesapi
 
 import (
@@ -27,6 +38,20 @@ import (
 // MaxBody is the largest request body accepted: room for a 40 MB v2 raw
 // message after base64 and JSON.
 const MaxBody = 56 << 20
+
+// Defaults of Options.
+const (
+	// DefaultMaxInFlight bounds the body bytes of all requests at once:
+	// four bodies of the largest size, or thousands of ordinary calls.
+	DefaultMaxInFlight = 256 << 20
+	// DefaultBodyWait is how long a request waits for room under
+	// MaxInFlight before it is throttled.
+	DefaultBodyWait = 10 * time.Second
+)
+
+// firstRead is the size of the first buffer a body is read into; buffers
+// then double as bytes arrive, up to the body's length.
+const firstRead = 64 << 10
 
 // Protocol is one of the two SES wire protocols.
 type Protocol int
@@ -92,12 +117,21 @@ type Options struct {
 	Now    func() time.Time // nil: time.Now
 	// MaxBody is the largest request body accepted; 0 means MaxBody.
 	MaxBody int64
+	// MaxInFlight bounds the request body bytes held by all requests at
+	// once; 0 means DefaultMaxInFlight. A value below MaxBody is raised to
+	// it, so that every acceptable body fits.
+	MaxInFlight int64
+	// BodyWait is how long a request waits for room under MaxInFlight
+	// before it is answered with SES's throttling error; 0 means
+	// DefaultBodyWait.
+	BodyWait time.Duration
 }
 
 // Server is the API's http.Handler.
 type Server struct {
 	opts     Options
 	verifier *sigv4.Verifier
+	budget   *budget
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -114,6 +148,14 @@ func New(opts Options) *Server {
 	if s.opts.MaxBody <= 0 {
 		s.opts.MaxBody = MaxBody
 	}
+	if s.opts.MaxInFlight <= 0 {
+		s.opts.MaxInFlight = DefaultMaxInFlight
+	}
+	s.opts.MaxInFlight = max(s.opts.MaxInFlight, s.opts.MaxBody)
+	if s.opts.BodyWait <= 0 {
+		s.opts.BodyWait = DefaultBodyWait
+	}
+	s.budget = newBudget(s.opts.MaxInFlight)
 	s.verifier = &sigv4.Verifier{
 		Service: "ses",
 		Now:     s.now,
@@ -152,26 +194,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBody+1))
-	if err != nil {
-		WriteError(w, r, reqID, Errorf(http.StatusBadRequest, badRequest(r), "Could not read the request body: %v", err))
-		return
-	}
-	if int64(len(body)) > s.opts.MaxBody {
-		WriteError(w, r, reqID, Errorf(http.StatusRequestEntityTooLarge, badRequest(r), "The request body is larger than %d bytes.", s.opts.MaxBody))
+	if r.ContentLength > s.opts.MaxBody {
+		s.refuse(w, r, reqID, tooLarge(r, s.opts.MaxBody))
 		return
 	}
 	var acct string // the key's account, set by the verifier's Secret
-	res, err := s.verifier.Verify(context.WithValue(r.Context(), keyOwner{}, &acct), r, body)
+	pending, err := s.verifier.Begin(context.WithValue(r.Context(), keyOwner{}, &acct), r)
 	if err != nil {
-		var se *sigv4.Error
-		if !errors.As(err, &se) {
-			s.log.Error("signature check failed", "err", err, "request_id", reqID)
-			WriteError(w, r, reqID, Errorf(http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error."))
-			return
-		}
-		s.log.Info("request not authenticated", "kind", se.Kind.String(), "err", err, "request_id", reqID)
-		WriteError(w, r, reqID, authError(ProtocolOf(r), se))
+		s.refuse(w, r, reqID, s.authFailure(r, reqID, err))
+		return
+	}
+	body, held, e := s.readBody(r, pending)
+	defer s.budget.give(held) // once the handler is done with the body
+	if e != nil {
+		s.refuse(w, r, reqID, e)
+		return
+	}
+	res, err := pending.Finish()
+	if err != nil {
+		s.refuse(w, r, reqID, s.authFailure(r, reqID, err))
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -185,21 +226,126 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func badRequest(r *http.Request) string {
-	if ProtocolOf(r) == V2 {
-		return "BadRequestException"
+// InFlight returns the request body bytes held now, counted against
+// Options.MaxInFlight.
+func (s *Server) InFlight() int64 { return s.opts.MaxInFlight - s.budget.available() }
+
+// readBody reads r's body into memory, writing it to h as it arrives. The
+// buffer starts small and doubles as bytes arrive, up to the declared
+// length, so a request holds what it sent, never more than it declared.
+// The bytes come out of the budget first: the declared length at once, or,
+// for a body of unknown length (chunked), each growth of the buffer. It
+// returns the body and the bytes taken from the budget, which the caller
+// gives back once done with the body, also when it returns an error: the
+// body is over MaxBody, there is no room in the budget within BodyWait, or
+// reading failed.
+func (s *Server) readBody(r *http.Request, h io.Writer) (body []byte, held int64, _ *Error) {
+	declared := r.ContentLength // -1: unknown
+	limit := declared
+	if declared < 0 {
+		limit = s.opts.MaxBody + 1 // one byte over tells a body too large
 	}
-	return "InvalidParameterValue"
+	take := func(n int64) *Error {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.BodyWait)
+		defer cancel()
+		if err := s.budget.take(ctx, n); err != nil {
+			s.log.Warn("request throttled: no room for its body", "bytes", n, "in_flight", s.InFlight(), "max_in_flight", s.opts.MaxInFlight)
+			return throttled(r, s.opts.MaxInFlight)
+		}
+		held += n
+		return nil
+	}
+	size := min(limit, firstRead)
+	first := size // a body of unknown length takes its buffer
+	if declared >= 0 {
+		first = declared // take what it declared, allocate as it comes
+	}
+	if first > 0 {
+		if e := take(first); e != nil {
+			return nil, held, e
+		}
+	}
+	buf := make([]byte, 0, size)
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			grow := min(2*int64(cap(buf)), limit)
+			if declared < 0 {
+				if e := take(grow - int64(cap(buf))); e != nil {
+					return nil, held, e
+				}
+			}
+			buf = append(make([]byte, 0, grow), buf...)
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		h.Write(buf[len(buf) : len(buf)+n])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			if declared < 0 || int64(len(buf)) == limit {
+				break
+			}
+			err = io.ErrUnexpectedEOF // http.Server's bodies say so themselves
+		}
+		if err != nil {
+			return nil, held, Errorf(http.StatusBadRequest, badRequest(r), "Could not read the request body: %v", err)
+		}
+	}
+	if int64(len(buf)) > s.opts.MaxBody {
+		return nil, held, tooLarge(r, s.opts.MaxBody)
+	}
+	return buf, held, nil
+}
+
+// refuse answers a request whose body was not, or not wholly, read, and
+// closes the connection: what remains of the body is never read (after a
+// handler, http.Server would otherwise read up to 256 KiB of it, waiting on
+// a client that sends nothing).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, reqID string, e *Error) {
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now()) // ErrNotSupported in tests' recorders
+	WriteError(w, r, reqID, e)
+}
+
+// authFailure logs why a request was not authenticated and returns the
+// SES error for it.
+func (s *Server) authFailure(r *http.Request, reqID string, err error) *Error {
+	var se *sigv4.Error
+	if !errors.As(err, &se) {
+		s.log.Error("signature check failed", "err", err, "request_id", reqID)
+		return Errorf(http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error.")
+	}
+	s.log.Info("request not authenticated", "kind", se.Kind.String(), "err", err, "request_id", reqID)
+	return authError(ProtocolOf(r), se)
+}
+
+func tooLarge(r *http.Request, limit int64) *Error {
+	return Errorf(http.StatusRequestEntityTooLarge, badRequest(r), "The request body is larger than %d bytes.", limit)
+}
+
+// throttled is SES's answer to a request that found no room for its body
+// (ses-api.md §9: v1 Throttling 400, v2 TooManyRequestsException 429).
+func throttled(r *http.Request, limit int64) *Error {
+	msg := fmt.Sprintf("Rate exceeded: the request bodies being received already take the %d bytes this server holds at once. Retry later.", limit)
+	if ProtocolOf(r) == V2 {
+		return &Error{"TooManyRequestsException", http.StatusTooManyRequests, msg}
+	}
+	return &Error{"Throttling", http.StatusBadRequest, msg}
+}
+
+func badRequest(r *http.Request) string {
+	return byProtocol(ProtocolOf(r), "InvalidParameterValue", "BadRequestException")
+}
+
+// byProtocol returns the code of protocol p.
+func byProtocol(p Protocol, v1, v2 string) string {
+	if p == V2 {
+		return v2
+	}
+	return v1
 }
 
 // authError maps a signature failure to SES's code and status (ses-api.md §2.3).
 func authError(p Protocol, e *sigv4.Error) *Error {
-	pick := func(v1, v2 string) string {
-		if p == V2 {
-			return v2
-		}
-		return v1
-	}
+	pick := func(v1, v2 string) string { return byProtocol(p, v1, v2) }
 	switch e.Kind {
 	case sigv4.KindMissing:
 		return &Error{pick("MissingAuthenticationToken", "MissingAuthenticationTokenException"), http.StatusForbidden, "Request is missing Authentication Token"}

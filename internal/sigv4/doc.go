@@ -9,6 +9,13 @@
 // view of the request (r.RequestURI, r.Host, r.Header, the body bytes),
 // deriving the signing key and comparing signatures in constant time.
 //
+// Verification has two phases, so that a server can refuse a request before
+// reading its body: [Verifier.Begin] checks everything the headers and
+// request line carry (and, when an X-Amz-Content-Sha256 header stands for
+// the body, the signature itself), and the returned [Pending] takes the
+// body as it is read and finishes the check. [Verifier.Verify] does both
+// for a body already in memory.
+//
 // It does not know about accounts, permissions or SES error codes: the
 // secret for an access key comes from [Verifier.Secret], and failures are
 // reported as an [*Error] whose [Kind] the API layer maps to SES's codes
@@ -33,5 +40,8 @@
 //     is used instead when present, but it must match the body, so it can
 //     never be used to sign a request without signing its body. The value
 //     UNSIGNED-PAYLOAD is accepted (header or presigned form) only for
-//     requests with an empty body.
+//     requests with an empty body. With the header the signature is
+//     checked before the body: a request whose signature is wrong and whose
+//     header does not match its body fails with the signature message, not
+//     the content hash one (both KindBadSignature).
 package sigv4

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"net/url"
 	"slices"
@@ -154,13 +155,36 @@ type signature struct {
 
 // Verify checks r, whose body has already been read into body (the caller
 // restores r.Body). It returns *Error for authentication failures and the
-// Secret function's error as is for internal failures.
+// Secret function's error as is for internal failures. It is [Verifier.Begin]
+// followed by [Pending.Finish] on body.
 //
 // Checks happen in this order, so that the most useful error wins: presence
 // and syntax of the signature, X-Amz-Date, credential scope and signed host
 // (KindIncomplete); clock skew or presigned expiry (KindExpired); the access
 // key (KindUnknownKey); the signature itself (KindBadSignature).
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Result, error) {
+	p, err := v.Begin(ctx, r)
+	if err != nil {
+		return Result{}, err
+	}
+	p.Write(body)
+	return p.Finish()
+}
+
+// Begin does every check that does not need the request's body, in
+// Verify's order: the signature's presence and syntax, X-Amz-Date, the
+// credential scope and signed host, the clock, and the access key. When
+// the request carries an X-Amz-Content-Sha256 header, whose value stands
+// for the body in the signed canonical request, the signature is checked
+// here too, and the body then only has to hash to that value; a request
+// whose signature is wrong fails here, before any of its body is read.
+// Without that header (the SDKs do not send it for SES) the signature
+// covers the hash of the body, so it can only be checked by Finish.
+//
+// Begin reads r's method, request-target, Host and headers, never r.Body.
+// Its errors are those of Verify. On success the caller writes the body to
+// the returned Pending as it reads it, then calls Finish.
+func (v *Verifier) Begin(ctx context.Context, r *http.Request) (*Pending, error) {
 	service := v.Service
 	if service == "" {
 		service = defaultService
@@ -169,63 +193,131 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 
 	sig, err := readSignature(r, query)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if err := v.checkScope(sig, service); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
 	if err := checkTime(sig, now()); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 
 	if v.Secret == nil {
-		return Result{}, errors.New("sigv4: verifier has no Secret function")
+		return nil, errors.New("sigv4: verifier has no Secret function")
 	}
 	secret, err := v.Secret(ctx, sig.accessKeyID)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) {
-			return Result{}, &Error{Kind: KindUnknownKey, Msg: msgUnknownKey, Err: err}
+			return nil, &Error{Kind: KindUnknownKey, Msg: msgUnknownKey, Err: err}
 		}
-		return Result{}, err
+		return nil, err
 	}
 
-	payloads, err := payloadHashes(r, sig, body)
-	if err != nil {
-		return Result{}, err
+	p := &Pending{
+		result:       Result{AccessKeyID: sig.accessKeyID, Region: sig.region, Date: sig.amzDate},
+		presigned:    sig.presigned,
+		method:       r.Method,
+		uris:         canonicalURIs(r),
+		canonQuery:   canonicalQuery(query, sig.presigned),
+		canonHeaders: canonicalHeaders(r, sig.headerNames),
+		signedHeads:  sig.signedHeaders,
+		amzDate:      sig.amzDate,
+		scope:        sig.scopeDate + "/" + sig.region + "/" + sig.service + "/" + terminator,
+		signature:    sig.signature,
+		key:          signingKey(secret, sig.scopeDate, sig.region, sig.service),
+		hash:         sha256.New(),
 	}
-
-	canonQuery := canonicalQuery(query, sig.presigned)
-	canonHeaders := canonicalHeaders(r, sig.headerNames)
-	scope := sig.scopeDate + "/" + sig.region + "/" + sig.service + "/" + terminator
-	key := signingKey(secret, sig.scopeDate, sig.region, sig.service)
-
-	for _, uri := range canonicalURIs(r) {
-		for _, payload := range payloads {
-			creq := strings.Join([]string{
-				r.Method,
-				uri,
-				canonQuery,
-				canonHeaders,
-				sig.signedHeaders,
-				payload,
-			}, "\n")
-			creqHash := sha256.Sum256([]byte(creq))
-			sts := algorithm + "\n" + sig.amzDate + "\n" + scope + "\n" + hex.EncodeToString(creqHash[:])
-			want := hex.EncodeToString(hmacSHA256(key, sts))
-			if hmac.Equal([]byte(want), []byte(sig.signature)) {
-				return Result{
-					AccessKeyID: sig.accessKeyID,
-					Region:      sig.region,
-					Date:        sig.amzDate,
-				}, nil
-			}
+	switch claims := r.Header.Values("X-Amz-Content-Sha256"); len(claims) {
+	case 0:
+	case 1:
+		p.claimed, p.hasClaim = claims[0], true
+		if !p.matches(p.claimed) {
+			return nil, &Error{Kind: KindBadSignature, Msg: msgBadSignature}
 		}
+	default:
+		return nil, &Error{Kind: KindBadSignature, Msg: msgContentHash}
+	}
+	return p, nil
+}
+
+// Pending is a request that passed [Verifier.Begin] and waits for its body.
+// It is an io.Writer: the caller writes the body to it, in as many pieces
+// as it likes, then calls Finish once. A Pending is not safe for concurrent
+// use.
+type Pending struct {
+	result    Result
+	presigned bool
+	// The canonical request, but for the payload hash.
+	method       string
+	uris         []string // canonical URIs to try (see canonicalURIs)
+	canonQuery   string
+	canonHeaders string
+	signedHeads  string
+	amzDate      string
+	scope        string
+	signature    string // as claimed, hex
+	key          []byte // signing key derived from the secret
+
+	claimed  string // the X-Amz-Content-Sha256 value, when hasClaim
+	hasClaim bool   // the signature was checked by Begin against claimed
+	hash     hash.Hash
+	n        int64 // body bytes written
+	finished bool
+}
+
+// Write adds body bytes to the hash. It never fails.
+func (p *Pending) Write(b []byte) (int, error) {
+	p.n += int64(len(b))
+	return p.hash.Write(b)
+}
+
+// Finish completes the verification with the body written so far: the
+// body must hash to the X-Amz-Content-Sha256 value Begin checked the
+// signature against (UNSIGNED-PAYLOAD: the body must be empty), or, without
+// that header, the signature must match the body's hash. Its errors are
+// *Error of KindBadSignature. Finish may be called once.
+func (p *Pending) Finish() (Result, error) {
+	if p.finished {
+		return Result{}, errors.New("sigv4: Pending.Finish called twice")
+	}
+	p.finished = true
+	actual := hex.EncodeToString(p.hash.Sum(nil))
+	if p.hasClaim {
+		if p.claimed == unsignedPayload && p.n == 0 || strings.EqualFold(p.claimed, actual) {
+			return p.result, nil
+		}
+		return Result{}, &Error{Kind: KindBadSignature, Msg: msgContentHash}
+	}
+	if p.matches(actual) || p.presigned && p.n == 0 && p.matches(unsignedPayload) {
+		return p.result, nil
 	}
 	return Result{}, &Error{Kind: KindBadSignature, Msg: msgBadSignature}
+}
+
+// matches reports whether the claimed signature is that of the canonical
+// request with the given payload hash, for one of the canonical URIs.
+func (p *Pending) matches(payload string) bool {
+	for _, uri := range p.uris {
+		creq := strings.Join([]string{
+			p.method,
+			uri,
+			p.canonQuery,
+			p.canonHeaders,
+			p.signedHeads,
+			payload,
+		}, "\n")
+		creqHash := sha256.Sum256([]byte(creq))
+		sts := algorithm + "\n" + p.amzDate + "\n" + p.scope + "\n" + hex.EncodeToString(creqHash[:])
+		want := hex.EncodeToString(hmacSHA256(p.key, sts))
+		if hmac.Equal([]byte(want), []byte(p.signature)) {
+			return true
+		}
+	}
+	return false
 }
 
 func incomplete(format string, args ...any) *Error {
@@ -459,26 +551,6 @@ func checkTime(sig signature, now time.Time) error {
 			sig.amzDate, now.Add(-MaxSkew).Format(amzDateFormat), fmtNow)}
 	}
 	return nil
-}
-
-// payloadHashes returns the payload hashes to try, in order.
-func payloadHashes(r *http.Request, sig signature, body []byte) ([]string, error) {
-	sum := sha256.Sum256(body)
-	actual := hex.EncodeToString(sum[:])
-	if vals := r.Header.Values("X-Amz-Content-Sha256"); len(vals) > 0 {
-		claimed := vals[0]
-		if len(vals) > 1 {
-			return nil, &Error{Kind: KindBadSignature, Msg: msgContentHash}
-		}
-		if claimed == unsignedPayload && len(body) == 0 || strings.EqualFold(claimed, actual) {
-			return []string{claimed}, nil
-		}
-		return nil, &Error{Kind: KindBadSignature, Msg: msgContentHash}
-	}
-	if sig.presigned && len(body) == 0 {
-		return []string{actual, unsignedPayload}, nil
-	}
-	return []string{actual}, nil
 }
 
 // signingKey derives the SigV4 signing key.
