@@ -48,9 +48,14 @@
 // notification is queued in the same transaction to the message's return
 // address (FeedbackForwardingEmailAddress / ReturnPath, else the Source):
 // an RFC 3464 report from MAILER-DAEMON@<service domain> for a bounce, an
-// RFC 5965 report from complaints@<service domain> for a complaint, each
-// carrying the original message's header. It is system mail: feedback about
-// it is never forwarded, so notifications cannot loop.
+// RFC 5965 report from complaints@<service domain> for a complaint. Its
+// text is Sesame's own wording with facts Sesame controls (MessageIds,
+// dates, recipient addresses, status codes, bounce type), never text from
+// a report; the report received is attached (message/rfc822), or for
+// feedback from delivery the original message's header, with the remote
+// reply in the machine-readable part. Every line is within RFC 5322's
+// 998 characters. It is system mail: feedback about it is never
+// forwarded, so notifications cannot loop.
 //
 // Bounces during delivery (a 5xx reply, or the retry window's end) go
 // through Processor.Delivered from the delivery transaction: the same

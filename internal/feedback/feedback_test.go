@@ -39,6 +39,7 @@ type fixture struct {
 	acct    string
 	forward map[string]bool // identity → feedback forwarding
 	failOn  string          // an address Suppress fails for
+	sign    func([]byte) ([]byte, error)
 	log     *slog.Logger
 }
 
@@ -64,6 +65,12 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 				return false, errors.New("store failure for " + address)
 			}
 			return f.sup.Record(ctx, tx, accountID, address, reason, messageID, feedbackID)
+		},
+		Sign: func(msg []byte) ([]byte, error) {
+			if f.sign == nil {
+				return msg, nil
+			}
+			return f.sign(msg)
 		},
 		Forwarding: func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error) {
 			// As the app reads the identity: through the transaction.
@@ -94,10 +101,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 // forwarding address, as the send path does.
 func (f *fixture) send(t testing.TB, id string, rcpts ...string) *queue.Sent {
 	t.Helper()
+	return f.sendWith(t, id, nil, rcpts...)
+}
+
+// sendWith is send with the message's mail object changed by mod.
+func (f *fixture) sendWith(t testing.TB, id string, mod func(*event.Mail), rcpts ...string) *queue.Sent {
+	t.Helper()
 	mail := event.Mail{Timestamp: f.clock.Now(), MessageID: id, Source: "Sender <sender@example.test>",
 		SourceArn: "arn:aws:ses:" + region + ":" + f.acct + ":identity/example.test", SendingAccountID: f.acct, Destination: rcpts,
 		Headers:       []event.Header{{Name: "From", Value: "Sender <sender@example.test>"}, {Name: "Subject", Value: "Hello"}},
 		CommonHeaders: event.CommonHeaders{From: []string{"Sender <sender@example.test>"}, Subject: "Hello", ReturnPath: "bounces@example.test"}}
+	if mod != nil {
+		mod(&mail)
+	}
 	m := &queue.Message{ID: id, AccountID: f.acct, Source: mail.Source, SourceArn: mail.SourceArn, MailFrom: id + "@" + mailFromDom,
 		Mail: mail, Body: []byte("From: sender@example.test\r\n\r\nhi\r\n"), Recipients: rcpts, Counted: len(rcpts)}
 	if err := f.q.Enqueue(f.ctx, m, &event.Event{Type: event.Send, AccountID: f.acct, Mail: mail, Send: &event.SendDetails{}}); err != nil {
@@ -220,7 +236,7 @@ func TestPermanentBounce(t *testing.T) {
 		if len(fw) != 1 || len(fw["bounces@example.test"]) != 1 {
 			t.Fatalf("forwarded = %v; want one notice to the feedback forwarding address", fw)
 		}
-		for _, s := range []string{"From: MAILER-DAEMON@" + serviceDomain, "multipart/report; report-type=delivery-status",
+		for _, s := range []string{"From: MAILER-DAEMON@" + serviceDomain, "Content-Type: multipart/report;", "report-type=delivery-status",
 			"Final-Recipient: rfc822; a@rcpt.test", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1 user unknown",
 			"text/rfc822-headers", "Subject: Hello", "Auto-Submitted: auto-replied"} {
 			if notice := fw["bounces@example.test"][0]; !strings.Contains(notice, s) {

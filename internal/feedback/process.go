@@ -132,7 +132,7 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 					return err
 				}
 				r.Events = append(r.Events, o.ev.Type)
-				if err := p.consequences(ctx, tx, o.ev, o.suppress, r); err != nil {
+				if err := p.consequences(ctx, tx, o.ev, o.suppress, raw, r); err != nil {
 					return err
 				}
 			}
@@ -190,7 +190,7 @@ func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, e
 		addrs = complained(ev)
 	}
 	var r Result
-	if err := p.consequences(ctx, tx, ev, addrs, &r); err != nil {
+	if err := p.consequences(ctx, tx, ev, addrs, nil, &r); err != nil {
 		return err
 	}
 	if len(r.Suppressed) > 0 || len(r.Forwarded) > 0 {
@@ -219,8 +219,9 @@ func complained(ev *event.Event) []string {
 
 // consequences does what ev (a Bounce or Complaint) causes besides itself:
 // the suppression-list entries for the addresses in suppress (reason
-// BOUNCE or COMPLAINT, as ev is) and the forwarded notification.
-func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event, suppress []string, r *Result) error {
+// BOUNCE or COMPLAINT, as ev is) and the forwarded notification, which
+// attaches report, the report received (nil for feedback from delivery).
+func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event, suppress []string, report []byte, r *Result) error {
 	reason, feedbackID := suppression.Bounce, ""
 	switch {
 	case ev.Bounce != nil:
@@ -239,7 +240,7 @@ func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event
 			}
 		}
 	}
-	id, err := p.forward(ctx, tx, ev)
+	id, err := p.forward(ctx, tx, ev, report)
 	if err != nil {
 		return err
 	}
