@@ -14,7 +14,12 @@
 // message's envelope sender: anything else gets 550 5.1.1 and nothing is
 // stored. It has no AUTH and relays nothing. Message size (552), command
 // and DATA timeouts, a connection's whole life, and open connections in
-// all and per IP address (421 beyond) are bounded.
+// all and per IP address (421 beyond) are bounded. A report is streamed:
+// its first MaxPrefixBytes (1 MiB: the human- and machine-readable parts
+// of a DSN or ARF report come before the enclosed original) are kept and
+// parsed, the rest is read and discarded; the prefixes held at once across
+// connections are bounded too (MaxHeldBytes; a report that finds no room
+// gets 451 4.3.2 and is retried by its sender).
 //
 // # What a report does
 //

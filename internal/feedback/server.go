@@ -28,6 +28,12 @@ const (
 	DefaultMaxRecipients   = 10
 	DefaultTimeout         = 5 * time.Minute  // a command, or a whole DATA (40 MB at 140 KB/s)
 	DefaultMaxSession      = 15 * time.Minute // a connection, however busy
+	// DefaultMaxPrefixBytes is how much of a report is kept: the parts a
+	// DSN or an ARF report needs (their human-readable and machine-readable
+	// parts come before the enclosed original), and more.
+	DefaultMaxPrefixBytes = 1 << 20
+	DefaultMaxHeldBytes   = 16 << 20         // reports' prefixes held at once, across connections
+	DefaultHeldWait       = 10 * time.Second // how long a report waits for held bytes to come free
 )
 
 // ServerOptions configures a Server.
@@ -42,6 +48,16 @@ type ServerOptions struct {
 	// MaxMessageBytes bounds a message (552 beyond it); 0:
 	// DefaultMaxMessageBytes.
 	MaxMessageBytes int64
+	// MaxPrefixBytes is how much of a message is kept and parsed; the
+	// rest is read and discarded (but counts for MaxMessageBytes). 0:
+	// DefaultMaxPrefixBytes.
+	MaxPrefixBytes int64
+	// MaxHeldBytes bounds the prefixes held at once across all
+	// connections; a report that finds no room within HeldWait is answered
+	// 451 4.3.2, so that its sender retries. 0: DefaultMaxHeldBytes,
+	// DefaultHeldWait.
+	MaxHeldBytes int64
+	HeldWait     time.Duration
 	// MaxConns and MaxConnsPerIP bound open connections, in all and from
 	// one IP address; more are answered 421 and closed. 0: DefaultMaxConns,
 	// DefaultMaxConnsPerIP.
@@ -64,9 +80,10 @@ type ServerOptions struct {
 // Server is the feedback MX: an SMTP server that takes bounces and
 // complaints addressed to the envelope senders of the mail Sesame sent.
 type Server struct {
-	opts ServerOptions
-	now  func() time.Time
-	log  *slog.Logger
+	opts   ServerOptions
+	now    func() time.Time
+	log    *slog.Logger
+	budget *heldBudget
 }
 
 // NewServer returns a Server.
@@ -74,7 +91,8 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	switch {
 	case opts.Processor == nil || opts.Hostname == "":
 		return nil, errors.New("feedback: Processor and Hostname are required")
-	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0:
+	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0 ||
+		opts.MaxPrefixBytes < 0 || opts.MaxHeldBytes < 0 || opts.HeldWait < 0:
 		return nil, errors.New("feedback: limits must not be negative")
 	}
 	s := &Server{opts: opts, now: opts.Now, log: opts.Logger}
@@ -92,6 +110,13 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	o.MaxSession = cmp.Or(o.MaxSession, DefaultMaxSession)
 	o.MaxRecipients = cmp.Or(o.MaxRecipients, DefaultMaxRecipients)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.MaxPrefixBytes = cmp.Or(o.MaxPrefixBytes, DefaultMaxPrefixBytes)
+	o.MaxHeldBytes = cmp.Or(o.MaxHeldBytes, DefaultMaxHeldBytes)
+	o.HeldWait = cmp.Or(o.HeldWait, DefaultHeldWait)
+	if o.MaxPrefixBytes > o.MaxHeldBytes {
+		return nil, errors.New("feedback: MaxPrefixBytes must not exceed MaxHeldBytes")
+	}
+	s.budget = newHeldBudget(o.MaxHeldBytes, o.HeldWait)
 	return s, nil
 }
 
@@ -180,17 +205,30 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// Held reports how many bytes of reports the server holds in memory now,
+// across its connections (at most ServerOptions.MaxHeldBytes).
+func (s *Server) Held() int64 { return s.budget.held.Load() }
+
 // Data reads the report and applies it to each recipient's message.
 func (x *session) Data(r io.Reader) error {
 	s := x.s
-	raw, err := io.ReadAll(r)
+	rc, err := receive(x.ctx, r, s.opts.MaxPrefixBytes, s.budget, nil)
 	if err != nil {
 		s.log.Info("feedback message refused", "remote_ip", x.remote, "err", err)
-		return err // go-smtp answers ErrDataTooLarge with 552
+		var se *smtp.SMTPError
+		switch {
+		case errors.Is(err, ErrBusy):
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "too busy; try again later"}
+		case errors.As(err, &se):
+			return se // go-smtp's ErrDataTooLarge: 552
+		}
+		return err
 	}
+	defer s.budget.give(rc.reserved)
+	raw := rc.prefix
 	rep, err := bounce.Parse(raw)
 	if err != nil {
-		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", len(raw), "err", err)
+		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", rc.size, "err", err)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message could not be read as a mail message"}
 	}
 	res, err := s.opts.Processor.Apply(x.ctx, raw, rep, x.rcpts...)
