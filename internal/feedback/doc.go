@@ -26,8 +26,12 @@
 // A received message is parsed by package bounce (DSN, ARF, vendor
 // formats, auto-replies) and applied to each message it was addressed to
 // (Processor.Apply), all in one transaction, so a sender retrying after a
-// 451 causes no duplicates; a report received again byte for byte is
-// recorded once and not applied again. For each message:
+// 451 causes no duplicates. What a report says about a recipient is
+// applied once per message, recipient and kind, whatever its bytes: a
+// permanent bounce, a transient one (which does not block a later
+// permanent one) and a complaint are each applied once; bounces from
+// delivery take the same keys. At most MaxNoticesPerHour notifications
+// (20) are forwarded about one message in a clock hour. For each message:
 //
 //   - a bounce: Bounce events (one per bounceType and bounceSubType) for
 //     the recipients of the report that were recipients of the message

@@ -485,3 +485,103 @@ func TestConcurrentApply(t *testing.T) {
 		}
 	})
 }
+
+// TestAppliedOnce: what a report says about a recipient is applied once
+// per message, recipient and kind, whatever its bytes; a transient bounce
+// does not block a later permanent one, and a delivery bounce takes the
+// same key as a DSN.
+func TestAppliedOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test", "c@rcpt.test")
+		bounceOf := func(addr, status, bt, st, diag string) *bounce.Report {
+			return &bounce.Report{Kind: bounce.KindBounce, Format: "dsn", Recipients: []bounce.Recipient{
+				{Address: addr, Action: "failed", Status: status, DiagnosticCode: diag, BounceType: bt, BounceSubType: st, Suppress: bt == "Permanent"}}}
+		}
+		steps := []struct {
+			rep        *bounce.Report
+			events     int
+			duplicate  bool
+			suppressed []string
+		}{
+			{bounceOf("a@rcpt.test", "4.2.2", "Transient", "MailboxFull", "smtp; 452 4.2.2 full"), 1, false, nil},
+			{bounceOf("A@rcpt.test", "4.2.2", "Transient", "MailboxFull", "smtp; 452 4.2.2 full!"), 0, true, nil}, // one byte more
+			{bounceOf("a@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown"), 1, false, []string{"a@rcpt.test"}},
+			{bounceOf("a@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown."), 0, true, nil},
+			{bounceOf("a@rcpt.test", "4.4.7", "Transient", "General", "smtp; 451 4.4.7 later"), 0, true, nil}, // after a permanent one
+			{&bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Suppress: true}}, Complaint: &bounce.Complaint{FeedbackType: "abuse"}}, 1, false, []string{"a@rcpt.test"}},
+			{&bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Suppress: true}}, Complaint: &bounce.Complaint{FeedbackType: "fraud"}}, 0, true, nil},
+		}
+		for i, s := range steps {
+			res, err := f.p.Apply(f.ctx, []byte(fmt.Sprint("report ", i)), s.rep, sent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; len(r.Events) != s.events || r.Duplicate != s.duplicate || !slices.Equal(r.Suppressed, s.suppressed) {
+				t.Fatalf("step %d: %+v; want %d events, duplicate %v, suppressed %v", i, r, s.events, s.duplicate, s.suppressed)
+			}
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 3 {
+			t.Fatalf("%d notices; want one per recipient and kind applied (3)", len(fw))
+		}
+
+		// A bounce during delivery, then a DSN about the same recipient:
+		// the DSN is a duplicate.
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cs[slices.IndexFunc(cs, func(c queue.Claimed) bool { return c.Address == "b@rcpt.test" })]
+		ev := &event.Event{Type: event.Bounce, AccountID: f.acct, Mail: sent.Mail, Bounce: &event.BounceDetails{BounceType: "Permanent", BounceSubType: "General",
+			BouncedRecipients: []event.Recipient{{EmailAddress: c.Address, Action: "failed", Status: "5.1.1"}}, Timestamp: f.clock.Now(), FeedbackID: "fb"}}
+		if err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, true) }, ev); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.p.Apply(f.ctx, []byte("dsn about b"), bounceOf("b@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown"), sent)
+		if err != nil || !res[0].Duplicate || len(res[0].Events) != 0 {
+			t.Fatalf("a DSN after the delivery bounce: %+v, %v", res, err)
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 4 {
+			t.Fatalf("%d notices; want 4", len(fw))
+		}
+	})
+}
+
+// TestNoticeRateLimit: at most MaxNoticesPerHour notices are forwarded
+// about one message in a clock hour; beyond it the events are still
+// stored, and the next hour notices go out again.
+func TestNoticeRateLimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		var rcpts []string
+		for i := range 26 {
+			rcpts = append(rcpts, fmt.Sprintf("r%d@rcpt.test", i))
+		}
+		sent := f.send(t, "m1", rcpts...)
+		report := func(i int) feedback.Result {
+			t.Helper()
+			rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: rcpts[i], Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}}
+			res, err := f.p.Apply(f.ctx, nil, rep, sent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0]
+		}
+		for i := range 25 {
+			r := report(i)
+			if len(r.Events) != 1 || (len(r.Forwarded) == 1) != (i < feedback.DefaultMaxNoticesPerHour) {
+				t.Fatalf("report %d: %+v", i, r)
+			}
+		}
+		if n := len(f.events(t, "m1")); n != 25 {
+			t.Fatalf("%d events; want 25", n)
+		}
+		if n := len(f.forwarded(t)["bounces@example.test"]); n != feedback.DefaultMaxNoticesPerHour {
+			t.Fatalf("%d notices; want %d", n, feedback.DefaultMaxNoticesPerHour)
+		}
+		f.clock.Advance(time.Hour)
+		if r := report(25); len(r.Forwarded) != 1 {
+			t.Fatalf("the next hour: %+v", r)
+		}
+	})
+}

@@ -47,6 +47,13 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event, rep
 		return "", nil
 	}
 	now := p.now()
+	if ok, err := p.noticeAllowed(ctx, tx, ev.Mail.MessageID, now); err != nil || !ok {
+		if err == nil {
+			p.log.Info("feedback notice skipped: the message's notices this hour are at their limit", "message_id", ev.Mail.MessageID,
+				"account", ev.AccountID, "type", ev.Type, "limit", p.opts.MaxNoticesPerHour)
+		}
+		return "", err
+	}
 	id := send.NewMessageID(now)
 	domain := p.opts.Region + "." + p.opts.ServiceDomain
 	body, from, err := p.notice(ev, to, id+"@"+domain, now, report)
@@ -61,6 +68,25 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event, rep
 		return "", fmt.Errorf("feedback: queue notification to %s: %w", to, err)
 	}
 	return id, nil
+}
+
+// noticeAllowed counts, inside tx, a notification about the message
+// messageID in now's clock hour, and reports whether it is within
+// MaxNoticesPerHour. The count is one row per message and hour, updated
+// in place, so concurrent reports about one message take turns
+// (PostgreSQL locks the row; SQLite has one writer).
+func (p *Processor) noticeAllowed(ctx context.Context, tx *db.Tx, messageID string, now time.Time) (bool, error) {
+	res, err := tx.Exec(ctx, `INSERT INTO feedback_notice_counts (message_id, window_start, notices) VALUES (?, ?, 1)
+		ON CONFLICT (message_id, window_start) DO UPDATE SET notices = feedback_notice_counts.notices + 1 WHERE feedback_notice_counts.notices < ?`,
+		messageID, db.Millis(now.Truncate(time.Hour)), p.opts.MaxNoticesPerHour)
+	if err != nil {
+		return false, fmt.Errorf("feedback: count notices of %s: %w", messageID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("feedback: count notices of %s: %w", messageID, err)
+	}
+	return n == 1, nil
 }
 
 // MaxNoticeReport bounds the part of a received report a notification

@@ -1,9 +1,8 @@
 package feedback
 
 import (
+	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,10 +43,18 @@ type Options struct {
 	Forwarding func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error)
 	// Sign DKIM-signs a forwarded notification (d=<ServiceDomain>); nil:
 	// unsigned.
-	Sign   func(msg []byte) ([]byte, error)
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	Sign func(msg []byte) ([]byte, error)
+	// MaxNoticesPerHour bounds the notifications forwarded about one
+	// message in a clock hour; beyond it bounces and complaints are still
+	// recorded, but their notices are skipped (and logged). 0:
+	// DefaultMaxNoticesPerHour.
+	MaxNoticesPerHour int
+	Logger            *slog.Logger     // nil: discard
+	Now               func() time.Time // nil: time.Now
 }
+
+// DefaultMaxNoticesPerHour is Options.MaxNoticesPerHour's default.
+const DefaultMaxNoticesPerHour = 20
 
 // Processor applies bounces and complaints to the messages they are about.
 // Its methods are safe for concurrent use.
@@ -63,6 +70,10 @@ func NewProcessor(opts Options) (*Processor, error) {
 	if opts.DB == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
 		return nil, errors.New("feedback: DB, Queue, Region and ServiceDomain are required")
 	}
+	if opts.MaxNoticesPerHour < 0 {
+		return nil, errors.New("feedback: MaxNoticesPerHour must not be negative")
+	}
+	opts.MaxNoticesPerHour = cmp.Or(opts.MaxNoticesPerHour, DefaultMaxNoticesPerHour)
 	p := &Processor{opts: opts, now: opts.Now, log: opts.Logger}
 	if p.now == nil {
 		p.now = time.Now
@@ -80,19 +91,20 @@ type Result struct {
 	Suppressed []string     // addresses added to the suppression list
 	Forwarded  []string     // MessageIds of the forwarded notifications
 	Ignored    []string     // why (parts of) the report were not used
-	// Duplicate says the same report (byte for byte) was already applied
-	// to this message: nothing was done again.
+	// Duplicate says everything the report says about this message was
+	// already applied (by an earlier report, or by delivery): nothing was
+	// done again.
 	Duplicate bool
 }
 
-// Apply applies rep, what bounce.Parse made of raw, to each message it was
-// addressed to (sents: the return paths it was sent to), all in one
-// transaction: events, suppression-list entries and forwarded
-// notifications are all stored, or none is, so a sender that retries
-// after an error causes no duplicates. A report whose bytes were already
-// applied to a message is recorded as received (table feedback_reports)
-// and not applied again; raw nil skips that check. See the package
-// documentation for what each kind of report does.
+// Apply applies rep, what bounce.Parse made of raw (the report received,
+// or its prefix; nil when there is none), to each message it was addressed
+// to (sents: the return paths it was sent to), all in one transaction:
+// events, suppression-list entries and forwarded notifications are all
+// stored, or none is, so a sender that retries after an error causes no
+// duplicates. What a report says about a recipient is applied once per
+// message, recipient and kind (see applyOnce), whatever its bytes. See the
+// package documentation for what each kind of report does.
 func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, sents ...*queue.Sent) ([]Result, error) {
 	results := make([]Result, len(sents))
 	plans := make([][]outcome, len(sents))
@@ -104,38 +116,27 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 	if !work {
 		return results, nil
 	}
-	digest := ""
-	if raw != nil {
-		sum := sha256.Sum256(raw)
-		digest = hex.EncodeToString(sum[:])
-	}
 	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
 		now := p.now()
 		for i, sent := range sents {
 			r := &results[i]
-			if len(plans[i]) == 0 {
-				continue
-			}
-			if digest != "" {
-				res, err := tx.Exec(ctx, `INSERT INTO feedback_reports (message_id, digest, kind, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-					sent.ID, digest, string(rep.Kind), db.Millis(now))
+			for _, o := range plans[i] {
+				ev, suppress, err := p.applyOnce(ctx, tx, sent.ID, o, now, r)
 				if err != nil {
-					return fmt.Errorf("feedback: record report: %w", err)
+					return err
 				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					r.Duplicate = true
+				if ev == nil {
 					continue
 				}
-			}
-			for _, o := range plans[i] {
-				if _, err := event.Append(ctx, tx, o.ev, now); err != nil {
+				if _, err := event.Append(ctx, tx, ev, now); err != nil {
 					return err
 				}
-				r.Events = append(r.Events, o.ev.Type)
-				if err := p.consequences(ctx, tx, o.ev, o.suppress, raw, r); err != nil {
+				r.Events = append(r.Events, ev.Type)
+				if err := p.consequences(ctx, tx, ev, suppress, raw, r); err != nil {
 					return err
 				}
 			}
+			r.Duplicate = len(plans[i]) > 0 && len(r.Events) == 0
 		}
 		return nil
 	})
@@ -146,6 +147,108 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 		p.opts.Queue.Wake()
 	}
 	return results, nil
+}
+
+// The kinds a report about a recipient is applied once per (table
+// feedback_applied). A transient bounce has its own kind, so that it does
+// not block a later permanent one; once a permanent bounce is applied, a
+// transient one is a duplicate.
+const (
+	keyBounce    = "bounce"    // a Permanent bounce
+	keyTransient = "transient" // a Transient or Undetermined bounce
+	keyComplaint = "complaint"
+)
+
+// applyOnce claims, inside tx, the keys of o's recipients for the message
+// messageID and returns o's event reduced to the recipients whose keys
+// were free, with the addresses it suppresses; nil when none was (the
+// others are noted in r as already applied).
+func (p *Processor) applyOnce(ctx context.Context, tx *db.Tx, messageID string, o outcome, now time.Time, r *Result) (*event.Event, []string, error) {
+	ev := *o.ev
+	var kept []string
+	keep := func(addr, kind string) (bool, error) {
+		ok, err := claimKey(ctx, tx, messageID, addr, kind, now)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			kept = append(kept, strings.ToLower(addr))
+		} else if r != nil {
+			r.Ignored = append(r.Ignored, fmt.Sprintf("%s: a %s about this recipient was already applied", addr, kind))
+		}
+		return ok, nil
+	}
+	switch {
+	case ev.Bounce != nil:
+		b := *ev.Bounce
+		kind := keyTransient
+		if b.BounceType == smtpcode.BouncePermanent {
+			kind = keyBounce
+		}
+		b.BouncedRecipients = nil
+		for _, rc := range o.ev.Bounce.BouncedRecipients {
+			ok, err := keep(rc.EmailAddress, kind)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				b.BouncedRecipients = append(b.BouncedRecipients, rc)
+			}
+		}
+		if len(b.BouncedRecipients) == 0 {
+			return nil, nil, nil
+		}
+		ev.Bounce = &b
+	case ev.Complaint != nil:
+		c := *ev.Complaint
+		c.ComplainedRecipients = nil
+		for _, a := range o.ev.Complaint.ComplainedRecipients {
+			ok, err := keep(a, keyComplaint)
+			if err != nil {
+				return nil, nil, err
+			}
+			if ok {
+				c.ComplainedRecipients = append(c.ComplainedRecipients, a)
+			}
+		}
+		if len(c.ComplainedRecipients) == 0 {
+			return nil, nil, nil
+		}
+		ev.Complaint = &c
+	default:
+		return nil, nil, fmt.Errorf("feedback: event %s is neither a bounce nor a complaint", ev.Type)
+	}
+	suppress := slices.DeleteFunc(slices.Clone(o.suppress), func(a string) bool { return !slices.Contains(kept, strings.ToLower(a)) })
+	return &ev, suppress, nil
+}
+
+// claimKey records, inside tx, that a report of kind about recipient was
+// applied to the message messageID, and reports whether it was the first:
+// false when one was already (for keyTransient: or a permanent bounce).
+// Under PostgreSQL a concurrent claim of the same key waits for the first
+// to commit, then finds it taken.
+func claimKey(ctx context.Context, tx *db.Tx, messageID, recipient, kind string, now time.Time) (bool, error) {
+	rcpt := strings.ToLower(recipient)
+	if kind == keyTransient {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM feedback_applied WHERE message_id = ? AND recipient = ? AND kind = ?`,
+			messageID, rcpt, keyBounce).Scan(&n); err != nil {
+			return false, fmt.Errorf("feedback: read applied reports: %w", err)
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	res, err := tx.Exec(ctx, `INSERT INTO feedback_applied (message_id, recipient, kind, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		messageID, rcpt, kind, db.Millis(now))
+	if err != nil {
+		return false, fmt.Errorf("feedback: record applied report: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("feedback: record applied report: %w", err)
+	}
+	return n == 1, nil
 }
 
 // plan returns the events rep makes for the message sent, with the
@@ -174,23 +277,34 @@ func (p *Processor) plan(sent *queue.Sent, rep *bounce.Report, res *Result) []ou
 // addresses go on the suppression list when suppress (the delivery's
 // smtpcode.Judge verdict, which a DSN about the same reply gets too;
 // false for the simulator, whose addresses SES never suppresses), and the
-// event is forwarded as a report from the feedback MX would be.
+// event is forwarded as a report from the feedback MX would be. It takes
+// the same once-per-recipient keys as Apply: a later DSN about the same
+// recipient is a duplicate, and when a report was applied first (the
+// event itself is already stored by the queue), nothing more is done.
 func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error {
 	if c.System {
 		return nil
 	}
-	var addrs []string
+	o := outcome{ev: ev}
 	switch {
 	case !suppress:
 	case ev.Bounce != nil:
 		for _, rc := range ev.Bounce.BouncedRecipients {
-			addrs = append(addrs, rc.EmailAddress)
+			o.suppress = append(o.suppress, rc.EmailAddress)
 		}
 	case ev.Complaint != nil:
-		addrs = complained(ev)
+		o.suppress = complained(ev)
 	}
 	var r Result
-	if err := p.consequences(ctx, tx, ev, addrs, nil, &r); err != nil {
+	once, addrs, err := p.applyOnce(ctx, tx, c.MessageID, o, p.now(), &r)
+	if err != nil {
+		return err
+	}
+	if once == nil {
+		p.log.Info("delivery feedback already applied by a report", "message_id", c.MessageID, "account", c.AccountID, "type", ev.Type, "ignored", r.Ignored)
+		return nil
+	}
+	if err := p.consequences(ctx, tx, once, addrs, nil, &r); err != nil {
 		return err
 	}
 	if len(r.Suppressed) > 0 || len(r.Forwarded) > 0 {
