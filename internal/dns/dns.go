@@ -266,6 +266,32 @@ func (c *Client) LookupIP(ctx context.Context, name string) ([]netip.Addr, error
 	return nil, ErrNotFound
 }
 
+// LookupAddr returns the names of the PTR records for ip (reverse DNS:
+// <reversed octets>.in-addr.arpa or <reversed nibbles>.ip6.arpa), lower-case
+// FQDNs in answer order, following CNAMEs as RFC 2317 classless delegation
+// uses them. It is not part of [Resolver]: callers that need reverse DNS
+// ask for it with a type assertion. The names are what the address's owner
+// claims; a caller must confirm them forward (LookupIP of each name contains
+// ip) before trusting one.
+func (c *Client) LookupAddr(ctx context.Context, ip netip.Addr) ([]string, error) {
+	if !ip.IsValid() {
+		return nil, &LookupError{Type: "PTR", Err: errors.New("invalid IP address")}
+	}
+	rev, err := mdns.ReverseAddr(ip.Unmap().String())
+	if err != nil {
+		return nil, &LookupError{Type: "PTR", Err: fmt.Errorf("reverse name of %s: %w", ip, err)}
+	}
+	rrs, err := c.lookup(ctx, rev, mdns.TypePTR)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		out = append(out, Fqdn(rr.(*mdns.PTR).Ptr))
+	}
+	return out, nil
+}
+
 // lookup queries the servers for name/qtype and returns the RRs of qtype
 // owned by name or, following CNAMEs within the answer section, by the end
 // of its chain. For qtype CNAME it returns the CNAME RR owned by name. It

@@ -521,3 +521,44 @@ func TestConcurrentLookups(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupAddr(t *testing.T) {
+	s := dnstest.NewServer(t)
+	s.Add(`7.2.0.192.in-addr.arpa. 300 IN PTR Mail-1.Provider.TEST.`)
+	s.Add(`7.2.0.192.in-addr.arpa. 300 IN PTR mail-2.provider.test.`)
+	// RFC 2317 classless delegation: the PTR is reached through a CNAME.
+	s.Add(`9.2.0.192.in-addr.arpa. 300 IN CNAME 9.0-63.2.0.192.in-addr.arpa.`)
+	s.Add(`9.0-63.2.0.192.in-addr.arpa. 300 IN PTR delegated.example.test.`)
+	s.Add(`1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 300 IN PTR six.example.test.`)
+	s.Fail("8.2.0.192.in-addr.arpa.", mdns.RcodeServerFailure)
+	r := s.Resolver()
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		ip   string
+		want []string
+	}{
+		{"192.0.2.7", []string{"mail-1.provider.test.", "mail-2.provider.test."}},
+		{"::ffff:192.0.2.7", []string{"mail-1.provider.test.", "mail-2.provider.test."}},
+		{"192.0.2.9", []string{"delegated.example.test."}},
+		{"2001:db8::1", []string{"six.example.test."}},
+	} {
+		got, err := r.LookupAddr(ctx, netip.MustParseAddr(tc.ip))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.ip, err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("%s: got %q, want %q", tc.ip, got, tc.want)
+		}
+	}
+
+	_, err := r.LookupAddr(ctx, netip.MustParseAddr("192.0.2.10"))
+	wantNotFound(t, "no PTR", err)
+	_, err = r.LookupAddr(ctx, netip.MustParseAddr("192.0.2.8"))
+	wantLookupError(t, "SERVFAIL", err, "SERVFAIL")
+	_, err = r.LookupAddr(ctx, netip.Addr{})
+	var le *sesdns.LookupError
+	if !errors.As(err, &le) {
+		t.Fatalf("invalid address: err = %v, want *LookupError", err)
+	}
+}
