@@ -21,6 +21,23 @@
 // connections are bounded too (MaxHeldBytes; a report that finds no room
 // gets 451 4.3.2 and is retried by its sender).
 //
+// # Which reports count
+//
+// The return path is visible to every recipient of a message, so knowing
+// it proves nothing. A report changes something for a recipient only when
+// it shows it comes from that recipient's side: a bounce must come from
+// the null envelope sender (RFC 5321 §4.5.5), and package origin must
+// find, for the recipient's domain, a DKIM signature of that domain or of
+// its mailbox provider (verified as the report streams in, over all its
+// bytes), or the client among its MX hosts, its forward-confirmed reverse
+// DNS on its side, or an SPF pass. An ARF report naming no recipient is
+// attributed to a one-recipient message only when verified for that
+// recipient. What a report says about other recipients changes nothing.
+// When the check failed for a DNS failure for every recipient, the
+// report is answered 451 4.4.3, to be retried. Every report taken, verified
+// or not, is kept with the evidence, the verdict per recipient and its
+// first 64 KiB (ListReports, `sesame feedback list/show`) and logged.
+//
 // # What a report does
 //
 // A received message is parsed by package bounce (DSN, ARF, vendor
@@ -34,8 +51,8 @@
 // (20) are forwarded about one message in a clock hour. For each message:
 //
 //   - a bounce: Bounce events (one per bounceType and bounceSubType) for
-//     the recipients of the report that were recipients of the message
-//     (others are ignored and logged; so are recipients whose delivery
+//     the verified recipients of the report that were recipients of the
+//     message (others are ignored and logged; so are recipients whose delivery
 //     the remote MTA reports as still delayed), with the
 //     report's status, action, diagnostic code and reporting MTA and the
 //     classification to SES's bounceType/bounceSubType (bounce.Classify);
@@ -50,8 +67,9 @@
 //     user agent and arrival date; each
 //     address goes on the suppression list (reason COMPLAINT) when the
 //     account suppresses complaints.
-//   - auto-replies, success DSNs and unrecognised mail: nothing is stored.
-//   - reports about Sesame's own (system) mail: logged, nothing stored.
+//   - auto-replies, success DSNs and unrecognised mail: nothing is applied.
+//   - reports about Sesame's own (system) mail: kept and logged, nothing
+//     applied.
 //
 // When the sending identity has feedback forwarding on (SES's default), a
 // notification is queued in the same transaction to the message's return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -14,8 +15,10 @@ import (
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/dnstest"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/smtpcode"
@@ -41,12 +44,20 @@ type fixture struct {
 	failOn  string          // an address Suppress fails for
 	sign    func([]byte) ([]byte, error)
 	log     *slog.Logger
+	// zone is the recipients' DNS: rcpt.test's MX host is 127.0.0.1,
+	// so reports from there are genuine for rcpt.test (origin).
+	zone    *dnstest.Server
+	checker *origin.Checker
 }
 
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), d: d, clock: testkit.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)),
 		forward: map[string]bool{"example.test": true}, log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	f.zone = dnstest.NewServer(t)
+	f.zone.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+	f.zone.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+	f.checker = &origin.Checker{Resolver: f.zone.Resolver(), Own: []string{serviceDomain}}
 	box, _ := seal.New("k")
 	a, _, err := account.New(d, box, f.clock.Now).Create(f.ctx, account.CreateOptions{Name: "a"})
 	if err != nil {
@@ -126,9 +137,17 @@ func (f *fixture) sendWith(t testing.TB, id string, mod func(*event.Mail), rcpts
 	return s
 }
 
-// apply applies rep to one message, without the duplicate check.
+// received is rep, parsed from raw, as the feedback MX takes it from
+// rcpt.test's MX host (127.0.0.1) with the null sender: genuine for
+// recipients at rcpt.test.
+func (f *fixture) received(raw []byte, rep *bounce.Report) *feedback.Received {
+	return &feedback.Received{Raw: raw, Size: int64(len(raw)), Report: rep, Check: f.checker.Check,
+		Evidence: origin.Evidence{RemoteIP: netip.MustParseAddr("127.0.0.1"), HELO: "mx.rcpt.test"}}
+}
+
+// apply applies rep to one message, received from rcpt.test's MX host.
 func (f *fixture) apply(sent *queue.Sent, rep *bounce.Report) (feedback.Result, error) {
-	res, err := f.p.Apply(f.ctx, nil, rep, sent)
+	res, err := f.p.Apply(f.ctx, f.received(nil, rep), sent)
 	if err != nil {
 		return feedback.Result{}, err
 	}
@@ -471,7 +490,7 @@ func TestConcurrentApply(t *testing.T) {
 			go func() {
 				rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: fmt.Sprintf("r%d@rcpt.test", i),
 					Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
-				_, err := f.p.Apply(ctx, []byte(fmt.Sprint("report ", i)), rep, sents[i])
+				_, err := f.p.Apply(ctx, f.received([]byte(fmt.Sprint("report ", i)), rep), sents[i])
 				errs <- err
 			}()
 		}
@@ -513,7 +532,7 @@ func TestAppliedOnce(t *testing.T) {
 			{&bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Suppress: true}}, Complaint: &bounce.Complaint{FeedbackType: "fraud"}}, 0, true, nil},
 		}
 		for i, s := range steps {
-			res, err := f.p.Apply(f.ctx, []byte(fmt.Sprint("report ", i)), s.rep, sent)
+			res, err := f.p.Apply(f.ctx, f.received([]byte(fmt.Sprint("report ", i)), s.rep), sent)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -537,7 +556,7 @@ func TestAppliedOnce(t *testing.T) {
 		if err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, true) }, ev); err != nil {
 			t.Fatal(err)
 		}
-		res, err := f.p.Apply(f.ctx, []byte("dsn about b"), bounceOf("b@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown"), sent)
+		res, err := f.p.Apply(f.ctx, f.received([]byte("dsn about b"), bounceOf("b@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown")), sent)
 		if err != nil || !res[0].Duplicate || len(res[0].Events) != 0 {
 			t.Fatalf("a DSN after the delivery bounce: %+v, %v", res, err)
 		}
@@ -561,7 +580,7 @@ func TestNoticeRateLimit(t *testing.T) {
 		report := func(i int) feedback.Result {
 			t.Helper()
 			rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: rcpts[i], Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}}
-			res, err := f.p.Apply(f.ctx, nil, rep, sent)
+			res, err := f.p.Apply(f.ctx, f.received(nil, rep), sent)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -71,12 +71,12 @@ func TestNoticeLines(t *testing.T) {
 		raw := []byte("From: MAILER-DAEMON@mx.rcpt.test\r\nSubject: failure\r\n\r\n" + longLine + "\r\n")
 		dsn := &bounce.Report{Kind: bounce.KindBounce, Format: "dsn", Recipients: []bounce.Recipient{{Address: "b@rcpt.test", Action: "failed",
 			Status: "5.1.1", DiagnosticCode: diag, BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
-		if _, err := f.p.Apply(f.ctx, raw, dsn, sent); err != nil {
+		if _, err := f.p.Apply(f.ctx, f.received(raw, dsn), sent); err != nil {
 			t.Fatal(err)
 		}
 		arf := &bounce.Report{Kind: bounce.KindComplaint, Format: "arf", Recipients: []bounce.Recipient{{Address: "c@rcpt.test", Suppress: true}},
 			Complaint: &bounce.Complaint{FeedbackType: "abuse", UserAgent: "UA" + strings.Repeat("u", 20000)}}
-		if _, err := f.p.Apply(f.ctx, append([]byte("X-Complaint: 1\r\n"), raw...), arf, sent); err != nil {
+		if _, err := f.p.Apply(f.ctx, f.received(append([]byte("X-Complaint: 1\r\n"), raw...), arf), sent); err != nil {
 			t.Fatal(err)
 		}
 

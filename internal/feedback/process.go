@@ -15,6 +15,7 @@ import (
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
 	"github.com/sesame-email/sesame/internal/suppression"
@@ -95,26 +96,52 @@ type Result struct {
 	// already applied (by an earlier report, or by delivery): nothing was
 	// done again.
 	Duplicate bool
+	// Checked is the verdict about each recipient of the message the
+	// report named: only verified ones are applied.
+	Checked []Checked
+	// StoredID is the id of the report kept for operators (ListReports);
+	// 0 when the message has MaxStoredPerMessage reports already.
+	StoredID int64
 }
 
-// Apply applies rep, what bounce.Parse made of raw (the report received,
-// or its prefix; nil when there is none), to each message it was addressed
-// to (sents: the return paths it was sent to), all in one transaction:
-// events, suppression-list entries and forwarded notifications are all
-// stored, or none is, so a sender that retries after an error causes no
-// duplicates. What a report says about a recipient is applied once per
-// message, recipient and kind (see applyOnce), whatever its bytes. See the
-// package documentation for what each kind of report does.
-func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, sents ...*queue.Sent) ([]Result, error) {
+// ErrTemporary is returned by Apply when the report's origin could not be
+// checked for any recipient because lookups failed: nothing is stored,
+// and the sender should try again later.
+var ErrTemporary = errors.New("feedback: the report's origin could not be checked (DNS failure)")
+
+// Apply applies in (a report received on the feedback MX) to each message
+// it was addressed to (sents: the return paths it was sent to), all in one
+// transaction: events, suppression-list entries, forwarded notifications
+// and the report kept for operators are all stored, or none is, so a
+// sender that retries after an error causes no duplicates.
+//
+// Only what the report says about recipients it is verified for is
+// applied: a bounce must come from the null sender, and in.Check must say
+// the report comes from the side of the recipient's domain. What it says
+// about others is kept (ListReports) and logged but changes nothing. When
+// every check failed for a lookup failure, Apply stores nothing and
+// returns an error wrapping ErrTemporary. What a report says about a
+// recipient is applied once per message, recipient and kind (see
+// applyOnce), whatever its bytes. See the package documentation for what
+// each kind of report does.
+func (p *Processor) Apply(ctx context.Context, in *Received, sents ...*queue.Sent) ([]Result, error) {
 	results := make([]Result, len(sents))
 	plans := make([][]outcome, len(sents))
-	work := false
+	var checks, temporary int
+	var reasons []string
 	for i, sent := range sents {
-		plans[i] = p.plan(sent, rep, &results[i])
-		work = work || len(plans[i]) > 0
+		r := &results[i]
+		plans[i] = p.plan(ctx, sent, in, r)
+		for _, c := range r.Checked {
+			checks++
+			if c.Temporary {
+				temporary++
+				reasons = append(reasons, c.Address+": "+c.Reason)
+			}
+		}
 	}
-	if !work {
-		return results, nil
+	if checks > 0 && temporary == checks {
+		return nil, fmt.Errorf("%w: %s", ErrTemporary, strings.Join(reasons, "; "))
 	}
 	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
 		now := p.now()
@@ -132,11 +159,14 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 					return err
 				}
 				r.Events = append(r.Events, ev.Type)
-				if err := p.consequences(ctx, tx, ev, suppress, raw, r); err != nil {
+				if err := p.consequences(ctx, tx, ev, suppress, in.Raw, r); err != nil {
 					return err
 				}
 			}
 			r.Duplicate = len(plans[i]) > 0 && len(r.Events) == 0
+			if err := p.store(ctx, tx, in, sent, r, now); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -251,24 +281,92 @@ func claimKey(ctx context.Context, tx *db.Tx, messageID, recipient, kind string,
 	return n == 1, nil
 }
 
-// plan returns the events rep makes for the message sent, with the
-// addresses each suppresses, and notes in res what it ignores.
-func (p *Processor) plan(sent *queue.Sent, rep *bounce.Report, res *Result) []outcome {
+// plan returns the events the report in makes for the message sent, with
+// the addresses each suppresses, and notes in res what it ignores and the
+// verdict about each recipient it checked.
+func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, res *Result) []outcome {
+	rep := in.Report
 	if sent.System {
 		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
 		return nil
 	}
+	v := &verifier{ctx: ctx, in: in, ev: in.Evidence, res: res, verdicts: map[string]origin.Verdict{}}
+	v.ev.SenderDomains = senderDomains(sent)
 	switch rep.Kind {
 	case bounce.KindBounce:
-		return p.bounceEvents(sent, rep, res)
+		if in.Evidence.MailFrom != "" {
+			// RFC 5321 §4.5.5: a non-delivery notification is sent from
+			// the null reverse-path.
+			v.refuse = fmt.Sprintf("a bounce comes from the null sender <>; this one came from <%s>", in.Evidence.MailFrom)
+		}
+		return p.bounceEvents(sent, rep, res, v.verified)
 	case bounce.KindComplaint:
-		if ev := p.complaintEvent(sent, rep, res); ev != nil {
+		if ev := p.complaintEvent(sent, rep, res, v.verified); ev != nil {
 			return []outcome{{ev, complained(ev)}}
 		}
 		return nil
 	}
 	res.Ignored = append(res.Ignored, fmt.Sprintf("a %s report is neither a bounce nor a complaint", rep.Kind))
 	return nil
+}
+
+// verifier decides, for one report and one message, whether the report
+// may change anything for a recipient, once per recipient domain.
+type verifier struct {
+	ctx      context.Context
+	in       *Received
+	ev       origin.Evidence
+	res      *Result
+	refuse   string // when set, nothing is verified, for this reason
+	verdicts map[string]origin.Verdict
+}
+
+// verified reports whether the report comes from the side of addr's
+// domain, noting the verdict in v.res.
+func (v *verifier) verified(addr string) bool {
+	_, domain, _ := strings.Cut(addr, "@")
+	domain = strings.ToLower(domain)
+	verdict, ok := v.verdicts[domain]
+	switch {
+	case ok:
+	case v.refuse != "":
+		verdict = origin.Verdict{Reason: v.refuse}
+	case v.in.Check == nil:
+		verdict = origin.Verdict{Reason: "no origin check"}
+	default:
+		verdict = v.in.Check(v.ctx, v.ev, domain)
+	}
+	v.verdicts[domain] = verdict
+	v.res.Checked = append(v.res.Checked, Checked{Address: addr, Verified: verdict.OK, How: verdict.How, Reason: verdict.Reason, Temporary: verdict.Temporary})
+	if !verdict.OK {
+		v.res.Ignored = append(v.res.Ignored, fmt.Sprintf("%s: not shown to come from the recipient's side: %s", addr, verdict.Reason))
+	}
+	return verdict.OK
+}
+
+// senderDomains are the domains of the sending side of the message sent:
+// its From and Source addresses', its envelope sender's and its sending
+// identity's (whose key signed it).
+func senderDomains(sent *queue.Sent) []string {
+	var out []string
+	add := func(addr string) {
+		if a, err := mail.ParseAddress(addr); err == nil {
+			addr = a.Address
+		}
+		if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+			addr = addr[i+1:]
+		}
+		if d := strings.ToLower(strings.TrimSpace(addr)); d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	for _, f := range sent.Mail.CommonHeaders.From {
+		add(f)
+	}
+	add(sent.Mail.Source)
+	add(sent.MailFrom)
+	add(identityOf(sent.Mail.SourceArn))
+	return out
 }
 
 // Delivered applies feedback from Sesame's own delivery (deliver's
@@ -365,8 +463,9 @@ func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event
 }
 
 // bounceEvents turns a bounce report into Bounce events for the message's
-// recipients it names: one per bounceType/bounceSubType, in report order.
-func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Result) []outcome {
+// recipients it names that verified accepts: one per
+// bounceType/bounceSubType, in report order.
+func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Result, verified func(addr string) bool) []outcome {
 	now := p.now()
 	mta := rep.ReportingMTA
 	if mta != "" && !strings.Contains(mta, ";") {
@@ -388,6 +487,9 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 			// The remote MTA is still trying: not a bounce (SES publishes a
 			// Bounce only when delivery has stopped).
 			res.Ignored = append(res.Ignored, fmt.Sprintf("%s: delivery delayed, still being retried by the remote MTA", addr))
+			continue
+		}
+		if !verified(addr) {
 			continue
 		}
 		bt, st := r.BounceType, r.BounceSubType
@@ -416,29 +518,33 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 	return evs
 }
 
-// complaintEvent turns a complaint report into a Complaint event, or nil
-// when it names no recipient of the message.
-func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Result) *event.Event {
-	var rcpts []string
+// complaintEvent turns a complaint report into a Complaint event naming
+// the message's recipients it names that verified accepts, or nil when
+// there are none. A complaint naming no recipient is attributed to a
+// one-recipient message's recipient, when verified for that recipient.
+func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Result, verified func(addr string) bool) *event.Event {
+	var named []string
 	for _, r := range rep.Recipients {
 		addr := match(sent.Recipients, r.Address, r.OriginalRecipient)
 		if addr == "" {
 			res.Ignored = append(res.Ignored, fmt.Sprintf("%s was not a recipient of message %s", r.Address, sent.ID))
 			continue
 		}
-		if !slices.ContainsFunc(rcpts, func(x string) bool { return strings.EqualFold(x, addr) }) {
-			rcpts = append(rcpts, addr)
+		if !slices.ContainsFunc(named, func(x string) bool { return strings.EqualFold(x, addr) }) {
+			named = append(named, addr)
 		}
 	}
-	if len(rep.Recipients) == 0 && len(sent.Recipients) == 1 {
+	if len(rep.Recipients) == 0 {
+		if len(sent.Recipients) != 1 {
+			res.Ignored = append(res.Ignored, fmt.Sprintf("the complaint names no recipient and message %s had %d", sent.ID, len(sent.Recipients)))
+			return nil
+		}
 		// The report does not say who complained (recipients redacted),
 		// but the message went to one address.
-		rcpts = []string{sent.Recipients[0]}
+		named = []string{sent.Recipients[0]}
 	}
+	rcpts := slices.DeleteFunc(named, func(a string) bool { return !verified(a) })
 	if len(rcpts) == 0 {
-		if len(rep.Recipients) == 0 {
-			res.Ignored = append(res.Ignored, fmt.Sprintf("the complaint names no recipient and message %s had %d", sent.ID, len(sent.Recipients)))
-		}
 		return nil
 	}
 	now := p.now()

@@ -30,7 +30,7 @@ func (f *fixture) serve(t testing.TB, mod func(*feedback.ServerOptions)) string 
 // serveServer is serve that also sets *srv to the server.
 func (f *fixture) serveServer(t testing.TB, mod func(*feedback.ServerOptions), srv **feedback.Server) string {
 	t.Helper()
-	opts := feedback.ServerOptions{Processor: f.p, Hostname: "feedback-smtp." + region + "." + serviceDomain, Now: f.clock.Now, Logger: f.log}
+	opts := feedback.ServerOptions{Processor: f.p, Hostname: "feedback-smtp." + region + "." + serviceDomain, Origin: f.checker, Now: f.clock.Now, Logger: f.log}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -61,6 +61,12 @@ func (f *fixture) serveServer(t testing.TB, mod func(*feedback.ServerOptions), s
 // command that failed.
 func smtpSend(t *testing.T, addr string, msg io.Reader, rcpts ...string) error {
 	t.Helper()
+	return smtpSendFrom(t, addr, "", msg, rcpts...)
+}
+
+// smtpSendFrom is smtpSend from the envelope sender from.
+func smtpSendFrom(t *testing.T, addr, from string, msg io.Reader, rcpts ...string) error {
+	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +75,7 @@ func smtpSend(t *testing.T, addr string, msg io.Reader, rcpts ...string) error {
 	if err := c.Hello("mx.rcpt.test"); err != nil {
 		return err
 	}
-	if err := c.Mail("", nil); err != nil {
+	if err := c.Mail(from, nil); err != nil {
 		return err
 	}
 	for _, r := range rcpts {
