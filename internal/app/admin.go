@@ -88,13 +88,9 @@ func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, r
 // limit events (of one account when ref is given), then, with follow, new
 // ones as they are stored until ctx ends.
 func (a *App) TailEvents(ctx context.Context, w io.Writer, ref string, limit int, follow bool) error {
-	acct := ""
-	if ref != "" {
-		x, err := a.Accounts.Find(ctx, ref)
-		if err != nil {
-			return err
-		}
-		acct = x.ID
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
 	}
 	if limit < 1 {
 		return errors.New("--limit must be at least 1")
@@ -252,14 +248,11 @@ func (a *App) IdentityRecords(ctx context.Context, w io.Writer, name, ref, forma
 // unverified only those naming a recipient they were not shown to come
 // from.
 func (a *App) ListFeedback(ctx context.Context, w io.Writer, ref string, since time.Duration, unverified bool) error {
-	o := feedback.ListOptions{Unverified: unverified}
-	if ref != "" {
-		acct, err := a.Accounts.Find(ctx, ref)
-		if err != nil {
-			return err
-		}
-		o.AccountID = acct.ID
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
 	}
+	o := feedback.ListOptions{AccountID: acct, Unverified: unverified}
 	switch {
 	case since < 0:
 		return errors.New("--since must not be negative")
@@ -294,15 +287,11 @@ func (a *App) ListFeedback(ctx context.Context, w io.Writer, ref string, since t
 // came from, the verdict about each recipient it named, and its first
 // bytes. With ref, only a report of that account is shown.
 func (a *App) ShowFeedback(ctx context.Context, w io.Writer, id int64, ref string) error {
-	acctID := ""
-	if ref != "" {
-		acct, err := a.Accounts.Find(ctx, ref)
-		if err != nil {
-			return err
-		}
-		acctID = acct.ID
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
 	}
-	r, err := feedback.GetReport(ctx, a.DB, id, acctID)
+	r, err := feedback.GetReport(ctx, a.DB, id, acct)
 	if err != nil {
 		return err
 	}
@@ -327,6 +316,19 @@ func (a *App) ShowFeedback(ctx context.Context, w io.Writer, id int64, ref strin
 	}
 	fmt.Fprintf(w, "\n%s\n", printableText(r.Raw))
 	return nil
+}
+
+// accountID is the id of the account ref (name, id or access key id), ""
+// when ref is "".
+func (a *App) accountID(ctx context.Context, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return acct.ID, nil
 }
 
 // feedbackOrigin is where a report came from: "<ip> (<helo>) <mail from>".

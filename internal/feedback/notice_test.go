@@ -30,16 +30,9 @@ import (
 // line — and still parse as multipart/report, verify under the service
 // domain's DKIM key, and quote no remote text in Sesame's own text.
 func TestNoticeLines(t *testing.T) {
-	key, err := dkim.Generate(dkim.RSA, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := key.Record()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, txt := dkimKey(t)
 	zone := dnstest.NewServer(t)
-	zone.Add(`sesame._domainkey.` + serviceDomain + `. 300 IN TXT "` + strings.Join(dkim.SplitTXT(rec), `" "`) + `"`)
+	zone.Add(`sesame._domainkey.` + serviceDomain + `. 300 IN TXT ` + txt)
 	resolver := zone.Resolver()
 
 	subject := "SUBJ" + strings.Repeat("s", 15000)
@@ -92,6 +85,21 @@ func TestNoticeLines(t *testing.T) {
 			t.Fatalf("notices read as %v; want 2 bounces and a complaint", kinds)
 		}
 	})
+}
+
+// dkimKey returns a new DKIM key and its record as TXT data, in quoted
+// strings of at most 255 characters.
+func dkimKey(t *testing.T) (*dkim.Key, string) {
+	t.Helper()
+	key, err := dkim.Generate(dkim.RSA, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := key.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, `"` + strings.Join(dkim.SplitTXT(rec), `" "`) + `"`
 }
 
 // checkNotice checks one notice's lines, structure and signature, that

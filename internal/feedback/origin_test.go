@@ -41,20 +41,13 @@ var originZone = []string{
 // — apply. A report whose origin cannot be checked for a DNS failure gets
 // 451 so that it is retried, and nothing is stored.
 func TestServerOrigin(t *testing.T) {
-	key, err := dkim.Generate(dkim.RSA, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := key.Record()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, txt := dkimKey(t)
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		for _, rr := range originZone {
 			f.zone.Add(rr)
 		}
-		f.zone.Add(`s1._domainkey.dk.test. 300 IN TXT "` + strings.Join(dkim.SplitTXT(rec), `" "`) + `"`)
+		f.zone.Add(`s1._domainkey.dk.test. 300 IN TXT ` + txt)
 		f.send(t, "m1", "a@rcpt.test", "co@victim.test")
 		f.send(t, "m2", "solo@victim.test")
 		f.send(t, "m3", "s@spf.test", "k@dk.test", "t@tmp.test")

@@ -215,41 +215,40 @@ func (p *Processor) applyOnce(ctx context.Context, tx *db.Tx, messageID string, 
 		if b.BounceType == smtpcode.BouncePermanent {
 			kind = keyBounce
 		}
-		b.BouncedRecipients = nil
-		for _, rc := range o.ev.Bounce.BouncedRecipients {
-			ok, err := keep(rc.EmailAddress, kind)
-			if err != nil {
-				return nil, nil, err
-			}
-			if ok {
-				b.BouncedRecipients = append(b.BouncedRecipients, rc)
-			}
+		rcpts, err := keepAll(b.BouncedRecipients, func(rc event.Recipient) string { return rc.EmailAddress }, kind, keep)
+		if err != nil || len(rcpts) == 0 {
+			return nil, nil, err
 		}
-		if len(b.BouncedRecipients) == 0 {
-			return nil, nil, nil
-		}
+		b.BouncedRecipients = rcpts
 		ev.Bounce = &b
 	case ev.Complaint != nil:
 		c := *ev.Complaint
-		c.ComplainedRecipients = nil
-		for _, a := range o.ev.Complaint.ComplainedRecipients {
-			ok, err := keep(a, keyComplaint)
-			if err != nil {
-				return nil, nil, err
-			}
-			if ok {
-				c.ComplainedRecipients = append(c.ComplainedRecipients, a)
-			}
+		rcpts, err := keepAll(c.ComplainedRecipients, func(a string) string { return a }, keyComplaint, keep)
+		if err != nil || len(rcpts) == 0 {
+			return nil, nil, err
 		}
-		if len(c.ComplainedRecipients) == 0 {
-			return nil, nil, nil
-		}
+		c.ComplainedRecipients = rcpts
 		ev.Complaint = &c
 	default:
 		return nil, nil, fmt.Errorf("feedback: event %s is neither a bounce nor a complaint", ev.Type)
 	}
 	suppress := slices.DeleteFunc(slices.Clone(o.suppress), func(a string) bool { return !slices.Contains(kept, strings.ToLower(a)) })
 	return &ev, suppress, nil
+}
+
+// keepAll returns the items whose address keep takes for kind.
+func keepAll[T any](items []T, addr func(T) string, kind string, keep func(addr, kind string) (bool, error)) ([]T, error) {
+	var out []T
+	for _, it := range items {
+		ok, err := keep(addr(it), kind)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // claimKey records, inside tx, that a report of kind about recipient was
