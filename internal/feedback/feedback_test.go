@@ -604,3 +604,44 @@ func TestNoticeRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneForgetsReports: the reports kept, the once-per-recipient keys
+// and the notice counts of a message go with it when the queue forgets it.
+func TestPruneForgetsReports(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test")
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		if err := f.q.Finish(f.ctx, cs[0], queue.Delivered, "250", nil); err != nil {
+			t.Fatal(err)
+		}
+		rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}}
+		if _, err := f.p.Apply(f.ctx, f.received([]byte("report"), rep), sent); err != nil {
+			t.Fatal(err)
+		}
+		count := func() (n int) {
+			t.Helper()
+			for _, table := range []string{"feedback_received", "feedback_applied", "feedback_notice_counts"} {
+				var k int
+				if err := f.d.QueryRow(f.ctx, `SELECT COUNT(*) FROM `+table).Scan(&k); err != nil {
+					t.Fatal(err)
+				}
+				n += k
+			}
+			return n
+		}
+		if n := count(); n != 3 {
+			t.Fatalf("%d rows kept; want 3", n)
+		}
+		// The notice is still queued, so only m1 is forgotten.
+		if p, err := f.q.Prune(f.ctx, f.clock.Now().Add(time.Hour)); err != nil || p.Messages != 1 {
+			t.Fatalf("Prune = %+v, %v", p, err)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("%d rows left after the message was forgotten", n)
+		}
+	})
+}
