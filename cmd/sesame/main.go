@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/app"
@@ -31,6 +33,8 @@ Usage:
   sesame identity records <identity> [--account A] [--format zone|csv]
   sesame events tail [--account A] [--limit N] [--follow]
   sesame feedback parse FILE...              what the feedback MX makes of a bounce or complaint, as JSON
+  sesame feedback list [--account A] [--since DUR] [--unverified]   reports the feedback MX took, one line each
+  sesame feedback show <id> [--account A]    one report: its origin, the verdict per recipient, its first bytes
 
 Every flag has an environment variable: --data-dir is SESAME_DATA_DIR, and so on.
 Run 'sesame <command> -h' for a command's flags.
@@ -70,9 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs := cfg.FlagSet("sesame "+cmd+" "+sub, scope, stderr)
 	var (
 		name, email, keyID, secret, acctRef, format string
-		add, follow                                 bool
+		add, follow, unverified                     bool
 		max24h, rate                                float64
 		limit                                       int
+		since                                       time.Duration
 	)
 	switch cmd + " " + sub {
 	case "serve ":
@@ -98,6 +103,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.StringVar(&acctRef, "account", "", "only this account's events (id, access key id or name)")
 		fs.IntVar(&limit, "limit", 20, "how many of the latest events to print first")
 		fs.BoolVar(&follow, "follow", false, "keep printing new events as they are stored")
+	case "feedback list":
+		fs.StringVar(&acctRef, "account", "", "only this account's reports (name, id or access key id)")
+		fs.DurationVar(&since, "since", 0, "only reports received within this long (e.g. 24h); 0 for all")
+		fs.BoolVar(&unverified, "unverified", false, "only reports naming a recipient they were not shown to come from")
+	case "feedback show":
+		fs.StringVar(&acctRef, "account", "", "only if it is this account's report (name, id or access key id)")
 	case "feedback parse":
 		// Needs no database: the files are parsed and printed.
 		fs := flag.NewFlagSet("sesame feedback parse", flag.ContinueOnError)
@@ -159,6 +170,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 		return a.TailEvents(ctx, stdout, acctRef, limit, follow)
+	case "feedback list":
+		if err := need(0, "no arguments"); err != nil {
+			return err
+		}
+		return a.ListFeedback(ctx, stdout, acctRef, since, unverified)
+	case "feedback show":
+		if err := need(1, "one report id (from sesame feedback list)"); err != nil {
+			return err
+		}
+		id, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("feedback show: %q is not a report id (from sesame feedback list)", pos[0])
+		}
+		return a.ShowFeedback(ctx, stdout, id, acctRef)
 	default: // identity records
 		if err := need(1, "one identity (a domain or an address)"); err != nil {
 			return err

@@ -97,10 +97,19 @@ func TestAdminCommands(t *testing.T) {
 		{"account"},
 		{"serve", "--region", "Not A Region"},
 		{"identity", "records", "example.test", "--service-domain", "x.example"}, // admin commands take it from the server
+		{"feedback", "show", "abc"},
+		{"feedback", "show", "42"},
+		{"feedback", "show"},
+		{"feedback", "list", "--since", "-1h"},
+		{"feedback", "list", "--account", "nobody"},
 	} {
 		if out, err := sesame(t, dir, bad...); err == nil {
 			t.Errorf("sesame %v succeeded:\n%s", bad, out)
 		}
+	}
+	out, err = sesame(t, dir, "feedback", "list", "--account", "acme", "--since", "24h", "--unverified")
+	if err != nil || !strings.HasPrefix(out, "ID  RECEIVED  ACCOUNT") {
+		t.Fatalf("feedback list: %v\n%s", err, out)
 	}
 	if out, err := sesame(t, dir, "help"); err != nil || !strings.Contains(out, "sesame serve") {
 		t.Fatalf("help: %v\n%s", err, out)

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/identity"
 )
 
@@ -86,13 +88,9 @@ func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, r
 // limit events (of one account when ref is given), then, with follow, new
 // ones as they are stored until ctx ends.
 func (a *App) TailEvents(ctx context.Context, w io.Writer, ref string, limit int, follow bool) error {
-	acct := ""
-	if ref != "" {
-		x, err := a.Accounts.Find(ctx, ref)
-		if err != nil {
-			return err
-		}
-		acct = x.ID
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
 	}
 	if limit < 1 {
 		return errors.New("--limit must be at least 1")
@@ -242,4 +240,124 @@ func (a *App) IdentityRecords(ctx context.Context, w io.Writer, name, ref, forma
 		return identity.WriteCSV(w, recs)
 	}
 	return errors.New("--format must be zone or csv")
+}
+
+// ListFeedback prints the reports the feedback MX took, newest first, one
+// line each: those of the account ref when given (strictly: no other
+// account's), received within since before now when since > 0, and with
+// unverified only those naming a recipient they were not shown to come
+// from.
+func (a *App) ListFeedback(ctx context.Context, w io.Writer, ref string, since time.Duration, unverified bool) error {
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
+	}
+	o := feedback.ListOptions{AccountID: acct, Unverified: unverified}
+	switch {
+	case since < 0:
+		return errors.New("--since must not be negative")
+	case since > 0:
+		o.Since = time.Now().Add(-since)
+	}
+	rs, err := feedback.ListReports(ctx, a.DB, o)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tACCOUNT\tMESSAGE ID\tFROM\tKIND\tOUTCOME\tRECIPIENTS")
+	for _, r := range rs {
+		var rcpts []string
+		for _, c := range r.Recipients {
+			v := "unverified"
+			if c.Verified {
+				v = "verified"
+			}
+			rcpts = append(rcpts, c.Address+" "+v)
+		}
+		if len(rcpts) == 0 {
+			rcpts = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.Format(time.RFC3339), r.AccountID, r.MessageID,
+			printable(feedbackOrigin(r)), printable(string(r.Kind)+"/"+r.Format), r.Outcome, printable(strings.Join(rcpts, ", ")))
+	}
+	return tw.Flush()
+}
+
+// ShowFeedback prints one report the feedback MX took, whole: where it
+// came from, the verdict about each recipient it named, and its first
+// bytes. With ref, only a report of that account is shown.
+func (a *App) ShowFeedback(ctx context.Context, w io.Writer, id int64, ref string) error {
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
+	}
+	r, err := feedback.GetReport(ctx, a.DB, id, acct)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "id\t%d\n", r.ID)
+	fmt.Fprintf(tw, "received\t%s\n", r.ReceivedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "account\t%s\n", r.AccountID)
+	fmt.Fprintf(tw, "message id\t%s\n", r.MessageID)
+	fmt.Fprintf(tw, "from\t%s\n", printable(feedbackOrigin(r)))
+	fmt.Fprintf(tw, "kind\t%s/%s\n", printable(string(r.Kind)), printable(r.Format))
+	fmt.Fprintf(tw, "outcome\t%s\n", r.Outcome)
+	fmt.Fprintf(tw, "size\t%d bytes (%d kept)\n", r.Size, len(r.Raw))
+	for _, c := range r.Recipients {
+		if c.Verified {
+			fmt.Fprintf(tw, "recipient\t%s: verified: %s\n", printable(c.Address), printable(c.How))
+		} else {
+			fmt.Fprintf(tw, "recipient\t%s: not verified: %s\n", printable(c.Address), printable(c.Reason))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%s\n", printableText(r.Raw))
+	return nil
+}
+
+// accountID is the id of the account ref (name, id or access key id), ""
+// when ref is "".
+func (a *App) accountID(ctx context.Context, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return acct.ID, nil
+}
+
+// feedbackOrigin is where a report came from: "<ip> (<helo>) <mail from>".
+func feedbackOrigin(r *feedback.Stored) string {
+	return fmt.Sprintf("%s (%s) <%s>", r.RemoteIP, r.HELO, r.MailFrom)
+}
+
+// printable escapes what a terminal would act on (control characters,
+// C1 controls, invalid UTF-8) in s, which may come from anyone.
+func printable(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || (r >= 0x7f && r < 0xa0):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// printableText is printable for a message's text: its lines are kept.
+func printableText(raw []byte) string {
+	lines := strings.Split(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/masterkey"
 	"github.com/sesame-email/sesame/internal/notify"
+	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/send"
@@ -363,6 +364,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		if err == nil {
 			fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback,
 				Hostname: host, Retention: cfg.FeedbackRetention, TLSConfig: tlsConfig,
+				Origin: &origin.Checker{Resolver: resolver, Own: []string{a.Identities.ServiceDomain()}},
 				Logger: a.log.With("component", "feedback-smtp")})
 		}
 		if err == nil {

@@ -6,11 +6,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
@@ -19,10 +23,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/emersion/go-smtp"
 
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/app"
+	"github.com/sesame-email/sesame/internal/bounce"
+	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
+	"github.com/sesame-email/sesame/internal/dnstest"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/origin"
+	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
 
@@ -232,4 +244,116 @@ func TestFeedbackLoop(t *testing.T) {
 func messageEvents(t *testing.T, r *running, id string) []*event.Event {
 	t.Helper()
 	return testkit.Events(t, r.app.DB, id)
+}
+
+// TestFeedbackReports: `sesame feedback list/show` print the reports the
+// feedback MX took, and --account filters strictly: one account never
+// sees another's. Text from a report (a HELO name with a terminal escape)
+// is printed escaped.
+func TestFeedbackReports(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		a, err := app.OpenDB(config.Config{DataDir: t.TempDir(), MasterKey: "k", Region: "us-east-1", ServiceDomain: svc},
+			slog.New(slog.NewTextHandler(t.Output(), nil)), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		zone := dnstest.NewServer(t)
+		zone.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+		zone.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+		checker := &origin.Checker{Resolver: zone.Resolver()}
+
+		ids := map[string]string{} // account name → its message
+		for _, name := range []string{"alpha", "beta"} {
+			acct, _, err := a.Accounts.Create(ctx, account.CreateOptions{Name: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := "msg-" + name
+			mail := event.Mail{Timestamp: time.Now(), MessageID: id, Source: "s@example.test", SendingAccountID: acct.ID, Destination: []string{"a@rcpt.test", "b@victim.test"}}
+			if err := a.Queue.Enqueue(ctx, &queue.Message{ID: id, AccountID: acct.ID, Source: mail.Source, MailFrom: id + "@us-east-1." + svc, Mail: mail,
+				Body: []byte("From: s@example.test\r\n\r\nhi\r\n"), Recipients: mail.Destination, Counted: 2}, nil); err != nil {
+				t.Fatal(err)
+			}
+			ids[name] = id
+			sent, err := a.Queue.Lookup(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// From rcpt.test's MX host: genuine for a@rcpt.test, not for
+			// b@victim.test.
+			raw := testkit.DSN(sent.MailFrom, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown")
+			raw = strings.Replace(raw, "Final-Recipient: rfc822; a@rcpt.test", "Final-Recipient: rfc822; b@victim.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\nFinal-Recipient: rfc822; a@rcpt.test", 1)
+			rep, err := bounce.Parse([]byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := &feedback.Received{Raw: []byte(raw), Size: int64(len(raw)), Report: rep, Check: checker.Check,
+				Evidence: origin.Evidence{RemoteIP: netip.MustParseAddr("127.0.0.1"), HELO: "mx.rcpt.test\x1b[2J"}}
+			if _, err := a.Feedback.Apply(ctx, in, sent); err != nil {
+				t.Fatal(err)
+			}
+			// A complaint from the same place about b@victim.test only.
+			rep = &bounce.Report{Kind: bounce.KindComplaint, Format: bounce.FormatARF, Recipients: []bounce.Recipient{{Address: "b@victim.test"}}}
+			in = &feedback.Received{Raw: []byte("From: x@isp.test\r\n\r\n"), Report: rep, Check: checker.Check, Evidence: in.Evidence}
+			if _, err := a.Feedback.Apply(ctx, in, sent); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		run := func(ref string, since time.Duration, unverified bool) string {
+			t.Helper()
+			var b bytes.Buffer
+			if err := a.ListFeedback(ctx, &b, ref, since, unverified); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		}
+		out := run("alpha", 0, false)
+		if strings.Count(out, "\n") != 3 || strings.Contains(out, ids["beta"]) || strings.Contains(out, "\x1b") ||
+			!strings.Contains(out, "b@victim.test unverified, a@rcpt.test verified") || !strings.Contains(out, "complaint/arf") {
+			t.Fatalf("list --account alpha:\n%s", out)
+		}
+		out = run("beta", 0, true)
+		if strings.Count(out, "\n") != 3 || strings.Contains(out, ids["alpha"]) {
+			t.Fatalf("list --account beta --unverified:\n%s", out) // both of beta's name b@victim.test
+		}
+		if out := run("", time.Hour, false); strings.Count(out, "\n") != 5 {
+			t.Fatalf("list --since 1h:\n%s", out)
+		}
+		if out := run("", time.Nanosecond, false); strings.Count(out, "\n") != 1 {
+			t.Fatalf("list --since 1ns:\n%s", out)
+		}
+		if err := a.ListFeedback(ctx, io.Discard, "nobody", 0, false); err == nil {
+			t.Fatal("an unknown account was accepted")
+		}
+
+		all, err := feedback.ListReports(ctx, a.DB, feedback.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var betaDSN int64
+		for _, r := range all {
+			if r.MessageID == ids["beta"] && r.Kind == bounce.KindBounce {
+				betaDSN = r.ID
+			}
+		}
+		if err := a.ShowFeedback(ctx, io.Discard, betaDSN, "alpha"); !errors.Is(err, feedback.ErrNoSuchReport) {
+			t.Fatalf("show beta's report --account alpha: %v; want ErrNoSuchReport", err)
+		}
+		var show bytes.Buffer
+		if err := a.ShowFeedback(ctx, &show, betaDSN, "beta"); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{ids["beta"], "127.0.0.1 (mx.rcpt.test\\x1b[2J) <>", "a@rcpt.test: verified: client 127.0.0.1 is an MX host of rcpt.test",
+			"b@victim.test: not verified: ", "Final-Recipient: rfc822; b@victim.test", "outcome     applied"} {
+			if !strings.Contains(show.String(), s) {
+				t.Errorf("show lacks %q:\n%s", s, show.String())
+			}
+		}
+		if strings.Contains(show.String(), "\x1b") {
+			t.Errorf("show prints a terminal escape:\n%q", show.String())
+		}
+	})
 }

@@ -14,9 +14,10 @@ import (
 
 // BenchmarkFeedbackMX is the feedback MX end to end: a DSN over SMTP (one
 // connection, a transaction per report) to the return path of a sent
-// message, parsed and applied (Bounce event, suppression entry, forwarded
-// notice) in one database transaction. It reports reports/s; set
-// SESAME_TEST_DATABASE_URL for PostgreSQL.
+// message, its origin checked (rcpt.test's MX host, looked up at a
+// loopback DNS server), parsed, applied (Bounce event, suppression entry,
+// forwarded notice) and kept in one database transaction. It reports
+// reports/s; set SESAME_TEST_DATABASE_URL for PostgreSQL.
 //
 //	go test -run '^$' -bench FeedbackMX ./internal/feedback/
 func BenchmarkFeedbackMX(b *testing.B) {

@@ -14,19 +14,45 @@
 // message's envelope sender: anything else gets 550 5.1.1 and nothing is
 // stored. It has no AUTH and relays nothing. Message size (552), command
 // and DATA timeouts, a connection's whole life, and open connections in
-// all and per IP address (421 beyond) are bounded.
+// all and per IP address (421 beyond) are bounded. A report is streamed:
+// its first MaxPrefixBytes (1 MiB: the human- and machine-readable parts
+// of a DSN or ARF report come before the enclosed original) are kept and
+// parsed, the rest is read and discarded; the prefixes held at once across
+// connections are bounded too (MaxHeldBytes; a report that finds no room
+// gets 451 4.3.2 and is retried by its sender).
+//
+// # Which reports count
+//
+// The return path is visible to every recipient of a message, so knowing
+// it proves nothing. A report changes something for a recipient only when
+// it shows it comes from that recipient's side: a bounce must come from
+// the null envelope sender (RFC 5321 §4.5.5), and package origin must
+// find, for the recipient's domain, a DKIM signature of that domain or of
+// its mailbox provider (verified as the report streams in, over all its
+// bytes), or the client among its MX hosts, its forward-confirmed reverse
+// DNS on its side, or an SPF pass. An ARF report naming no recipient is
+// attributed to a one-recipient message only when verified for that
+// recipient. What a report says about other recipients changes nothing.
+// When the check failed for a DNS failure for every recipient, the
+// report is answered 451 4.4.3, to be retried. Every report taken, verified
+// or not, is kept with the evidence, the verdict per recipient and its
+// first 64 KiB (ListReports, `sesame feedback list/show`) and logged.
 //
 // # What a report does
 //
 // A received message is parsed by package bounce (DSN, ARF, vendor
 // formats, auto-replies) and applied to each message it was addressed to
 // (Processor.Apply), all in one transaction, so a sender retrying after a
-// 451 causes no duplicates; a report received again byte for byte is
-// recorded once and not applied again. For each message:
+// 451 causes no duplicates. What a report says about a recipient is
+// applied once per message, recipient and kind, whatever its bytes: a
+// permanent bounce, a transient one (which does not block a later
+// permanent one) and a complaint are each applied once; bounces from
+// delivery take the same keys. At most MaxNoticesPerHour notifications
+// (20) are forwarded about one message in a clock hour. For each message:
 //
 //   - a bounce: Bounce events (one per bounceType and bounceSubType) for
-//     the recipients of the report that were recipients of the message
-//     (others are ignored and logged; so are recipients whose delivery
+//     the verified recipients of the report that were recipients of the
+//     message (others are ignored and logged; so are recipients whose delivery
 //     the remote MTA reports as still delayed), with the
 //     report's status, action, diagnostic code and reporting MTA and the
 //     classification to SES's bounceType/bounceSubType (bounce.Classify);
@@ -41,16 +67,22 @@
 //     user agent and arrival date; each
 //     address goes on the suppression list (reason COMPLAINT) when the
 //     account suppresses complaints.
-//   - auto-replies, success DSNs and unrecognised mail: nothing is stored.
-//   - reports about Sesame's own (system) mail: logged, nothing stored.
+//   - auto-replies, success DSNs and unrecognised mail: nothing is applied.
+//   - reports about Sesame's own (system) mail: kept and logged, nothing
+//     applied.
 //
 // When the sending identity has feedback forwarding on (SES's default), a
 // notification is queued in the same transaction to the message's return
 // address (FeedbackForwardingEmailAddress / ReturnPath, else the Source):
 // an RFC 3464 report from MAILER-DAEMON@<service domain> for a bounce, an
-// RFC 5965 report from complaints@<service domain> for a complaint, each
-// carrying the original message's header. It is system mail: feedback about
-// it is never forwarded, so notifications cannot loop.
+// RFC 5965 report from complaints@<service domain> for a complaint. Its
+// text is Sesame's own wording with facts Sesame controls (MessageIds,
+// dates, recipient addresses, status codes, bounce type), never text from
+// a report; the report received is attached (message/rfc822), or for
+// feedback from delivery the original message's header, with the remote
+// reply in the machine-readable part. Every line is within RFC 5322's
+// 998 characters. It is system mail: feedback about it is never
+// forwarded, so notifications cannot loop.
 //
 // Bounces during delivery (a 5xx reply, or the retry window's end) go
 // through Processor.Delivered from the delivery transaction: the same

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -14,8 +15,10 @@ import (
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
+	"github.com/sesame-email/sesame/internal/dnstest"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/smtpcode"
@@ -39,13 +42,22 @@ type fixture struct {
 	acct    string
 	forward map[string]bool // identity → feedback forwarding
 	failOn  string          // an address Suppress fails for
+	sign    func([]byte) ([]byte, error)
 	log     *slog.Logger
+	// zone is the recipients' DNS: rcpt.test's MX host is 127.0.0.1,
+	// so reports from there are genuine for rcpt.test (origin).
+	zone    *dnstest.Server
+	checker *origin.Checker
 }
 
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), d: d, clock: testkit.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)),
 		forward: map[string]bool{"example.test": true}, log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	f.zone = dnstest.NewServer(t)
+	f.zone.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+	f.zone.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+	f.checker = &origin.Checker{Resolver: f.zone.Resolver(), Own: []string{serviceDomain}}
 	box, _ := seal.New("k")
 	a, _, err := account.New(d, box, f.clock.Now).Create(f.ctx, account.CreateOptions{Name: "a"})
 	if err != nil {
@@ -64,6 +76,12 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 				return false, errors.New("store failure for " + address)
 			}
 			return f.sup.Record(ctx, tx, accountID, address, reason, messageID, feedbackID)
+		},
+		Sign: func(msg []byte) ([]byte, error) {
+			if f.sign == nil {
+				return msg, nil
+			}
+			return f.sign(msg)
 		},
 		Forwarding: func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error) {
 			// As the app reads the identity: through the transaction.
@@ -94,10 +112,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 // forwarding address, as the send path does.
 func (f *fixture) send(t testing.TB, id string, rcpts ...string) *queue.Sent {
 	t.Helper()
+	return f.sendWith(t, id, nil, rcpts...)
+}
+
+// sendWith is send with the message's mail object changed by mod.
+func (f *fixture) sendWith(t testing.TB, id string, mod func(*event.Mail), rcpts ...string) *queue.Sent {
+	t.Helper()
 	mail := event.Mail{Timestamp: f.clock.Now(), MessageID: id, Source: "Sender <sender@example.test>",
 		SourceArn: "arn:aws:ses:" + region + ":" + f.acct + ":identity/example.test", SendingAccountID: f.acct, Destination: rcpts,
 		Headers:       []event.Header{{Name: "From", Value: "Sender <sender@example.test>"}, {Name: "Subject", Value: "Hello"}},
 		CommonHeaders: event.CommonHeaders{From: []string{"Sender <sender@example.test>"}, Subject: "Hello", ReturnPath: "bounces@example.test"}}
+	if mod != nil {
+		mod(&mail)
+	}
 	m := &queue.Message{ID: id, AccountID: f.acct, Source: mail.Source, SourceArn: mail.SourceArn, MailFrom: id + "@" + mailFromDom,
 		Mail: mail, Body: []byte("From: sender@example.test\r\n\r\nhi\r\n"), Recipients: rcpts, Counted: len(rcpts)}
 	if err := f.q.Enqueue(f.ctx, m, &event.Event{Type: event.Send, AccountID: f.acct, Mail: mail, Send: &event.SendDetails{}}); err != nil {
@@ -110,9 +137,17 @@ func (f *fixture) send(t testing.TB, id string, rcpts ...string) *queue.Sent {
 	return s
 }
 
-// apply applies rep to one message, without the duplicate check.
+// received is rep, parsed from raw, as the feedback MX takes it from
+// rcpt.test's MX host (127.0.0.1) with the null sender: genuine for
+// recipients at rcpt.test.
+func (f *fixture) received(raw []byte, rep *bounce.Report) *feedback.Received {
+	return &feedback.Received{Raw: raw, Size: int64(len(raw)), Report: rep, Check: f.checker.Check,
+		Evidence: origin.Evidence{RemoteIP: netip.MustParseAddr("127.0.0.1"), HELO: "mx.rcpt.test"}}
+}
+
+// apply applies rep to one message, received from rcpt.test's MX host.
 func (f *fixture) apply(sent *queue.Sent, rep *bounce.Report) (feedback.Result, error) {
-	res, err := f.p.Apply(f.ctx, nil, rep, sent)
+	res, err := f.p.Apply(f.ctx, f.received(nil, rep), sent)
 	if err != nil {
 		return feedback.Result{}, err
 	}
@@ -220,7 +255,7 @@ func TestPermanentBounce(t *testing.T) {
 		if len(fw) != 1 || len(fw["bounces@example.test"]) != 1 {
 			t.Fatalf("forwarded = %v; want one notice to the feedback forwarding address", fw)
 		}
-		for _, s := range []string{"From: MAILER-DAEMON@" + serviceDomain, "multipart/report; report-type=delivery-status",
+		for _, s := range []string{"From: MAILER-DAEMON@" + serviceDomain, "Content-Type: multipart/report;", "report-type=delivery-status",
 			"Final-Recipient: rfc822; a@rcpt.test", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1 user unknown",
 			"text/rfc822-headers", "Subject: Hello", "Auto-Submitted: auto-replied"} {
 			if notice := fw["bounces@example.test"][0]; !strings.Contains(notice, s) {
@@ -455,7 +490,7 @@ func TestConcurrentApply(t *testing.T) {
 			go func() {
 				rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: fmt.Sprintf("r%d@rcpt.test", i),
 					Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail", Suppress: true}}}
-				_, err := f.p.Apply(ctx, []byte(fmt.Sprint("report ", i)), rep, sents[i])
+				_, err := f.p.Apply(ctx, f.received([]byte(fmt.Sprint("report ", i)), rep), sents[i])
 				errs <- err
 			}()
 		}
@@ -466,6 +501,147 @@ func TestConcurrentApply(t *testing.T) {
 		}
 		if got := f.suppressed(t); len(got) != n {
 			t.Fatalf("%d suppressed; want %d", len(got), n)
+		}
+	})
+}
+
+// TestAppliedOnce: what a report says about a recipient is applied once
+// per message, recipient and kind, whatever its bytes; a transient bounce
+// does not block a later permanent one, and a delivery bounce takes the
+// same key as a DSN.
+func TestAppliedOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test", "b@rcpt.test", "c@rcpt.test")
+		bounceOf := func(addr, status, bt, st, diag string) *bounce.Report {
+			return &bounce.Report{Kind: bounce.KindBounce, Format: "dsn", Recipients: []bounce.Recipient{
+				{Address: addr, Action: "failed", Status: status, DiagnosticCode: diag, BounceType: bt, BounceSubType: st, Suppress: bt == "Permanent"}}}
+		}
+		steps := []struct {
+			rep        *bounce.Report
+			events     int
+			duplicate  bool
+			suppressed []string
+		}{
+			{bounceOf("a@rcpt.test", "4.2.2", "Transient", "MailboxFull", "smtp; 452 4.2.2 full"), 1, false, nil},
+			{bounceOf("A@rcpt.test", "4.2.2", "Transient", "MailboxFull", "smtp; 452 4.2.2 full!"), 0, true, nil}, // one byte more
+			{bounceOf("a@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown"), 1, false, []string{"a@rcpt.test"}},
+			{bounceOf("a@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown."), 0, true, nil},
+			{bounceOf("a@rcpt.test", "4.4.7", "Transient", "General", "smtp; 451 4.4.7 later"), 0, true, nil}, // after a permanent one
+			{&bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Suppress: true}}, Complaint: &bounce.Complaint{FeedbackType: "abuse"}}, 1, false, []string{"a@rcpt.test"}},
+			{&bounce.Report{Kind: bounce.KindComplaint, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Suppress: true}}, Complaint: &bounce.Complaint{FeedbackType: "fraud"}}, 0, true, nil},
+		}
+		for i, s := range steps {
+			res, err := f.p.Apply(f.ctx, f.received([]byte(fmt.Sprint("report ", i)), s.rep), sent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; len(r.Events) != s.events || r.Duplicate != s.duplicate || !slices.Equal(r.Suppressed, s.suppressed) {
+				t.Fatalf("step %d: %+v; want %d events, duplicate %v, suppressed %v", i, r, s.events, s.duplicate, s.suppressed)
+			}
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 3 {
+			t.Fatalf("%d notices; want one per recipient and kind applied (3)", len(fw))
+		}
+
+		// A bounce during delivery, then a DSN about the same recipient:
+		// the DSN is a duplicate.
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cs[slices.IndexFunc(cs, func(c queue.Claimed) bool { return c.Address == "b@rcpt.test" })]
+		ev := &event.Event{Type: event.Bounce, AccountID: f.acct, Mail: sent.Mail, Bounce: &event.BounceDetails{BounceType: "Permanent", BounceSubType: "General",
+			BouncedRecipients: []event.Recipient{{EmailAddress: c.Address, Action: "failed", Status: "5.1.1"}}, Timestamp: f.clock.Now(), FeedbackID: "fb"}}
+		if err := f.q.FinishWith(f.ctx, c, queue.Bounced, "550", func(ctx context.Context, tx *db.Tx) error { return f.p.Delivered(ctx, tx, c, ev, true) }, ev); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.p.Apply(f.ctx, f.received([]byte("dsn about b"), bounceOf("b@rcpt.test", "5.1.1", "Permanent", "NoEmail", "smtp; 550 5.1.1 unknown")), sent)
+		if err != nil || !res[0].Duplicate || len(res[0].Events) != 0 {
+			t.Fatalf("a DSN after the delivery bounce: %+v, %v", res, err)
+		}
+		if fw := f.forwarded(t)["bounces@example.test"]; len(fw) != 4 {
+			t.Fatalf("%d notices; want 4", len(fw))
+		}
+	})
+}
+
+// TestNoticeRateLimit: at most MaxNoticesPerHour notices are forwarded
+// about one message in a clock hour; beyond it the events are still
+// stored, and the next hour notices go out again.
+func TestNoticeRateLimit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		var rcpts []string
+		for i := range 26 {
+			rcpts = append(rcpts, fmt.Sprintf("r%d@rcpt.test", i))
+		}
+		sent := f.send(t, "m1", rcpts...)
+		report := func(i int) feedback.Result {
+			t.Helper()
+			rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: rcpts[i], Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}}
+			res, err := f.p.Apply(f.ctx, f.received(nil, rep), sent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0]
+		}
+		for i := range 25 {
+			r := report(i)
+			if len(r.Events) != 1 || (len(r.Forwarded) == 1) != (i < feedback.DefaultMaxNoticesPerHour) {
+				t.Fatalf("report %d: %+v", i, r)
+			}
+		}
+		if n := len(f.events(t, "m1")); n != 25 {
+			t.Fatalf("%d events; want 25", n)
+		}
+		if n := len(f.forwarded(t)["bounces@example.test"]); n != feedback.DefaultMaxNoticesPerHour {
+			t.Fatalf("%d notices; want %d", n, feedback.DefaultMaxNoticesPerHour)
+		}
+		f.clock.Advance(time.Hour)
+		if r := report(25); len(r.Forwarded) != 1 {
+			t.Fatalf("the next hour: %+v", r)
+		}
+	})
+}
+
+// TestPruneForgetsReports: the reports kept, the once-per-recipient keys
+// and the notice counts of a message go with it when the queue forgets it.
+func TestPruneForgetsReports(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		sent := f.send(t, "m1", "a@rcpt.test")
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		if err := f.q.Finish(f.ctx, cs[0], queue.Delivered, "250", nil); err != nil {
+			t.Fatal(err)
+		}
+		rep := &bounce.Report{Kind: bounce.KindBounce, Recipients: []bounce.Recipient{{Address: "a@rcpt.test", Status: "5.1.1", BounceType: "Permanent", BounceSubType: "NoEmail"}}}
+		if _, err := f.p.Apply(f.ctx, f.received([]byte("report"), rep), sent); err != nil {
+			t.Fatal(err)
+		}
+		count := func() (n int) {
+			t.Helper()
+			for _, table := range []string{"feedback_received", "feedback_applied", "feedback_notice_counts"} {
+				var k int
+				if err := f.d.QueryRow(f.ctx, `SELECT COUNT(*) FROM `+table).Scan(&k); err != nil {
+					t.Fatal(err)
+				}
+				n += k
+			}
+			return n
+		}
+		if n := count(); n != 3 {
+			t.Fatalf("%d rows kept; want 3", n)
+		}
+		// The notice is still queued, so only m1 is forgotten.
+		if p, err := f.q.Prune(f.ctx, f.clock.Now().Add(time.Hour)); err != nil || p.Messages != 1 {
+			t.Fatalf("Prune = %+v, %v", p, err)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("%d rows left after the message was forgotten", n)
 		}
 	})
 }

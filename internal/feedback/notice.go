@@ -3,11 +3,16 @@ package feedback
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
-	"mime/multipart"
-	"net/textproto"
+	"mime"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
@@ -17,9 +22,11 @@ import (
 
 // forward queues, inside tx, the email notification of ev (a Bounce or
 // Complaint) to the message's return address when the sending identity
-// forwards feedback. It returns the notification's MessageId, "" when none
-// is sent.
-func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event) (string, error) {
+// forwards feedback. report is the report received on the feedback MX that
+// caused ev (at most MaxNoticeReport bytes of it are attached), nil for
+// feedback from delivery. It returns the notification's MessageId, "" when
+// none is sent.
+func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event, report []byte) (string, error) {
 	if p.opts.Forwarding == nil {
 		return "", nil
 	}
@@ -40,9 +47,19 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event) (st
 		return "", nil
 	}
 	now := p.now()
+	if ok, err := p.noticeAllowed(ctx, tx, ev.Mail.MessageID, now); err != nil || !ok {
+		if err == nil {
+			p.log.Info("feedback notice skipped: the message's notices this hour are at their limit", "message_id", ev.Mail.MessageID,
+				"account", ev.AccountID, "type", ev.Type, "limit", p.opts.MaxNoticesPerHour)
+		}
+		return "", err
+	}
 	id := send.NewMessageID(now)
 	domain := p.opts.Region + "." + p.opts.ServiceDomain
-	body, from := p.notice(ev, to, id+"@"+domain, now)
+	body, from, err := p.notice(ev, to, id+"@"+domain, now, report)
+	if err != nil {
+		return "", fmt.Errorf("feedback: notification of %s: %w", ev.Mail.MessageID, err)
+	}
 	m, err := send.SystemMessage(id, ev.AccountID, from, to, domain, body, now, p.opts.Sign)
 	if err != nil {
 		return "", fmt.Errorf("feedback: %w", err)
@@ -53,101 +70,240 @@ func (p *Processor) forward(ctx context.Context, tx *db.Tx, ev *event.Event) (st
 	return id, nil
 }
 
-// notice writes the notification of ev for to: a multipart/report (RFC
-// 6522) with a human-readable part, the machine-readable report (RFC 3464
-// delivery-status for a bounce, RFC 5965 feedback-report for a complaint)
-// and the original message's header. It returns the message and its From
-// address.
-func (p *Processor) notice(ev *event.Event, to, msgID string, now time.Time) ([]byte, string) {
-	var text, report strings.Builder
-	var subject, from, reportType, reportCT string
-	orig := ev.Mail
-	fmt.Fprintf(&text, "This is a message from %s about the message you sent", p.opts.ServiceDomain)
-	if s := orig.CommonHeaders.Subject; s != "" {
-		fmt.Fprintf(&text, " with the subject %q", clean(s))
+// noticeAllowed counts, inside tx, a notification about the message
+// messageID in now's clock hour, and reports whether it is within
+// MaxNoticesPerHour. The count is one row per message and hour, updated
+// in place, so concurrent reports about one message take turns
+// (PostgreSQL locks the row; SQLite has one writer).
+func (p *Processor) noticeAllowed(ctx context.Context, tx *db.Tx, messageID string, now time.Time) (bool, error) {
+	res, err := tx.Exec(ctx, `INSERT INTO feedback_notice_counts (message_id, window_start, notices) VALUES (?, ?, 1)
+		ON CONFLICT (message_id, window_start) DO UPDATE SET notices = feedback_notice_counts.notices + 1 WHERE feedback_notice_counts.notices < ?`,
+		messageID, db.Millis(now.Truncate(time.Hour)), p.opts.MaxNoticesPerHour)
+	if err != nil {
+		return false, fmt.Errorf("feedback: count notices of %s: %w", messageID, err)
 	}
-	fmt.Fprintf(&text, " (MessageId %s) on %s.\r\n\r\n", orig.MessageID, orig.Timestamp.UTC().Format(time.RFC1123Z))
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("feedback: count notices of %s: %w", messageID, err)
+	}
+	return n == 1, nil
+}
 
+// MaxNoticeReport bounds the part of a received report a notification
+// attaches.
+const MaxNoticeReport = 64 << 10
+
+// maxDiagnostic bounds a Diagnostic-Code or User-Agent a notification's
+// machine-readable part repeats.
+const maxDiagnostic = 2000
+
+// notice writes the notification of ev for to: a multipart/report (RFC
+// 6522) of three parts —
+//
+//  1. text/plain: Sesame's own fixed wording with facts Sesame controls
+//     (MessageIds, dates, the message's recipient addresses, status codes
+//     checked to be codes, SES's bounce type, a feedback type from SES's
+//     list); never text from a report or the original message;
+//  2. the machine-readable report (RFC 3464 message/delivery-status for a
+//     bounce, RFC 5965 message/feedback-report for a complaint), where a
+//     remote MTA's reply appears as the Diagnostic-Code field;
+//  3. the report the feedback MX received, as a message/rfc822
+//     attachment, or (report nil: feedback from delivery) the original
+//     message's header as text/rfc822-headers.
+//
+// Every line stays within RFC 5322's 998 characters (§2.1.1): header
+// fields are folded at 76 where they can be, the text and the original's
+// header are quoted-printable, the machine-readable fields are 7-bit
+// ASCII folded, and the attached report's lines beyond 998 are broken. It
+// returns the message and its From address.
+func (p *Processor) notice(ev *event.Event, to, msgID string, now time.Time, report []byte) ([]byte, string, error) {
+	var text strings.Builder
+	var subject, from, reportType string
+	var machine bytes.Buffer
+	orig := ev.Mail
+	fmt.Fprintf(&text, "This is a message from %s about the message you sent\r\n(MessageId %s) on %s.\r\n\r\n",
+		p.opts.ServiceDomain, orig.MessageID, orig.Timestamp.UTC().Format(time.RFC1123Z))
 	switch {
 	case ev.Bounce != nil:
 		b := ev.Bounce
 		from = "MAILER-DAEMON@" + p.opts.ServiceDomain
-		reportType, reportCT = "delivery-status", "message/delivery-status"
+		reportType = "delivery-status"
 		subject = "Delivery Status Notification (Failure)"
 		text.WriteString("It could not be delivered to the following recipients:\r\n\r\n")
-		fmt.Fprintf(&report, "Reporting-MTA: dns; %s\r\n", p.reportingMTA)
-		fmt.Fprintf(&report, "Arrival-Date: %s\r\n", orig.Timestamp.UTC().Format(time.RFC1123Z))
+		writeFields(&machine, "Reporting-MTA", "dns; "+p.reportingMTA, "Arrival-Date", orig.Timestamp.UTC().Format(time.RFC1123Z))
 		for _, r := range b.BouncedRecipients {
 			status := r.Status
-			if status == "" {
+			if !statusRe.MatchString(status) {
 				status = "5.0.0"
 				if b.BounceType != smtpcode.BouncePermanent {
 					status = "4.0.0"
 				}
 			}
-			action := r.Action
-			if action == "" {
-				action = "failed"
+			action := "failed"
+			if r.Action == "delayed" {
+				action = "delayed"
 			}
-			fmt.Fprintf(&text, "  %s\r\n", clean(r.EmailAddress))
+			fmt.Fprintf(&text, "  %s (status %s)\r\n", fieldText(r.EmailAddress), status)
+			kv := []string{"Final-Recipient", "rfc822; " + fieldText(r.EmailAddress), "Action", action, "Status", status}
 			if r.DiagnosticCode != "" {
-				fmt.Fprintf(&text, "    %s\r\n", clean(r.DiagnosticCode))
+				kv = append(kv, "Diagnostic-Code", truncate(fieldText(r.DiagnosticCode), maxDiagnostic))
 			}
-			fmt.Fprintf(&report, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", clean(r.EmailAddress), clean(action), clean(status))
-			if r.DiagnosticCode != "" {
-				fmt.Fprintf(&report, "Diagnostic-Code: %s\r\n", clean(r.DiagnosticCode))
-			}
-			fmt.Fprintf(&report, "Last-Attempt-Date: %s\r\n", b.Timestamp.UTC().Format(time.RFC1123Z))
+			writeFields(&machine, append(kv, "Last-Attempt-Date", b.Timestamp.UTC().Format(time.RFC1123Z))...)
 		}
-		fmt.Fprintf(&text, "\r\nBounce type: %s/%s.\r\n", b.BounceType, b.BounceSubType)
+		bt, st := b.BounceType, b.BounceSubType
+		if !event.ValidBounce(bt, st) {
+			bt, st = smtpcode.BounceUndetermined, smtpcode.BounceUndetermined
+		}
+		fmt.Fprintf(&text, "\r\nBounce type: %s/%s.\r\n", bt, st)
 	case ev.Complaint != nil:
 		c := ev.Complaint
 		from = "complaints@" + p.opts.ServiceDomain
 		subject = "Complaint Notification"
-		reportType, reportCT = "feedback-report", "message/feedback-report"
+		reportType = "feedback-report"
 		text.WriteString("A recipient reported it as unwanted (a complaint):\r\n\r\n")
-		ft := c.ComplaintFeedbackType
+		ft := event.ComplaintFeedbackType(c.ComplaintFeedbackType)
 		if ft == "" {
 			ft = "abuse"
 		}
-		ua := c.UserAgent
+		ua := truncate(fieldText(c.UserAgent), maxDiagnostic)
 		if ua == "" {
 			ua = "Sesame"
 		}
-		fmt.Fprintf(&report, "Feedback-Type: %s\r\nUser-Agent: %s\r\nVersion: 1\r\n", clean(ft), clean(ua))
+		kv := []string{"Feedback-Type", ft, "User-Agent", ua, "Version", "1"}
 		for _, r := range c.ComplainedRecipients {
-			fmt.Fprintf(&text, "  %s\r\n", clean(r))
-			fmt.Fprintf(&report, "Original-Rcpt-To: %s\r\n", clean(r))
+			fmt.Fprintf(&text, "  %s\r\n", fieldText(r))
+			kv = append(kv, "Original-Rcpt-To", fieldText(r))
 		}
-		if c.ArrivalDate != "" {
-			fmt.Fprintf(&report, "Arrival-Date: %s\r\n", clean(c.ArrivalDate))
+		if t, err := time.Parse(event.TimeLayout, c.ArrivalDate); err == nil {
+			kv = append(kv, "Arrival-Date", t.UTC().Format(time.RFC1123Z))
 		}
-		if ft != "abuse" {
-			fmt.Fprintf(&text, "\r\nFeedback type: %s.\r\n", clean(ft))
-		}
+		writeFields(&machine, kv...)
+		fmt.Fprintf(&text, "\r\nFeedback type: %s.\r\n", ft)
+	default:
+		return nil, "", fmt.Errorf("event %s is neither a bounce nor a complaint", ev.Type)
 	}
-	text.WriteString("\r\nThe report and the original message's header are attached.\r\n")
-
-	var headers strings.Builder
-	for _, h := range orig.Headers {
-		fmt.Fprintf(&headers, "%s: %s\r\n", clean(h.Name), clean(h.Value))
+	if report != nil {
+		text.WriteString("\r\nThe machine-readable report is attached, and so is the report\r\nreceived from the recipient's side")
+		if len(report) > MaxNoticeReport {
+			fmt.Fprintf(&text, " (its first %d KiB)", MaxNoticeReport>>10)
+		}
+		text.WriteString(".\r\n")
+	} else {
+		text.WriteString("\r\nThe machine-readable report and the original message's header\r\nare attached.\r\n")
 	}
 
+	h := message.Header{Header: fields("From", from, "To", to, "Subject", subject, "Date", now.UTC().Format(time.RFC1123Z),
+		"Message-ID", "<"+msgID+">", "MIME-Version", "1.0", "Auto-Submitted", "auto-replied",
+		"Content-Type", mime.FormatMediaType("multipart/report", map[string]string{"report-type": reportType, "boundary": boundary()}))}
 	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	fmt.Fprintf(&buf, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-replied\r\n",
-		from, to, subject, now.UTC().Format(time.RFC1123Z), msgID)
-	fmt.Fprintf(&buf, "Content-Type: multipart/report; report-type=%s; boundary=%q\r\n\r\n", reportType, w.Boundary())
-	part := func(ct, body string) {
-		pw, _ := w.CreatePart(textproto.MIMEHeader{"Content-Type": {ct}, "Content-Transfer-Encoding": {"8bit"}})
-		pw.Write([]byte(body)) // a bytes.Buffer cannot fail
+	w, err := message.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, "", err
 	}
-	part("text/plain; charset=utf-8", text.String())
-	part(reportCT, report.String())
-	part("text/rfc822-headers; charset=utf-8", headers.String())
-	w.Close()
-	return buf.Bytes(), from
+	part := func(ct string, params map[string]string, cte string, body []byte, disposition map[string]string) error {
+		kv := []string{"Content-Type", mime.FormatMediaType(ct, params), "Content-Transfer-Encoding", cte}
+		if disposition != nil {
+			kv = append(kv, "Content-Disposition", mime.FormatMediaType("attachment", disposition))
+		}
+		pw, err := w.CreatePart(message.Header{Header: fields(kv...)})
+		if err != nil {
+			return err
+		}
+		if _, err := pw.Write(body); err != nil {
+			return err
+		}
+		return pw.Close()
+	}
+	err = part("text/plain", map[string]string{"charset": "utf-8"}, "quoted-printable", []byte(text.String()), nil)
+	if err == nil {
+		err = part("message/"+reportType, nil, "7bit", machine.Bytes(), nil)
+	}
+	if err == nil {
+		if report != nil {
+			// RFC 2046 §5.2.1 allows message/rfc822 no encoding but 7bit,
+			// 8bit or binary; go-message's 7bit/8bit writer breaks a line
+			// longer than 998 characters.
+			r := report[:min(len(report), MaxNoticeReport)]
+			if len(r) > 0 && r[len(r)-1] != '\n' {
+				r = append(r[:len(r):len(r)], '\r', '\n')
+			}
+			err = part("message/rfc822", nil, encoding8(r), r, map[string]string{"filename": "report.eml"})
+		} else {
+			var hdr strings.Builder
+			for _, f := range orig.Headers {
+				fmt.Fprintf(&hdr, "%s: %s\r\n", clean(f.Name), clean(f.Value))
+			}
+			err = part("text/rfc822-headers", map[string]string{"charset": "utf-8"}, "quoted-printable", []byte(hdr.String()), nil)
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), from, nil
 }
+
+// statusRe is an enhanced status code (RFC 3463).
+var statusRe = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)
+
+// fields is a header of the name/value pairs kv, written in that order
+// (go-message writes a header's fields last added first), each folded at
+// 76 characters where it has white space (RFC 5322 §2.2.3) and broken
+// before 998 where it has none.
+func fields(kv ...string) textproto.Header {
+	var h textproto.Header
+	for i := len(kv) - 2; i >= 0; i -= 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// writeFields writes the fields kv and the empty line that ends a header,
+// or a DSN's field group.
+func writeFields(w *bytes.Buffer, kv ...string) {
+	textproto.WriteHeader(w, fields(kv...)) // a bytes.Buffer cannot fail
+}
+
+// boundary is a new multipart boundary.
+func boundary() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return "=_" + hex.EncodeToString(b[:])
+}
+
+// fieldText makes s a 7-bit header field value that folds within 76
+// characters: control characters become spaces, other bytes outside
+// printable ASCII '?', and a run of more than maxWord characters without
+// white space is broken with spaces.
+func fieldText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return ' '
+		case r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+	var b strings.Builder
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			run = 0
+		} else if run++; run > maxWord {
+			b.WriteByte(' ')
+			run = 1
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// maxWord is the longest run without white space fieldText leaves: with
+// a field name, it still folds within 76 characters.
+const maxWord = 60
 
 // clean makes s safe for one header line: control characters become
 // spaces.
@@ -158,4 +314,15 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// encoding8 is the Content-Transfer-Encoding of b as it is: 8bit when it
+// has bytes beyond ASCII, else 7bit.
+func encoding8(b []byte) string {
+	for _, c := range b {
+		if c >= 0x80 {
+			return "8bit"
+		}
+	}
+	return "7bit"
 }

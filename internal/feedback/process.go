@@ -1,9 +1,8 @@
 package feedback
 
 import (
+	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
 	"github.com/sesame-email/sesame/internal/suppression"
@@ -44,10 +44,18 @@ type Options struct {
 	Forwarding func(ctx context.Context, q db.Querier, accountID, identity string) (bool, error)
 	// Sign DKIM-signs a forwarded notification (d=<ServiceDomain>); nil:
 	// unsigned.
-	Sign   func(msg []byte) ([]byte, error)
-	Logger *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	Sign func(msg []byte) ([]byte, error)
+	// MaxNoticesPerHour bounds the notifications forwarded about one
+	// message in a clock hour; beyond it bounces and complaints are still
+	// recorded, but their notices are skipped (and logged). 0:
+	// DefaultMaxNoticesPerHour.
+	MaxNoticesPerHour int
+	Logger            *slog.Logger     // nil: discard
+	Now               func() time.Time // nil: time.Now
 }
+
+// DefaultMaxNoticesPerHour is Options.MaxNoticesPerHour's default.
+const DefaultMaxNoticesPerHour = 20
 
 // Processor applies bounces and complaints to the messages they are about.
 // Its methods are safe for concurrent use.
@@ -63,6 +71,10 @@ func NewProcessor(opts Options) (*Processor, error) {
 	if opts.DB == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
 		return nil, errors.New("feedback: DB, Queue, Region and ServiceDomain are required")
 	}
+	if opts.MaxNoticesPerHour < 0 {
+		return nil, errors.New("feedback: MaxNoticesPerHour must not be negative")
+	}
+	opts.MaxNoticesPerHour = cmp.Or(opts.MaxNoticesPerHour, DefaultMaxNoticesPerHour)
 	p := &Processor{opts: opts, now: opts.Now, log: opts.Logger}
 	if p.now == nil {
 		p.now = time.Now
@@ -80,61 +92,80 @@ type Result struct {
 	Suppressed []string     // addresses added to the suppression list
 	Forwarded  []string     // MessageIds of the forwarded notifications
 	Ignored    []string     // why (parts of) the report were not used
-	// Duplicate says the same report (byte for byte) was already applied
-	// to this message: nothing was done again.
+	// Duplicate says everything the report says about this message was
+	// already applied (by an earlier report, or by delivery): nothing was
+	// done again.
 	Duplicate bool
+	// Checked is the verdict about each recipient of the message the
+	// report named: only verified ones are applied.
+	Checked []Checked
+	// StoredID is the id of the report kept for operators (ListReports);
+	// 0 when the message has MaxStoredPerMessage reports already.
+	StoredID int64
 }
 
-// Apply applies rep, what bounce.Parse made of raw, to each message it was
-// addressed to (sents: the return paths it was sent to), all in one
-// transaction: events, suppression-list entries and forwarded
-// notifications are all stored, or none is, so a sender that retries
-// after an error causes no duplicates. A report whose bytes were already
-// applied to a message is recorded as received (table feedback_reports)
-// and not applied again; raw nil skips that check. See the package
-// documentation for what each kind of report does.
-func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, sents ...*queue.Sent) ([]Result, error) {
+// ErrTemporary is returned by Apply when the report's origin could not be
+// checked for any recipient because lookups failed: nothing is stored,
+// and the sender should try again later.
+var ErrTemporary = errors.New("feedback: the report's origin could not be checked (DNS failure)")
+
+// Apply applies in (a report received on the feedback MX) to each message
+// it was addressed to (sents: the return paths it was sent to), all in one
+// transaction: events, suppression-list entries, forwarded notifications
+// and the report kept for operators are all stored, or none is, so a
+// sender that retries after an error causes no duplicates.
+//
+// Only what the report says about recipients it is verified for is
+// applied: a bounce must come from the null sender, and in.Check must say
+// the report comes from the side of the recipient's domain. What it says
+// about others is kept (ListReports) and logged but changes nothing. When
+// every check failed for a lookup failure, Apply stores nothing and
+// returns an error wrapping ErrTemporary. What a report says about a
+// recipient is applied once per message, recipient and kind (see
+// applyOnce), whatever its bytes. See the package documentation for what
+// each kind of report does.
+func (p *Processor) Apply(ctx context.Context, in *Received, sents ...*queue.Sent) ([]Result, error) {
 	results := make([]Result, len(sents))
 	plans := make([][]outcome, len(sents))
-	work := false
+	var checks, temporary int
+	var reasons []string
 	for i, sent := range sents {
-		plans[i] = p.plan(sent, rep, &results[i])
-		work = work || len(plans[i]) > 0
+		r := &results[i]
+		plans[i] = p.plan(ctx, sent, in, r)
+		for _, c := range r.Checked {
+			checks++
+			if c.Temporary {
+				temporary++
+				reasons = append(reasons, c.Address+": "+c.Reason)
+			}
+		}
 	}
-	if !work {
-		return results, nil
-	}
-	digest := ""
-	if raw != nil {
-		sum := sha256.Sum256(raw)
-		digest = hex.EncodeToString(sum[:])
+	if checks > 0 && temporary == checks {
+		return nil, fmt.Errorf("%w: %s", ErrTemporary, strings.Join(reasons, "; "))
 	}
 	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
 		now := p.now()
 		for i, sent := range sents {
 			r := &results[i]
-			if len(plans[i]) == 0 {
-				continue
-			}
-			if digest != "" {
-				res, err := tx.Exec(ctx, `INSERT INTO feedback_reports (message_id, digest, kind, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-					sent.ID, digest, string(rep.Kind), db.Millis(now))
+			for _, o := range plans[i] {
+				ev, suppress, err := p.applyOnce(ctx, tx, sent.ID, o, now, r)
 				if err != nil {
-					return fmt.Errorf("feedback: record report: %w", err)
+					return err
 				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					r.Duplicate = true
+				if ev == nil {
 					continue
 				}
+				if _, err := event.Append(ctx, tx, ev, now); err != nil {
+					return err
+				}
+				r.Events = append(r.Events, ev.Type)
+				if err := p.consequences(ctx, tx, ev, suppress, in.Raw, r); err != nil {
+					return err
+				}
 			}
-			for _, o := range plans[i] {
-				if _, err := event.Append(ctx, tx, o.ev, now); err != nil {
-					return err
-				}
-				r.Events = append(r.Events, o.ev.Type)
-				if err := p.consequences(ctx, tx, o.ev, o.suppress, r); err != nil {
-					return err
-				}
+			r.Duplicate = len(plans[i]) > 0 && len(r.Events) == 0
+			if err := p.store(ctx, tx, in, sent, r, now); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -148,18 +179,128 @@ func (p *Processor) Apply(ctx context.Context, raw []byte, rep *bounce.Report, s
 	return results, nil
 }
 
-// plan returns the events rep makes for the message sent, with the
-// addresses each suppresses, and notes in res what it ignores.
-func (p *Processor) plan(sent *queue.Sent, rep *bounce.Report, res *Result) []outcome {
+// The kinds a report about a recipient is applied once per (table
+// feedback_applied). A transient bounce has its own kind, so that it does
+// not block a later permanent one; once a permanent bounce is applied, a
+// transient one is a duplicate.
+const (
+	keyBounce    = "bounce"    // a Permanent bounce
+	keyTransient = "transient" // a Transient or Undetermined bounce
+	keyComplaint = "complaint"
+)
+
+// applyOnce claims, inside tx, the keys of o's recipients for the message
+// messageID and returns o's event reduced to the recipients whose keys
+// were free, with the addresses it suppresses; nil when none was (the
+// others are noted in r as already applied).
+func (p *Processor) applyOnce(ctx context.Context, tx *db.Tx, messageID string, o outcome, now time.Time, r *Result) (*event.Event, []string, error) {
+	ev := *o.ev
+	var kept []string
+	keep := func(addr, kind string) (bool, error) {
+		ok, err := claimKey(ctx, tx, messageID, addr, kind, now)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			kept = append(kept, strings.ToLower(addr))
+		} else if r != nil {
+			r.Ignored = append(r.Ignored, fmt.Sprintf("%s: a %s about this recipient was already applied", addr, kind))
+		}
+		return ok, nil
+	}
+	switch {
+	case ev.Bounce != nil:
+		b := *ev.Bounce
+		kind := keyTransient
+		if b.BounceType == smtpcode.BouncePermanent {
+			kind = keyBounce
+		}
+		rcpts, err := keepAll(b.BouncedRecipients, func(rc event.Recipient) string { return rc.EmailAddress }, kind, keep)
+		if err != nil || len(rcpts) == 0 {
+			return nil, nil, err
+		}
+		b.BouncedRecipients = rcpts
+		ev.Bounce = &b
+	case ev.Complaint != nil:
+		c := *ev.Complaint
+		rcpts, err := keepAll(c.ComplainedRecipients, func(a string) string { return a }, keyComplaint, keep)
+		if err != nil || len(rcpts) == 0 {
+			return nil, nil, err
+		}
+		c.ComplainedRecipients = rcpts
+		ev.Complaint = &c
+	default:
+		return nil, nil, fmt.Errorf("feedback: event %s is neither a bounce nor a complaint", ev.Type)
+	}
+	suppress := slices.DeleteFunc(slices.Clone(o.suppress), func(a string) bool { return !slices.Contains(kept, strings.ToLower(a)) })
+	return &ev, suppress, nil
+}
+
+// keepAll returns the items whose address keep takes for kind.
+func keepAll[T any](items []T, addr func(T) string, kind string, keep func(addr, kind string) (bool, error)) ([]T, error) {
+	var out []T
+	for _, it := range items {
+		ok, err := keep(addr(it), kind)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// claimKey records, inside tx, that a report of kind about recipient was
+// applied to the message messageID, and reports whether it was the first:
+// false when one was already (for keyTransient: or a permanent bounce).
+// Under PostgreSQL a concurrent claim of the same key waits for the first
+// to commit, then finds it taken.
+func claimKey(ctx context.Context, tx *db.Tx, messageID, recipient, kind string, now time.Time) (bool, error) {
+	rcpt := strings.ToLower(recipient)
+	if kind == keyTransient {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM feedback_applied WHERE message_id = ? AND recipient = ? AND kind = ?`,
+			messageID, rcpt, keyBounce).Scan(&n); err != nil {
+			return false, fmt.Errorf("feedback: read applied reports: %w", err)
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	res, err := tx.Exec(ctx, `INSERT INTO feedback_applied (message_id, recipient, kind, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		messageID, rcpt, kind, db.Millis(now))
+	if err != nil {
+		return false, fmt.Errorf("feedback: record applied report: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("feedback: record applied report: %w", err)
+	}
+	return n == 1, nil
+}
+
+// plan returns the events the report in makes for the message sent, with
+// the addresses each suppresses, and notes in res what it ignores and the
+// verdict about each recipient it checked.
+func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, res *Result) []outcome {
+	rep := in.Report
 	if sent.System {
 		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
 		return nil
 	}
+	v := &verifier{ctx: ctx, in: in, ev: in.Evidence, res: res, verdicts: map[string]origin.Verdict{}}
+	v.ev.SenderDomains = senderDomains(sent)
 	switch rep.Kind {
 	case bounce.KindBounce:
-		return p.bounceEvents(sent, rep, res)
+		if in.Evidence.MailFrom != "" {
+			// RFC 5321 §4.5.5: a non-delivery notification is sent from
+			// the null reverse-path.
+			v.refuse = fmt.Sprintf("a bounce comes from the null sender <>; this one came from <%s>", in.Evidence.MailFrom)
+		}
+		return p.bounceEvents(sent, rep, res, v.verified)
 	case bounce.KindComplaint:
-		if ev := p.complaintEvent(sent, rep, res); ev != nil {
+		if ev := p.complaintEvent(sent, rep, res, v.verified); ev != nil {
 			return []outcome{{ev, complained(ev)}}
 		}
 		return nil
@@ -168,29 +309,99 @@ func (p *Processor) plan(sent *queue.Sent, rep *bounce.Report, res *Result) []ou
 	return nil
 }
 
+// verifier decides, for one report and one message, whether the report
+// may change anything for a recipient, once per recipient domain.
+type verifier struct {
+	ctx      context.Context
+	in       *Received
+	ev       origin.Evidence
+	res      *Result
+	refuse   string // when set, nothing is verified, for this reason
+	verdicts map[string]origin.Verdict
+}
+
+// verified reports whether the report comes from the side of addr's
+// domain, noting the verdict in v.res.
+func (v *verifier) verified(addr string) bool {
+	_, domain, _ := strings.Cut(addr, "@")
+	domain = strings.ToLower(domain)
+	verdict, ok := v.verdicts[domain]
+	switch {
+	case ok:
+	case v.refuse != "":
+		verdict = origin.Verdict{Reason: v.refuse}
+	case v.in.Check == nil:
+		verdict = origin.Verdict{Reason: "no origin check"}
+	default:
+		verdict = v.in.Check(v.ctx, v.ev, domain)
+	}
+	v.verdicts[domain] = verdict
+	v.res.Checked = append(v.res.Checked, Checked{Address: addr, Verified: verdict.OK, How: verdict.How, Reason: verdict.Reason, Temporary: verdict.Temporary})
+	if !verdict.OK {
+		v.res.Ignored = append(v.res.Ignored, fmt.Sprintf("%s: not shown to come from the recipient's side: %s", addr, verdict.Reason))
+	}
+	return verdict.OK
+}
+
+// senderDomains are the domains of the sending side of the message sent:
+// its From and Source addresses', its envelope sender's and its sending
+// identity's (whose key signed it).
+func senderDomains(sent *queue.Sent) []string {
+	var out []string
+	add := func(addr string) {
+		if a, err := mail.ParseAddress(addr); err == nil {
+			addr = a.Address
+		}
+		if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+			addr = addr[i+1:]
+		}
+		if d := strings.ToLower(strings.TrimSpace(addr)); d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	for _, f := range sent.Mail.CommonHeaders.From {
+		add(f)
+	}
+	add(sent.Mail.Source)
+	add(sent.MailFrom)
+	add(identityOf(sent.Mail.SourceArn))
+	return out
+}
+
 // Delivered applies feedback from Sesame's own delivery (deliver's
 // OnFeedback): a bounce from a delivery attempt, or a mailbox simulator's
 // bounce or complaint, inside the transaction recording it: the event's
 // addresses go on the suppression list when suppress (the delivery's
 // smtpcode.Judge verdict, which a DSN about the same reply gets too;
 // false for the simulator, whose addresses SES never suppresses), and the
-// event is forwarded as a report from the feedback MX would be.
+// event is forwarded as a report from the feedback MX would be. It takes
+// the same once-per-recipient keys as Apply: a later DSN about the same
+// recipient is a duplicate, and when a report was applied first (the
+// event itself is already stored by the queue), nothing more is done.
 func (p *Processor) Delivered(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error {
 	if c.System {
 		return nil
 	}
-	var addrs []string
+	o := outcome{ev: ev}
 	switch {
 	case !suppress:
 	case ev.Bounce != nil:
 		for _, rc := range ev.Bounce.BouncedRecipients {
-			addrs = append(addrs, rc.EmailAddress)
+			o.suppress = append(o.suppress, rc.EmailAddress)
 		}
 	case ev.Complaint != nil:
-		addrs = complained(ev)
+		o.suppress = complained(ev)
 	}
 	var r Result
-	if err := p.consequences(ctx, tx, ev, addrs, &r); err != nil {
+	once, addrs, err := p.applyOnce(ctx, tx, c.MessageID, o, p.now(), &r)
+	if err != nil {
+		return err
+	}
+	if once == nil {
+		p.log.Info("delivery feedback already applied by a report", "message_id", c.MessageID, "account", c.AccountID, "type", ev.Type, "ignored", r.Ignored)
+		return nil
+	}
+	if err := p.consequences(ctx, tx, once, addrs, nil, &r); err != nil {
 		return err
 	}
 	if len(r.Suppressed) > 0 || len(r.Forwarded) > 0 {
@@ -219,8 +430,9 @@ func complained(ev *event.Event) []string {
 
 // consequences does what ev (a Bounce or Complaint) causes besides itself:
 // the suppression-list entries for the addresses in suppress (reason
-// BOUNCE or COMPLAINT, as ev is) and the forwarded notification.
-func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event, suppress []string, r *Result) error {
+// BOUNCE or COMPLAINT, as ev is) and the forwarded notification, which
+// attaches report, the report received (nil for feedback from delivery).
+func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event, suppress []string, report []byte, r *Result) error {
 	reason, feedbackID := suppression.Bounce, ""
 	switch {
 	case ev.Bounce != nil:
@@ -239,7 +451,7 @@ func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event
 			}
 		}
 	}
-	id, err := p.forward(ctx, tx, ev)
+	id, err := p.forward(ctx, tx, ev, report)
 	if err != nil {
 		return err
 	}
@@ -250,8 +462,9 @@ func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event
 }
 
 // bounceEvents turns a bounce report into Bounce events for the message's
-// recipients it names: one per bounceType/bounceSubType, in report order.
-func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Result) []outcome {
+// recipients it names that verified accepts: one per
+// bounceType/bounceSubType, in report order.
+func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Result, verified func(addr string) bool) []outcome {
 	now := p.now()
 	mta := rep.ReportingMTA
 	if mta != "" && !strings.Contains(mta, ";") {
@@ -273,6 +486,9 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 			// The remote MTA is still trying: not a bounce (SES publishes a
 			// Bounce only when delivery has stopped).
 			res.Ignored = append(res.Ignored, fmt.Sprintf("%s: delivery delayed, still being retried by the remote MTA", addr))
+			continue
+		}
+		if !verified(addr) {
 			continue
 		}
 		bt, st := r.BounceType, r.BounceSubType
@@ -301,29 +517,33 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 	return evs
 }
 
-// complaintEvent turns a complaint report into a Complaint event, or nil
-// when it names no recipient of the message.
-func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Result) *event.Event {
-	var rcpts []string
+// complaintEvent turns a complaint report into a Complaint event naming
+// the message's recipients it names that verified accepts, or nil when
+// there are none. A complaint naming no recipient is attributed to a
+// one-recipient message's recipient, when verified for that recipient.
+func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Result, verified func(addr string) bool) *event.Event {
+	var named []string
 	for _, r := range rep.Recipients {
 		addr := match(sent.Recipients, r.Address, r.OriginalRecipient)
 		if addr == "" {
 			res.Ignored = append(res.Ignored, fmt.Sprintf("%s was not a recipient of message %s", r.Address, sent.ID))
 			continue
 		}
-		if !slices.ContainsFunc(rcpts, func(x string) bool { return strings.EqualFold(x, addr) }) {
-			rcpts = append(rcpts, addr)
+		if !slices.ContainsFunc(named, func(x string) bool { return strings.EqualFold(x, addr) }) {
+			named = append(named, addr)
 		}
 	}
-	if len(rep.Recipients) == 0 && len(sent.Recipients) == 1 {
+	if len(rep.Recipients) == 0 {
+		if len(sent.Recipients) != 1 {
+			res.Ignored = append(res.Ignored, fmt.Sprintf("the complaint names no recipient and message %s had %d", sent.ID, len(sent.Recipients)))
+			return nil
+		}
 		// The report does not say who complained (recipients redacted),
 		// but the message went to one address.
-		rcpts = []string{sent.Recipients[0]}
+		named = []string{sent.Recipients[0]}
 	}
+	rcpts := slices.DeleteFunc(named, func(a string) bool { return !verified(a) })
 	if len(rcpts) == 0 {
-		if len(rep.Recipients) == 0 {
-			res.Ignored = append(res.Ignored, fmt.Sprintf("the complaint names no recipient and message %s had %d", sent.ID, len(sent.Recipients)))
-		}
 		return nil
 	}
 	now := p.now()

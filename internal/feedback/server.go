@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sesame-email/sesame/internal/bounce"
+	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
 )
 
@@ -28,11 +30,21 @@ const (
 	DefaultMaxRecipients   = 10
 	DefaultTimeout         = 5 * time.Minute  // a command, or a whole DATA (40 MB at 140 KB/s)
 	DefaultMaxSession      = 15 * time.Minute // a connection, however busy
+	// DefaultMaxPrefixBytes is how much of a report is kept: the parts a
+	// DSN or an ARF report needs (their human-readable and machine-readable
+	// parts come before the enclosed original), and more.
+	DefaultMaxPrefixBytes = 1 << 20
+	DefaultMaxHeldBytes   = 16 << 20         // reports' prefixes held at once, across connections
+	DefaultHeldWait       = 10 * time.Second // how long a report waits for held bytes to come free
 )
 
 // ServerOptions configures a Server.
 type ServerOptions struct {
 	Processor *Processor // required; its queue holds the messages feedback is accepted for
+	// Origin decides whether a report comes from the side of the
+	// recipient it is about; required. Its Resolver also verifies the
+	// reports' DKIM signatures (origin.VerifyDKIM), as they stream in.
+	Origin *origin.Checker
 	// Hostname is the name the server gives in its greeting; required
 	// (feedback-smtp.<region>.<service domain>).
 	Hostname string
@@ -42,6 +54,16 @@ type ServerOptions struct {
 	// MaxMessageBytes bounds a message (552 beyond it); 0:
 	// DefaultMaxMessageBytes.
 	MaxMessageBytes int64
+	// MaxPrefixBytes is how much of a message is kept and parsed; the
+	// rest is read and discarded (but counts for MaxMessageBytes). 0:
+	// DefaultMaxPrefixBytes.
+	MaxPrefixBytes int64
+	// MaxHeldBytes bounds the prefixes held at once across all
+	// connections; a report that finds no room within HeldWait is answered
+	// 451 4.3.2, so that its sender retries. 0: DefaultMaxHeldBytes,
+	// DefaultHeldWait.
+	MaxHeldBytes int64
+	HeldWait     time.Duration
 	// MaxConns and MaxConnsPerIP bound open connections, in all and from
 	// one IP address; more are answered 421 and closed. 0: DefaultMaxConns,
 	// DefaultMaxConnsPerIP.
@@ -64,17 +86,19 @@ type ServerOptions struct {
 // Server is the feedback MX: an SMTP server that takes bounces and
 // complaints addressed to the envelope senders of the mail Sesame sent.
 type Server struct {
-	opts ServerOptions
-	now  func() time.Time
-	log  *slog.Logger
+	opts   ServerOptions
+	now    func() time.Time
+	log    *slog.Logger
+	budget *heldBudget
 }
 
 // NewServer returns a Server.
 func NewServer(opts ServerOptions) (*Server, error) {
 	switch {
-	case opts.Processor == nil || opts.Hostname == "":
-		return nil, errors.New("feedback: Processor and Hostname are required")
-	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0:
+	case opts.Processor == nil || opts.Hostname == "" || opts.Origin == nil || opts.Origin.Resolver == nil:
+		return nil, errors.New("feedback: Processor, Hostname and Origin (with a Resolver) are required")
+	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0 ||
+		opts.MaxPrefixBytes < 0 || opts.MaxHeldBytes < 0 || opts.HeldWait < 0:
 		return nil, errors.New("feedback: limits must not be negative")
 	}
 	s := &Server{opts: opts, now: opts.Now, log: opts.Logger}
@@ -92,6 +116,13 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	o.MaxSession = cmp.Or(o.MaxSession, DefaultMaxSession)
 	o.MaxRecipients = cmp.Or(o.MaxRecipients, DefaultMaxRecipients)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.MaxPrefixBytes = cmp.Or(o.MaxPrefixBytes, DefaultMaxPrefixBytes)
+	o.MaxHeldBytes = cmp.Or(o.MaxHeldBytes, DefaultMaxHeldBytes)
+	o.HeldWait = cmp.Or(o.HeldWait, DefaultHeldWait)
+	if o.MaxPrefixBytes > o.MaxHeldBytes {
+		return nil, errors.New("feedback: MaxPrefixBytes must not exceed MaxHeldBytes")
+	}
+	s.budget = newHeldBudget(o.MaxHeldBytes, o.HeldWait)
 	return s, nil
 }
 
@@ -99,7 +130,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 // connection.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s, ctx: ctx, remote: remoteIP(c.Conn())}, nil
+		return &session{s: s, ctx: ctx, conn: c, remote: remoteIP(c.Conn())}, nil
 	}))
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.opts.TLSConfig
@@ -132,16 +163,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 type session struct {
 	s      *Server
 	ctx    context.Context
+	conn   *smtp.Conn
 	remote string
-	from   string
+	helo   string // the EHLO/HELO name, when MAIL was given
+	from   string // the envelope sender; "" for <>
 	rcpts  []*queue.Sent
 }
 
-func (x *session) Reset()        { x.from, x.rcpts = "", nil }
+func (x *session) Reset()        { x.from, x.helo, x.rcpts = "", "", nil }
 func (x *session) Logout() error { return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	x.from = from // DSNs come from <>, ARF reports from anyone
+	x.helo = x.conn.Hostname()
 	return nil
 }
 
@@ -180,29 +214,67 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-// Data reads the report and applies it to each recipient's message.
+// Held reports how many bytes of reports the server holds in memory now,
+// across its connections (at most ServerOptions.MaxHeldBytes).
+func (s *Server) Held() int64 { return s.budget.held.Load() }
+
+// Data reads the report (keeping its first MaxPrefixBytes, verifying its
+// DKIM signatures as it streams), checks where it comes from and applies
+// it to each recipient's message.
 func (x *session) Data(r io.Reader) error {
 	s := x.s
-	raw, err := io.ReadAll(r)
+	pr, pw := io.Pipe()
+	type dkimResult struct {
+		res []origin.DKIMResult
+		err error
+	}
+	dkimc := make(chan dkimResult, 1)
+	go func() {
+		res, err := origin.VerifyDKIM(x.ctx, s.opts.Origin.Resolver, pr)
+		pr.CloseWithError(io.ErrClosedPipe) // should it not have read to the end, writes fail rather than block
+		dkimc <- dkimResult{res, err}
+	}()
+	rc, err := receive(x.ctx, r, s.opts.MaxPrefixBytes, s.budget, pw)
+	pw.CloseWithError(err)
+	dk := <-dkimc
 	if err != nil {
 		s.log.Info("feedback message refused", "remote_ip", x.remote, "err", err)
-		return err // go-smtp answers ErrDataTooLarge with 552
+		var se *smtp.SMTPError
+		switch {
+		case errors.Is(err, ErrBusy):
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "too busy; try again later"}
+		case errors.As(err, &se):
+			return se // go-smtp's ErrDataTooLarge: 552
+		}
+		return err
 	}
-	rep, err := bounce.Parse(raw)
+	defer s.budget.give(rc.reserved)
+	if dk.err != nil {
+		s.log.Info("feedback DKIM signatures not verified", "remote_ip", x.remote, "err", dk.err)
+	}
+	rep, err := bounce.Parse(rc.prefix)
 	if err != nil {
-		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", len(raw), "err", err)
+		s.log.Info("feedback message refused: not a mail message", "remote_ip", x.remote, "mail_from", x.from, "size", rc.size, "err", err)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message could not be read as a mail message"}
 	}
-	res, err := s.opts.Processor.Apply(x.ctx, raw, rep, x.rcpts...)
-	if err != nil {
+	ip, _ := netip.ParseAddr(x.remote)
+	in := &Received{Raw: rc.prefix, Size: rc.size, Report: rep, Check: s.opts.Origin.Check,
+		Evidence: origin.Evidence{RemoteIP: ip, HELO: x.helo, MailFrom: x.from, DKIM: dk.res}}
+	res, err := s.opts.Processor.Apply(x.ctx, in, x.rcpts...)
+	switch {
+	case errors.Is(err, ErrTemporary):
+		s.log.Info("feedback origin not checked for a DNS failure; the sender will retry", "remote_ip", x.remote, "helo", x.helo, "mail_from", x.from,
+			"kind", rep.Kind, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "temporary DNS failure; try again later"}
+	case err != nil:
 		s.log.Error("feedback could not be applied; the sender will retry", "remote_ip", x.remote, "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
 	}
 	for i, sent := range x.rcpts {
 		r := res[i]
-		s.log.Info("feedback received", "remote_ip", x.remote, "mail_from", x.from, "message_id", sent.ID, "account", sent.AccountID,
-			"kind", rep.Kind, "format", rep.Format, "events", r.Events, "suppressed", r.Suppressed, "forwarded", r.Forwarded,
-			"ignored", r.Ignored, "duplicate", r.Duplicate)
+		s.log.Info("feedback received", "remote_ip", x.remote, "helo", x.helo, "mail_from", x.from, "message_id", sent.ID, "account", sent.AccountID,
+			"kind", rep.Kind, "format", rep.Format, "size", rc.size, "outcome", r.outcome(), "report_id", r.StoredID, "checked", r.Checked,
+			"events", r.Events, "suppressed", r.Suppressed, "forwarded", r.Forwarded, "ignored", r.Ignored, "duplicate", r.Duplicate)
 	}
 	return nil
 }

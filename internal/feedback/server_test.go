@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +24,22 @@ import (
 // serve starts the feedback server on loopback and returns its address.
 func (f *fixture) serve(t testing.TB, mod func(*feedback.ServerOptions)) string {
 	t.Helper()
-	opts := feedback.ServerOptions{Processor: f.p, Hostname: "feedback-smtp." + region + "." + serviceDomain, Now: f.clock.Now, Logger: f.log}
+	return f.serveServer(t, mod, nil)
+}
+
+// serveServer is serve that also sets *srv to the server.
+func (f *fixture) serveServer(t testing.TB, mod func(*feedback.ServerOptions), srv **feedback.Server) string {
+	t.Helper()
+	opts := feedback.ServerOptions{Processor: f.p, Hostname: "feedback-smtp." + region + "." + serviceDomain, Origin: f.checker, Now: f.clock.Now, Logger: f.log}
 	if mod != nil {
 		mod(&opts)
 	}
 	s, err := feedback.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if srv != nil {
+		*srv = s
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,6 +61,12 @@ func (f *fixture) serve(t testing.TB, mod func(*feedback.ServerOptions)) string 
 // command that failed.
 func smtpSend(t *testing.T, addr string, msg io.Reader, rcpts ...string) error {
 	t.Helper()
+	return smtpSendFrom(t, addr, "", msg, rcpts...)
+}
+
+// smtpSendFrom is smtpSend from the envelope sender from.
+func smtpSendFrom(t *testing.T, addr, from string, msg io.Reader, rcpts ...string) error {
+	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +75,7 @@ func smtpSend(t *testing.T, addr string, msg io.Reader, rcpts ...string) error {
 	if err := c.Hello("mx.rcpt.test"); err != nil {
 		return err
 	}
-	if err := c.Mail("", nil); err != nil {
+	if err := c.Mail(from, nil); err != nil {
 		return err
 	}
 	for _, r := range rcpts {
@@ -334,4 +351,143 @@ func TestServerSTARTTLS(t *testing.T) {
 	if evs := f.events(t, "m1"); len(evs) != 1 || evs[0].Type != event.Bounce {
 		t.Fatalf("events = %+v", evs)
 	}
+}
+
+// stall opens an SMTP transaction to rcpt on addr, sends a message's
+// header and n bytes of body and then stops sending, without ending the
+// DATA; the connection stays open until the test ends.
+func stall(t *testing.T, addr, rcpt string, n int) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	stallOn(t, c, rcpt, n)
+}
+
+// waitHeld waits until the server holds want bytes of reports.
+func waitHeld(t *testing.T, s func() int64, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %d bytes; want %d", s(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// heapInUse is the Go heap's live and not yet swept objects, after a
+// collection.
+func heapInUse() int64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+// TestServerStalledReports: five senders each send 39 MB of a report and
+// stall. The server keeps each report's first MaxPrefixBytes and discards
+// the rest, so what it holds stays bounded (it held them whole: 5 × 39 MB
+// and more).
+func TestServerStalledReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 195 MB over loopback")
+	}
+	f := newFixture(t, dbtest.SQLite(t))
+	f.send(t, "m1", "a@rcpt.test")
+	var srv *feedback.Server
+	addr := f.serveServer(t, nil, &srv)
+	before := heapInUse()
+	for range 5 {
+		stall(t, addr, "m1@"+mailFromDom, 39<<20)
+	}
+	waitHeld(t, srv.Held, 5*feedback.DefaultMaxPrefixBytes)
+	grown := heapInUse() - before
+	t.Logf("heap in use grew by %.1f MiB with five 39 MB reports stalled", float64(grown)/(1<<20))
+	if limit := int64(5*feedback.DefaultMaxPrefixBytes + 8<<20); grown > limit { // measured: 5.2 MiB
+		t.Fatalf("heap in use grew by %d bytes; want at most %d", grown, limit)
+	}
+}
+
+// TestServerHeldBudget: when the prefixes held across connections reach
+// MaxHeldBytes, a further report waits HeldWait and is answered 451 4.3.2
+// (its sender retries); once bytes come free, reports are taken again.
+func TestServerHeldBudget(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.send(t, "m1", "a@rcpt.test")
+		var srv *feedback.Server
+		addr := f.serveServer(t, func(o *feedback.ServerOptions) {
+			o.MaxPrefixBytes, o.MaxHeldBytes, o.HeldWait = 256<<10, 512<<10, 20*time.Millisecond
+		}, &srv)
+		rp := "m1@" + mailFromDom
+		dsn := testkit.DSN(rp, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown")
+
+		c1, err := smtp.Dial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c1.Close()
+		stall(t, addr, rp, 2<<20)
+		stallOn(t, c1, rp, 2<<20)
+		waitHeld(t, srv.Held, 512<<10)
+		err = smtpSend(t, addr, strings.NewReader(dsn), rp)
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 2}) {
+			t.Fatalf("a report beyond the held bytes: %v; want 451 4.3.2", err)
+		}
+		f.nothingStored(t, "m1")
+
+		c1.Close() // one stalled sender goes away
+		waitHeld(t, srv.Held, 256<<10)
+		if err := smtpSend(t, addr, strings.NewReader(dsn), rp); err != nil {
+			t.Fatalf("with bytes free again: %v", err)
+		}
+		if evs := f.events(t, "m1"); len(evs) != 1 || evs[0].Type != event.Bounce {
+			t.Fatalf("events = %+v", evs)
+		}
+	})
+}
+
+// stallOn is stall on an open connection.
+func stallOn(t *testing.T, c *smtp.Client, rcpt string, n int) {
+	t.Helper()
+	if err := c.Hello("mx.rcpt.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, io.MultiReader(strings.NewReader("From: x@rcpt.test\r\nSubject: big\r\n\r\n"), &lines{n: n})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServerLargeReport: a DSN enclosing a 5 MB original is read to its
+// end, cut at the prefix limit and applied.
+func TestServerLargeReport(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.send(t, "m1", "a@rcpt.test")
+		addr := f.serve(t, nil)
+		rp := "m1@" + mailFromDom
+		dsn := testkit.DSN(rp, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown")
+		head, tail, _ := strings.Cut(dsn, "--b1--")
+		msg := io.MultiReader(strings.NewReader(head+"\r\n"), &lines{n: 5 << 20}, strings.NewReader("--b1--"+tail))
+		if err := smtpSend(t, addr, msg, rp); err != nil {
+			t.Fatal(err)
+		}
+		if evs := f.events(t, "m1"); len(evs) != 1 || evs[0].Type != event.Bounce || evs[0].Bounce.BouncedRecipients[0].Status != "5.1.1" {
+			t.Fatalf("events = %+v", evs)
+		}
+	})
 }
