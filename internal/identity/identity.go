@@ -462,7 +462,13 @@ func (s *Store) FindByName(ctx context.Context, name string) ([]*Identity, error
 }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Identity, error) {
-	rows, err := s.db.Query(ctx, q, args...)
+	return queryIn(ctx, s.db, q, args...)
+}
+
+// queryIn returns the identities query q selects through from (the
+// database or a transaction).
+func queryIn(ctx context.Context, from db.Querier, q string, args ...any) ([]*Identity, error) {
+	rows, err := from.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: query: %w", err)
 	}

@@ -119,21 +119,8 @@ func (s *Store) failBorrowed(ctx context.Context, tx *db.Tx, owner *Identity, at
 	if tx.Dialect() == db.Postgres {
 		q += ` FOR UPDATE`
 	}
-	rows, err := tx.Query(ctx, q, owner.AccountID, string(Failed), owner.Domain, "%."+escapeLike(owner.Domain))
+	found, err := queryIn(ctx, tx, q, owner.AccountID, string(Failed), owner.Domain, "%."+escapeLike(owner.Domain))
 	if err != nil {
-		return nil, fmt.Errorf("identity: MAIL FROM domains under %s: %w", owner.Domain, err)
-	}
-	var found []*Identity
-	for rows.Next() {
-		i, err := scanIdentity(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("identity: MAIL FROM domains under %s: %w", owner.Domain, err)
-		}
-		found = append(found, i)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("identity: MAIL FROM domains under %s: %w", owner.Domain, err)
 	}
 	var out []Transition
