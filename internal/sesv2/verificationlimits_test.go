@@ -253,7 +253,7 @@ func TestVerificationTakesTheSendingRate(t *testing.T) {
 		if stored(t, env, "b@target.example") || mailsTo(t, env, "b@target.example") != 0 {
 			t.Fatal("a verification refused for the rate left something behind")
 		}
-		// A refused verification gave its token back: the next second has one.
+		// A second later the bucket has a token again.
 		env.Clock.Advance(time.Second)
 		if err := verifiers[0].send(env, "b@target.example"); err != nil {
 			t.Fatal(err)
