@@ -27,6 +27,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/send"
@@ -75,11 +76,20 @@ func New(t testing.TB, d *db.DB) *Env {
 	clock := testkit.NewClock(time.Now())
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	accts := account.New(d, box, clock.Now)
-	ids, err := identity.New(identity.Options{DB: d, Seal: box, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, GenerateKey: FastKeys, VerifyURL: "http://sesame.example.test"})
+	q, err := queue.New(queue.Options{DB: d, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := queue.New(queue.Options{DB: d, Now: clock.Now})
+	mailer, err := notify.NewMailer(notify.MailerOptions{Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sender *send.Sender
+	ids, err := identity.New(identity.Options{DB: d, Seal: box, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, GenerateKey: FastKeys, VerifyURL: "http://sesame.example.test",
+		Mail: mailer.QueueTx,
+		Admit: func(ctx context.Context, accountID string, n int) (func(bool), error) {
+			return sender.Admit(ctx, accountID, n)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +97,7 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := send.New(send.Options{Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log,
+	sender, err = send.New(send.Options{Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log,
 		Suppressed: supp.Suppressed})
 	if err != nil {
 		t.Fatal(err)
@@ -138,8 +148,14 @@ func (e *Env) Other(t testing.TB, name string) (*account.Account, *ses.Client, *
 // the checker would, so tests can reach the verified state directly.
 func (e *Env) MarkVerified(t testing.TB, name string) {
 	t.Helper()
+	e.MarkVerifiedIn(t, e.Account.ID, name)
+}
+
+// MarkVerifiedIn is MarkVerified for another account's identity.
+func (e *Env) MarkVerifiedIn(t testing.TB, accountID, name string) {
+	t.Helper()
 	ctx := context.Background()
-	i, err := e.Identities.Get(ctx, e.Account.ID, name)
+	i, err := e.Identities.Get(ctx, accountID, name)
 	if err != nil {
 		t.Fatal(err)
 	}

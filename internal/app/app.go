@@ -106,16 +106,27 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 			return nil, err
 		}
 	}
-	a.Identities, err = identity.New(identity.Options{
-		DB: d, Seal: box, Region: cfg.Region, ServiceDomain: strings.ToLower(strings.TrimSuffix(cfg.ServiceDomain, ".")),
-		Logger:    log.With("component", "identity"),
-		VerifyURL: cfg.PublicURL,
-		Changed:   a.kick,
-	})
+	a.Queue, err = queue.New(queue.Options{DB: d, Notify: a.kickDelivery})
 	if err != nil {
 		return nil, err
 	}
-	a.Queue, err = queue.New(queue.Options{DB: d, Notify: a.kickDelivery})
+	serviceDomain := strings.ToLower(strings.TrimSuffix(cfg.ServiceDomain, "."))
+	// Verification mail is queued with the change that issues its link,
+	// within the account's quota and rate (the Sender's, built below).
+	mailer, err := notify.NewMailer(notify.MailerOptions{Queue: a.Queue, Region: cfg.Region, ServiceDomain: serviceDomain, Sign: a.signSystem})
+	if err != nil {
+		return nil, err
+	}
+	a.Identities, err = identity.New(identity.Options{
+		DB: d, Seal: box, Region: cfg.Region, ServiceDomain: serviceDomain,
+		Logger:    log.With("component", "identity"),
+		VerifyURL: cfg.PublicURL,
+		Changed:   a.kick,
+		Mail:      mailer.QueueTx,
+		Admit: func(ctx context.Context, accountID string, n int) (func(bool), error) {
+			return a.Sender.Admit(ctx, accountID, n)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +293,7 @@ func (a *App) kick() {
 	if n != nil {
 		n.Kick()
 	}
+	a.kickDelivery() // a change may have queued a verification mail
 }
 
 func (a *App) kickDelivery() {

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -47,9 +48,13 @@ type CheckResult struct {
 
 // Record applies a check result: steps each status machine, records every
 // transition with its time and reason, stores what was found, and
-// schedules the next check — all in one transaction. It returns the
-// transitions made. A result for an older version of the identity is
-// discarded with ErrStale.
+// schedules the next check — all in one transaction. A domain whose
+// verification reaches Success takes, in that transaction, the custom MAIL
+// FROM domains other accounts set under it (see failBorrowed). It returns
+// the transitions made, those of other identities included. A result for
+// an older version of the identity is discarded with ErrStale, and so is
+// one that would verify a domain while another transaction holds the
+// ownership lock (the check is made again).
 func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error) {
 	var out []Transition
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
@@ -73,11 +78,13 @@ func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error)
 		if i.Kind == KindEmail {
 			vWindow = s.opts.AddressLinkValidity
 		}
+		verified := false // a domain's verification reached Success
 		if to, reason, ok := Step(i.Verification, i.VerificationSince, r.Verification, r.VerificationDetail, r.At, vWindow); ok {
 			if err := add(AttrVerification, i.Verification, to, reason); err != nil {
 				return err
 			}
 			i.Verification, i.VerificationSince = to, r.At
+			verified = to == Success && i.Kind == KindDomain
 		}
 		if r.Verification == Present {
 			i.LastSuccessAt = r.At
@@ -118,7 +125,16 @@ func (s *Store) Record(ctx context.Context, r CheckResult) ([]Transition, error)
 		if err != nil {
 			return fmt.Errorf("identity: record check: %w", err)
 		}
-		return nil
+		if !verified {
+			return nil
+		}
+		// After the update: the ownership check reads i's new status.
+		if ok, err := tryLockOwnership(ctx, tx); err != nil || !ok {
+			return cmp.Or(err, ErrStale)
+		}
+		failed, err := s.failBorrowed(ctx, tx, i, r.At)
+		out = append(out, failed...)
+		return err
 	})
 	if err != nil {
 		return nil, err

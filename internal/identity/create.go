@@ -117,8 +117,9 @@ func keyAAD(identityID int64, selector string) []byte {
 }
 
 // Create adds an identity: a domain (with DKIM per opts.DKIM) or an email
-// address (a verification mail is queued). An identity of that name in the
-// account → ErrAlreadyExists. Nothing is written on any error.
+// address (a verification mail is queued, within the limits of
+// admitVerification). An identity of that name in the account →
+// ErrAlreadyExists. Nothing is written on any error.
 func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateOptions) (*Identity, error) {
 	n, kind, domain, err := Parse("EmailIdentity", name)
 	if err != nil {
@@ -147,11 +148,16 @@ func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateO
 		Verification: Pending, VerificationSince: now, DKIM: d, FeedbackForwarding: true,
 		ConfigurationSet: opts.ConfigurationSet, Tags: opts.Tags, NextCheckAt: now}
 	i.MailFrom.Behavior = UseDefaultValue
+	var secret string
+	done := func(bool) {}
 	if kind == KindDomain {
 		i.VerificationToken = newDomainToken()
 	} else {
-		i.VerificationToken = newAddressToken()
+		secret, i.VerificationToken = newAddressToken()
 		i.NextCheckAt = now.Add(s.opts.AddressLinkValidity)
+		if done, err = s.admitVerification(ctx, accountID, n); err != nil {
+			return nil, err
+		}
 	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO identities (account_id, name, kind, domain, version, created_at,
@@ -181,10 +187,11 @@ func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateO
 			}
 		}
 		if kind == KindEmail {
-			return s.queueVerificationMail(ctx, tx, i)
+			return s.queueVerificationMail(ctx, tx, i, secret)
 		}
 		return nil
 	})
+	done(err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -257,12 +264,13 @@ func (s *Store) restartVerification(ctx context.Context, i *Identity) (*Identity
 
 // restartVerificationTx puts cur's verification back to Pending inside tx,
 // with a transition saying why: a domain keeps its token; an address gets
-// a new one and a new verification mail.
+// a new link (the old one stops working) and a new verification mail.
 func (s *Store) restartVerificationTx(ctx context.Context, tx *db.Tx, cur *Identity, reason string, now time.Time) error {
 	token := cur.VerificationToken
 	next := now
+	var secret string
 	if cur.Kind == KindEmail {
-		token = newAddressToken()
+		secret, token = newAddressToken()
 		next = now.Add(s.opts.AddressLinkValidity)
 	}
 	_, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, verification_token = ?, verification_error = '', version = version + 1, next_check_at = ? WHERE id = ?`,
@@ -275,15 +283,16 @@ func (s *Store) restartVerificationTx(ctx context.Context, tx *db.Tx, cur *Ident
 		return err
 	}
 	if cur.Kind == KindEmail {
-		return s.queueVerificationMail(ctx, tx, cur)
+		return s.queueVerificationMail(ctx, tx, cur, secret)
 	}
 	return nil
 }
 
 // EnsureAddress returns the account's address identity, creating it when
 // missing, as v1 VerifyEmailIdentity does. For an address not yet verified
-// a new verification mail is queued (SES sends the mail again); a Success
-// address is left alone.
+// a new verification mail is queued (SES sends the mail again), within the
+// limits of admitVerification: refused, it changes nothing and the link
+// already sent keeps working. A Success address is left alone.
 func (s *Store) EnsureAddress(ctx context.Context, accountID, address string) (*Identity, error) {
 	n, kind, _, err := Parse("EmailAddress", address)
 	if err != nil {
@@ -303,67 +312,19 @@ func (s *Store) EnsureAddress(ctx context.Context, accountID, address string) (*
 	if err != nil || i.Verification == Success {
 		return i, err
 	}
+	done, err := s.admitVerification(ctx, accountID, n)
+	if err != nil {
+		return nil, err
+	}
 	i.Verification = Failed // restart from wherever it was
-	return s.restartVerification(ctx, i)
+	i, err = s.restartVerification(ctx, i)
+	done(err == nil)
+	return i, err
 }
 
-// queueVerificationMail stores the address verification message for the
-// sending pipeline to send.
-func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identity) error {
-	link := strings.TrimSuffix(s.opts.VerifyURL, "/") + "/verify?token=" + i.VerificationToken
-	subject := fmt.Sprintf("Sesame - Email Address Verification Request in region %s", strings.ToUpper(s.opts.Region))
-	body := fmt.Sprintf(`Dear Sesame customer,
-
-We have received a request to authorize this email address for use with Sesame (an Amazon SES-compatible service) in region %s. If you requested this verification, please go to the following URL to confirm that you are authorized to use this email address:
-
-%s
-
-Your request will not be processed unless you confirm the address using this URL. This link expires %s after your original verification request.
-
-If you did NOT request to verify this email address, do not click on the link.
-`, strings.ToUpper(s.opts.Region), link, s.opts.AddressLinkValidity)
-	_, err := tx.Exec(ctx, `INSERT INTO pending_mail (account_id, identity_id, kind, recipient, subject, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		i.AccountID, i.ID, "verification", i.Name, subject, body, db.Millis(s.now()))
-	if err != nil {
-		return fmt.Errorf("identity: queue verification mail: %w", err)
-	}
-	return nil
-}
-
-// PendingMail is a message Sesame must send on its own behalf.
-type PendingMail struct {
-	ID         int64
-	AccountID  string
-	IdentityID int64
-	Kind       string
-	Recipient  string
-	Subject    string
-	Body       string
-	CreatedAt  time.Time
-}
-
-// UnsentMail returns the stored messages not yet sent, oldest first.
-func (s *Store) UnsentMail(ctx context.Context, limit int) ([]PendingMail, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, account_id, COALESCE(identity_id, 0), kind, recipient, subject, body, created_at FROM pending_mail WHERE sent_at = 0 ORDER BY id LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("identity: unsent mail: %w", err)
-	}
-	defer rows.Close()
-	var out []PendingMail
-	for rows.Next() {
-		var m PendingMail
-		var at int64
-		if err := rows.Scan(&m.ID, &m.AccountID, &m.IdentityID, &m.Kind, &m.Recipient, &m.Subject, &m.Body, &at); err != nil {
-			return nil, fmt.Errorf("identity: unsent mail: %w", err)
-		}
-		m.CreatedAt = db.Time(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// ConfirmAddress marks the address whose verification token this is as
-// verified. An unknown token → ErrNotFound; a link older than the
+// ConfirmAddress marks the address whose verification link carries this
+// secret as verified; the address is found by the secret's hash, the only
+// form stored. An unknown secret → ErrNotFound; a link older than the
 // validity window → ErrExpired (and the address is Failed).
 func (s *Store) ConfirmAddress(ctx context.Context, token string) (*Identity, error) {
 	if token == "" {
@@ -372,7 +333,7 @@ func (s *Store) ConfirmAddress(ctx context.Context, token string) (*Identity, er
 	var out *Identity
 	changed := false
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		i, err := scanIdentity(tx.QueryRow(ctx, `SELECT `+columns+` FROM identities WHERE verification_token = ? AND kind = ?`, token, string(KindEmail)))
+		i, err := scanIdentity(tx.QueryRow(ctx, `SELECT `+columns+` FROM identities WHERE verification_token = ? AND kind = ?`, tokenHash(token), string(KindEmail)))
 		if err != nil {
 			return fmt.Errorf("%w: no address with this verification token", ErrNotFound)
 		}

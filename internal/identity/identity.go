@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,8 +133,11 @@ type Identity struct {
 	Version   int64  // bumped by every customer change; checks of an older version are discarded
 	CreatedAt time.Time
 
-	Verification      Status
-	VerificationToken string    // _amazonses TXT value (domains) or confirmation token (addresses)
+	Verification Status
+	// VerificationToken is a domain's _amazonses TXT value; for an address,
+	// the SHA-256 (hex) of its verification link's secret ("" when it has
+	// none): the secret itself is only ever in the mail.
+	VerificationToken string
 	VerificationSince time.Time // when the verification status last changed (window start)
 	VerificationError string    // SES v2 VerificationError of the last check ("" when none)
 	LastCheckedAt     time.Time
@@ -202,8 +204,28 @@ type Options struct {
 	// zero means 24 hours, as in SES.
 	AddressLinkValidity time.Duration
 	// Changed, when set, is called after a change that makes an identity due
-	// for checking now (the DNS checker wakes up). Never called in a transaction.
+	// for checking now (the DNS checker wakes up), or that queued mail.
+	// Never called in a transaction.
 	Changed func()
+	// Mail queues an address verification mail inside tx, the transaction
+	// that issues its link (notify.Mailer.QueueTx); the mail counts against
+	// the account's daily quota. Nil: no verification mail is sent, and the
+	// limits below do not apply (tests and admin commands that add no
+	// addresses).
+	Mail func(ctx context.Context, tx *db.Tx, m Mail) error
+	// Admit applies the account's daily quota and sending rate to
+	// recipients more verification mails before they are queued
+	// (send.Sender.Admit, the admission door's own limits). It returns the
+	// function to call once, with whether the mail was queued. Nil: no
+	// quota or rate applies.
+	Admit func(ctx context.Context, accountID string, recipients int) (done func(queued bool), err error)
+	// VerificationCooldown is how long after a verification mail another
+	// to the same address is refused (ErrThrottled); zero means
+	// DefaultVerificationCooldown.
+	VerificationCooldown time.Duration
+	// VerificationMailsPerDay caps an account's verification mails in any
+	// 24 hours (ErrLimitExceeded); zero means DefaultVerificationMailsPerDay.
+	VerificationMailsPerDay int
 }
 
 // Store is the identity records over a database.
@@ -233,6 +255,12 @@ func New(opts Options) (*Store, error) {
 	}
 	if s.opts.AddressLinkValidity == 0 {
 		s.opts.AddressLinkValidity = 24 * time.Hour
+	}
+	if s.opts.VerificationCooldown == 0 {
+		s.opts.VerificationCooldown = DefaultVerificationCooldown
+	}
+	if s.opts.VerificationMailsPerDay == 0 {
+		s.opts.VerificationMailsPerDay = DefaultVerificationMailsPerDay
 	}
 	return s, nil
 }
@@ -294,9 +322,6 @@ func randomToken(n int) []byte {
 
 // newDomainToken is a 44-character base64 token, like SES's _amazonses values.
 func newDomainToken() string { return base64.StdEncoding.EncodeToString(randomToken(32)) }
-
-// newAddressToken is the secret in an address verification link.
-func newAddressToken() string { return hex.EncodeToString(randomToken(24)) }
 
 // columns is the identity column list, in scan order.
 const columns = `id, account_id, name, kind, domain, version, created_at,
@@ -437,7 +462,13 @@ func (s *Store) FindByName(ctx context.Context, name string) ([]*Identity, error
 }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]*Identity, error) {
-	rows, err := s.db.Query(ctx, q, args...)
+	return queryIn(ctx, s.db, q, args...)
+}
+
+// queryIn returns the identities query q selects through from (the
+// database or a transaction).
+func queryIn(ctx context.Context, from db.Querier, q string, args ...any) ([]*Identity, error) {
+	rows, err := from.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("identity: query: %w", err)
 	}
@@ -575,12 +606,6 @@ func (s *Store) MarkNotified(ctx context.Context, tx *db.Tx, id int64, at time.T
 	return markOnce(ctx, tx, `UPDATE identity_transitions SET notified_at = ? WHERE id = ? AND notified_at = 0`, at, id)
 }
 
-// MarkMailSent records in tx that pending mail id was handed to the
-// queue; ErrStale when it already was.
-func (s *Store) MarkMailSent(ctx context.Context, tx *db.Tx, id int64, at time.Time) error {
-	return markOnce(ctx, tx, `UPDATE pending_mail SET sent_at = ? WHERE id = ? AND sent_at = 0`, at, id)
-}
-
 func markOnce(ctx context.Context, tx *db.Tx, q string, at time.Time, id int64) error {
 	res, err := tx.Exec(ctx, q, db.Millis(at), id)
 	if err != nil {
@@ -641,7 +666,7 @@ func getForUpdate(ctx context.Context, tx *db.Tx, where string, args ...any) (*I
 }
 
 // DBInTx runs fn in a transaction of the store's database, for callers
-// that mark rows with MarkNotified/MarkMailSent without queueing mail.
+// that mark rows with MarkNotified without queueing mail.
 func (s *Store) DBInTx(ctx context.Context, fn func(ctx context.Context, tx *db.Tx) error) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error { return fn(ctx, tx) })
 }

@@ -15,41 +15,67 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/dkim"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/notify"
+	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 type fixture struct {
-	ctx   context.Context
-	d     *db.DB
-	clock *testkit.Clock
-	ids   *identity.Store
-	acct  string
-	other string
-	kicks int
+	ctx    context.Context
+	d      *db.DB
+	clock  *testkit.Clock
+	ids    *identity.Store
+	mailer *notify.Mailer
+	accts  *account.Store
+	acct   string
+	other  string
+	kicks  int
 }
 
 func newFixture(t *testing.T, d *db.DB) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), d: d, clock: testkit.NewClock(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC))}
 	box, _ := seal.New("identity test")
-	var err error
-	f.ids, err = identity.New(identity.Options{DB: d, Seal: box, Region: "eu-west-1", ServiceDomain: "sesame.example.test", Now: f.clock.Now,
-		GenerateKey: testkit.FastKeys, VerifyURL: "https://sesame.example.test/", Changed: func() { f.kicks++ }})
+	q, err := queue.New(queue.Options{DB: d, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	accts := account.New(d, box, f.clock.Now)
-	a, _, err := accts.Create(f.ctx, account.CreateOptions{Name: "a"})
+	f.mailer, err = notify.NewMailer(notify.MailerOptions{Queue: q, Region: "eu-west-1", ServiceDomain: "sesame.example.test", Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := accts.Create(f.ctx, account.CreateOptions{Name: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.acct, f.other = a.ID, b.ID
+	f.ids = f.store(t, func(o *identity.Options) { o.Changed = func() { f.kicks++ } })
+	f.accts = account.New(d, box, f.clock.Now)
+	f.acct, f.other = f.account(t, "a"), f.account(t, "b")
 	return f
+}
+
+// store returns an identity store over the fixture's database, clock and
+// mailer, with the options changed by opts.
+func (f *fixture) store(t *testing.T, opts func(*identity.Options)) *identity.Store {
+	t.Helper()
+	box, _ := seal.New("identity test")
+	o := identity.Options{DB: f.d, Seal: box, Region: "eu-west-1", ServiceDomain: "sesame.example.test", Now: f.clock.Now,
+		GenerateKey: testkit.FastKeys, VerifyURL: "https://sesame.example.test/", Mail: f.mailer.QueueTx}
+	if opts != nil {
+		opts(&o)
+	}
+	ids, err := identity.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// account creates an account and returns its ID.
+func (f *fixture) account(t *testing.T, name string) string {
+	t.Helper()
+	a, _, err := f.accts.Create(f.ctx, account.CreateOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
 }
 
 func (f *fixture) count(t *testing.T, table string) int {
@@ -63,13 +89,22 @@ func (f *fixture) count(t *testing.T, table string) int {
 
 func (f *fixture) verify(t *testing.T, name string) {
 	t.Helper()
-	i, err := f.ids.Get(f.ctx, f.acct, name)
+	f.verifyIn(t, f.acct, name)
+}
+
+// verifyIn records a check of the account's identity that found its
+// records, and returns the transitions it made.
+func (f *fixture) verifyIn(t *testing.T, acct, name string) []identity.Transition {
+	t.Helper()
+	i, err := f.ids.Get(f.ctx, acct, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.ids.Record(f.ctx, identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: f.clock.Now(), Verification: identity.Present, VerificationDetail: "test", Window: time.Hour, Interval: time.Minute}); err != nil {
+	ts, err := f.ids.Record(f.ctx, identity.CheckResult{IdentityID: i.ID, Version: i.Version, At: f.clock.Now(), Verification: identity.Present, VerificationDetail: "test", Window: time.Hour, Interval: time.Minute})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return ts
 }
 
 func TestCreateDomainKeysSealed(t *testing.T) {
@@ -174,28 +209,38 @@ func TestAddressVerification(t *testing.T) {
 		if i.Name != "Someone+x@example.test" || i.Kind != identity.KindEmail || i.DKIM.Origin != identity.OriginNone {
 			t.Fatalf("address identity %+v", i)
 		}
-		mail, _ := f.ids.UnsentMail(f.ctx, 10)
-		if len(mail) != 1 || !strings.Contains(mail[0].Body, "https://sesame.example.test/verify?token="+i.VerificationToken) || !strings.Contains(mail[0].Subject, "EU-WEST-1") {
-			t.Fatalf("verification mail = %+v", mail)
+		first := testkit.VerificationSecret(t, d, "Someone+x@example.test")
+		var body []byte
+		d.QueryRow(f.ctx, `SELECT body FROM messages`).Scan(&body)
+		if f.count(t, "messages") != 1 || !bytes.Contains(body, []byte("Subject: Sesame - Email Address Verification Request in region EU-WEST-1")) {
+			t.Fatalf("%d messages queued; the first:\n%s", f.count(t, "messages"), body)
 		}
-		// Asking again before it is confirmed sends a new link; the old one dies.
-		// Local parts keep their case: another case is another identity.
+		// Asking again before it is confirmed sends a new link (once the
+		// resend cooldown is over); the old one dies. Local parts keep their
+		// case: another case is another identity, but the same mailbox for
+		// the cooldown.
+		if l, err := f.ids.EnsureAddress(f.ctx, f.acct, "someone+x@example.test"); !errors.Is(err, identity.ErrThrottled) {
+			t.Fatalf("other-case address within the cooldown: %+v, %v", l, err)
+		}
+		f.clock.Advance(identity.DefaultVerificationCooldown)
 		if l, err := f.ids.EnsureAddress(f.ctx, f.acct, "someone+x@example.test"); err != nil || l.ID == i.ID {
 			t.Fatalf("other-case address: %+v, %v", l, err)
 		}
+		f.clock.Advance(identity.DefaultVerificationCooldown)
 		j, err := f.ids.EnsureAddress(f.ctx, f.acct, "Someone+x@example.test")
-		if err != nil || j.VerificationToken == i.VerificationToken {
+		if err != nil || j.ID != i.ID || j.VerificationToken == i.VerificationToken {
 			t.Fatalf("second EnsureAddress: %+v, %v", j, err)
 		}
-		if _, err := f.ids.ConfirmAddress(f.ctx, i.VerificationToken); !errors.Is(err, identity.ErrNotFound) {
+		second := testkit.VerificationSecret(t, d, "Someone+x@example.test")
+		if _, err := f.ids.ConfirmAddress(f.ctx, first); !errors.Is(err, identity.ErrNotFound) {
 			t.Fatalf("old token: %v", err)
 		}
 		f.clock.Advance(23 * time.Hour)
-		k, err := f.ids.ConfirmAddress(f.ctx, j.VerificationToken)
+		k, err := f.ids.ConfirmAddress(f.ctx, second)
 		if err != nil || k.Verification != identity.Success {
 			t.Fatalf("confirm: %+v, %v", k, err)
 		}
-		if k, err := f.ids.ConfirmAddress(f.ctx, j.VerificationToken); err != nil || k.Verification != identity.Success {
+		if k, err := f.ids.ConfirmAddress(f.ctx, second); err != nil || k.Verification != identity.Success {
 			t.Fatalf("confirming twice: %v", err)
 		}
 		// A verified address is left alone by EnsureAddress.

@@ -14,10 +14,11 @@ import (
 //
 // The domain must be a valid host name, a subdomain of the identity's
 // domain (for an address, of the address's domain) and not that domain
-// itself; the identity must exist (ErrNotFound) and be verified
-// (ErrNotVerified). A new domain, or the same one after Failed, starts at
-// Pending; re-setting the domain in place only changes the behaviour.
-// Nothing is written when any rule is broken.
+// itself, and not equal to or under a domain another account has verified
+// (see ownership.go); the identity must exist (ErrNotFound) and be
+// verified (ErrNotVerified). A new domain, or the same one after Failed,
+// starts at Pending; re-setting the domain in place only changes the
+// behaviour. Nothing is written when any rule is broken.
 func (s *Store) SetMailFrom(ctx context.Context, accountID, name, mailFrom string, behavior Behavior) error {
 	if behavior == "" {
 		behavior = UseDefaultValue
@@ -47,6 +48,18 @@ func (s *Store) SetMailFrom(ctx context.Context, accountID, name, mailFrom strin
 	}
 	now := s.now()
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if d != "" {
+			if err := lockOwnership(ctx, tx); err != nil {
+				return err
+			}
+			by, err := borrowedFrom(ctx, tx, accountID, d)
+			if err != nil {
+				return err
+			}
+			if by != "" {
+				return invalid("MailFromDomain", "Invalid MailFromDomain '%s': the domain %s, which it equals or lies under, is verified by another account; a custom MAIL FROM domain must not be equal to or under a domain another account has verified.", d, by)
+			}
+		}
 		if i, err = s.lock(ctx, tx, i); err != nil {
 			return err
 		}

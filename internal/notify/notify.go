@@ -1,15 +1,17 @@
 // Package notify sends the mail Sesame writes on its own behalf, as SES
-// mails the account owner: the address-verification messages stored by the
-// identity records, and a message to the account's notification address
-// for each identity status change worth telling (verification, DKIM and
-// custom MAIL FROM reaching Success, TemporaryFailure or Failed).
+// mails the account owner: the address-verification messages (a Mailer
+// queues them for the identity records, in the transaction that issues
+// the link), and a message to the account's notification address for each
+// identity status change worth telling (verification, DKIM and custom
+// MAIL FROM reaching Success, TemporaryFailure or Failed).
 //
 // Each message is queued as a System message (delivered like any other,
-// not counted in the account's sending statistics) in the same transaction
-// that marks its source row as handled, so a crash neither loses nor
-// repeats one. System mail is sent from no-reply@<service domain> with the
-// default MAIL FROM domain, DKIM-signed with the service domain's own key
-// (Options.Sign).
+// with no events) in the same transaction that records why it is sent, so
+// a crash neither loses nor repeats one. A verification mail counts
+// against the account's daily quota (one recipient), since the account
+// chose where it goes; a notice to the owner does not. System mail is
+// sent from no-reply@<service domain> with the default MAIL FROM domain,
+// DKIM-signed with the service domain's own key (Options.Sign).
 package notify
 
 import (
@@ -25,7 +27,6 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
-	"github.com/sesame-email/sesame/internal/send"
 )
 
 // Options configures a Notifier.
@@ -44,23 +45,25 @@ type Options struct {
 	Poll   time.Duration    // 0: 5 seconds
 }
 
-// Notifier queues Sesame's own mail.
+// Notifier queues Sesame's notices to account owners.
 type Notifier struct {
-	opts Options
-	now  func() time.Time
-	log  *slog.Logger
-	wake chan struct{}
+	opts   Options
+	now    func() time.Time
+	log    *slog.Logger
+	wake   chan struct{}
+	mailer *Mailer
 }
 
 // New returns a Notifier.
 func New(opts Options) (*Notifier, error) {
-	if opts.Identities == nil || opts.Accounts == nil || opts.Queue == nil || opts.Region == "" || opts.ServiceDomain == "" {
-		return nil, errors.New("notify: Identities, Accounts, Queue, Region and ServiceDomain are required")
+	if opts.Identities == nil || opts.Accounts == nil {
+		return nil, errors.New("notify: Identities and Accounts are required")
 	}
-	n := &Notifier{opts: opts, now: opts.Now, log: opts.Logger, wake: make(chan struct{}, 1)}
-	if n.now == nil {
-		n.now = time.Now
+	m, err := NewMailer(MailerOptions{Queue: opts.Queue, Region: opts.Region, ServiceDomain: opts.ServiceDomain, Sign: opts.Sign, Now: opts.Now})
+	if err != nil {
+		return nil, err
 	}
+	n := &Notifier{opts: opts, now: m.now, log: opts.Logger, wake: make(chan struct{}, 1), mailer: m}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -98,25 +101,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 // batch is how many rows of each kind a round handles.
 const batch = 100
 
-// RunOnce queues what is waiting and returns how many messages it queued.
+// RunOnce queues the notices waiting and returns how many it queued.
 func (n *Notifier) RunOnce(ctx context.Context) (int, error) {
 	queued := 0
-	mails, err := n.opts.Identities.UnsentMail(ctx, batch)
-	if err != nil {
-		return 0, err
-	}
-	for _, m := range mails {
-		mark := func(ctx context.Context, tx *db.Tx) error {
-			return n.opts.Identities.MarkMailSent(ctx, tx, m.ID, n.now())
-		}
-		ok, err := n.enqueue(ctx, m.AccountID, m.Recipient, m.Subject, m.Body, mark)
-		if err != nil {
-			return queued, err
-		}
-		if ok {
-			queued++
-		}
-	}
 	ts, err := n.opts.Identities.Unnotified(ctx, batch)
 	if err != nil {
 		return queued, err
@@ -159,23 +146,19 @@ func (n *Notifier) markOnly(ctx context.Context, mark func(context.Context, *db.
 	return err
 }
 
-// enqueue queues one system message and marks its source in the same
+// enqueue queues one notice and marks its transition in the same
 // transaction. It reports false when another node handled the row first.
 func (n *Notifier) enqueue(ctx context.Context, accountID, to, subject, body string, mark func(context.Context, *db.Tx) error) (bool, error) {
-	now := n.now()
-	id := send.NewMessageID(now)
-	domain := n.opts.Region + "." + n.opts.ServiceDomain
-	from := "no-reply@" + n.opts.ServiceDomain
-	msg, err := compose.Build(compose.Simple{From: from, To: []string{to}, Subject: subject, Text: body}, compose.Options{Now: n.now, MessageID: id, Domain: domain})
-	if err != nil {
-		// A recipient that cannot be mailed (it was checked when stored):
-		// mark the row so it does not block the others, and log it.
+	m, err := n.mailer.message(accountID, to, subject, body)
+	var ce *compose.Error
+	if errors.As(err, &ce) {
+		// An owner address that cannot be mailed: mark the row so it does
+		// not block the others, and log it.
 		n.log.Warn("system mail cannot be composed; dropped", "account", accountID, "to", to, "err", err)
 		return false, n.markOnly(ctx, mark)
 	}
-	m, err := send.SystemMessage(id, accountID, from, to, domain, msg.Bytes, now, n.opts.Sign)
 	if err != nil {
-		return false, fmt.Errorf("notify: %w", err)
+		return false, err
 	}
 	err = n.opts.Queue.EnqueueWith(ctx, m, nil, mark)
 	if errors.Is(err, identity.ErrStale) {
@@ -184,7 +167,7 @@ func (n *Notifier) enqueue(ctx context.Context, accountID, to, subject, body str
 	if err != nil {
 		return false, fmt.Errorf("notify: queue mail to %s: %w", to, err)
 	}
-	n.log.Info("system mail queued", "account", accountID, "to", to, "subject", subject, "message_id", id)
+	n.log.Info("system mail queued", "account", accountID, "to", to, "subject", subject, "message_id", m.ID)
 	return true, nil
 }
 

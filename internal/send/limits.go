@@ -1,10 +1,65 @@
 package send
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
 )
+
+// Admit applies the account's daily quota and sending rate — the same
+// checks, with the same per-node token bucket and in-flight reservations,
+// as Submit — to recipients of a message Sesame sends because the account
+// asked for it: an address verification mail. The sandbox's rule on
+// recipients does not apply (that mail is how sandbox accounts get
+// verified recipients). A rejection is an *Error of KindDailyQuotaExceeded
+// or KindRateExceeded. On success the caller must call done once: with
+// true after the message (counted in the quota) is committed to the
+// queue, with false when it was not, which gives the rate back.
+func (s *Sender) Admit(ctx context.Context, accountID string, recipients int) (done func(queued bool), err error) {
+	acct, err := s.opts.Accounts.Get(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("send: account %s: %w", accountID, err)
+	}
+	return s.limit(ctx, acct, recipients, recipients, s.now())
+}
+
+// limit checks the daily quota for quotaN more recipients and takes rateN
+// tokens from the sending-rate bucket, in that order. It returns the
+// function to call once with whether the message was accepted: it gives
+// the tokens back when not, and releases the in-flight reservation.
+func (s *Sender) limit(ctx context.Context, acct *account.Account, quotaN, rateN int, now time.Time) (done func(accepted bool), err error) {
+	release := func() {}
+	if acct.Max24HourSend >= 0 && quotaN > 0 {
+		release = s.lim.reserve(acct.ID, quotaN)
+		// In-flight first, then the database: a concurrent send that
+		// releases its reservation has committed before it does, so it is
+		// counted by one reading or the other (perhaps both: the safe side).
+		inFlight := s.lim.inFlightOf(acct.ID)
+		sent, err := s.opts.Queue.SentSince(ctx, acct.ID, now.Add(-24*time.Hour))
+		if err != nil {
+			release()
+			return nil, err
+		}
+		if float64(sent+inFlight) > acct.Max24HourSend {
+			release()
+			return nil, reject(KindDailyQuotaExceeded, "", MsgDailyQuotaExceeded)
+		}
+	}
+	if !s.lim.takeRate(acct.ID, acct.MaxSendRate, rateN, now) {
+		release()
+		return nil, reject(KindRateExceeded, "", MsgRateExceeded)
+	}
+	return func(accepted bool) {
+		if !accepted {
+			s.lim.refundRate(acct.ID, acct.MaxSendRate, rateN)
+		}
+		release()
+	}, nil
+}
 
 // limits holds this node's sending-rate buckets and the recipients of
 // messages it is admitting right now (counted against the daily quota

@@ -381,39 +381,20 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return Result{}, err
 	}
 
-	// 10. Daily quota.
+	// 10, 11. Daily quota (mailbox-simulator recipients do not count) and
+	// sending rate; limit is shared with Admit.
 	quotaN := 0
 	for _, rc := range rcpts {
 		if !s.isSimulator(rc.Addr) {
 			quotaN++
 		}
 	}
-	if acct.Max24HourSend >= 0 && quotaN > 0 {
-		release := s.lim.reserve(acct.ID, quotaN)
-		defer release()
-		// In-flight first, then the database: a concurrent send that
-		// releases its reservation has committed before it does, so it is
-		// counted by one reading or the other (perhaps both: the safe side).
-		inFlight := s.lim.inFlightOf(acct.ID)
-		sent, err := s.opts.Queue.SentSince(ctx, acct.ID, now.Add(-24*time.Hour))
-		if err != nil {
-			return Result{}, err
-		}
-		if float64(sent+inFlight) > acct.Max24HourSend {
-			return Result{}, reject(KindDailyQuotaExceeded, "", MsgDailyQuotaExceeded)
-		}
-	}
-
-	// 11. Sending rate.
-	if !s.lim.takeRate(acct.ID, acct.MaxSendRate, len(rcpts), now) {
-		return Result{}, reject(KindRateExceeded, "", MsgRateExceeded)
+	done, err := s.limit(ctx, acct, quotaN, len(rcpts), now)
+	if err != nil {
+		return Result{}, err
 	}
 	accepted := false
-	defer func() {
-		if !accepted {
-			s.lim.refundRate(acct.ID, acct.MaxSendRate, len(rcpts))
-		}
-	}()
+	defer func() { done(accepted) }()
 
 	// Sign.
 	body := m.Bytes

@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
 // Limits from the SES model.
@@ -148,9 +150,24 @@ func (h *handler) verifyEmailIdentity(c *call) (any, error) {
 		return nil, err
 	}
 	if _, err := h.ids.EnsureAddress(c.ctx, c.account, a); err != nil {
-		return nil, err
+		return nil, verificationError(err)
 	}
 	return nil, nil
+}
+
+// verificationError maps a refused verification mail to SES v1's codes: a
+// resend within the cooldown → Throttling (SES throttles these calls), the
+// daily cap on verification mail → LimitExceeded, and the account's daily
+// quota or sending rate → Throttling, as for a send.
+func verificationError(err error) error {
+	var le *identity.LimitError
+	switch {
+	case !errors.As(err, &le):
+		return sendError(err)
+	case errors.Is(err, identity.ErrThrottled):
+		return sesapi.Errorf(http.StatusBadRequest, "Throttling", "%s", le.Msg)
+	}
+	return sesapi.Errorf(http.StatusBadRequest, "LimitExceeded", "%s", le.Msg)
 }
 
 // ListIdentities: the account's identities of every status, by name, a

@@ -233,7 +233,7 @@ func (h *handler) createEmailIdentity(r *http.Request, c sesapi.Caller) (any, er
 		return nil, alreadyExists("Email identity %s already exists.", in.EmailIdentity)
 	}
 	if err != nil {
-		return nil, err
+		return nil, verificationError(err)
 	}
 	dk, err := h.dkimOf(r, i)
 	if err != nil {
@@ -244,6 +244,21 @@ func (h *handler) createEmailIdentity(r *http.Request, c sesapi.Caller) (any, er
 		VerifiedForSendingStatus: i.VerifiedForSending(),
 		DkimAttributes:           dk,
 	}, nil
+}
+
+// verificationError maps a refused verification mail to SES v2's codes: a
+// resend within the cooldown → TooManyRequestsException (429), the daily
+// cap on verification mail → LimitExceededException, and the account's
+// daily quota or sending rate → TooManyRequestsException, as for a send.
+func verificationError(err error) error {
+	var le *identity.LimitError
+	switch {
+	case !errors.As(err, &le):
+		return sendError(err)
+	case errors.Is(err, identity.ErrThrottled):
+		return sesapi.Errorf(http.StatusTooManyRequests, "TooManyRequestsException", "%s", le.Msg)
+	}
+	return sesapi.Errorf(http.StatusBadRequest, "LimitExceededException", "%s", le.Msg)
 }
 
 // GetEmailIdentity: GET /v2/email/identities/{EmailIdentity}.
