@@ -28,6 +28,18 @@ type Evidence struct {
 	// under the organisational domain of one of these proves nothing and is
 	// ignored. May be empty (then nothing is ignored on this ground).
 	SenderDomains []string
+
+	// HeaderFrom holds the address(es) of the report's own From header
+	// field(s) (not the enclosed original's), as parsed, in lower case;
+	// empty when the field is absent or unparsable. A DKIM signature
+	// counts only when this is exactly one address whose local part is a
+	// role name of a mail system (mailer-daemon, postmaster, ...) and whose
+	// domain is aligned with the signature's d=.
+	HeaderFrom []string
+	// Complaint is true for a complaint (an ARF report), false for a
+	// bounce (a DSN). A complaint's non-null envelope sender must be a
+	// role address for the client rules to count; a bounce's must be null.
+	Complaint bool
 }
 
 // Verdict says whether a report may change anything for a recipient.
