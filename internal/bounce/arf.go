@@ -55,7 +55,7 @@ func (m *message) arf() *Report {
 			for _, name := range []string{"To", "Cc"} {
 				for _, v := range o.hdr.values(name) {
 					for _, a := range headerAddresses(v) {
-						r.Recipients = appendRecipients(r.Recipients, Recipient{Address: a, Reason: why + ", recipient from the enclosed message's " + name})
+						r.Recipients = appendRecipients(r.Recipients, Recipient{Address: a, Reason: why + ", recipient from the enclosed message's " + name, Source: SourceEnclosed})
 					}
 				}
 			}

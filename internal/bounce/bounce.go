@@ -74,7 +74,35 @@ type Recipient struct {
 	Suppress bool `json:"suppress"`
 	// Reason says, for operators, what decided the classification.
 	Reason string `json:"reason,omitempty"`
+	// Source says where Address was taken from when the report itself
+	// does not name it as the recipient it is about: SourceReport (the
+	// zero value) for everything the report says, else
+	// SourceOriginalRecipient or SourceEnclosed.
+	Source AddressSource `json:"source,omitempty"`
 }
+
+// AddressSource says where Parse took a recipient's address from.
+type AddressSource string
+
+// The values of Recipient.Source.
+const (
+	// SourceReport: the report names the address as the recipient it is
+	// about: a DSN's Final-Recipient (or X-Actual-Recipient), an ARF
+	// report's Original-Rcpt-To or Removal-Recipient, the text of a
+	// bounce, X-Failed-Recipients, a JMRP report's
+	// X-HmXmrOriginalRecipient.
+	SourceReport AddressSource = ""
+	// SourceOriginalRecipient: a DSN recipient group without a usable
+	// Final-Recipient, whose address is its Original-Recipient. That
+	// field repeats the ORCPT parameter (RFC 3461 §4.2) that whoever sent
+	// the original message chose, not the reporting MTA's word about
+	// where it failed.
+	SourceOriginalRecipient AddressSource = "original-recipient"
+	// SourceEnclosed: the report names no recipient, and the address is a
+	// To or Cc of the enclosed original message: whom the message was
+	// addressed to, not who failed or complained.
+	SourceEnclosed AddressSource = "enclosed-message"
+)
 
 // Complaint holds the fields of a feedback report.
 type Complaint struct {

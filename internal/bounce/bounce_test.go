@@ -166,6 +166,13 @@ Status: 5.1.1
 	if r.Recipients[1].BounceSubType != "NoEmail" {
 		t.Errorf("two: %+v", r.Recipients[1])
 	}
+	// Final-Recipient names one and two; three is only the original
+	// sender's ORCPT (Original-Recipient), and is marked so.
+	for i, src := range []AddressSource{SourceReport, SourceReport, SourceOriginalRecipient} {
+		if r.Recipients[i].Source != src {
+			t.Errorf("recipient %s: source %q, want %q", r.Recipients[i].Address, r.Recipients[i].Source, src)
+		}
+	}
 }
 
 func TestDSNGlobal(t *testing.T) {
@@ -276,6 +283,9 @@ Buy
 --p--
 `)
 	want(t, r, KindComplaint, "user1@isp.example", "user2@isp.example")
+	if r.Recipients[0].Source != SourceReport || r.Recipients[1].Source != SourceReport {
+		t.Errorf("recipients named by Original-Rcpt-To: %+v", r.Recipients)
+	}
 	c := r.Complaint
 	if r.Format != FormatARF || c.FeedbackType != "abuse" || c.UserAgent != "SomeGenerator/1.0" || c.SourceIP != "192.0.2.1" ||
 		c.OriginalMailFrom != "bounce-123@example.com" || c.ReportedDomain != "example.com" || c.ArrivalDate.IsZero() {
@@ -304,6 +314,9 @@ Subject: x
 --p--
 `)
 	want(t, r, KindComplaint, "someone@isp.example")
+	if r.Recipients[0].Source != SourceEnclosed {
+		t.Errorf("a recipient from the enclosed message's To: source %q, want %q", r.Recipients[0].Source, SourceEnclosed)
+	}
 	if r.Complaint.FeedbackType != "opt-out" {
 		t.Errorf("feedback type %q", r.Complaint.FeedbackType)
 	}
@@ -753,6 +766,35 @@ func TestStatusFromDiagnostic(t *testing.T) {
 		}
 		if want != "" && (len(got) != 1 || got[0] != want) || want == "" && len(got) == 1 && strings.HasPrefix(got[0], "3") {
 			t.Errorf("%s: statuses %q; want %q", diag, got, want)
+		}
+	}
+}
+
+// TestRecipientFromEnclosedMessage: a bounce whose text names no failed
+// address is about the To of the enclosed original message; that
+// recipient is marked as taken from the enclosed message, not named by
+// the report.
+func TestRecipientFromEnclosedMessage(t *testing.T) {
+	r := parse(t, `From: MAILER-DAEMON@mx.example.org
+To: sender@example.com
+Subject: Undelivered Mail Returned to Sender
+
+This is the mail system at host mx.example.org.
+Your message could not be delivered: 550 5.1.1 user unknown.
+
+--- Below this line is a copy of the message.
+
+Return-Path: <sender@example.com>
+From: sender@example.com
+To: gina@example.net, hal@example.net
+Subject: x
+
+x
+`)
+	want(t, r, KindBounce, "gina@example.net 5.1.1 Permanent", "hal@example.net 5.1.1 Permanent")
+	for _, rc := range r.Recipients {
+		if rc.Source != SourceEnclosed {
+			t.Errorf("recipient %s: source %q, want %q (%s)", rc.Address, rc.Source, SourceEnclosed, rc.Reason)
 		}
 	}
 }

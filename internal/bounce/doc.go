@@ -12,14 +12,17 @@
 //  1. ARF (RFC 5965): a message/feedback-report part gives a complaint
 //     (Format "arf"). The complained recipients are its Original-Rcpt-To
 //     and Removal-Recipient fields, else the To and Cc of the enclosed
-//     message (message/rfc822 or text/rfc822-headers).
+//     message (message/rfc822 or text/rfc822-headers), marked
+//     SourceEnclosed: to whom the message went, not who complained.
 //  2. DSN (RFC 3464): a message/delivery-status part (also
 //     message/global-delivery-status of RFC 6533, and text/delivery-status
 //     as some write it; found at any depth outside enclosed messages)
 //     gives a bounce (Format "dsn"). Each recipient group gives a
 //     recipient: Final-Recipient, else Original-Recipient when the final
-//     one is not a usable address (a file, a bare domain), else an address
-//     from the text or X-Failed-Recipients. Groups whose Action is
+//     one is not a usable address (a file, a bare domain; marked
+//     SourceOriginalRecipient: it repeats the original sender's ORCPT,
+//     not the reporting MTA's word), else an address from the text or
+//     X-Failed-Recipients. Groups whose Action is
 //     delivered, relayed or expanded, or whose Status is 2.x.x, are not
 //     bounces: a DSN with only those is KindDelivered. Reading is
 //     tolerant: "Name : value", folded lines, a missing address type,
@@ -51,7 +54,7 @@
 //     like "recipient" -- never the bounce's own From, To or Return-Path,
 //     the original's sender, a Message-ID, or a MAILER-DAEMON or
 //     postmaster address, unless nothing else is there; else the
-//     original's To. A bounce quoted whole in the text (header and body,
+//     original's To (marked SourceEnclosed). A bounce quoted whole in the text (header and body,
 //     as a relay forwards it to its postmaster) is parsed as a message.
 //  7. "Auto-Submitted: auto-replied" alone, on a message not recognised
 //     as a bounce: an auto-reply. (Many bounces carry it too, which is

@@ -245,8 +245,8 @@ func dsnRecipient(g dsnGroup) (rc Recipient, ok bool) {
 	if rc.Address == "" {
 		rc.Address = cleanAddress(f.get("X-Actual-Recipient"))
 	}
-	if rc.Address == "" {
-		rc.Address = rc.OriginalRecipient
+	if rc.Address == "" && rc.OriginalRecipient != "" {
+		rc.Address, rc.Source = rc.OriginalRecipient, SourceOriginalRecipient
 	}
 	if rc.Status == "" {
 		if d := parseDiagnostic(rc.DiagnosticCode); d.enhanced.valid() {

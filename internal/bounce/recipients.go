@@ -160,12 +160,13 @@ func (m *message) findRecipients(lines []string) []Recipient {
 			}
 		}
 	}
+	enclosed := false
 	if len(chosen) == 0 {
 		if oh := m.originalHeader(); len(oh) > 0 {
 			for _, v := range oh.values("To") {
 				chosen = append(chosen, headerAddresses(v)...)
 			}
-			why = "To of the enclosed original message"
+			why, enclosed = "To of the enclosed original message", true
 		}
 	}
 	if len(chosen) > maxRecipients {
@@ -195,6 +196,9 @@ func (m *message) findRecipients(lines []string) []Recipient {
 	var out []Recipient
 	for i, a := range chosen {
 		rc := Recipient{Address: a}
+		if enclosed {
+			rc.Source = SourceEnclosed
+		}
 		start := starts[i]
 		end := len(lines)
 		for _, b := range boundaries {
