@@ -108,13 +108,17 @@ const maxDiagnostic = 2000
 //     bounce, RFC 5965 message/feedback-report for a complaint), where a
 //     remote MTA's reply appears as the Diagnostic-Code field;
 //  3. the report the feedback MX received, as a message/rfc822
-//     attachment, or (report nil: feedback from delivery) the original
-//     message's header as text/rfc822-headers.
+//     attachment when it is clean 7-bit text (clean7bit), else as a
+//     base64-encoded message/global one (RFC 6532 §3.7 allows it that
+//     encoding, RFC 2046 §5.2.1 does not allow message/rfc822 any), or
+//     (report nil: feedback from delivery) the original message's header
+//     as text/rfc822-headers.
 //
-// Every line stays within RFC 5322's 998 characters (§2.1.1): header
-// fields are folded at 76 where they can be, the text and the original's
-// header are quoted-printable, the machine-readable fields are 7-bit
-// ASCII folded, and the attached report's lines beyond 998 are broken. It
+// Every line ends with CRLF and stays within RFC 5322's 998 characters
+// (§2.1.1), with no NUL and no bare CR or LF (§2.3): header fields are
+// folded at 76 where they can be, the text and the original's header are
+// quoted-printable, the machine-readable fields are 7-bit ASCII folded,
+// and a received report that is not clean 7-bit text is base64. It
 // returns the message and its From address.
 func (p *Processor) notice(ev *event.Event, to, msgID string, now time.Time, report []byte) ([]byte, string, error) {
 	var text strings.Builder
@@ -220,14 +224,18 @@ func (p *Processor) notice(ev *event.Event, to, msgID string, now time.Time, rep
 	}
 	if err == nil {
 		if report != nil {
-			// RFC 2046 §5.2.1 allows message/rfc822 no encoding but 7bit,
-			// 8bit or binary; go-message's 7bit/8bit writer breaks a line
-			// longer than 998 characters.
 			r := report[:min(len(report), MaxNoticeReport)]
-			if len(r) > 0 && r[len(r)-1] != '\n' {
+			switch {
+			case len(r) > 0 && r[len(r)-1] == '\r': // cut between CR and LF
+				r = append(r[:len(r):len(r)], '\n')
+			case len(r) > 0 && r[len(r)-1] != '\n':
 				r = append(r[:len(r):len(r)], '\r', '\n')
 			}
-			err = part("message/rfc822", nil, encoding8(r), r, map[string]string{"filename": "report.eml"})
+			if clean7bit(r) {
+				err = part("message/rfc822", nil, "7bit", r, map[string]string{"filename": "report.eml"})
+			} else {
+				err = part("message/global", nil, "base64", r, map[string]string{"filename": "report.eml"})
+			}
 		} else {
 			var hdr strings.Builder
 			for _, f := range orig.Headers {
@@ -316,13 +324,30 @@ func clean(s string) string {
 	}, s)
 }
 
-// encoding8 is the Content-Transfer-Encoding of b as it is: 8bit when it
-// has bytes beyond ASCII, else 7bit.
-func encoding8(b []byte) string {
-	for _, c := range b {
-		if c >= 0x80 {
-			return "8bit"
+// clean7bit reports whether b can go in a message as it is, as 7bit
+// data (RFC 2045 §2.7): ASCII without NUL, every CR and LF together as a
+// line end, every line within 998 characters.
+func clean7bit(b []byte) bool {
+	line := 0
+	for i, c := range b {
+		switch {
+		case c == 0 || c >= 0x80:
+			return false
+		case c == '\r':
+			if i+1 == len(b) || b[i+1] != '\n' {
+				return false
+			}
+			continue
+		case c == '\n':
+			if i == 0 || b[i-1] != '\r' {
+				return false
+			}
+			line = 0
+			continue
+		}
+		if line++; line > 998 {
+			return false
 		}
 	}
-	return "7bit"
+	return true
 }

@@ -179,7 +179,7 @@ func checkNotice(t *testing.T, msg []byte, res interface {
 		}
 	}
 	if len(types) != 3 || types[0] != "text/plain" || types[1] != "message/"+params["report-type"] ||
-		(types[2] != "message/rfc822" && types[2] != "text/rfc822-headers") {
+		(types[2] != "message/rfc822" && types[2] != "message/global" && types[2] != "text/rfc822-headers") {
 		t.Fatalf("parts %v", types)
 	}
 	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msg), &msgdkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
