@@ -13,13 +13,21 @@
 // within the retention window, and the whole address is exactly that
 // message's envelope sender: anything else gets 550 5.1.1 and nothing is
 // stored. It has no AUTH and relays nothing. Message size (552), command
-// and DATA timeouts, a connection's whole life, and open connections in
-// all and per IP address (421 beyond) are bounded. A report is streamed:
-// its first MaxPrefixBytes (1 MiB: the human- and machine-readable parts
-// of a DSN or ARF report come before the enclosed original) are kept and
-// parsed, the rest is read and discarded; the prefixes held at once across
-// connections are bounded too (MaxHeldBytes; a report that finds no room
-// gets 451 4.3.2 and is retried by its sender).
+// and DATA timeouts, a DATA stream that sends nothing (DataIdle: the
+// sender is disconnected), a connection's whole life, and open
+// connections in all and per client network (an IPv4 /24 or IPv6 /64;
+// 421 beyond) are bounded. A report is streamed: its first MaxPrefixBytes
+// (1 MiB: the human- and machine-readable parts of a DSN or ARF report
+// come before the enclosed original) are kept and parsed, the rest is
+// read and discarded; the prefixes held at once are bounded too, across
+// connections (MaxHeldBytes) and per client network (a quarter of it), a
+// prefix reserving what it holds, in steps of 64 KiB; a report that finds
+// no room gets 451 4.3.2 and is retried by its sender. Each SMTP session
+// has a context that ends with it, and what one report may cost is
+// bounded as a whole (reportCheck): its DNS lookups, DKIM key lookups
+// included, share one budget (MaxReportLookups, ReportLookupTime), its
+// origin is checked once per recipient domain for all the messages it is
+// addressed to, and for at most MaxReportDomains domains.
 //
 // # Which reports count
 //
@@ -30,13 +38,22 @@
 // find, for the recipient's domain, a DKIM signature of that domain or of
 // its mailbox provider (verified as the report streams in, over all its
 // bytes), or the client among its MX hosts, its forward-confirmed reverse
-// DNS on its side, or an SPF pass. An ARF report naming no recipient is
-// attributed to a one-recipient message only when verified for that
-// recipient. What a report says about other recipients changes nothing.
-// When the check failed for a DNS failure for every recipient, the
-// report is answered 451 4.4.3, to be retried. Every report taken, verified
-// or not, is kept with the evidence, the verdict per recipient and its
-// first 64 KiB (ListReports, `sesame feedback list/show`) and logged.
+// DNS on its side, or an SPF pass. A DSN recipient is the one its
+// Final-Recipient names; a group with no usable Final-Recipient is
+// matched on its Original-Recipient (the ORCPT the original's sender
+// chose), but then only records the event and never suppresses. A report
+// naming no recipient — recipients taken from the enclosed original's To
+// and Cc do not count — is attributed to a one-recipient message only,
+// when verified for that recipient. What a report says about other
+// recipients changes nothing. When the check failed for a DNS failure
+// for some recipient, what was verified is applied, the report is kept
+// (outcome "temporary" when nothing else was applied) and answered 451
+// 4.4.3, to be retried; the retry finds what was applied a duplicate.
+// A verdict that is temporary only because the report's lookup budget
+// ran out is not: a retry would run out again. Every report taken,
+// verified or not, is kept with the evidence, the verdict per recipient
+// and its first 64 KiB (ListReports, `sesame feedback list/show`) and
+// logged.
 //
 // # What a report does
 //
@@ -46,8 +63,9 @@
 // 451 causes no duplicates. What a report says about a recipient is
 // applied once per message, recipient and kind, whatever its bytes: a
 // permanent bounce, a transient one (which does not block a later
-// permanent one) and a complaint are each applied once; bounces from
-// delivery take the same keys. At most MaxNoticesPerHour notifications
+// permanent one), a complaint and a not-spam report (which does not block
+// a later complaint) are each applied once; bounces from delivery take
+// the same keys. At most MaxNoticesPerHour notifications
 // (20) are forwarded about one message in a clock hour. For each message:
 //
 //   - a bounce: Bounce events (one per bounceType and bounceSubType) for
@@ -78,11 +96,12 @@
 // RFC 5965 report from complaints@<service domain> for a complaint. Its
 // text is Sesame's own wording with facts Sesame controls (MessageIds,
 // dates, recipient addresses, status codes, bounce type), never text from
-// a report; the report received is attached (message/rfc822), or for
-// feedback from delivery the original message's header, with the remote
-// reply in the machine-readable part. Every line is within RFC 5322's
-// 998 characters. It is system mail: feedback about it is never
-// forwarded, so notifications cannot loop.
+// a report; the report received is attached (message/rfc822 when it is
+// clean 7-bit text, else base64 as message/global), or for feedback from
+// delivery the original message's header, with the remote reply in the
+// machine-readable part. Every line ends with CRLF and is within RFC
+// 5322's 998 characters, with no NUL. It is system mail: feedback about
+// it is never forwarded, so notifications cannot loop.
 //
 // Bounces during delivery (a 5xx reply, or the retry window's end) go
 // through Processor.Delivered from the delivery transaction: the same

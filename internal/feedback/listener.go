@@ -7,8 +7,9 @@ import (
 )
 
 // limitListener bounds the connections of the feedback MX, which faces
-// the Internet: at most max open in all and perIP from one address, each
-// for at most session in all. A connection over a bound is told so (421)
+// the Internet: at most max open in all and perIP from one client network
+// (an IPv4 /24 or IPv6 /64: clientNetwork), each for at most session in
+// all. A connection over a bound is told so (421)
 // and closed at once, rather than left waiting unanswered; a session's
 // time limit (on real time: network deadlines) holds however often the SMTP server pushes its read and write
 // deadlines forward, so a client sending NOOPs cannot hold a slot.
@@ -17,13 +18,13 @@ type limitListener struct {
 	max, perIP int
 	session    time.Duration
 
-	mu   sync.Mutex
-	open int
-	byIP map[string]int
+	mu    sync.Mutex
+	open  int
+	byNet map[string]int
 }
 
 func newLimitListener(ln net.Listener, max, perIP int, session time.Duration) *limitListener {
-	return &limitListener{Listener: ln, max: max, perIP: perIP, session: session, byIP: map[string]int{}}
+	return &limitListener{Listener: ln, max: max, perIP: perIP, session: session, byNet: map[string]int{}}
 }
 
 // Accept returns the next connection within the bounds.
@@ -33,12 +34,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := remoteIP(c)
+		network := clientNetwork(remoteIP(c))
 		l.mu.Lock()
-		ok := l.open < l.max && l.byIP[ip] < l.perIP
+		ok := l.open < l.max && l.byNet[network] < l.perIP
 		if ok {
 			l.open++
-			l.byIP[ip]++
+			l.byNet[network]++
 		}
 		l.mu.Unlock()
 		if !ok {
@@ -49,7 +50,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		end := time.Now().Add(l.session)
 		c.SetDeadline(end)
-		return &limitConn{Conn: c, l: l, ip: ip, end: end}, nil
+		return &limitConn{Conn: c, l: l, network: network, end: end}, nil
 	}
 }
 
@@ -57,10 +58,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 // session's end, and closing it frees its slot once.
 type limitConn struct {
 	net.Conn
-	l    *limitListener
-	ip   string
-	end  time.Time
-	once sync.Once
+	l       *limitListener
+	network string
+	end     time.Time
+	once    sync.Once
 }
 
 func (c *limitConn) clamp(t time.Time) time.Time {
@@ -78,8 +79,8 @@ func (c *limitConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
 		c.l.open--
-		if c.l.byIP[c.ip]--; c.l.byIP[c.ip] <= 0 {
-			delete(c.l.byIP, c.ip)
+		if c.l.byNet[c.network]--; c.l.byNet[c.network] <= 0 {
+			delete(c.l.byNet, c.network)
 		}
 		c.l.mu.Unlock()
 	})

@@ -39,7 +39,8 @@ var originZone = []string{
 // record lists, or DKIM-signed by its domain (the signature covering a
 // report larger than the prefix kept, so verified over the whole stream)
 // — apply. A report whose origin cannot be checked for a DNS failure gets
-// 451 so that it is retried, and nothing is stored.
+// 451 so that it is retried; nothing is applied, and it is kept (outcome
+// temporary), so that an operator sees it even when the sender gives up.
 func TestServerOrigin(t *testing.T) {
 	key, txt := dkimKey(t)
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -139,15 +140,16 @@ func TestServerOrigin(t *testing.T) {
 		}
 
 		// A DNS failure for the recipient's domain: 451, to be retried;
-		// nothing stored.
+		// nothing applied, the report kept.
 		f.zone.Fail("tmp.test", mdns.RcodeServerFailure)
 		before := len(list(feedback.ListOptions{}))
 		err = smtpSend(t, addr, strings.NewReader(testkit.DSN(rp3, "t@tmp.test", "5.1.1", "550 5.1.1 unknown")), rp3)
 		if code(err) != 451 {
 			t.Fatalf("with the recipient's DNS failing: %v; want 451", err)
 		}
-		if n := len(list(feedback.ListOptions{})); n != before {
-			t.Fatalf("%d reports stored after a 451; want %d", n, before)
+		if all := list(feedback.ListOptions{}); len(all) != before+1 || all[0].Outcome != feedback.OutcomeTemporary ||
+			len(all[0].Recipients) != 1 || !all[0].Recipients[0].Temporary {
+			t.Fatalf("after a 451: %d reports stored (want %d), the newest %+v; want it kept with outcome temporary", len(all), before+1, all[0])
 		}
 		if evs := f.events(t, "m3"); len(evs) != 2 {
 			t.Fatalf("events of m3 = %+v", evs)

@@ -1,6 +1,7 @@
 package feedback
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -99,15 +100,15 @@ type Result struct {
 	// Checked is the verdict about each recipient of the message the
 	// report named: only verified ones are applied.
 	Checked []Checked
+	// Temporary says the verdict about some recipient in Checked is
+	// temporary (a lookup that might have shown the report genuine
+	// failed): what was verified is applied, and the report should be
+	// retried for the rest (the feedback MX answers 451).
+	Temporary bool
 	// StoredID is the id of the report kept for operators (ListReports);
 	// 0 when the message has MaxStoredPerMessage reports already.
 	StoredID int64
 }
-
-// ErrTemporary is returned by Apply when the report's origin could not be
-// checked for any recipient because lookups failed: nothing is stored,
-// and the sender should try again later.
-var ErrTemporary = errors.New("feedback: the report's origin could not be checked (DNS failure)")
 
 // Apply applies in (a report received on the feedback MX) to each message
 // it was addressed to (sents: the return paths it was sent to), all in one
@@ -118,30 +119,27 @@ var ErrTemporary = errors.New("feedback: the report's origin could not be checke
 // Only what the report says about recipients it is verified for is
 // applied: a bounce must come from the null sender, and in.Check must say
 // the report comes from the side of the recipient's domain. What it says
-// about others is kept (ListReports) and logged but changes nothing. When
-// every check failed for a lookup failure, Apply stores nothing and
-// returns an error wrapping ErrTemporary. What a report says about a
-// recipient is applied once per message, recipient and kind (see
-// applyOnce), whatever its bytes. See the package documentation for what
-// each kind of report does.
+// about others is kept (ListReports) and logged but changes nothing.
+//
+// A recipient whose verdict is temporary (a lookup failed) is not
+// applied: the report is kept (outcome OutcomeTemporary when nothing else
+// was applied) and Result.Temporary is set, so that the feedback MX
+// answers 451 and the sender retries. What was verified is applied now
+// all the same; the retry finds it applied (a duplicate) and applies only
+// what is new. What a report says about a recipient is applied once per
+// message, recipient and kind (see applyOnce), whatever its bytes. See
+// the package documentation for what each kind of report does.
 func (p *Processor) Apply(ctx context.Context, in *Received, sents ...*queue.Sent) ([]Result, error) {
 	results := make([]Result, len(sents))
 	plans := make([][]outcome, len(sents))
-	var checks, temporary int
-	var reasons []string
+	from := in.Evidence.HeaderFrom
+	if from == nil {
+		from = headerFrom(in.Raw)
+	}
 	for i, sent := range sents {
 		r := &results[i]
-		plans[i] = p.plan(ctx, sent, in, r)
-		for _, c := range r.Checked {
-			checks++
-			if c.Temporary {
-				temporary++
-				reasons = append(reasons, c.Address+": "+c.Reason)
-			}
-		}
-	}
-	if checks > 0 && temporary == checks {
-		return nil, fmt.Errorf("%w: %s", ErrTemporary, strings.Join(reasons, "; "))
+		plans[i] = p.plan(ctx, sent, in, from, r)
+		r.Temporary = slices.ContainsFunc(r.Checked, func(c Checked) bool { return c.Temporary })
 	}
 	err := p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
 		now := p.now()
@@ -183,10 +181,15 @@ func (p *Processor) Apply(ctx context.Context, in *Received, sents ...*queue.Sen
 // feedback_applied). A transient bounce has its own kind, so that it does
 // not block a later permanent one; once a permanent bounce is applied, a
 // transient one is a duplicate.
+//
+// A "not-spam" report (the opposite of a complaint) has its own kind too:
+// it must not make a later complaint about the same recipient a
+// duplicate.
 const (
 	keyBounce    = "bounce"    // a Permanent bounce
 	keyTransient = "transient" // a Transient or Undetermined bounce
 	keyComplaint = "complaint"
+	keyNotSpam   = "not-spam" // an ARF report of feedback type not-spam
 )
 
 // applyOnce claims, inside tx, the keys of o's recipients for the message
@@ -223,7 +226,11 @@ func (p *Processor) applyOnce(ctx context.Context, tx *db.Tx, messageID string, 
 		ev.Bounce = &b
 	case ev.Complaint != nil:
 		c := *ev.Complaint
-		rcpts, err := keepAll(c.ComplainedRecipients, func(a string) string { return a }, keyComplaint, keep)
+		kind := keyComplaint
+		if c.ComplaintFeedbackType == "not-spam" {
+			kind = keyNotSpam
+		}
+		rcpts, err := keepAll(c.ComplainedRecipients, func(a string) string { return a }, kind, keep)
 		if err != nil || len(rcpts) == 0 {
 			return nil, nil, err
 		}
@@ -283,7 +290,9 @@ func claimKey(ctx context.Context, tx *db.Tx, messageID, recipient, kind string,
 // plan returns the events the report in makes for the message sent, with
 // the addresses each suppresses, and notes in res what it ignores and the
 // verdict about each recipient it checked.
-func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, res *Result) []outcome {
+//
+// from is the report's From addresses (origin.Evidence.HeaderFrom).
+func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, from []string, res *Result) []outcome {
 	rep := in.Report
 	if sent.System {
 		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
@@ -291,6 +300,8 @@ func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, re
 	}
 	v := &verifier{ctx: ctx, in: in, ev: in.Evidence, res: res, verdicts: map[string]origin.Verdict{}}
 	v.ev.SenderDomains = senderDomains(sent)
+	v.ev.HeaderFrom = from
+	v.ev.Complaint = rep.Kind == bounce.KindComplaint
 	switch rep.Kind {
 	case bounce.KindBounce:
 		if in.Evidence.MailFrom != "" {
@@ -472,8 +483,9 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 	}
 	var evs []outcome
 	seen := map[string]bool{}
-	for _, r := range rep.Recipients {
-		addr := match(sent.Recipients, r.Address, r.OriginalRecipient)
+	named := p.named(sent, rep, res)
+	for _, r := range named {
+		addr := match(sent.Recipients, r.Address)
 		switch {
 		case addr == "":
 			res.Ignored = append(res.Ignored, fmt.Sprintf("%s was not a recipient of message %s", r.Address, sent.ID))
@@ -510,11 +522,52 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 		}
 		o := &evs[i]
 		o.ev.Bounce.BouncedRecipients = append(o.ev.Bounce.BouncedRecipients, rc)
-		if r.Suppress && bt == smtpcode.BouncePermanent {
+		switch {
+		case !r.Suppress || bt != smtpcode.BouncePermanent:
+		case r.Source == bounce.SourceOriginalRecipient:
+			res.Ignored = append(res.Ignored, fmt.Sprintf("%s: named only by the DSN's Original-Recipient (the original sender's ORCPT), not by a Final-Recipient: not suppressed", addr))
+		default:
 			o.suppress = append(o.suppress, addr)
 		}
 	}
 	return evs
+}
+
+// named returns the recipients the report rep names itself, as it is
+// applied to the message sent: the report's recipients, without those
+// taken from the enclosed original message (its To and Cc say to whom the
+// message went, not who failed or complained). When the report names no
+// recipient, and the message went to one address, the report is about
+// that one (with what the report says about the first recipient it did
+// give, if any); for a message to several, it names nobody (noted in
+// res).
+func (p *Processor) named(sent *queue.Sent, rep *bounce.Report, res *Result) []bounce.Recipient {
+	var named []bounce.Recipient
+	for _, r := range rep.Recipients {
+		if r.Source != bounce.SourceEnclosed {
+			named = append(named, r)
+		}
+	}
+	if len(named) > 0 || (len(rep.Recipients) == 0 && rep.Kind != bounce.KindComplaint) {
+		return named
+	}
+	if len(sent.Recipients) != 1 {
+		why := "names no recipient"
+		if len(rep.Recipients) > 0 {
+			why += " (only the enclosed message's To/Cc)"
+		}
+		res.Ignored = append(res.Ignored, fmt.Sprintf("the %s %s and message %s had %d", rep.Kind, why, sent.ID, len(sent.Recipients)))
+		return nil
+	}
+	// The report does not say whom it is about (recipients redacted, or
+	// only the enclosed copy's header), but the message went to one
+	// address.
+	var r bounce.Recipient
+	if len(rep.Recipients) > 0 {
+		r = rep.Recipients[0]
+	}
+	r.Address, r.Source = sent.Recipients[0], bounce.SourceReport
+	return []bounce.Recipient{r}
 }
 
 // complaintEvent turns a complaint report into a Complaint event naming
@@ -523,8 +576,8 @@ func (p *Processor) bounceEvents(sent *queue.Sent, rep *bounce.Report, res *Resu
 // one-recipient message's recipient, when verified for that recipient.
 func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Result, verified func(addr string) bool) *event.Event {
 	var named []string
-	for _, r := range rep.Recipients {
-		addr := match(sent.Recipients, r.Address, r.OriginalRecipient)
+	for _, r := range p.named(sent, rep, res) {
+		addr := match(sent.Recipients, r.Address)
 		if addr == "" {
 			res.Ignored = append(res.Ignored, fmt.Sprintf("%s was not a recipient of message %s", r.Address, sent.ID))
 			continue
@@ -532,15 +585,6 @@ func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Re
 		if !slices.ContainsFunc(named, func(x string) bool { return strings.EqualFold(x, addr) }) {
 			named = append(named, addr)
 		}
-	}
-	if len(rep.Recipients) == 0 {
-		if len(sent.Recipients) != 1 {
-			res.Ignored = append(res.Ignored, fmt.Sprintf("the complaint names no recipient and message %s had %d", sent.ID, len(sent.Recipients)))
-			return nil
-		}
-		// The report does not say who complained (recipients redacted),
-		// but the message went to one address.
-		named = []string{sent.Recipients[0]}
 	}
 	rcpts := slices.DeleteFunc(named, func(a string) bool { return !verified(a) })
 	if len(rcpts) == 0 {
@@ -558,21 +602,43 @@ func (p *Processor) complaintEvent(sent *queue.Sent, rep *bounce.Report, res *Re
 	return &event.Event{Type: event.Complaint, AccountID: sent.AccountID, ConfigurationSet: sent.ConfigurationSet, Mail: sent.Mail, Complaint: d}
 }
 
-// match returns the recipient of the message that is one of the given
-// addresses (without case), "" for none.
-func match(recipients []string, addrs ...string) string {
-	for _, a := range addrs {
-		a = strings.Trim(strings.TrimSpace(a), "<>")
-		if a == "" {
-			continue
-		}
-		for _, r := range recipients {
-			if strings.EqualFold(r, a) {
-				return r
-			}
+// match returns the recipient of the message that is addr (without
+// case), "" for none. Only the address the report gives for a recipient
+// counts (a DSN's Final-Recipient), never its Original-Recipient: that is
+// the ORCPT the original's sender chose, and a genuine report about
+// someone else would otherwise be applied to whomever it names.
+func match(recipients []string, addr string) string {
+	addr = strings.Trim(strings.TrimSpace(addr), "<>")
+	if addr == "" {
+		return ""
+	}
+	for _, r := range recipients {
+		if strings.EqualFold(r, addr) {
+			return r
 		}
 	}
 	return ""
+}
+
+// headerFrom is the addresses of the From fields of the message raw,
+// lower-cased (origin.Evidence.HeaderFrom); nil when it has none, or when
+// its header or any From field does not parse.
+func headerFrom(raw []byte) []string {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, v := range m.Header["From"] {
+		as, err := mail.ParseAddressList(v)
+		if err != nil {
+			return nil
+		}
+		for _, a := range as {
+			out = append(out, strings.ToLower(a.Address))
+		}
+	}
+	return out
 }
 
 // returnAddress is where feedback about mail is forwarded: the message's

@@ -5,66 +5,137 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
 )
 
-// ErrBusy is returned by receive when the bytes held across connections
-// are at their bound and none came free within the wait: the sender
-// should try again later (451 4.3.2).
+// ErrBusy is returned by receive when the bytes held across connections,
+// or from the client's network, are at their bound and none came free
+// within the wait: the sender should try again later (451 4.3.2).
 var ErrBusy = errors.New("feedback: too many report bytes held; try again later")
 
-// heldBudget bounds the report bytes the feedback MX holds in memory
-// across all its connections.
+// heldBudget bounds the report bytes the feedback MX holds in memory:
+// across all its connections, and from one client network (clientNetwork)
+// at most perNet of them, so that a few stalled senders cannot take all
+// of it.
 type heldBudget struct {
-	sem  *semaphore.Weighted
-	wait time.Duration // how long a connection waits for bytes to come free
-	held atomic.Int64
+	sem    *semaphore.Weighted
+	perNet int64
+	wait   time.Duration // how long a connection waits for bytes to come free
+	held   atomic.Int64
+
+	mu   sync.Mutex
+	nets map[string]*netHeld // networks holding bytes or waiting for them
 }
 
-func newHeldBudget(max int64, wait time.Duration) *heldBudget {
-	return &heldBudget{sem: semaphore.NewWeighted(max), wait: wait}
+// netHeld is what one client network holds.
+type netHeld struct {
+	sem   *semaphore.Weighted // perNet bytes
+	users int                 // holders open
 }
 
-// take reserves n bytes, waiting at most b.wait for them.
-func (b *heldBudget) take(ctx context.Context, n int64) error {
-	ctx, cancel := context.WithTimeout(ctx, b.wait)
+func newHeldBudget(max, perNet int64, wait time.Duration) *heldBudget {
+	return &heldBudget{sem: semaphore.NewWeighted(max), perNet: perNet, wait: wait, nets: map[string]*netHeld{}}
+}
+
+// open returns a holder for one report from the client network network.
+func (b *heldBudget) open(network string) *holder {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.nets[network]
+	if n == nil {
+		n = &netHeld{sem: semaphore.NewWeighted(b.perNet)}
+		b.nets[network] = n
+	}
+	n.users++
+	return &holder{b: b, network: network, n: n}
+}
+
+// holder is what one report holds of a heldBudget.
+type holder struct {
+	b       *heldBudget
+	network string
+	n       *netHeld
+	taken   int64
+}
+
+// take reserves k more bytes, from the network's share and from the
+// whole, waiting at most b.wait for them.
+func (h *holder) take(ctx context.Context, k int64) error {
+	ctx, cancel := context.WithTimeout(ctx, h.b.wait)
 	defer cancel()
-	if err := b.sem.Acquire(ctx, n); err != nil {
+	if err := h.n.sem.Acquire(ctx, k); err != nil {
 		return ErrBusy
 	}
-	b.held.Add(n)
+	if err := h.b.sem.Acquire(ctx, k); err != nil {
+		h.n.sem.Release(k)
+		return ErrBusy
+	}
+	h.taken += k
+	h.b.held.Add(k)
 	return nil
 }
 
-// give returns n bytes taken.
-func (b *heldBudget) give(n int64) {
-	if n > 0 {
-		b.held.Add(-n)
-		b.sem.Release(n)
+// close gives back everything h took; h is not used again.
+func (h *holder) close() {
+	if h.taken > 0 {
+		h.b.held.Add(-h.taken)
+		h.b.sem.Release(h.taken)
+		h.n.sem.Release(h.taken)
+		h.taken = 0
+	}
+	h.b.mu.Lock()
+	defer h.b.mu.Unlock()
+	if h.n.users--; h.n.users == 0 {
+		delete(h.b.nets, h.network)
 	}
 }
 
-// firstReservation is what a report's prefix reserves first; the
-// reservation then doubles as the prefix grows, up to its limit.
-const firstReservation = 64 << 10
+// clientNetwork is the network a client address is counted in, for the
+// held bytes and the connections per client: its IPv4 /24 or IPv6 /64
+// (one sender usually has the whole of either).
+func clientNetwork(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	bits := 64
+	if a.Is4() {
+		bits = 24
+	}
+	p, err := a.WithZone("").Prefix(bits)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// reserveStep is how a report's reservation grows: by what its prefix
+// holds, rounded up to this.
+const reserveStep = 64 << 10
 
 // received is a report as the feedback MX read it.
 type received struct {
-	prefix   []byte // the first bytes of the message, at most the prefix limit
-	size     int64  // every byte read (the rest was discarded)
-	reserved int64  // bytes taken from the budget for prefix; give them back
+	prefix []byte // the first bytes of the message, at most the prefix limit
+	size   int64  // every byte read (the rest was discarded)
+	h      *holder
 }
 
+// release gives back the bytes held for rc's prefix.
+func (rc *received) release() { rc.h.close() }
+
 // receive reads the message r to its end (the caller's reader enforces
-// the size limit): it keeps the first limit bytes, taken from the budget b
-// as they come, discards the rest, and copies every byte to also when it
-// is not nil (a DKIM verifier reading the whole stream). On an error the
-// bytes taken are already given back.
-func receive(ctx context.Context, r io.Reader, limit int64, b *heldBudget, also io.Writer) (*received, error) {
-	rc := &received{}
+// the size limit): it keeps the first limit bytes, taken from h as they
+// come, discards the rest, and copies every byte to also when it is not
+// nil (a DKIM verifier reading the whole stream). On success the caller
+// releases the result; on an error h is already closed.
+func receive(ctx context.Context, r io.Reader, limit int64, h *holder, also io.Writer) (*received, error) {
+	rc := &received{h: h}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
@@ -72,9 +143,9 @@ func receive(ctx context.Context, r io.Reader, limit int64, b *heldBudget, also 
 			rc.size += int64(n)
 			if room := limit - int64(len(rc.prefix)); room > 0 {
 				k := min(int64(n), room)
-				if int64(len(rc.prefix))+k > rc.reserved {
-					if gerr := rc.grow(ctx, int64(len(rc.prefix))+k, limit, b); gerr != nil {
-						b.give(rc.reserved)
+				if need := int64(len(rc.prefix)) + k; need > int64(cap(rc.prefix)) {
+					if gerr := rc.grow(ctx, need, limit); gerr != nil {
+						rc.release()
 						return nil, gerr
 					}
 				}
@@ -88,25 +159,21 @@ func receive(ctx context.Context, r io.Reader, limit int64, b *heldBudget, also 
 			return rc, nil
 		}
 		if err != nil {
-			b.give(rc.reserved)
+			rc.release()
 			return nil, fmt.Errorf("feedback: read report: %w", err)
 		}
 	}
 }
 
-// grow reserves room for at least need bytes of prefix (doubling the
-// reservation, at most limit) and moves the prefix into a buffer of
-// exactly that capacity, so that what is held is what was reserved.
-func (rc *received) grow(ctx context.Context, need, limit int64, b *heldBudget) error {
-	size := max(rc.reserved*2, firstReservation)
-	for size < need {
-		size *= 2
-	}
-	size = min(size, limit)
-	if err := b.take(ctx, size-rc.reserved); err != nil {
+// grow reserves room for need bytes of prefix (rounded up to reserveStep,
+// at most limit) and moves the prefix into a buffer of exactly that
+// capacity, so that what is held is what was reserved, and the
+// reservation follows what the prefix holds.
+func (rc *received) grow(ctx context.Context, need, limit int64) error {
+	size := min((need+reserveStep-1)/reserveStep*reserveStep, limit)
+	if err := rc.h.take(ctx, size-int64(cap(rc.prefix))); err != nil {
 		return err
 	}
-	rc.reserved = size
 	nb := make([]byte, len(rc.prefix), size)
 	copy(nb, rc.prefix)
 	rc.prefix = nb

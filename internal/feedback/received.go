@@ -26,7 +26,8 @@ type Received struct {
 	Report *bounce.Report
 	// Evidence is where the report came from: client address, HELO name,
 	// envelope sender, DKIM results. Apply adds the SenderDomains of each
-	// message it is applied to.
+	// message it is applied to, Complaint (from Report.Kind) and, when
+	// HeaderFrom is nil, the addresses of Raw's From field.
 	Evidence origin.Evidence
 	// Check decides whether the report comes from the side of a
 	// recipient's domain (origin.Checker.Check). Nil: nothing is verified,
@@ -48,6 +49,7 @@ const (
 	OutcomeApplied    = "applied"    // events were stored
 	OutcomeDuplicate  = "duplicate"  // all it said was applied before
 	OutcomeUnverified = "unverified" // it named recipients, none verified
+	OutcomeTemporary  = "temporary"  // nothing applied; a recipient's verdict was temporary (answered 451, to be retried)
 	OutcomeIgnored    = "ignored"    // nothing to apply (auto-reply, delay, no recipient of the message, Sesame's own mail...)
 )
 
@@ -85,6 +87,8 @@ func (r *Result) outcome() string {
 	switch {
 	case len(r.Events) > 0:
 		return OutcomeApplied
+	case r.Temporary:
+		return OutcomeTemporary
 	case r.Duplicate:
 		return OutcomeDuplicate
 	case len(r.Checked) > 0 && !verified:

@@ -26,9 +26,10 @@ const (
 	DefaultRetention       = 30 * 24 * time.Hour
 	DefaultMaxMessageBytes = 40 << 20 // SES's largest message, which a DSN may enclose whole
 	DefaultMaxConns        = 50
-	DefaultMaxConnsPerIP   = 5
+	DefaultMaxConnsPerIP   = 5 // per client network: an IPv4 /24, an IPv6 /64
 	DefaultMaxRecipients   = 10
 	DefaultTimeout         = 5 * time.Minute  // a command, or a whole DATA (40 MB at 140 KB/s)
+	DefaultDataIdle        = 30 * time.Second // a DATA stream that sends nothing
 	DefaultMaxSession      = 15 * time.Minute // a connection, however busy
 	// DefaultMaxPrefixBytes is how much of a report is kept: the parts a
 	// DSN or an ARF report needs (their human-readable and machine-readable
@@ -36,6 +37,9 @@ const (
 	DefaultMaxPrefixBytes = 1 << 20
 	DefaultMaxHeldBytes   = 16 << 20         // reports' prefixes held at once, across connections
 	DefaultHeldWait       = 10 * time.Second // how long a report waits for held bytes to come free
+	// DefaultHeldShare is the share of MaxHeldBytes one client network
+	// may hold: a quarter.
+	DefaultHeldShare = 4
 )
 
 // ServerOptions configures a Server.
@@ -59,14 +63,18 @@ type ServerOptions struct {
 	// DefaultMaxPrefixBytes.
 	MaxPrefixBytes int64
 	// MaxHeldBytes bounds the prefixes held at once across all
-	// connections; a report that finds no room within HeldWait is answered
-	// 451 4.3.2, so that its sender retries. 0: DefaultMaxHeldBytes,
-	// DefaultHeldWait.
-	MaxHeldBytes int64
-	HeldWait     time.Duration
+	// connections, and MaxHeldPerNetwork those of connections from one
+	// client network (an IPv4 /24, an IPv6 /64); a report that finds no
+	// room within HeldWait is answered 451 4.3.2, so that its sender
+	// retries. A prefix holds (and reserves) what it has read, in steps of
+	// 64 KiB. 0: DefaultMaxHeldBytes, MaxHeldBytes/DefaultHeldShare (at
+	// least MaxPrefixBytes), DefaultHeldWait.
+	MaxHeldBytes      int64
+	MaxHeldPerNetwork int64
+	HeldWait          time.Duration
 	// MaxConns and MaxConnsPerIP bound open connections, in all and from
-	// one IP address; more are answered 421 and closed. 0: DefaultMaxConns,
-	// DefaultMaxConnsPerIP.
+	// one client network (an IPv4 /24, an IPv6 /64); more are answered 421
+	// and closed. 0: DefaultMaxConns, DefaultMaxConnsPerIP.
 	MaxConns, MaxConnsPerIP int
 	// MaxSession bounds a connection's whole life; 0: DefaultMaxSession.
 	MaxSession time.Duration
@@ -76,6 +84,21 @@ type ServerOptions struct {
 	// Timeout bounds each command read and reply write, and the whole of
 	// a message's DATA; 0: DefaultTimeout.
 	Timeout time.Duration
+	// DataIdle bounds the wait for each read of a message's DATA: a
+	// sender that stops sending for that long is disconnected, and what
+	// it held is freed. 0: DefaultDataIdle.
+	DataIdle time.Duration
+	// MaxReportLookups and ReportLookupTime bound the DNS lookups one
+	// report causes (its DKIM keys' and the origin checks' for every
+	// message it is addressed to, together) and the time spent waiting
+	// for them; MaxReportDomains bounds the distinct recipient domains it
+	// is checked for (recipients at further domains are not verified).
+	// Beyond them the report is not verified for the remaining
+	// recipients, and not retried. 0: DefaultMaxReportLookups,
+	// DefaultReportLookupTime, DefaultMaxReportDomains.
+	MaxReportLookups int
+	ReportLookupTime time.Duration
+	MaxReportDomains int
 	// TLSConfig, when set, offers STARTTLS (a configured certificate, or
 	// SelfSignedTLS).
 	TLSConfig *tls.Config
@@ -98,7 +121,8 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	case opts.Processor == nil || opts.Hostname == "" || opts.Origin == nil || opts.Origin.Resolver == nil:
 		return nil, errors.New("feedback: Processor, Hostname and Origin (with a Resolver) are required")
 	case opts.Retention < 0 || opts.MaxMessageBytes < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 || opts.MaxRecipients < 0 || opts.Timeout < 0 ||
-		opts.MaxPrefixBytes < 0 || opts.MaxHeldBytes < 0 || opts.HeldWait < 0:
+		opts.MaxPrefixBytes < 0 || opts.MaxHeldBytes < 0 || opts.MaxHeldPerNetwork < 0 || opts.HeldWait < 0 || opts.DataIdle < 0 ||
+		opts.MaxReportLookups < 0 || opts.ReportLookupTime < 0 || opts.MaxReportDomains < 0:
 		return nil, errors.New("feedback: limits must not be negative")
 	}
 	s := &Server{opts: opts, now: opts.Now, log: opts.Logger}
@@ -119,10 +143,15 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	o.MaxPrefixBytes = cmp.Or(o.MaxPrefixBytes, DefaultMaxPrefixBytes)
 	o.MaxHeldBytes = cmp.Or(o.MaxHeldBytes, DefaultMaxHeldBytes)
 	o.HeldWait = cmp.Or(o.HeldWait, DefaultHeldWait)
-	if o.MaxPrefixBytes > o.MaxHeldBytes {
-		return nil, errors.New("feedback: MaxPrefixBytes must not exceed MaxHeldBytes")
+	o.MaxHeldPerNetwork = cmp.Or(o.MaxHeldPerNetwork, max(o.MaxHeldBytes/DefaultHeldShare, o.MaxPrefixBytes))
+	o.DataIdle = cmp.Or(o.DataIdle, DefaultDataIdle)
+	o.MaxReportLookups = cmp.Or(o.MaxReportLookups, DefaultMaxReportLookups)
+	o.ReportLookupTime = cmp.Or(o.ReportLookupTime, DefaultReportLookupTime)
+	o.MaxReportDomains = cmp.Or(o.MaxReportDomains, DefaultMaxReportDomains)
+	if o.MaxPrefixBytes > o.MaxHeldPerNetwork || o.MaxHeldPerNetwork > o.MaxHeldBytes {
+		return nil, errors.New("feedback: MaxPrefixBytes must not exceed MaxHeldPerNetwork, nor that MaxHeldBytes")
 	}
-	s.budget = newHeldBudget(o.MaxHeldBytes, o.HeldWait)
+	s.budget = newHeldBudget(o.MaxHeldBytes, o.MaxHeldPerNetwork, o.HeldWait)
 	return s, nil
 }
 
@@ -130,7 +159,11 @@ func NewServer(opts ServerOptions) (*Server, error) {
 // connection.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s, ctx: ctx, conn: c, remote: remoteIP(c.Conn())}, nil
+		// go-smtp's sessions have no context: each gets one that ends
+		// with it (Logout, which go-smtp calls when the connection
+		// closes, also on the server's shutdown), or at MaxSession.
+		sctx, cancel := context.WithTimeout(ctx, s.opts.MaxSession)
+		return &session{s: s, ctx: sctx, cancel: cancel, conn: c, remote: remoteIP(c.Conn())}, nil
 	}))
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.opts.TLSConfig
@@ -162,7 +195,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // session is one SMTP transaction at a time on one connection.
 type session struct {
 	s      *Server
-	ctx    context.Context
+	ctx    context.Context // ends with the session
+	cancel context.CancelFunc
 	conn   *smtp.Conn
 	remote string
 	helo   string // the EHLO/HELO name, when MAIL was given
@@ -171,7 +205,7 @@ type session struct {
 }
 
 func (x *session) Reset()        { x.from, x.helo, x.rcpts = "", "", nil }
-func (x *session) Logout() error { return nil }
+func (x *session) Logout() error { x.cancel(); return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	x.from = from // DSNs come from <>, ARF reports from anyone
@@ -220,9 +254,11 @@ func (s *Server) Held() int64 { return s.budget.held.Load() }
 
 // Data reads the report (keeping its first MaxPrefixBytes, verifying its
 // DKIM signatures as it streams), checks where it comes from and applies
-// it to each recipient's message.
+// it to each recipient's message, all within the report's bounds on DNS
+// lookups (reportCheck).
 func (x *session) Data(r io.Reader) error {
 	s := x.s
+	check := newReportCheck(s.opts.Origin, s.opts.MaxReportLookups, s.opts.ReportLookupTime, s.opts.MaxReportDomains)
 	pr, pw := io.Pipe()
 	type dkimResult struct {
 		res []origin.DKIMResult
@@ -230,11 +266,12 @@ func (x *session) Data(r io.Reader) error {
 	}
 	dkimc := make(chan dkimResult, 1)
 	go func() {
-		res, err := origin.VerifyDKIM(x.ctx, s.opts.Origin.Resolver, pr)
+		res, err := origin.VerifyDKIM(x.ctx, check.Resolver(), pr)
 		pr.CloseWithError(io.ErrClosedPipe) // should it not have read to the end, writes fail rather than block
 		dkimc <- dkimResult{res, err}
 	}()
-	rc, err := receive(x.ctx, r, s.opts.MaxPrefixBytes, s.budget, pw)
+	idle := &idleReader{r: r, c: x.conn.Conn(), idle: s.opts.DataIdle, end: time.Now().Add(s.opts.Timeout)}
+	rc, err := receive(x.ctx, idle, s.opts.MaxPrefixBytes, s.budget.open(clientNetwork(x.remote)), pw)
 	pw.CloseWithError(err)
 	dk := <-dkimc
 	if err != nil {
@@ -245,10 +282,14 @@ func (x *session) Data(r io.Reader) error {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "too busy; try again later"}
 		case errors.As(err, &se):
 			return se // go-smtp's ErrDataTooLarge: 552
+		case idle.timedOut:
+			// The sender stopped sending: hang up rather than wait for
+			// the rest of a DATA that may never come.
+			x.conn.Close()
 		}
 		return err
 	}
-	defer s.budget.give(rc.reserved)
+	defer rc.release()
 	if dk.err != nil {
 		s.log.Info("feedback DKIM signatures not verified", "remote_ip", x.remote, "err", dk.err)
 	}
@@ -258,25 +299,54 @@ func (x *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message could not be read as a mail message"}
 	}
 	ip, _ := netip.ParseAddr(x.remote)
-	in := &Received{Raw: rc.prefix, Size: rc.size, Report: rep, Check: s.opts.Origin.Check,
+	in := &Received{Raw: rc.prefix, Size: rc.size, Report: rep, Check: check.Check,
 		Evidence: origin.Evidence{RemoteIP: ip, HELO: x.helo, MailFrom: x.from, DKIM: dk.res}}
 	res, err := s.opts.Processor.Apply(x.ctx, in, x.rcpts...)
-	switch {
-	case errors.Is(err, ErrTemporary):
-		s.log.Info("feedback origin not checked for a DNS failure; the sender will retry", "remote_ip", x.remote, "helo", x.helo, "mail_from", x.from,
-			"kind", rep.Kind, "err", err)
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "temporary DNS failure; try again later"}
-	case err != nil:
+	if err != nil {
 		s.log.Error("feedback could not be applied; the sender will retry", "remote_ip", x.remote, "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
 	}
+	temporary := false
 	for i, sent := range x.rcpts {
 		r := res[i]
+		temporary = temporary || r.Temporary
 		s.log.Info("feedback received", "remote_ip", x.remote, "helo", x.helo, "mail_from", x.from, "message_id", sent.ID, "account", sent.AccountID,
 			"kind", rep.Kind, "format", rep.Format, "size", rc.size, "outcome", r.outcome(), "report_id", r.StoredID, "checked", r.Checked,
-			"events", r.Events, "suppressed", r.Suppressed, "forwarded", r.Forwarded, "ignored", r.Ignored, "duplicate", r.Duplicate)
+			"events", r.Events, "suppressed", r.Suppressed, "forwarded", r.Forwarded, "ignored", r.Ignored, "duplicate", r.Duplicate,
+			"temporary", r.Temporary)
+	}
+	if temporary {
+		// What was verified is applied; the rest waits for the retry,
+		// which finds the applied part a duplicate.
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "temporary DNS failure; try again later"}
 	}
 	return nil
+}
+
+// idleReader reads a message's DATA, giving each read at most idle (and
+// the whole at most until end) before the connection's read fails.
+type idleReader struct {
+	r        io.Reader
+	c        net.Conn
+	idle     time.Duration
+	end      time.Time
+	timedOut bool // a read failed for the deadline
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	if i.c != nil {
+		d := time.Now().Add(i.idle) // network deadlines are on real time
+		if d.After(i.end) {
+			d = i.end
+		}
+		i.c.SetReadDeadline(d)
+	}
+	n, err := i.r.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		i.timedOut = true
+	}
+	return n, err
 }
 
 func remoteIP(c net.Conn) string {

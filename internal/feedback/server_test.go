@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -387,10 +388,10 @@ func heapInUse() int64 {
 	return int64(s[0].Value.Uint64())
 }
 
-// TestServerStalledReports: five senders each send 39 MB of a report and
-// stall. The server keeps each report's first MaxPrefixBytes and discards
-// the rest, so what it holds stays bounded (it held them whole: 5 × 39 MB
-// and more).
+// TestServerStalledReports: five senders (from five networks) each send
+// 39 MB of a report and stall. The server keeps each report's first
+// MaxPrefixBytes and discards the rest, so what it holds stays bounded (it
+// held them whole: 5 × 39 MB and more).
 func TestServerStalledReports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends 195 MB over loopback")
@@ -398,10 +399,10 @@ func TestServerStalledReports(t *testing.T) {
 	f := newFixture(t, dbtest.SQLite(t))
 	f.send(t, "m1", "a@rcpt.test")
 	var srv *feedback.Server
-	addr := f.serveServer(t, nil, &srv)
+	addr := f.serveServer(t, func(o *feedback.ServerOptions) { o.DataIdle = time.Hour }, &srv)
 	before := heapInUse()
-	for range 5 {
-		stall(t, addr, "m1@"+mailFromDom, 39<<20)
+	for i := range 5 {
+		stallOn(t, dialFrom(t, addr, fmt.Sprintf("127.0.%d.1", i+1)), "m1@"+mailFromDom, 39<<20)
 	}
 	waitHeld(t, srv.Held, 5*feedback.DefaultMaxPrefixBytes)
 	grown := heapInUse() - before
@@ -420,7 +421,7 @@ func TestServerHeldBudget(t *testing.T) {
 		f.send(t, "m1", "a@rcpt.test")
 		var srv *feedback.Server
 		addr := f.serveServer(t, func(o *feedback.ServerOptions) {
-			o.MaxPrefixBytes, o.MaxHeldBytes, o.HeldWait = 256<<10, 512<<10, 20*time.Millisecond
+			o.MaxPrefixBytes, o.MaxHeldBytes, o.MaxHeldPerNetwork, o.HeldWait, o.DataIdle = 256<<10, 512<<10, 512<<10, 20*time.Millisecond, time.Hour
 		}, &srv)
 		rp := "m1@" + mailFromDom
 		dsn := testkit.DSN(rp, "a@rcpt.test", "5.1.1", "550 5.1.1 unknown")
@@ -449,6 +450,20 @@ func TestServerHeldBudget(t *testing.T) {
 			t.Fatalf("events = %+v", evs)
 		}
 	})
+}
+
+// dialFrom opens an SMTP connection to addr from the loopback address
+// local (127.0.0.0/8 is all loopback), closed when the test ends.
+func dialFrom(t *testing.T, addr, local string) *smtp.Client {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClient(conn)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // stallOn is stall on an open connection.

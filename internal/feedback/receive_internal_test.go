@@ -1,0 +1,66 @@
+package feedback
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+)
+
+// TestReservationFollowsPrefix: a report reserves what its prefix holds,
+// rounded up to 64 KiB, not the next power of two: 300 KiB read hold 320
+// KiB (they reserved 512), and all of it comes back on release.
+func TestReservationFollowsPrefix(t *testing.T) {
+	b := newHeldBudget(1<<20, 1<<20, time.Millisecond)
+	rc, err := receive(context.Background(), bytes.NewReader(bytes.Repeat([]byte("x"), 300<<10)), 1<<20, b.open("192.0.2.0/24"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.prefix) != 300<<10 || cap(rc.prefix) != 320<<10 || b.held.Load() != 320<<10 {
+		t.Fatalf("prefix %d bytes in %d; held %d; want 300 KiB in 320 KiB, 320 KiB held", len(rc.prefix), cap(rc.prefix), b.held.Load())
+	}
+	rc.release()
+	if b.held.Load() != 0 || len(b.nets) != 0 {
+		t.Fatalf("after release: held %d, %d networks", b.held.Load(), len(b.nets))
+	}
+}
+
+// TestNetworkShare: what one client network holds is bounded by its
+// share, whatever the whole budget has left; another network still gets
+// its bytes.
+func TestNetworkShare(t *testing.T) {
+	ctx := context.Background()
+	b := newHeldBudget(1<<20, 256<<10, time.Millisecond)
+	h1, h2, other := b.open("192.0.2.0/24"), b.open("192.0.2.0/24"), b.open("198.51.100.0/24")
+	if err := h1.take(ctx, 200<<10); err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.take(ctx, 100<<10); err != ErrBusy {
+		t.Fatalf("beyond the network's share: %v; want ErrBusy", err)
+	}
+	if err := other.take(ctx, 256<<10); err != nil {
+		t.Fatalf("another network: %v", err)
+	}
+	for _, h := range []*holder{h1, h2, other} {
+		h.close()
+	}
+	if b.held.Load() != 0 || len(b.nets) != 0 {
+		t.Fatalf("after close: held %d, %d networks", b.held.Load(), len(b.nets))
+	}
+}
+
+func TestClientNetwork(t *testing.T) {
+	for ip, want := range map[string]string{
+		"192.0.2.77":           "192.0.2.0/24",
+		"::ffff:192.0.2.77":    "192.0.2.0/24",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::9":      "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"not an address":       "not an address",
+		"":                     "",
+	} {
+		if got := clientNetwork(ip); got != want {
+			t.Errorf("clientNetwork(%q) = %q; want %q", ip, got, want)
+		}
+	}
+}
