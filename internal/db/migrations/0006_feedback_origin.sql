@@ -3,7 +3,9 @@
 -- A report about a recipient is applied once per message, recipient
 -- (lower-cased) and kind, whatever its bytes: kind is 'bounce' (a
 -- permanent bounce), 'transient' (a transient or undetermined one, which
--- does not block a later permanent bounce) or 'complaint'. Bounces from
+-- does not block a later permanent bounce), 'complaint' or 'not-spam' (a
+-- report that the message was not spam, which does not block a later
+-- complaint). Bounces from
 -- delivery take the same keys. This replaces feedback_reports (once per
 -- SHA-256 of the bytes, which a report differing by one byte passed).
 DROP TABLE feedback_reports;
@@ -14,6 +16,22 @@ CREATE TABLE feedback_applied (
     applied_at BIGINT NOT NULL,
     PRIMARY KEY (message_id, recipient, kind)
 );
+-- What feedback_reports knew cannot be carried over (a digest names no
+-- recipient), but what was applied is partly on the suppression list: an
+-- address suppressed for BOUNCE (a permanent bounce) or COMPLAINT, with
+-- the id of a message still kept that it was a recipient of, had that
+-- report applied for that message. So a report about it arriving after
+-- the upgrade is a duplicate. Other reports applied before the upgrade
+-- (transient bounces, bounces that suppress nothing, reports of accounts
+-- that do not suppress that reason, addresses suppressed again since by
+-- another message) are not remembered, and would be applied once more.
+INSERT INTO feedback_applied (message_id, recipient, kind, applied_at)
+    SELECT DISTINCT r.message_id, LOWER(r.address), CASE s.reason WHEN 'BOUNCE' THEN 'bounce' ELSE 'complaint' END, s.updated_at
+    FROM suppressed_destinations s
+    JOIN messages m ON m.id = s.message_id AND m.account_id = s.account_id
+    JOIN recipients r ON r.message_id = m.id AND LOWER(r.address) = LOWER(s.address)
+    WHERE s.reason IN ('BOUNCE', 'COMPLAINT')
+    ON CONFLICT DO NOTHING;
 -- Forwarded notices about a message, per hour (window_start: the hour's
 -- start, Unix milliseconds), so that they can be bounded.
 CREATE TABLE feedback_notice_counts (
