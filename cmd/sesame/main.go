@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if err := need(0, "no arguments"); err != nil {
 			return err
 		}
-		return a.ListFeedback(ctx, stdout, acctRef, since, unverified)
+		return a.ListFeedback(ctx, stdout, time.Now(), acctRef, since, unverified)
 	case "feedback show":
 		if err := need(1, "one report id (from sesame feedback list)"); err != nil {
 			return err

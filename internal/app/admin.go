@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/account"
@@ -244,10 +245,10 @@ func (a *App) IdentityRecords(ctx context.Context, w io.Writer, name, ref, forma
 
 // ListFeedback prints the reports the feedback MX took, newest first, one
 // line each: those of the account ref when given (strictly: no other
-// account's), received within since before now when since > 0, and with
-// unverified only those naming a recipient they were not shown to come
-// from.
-func (a *App) ListFeedback(ctx context.Context, w io.Writer, ref string, since time.Duration, unverified bool) error {
+// account's), received within since before now (the caller's clock) when
+// since > 0, and with unverified only those naming a recipient they were
+// not shown to come from.
+func (a *App) ListFeedback(ctx context.Context, w io.Writer, now time.Time, ref string, since time.Duration, unverified bool) error {
 	acct, err := a.accountID(ctx, ref)
 	if err != nil {
 		return err
@@ -257,7 +258,7 @@ func (a *App) ListFeedback(ctx context.Context, w io.Writer, ref string, since t
 	case since < 0:
 		return errors.New("--since must not be negative")
 	case since > 0:
-		o.Since = time.Now().Add(-since)
+		o.Since = now.Add(-since)
 	}
 	rs, err := feedback.ListReports(ctx, a.DB, o)
 	if err != nil {
@@ -336,8 +337,11 @@ func feedbackOrigin(r *feedback.Stored) string {
 	return fmt.Sprintf("%s (%s) <%s>", r.RemoteIP, r.HELO, r.MailFrom)
 }
 
-// printable escapes what a terminal would act on (control characters,
-// C1 controls, invalid UTF-8) in s, which may come from anyone.
+// printable escapes what a terminal would act on, or what would make the
+// text read otherwise than it is (control characters, C1 controls,
+// invalid UTF-8, format characters such as the bidirectional overrides
+// U+202E and isolates U+2066..U+2069 and zero-width ones, line and
+// paragraph separators) in s, which may come from anyone.
 func printable(s string) string {
 	var b strings.Builder
 	for i, r := range s {
@@ -346,6 +350,10 @@ func printable(s string) string {
 			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case r < 0x20 || (r >= 0x7f && r < 0xa0):
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) && r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case unicode.In(r, unicode.Cf):
+			fmt.Fprintf(&b, `\U%08x`, r)
 		default:
 			b.WriteRune(r)
 		}

@@ -248,8 +248,9 @@ func messageEvents(t *testing.T, r *running, id string) []*event.Event {
 
 // TestFeedbackReports: `sesame feedback list/show` print the reports the
 // feedback MX took, and --account filters strictly: one account never
-// sees another's. Text from a report (a HELO name with a terminal escape)
-// is printed escaped.
+// sees another's; --since counts back from the clock the caller gives.
+// Text from a report (a HELO name with a terminal escape and a
+// right-to-left override) is printed escaped.
 func TestFeedbackReports(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
@@ -290,7 +291,7 @@ func TestFeedbackReports(t *testing.T) {
 				t.Fatal(err)
 			}
 			in := &feedback.Received{Raw: []byte(raw), Size: int64(len(raw)), Report: rep, Check: checker.Check,
-				Evidence: origin.Evidence{RemoteIP: netip.MustParseAddr("127.0.0.1"), HELO: "mx.rcpt.test\x1b[2J"}}
+				Evidence: origin.Evidence{RemoteIP: netip.MustParseAddr("127.0.0.1"), HELO: "mx.rcpt.test\x1b[2J\u202e"}}
 			if _, err := a.Feedback.Apply(ctx, in, sent); err != nil {
 				t.Fatal(err)
 			}
@@ -302,10 +303,11 @@ func TestFeedbackReports(t *testing.T) {
 			}
 		}
 
+		now := time.Now().Add(time.Second) // the caller's clock: a second after the reports
 		run := func(ref string, since time.Duration, unverified bool) string {
 			t.Helper()
 			var b bytes.Buffer
-			if err := a.ListFeedback(ctx, &b, ref, since, unverified); err != nil {
+			if err := a.ListFeedback(ctx, &b, now, ref, since, unverified); err != nil {
 				t.Fatal(err)
 			}
 			return b.String()
@@ -325,7 +327,11 @@ func TestFeedbackReports(t *testing.T) {
 		if out := run("", time.Nanosecond, false); strings.Count(out, "\n") != 1 {
 			t.Fatalf("list --since 1ns:\n%s", out)
 		}
-		if err := a.ListFeedback(ctx, io.Discard, "nobody", 0, false); err == nil {
+		now = now.Add(48 * time.Hour) // the caller's clock, two days on
+		if out := run("", time.Hour, false); strings.Count(out, "\n") != 1 {
+			t.Fatalf("list --since 1h, two days later:\n%s", out)
+		}
+		if err := a.ListFeedback(ctx, io.Discard, now, "nobody", 0, false); err == nil {
 			t.Fatal("an unknown account was accepted")
 		}
 
@@ -346,14 +352,14 @@ func TestFeedbackReports(t *testing.T) {
 		if err := a.ShowFeedback(ctx, &show, betaDSN, "beta"); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{ids["beta"], "127.0.0.1 (mx.rcpt.test\\x1b[2J) <>", "a@rcpt.test: verified: client 127.0.0.1 is an MX host of rcpt.test",
+		for _, s := range []string{ids["beta"], "127.0.0.1 (mx.rcpt.test\\x1b[2J\\u202e) <>", "a@rcpt.test: verified: client 127.0.0.1 is an MX host of rcpt.test",
 			"b@victim.test: not verified: ", "Final-Recipient: rfc822; b@victim.test", "outcome     applied"} {
 			if !strings.Contains(show.String(), s) {
 				t.Errorf("show lacks %q:\n%s", s, show.String())
 			}
 		}
-		if strings.Contains(show.String(), "\x1b") {
-			t.Errorf("show prints a terminal escape:\n%q", show.String())
+		if strings.ContainsAny(show.String(), "\x1b\u202e") {
+			t.Errorf("show prints a terminal escape or a bidi override:\n%q", show.String())
 		}
 	})
 }
