@@ -12,7 +12,6 @@ import (
 // 7): reports that a person, not a mail system, wrote, and that the
 // identity of the provider alone let through.
 
-
 // microsoftLike sets up corp.example on a Microsoft 365-like provider
 // outlook.test, which also signs its consumer users' mail d=outlook.test.
 func microsoftLike(t *testing.T) *zone {
