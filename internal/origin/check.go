@@ -198,10 +198,31 @@ func (s *check) run() Verdict {
 	return Verdict{Reason: reason, Temporary: s.temp}
 }
 
-// side says how domain d belongs to the recipient's side: "" if it does
-// not. providers says whether the MX-derived rules may be used (the MX
-// lookup has been made).
-func (s *check) side(d string, providers bool) string {
+// named says how a domain that the report's sender names itself — a DKIM
+// d=, the domain of the From or envelope sender address, the HELO name —
+// belongs to the recipient's side: "" if it does not. The recipient's own
+// side is R, its subdomains and its parents up to its organisational
+// domain. A provider's is its domain exactly, or one of its aliases
+// exactly: names under a provider's domain may be its customers' (a hoster
+// handing out subdomains, signing or publishing SPF for them). providers
+// says whether the MX-derived rules may be used (the MX lookup has been
+// made).
+func (s *check) named(d string, providers bool) string {
+	return s.side(d, providers, func(d, p string) bool { return d == p })
+}
+
+// host says how a host name of the client, found by reverse DNS, belongs
+// to the recipient's side: "" if it does not. Providers' outbound hosts
+// are named under their domains (Gmail's mail-*.google.com), so any name
+// under a provider's domain or alias counts; the name must also be
+// forward-confirmed, which is reverse's business.
+func (s *check) host(d string) string {
+	return s.side(d, true, under)
+}
+
+// side is named and host, with match saying whether d counts for a
+// provider domain or alias p.
+func (s *check) side(d string, providers bool, match func(d, p string) bool) string {
 	if s.isOwn(d) {
 		return ""
 	}
@@ -212,13 +233,13 @@ func (s *check) side(d string, providers bool) string {
 		return ""
 	}
 	for _, p := range s.providers {
-		if under(d, p.domain) {
+		if match(d, p.domain) {
 			return fmt.Sprintf("mailbox provider of %s (MX %s)", s.rd, p.host)
 		}
 	}
 	for _, p := range s.providers {
 		for _, a := range s.aliases[p.domain] {
-			if under(d, a) {
+			if match(d, a) {
 				return fmt.Sprintf("signing domain of %s, mailbox provider of %s (MX %s)", p.domain, s.rd, p.host)
 			}
 		}
@@ -227,48 +248,78 @@ func (s *check) side(d string, providers bool) string {
 }
 
 // dkim applies the DKIM rule: a passing signature whose d= is on the
-// recipient's side. Without providers only the recipient's own domain is
-// considered, and nothing is noted.
+// recipient's side, over a report From a role address aligned with d=.
+// Without providers only the recipient's own domain is considered, and
+// nothing is noted.
 func (s *check) dkim(providers bool) (Verdict, bool) {
+	note := func(format string, args ...any) {
+		if providers {
+			s.note(format, args...)
+		}
+	}
+	if len(s.ev.DKIM) == 0 {
+		note("no DKIM signature")
+	}
 	for i, r := range s.ev.DKIM {
 		if i == maxDKIM {
-			if providers {
-				s.note("%d further DKIM signatures not considered", len(s.ev.DKIM)-maxDKIM)
-			}
+			note("%d further DKIM signatures not considered", len(s.ev.DKIM)-maxDKIM)
 			break
 		}
 		d, err := normDomain(r.Domain)
 		if err != nil {
-			if providers {
-				s.note("dkim d=%q: %v", r.Domain, err)
-			}
+			note("dkim d=%q: %v", r.Domain, err)
 			continue
 		}
 		if slices.ContainsFunc(s.senders, func(o string) bool { return under(d, o) }) {
-			if providers {
-				s.note("dkim d=%s ignored: the original message's sending side (a replayed original verifies for it)", d)
-			}
+			note("dkim d=%s ignored: the original message's sending side (a replayed original verifies for it)", d)
 			continue
 		}
-		how := s.side(d, providers)
-		switch {
-		case how == "":
-			if providers {
-				s.note("dkim d=%s: neither the recipient's domain nor its mailbox provider's", d)
-			}
-		case r.Pass:
+		how := s.named(d, providers)
+		if how == "" {
+			note("dkim d=%s: neither the recipient's domain nor exactly its mailbox provider's domain", d)
+			continue
+		}
+		if why := s.fromFor(d, providers); why != "" {
+			note("dkim d=%s not considered: %s", d, why)
+			continue
+		}
+		if r.Pass {
 			return Verdict{OK: true, How: fmt.Sprintf("dkim d=%s: %s", d, how)}, true
-		case providers:
+		}
+		if providers {
 			if r.Temporary {
 				s.temp = true
 			}
 			s.note("dkim d=%s (%s) did not verify: %s", d, how, r.Err)
 		}
 	}
-	if providers && len(s.ev.DKIM) == 0 {
-		s.note("no DKIM signature")
-	}
 	return Verdict{}, false
+}
+
+// fromFor says why the report's From does not let a signature by d (on the
+// recipient's side) count, or "" when it does: it must be one address,
+// with a role name as its local part (a system wrote the report, not a
+// person: providers sign their users' own mail too), its domain on the
+// recipient's side by the same rules as d= and in the same organisational
+// domain as d= (aligned).
+func (s *check) fromFor(d string, providers bool) string {
+	switch n := len(s.ev.HeaderFrom); {
+	case n == 0:
+		return "the report has no parsable From address"
+	case n > 1:
+		return fmt.Sprintf("the report's From holds %d addresses, not one", n)
+	}
+	from := s.ev.HeaderFrom[0]
+	fd, role := roleAddress(from)
+	switch {
+	case !role:
+		return fmt.Sprintf("the report's From %s is not a role address of a mail system (a person's report proves nothing, whoever signs it)", from)
+	case orgDomain(fd) != orgDomain(d):
+		return fmt.Sprintf("the report's From domain %s is not aligned with it", fd)
+	case s.named(fd, providers) == "":
+		return fmt.Sprintf("the report's From domain %s is not on %s's side", fd, s.rd)
+	}
+	return ""
 }
 
 // lookupMX finds the recipient domain's MX hosts (or its implicit MX, the
@@ -319,12 +370,22 @@ func (s *check) client() (Verdict, bool) {
 		return Verdict{}, false
 	}
 	if s.ev.MailFrom != "" {
-		d, err := domainOf(s.ev.MailFrom)
-		if err != nil || s.side(d, true) == "" {
-			// A system on the recipient's side relaying someone else's
-			// mail (a shared provider's user, a forwarder) says nothing
-			// about who wrote it.
-			s.note("envelope sender <%s> is not on %s's side, so client %s proves nothing", s.ev.MailFrom, s.rd, s.ip)
+		// Only a mail system speaks from the null sender or a role
+		// address; a system on the recipient's side relaying a person's
+		// mail (a shared provider's user, a forwarder) says nothing about
+		// who wrote it.
+		d, role := roleAddress(s.ev.MailFrom)
+		var why string
+		switch {
+		case !s.ev.Complaint:
+			why = fmt.Sprintf("a bounce's envelope sender must be null, not <%s>", s.ev.MailFrom)
+		case !role:
+			why = fmt.Sprintf("envelope sender <%s> is not a role address of a mail system", s.ev.MailFrom)
+		case s.named(d, true) == "":
+			why = fmt.Sprintf("envelope sender <%s> is not on %s's side", s.ev.MailFrom, s.rd)
+		}
+		if why != "" {
+			s.note("%s, so client %s proves nothing", why, s.ip)
 			return Verdict{}, false
 		}
 	}
@@ -359,12 +420,18 @@ func (s *check) mxHost() (Verdict, bool) {
 // recipient's side (under the recipient domain or a provider domain).
 func (s *check) reverse() (Verdict, bool) {
 	names, err := s.res.LookupAddr(s.ctx, s.ip)
-	if err != nil {
-		if dns.IsNotFound(err) {
-			s.note("client %s has no reverse DNS name", s.ip)
-		} else {
-			s.failed(fmt.Sprintf("reverse DNS of %s", s.ip), err)
-		}
+	switch {
+	case dns.IsNotFound(err):
+		s.note("client %s has no reverse DNS name", s.ip)
+		return Verdict{}, false
+	case isTemporary(err):
+		// Not temporary: whoever holds the client's address holds its
+		// reverse zone, and could break it to have a forged report
+		// retried rather than refused.
+		s.note("reverse DNS of %s failed (%v), taken as no reverse DNS name: the client controls its reverse zone", s.ip, err)
+		return Verdict{}, false
+	case err != nil:
+		s.failed(fmt.Sprintf("reverse DNS of %s", s.ip), err)
 		return Verdict{}, false
 	}
 	for i, n := range names {
@@ -375,7 +442,7 @@ func (s *check) reverse() (Verdict, bool) {
 		if err != nil {
 			continue
 		}
-		how := s.side(name, true)
+		how := s.host(name)
 		if how == "" {
 			s.note("client %s is %s, neither under %s nor under a mailbox provider's domain", s.ip, name, s.rd)
 			continue
@@ -405,7 +472,7 @@ func (s *check) spfRecipient() (Verdict, bool) {
 // envelope sender's domain, when that domain is on the recipient's side.
 func (s *check) spfHELOAndSender() (Verdict, bool) {
 	if helo, err := normDomain(s.ev.HELO); err == nil && helo != s.rd {
-		if how := s.side(helo, true); how == "" {
+		if how := s.named(helo, true); how == "" {
 			s.note("helo %s is not on %s's side", helo, s.rd)
 		} else if s.spf(helo, "postmaster@"+helo) {
 			return Verdict{OK: true, How: fmt.Sprintf("spf pass for helo %s: %s", helo, how)}, true
@@ -414,36 +481,73 @@ func (s *check) spfHELOAndSender() (Verdict, bool) {
 	if s.ev.MailFrom == "" {
 		return Verdict{}, false
 	}
-	// client has made sure the sender's domain is on the recipient's side.
+	// client has made sure the sender is a role address on the
+	// recipient's side.
 	if d, err := domainOf(s.ev.MailFrom); err == nil && d != s.rd {
 		if s.spf(d, s.ev.MailFrom) {
-			return Verdict{OK: true, How: fmt.Sprintf("spf pass for envelope sender %s: %s", d, s.side(d, true))}, true
+			return Verdict{OK: true, How: fmt.Sprintf("spf pass for envelope sender %s: %s", d, s.named(d, true))}, true
 		}
 	}
 	return Verdict{}, false
 }
 
+// Documentation addresses (RFC 5737, RFC 3849): no genuine SPF record
+// authorises them, so a record that passes them passes everyone.
+var (
+	probe4 = netip.MustParseAddr("192.0.2.1")
+	probe6 = netip.MustParseAddr("2001:db8::1")
+)
+
 // spf reports whether the client passes SPF for domain (as the envelope
-// sender's domain), noting the result otherwise.
+// sender's domain) with a record that does not also pass a documentation
+// address, noting the result otherwise. The second evaluation repeats the
+// first's lookups, which the check's memo answers.
 func (s *check) spf(domain, sender string) bool {
+	res, err := s.spfResult(s.ip, domain, sender)
+	switch res {
+	case spf.Pass:
+	case spf.TempError:
+		s.temp = true
+		s.note("spf for %s: temperror (%v)", domain, err)
+		return false
+	case spf.PermError:
+		s.note("spf for %s: permerror (%v)", domain, err)
+		return false
+	default:
+		s.note("spf for %s: %s", domain, res)
+		return false
+	}
+	probe := probe4
+	if s.ip.Is6() {
+		probe = probe6
+	}
+	res, err = s.spfResult(probe, domain, sender)
+	switch {
+	case res == spf.Pass:
+		s.note("spf for %s: pass, but also for %s (a documentation address): the record authorises everyone and proves nothing", domain, probe)
+		return false
+	case res == spf.TempError:
+		s.temp = true
+		s.note("spf for %s: pass, but whether the record also passes everyone is unknown: temperror for %s (%v)", domain, probe, err)
+		return false
+	case s.res.spent():
+		// A permerror for the probe is the record's own (it authorises
+		// nobody beyond what it lists), unless the check's budget made it.
+		s.note("spf for %s: pass, but whether the record also passes everyone is unknown: %v", domain, errBudget)
+		return false
+	}
+	return true
+}
+
+// spfResult evaluates SPF for ip and domain within the check's context and
+// budget.
+func (s *check) spfResult(ip netip.Addr, domain, sender string) (spf.Result, error) {
 	helo := s.ev.HELO
 	if helo == "" {
 		helo = domain
 	}
-	res, err := spf.CheckHostWithSender(net.IP(s.ip.AsSlice()), helo, sender,
+	return spf.CheckHostWithSender(net.IP(ip.AsSlice()), helo, sender,
 		spf.WithContext(s.ctx), spf.WithResolver(spfResolver{s.res}))
-	switch res {
-	case spf.Pass:
-		return true
-	case spf.TempError:
-		s.temp = true
-		s.note("spf for %s: temperror (%v)", domain, err)
-	case spf.PermError:
-		s.note("spf for %s: permerror (%v)", domain, err)
-	default:
-		s.note("spf for %s: %s", domain, res)
-	}
-	return false
 }
 
 func unmap(ips []netip.Addr) []netip.Addr {

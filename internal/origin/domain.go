@@ -21,8 +21,12 @@ import (
 //     could sign a forged report (and replay it with a null sender).
 //   - yahoodns.net (Yahoo and AOL MX, mta*.am0.yahoodns.net): Yahoo's
 //     bounces are signed d=yahoo.com. (Yahoo's users sign d=yahoo.com too:
-//     see the package documentation's limits.) aol.com is not listed:
-//     recipients at aol.com are covered by their own domain.
+//     which is why a signature counts only over a report From a role
+//     address.) aol.com is not listed: recipients at aol.com are covered by
+//     their own domain.
+//
+// An alias counts exactly, like a provider domain: a name under it is not
+// the provider's own.
 //
 // Microsoft needs no entry: its MX hosts (*.mail.protection.outlook.com)
 // make outlook.com a provider domain, its bounces leave from

@@ -21,9 +21,10 @@ import (
 // zone is a loopback DNS server playing the recipients' and providers'
 // zones, and the checker that asks it.
 type zone struct {
-	t testing.TB
-	s *dnstest.Server
-	c *origin.Checker
+	t    testing.TB
+	s    *dnstest.Server
+	c    *origin.Checker
+	keys int // DKIM keys published, for distinct selectors
 }
 
 func newZone(t testing.TB) *zone {
@@ -87,11 +88,22 @@ func sign(t testing.TB, msg, domain, selector string, key ed25519.PrivateKey) st
 }
 
 // signed publishes a key for domain and returns the DKIM results of a
-// report signed with it, as the feedback MX would get them.
+// report From mailer-daemon@domain signed with it, as the feedback MX would
+// get them.
 func (z *zone) signed(domain string) []origin.DKIMResult {
 	z.t.Helper()
-	msg := sign(z.t, report("mailer-daemon@"+domain), domain, "s1", z.key(domain, "s1"))
-	return z.verify(msg)
+	return z.signedFrom("mailer-daemon@"+domain, domain).DKIM
+}
+
+// signedFrom publishes a key for domain and returns the evidence the
+// feedback MX would hold for a report From from signed with it, received
+// from 127.0.0.1.
+func (z *zone) signedFrom(from, domain string) origin.Evidence {
+	z.t.Helper()
+	z.keys++
+	sel := fmt.Sprintf("s%d", z.keys)
+	msg := sign(z.t, report(from), domain, sel, z.key(domain, sel))
+	return origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.verify(msg), HeaderFrom: []string{from}}
 }
 
 func (z *zone) verify(msg string) []origin.DKIMResult {
@@ -195,11 +207,19 @@ func TestSPFForHELOOnRecipientSide(t *testing.T) {
 func TestSPFForSenderOnProviderSide(t *testing.T) {
 	z := newZone(t)
 	z.add("recipient.example. 300 IN MX 10 mx.filter.example.",
-		`fbl.filter.example. 300 IN TXT "v=spf1 ip4:198.51.100.30 -all"`)
+		`filter.example. 300 IN TXT "v=spf1 ip4:198.51.100.30 -all"`,
+		`fbl.filter.example. 300 IN TXT "v=spf1 ip4:198.51.100.31 -all"`)
 	z.host("mx.filter.example", "192.0.2.30")
-	ev := origin.Evidence{RemoteIP: ip("198.51.100.30"), HELO: "[198.51.100.30]", MailFrom: "arf@fbl.filter.example"}
+	ev := origin.Evidence{RemoteIP: ip("198.51.100.30"), HELO: "[198.51.100.30]", MailFrom: "ARF+123@filter.example", Complaint: true}
 	v := z.check(ev, "recipient.example")
-	wantOK(t, v, "spf pass for envelope sender fbl.filter.example: mailbox provider of recipient.example (MX mx.filter.example)")
+	wantOK(t, v, "spf pass for envelope sender filter.example: mailbox provider of recipient.example (MX mx.filter.example)")
+
+	// A subdomain of the provider's domain may be one of its customers'
+	// (whose SPF record the customer writes): only the provider's domain
+	// itself counts.
+	ev = origin.Evidence{RemoteIP: ip("198.51.100.31"), HELO: "[198.51.100.31]", MailFrom: "arf@fbl.filter.example", Complaint: true}
+	v = z.check(ev, "recipient.example")
+	wantFail(t, v, false, "envelope sender <arf@fbl.filter.example> is not on recipient.example's side")
 }
 
 // gmailLike sets up recipient.example on a Gmail-like provider google.test.
@@ -228,12 +248,12 @@ func TestGmailLikeSPFThroughInclude(t *testing.T) {
 
 func TestGmailLikeDKIM(t *testing.T) {
 	z := gmailLike(t)
-	v := z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.signed("google.test")}, "recipient.example")
+	v := z.check(z.signedFrom("mailer-daemon@google.test", "google.test"), "recipient.example")
 	wantOK(t, v, "dkim d=google.test: mailbox provider of recipient.example (MX aspmx.l.google.test)")
 
 	// With the provider's signing alias.
 	z.c.Aliases = map[string][]string{"google.test": {"googlemail.test"}}
-	v = z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.signed("googlemail.test")}, "recipient.example")
+	v = z.check(z.signedFrom("mailer-daemon@googlemail.test", "googlemail.test"), "recipient.example")
 	wantOK(t, v, "dkim d=googlemail.test: signing domain of google.test, mailbox provider of recipient.example (MX aspmx.l.google.test)")
 }
 
@@ -251,27 +271,37 @@ func TestMicrosoftLike(t *testing.T) {
 	v = z.check(origin.Evidence{RemoteIP: ip("40.93.1.2")}, "recipient.example")
 	wantOK(t, v, "spf pass for recipient.example")
 
-	v = z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.signed("outlook.test")}, "recipient.example")
+	// The provider's own NDR, From its postmaster and signed by it.
+	v = z.check(z.signedFrom("postmaster@outlook.test", "outlook.test"), "recipient.example")
 	wantOK(t, v, "dkim d=outlook.test: mailbox provider of recipient.example (MX recipient-example.mail.protection.outlook.test)")
 
 	// A tenant domain of the provider's is anybody's: not accepted.
-	v = z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.signed("attacker.onmicrosoft.test")}, "recipient.example")
-	wantFail(t, v, false, "dkim d=attacker.onmicrosoft.test: neither the recipient's domain nor its mailbox provider's")
+	v = z.check(z.signedFrom("postmaster@attacker.onmicrosoft.test", "attacker.onmicrosoft.test"), "recipient.example")
+	wantFail(t, v, false, "dkim d=attacker.onmicrosoft.test: neither the recipient's domain nor exactly its mailbox provider's domain")
 }
 
 func TestYahooLike(t *testing.T) {
 	z := newZone(t)
 	z.add("recipient.example. 300 IN MX 1 mta5.am0.yahoodns.test.")
 	z.host("mta5.am0.yahoodns.test", "192.0.2.60")
-	dk := z.signed("yahoo.test")
+	ev := z.signedFrom("MAILER-DAEMON@yahoo.test", "yahoo.test")
 
 	// Without the alias, yahoo.test is unrelated to yahoodns.test.
-	v := z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: dk}, "recipient.example")
-	wantFail(t, v, false, "dkim d=yahoo.test: neither the recipient's domain nor its mailbox provider's")
+	v := z.check(ev, "recipient.example")
+	wantFail(t, v, false, "dkim d=yahoo.test: neither the recipient's domain nor exactly its mailbox provider's domain")
 
 	z.c.Aliases = map[string][]string{"yahoodns.test": {"yahoo.test"}}
-	v = z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: dk}, "recipient.example")
+	v = z.check(ev, "recipient.example")
 	wantOK(t, v, "dkim d=yahoo.test: signing domain of yahoodns.test, mailbox provider of recipient.example (MX mta5.am0.yahoodns.test)")
+
+	// Yahoo's users sign d=yahoo.test too: a report From one of them
+	// counts for nothing.
+	v = z.check(z.signedFrom("eve@yahoo.test", "yahoo.test"), "recipient.example")
+	wantFail(t, v, false, "the report's From eve@yahoo.test is not a role address")
+
+	// Nor does a subdomain of the alias sign for the provider.
+	v = z.check(z.signedFrom("mailer-daemon@groups.yahoo.test", "groups.yahoo.test"), "recipient.example")
+	wantFail(t, v, false, "dkim d=groups.yahoo.test: neither")
 }
 
 func TestHostedFilter(t *testing.T) {
@@ -279,7 +309,9 @@ func TestHostedFilter(t *testing.T) {
 	z.add("recipient.example. 300 IN MX 10 mx0a-0042.filter.example.", "recipient.example. 300 IN MX 10 mx0b-0042.filter.example.")
 	z.host("mx0a-0042.filter.example", "192.0.2.70")
 	z.host("mx0b-0042.filter.example", "192.0.2.71")
-	v := z.check(origin.Evidence{RemoteIP: ip("198.51.100.70"), DKIM: z.signed("filter.example")}, "recipient.example")
+	ev := z.signedFrom("postmaster@filter.example", "filter.example")
+	ev.RemoteIP = ip("198.51.100.70")
+	v := z.check(ev, "recipient.example")
 	wantOK(t, v, "dkim d=filter.example: mailbox provider of recipient.example (MX mx0a-0042.filter.example)")
 }
 
@@ -288,10 +320,18 @@ func TestDKIMRecipientDomain(t *testing.T) {
 	z.add("sub.recipient.example. 300 IN MX 10 mx.hoster.test.")
 	z.host("mx.hoster.test", "192.0.2.80")
 	for _, d := range []string{"sub.recipient.example", "recipient.example", "mail.sub.recipient.example"} {
-		v := z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.signed(d)}, "sub.recipient.example")
+		v := z.check(z.signedFrom("mailer-daemon@"+d, d), "sub.recipient.example")
 		wantOK(t, v, "dkim d="+d+": the recipient's domain")
 	}
-	// A sibling under the same parent is not the recipient's.
-	v := z.check(origin.Evidence{RemoteIP: ip("127.0.0.1"), DKIM: z.signed("other.recipient.example")}, "sub.recipient.example")
+	// Relaxed alignment: From a host of the recipient's, signed by its
+	// parent organisation.
+	v := z.check(z.signedFrom("Postmaster@mx1.sub.recipient.example", "recipient.example"), "sub.recipient.example")
+	wantOK(t, v, "dkim d=recipient.example: the recipient's domain")
+
+	// A sibling under the same parent is not the recipient's, neither as
+	// d= nor as the From domain.
+	v = z.check(z.signedFrom("mailer-daemon@other.recipient.example", "other.recipient.example"), "sub.recipient.example")
 	wantFail(t, v, false, "dkim d=other.recipient.example: neither")
+	v = z.check(z.signedFrom("mailer-daemon@other.recipient.example", "recipient.example"), "sub.recipient.example")
+	wantFail(t, v, false, "dkim d=recipient.example not considered: the report's From domain other.recipient.example is not on sub.recipient.example's side")
 }

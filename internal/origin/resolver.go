@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sesame-email/sesame/internal/dns"
@@ -24,52 +25,69 @@ type PTRResolver interface {
 var errBudget = errors.New("origin: DNS lookup budget of the check exhausted")
 
 // budget is a dns.Resolver (and PTRResolver) that passes at most n lookups
-// to the underlying resolver and fails the rest with errBudget. One is made
-// per Check.
+// to the underlying resolver and fails the rest with errBudget. It
+// remembers every answer (failures too), so asking the same question
+// again within a check costs no lookup: SPF's second evaluation (for a
+// documentation address) repeats most of the first's. One is made per
+// Check, and forgotten with it.
 type budget struct {
 	r    dns.Resolver
 	left atomic.Int64
+
+	mu   sync.Mutex
+	memo map[string]answer
+}
+
+// answer is a remembered lookup: its result (a []string, []dns.MX, string
+// or []netip.Addr) and error.
+type answer struct {
+	v   any
+	err error
 }
 
 func newBudget(r dns.Resolver, n int) *budget {
-	b := &budget{r: r}
+	b := &budget{r: r, memo: map[string]answer{}}
 	b.left.Store(int64(n))
 	return b
 }
 
-func (b *budget) take() error {
-	if b.left.Add(-1) < 0 {
-		return errBudget
+// spent reports whether a lookup has been refused for want of budget.
+func (b *budget) spent() bool { return b.left.Load() < 0 }
+
+// lookup answers the question key from the memo, or asks f within the
+// budget and remembers its answer.
+func lookup[T any](b *budget, key string, f func() (T, error)) (T, error) {
+	b.mu.Lock()
+	a, ok := b.memo[key]
+	b.mu.Unlock()
+	if ok {
+		return a.v.(T), a.err
 	}
-	return nil
+	if b.left.Add(-1) < 0 {
+		var zero T
+		return zero, errBudget
+	}
+	v, err := f()
+	b.mu.Lock()
+	b.memo[key] = answer{v: v, err: err}
+	b.mu.Unlock()
+	return v, err
 }
 
 func (b *budget) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	if err := b.take(); err != nil {
-		return nil, err
-	}
-	return b.r.LookupTXT(ctx, name)
+	return lookup(b, "TXT "+name, func() ([]string, error) { return b.r.LookupTXT(ctx, name) })
 }
 
 func (b *budget) LookupMX(ctx context.Context, name string) ([]dns.MX, error) {
-	if err := b.take(); err != nil {
-		return nil, err
-	}
-	return b.r.LookupMX(ctx, name)
+	return lookup(b, "MX "+name, func() ([]dns.MX, error) { return b.r.LookupMX(ctx, name) })
 }
 
 func (b *budget) LookupCNAME(ctx context.Context, name string) (string, error) {
-	if err := b.take(); err != nil {
-		return "", err
-	}
-	return b.r.LookupCNAME(ctx, name)
+	return lookup(b, "CNAME "+name, func() (string, error) { return b.r.LookupCNAME(ctx, name) })
 }
 
 func (b *budget) LookupIP(ctx context.Context, name string) ([]netip.Addr, error) {
-	if err := b.take(); err != nil {
-		return nil, err
-	}
-	return b.r.LookupIP(ctx, name)
+	return lookup(b, "IP "+name, func() ([]netip.Addr, error) { return b.r.LookupIP(ctx, name) })
 }
 
 // LookupAddr implements PTRResolver if the underlying resolver does;
@@ -79,10 +97,7 @@ func (b *budget) LookupAddr(ctx context.Context, ip netip.Addr) ([]string, error
 	if !ok {
 		return nil, errNoPTR
 	}
-	if err := b.take(); err != nil {
-		return nil, err
-	}
-	return p.LookupAddr(ctx, ip)
+	return lookup(b, "PTR "+ip.String(), func() ([]string, error) { return p.LookupAddr(ctx, ip) })
 }
 
 var errNoPTR = errors.New("origin: the resolver cannot look up PTR records")
