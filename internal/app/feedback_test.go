@@ -123,9 +123,10 @@ func TestFeedbackLoop(t *testing.T) {
 		_, port, _ := net.SplitHostPort(r.ready.Feedback)
 		feedbackMX := net.JoinHostPort(ips[0].String(), port)
 
-		report := func(msg string) {
+		report := func(from, msg string) {
 			t.Helper()
-			// As a recipient's MTA sends a DSN: from the null sender, over
+			// As a recipient's MTA sends a DSN (from the null sender) and
+			// its feedback loop a complaint (from its role address), over
 			// opportunistic STARTTLS (the server's certificate is
 			// self-signed).
 			c, err := smtp.DialStartTLS(feedbackMX, &tls.Config{InsecureSkipVerify: true})
@@ -133,14 +134,14 @@ func TestFeedbackLoop(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if err := c.SendMail("", []string{returnPath}, strings.NewReader(msg)); err != nil {
+			if err := c.SendMail(from, []string{returnPath}, strings.NewReader(msg)); err != nil {
 				t.Fatalf("sending feedback: %v", err)
 			}
 			c.Quit()
 		}
-		report(testkit.DSN(returnPath, "bob@rcpt.test", "5.1.1", "550 5.1.1 <bob@rcpt.test>: Recipient address rejected: User unknown"))
-		report(testkit.DSN(returnPath, "carol@rcpt.test", "5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org"))
-		report(testkit.ARF(returnPath, "dave@rcpt.test"))
+		report("", testkit.DSN(returnPath, "bob@rcpt.test", "5.1.1", "550 5.1.1 <bob@rcpt.test>: Recipient address rejected: User unknown"))
+		report("", testkit.DSN(returnPath, "carol@rcpt.test", "5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org"))
+		report(testkit.ARFSender("dave@rcpt.test"), testkit.ARF(returnPath, "dave@rcpt.test"))
 
 		// The events.
 		evs := messageEvents(t, r, id)
@@ -297,7 +298,7 @@ func TestFeedbackReports(t *testing.T) {
 			}
 			// A complaint from the same place about b@victim.test only.
 			rep = &bounce.Report{Kind: bounce.KindComplaint, Format: bounce.FormatARF, Recipients: []bounce.Recipient{{Address: "b@victim.test"}}}
-			in = &feedback.Received{Raw: []byte("From: x@isp.test\r\n\r\n"), Report: rep, Check: checker.Check, Evidence: in.Evidence}
+			in = &feedback.Received{Raw: []byte("From: " + testkit.ARFSender("b@rcpt.test") + "\r\n\r\n"), Report: rep, Check: checker.Check, Evidence: in.Evidence}
 			if _, err := a.Feedback.Apply(ctx, in, sent); err != nil {
 				t.Fatal(err)
 			}

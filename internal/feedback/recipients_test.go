@@ -88,11 +88,12 @@ func TestEnclosedRecipients(t *testing.T) {
 				"From: sender@example.test\r\nTo: " + to + "\r\nSubject: Hello\r\n\r\nhi\r\n"
 		}
 		rp1, rp2 := "m1@"+mailFromDom, "m2@"+mailFromDom
-		for _, msg := range []string{arf(rp1, "a@rcpt.test, b@rcpt.test"), text(rp1, "a@rcpt.test, b@rcpt.test")} {
-			if rep, _ := bounce.Parse([]byte(msg)); len(rep.Recipients) != 2 || rep.Recipients[0].Source != bounce.SourceEnclosed {
+		fbl := testkit.ARFSender("x@rcpt.test")
+		for _, c := range []struct{ from, msg string }{{fbl, arf(rp1, "a@rcpt.test, b@rcpt.test")}, {"", text(rp1, "a@rcpt.test, b@rcpt.test")}} {
+			if rep, _ := bounce.Parse([]byte(c.msg)); len(rep.Recipients) != 2 || rep.Recipients[0].Source != bounce.SourceEnclosed {
 				t.Fatalf("parsed: %+v", rep)
 			}
-			if err := smtpSend(t, addr, strings.NewReader(msg), rp1); err != nil {
+			if err := smtpSendFrom(t, addr, c.from, strings.NewReader(c.msg), rp1); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -105,7 +106,7 @@ func TestEnclosedRecipients(t *testing.T) {
 
 		// A one-recipient message: the report is about its recipient
 		// (whatever the enclosed copy says).
-		if err := smtpSend(t, addr, strings.NewReader(arf(rp2, "someone@rcpt.test")), rp2); err != nil {
+		if err := smtpSendFrom(t, addr, fbl, strings.NewReader(arf(rp2, "someone@rcpt.test")), rp2); err != nil {
 			t.Fatal(err)
 		}
 		evs := f.events(t, "m2")

@@ -122,7 +122,8 @@ func TestServerBounceAndComplaint(t *testing.T) {
 			evs[0].Bounce.ReportingMTA != "dns; mx.rcpt.test" {
 			t.Fatalf("events = %+v", evs)
 		}
-		if err := smtpSend(t, addr, strings.NewReader(testkit.ARF("m2@"+mailFromDom, "b@rcpt.test")), "m2@"+mailFromDom); err != nil {
+		// A feedback loop sends from its role address.
+		if err := smtpSendFrom(t, addr, testkit.ARFSender("b@rcpt.test"), strings.NewReader(testkit.ARF("m2@"+mailFromDom, "b@rcpt.test")), "m2@"+mailFromDom); err != nil {
 			t.Fatalf("ARF: %v", err)
 		}
 		evs = f.events(t, "m2")

@@ -1,5 +1,7 @@
 package testkit
 
+import "strings"
+
 // DSN is an RFC 3464 delivery status notification, as a recipient's MTA
 // sends it to the return path to: recipient rcpt failed with the enhanced
 // status code status and the SMTP reply diag.
@@ -15,13 +17,23 @@ func DSN(to, rcpt, status, diag string) string {
 }
 
 // ARF is an RFC 5965 abuse report (a complaint) by the mailbox provider of
-// rcpt about the message whose return path is to.
+// rcpt about the message whose return path is to: From its feedback loop's
+// role address, fbl@<rcpt's domain> (ARFSender), as a provider writes
+// them.
 func ARF(to, rcpt string) string {
-	return "From: fbl@isp.test\r\nTo: " + to + "\r\nSubject: Abuse report\r\nMIME-Version: 1.0\r\n" +
+	return "From: " + ARFSender(rcpt) + "\r\nTo: " + to + "\r\nSubject: Abuse report\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/report; report-type=feedback-report; boundary=\"b2\"\r\n\r\n" +
 		"--b2\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\r\n" +
 		"--b2\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: ISP-FBL/2.0\r\nVersion: 1\r\n" +
 		"Original-Rcpt-To: " + rcpt + "\r\nArrival-Date: Mon, 01 Jun 2026 08:00:00 +0000\r\nSource-IP: 192.0.2.1\r\n\r\n" +
 		"--b2\r\nContent-Type: message/rfc822\r\n\r\nFrom: alice@example.test\r\nTo: " + rcpt + "\r\nSubject: Hello\r\n\r\nHello\r\n" +
 		"--b2--\r\n"
+}
+
+// ARFSender is the address the feedback loop of rcpt's mailbox provider
+// sends its reports from (header From and envelope sender):
+// fbl@<rcpt's domain>.
+func ARFSender(rcpt string) string {
+	_, domain, _ := strings.Cut(rcpt, "@")
+	return "fbl@" + domain
 }
