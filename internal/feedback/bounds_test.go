@@ -211,3 +211,34 @@ func TestDataIdle(t *testing.T) {
 	t.Logf("a stalled DATA was cut off after %v", time.Since(start))
 	waitHeld(t, srv.Held, 0)
 }
+
+// TestSessionContext: a report's checks end with its SMTP session. With
+// every lookup of the recipients' zones unanswered (each waits for the
+// resolver's one-second timeout) and the report's lookup time ample, the
+// session's end (MaxSession) still ends the checks: the report is kept
+// within about MaxSession. (They ran on the server's context, for
+// seconds after the session had ended.)
+func TestSessionContext(t *testing.T) {
+	f := newFixture(t, dbtest.SQLite(t))
+	var rcpts []string
+	for j := range 3 {
+		dom := fmt.Sprintf("slow%d.test", j)
+		f.zone.Drop(dom, true)
+		rcpts = append(rcpts, "u@"+dom)
+	}
+	f.send(t, "m1", rcpts...)
+	addr := f.serve(t, func(o *feedback.ServerOptions) { o.MaxSession, o.ReportLookupTime = 500*time.Millisecond, time.Minute })
+	start := time.Now()
+	smtpSend(t, addr, strings.NewReader(bigDSN(rcpts)), "m1@"+mailFromDom) // the reply may not come: the session is over
+	for len(f.stored(t)) == 0 {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("no report kept")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(start)
+	t.Logf("report kept after %v", took)
+	if took > 2*time.Second {
+		t.Fatalf("the report's checks took %v; want them ended with the session (500ms)", took)
+	}
+}

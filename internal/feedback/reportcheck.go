@@ -28,9 +28,12 @@ const (
 // recipient domains are checked (others are not verified, "too many
 // domains"), and a verdict is made once per recipient domain and sending
 // side (every other piece of evidence is the same for the whole report),
-// however many messages it is applied to. Its methods are safe for
-// concurrent use.
+// however many messages it is applied to. Its checks end with the SMTP
+// session the report came in (the one context kept in a struct: go-smtp's
+// sessions have none, STYLE.md), whatever context they are given. Its
+// methods are safe for concurrent use.
 type reportCheck struct {
+	session    context.Context
 	checker    origin.Checker // the server's, looking up through budget
 	budget     *lookupBudget
 	maxDomains int
@@ -40,10 +43,11 @@ type reportCheck struct {
 	domains  map[string]bool           // recipient domains checked
 }
 
-// newReportCheck returns the check of one report: c's rules, its
-// lookups through a budget of lookups and of time on c's Resolver.
-func newReportCheck(c *origin.Checker, lookups int, lookupTime time.Duration, maxDomains int) *reportCheck {
-	rc := &reportCheck{checker: *c, budget: newLookupBudget(lookups, lookupTime), maxDomains: maxDomains,
+// newReportCheck returns the check of one report received in the session
+// whose context is session: c's rules, its lookups through a budget of
+// lookups and of time on c's Resolver.
+func newReportCheck(session context.Context, c *origin.Checker, lookups int, lookupTime time.Duration, maxDomains int) *reportCheck {
+	rc := &reportCheck{session: session, checker: *c, budget: newLookupBudget(lookups, lookupTime), maxDomains: maxDomains,
 		verdicts: map[string]origin.Verdict{}, domains: map[string]bool{}}
 	rc.checker.Resolver = rc.budget.wrap(c.Resolver)
 	return rc
@@ -70,6 +74,8 @@ func (rc *reportCheck) Check(ctx context.Context, ev origin.Evidence, recipientD
 		return v
 	}
 	rc.domains[d] = true
+	ctx, cancel := rc.withSession(ctx)
+	defer cancel()
 	v := rc.checker.Check(ctx, ev, d)
 	if v.Temporary && rc.budget.spent() {
 		v.Temporary = false
@@ -78,6 +84,25 @@ func (rc *reportCheck) Check(ctx context.Context, ev origin.Evidence, recipientD
 	}
 	rc.verdicts[key] = v
 	return v
+}
+
+// withSession returns ctx ended also when the session ends: by its
+// deadline (MaxSession; the DNS client gives up a query in flight at a
+// deadline, not at a cancellation) or when it is cancelled (Logout).
+func (rc *reportCheck) withSession(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancelC := context.WithCancel(ctx)
+	cancel := cancelC
+	if d, ok := rc.session.Deadline(); ok {
+		var cancelD context.CancelFunc
+		ctx, cancelD = context.WithDeadline(ctx, d)
+		cancel = func() { cancelD(); cancelC() }
+	}
+	if rc.session.Err() != nil {
+		cancel()
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(rc.session, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // errReportBudget fails a lookup beyond a report's budget.

@@ -258,7 +258,7 @@ func (s *Server) Held() int64 { return s.budget.held.Load() }
 // lookups (reportCheck).
 func (x *session) Data(r io.Reader) error {
 	s := x.s
-	check := newReportCheck(s.opts.Origin, s.opts.MaxReportLookups, s.opts.ReportLookupTime, s.opts.MaxReportDomains)
+	check := newReportCheck(x.ctx, s.opts.Origin, s.opts.MaxReportLookups, s.opts.ReportLookupTime, s.opts.MaxReportDomains)
 	pr, pw := io.Pipe()
 	type dkimResult struct {
 		res []origin.DKIMResult
@@ -301,7 +301,12 @@ func (x *session) Data(r io.Reader) error {
 	ip, _ := netip.ParseAddr(x.remote)
 	in := &Received{Raw: rc.prefix, Size: rc.size, Report: rep, Check: check.Check,
 		Evidence: origin.Evidence{RemoteIP: ip, HELO: x.helo, MailFrom: x.from, DKIM: dk.res}}
-	res, err := s.opts.Processor.Apply(x.ctx, in, x.rcpts...)
+	// The checks end with the session (check); what they found is stored
+	// even when the session has just ended (the sender, without a reply,
+	// retries; the report is kept meanwhile), within Timeout.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(x.ctx), s.opts.Timeout)
+	defer cancel()
+	res, err := s.opts.Processor.Apply(actx, in, x.rcpts...)
 	if err != nil {
 		s.log.Error("feedback could not be applied; the sender will retry", "remote_ip", x.remote, "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
