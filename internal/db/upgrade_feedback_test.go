@@ -1,15 +1,13 @@
-package db
+package db_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
 )
 
 // TestUpgradeFeedbackApplied: a database at migration 0005 with rows —
@@ -22,71 +20,20 @@ import (
 // feedback_reports and remembered nothing.)
 func TestUpgradeFeedbackApplied(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
-		s, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "s.db")+"?_pragma=foreign_keys(1)&_txlock=immediate")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		upgradeFeedback(t, &DB{sql: s, Dialect: SQLite})
+		upgradeFeedback(t, db.SQLite, filepath.Join(t.TempDir(), "sesame.db"))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("SESAME_TEST_DATABASE_URL")
-		if base == "" {
-			if os.Getenv("SESAME_REQUIRE_POSTGRES") == "1" {
-				t.Fatal("SESAME_REQUIRE_POSTGRES=1 but SESAME_TEST_DATABASE_URL is not set")
-			}
-			t.Skip("PostgreSQL not configured: set SESAME_TEST_DATABASE_URL")
-		}
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		var b [6]byte
-		rand.Read(b[:])
-		schema := "upgrade_" + hex.EncodeToString(b[:])
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		s, err := sql.Open("pgx", u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		upgradeFeedback(t, &DB{sql: s, Dialect: Postgres})
+		upgradeFeedback(t, db.Postgres, dbtest.PostgresURL(t))
 	})
 }
 
-func upgradeFeedback(t *testing.T, d *DB) {
+func upgradeFeedback(t *testing.T, dialect db.Dialect, dsn string) {
 	ctx := context.Background()
-	ms, err := loadMigrations(d.Dialect)
+	d, err := db.OpenAt(ctx, dialect, dsn, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version > 5 {
-			break
-		}
-		for _, st := range splitStatements(m.sql) {
-			if _, err := d.Exec(ctx, st); err != nil {
-				t.Fatalf("%s: %v", m.name, err)
-			}
-		}
-		if _, err := d.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.version, m.name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	defer d.Close()
 	for _, q := range []string{
 		`INSERT INTO accounts (id, name, created_at) VALUES ('a1', 'a', 0), ('a2', 'b', 0)`,
 		`INSERT INTO messages (id, account_id, source, mail_from, mail_json, body, size, created_at) VALUES
@@ -114,7 +61,7 @@ func upgradeFeedback(t *testing.T, d *DB) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if err := d.migrate(ctx); err != nil {
+	if err := d.Migrate(ctx); err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
 	rows, err := d.Query(ctx, `SELECT message_id, recipient, kind, applied_at FROM feedback_applied ORDER BY message_id, recipient`)

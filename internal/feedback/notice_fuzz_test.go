@@ -35,15 +35,7 @@ func FuzzNotice(f *testing.F) {
 		if len(report) == 0 {
 			report = nil // feedback from delivery: the original's header
 		}
-		msg, _, err := p.notice(ev, "to@example.test", "n1@us-east-1.sesame.test", now, report)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkClean(t, msg)
-		m, err := mail.ReadMessage(bytes.NewReader(msg))
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := readNotice(t, p, ev, now, report)
 		mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
 		if err != nil || mt != "multipart/report" {
 			t.Fatalf("Content-Type %q: %v", m.Header.Get("Content-Type"), err)
@@ -59,6 +51,22 @@ func FuzzNotice(f *testing.F) {
 			t.Fatalf("%d parts; want 3", n)
 		}
 	})
+}
+
+// readNotice writes p's notice of ev with report, checks that it is clean
+// (checkClean) and reads it as a message.
+func readNotice(t *testing.T, p *Processor, ev *event.Event, now time.Time, report []byte) *mail.Message {
+	t.Helper()
+	msg, _, err := p.notice(ev, "to@example.test", "n1@us-east-1.sesame.test", now, report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, msg)
+	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // checkClean fails t unless msg's lines all end with CRLF, within 998
@@ -98,15 +106,7 @@ func TestNoticeEncodesReport(t *testing.T) {
 		{"From: x@b.test\r\n\r\n" + strings.Repeat("x", 999) + "\r\n", "message/global"},
 		{"From: x@b.test\r\n\r\nclean\r\n", "message/rfc822"},
 	} {
-		msg, _, err := p.notice(ev, "to@example.test", "n1@us-east-1.sesame.test", now, []byte(c.report))
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkClean(t, msg)
-		m, err := mail.ReadMessage(bytes.NewReader(msg))
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := readNotice(t, p, ev, now, []byte(c.report))
 		_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
 		mr := multipart.NewReader(m.Body, params["boundary"])
 		var last *multipart.Part
@@ -124,6 +124,7 @@ func TestNoticeEncodesReport(t *testing.T) {
 			t.Fatalf("%q: attached as %s; want %s", c.report, ct, c.ctype)
 		}
 		var got []byte
+		var err error
 		if cte := last.Header.Get("Content-Transfer-Encoding"); cte == "base64" {
 			got, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, last))
 		} else {
