@@ -24,10 +24,10 @@
 // prefix reserving what it holds, in steps of 64 KiB; a report that finds
 // no room gets 451 4.3.2 and is retried by its sender. Each SMTP session
 // has a context that ends with it, and what one report may cost is
-// bounded as a whole (reportCheck): its DNS lookups, DKIM key lookups
-// included, share one budget (MaxReportLookups, ReportLookupTime), its
-// origin is checked once per recipient domain for all the messages it is
-// addressed to, and for at most MaxReportDomains domains.
+// bounded as a whole: its DNS lookups, DKIM key lookups included, share
+// one budget (MaxReportLookups, ReportLookupTime), its origin is checked
+// once per recipient domain for all the messages it is addressed to, and
+// for at most MaxReportDomains domains.
 //
 // # Which reports count
 //
