@@ -126,8 +126,13 @@ func (s *Store) checkVerificationLimits(ctx context.Context, q db.Querier, accou
 // identity i with the link carrying secret, and records it for the
 // limits, which it checks again first under a lock of the account's row
 // (PostgreSQL; SQLite's writers exclude each other already), so that
-// concurrent requests cannot pass them together. Without Options.Mail it
-// does nothing.
+// concurrent requests cannot pass them together. The lock is FOR NO KEY
+// UPDATE: tx has already written rows that reference the account (the
+// identity, its transition), whose foreign-key checks hold FOR KEY SHARE
+// on the account row, and FOR UPDATE would wait for every other such
+// transaction's share while they wait for its own — a deadlock. NO KEY
+// UPDATE excludes only its like (and writers of the row), not those
+// shares. Without Options.Mail it does nothing.
 func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identity, secret string) error {
 	if s.opts.Mail == nil {
 		return nil
@@ -135,7 +140,7 @@ func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identit
 	now := s.now()
 	if tx.Dialect() == db.Postgres {
 		var id string
-		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR UPDATE`, i.AccountID).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, i.AccountID).Scan(&id); err != nil {
 			return fmt.Errorf("identity: lock account %s: %w", i.AccountID, err)
 		}
 	}

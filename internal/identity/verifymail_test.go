@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,6 +127,54 @@ func TestVerificationDailyCap(t *testing.T) {
 		f.clock.Set(start.Add(24 * time.Hour))
 		if _, err := ids.EnsureAddress(f.ctx, f.acct, "user3@example.test"); err != nil {
 			t.Fatalf("once the first mail is 24 hours old: %v", err)
+		}
+	})
+}
+
+// TestVerificationConcurrentRequests: verification requests of one
+// account running at once — new addresses, and addresses whose
+// verification restarts — neither deadlock (PostgreSQL) nor pass the
+// daily cap together: exactly as many succeed as the cap leaves room
+// for, every other one is refused with ErrLimitExceeded, and one message
+// is queued per success.
+func TestVerificationConcurrentRequests(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ids := f.store(t, func(o *identity.Options) { o.VerificationMailsPerDay = 15 })
+		for k := range 5 { // restarted below
+			if _, err := ids.EnsureAddress(f.ctx, f.acct, fmt.Sprintf("old%d@example.test", k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.clock.Advance(identity.DefaultVerificationCooldown)
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			ok     int
+			capped int
+		)
+		for k := range 30 {
+			addr := fmt.Sprintf("new%d@example.test", k)
+			if k < 5 {
+				addr = fmt.Sprintf("old%d@example.test", k)
+			}
+			wg.Go(func() {
+				_, err := ids.EnsureAddress(f.ctx, f.acct, addr)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, identity.ErrLimitExceeded):
+					capped++
+				default:
+					t.Errorf("%s: %v", addr, err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok != 10 || capped != 20 || f.count(t, "messages") != 15 {
+			t.Fatalf("30 requests at once with room for 10: %d sent, %d refused for the cap, %d messages in all; want 10, 20, 15", ok, capped, f.count(t, "messages"))
 		}
 	})
 }
