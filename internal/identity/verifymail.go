@@ -106,8 +106,10 @@ func (s *Store) checkVerificationLimits(ctx context.Context, q db.Querier, accou
 	}
 	cool := s.opts.VerificationCooldown
 	if last > 0 && now.Sub(db.Time(last)) < cool {
-		return &LimitError{Err: ErrThrottled, Msg: fmt.Sprintf("Rate exceeded: a verification email was sent to %s less than %s ago, and its link still works (EmailAddress: at most one verification email to an address every %s).",
-			address, cool, cool)}
+		// Only what is true whatever happened since: the link of that
+		// mail may be dead (the identity deleted, or failed by an upgrade).
+		return &LimitError{Err: ErrThrottled, Msg: fmt.Sprintf("Rate exceeded: a verification email was sent to %s less than %s ago; ask again after %s (EmailAddress: at most one verification email to an address every %s).",
+			address, cool, db.Time(last).Add(cool).Format(time.RFC3339), cool)}
 	}
 	var n int
 	err = q.QueryRow(ctx, `SELECT COUNT(*) FROM verification_mails WHERE account_id = ? AND sent_at > ?`,
