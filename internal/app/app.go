@@ -196,8 +196,10 @@ func serviceKey(ctx context.Context, d *db.DB, box *seal.Box) (*dkim.Key, error)
 }
 
 // sealedSamples returns values sealed in d, for masterkey.Options.Sealed:
-// the service DKIM key and an access key's secret (every identity's DKIM
-// keys belong to an account with a key).
+// first the service DKIM key, which only serve seals (so only with the
+// server's key), then every access key's secret, which admin commands
+// seal too (before key checks, possibly with a key file of their own).
+// Identities' DKIM keys are sealed by the server alone.
 func sealedSamples(d *db.DB) func(ctx context.Context) ([]seal.Sealed, error) {
 	return func(ctx context.Context) ([]seal.Sealed, error) {
 		var out []seal.Sealed
@@ -208,11 +210,8 @@ func sealedSamples(d *db.DB) func(ctx context.Context) ([]seal.Sealed, error) {
 		if b, err := base64.StdEncoding.DecodeString(v); ok && err == nil {
 			out = append(out, seal.Sealed{What: "the service DKIM key", Value: b, AAD: []byte(serviceKeySetting)})
 		}
-		k, err := account.SealedSample(ctx, d)
-		if k != nil {
-			out = append(out, *k)
-		}
-		return out, err
+		keys, err := account.SealedSecrets(ctx, d)
+		return append(out, keys...), err
 	}
 }
 

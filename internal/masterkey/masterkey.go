@@ -8,7 +8,10 @@
 // a key whose check differs from the stored one is refused before anything
 // is sealed or opened with it, and no new key file is made for a database
 // that already has a key. A database from before key checks gets its check
-// from the first key that opens the values sealed in it.
+// from a key that opens the first value sealed in it — the server's own,
+// which only the key serve runs with can have sealed; the other values
+// that key cannot open (sealed by an admin command given another key) are
+// logged, each named, and stay unusable until replaced.
 package masterkey
 
 import (
@@ -44,9 +47,11 @@ type Options struct {
 	// made, with a new random key, mode 0600 — unless the database already
 	// has a key. Empty means a key must be given (PostgreSQL).
 	DefaultFile string
-	// Sealed returns values already sealed in the database, some of each
-	// kind; nil means none. A database without a key check is given one
-	// only by a key that opens all of them.
+	// Sealed returns values already sealed in the database, the first
+	// one sealed by the server itself (the service DKIM key, when there
+	// is one); nil means none. A database without a key check is given
+	// one only by a key that opens the first; each other value it cannot
+	// open is logged as an error.
 	Sealed func(ctx context.Context) ([]seal.Sealed, error)
 	// Logger is told when a key file is made or a key check stored; nil
 	// discards.
@@ -84,11 +89,19 @@ func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
 		}
 		return box, nil
 	}
-	// No key check yet: a new database, or one from before key checks,
-	// whose sealed values this key must open.
-	for _, s := range sealed {
+	// No key check yet: a new database, or one from before key checks.
+	// Before them an admin command given no key made a key file of its
+	// own, so the values in such a database may need different keys:
+	// the one that opens the server's own value is the server's, and
+	// what it cannot open is named and left as it is (those values
+	// failed before the upgrade and keep failing; see README).
+	var unopened []string
+	for k, s := range sealed {
 		if _, err := box.Open(s.Value, s.AAD); err != nil {
-			return nil, fmt.Errorf("%w: %s does not open this database: it cannot open %s, sealed before key checks were kept; use the key serve was started with", ErrWrongKey, source, s.What)
+			if k == 0 {
+				return nil, fmt.Errorf("%w: %s does not open this database: it cannot open %s, sealed before key checks were kept; use the key serve was started with", ErrWrongKey, source, s.What)
+			}
+			unopened = append(unopened, s.What)
 		}
 	}
 	v, err := d.InitSetting(ctx, CheckSetting, box.Check())
@@ -99,6 +112,10 @@ func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
 		return nil, wrongKey(source, v, box)
 	}
 	log.Info("stored the master key check", "check", short(v), "key", source, "existing_sealed_values", len(sealed) > 0)
+	for _, what := range unopened {
+		log.Error("a value sealed before key checks were kept needs another master key than the one this database now requires, and cannot be used until it is replaced (an access key: sesame account keys ACCOUNT --add, then --remove ACCESS_KEY_ID)",
+			"value", what, "key", source, "check", short(v))
+	}
 	return box, nil
 }
 
