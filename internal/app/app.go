@@ -67,11 +67,15 @@ type App struct {
 	notifier  *notify.Notifier
 }
 
-// Open opens the database (migrating it) and builds the records.
+// Open opens the database (migrating it, once a master key check it
+// already holds has passed) and builds the records.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
 	opts := db.Options{URL: cfg.DatabaseURL, Logger: log}
 	if cfg.DatabaseURL == "" {
 		opts.DataDir = cfg.DataDir
+	}
+	opts.BeforeMigrate = func(ctx context.Context, d *db.DB) error {
+		return masterkey.CheckBeforeMigrate(ctx, d, masterKeyOptions(cfg, log, d))
 	}
 	d, err := db.Open(ctx, opts)
 	if err != nil {
@@ -88,11 +92,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 			d.Close()
 		}
 	}()
-	mk := masterkey.Options{Key: cfg.MasterKey, File: cfg.MasterKeyFile, Sealed: sealedSamples(d), Logger: log}
-	if cfg.DatabaseURL == "" {
-		mk.DefaultFile = filepath.Join(cfg.DataDir, "master.key")
-	}
-	box, err := masterkey.Open(context.Background(), d, mk)
+	box, err := masterkey.Open(context.Background(), d, masterKeyOptions(cfg, log, d))
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +150,16 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// masterKeyOptions says where the master key of cfg comes from, for the
+// database d.
+func masterKeyOptions(cfg config.Config, log *slog.Logger, d *db.DB) masterkey.Options {
+	mk := masterkey.Options{Key: cfg.MasterKey, File: cfg.MasterKeyFile, Sealed: sealedSamples(d), Logger: log}
+	if cfg.DatabaseURL == "" {
+		mk.DefaultFile = filepath.Join(cfg.DataDir, "master.key")
+	}
+	return mk
 }
 
 // serviceDKIMSelector is the selector of the key Sesame signs its own mail

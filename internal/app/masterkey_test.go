@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -170,4 +172,84 @@ func mixedUpgrade(t *testing.T, cfg config.Config, o db.Options, strayOldest boo
 	if _, acct, err := a.Accounts.Secret(ctx, keys[0].AccessKeyID); err != nil || acct != stray.ID {
 		t.Fatalf("stray's new key: %v", err)
 	}
+}
+
+// TestWrongKeyBeforeMigrations: against a database one migration behind
+// (0007 not applied) that has a key check, a wrong key and a missing one
+// are refused with the schema left as it was — nothing migrated, no key
+// file made; the right key then migrates it.
+func TestWrongKeyBeforeMigrations(t *testing.T) {
+	eachStore(t, func(t *testing.T, cfg config.Config, o db.Options) {
+		ctx := context.Background()
+		a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Back to the schema before 0007.
+		for _, q := range []string{
+			`DROP TABLE verification_mails`,
+			`DROP INDEX identities_name`,
+			`CREATE TABLE pending_mail (id BIGINT PRIMARY KEY, account_id TEXT NOT NULL, identity_id BIGINT, kind TEXT NOT NULL, recipient TEXT NOT NULL,
+				subject TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL, sent_at BIGINT NOT NULL DEFAULT 0)`,
+			`DELETE FROM schema_migrations WHERE version = 7`,
+		} {
+			if _, err := a.DB.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		a.Close()
+		// schema reads, without migrating, whether 0007 is applied.
+		schema := func() (applied bool) {
+			t.Helper()
+			errLooked := errors.New("looked")
+			look := o
+			look.BeforeMigrate = func(ctx context.Context, d *db.DB) error {
+				var n int
+				if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = 7`).Scan(&n); err != nil {
+					return err
+				}
+				pending, err := d.HasTable(ctx, "pending_mail")
+				if err != nil {
+					return err
+				}
+				if (n == 1) == pending {
+					t.Fatalf("schema_migrations says 0007 is applied: %v, but pending_mail exists: %v", n == 1, pending)
+				}
+				applied = n == 1
+				return errLooked
+			}
+			if _, err := db.Open(ctx, look); !errors.Is(err, errLooked) {
+				t.Fatal(err)
+			}
+			return applied
+		}
+
+		wrong := cfg
+		wrong.MasterKey = "another key"
+		missing := cfg
+		missing.MasterKey = ""
+		for _, c := range []config.Config{wrong, missing} {
+			if _, err := app.Open(ctx, c, slog.New(slog.DiscardHandler)); err == nil {
+				t.Fatal("a wrong or missing key was taken")
+			} else if c.MasterKey != "" && !errors.Is(err, masterkey.ErrWrongKey) {
+				t.Fatalf("a wrong key: %v", err)
+			}
+			if schema() {
+				t.Fatalf("a refused start (key %q) migrated the database", c.MasterKey)
+			}
+		}
+		if cfg.DataDir != "" {
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, "master.key")); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a refused start made a key file: %v", err)
+			}
+		}
+		a, err = app.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("the right key: %v", err)
+		}
+		a.Close()
+		if !schema() {
+			t.Fatal("the right key did not migrate the database")
+		}
+	})
 }

@@ -119,6 +119,35 @@ func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
 	return box, nil
 }
 
+// CheckBeforeMigrate refuses, before the schema of d is changed, a key
+// that does not match the key check d already holds (db.Options.
+// BeforeMigrate), so that a refused start leaves the database at the
+// version it found. A database without a check — new, or from before key
+// checks — passes: Open decides once it is migrated. It never makes a key
+// file.
+func CheckBeforeMigrate(ctx context.Context, d *db.DB, o Options) error {
+	has, err := d.HasTable(ctx, "settings")
+	if err != nil || !has {
+		return err
+	}
+	stored, checked, err := d.Setting(ctx, CheckSetting)
+	if err != nil || !checked {
+		return err
+	}
+	secret, source, err := o.secret(stored, true, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	box, err := seal.New(secret)
+	if err != nil {
+		return fmt.Errorf("masterkey: %s: %w", source, err)
+	}
+	if !box.Matches(stored) {
+		return wrongKey(source, stored, box)
+	}
+	return nil
+}
+
 // short is the part of a key check shown in messages.
 func short(check string) string { return check[:min(8, len(check))] }
 
