@@ -182,7 +182,7 @@ func (o Options) secret(stored string, checked bool, sealed []seal.Sealed, log *
 		return "", "", fmt.Errorf("%w: no master key was given and %s does not exist; a new key would not open this database (it holds %s); %s",
 			ErrWrongKey, o.DefaultFile, sealed[0].What, give)
 	}
-	k, err = create(o.DefaultFile)
+	k, err = create(o.DefaultFile, os.Link)
 	if err == nil {
 		log.Info("created a new master key", "file", o.DefaultFile)
 	}
@@ -197,16 +197,21 @@ func readKey(path string) (string, error) {
 	}
 	k := strings.TrimSpace(string(b))
 	if k == "" {
-		return "", fmt.Errorf("masterkey: the master key file %s is empty", path)
+		return "", fmt.Errorf("masterkey: the master key file %s is empty (a first start that stopped while making it leaves it so; remove it and start again: a new key is made only for a database that has none)", path)
 	}
 	return k, nil
 }
 
 // create writes a new random key to path, mode 0600, all at once and on
-// disk before it is used: written and synced under a temporary name, then
-// linked to path, which fails if another process made path first (its key
-// is then used).
-func create(path string) (string, error) {
+// disk before it is used, never leaving a half-written key under path:
+// written and synced under a temporary name, then published with link
+// (os.Link), which fails if another process made path first (its key is
+// then used). On a file system without hard links (link fails otherwise)
+// path is claimed, empty, with O_CREATE|O_EXCL — which fails the same way
+// when it exists — and the synced temporary file renamed over the claim.
+// A crash then leaves path empty (refused at the next start: readKey) or
+// whole; and nothing is sealed with the key before path holds it.
+func create(path string, link func(oldname, newname string) error) (string, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".master.key-*") // mode 0600
 	if err != nil {
@@ -224,15 +229,40 @@ func create(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("masterkey: write the master key: %w", err)
 	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+	err = link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		err = claimAndRename(tmp.Name(), path, err)
+	}
+	if errors.Is(err, fs.ErrExist) {
 		return readKey(path)
-	} else if err != nil {
-		return "", fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	if err != nil {
+		return "", err
 	}
 	if err := syncDir(dir); err != nil {
 		return "", fmt.Errorf("masterkey: create the master key: %w", err)
 	}
 	return k, nil
+}
+
+// claimAndRename publishes the written key file tmp as path where hard
+// links fail (linkErr): path is created empty, exclusively (fs.ErrExist
+// when another process has it), then tmp renamed over it.
+func claimAndRename(tmp, path string, linkErr error) error {
+	claim, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("masterkey: create the master key (%v, then): %w", linkErr, err)
+	}
+	if err := claim.Close(); err != nil {
+		return fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("masterkey: create the master key: %w (%s is left empty: remove it before the next start)", err, path)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
