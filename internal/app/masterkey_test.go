@@ -18,6 +18,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/masterkey"
 	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // eachStore runs fn on a new SQLite data directory and on a new
@@ -185,18 +186,7 @@ func TestWrongKeyBeforeMigrations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Back to the schema before 0007.
-		for _, q := range []string{
-			`DROP TABLE verification_mails`,
-			`DROP INDEX identities_name`,
-			`CREATE TABLE pending_mail (id BIGINT PRIMARY KEY, account_id TEXT NOT NULL, identity_id BIGINT, kind TEXT NOT NULL, recipient TEXT NOT NULL,
-				subject TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL, sent_at BIGINT NOT NULL DEFAULT 0)`,
-			`DELETE FROM schema_migrations WHERE version = 7`,
-		} {
-			if _, err := a.DB.Exec(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
+		testkit.Before0007(t, a.DB)
 		a.Close()
 		// schema reads, without migrating, whether 0007 is applied.
 		schema := func() (applied bool) {

@@ -13,6 +13,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/seal"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // TestMigrationDropsClearSecrets: migration 0007 on a database written by
@@ -59,14 +60,10 @@ func TestMigrationDropsClearSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Back to the previous version's schema and data.
+			testkit.Before0007(t, d)
 			for _, q := range []string{
-				`DROP TABLE verification_mails`,
-				`DROP INDEX identities_name`,
-				`CREATE TABLE pending_mail (id BIGINT PRIMARY KEY, account_id TEXT NOT NULL, identity_id BIGINT, kind TEXT NOT NULL, recipient TEXT NOT NULL,
-					subject TEXT NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL, sent_at BIGINT NOT NULL DEFAULT 0)`,
 				`UPDATE identities SET verification_token = 'clear-secret-1' WHERE name = 'pending@x.example'`,
 				`UPDATE identities SET verification_token = 'clear-secret-2' WHERE name = 'verified@x.example'`,
-				`DELETE FROM schema_migrations WHERE version = 7`,
 			} {
 				if _, err := d.Exec(ctx, q); err != nil {
 					t.Fatalf("%s: %v", q, err)
