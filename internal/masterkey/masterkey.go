@@ -4,10 +4,11 @@
 // row master_key_check, see seal.Box.Check) that says which key the
 // database's sealed values need.
 //
-// Every start, of serve and of an admin command alike, goes through Open:
-// a key whose check differs from the stored one is refused before anything
-// is sealed or opened with it, and no new key file is made for a database
-// that already has a key. A database from before key checks gets its check
+// Every start, of serve and of an admin command alike, goes through Open
+// (and, before the database is migrated, CheckBeforeMigrate): a key whose
+// check differs from the stored one is refused before anything is
+// migrated, sealed or opened with it, and no new key file is made for a
+// database that already has a key. A database from before key checks gets its check
 // from a key that opens the first value sealed in it — the server's own,
 // which only the key serve runs with can have sealed; the other values
 // that key cannot open (sealed by an admin command given another key) are
