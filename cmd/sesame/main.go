@@ -27,7 +27,7 @@ Usage:
   sesame serve [flags]                       run every role (API, DNS, feedback MX, checker, delivery)
   sesame account create [--name N] [--email E] [--access-key-id K --secret-access-key S]
   sesame account list
-  sesame account keys <account> [--add [--access-key-id K --secret-access-key S]]
+  sesame account keys <account> [--add [--access-key-id K --secret-access-key S]] [--remove KEY_ID [--force]]
   sesame account production <account> [--max-24h-send N] [--max-send-rate R]
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
@@ -74,7 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs := cfg.FlagSet("sesame "+cmd+" "+sub, scope, stderr)
 	var (
 		name, email, keyID, secret, acctRef, format string
-		add, follow, unverified                     bool
+		remove                                      string
+		add, follow, unverified, force              bool
 		max24h, rate                                float64
 		limit                                       int
 		since                                       time.Duration
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.BoolVar(&add, "add", false, "add an access key")
 		fs.StringVar(&keyID, "access-key-id", "", "access key id to add (default: generated)")
 		fs.StringVar(&secret, "secret-access-key", "", "secret access key to add (default: generated)")
+		fs.StringVar(&remove, "remove", "", "remove this access key (after --add when both are given)")
+		fs.BoolVar(&force, "force", false, "with --remove: remove the account's last key too")
 	case "account production":
 		fs.Float64Var(&max24h, "max-24h-send", account.DefaultProductionMax24HourSend, "messages (recipients) per 24 hours; -1 for unlimited")
 		fs.Float64Var(&rate, "max-send-rate", account.DefaultProductionMaxSendRate, "messages (recipients) per second")
@@ -154,7 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err
 		}
-		return a.AccountKeys(ctx, stdout, pos[0], add, keyID, secret)
+		return a.AccountKeys(ctx, stdout, pos[0], add, keyID, secret, remove, force)
 	case "account production":
 		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err

@@ -25,6 +25,8 @@ var (
 	ErrUnknownKey    = errors.New("account: unknown access key")
 	ErrAlreadyExists = errors.New("account: already exists")
 	ErrInvalid       = errors.New("account: invalid")
+	// ErrLastKey: RemoveKey without force of an account's only key.
+	ErrLastKey = errors.New("account: last access key")
 )
 
 // Account is a tenant.
@@ -177,6 +179,42 @@ func (s *Store) AddKey(ctx context.Context, accountID, id, secret string) (Key, 
 	return k, err
 }
 
+// RemoveKey deletes the access key id of the account; requests signed
+// with it fail from then on. A key of another account, or none, →
+// ErrUnknownKey. The account's last key is removed only with force (the
+// account can then call the API again once a key is added): without,
+// ErrLastKey. On PostgreSQL the account's row is locked first, so that two
+// removals at once cannot take its last two keys.
+func (s *Store) RemoveKey(ctx context.Context, accountID, id string, force bool) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		if tx.Dialect() == db.Postgres {
+			var locked string
+			err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, accountID).Scan(&locked)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: %s", ErrNotFound, accountID)
+			}
+			if err != nil {
+				return fmt.Errorf("account: remove key: %w", err)
+			}
+		}
+		var mine, all int
+		err := tx.QueryRow(ctx, `SELECT COUNT(CASE WHEN access_key_id = ? THEN 1 END), COUNT(*) FROM access_keys WHERE account_id = ?`, id, accountID).Scan(&mine, &all)
+		if err != nil {
+			return fmt.Errorf("account: remove key: %w", err)
+		}
+		switch {
+		case mine == 0:
+			return fmt.Errorf("%w: account %s has no access key %s", ErrUnknownKey, accountID, id)
+		case all == 1 && !force:
+			return fmt.Errorf("%w: %s is the only access key of account %s: without it the account cannot call the API; add another first (--add), or give --force to remove it anyway", ErrLastKey, id, accountID)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM access_keys WHERE access_key_id = ? AND account_id = ?`, id, accountID); err != nil {
+			return fmt.Errorf("account: remove key: %w", err)
+		}
+		return nil
+	})
+}
+
 // Keys lists an account's access keys, without secrets.
 func (s *Store) Keys(ctx context.Context, accountID string) ([]Key, error) {
 	rows, err := s.db.Query(ctx, `SELECT access_key_id, account_id, created_at FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id`, accountID)
@@ -218,21 +256,30 @@ func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, account
 // secretAAD binds a sealed secret to its access key.
 func secretAAD(accessKeyID string) []byte { return []byte("access-key:" + accessKeyID) }
 
-// SealedSample returns the oldest access key's sealed secret, nil when there
-// is no key, so that a master key can be tried on a database that has no
-// key check yet (masterkey.Options.Sealed). Every account has a key, so a
-// database with anything sealed in it has one.
-func SealedSample(ctx context.Context, q db.Querier) (*seal.Sealed, error) {
-	var id string
-	var sealed []byte
-	err := q.QueryRow(ctx, `SELECT access_key_id, secret_sealed FROM access_keys ORDER BY created_at, access_key_id LIMIT 1`).Scan(&id, &sealed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+// SealedSecrets returns every access key's sealed secret, oldest first,
+// so that a master key can be tried on a database that has no key check
+// yet (masterkey.Options.Sealed) and the keys it cannot open be named.
+// Every account has a key, so a database with anything sealed in it has
+// one.
+func SealedSecrets(ctx context.Context, q db.Querier) ([]seal.Sealed, error) {
+	rows, err := q.Query(ctx, `SELECT access_key_id, account_id, secret_sealed FROM access_keys ORDER BY created_at, access_key_id`)
 	if err != nil {
-		return nil, fmt.Errorf("account: sample a sealed secret: %w", err)
+		return nil, fmt.Errorf("account: sealed secrets: %w", err)
 	}
-	return &seal.Sealed{What: "the secret of access key " + id, Value: sealed, AAD: secretAAD(id)}, nil
+	defer rows.Close()
+	var out []seal.Sealed
+	for rows.Next() {
+		var id, acct string
+		var sealed []byte
+		if err := rows.Scan(&id, &acct, &sealed); err != nil {
+			return nil, fmt.Errorf("account: sealed secrets: %w", err)
+		}
+		out = append(out, seal.Sealed{What: fmt.Sprintf("the secret of access key %s (account %s)", id, acct), Value: sealed, AAD: secretAAD(id)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("account: sealed secrets: %w", err)
+	}
+	return out, nil
 }
 
 const accountColumns = `id, name, email, sandbox, sending_enabled, max_24h_send, max_send_rate, created_at`

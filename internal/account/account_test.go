@@ -204,3 +204,81 @@ func TestNamesThatLookLikeReferences(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoveKey: a key is removed from its own account only; requests
+// signed with it then find no key. The last key goes only with force.
+// Two removals at once cannot take an account's last two keys.
+func TestRemoveKey(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("test secret")
+		s := New(d, box, nil)
+		a, k1, err := s.Create(ctx, CreateOptions{Name: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, kb, err := s.Create(ctx, CreateOptions{Name: "beta"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2, err := s.AddKey(ctx, a.ID, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RemoveKey(ctx, a.ID, kb.AccessKeyID, true); !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "account "+a.ID+" has no access key "+kb.AccessKeyID) {
+			t.Fatalf("another account's key: %v", err)
+		}
+		if err := s.RemoveKey(ctx, a.ID, "AKIANOSUCHKEY0000000", true); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("an unknown key: %v", err)
+		}
+		if err := s.RemoveKey(ctx, a.ID, k1.AccessKeyID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Secret(ctx, k1.AccessKeyID); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("a removed key still signs: %v", err)
+		}
+		err = s.RemoveKey(ctx, a.ID, k2.AccessKeyID, false)
+		if !errors.Is(err, ErrLastKey) || !strings.Contains(err.Error(), "is the only access key of account "+a.ID) || !strings.Contains(err.Error(), "--force") {
+			t.Fatalf("the last key without force: %v", err)
+		}
+		if _, _, err := s.Secret(ctx, k2.AccessKeyID); err != nil {
+			t.Fatalf("a refused removal removed the key: %v", err)
+		}
+		if err := s.RemoveKey(ctx, a.ID, k2.AccessKeyID, true); err != nil {
+			t.Fatalf("the last key with force: %v", err)
+		}
+		if keys, _ := s.Keys(ctx, a.ID); len(keys) != 0 {
+			t.Fatalf("keys left: %v", keys)
+		}
+		if keys, _ := s.Keys(ctx, b.ID); len(keys) != 1 {
+			t.Fatalf("the other account's keys: %v", keys)
+		}
+
+		// Two removals at once, one of each of the last two keys.
+		for round := range 5 {
+			x, err := s.AddKey(ctx, b.ID, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, _ := s.Keys(ctx, b.ID)
+			errs := make(chan error, 2)
+			for _, k := range keys {
+				go func() { errs <- s.RemoveKey(ctx, b.ID, k.AccessKeyID, false) }()
+			}
+			var removed, last int
+			for range 2 {
+				switch err := <-errs; {
+				case err == nil:
+					removed++
+				case errors.Is(err, ErrLastKey):
+					last++
+				default:
+					t.Fatal(err)
+				}
+			}
+			if keys, _ := s.Keys(ctx, b.ID); removed != 1 || last != 1 || len(keys) != 1 {
+				t.Fatalf("round %d (%s added): %d removed, %d refused as last, %d keys left; want 1, 1, 1", round, x.AccessKeyID, removed, last, len(keys))
+			}
+		}
+	})
+}

@@ -47,8 +47,9 @@ func (a *App) ListAccounts(ctx context.Context, w io.Writer) error {
 }
 
 // AccountKeys prints an account's access keys; with add, it first adds
-// one (generated when id is empty) and prints its secret.
-func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool, id, secret string) error {
+// one (generated when id is empty) and prints its secret; with remove, it
+// then removes that key (the account's last one only with force).
+func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool, id, secret, remove string, force bool) error {
 	acct, err := a.Accounts.Find(ctx, ref)
 	if err != nil {
 		return err
@@ -59,6 +60,15 @@ func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool
 			return err
 		}
 		fmt.Fprintf(w, "access_key_id      %s\nsecret_access_key  %s\n\n", k.AccessKeyID, k.Secret)
+	}
+	if force && remove == "" {
+		return errors.New("--force goes with --remove")
+	}
+	if remove != "" {
+		if err := a.Accounts.RemoveKey(ctx, acct.ID, remove, force); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "removed access key %s of account %s (%s)\n\n", remove, acct.Name, acct.ID)
 	}
 	keys, err := a.Accounts.Keys(ctx, acct.ID)
 	if err != nil {

@@ -67,11 +67,15 @@ type App struct {
 	notifier  *notify.Notifier
 }
 
-// Open opens the database (migrating it) and builds the records.
+// Open opens the database (migrating it, once a master key check it
+// already holds has passed) and builds the records.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
 	opts := db.Options{URL: cfg.DatabaseURL, Logger: log}
 	if cfg.DatabaseURL == "" {
 		opts.DataDir = cfg.DataDir
+	}
+	opts.BeforeMigrate = func(ctx context.Context, d *db.DB) error {
+		return masterkey.CheckBeforeMigrate(ctx, d, masterKeyOptions(cfg, log, d))
 	}
 	d, err := db.Open(ctx, opts)
 	if err != nil {
@@ -88,11 +92,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 			d.Close()
 		}
 	}()
-	mk := masterkey.Options{Key: cfg.MasterKey, File: cfg.MasterKeyFile, Sealed: sealedSamples(d), Logger: log}
-	if cfg.DatabaseURL == "" {
-		mk.DefaultFile = filepath.Join(cfg.DataDir, "master.key")
-	}
-	box, err := masterkey.Open(context.Background(), d, mk)
+	box, err := masterkey.Open(context.Background(), d, masterKeyOptions(cfg, log, d))
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +152,16 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	return a, nil
 }
 
+// masterKeyOptions says where the master key of cfg comes from, for the
+// database d.
+func masterKeyOptions(cfg config.Config, log *slog.Logger, d *db.DB) masterkey.Options {
+	mk := masterkey.Options{Key: cfg.MasterKey, File: cfg.MasterKeyFile, Sealed: sealedSamples(d), Logger: log}
+	if cfg.DatabaseURL == "" {
+		mk.DefaultFile = filepath.Join(cfg.DataDir, "master.key")
+	}
+	return mk
+}
+
 // serviceDKIMSelector is the selector of the key Sesame signs its own mail
 // with: d=<service domain>, published by the DNS server at
 // sesame._domainkey.<service domain>.
@@ -196,8 +206,10 @@ func serviceKey(ctx context.Context, d *db.DB, box *seal.Box) (*dkim.Key, error)
 }
 
 // sealedSamples returns values sealed in d, for masterkey.Options.Sealed:
-// the service DKIM key and an access key's secret (every identity's DKIM
-// keys belong to an account with a key).
+// first the service DKIM key, which only serve seals (so only with the
+// server's key), then every access key's secret, which admin commands
+// seal too (before key checks, possibly with a key file of their own).
+// Identities' DKIM keys are sealed by the server alone.
 func sealedSamples(d *db.DB) func(ctx context.Context) ([]seal.Sealed, error) {
 	return func(ctx context.Context) ([]seal.Sealed, error) {
 		var out []seal.Sealed
@@ -208,11 +220,8 @@ func sealedSamples(d *db.DB) func(ctx context.Context) ([]seal.Sealed, error) {
 		if b, err := base64.StdEncoding.DecodeString(v); ok && err == nil {
 			out = append(out, seal.Sealed{What: "the service DKIM key", Value: b, AAD: []byte(serviceKeySetting)})
 		}
-		k, err := account.SealedSample(ctx, d)
-		if k != nil {
-			out = append(out, *k)
-		}
-		return out, err
+		keys, err := account.SealedSecrets(ctx, d)
+		return append(out, keys...), err
 	}
 }
 

@@ -57,6 +57,12 @@ type Options struct {
 	// Logger receives warnings about the database's settings; nil:
 	// discard.
 	Logger *slog.Logger
+	// BeforeMigrate, when set, runs once connected and before any
+	// migration: an error ends Open (the database closed) with the schema
+	// as it was, so a start that is refused (a wrong master key) does not
+	// upgrade the database first. The schema may be of any earlier
+	// version, or absent (see HasTable).
+	BeforeMigrate func(ctx context.Context, d *DB) error
 }
 
 // DB is an open database with its dialect. It is safe for concurrent use.
@@ -65,7 +71,8 @@ type DB struct {
 	Dialect Dialect
 }
 
-// Open opens the database and brings its schema up to date.
+// Open opens the database and, once Options.BeforeMigrate (if any) has
+// passed, brings its schema up to date.
 func Open(ctx context.Context, opts Options) (*DB, error) {
 	var d *DB
 	switch {
@@ -110,11 +117,31 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		d.sql.Close()
 		return nil, fmt.Errorf("db: connect to %s: %w", d.Dialect, err)
 	}
+	if opts.BeforeMigrate != nil {
+		if err := opts.BeforeMigrate(ctx, d); err != nil {
+			d.sql.Close()
+			return nil, err
+		}
+	}
 	if err := d.migrate(ctx); err != nil {
 		d.sql.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// HasTable reports whether the table exists (in PostgreSQL, where an
+// unqualified query would find it: on the search path).
+func (d *DB) HasTable(ctx context.Context, name string) (bool, error) {
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if d.Dialect == Postgres {
+		q = `SELECT COUNT(*) FROM (SELECT to_regclass(CAST(? AS TEXT)) AS t) r WHERE t IS NOT NULL`
+	}
+	var n int
+	if err := d.QueryRow(ctx, q, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("db: look for table %s: %w", name, err)
+	}
+	return n > 0, nil
 }
 
 // redact removes a password from a URL for error messages.

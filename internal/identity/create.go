@@ -291,8 +291,8 @@ func (s *Store) restartVerificationTx(ctx context.Context, tx *db.Tx, cur *Ident
 // EnsureAddress returns the account's address identity, creating it when
 // missing, as v1 VerifyEmailIdentity does. For an address not yet verified
 // a new verification mail is queued (SES sends the mail again), within the
-// limits of admitVerification: refused, it changes nothing and the link
-// already sent keeps working. A Success address is left alone.
+// limits of admitVerification: refused, it changes nothing (a Pending
+// address's link keeps working). A Success address is left alone.
 func (s *Store) EnsureAddress(ctx context.Context, accountID, address string) (*Identity, error) {
 	n, kind, _, err := Parse("EmailAddress", address)
 	if err != nil {

@@ -106,8 +106,10 @@ func (s *Store) checkVerificationLimits(ctx context.Context, q db.Querier, accou
 	}
 	cool := s.opts.VerificationCooldown
 	if last > 0 && now.Sub(db.Time(last)) < cool {
-		return &LimitError{Err: ErrThrottled, Msg: fmt.Sprintf("Rate exceeded: a verification email was sent to %s less than %s ago, and its link still works (EmailAddress: at most one verification email to an address every %s).",
-			address, cool, cool)}
+		// Only what is true whatever happened since: the link of that
+		// mail may be dead (the identity deleted, or failed by an upgrade).
+		return &LimitError{Err: ErrThrottled, Msg: fmt.Sprintf("Rate exceeded: a verification email was sent to %s less than %s ago; ask again after %s (EmailAddress: at most one verification email to an address every %s).",
+			address, cool, db.Time(last).Add(cool).Format(time.RFC3339), cool)}
 	}
 	var n int
 	err = q.QueryRow(ctx, `SELECT COUNT(*) FROM verification_mails WHERE account_id = ? AND sent_at > ?`,
@@ -126,8 +128,13 @@ func (s *Store) checkVerificationLimits(ctx context.Context, q db.Querier, accou
 // identity i with the link carrying secret, and records it for the
 // limits, which it checks again first under a lock of the account's row
 // (PostgreSQL; SQLite's writers exclude each other already), so that
-// concurrent requests cannot pass them together. Without Options.Mail it
-// does nothing.
+// concurrent requests cannot pass them together. The lock is FOR NO KEY
+// UPDATE: tx has already written rows that reference the account (the
+// identity, its transition), whose foreign-key checks hold FOR KEY SHARE
+// on the account row, and FOR UPDATE would wait for every other such
+// transaction's share while they wait for its own — a deadlock. NO KEY
+// UPDATE excludes only its like (and writers of the row), not those
+// shares. Without Options.Mail it does nothing.
 func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identity, secret string) error {
 	if s.opts.Mail == nil {
 		return nil
@@ -135,7 +142,7 @@ func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identit
 	now := s.now()
 	if tx.Dialect() == db.Postgres {
 		var id string
-		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR UPDATE`, i.AccountID).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, i.AccountID).Scan(&id); err != nil {
 			return fmt.Errorf("identity: lock account %s: %w", i.AccountID, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,10 +15,11 @@ import (
 )
 
 // TestVerificationResendCooldown: a second verification mail to an address
-// within the cooldown is refused with ErrThrottled and changes nothing —
-// the link already sent keeps working — whether the address is asked for
-// again (v1) or deleted and created anew (v2); one millisecond after the
-// cooldown it goes.
+// within the cooldown is refused with ErrThrottled and changes nothing,
+// whether the address is asked for again (v1) or deleted and created anew
+// (v2); the refusal says when to ask again, and claims nothing about the
+// link sent (deleting the identity killed it). One millisecond after the
+// cooldown the mail goes.
 func TestVerificationResendCooldown(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
@@ -31,8 +33,9 @@ func TestVerificationResendCooldown(t *testing.T) {
 		f.clock.Advance(identity.DefaultVerificationCooldown - time.Millisecond)
 		_, err = f.ids.EnsureAddress(f.ctx, f.acct, "JANE@example.test")
 		var le *identity.LimitError
-		if !errors.As(err, &le) || !errors.Is(err, identity.ErrThrottled) || !strings.Contains(le.Msg, "EmailAddress") || !strings.Contains(le.Msg, "5m0s") {
-			t.Fatalf("resend within the cooldown: %v", err)
+		const want = "Rate exceeded: a verification email was sent to JANE@example.test less than 5m0s ago; ask again after 2026-05-01T08:05:00Z (EmailAddress: at most one verification email to an address every 5m0s)."
+		if !errors.As(err, &le) || !errors.Is(err, identity.ErrThrottled) || le.Msg != want {
+			t.Fatalf("resend within the cooldown: %v; want %q", err, want)
 		}
 		if _, err := f.ids.Create(f.ctx, f.acct, "Jane@example.test", identity.CreateOptions{}); !errors.Is(err, identity.ErrThrottled) {
 			t.Fatalf("another case of the address within the cooldown: %v", err)
@@ -45,7 +48,8 @@ func TestVerificationResendCooldown(t *testing.T) {
 		if err := f.ids.Delete(f.ctx, f.acct, addr); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.ids.Create(f.ctx, f.acct, addr, identity.CreateOptions{}); !errors.Is(err, identity.ErrThrottled) {
+		_, err = f.ids.Create(f.ctx, f.acct, addr, identity.CreateOptions{})
+		if !errors.Is(err, identity.ErrThrottled) || strings.Contains(err.Error(), "link") || !strings.Contains(err.Error(), "ask again after 2026-05-01T08:05:00Z") {
 			t.Fatalf("re-created within the cooldown: %v", err)
 		}
 		if n := f.count(t, "identities"); n != 0 {
@@ -126,6 +130,54 @@ func TestVerificationDailyCap(t *testing.T) {
 		f.clock.Set(start.Add(24 * time.Hour))
 		if _, err := ids.EnsureAddress(f.ctx, f.acct, "user3@example.test"); err != nil {
 			t.Fatalf("once the first mail is 24 hours old: %v", err)
+		}
+	})
+}
+
+// TestVerificationConcurrentRequests: verification requests of one
+// account running at once — new addresses, and addresses whose
+// verification restarts — neither deadlock (PostgreSQL) nor pass the
+// daily cap together: exactly as many succeed as the cap leaves room
+// for, every other one is refused with ErrLimitExceeded, and one message
+// is queued per success.
+func TestVerificationConcurrentRequests(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ids := f.store(t, func(o *identity.Options) { o.VerificationMailsPerDay = 15 })
+		for k := range 5 { // restarted below
+			if _, err := ids.EnsureAddress(f.ctx, f.acct, fmt.Sprintf("old%d@example.test", k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.clock.Advance(identity.DefaultVerificationCooldown)
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			ok     int
+			capped int
+		)
+		for k := range 30 {
+			addr := fmt.Sprintf("new%d@example.test", k)
+			if k < 5 {
+				addr = fmt.Sprintf("old%d@example.test", k)
+			}
+			wg.Go(func() {
+				_, err := ids.EnsureAddress(f.ctx, f.acct, addr)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, identity.ErrLimitExceeded):
+					capped++
+				default:
+					t.Errorf("%s: %v", addr, err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok != 10 || capped != 20 || f.count(t, "messages") != 15 {
+			t.Fatalf("30 requests at once with room for 10: %d sent, %d refused for the cap, %d messages in all; want 10, 20, 15", ok, capped, f.count(t, "messages"))
 		}
 	})
 }

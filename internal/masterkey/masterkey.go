@@ -4,11 +4,15 @@
 // row master_key_check, see seal.Box.Check) that says which key the
 // database's sealed values need.
 //
-// Every start, of serve and of an admin command alike, goes through Open:
-// a key whose check differs from the stored one is refused before anything
-// is sealed or opened with it, and no new key file is made for a database
-// that already has a key. A database from before key checks gets its check
-// from the first key that opens the values sealed in it.
+// Every start, of serve and of an admin command alike, goes through Open
+// (and, before the database is migrated, CheckBeforeMigrate): a key whose
+// check differs from the stored one is refused before anything is
+// migrated, sealed or opened with it, and no new key file is made for a
+// database that already has a key. A database from before key checks gets its check
+// from a key that opens the first value sealed in it — the server's own,
+// which only the key serve runs with can have sealed; the other values
+// that key cannot open (sealed by an admin command given another key) are
+// logged, each named, and stay unusable until replaced.
 package masterkey
 
 import (
@@ -44,9 +48,11 @@ type Options struct {
 	// made, with a new random key, mode 0600 — unless the database already
 	// has a key. Empty means a key must be given (PostgreSQL).
 	DefaultFile string
-	// Sealed returns values already sealed in the database, some of each
-	// kind; nil means none. A database without a key check is given one
-	// only by a key that opens all of them.
+	// Sealed returns values already sealed in the database, the first
+	// one sealed by the server itself (the service DKIM key, when there
+	// is one); nil means none. A database without a key check is given
+	// one only by a key that opens the first; each other value it cannot
+	// open is logged as an error.
 	Sealed func(ctx context.Context) ([]seal.Sealed, error)
 	// Logger is told when a key file is made or a key check stored; nil
 	// discards.
@@ -84,11 +90,19 @@ func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
 		}
 		return box, nil
 	}
-	// No key check yet: a new database, or one from before key checks,
-	// whose sealed values this key must open.
-	for _, s := range sealed {
+	// No key check yet: a new database, or one from before key checks.
+	// Before them an admin command given no key made a key file of its
+	// own, so the values in such a database may need different keys:
+	// the one that opens the server's own value is the server's, and
+	// what it cannot open is named and left as it is (those values
+	// failed before the upgrade and keep failing; see README).
+	var unopened []string
+	for k, s := range sealed {
 		if _, err := box.Open(s.Value, s.AAD); err != nil {
-			return nil, fmt.Errorf("%w: %s does not open this database: it cannot open %s, sealed before key checks were kept; use the key serve was started with", ErrWrongKey, source, s.What)
+			if k == 0 {
+				return nil, fmt.Errorf("%w: %s does not open this database: it cannot open %s, sealed before key checks were kept; use the key serve was started with", ErrWrongKey, source, s.What)
+			}
+			unopened = append(unopened, s.What)
 		}
 	}
 	v, err := d.InitSetting(ctx, CheckSetting, box.Check())
@@ -99,7 +113,40 @@ func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
 		return nil, wrongKey(source, v, box)
 	}
 	log.Info("stored the master key check", "check", short(v), "key", source, "existing_sealed_values", len(sealed) > 0)
+	for _, what := range unopened {
+		log.Error("a value sealed before key checks were kept needs another master key than the one this database now requires, and cannot be used until it is replaced (an access key: sesame account keys ACCOUNT --add, then --remove ACCESS_KEY_ID)",
+			"value", what, "key", source, "check", short(v))
+	}
 	return box, nil
+}
+
+// CheckBeforeMigrate refuses, before the schema of d is changed, a key
+// that does not match the key check d already holds (db.Options.
+// BeforeMigrate), so that a refused start leaves the database at the
+// version it found. A database without a check — new, or from before key
+// checks — passes: Open decides once it is migrated. It never makes a key
+// file.
+func CheckBeforeMigrate(ctx context.Context, d *db.DB, o Options) error {
+	has, err := d.HasTable(ctx, "settings")
+	if err != nil || !has {
+		return err
+	}
+	stored, checked, err := d.Setting(ctx, CheckSetting)
+	if err != nil || !checked {
+		return err
+	}
+	secret, source, err := o.secret(stored, true, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	box, err := seal.New(secret)
+	if err != nil {
+		return fmt.Errorf("masterkey: %s: %w", source, err)
+	}
+	if !box.Matches(stored) {
+		return wrongKey(source, stored, box)
+	}
+	return nil
 }
 
 // short is the part of a key check shown in messages.
@@ -136,7 +183,7 @@ func (o Options) secret(stored string, checked bool, sealed []seal.Sealed, log *
 		return "", "", fmt.Errorf("%w: no master key was given and %s does not exist; a new key would not open this database (it holds %s); %s",
 			ErrWrongKey, o.DefaultFile, sealed[0].What, give)
 	}
-	k, err = create(o.DefaultFile)
+	k, err = create(o.DefaultFile, os.Link)
 	if err == nil {
 		log.Info("created a new master key", "file", o.DefaultFile)
 	}
@@ -151,16 +198,21 @@ func readKey(path string) (string, error) {
 	}
 	k := strings.TrimSpace(string(b))
 	if k == "" {
-		return "", fmt.Errorf("masterkey: the master key file %s is empty", path)
+		return "", fmt.Errorf("masterkey: the master key file %s is empty (a first start that stopped while making it leaves it so; remove it and start again: a new key is made only for a database that has none)", path)
 	}
 	return k, nil
 }
 
 // create writes a new random key to path, mode 0600, all at once and on
-// disk before it is used: written and synced under a temporary name, then
-// linked to path, which fails if another process made path first (its key
-// is then used).
-func create(path string) (string, error) {
+// disk before it is used, never leaving a half-written key under path:
+// written and synced under a temporary name, then published with link
+// (os.Link), which fails if another process made path first (its key is
+// then used). On a file system without hard links (link fails otherwise)
+// path is claimed, empty, with O_CREATE|O_EXCL — which fails the same way
+// when it exists — and the synced temporary file renamed over the claim.
+// A crash then leaves path empty (refused at the next start: readKey) or
+// whole; and nothing is sealed with the key before path holds it.
+func create(path string, link func(oldname, newname string) error) (string, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".master.key-*") // mode 0600
 	if err != nil {
@@ -178,15 +230,40 @@ func create(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("masterkey: write the master key: %w", err)
 	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+	err = link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		err = claimAndRename(tmp.Name(), path, err)
+	}
+	if errors.Is(err, fs.ErrExist) {
 		return readKey(path)
-	} else if err != nil {
-		return "", fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	if err != nil {
+		return "", err
 	}
 	if err := syncDir(dir); err != nil {
 		return "", fmt.Errorf("masterkey: create the master key: %w", err)
 	}
 	return k, nil
+}
+
+// claimAndRename publishes the written key file tmp as path where hard
+// links fail (linkErr): path is created empty, exclusively (fs.ErrExist
+// when another process has it), then tmp renamed over it.
+func claimAndRename(tmp, path string, linkErr error) error {
+	claim, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("masterkey: create the master key (%v, then): %w", linkErr, err)
+	}
+	if err := claim.Close(); err != nil {
+		return fmt.Errorf("masterkey: create the master key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("masterkey: create the master key: %w (%s is left empty: remove it before the next start)", err, path)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sesame-email/sesame/internal/account"
@@ -16,15 +17,9 @@ import (
 )
 
 // sample is Options.Sealed over the accounts' sealed secrets, as the app
-// wires it.
+// wires it (less the service DKIM key).
 func sample(d *db.DB) func(ctx context.Context) ([]seal.Sealed, error) {
-	return func(ctx context.Context) ([]seal.Sealed, error) {
-		s, err := account.SealedSample(ctx, d)
-		if s == nil {
-			return nil, err
-		}
-		return []seal.Sealed{*s}, err
-	}
+	return func(ctx context.Context) ([]seal.Sealed, error) { return account.SealedSecrets(ctx, d) }
 }
 
 func storedCheck(t *testing.T, d *db.DB) (string, bool) {
@@ -155,5 +150,44 @@ func TestNoKey(t *testing.T) {
 	}
 	if _, ok := storedCheck(t, d); ok {
 		t.Error("a check was stored without a key")
+	}
+}
+
+// TestCreateWithoutHardLinks: where the file system refuses hard links,
+// the key file is still made (mode 0600, the whole key, no temporary file
+// left) and never replaced: a second start uses it, and a file another
+// process holds — even empty, as a claim not yet filled or left by a
+// crash — is not overwritten.
+func TestCreateWithoutHardLinks(t *testing.T) {
+	noLinks := func(oldname, newname string) error {
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EPERM}
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "master.key")
+	k, err := masterkey.Create(file, noLinks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || string(b) != k+"\n" || len(k) < 40 {
+		t.Fatalf("key file %q, %v; want the key %q", b, err, k)
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v; want 0600", fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("the directory holds %d files; want only master.key", len(entries))
+	}
+	if again, err := masterkey.Create(file, noLinks); err != nil || again != k {
+		t.Fatalf("second create: %q, %v; want the existing key", again, err)
+	}
+
+	empty := filepath.Join(t.TempDir(), "master.key")
+	os.WriteFile(empty, nil, 0o600)
+	if _, err := masterkey.Create(empty, noLinks); err == nil || !strings.Contains(err.Error(), "is empty") || !strings.Contains(err.Error(), "remove it and start again") {
+		t.Fatalf("an empty key file: %v", err)
+	}
+	if b, _ := os.ReadFile(empty); len(b) != 0 {
+		t.Fatal("an empty key file held by another was overwritten")
 	}
 }

@@ -10,19 +10,27 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 )
 
-// Admit applies the account's daily quota and sending rate — the same
-// checks, with the same per-node token bucket and in-flight reservations,
-// as Submit — to recipients of a message Sesame sends because the account
-// asked for it: an address verification mail. The sandbox's rule on
-// recipients does not apply (that mail is how sandbox accounts get
-// verified recipients). A rejection is an *Error of KindDailyQuotaExceeded
-// or KindRateExceeded. On success the caller must call done once: with
-// true after the message (counted in the quota) is committed to the
-// queue, with false when it was not, which gives the rate back.
+// MsgVerificationPaused is the refusal of mail Sesame would send on a
+// paused account's behalf (Admit).
+const MsgVerificationPaused = "Sending is paused for this account, and a verification email is mail it sends: none is sent until sending is resumed."
+
+// Admit applies the account's sending state, daily quota and sending rate
+// — the same checks, with the same per-node token bucket and in-flight
+// reservations, as Submit — to recipients of a message Sesame sends
+// because the account asked for it: an address verification mail. The
+// sandbox's rule on recipients does not apply (that mail is how sandbox
+// accounts get verified recipients). A rejection is an *Error of
+// KindSendingPaused (MsgVerificationPaused), KindDailyQuotaExceeded or
+// KindRateExceeded. On success the caller must call done once: with true
+// after the message (counted in the quota) is committed to the queue,
+// with false when it was not, which gives the rate back.
 func (s *Sender) Admit(ctx context.Context, accountID string, recipients int) (done func(queued bool), err error) {
 	acct, err := s.opts.Accounts.Get(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("send: account %s: %w", accountID, err)
+	}
+	if !acct.SendingEnabled {
+		return nil, reject(KindSendingPaused, "", MsgVerificationPaused)
 	}
 	return s.limit(ctx, acct, recipients, recipients, s.now())
 }

@@ -4,7 +4,9 @@
 -- resend cooldown and the daily cap of verification mail read them. Rows
 -- are not tied to an identity, so deleting and re-adding an address does
 -- not reset either limit; rows older than a day are deleted as new ones
--- are written.
+-- are written. It starts empty: the mails in pending_mail carry links
+-- this upgrade kills (below), and their owners are told to ask again, so
+-- they must not count against that.
 CREATE TABLE verification_mails (
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     recipient TEXT NOT NULL,
@@ -12,8 +14,6 @@ CREATE TABLE verification_mails (
 );
 CREATE INDEX verification_mails_account ON verification_mails(account_id, sent_at);
 CREATE INDEX verification_mails_recipient ON verification_mails(account_id, recipient, sent_at);
-INSERT INTO verification_mails (account_id, recipient, sent_at)
-    SELECT account_id, LOWER(recipient), created_at FROM pending_mail WHERE kind = 'verification';
 
 -- Verified domains are looked up by name across accounts (who owns the
 -- domain a custom MAIL FROM domain lies under).
