@@ -142,13 +142,13 @@ func TestHeldShare(t *testing.T) {
 		f.send(t, "m1", "a@rcpt.test")
 		var srv *feedback.Server
 		addr := f.serveServer(t, func(o *feedback.ServerOptions) {
-			o.MaxPrefixBytes, o.MaxHeldBytes, o.HeldWait, o.DataIdle, o.MaxConnsPerIP = 64<<10, 256<<10, 50*time.Millisecond, time.Hour, 50
+			o.MaxPrefixBytes, o.MaxHeldBytes, o.HeldWait, o.DataIdle, o.MaxConnsPerIP = 128<<10, 1<<20, 50*time.Millisecond, time.Hour, 50
 		}, &srv)
 		rp := "m1@" + mailFromDom
 		for i := range 8 {
 			stallOn(t, dialFrom(t, addr, fmt.Sprintf("127.0.0.%d", 21+i)), rp, 100<<10)
 		}
-		waitHeld(t, srv.Held, 64<<10) // the network's share: a quarter
+		waitHeld(t, srv.Held, 256<<10) // the network's share: a quarter (beyond each prefix's first 64 KiB)
 		c := dialFrom(t, addr, "127.0.1.1")
 		if err := c.Hello("mx.rcpt.test"); err != nil {
 			t.Fatal(err)

@@ -21,8 +21,9 @@
 // come before the enclosed original) are kept and parsed, the rest is
 // read and discarded; the prefixes held at once are bounded too, across
 // connections (MaxHeldBytes) and per client network (a quarter of it), a
-// prefix reserving what it holds, in steps of 64 KiB; a report that finds
-// no room gets 451 4.3.2 and is retried by its sender. Each SMTP session
+// prefix reserving what it holds, in steps of 64 KiB; the first step is
+// every connection's own, so a report that finds no room is still taken,
+// parsed from its first 64 KiB, never refused because others stall. Each SMTP session
 // has a context that ends with it, and what one report may cost is
 // bounded as a whole: its DNS lookups, DKIM key lookups included, share
 // one budget (MaxReportLookups, ReportLookupTime), its origin is checked

@@ -620,9 +620,10 @@ func match(recipients []string, addr string) string {
 	return ""
 }
 
-// headerFrom is the addresses of the From fields of the message raw,
-// lower-cased (origin.Evidence.HeaderFrom); nil when it has none, or when
-// its header or any From field does not parse.
+// headerFrom is the addresses of the From fields of the message raw, as
+// written (origin.Evidence.HeaderFrom: lower-casing here would fold a
+// Kelvin sign into a k); nil when it has none, or when its header or any
+// From field does not parse.
 func headerFrom(raw []byte) []string {
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
@@ -635,7 +636,7 @@ func headerFrom(raw []byte) []string {
 			return nil
 		}
 		for _, a := range as {
-			out = append(out, strings.ToLower(a.Address))
+			out = append(out, a.Address) // as written: origin folds ASCII case itself, never Unicode
 		}
 	}
 	return out

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// ErrBusy is returned by receive when the bytes held across connections,
-// or from the client's network, are at their bound and none came free
-// within the wait: the sender should try again later (451 4.3.2).
+// ErrBusy is returned by a holder's take when the bytes held across
+// connections, or from the client's network, are at their bound and none
+// came free within the wait; the report's prefix then stops growing.
 var ErrBusy = errors.New("feedback: too many report bytes held; try again later")
 
 // heldBudget bounds the report bytes the feedback MX holds in memory:
@@ -123,7 +123,10 @@ const reserveStep = 64 << 10
 type received struct {
 	prefix []byte // the first bytes of the message, at most the prefix limit
 	size   int64  // every byte read (the rest was discarded)
-	h      *holder
+	// cut says the prefix stopped short of the prefix limit because no
+	// held bytes were free.
+	cut bool
+	h   *holder
 }
 
 // release gives back the bytes held for rc's prefix.
@@ -144,9 +147,13 @@ func receive(ctx context.Context, r io.Reader, limit int64, h *holder, also io.W
 			if room := limit - int64(len(rc.prefix)); room > 0 {
 				k := min(int64(n), room)
 				if need := int64(len(rc.prefix)) + k; need > int64(cap(rc.prefix)) {
-					if gerr := rc.grow(ctx, need, limit); gerr != nil {
-						rc.release()
-						return nil, gerr
+					rc.grow(ctx, need, limit)
+					if free := int64(cap(rc.prefix) - len(rc.prefix)); k > free {
+						// No room beyond what is held: keep that (a DSN's
+						// or ARF's machine-readable parts come first) and
+						// discard the rest, rather than refuse a report
+						// because others stall.
+						k, limit, rc.cut = free, int64(len(rc.prefix))+free, true
 					}
 				}
 				rc.prefix = append(rc.prefix, buf[:k]...)
@@ -169,13 +176,23 @@ func receive(ctx context.Context, r io.Reader, limit int64, h *holder, also io.W
 // at most limit) and moves the prefix into a buffer of exactly that
 // capacity, so that what is held is what was reserved, and the
 // reservation follows what the prefix holds.
-func (rc *received) grow(ctx context.Context, need, limit int64) error {
+//
+// The first step is every connection's own: it is not taken from the
+// budget, so a report always gets at least that far however many others
+// stall (what that costs is bounded by the connection limit: MaxConns ×
+// 64 KiB). When the budget has no room within its wait, the prefix does
+// not grow beyond what it has (or that first step).
+func (rc *received) grow(ctx context.Context, need, limit int64) {
 	size := min((need+reserveStep-1)/reserveStep*reserveStep, limit)
-	if err := rc.h.take(ctx, size-int64(cap(rc.prefix))); err != nil {
-		return err
+	if charge := size - max(int64(cap(rc.prefix)), reserveStep); charge > 0 {
+		if err := rc.h.take(ctx, charge); err != nil {
+			size = max(int64(cap(rc.prefix)), min(reserveStep, limit))
+			if size == int64(cap(rc.prefix)) {
+				return
+			}
+		}
 	}
 	nb := make([]byte, len(rc.prefix), size)
 	copy(nb, rc.prefix)
 	rc.prefix = nb
-	return nil
 }

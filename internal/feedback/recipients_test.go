@@ -198,8 +198,8 @@ func TestTemporaryRecipient(t *testing.T) {
 }
 
 // TestEvidenceFromReport: the origin check is given the report's own From
-// addresses (lower case; none when the field does not parse) and whether
-// it is a complaint.
+// addresses (as written: origin folds ASCII case only; none when the field
+// does not parse) and whether it is a complaint.
 func TestEvidenceFromReport(t *testing.T) {
 	f := newFixture(t, dbtest.SQLite(t))
 	sent := f.send(t, "m1", "a@rcpt.test")
@@ -209,7 +209,8 @@ func TestEvidenceFromReport(t *testing.T) {
 		from      []string
 		complaint bool
 	}{
-		{"From: Mail Delivery System <MAILER-DAEMON@MX.rcpt.test>\r\nSubject: x\r\n\r\nbody\r\n", bounce.KindBounce, []string{"mailer-daemon@mx.rcpt.test"}, false},
+		{"From: Mail Delivery System <MAILER-DAEMON@MX.rcpt.test>\r\nSubject: x\r\n\r\nbody\r\n", bounce.KindBounce, []string{"MAILER-DAEMON@MX.rcpt.test"}, false},
+		{"From: feedbac\u212a@rcpt.test\r\n\r\n", bounce.KindComplaint, []string{"feedbac\u212a@rcpt.test"}, true},
 		{"From: abuse@rcpt.test, postmaster@rcpt.test\r\n\r\n", bounce.KindComplaint, []string{"abuse@rcpt.test", "postmaster@rcpt.test"}, true},
 		{"From: not an address\r\n\r\n", bounce.KindComplaint, nil, true},
 		{"Subject: no From\r\n\r\n", bounce.KindBounce, nil, false},

@@ -64,11 +64,13 @@ type ServerOptions struct {
 	MaxPrefixBytes int64
 	// MaxHeldBytes bounds the prefixes held at once across all
 	// connections, and MaxHeldPerNetwork those of connections from one
-	// client network (an IPv4 /24, an IPv6 /64); a report that finds no
-	// room within HeldWait is answered 451 4.3.2, so that its sender
-	// retries. A prefix holds (and reserves) what it has read, in steps of
-	// 64 KiB. 0: DefaultMaxHeldBytes, MaxHeldBytes/DefaultHeldShare (at
-	// least MaxPrefixBytes), DefaultHeldWait.
+	// client network (an IPv4 /24, an IPv6 /64). A prefix holds (and
+	// reserves) what it has read, in steps of 64 KiB; the first step is
+	// every connection's own, outside the bound (MaxConns × 64 KiB in
+	// all), and a prefix that finds no room for its next step within
+	// HeldWait stops there: the report is parsed from what was kept.
+	// 0: DefaultMaxHeldBytes, MaxHeldBytes/DefaultHeldShare (at least
+	// MaxPrefixBytes), DefaultHeldWait.
 	MaxHeldBytes      int64
 	MaxHeldPerNetwork int64
 	HeldWait          time.Duration
@@ -278,8 +280,6 @@ func (x *session) Data(r io.Reader) error {
 		s.log.Info("feedback message refused", "remote_ip", x.remote, "err", err)
 		var se *smtp.SMTPError
 		switch {
-		case errors.Is(err, ErrBusy):
-			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "too busy; try again later"}
 		case errors.As(err, &se):
 			return se // go-smtp's ErrDataTooLarge: 552
 		case idle.timedOut:

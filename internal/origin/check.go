@@ -30,7 +30,9 @@ type Evidence struct {
 	SenderDomains []string
 
 	// HeaderFrom holds the address(es) of the report's own From header
-	// field(s) (not the enclosed original's), as parsed, in lower case;
+	// field(s) (not the enclosed original's), as parsed and as written
+	// (not lower-cased: Check folds ASCII case only, so that Unicode
+	// folding cannot make "feedbacK" with a Kelvin sign a role name);
 	// empty when the field is absent or unparsable. A DKIM signature
 	// counts only when this is exactly one address whose local part is a
 	// role name of a mail system (mailer-daemon, postmaster, ...) and whose
@@ -311,9 +313,12 @@ func (s *check) fromFor(d string, providers bool) string {
 	}
 	from := s.ev.HeaderFrom[0]
 	fd, role := roleAddress(from)
+	local, _ := roleLocal(from)
 	switch {
 	case !role:
 		return fmt.Sprintf("the report's From %s is not a role address of a mail system (a person's report proves nothing, whoever signs it)", from)
+	case !s.ev.Complaint && !bounceRoleNames[local]:
+		return fmt.Sprintf("the report's From %s is not a bounce's (MAILER-DAEMON or postmaster)", from)
 	case orgDomain(fd) != orgDomain(d):
 		return fmt.Sprintf("the report's From domain %s is not aligned with it", fd)
 	case s.named(fd, providers) == "":

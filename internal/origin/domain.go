@@ -22,8 +22,11 @@ import (
 //   - yahoodns.net (Yahoo and AOL MX, mta*.am0.yahoodns.net): Yahoo's
 //     bounces are signed d=yahoo.com. (Yahoo's users sign d=yahoo.com too:
 //     which is why a signature counts only over a report From a role
-//     address.) aol.com is not listed: recipients at aol.com are covered by
-//     their own domain.
+//     address.) Yahoo's complaint feedback loop, which serves the AOL and
+//     other Yahoo-hosted domains too, sends from
+//     feedback@arf.mail.yahoo.com: that exact name is listed, so its From
+//     is on the side of every domain whose MX is Yahoo's. aol.com is not
+//     listed: recipients at aol.com are covered by their own domain.
 //
 // An alias counts exactly, like a provider domain: a name under it is not
 // the provider's own.
@@ -35,7 +38,7 @@ import (
 // onmicrosoft.com are NOT accepted: anyone can create a tenant there.
 var signerAliases = map[string][]string{
 	"google.com":   {"googlemail.com"},
-	"yahoodns.net": {"yahoo.com"},
+	"yahoodns.net": {"yahoo.com", "arf.mail.yahoo.com"},
 }
 
 // normDomain returns a domain name lower-cased, in ASCII (A-label) form,

@@ -302,6 +302,21 @@ func TestYahooLike(t *testing.T) {
 	// Nor does a subdomain of the alias sign for the provider.
 	v = z.check(z.signedFrom("mailer-daemon@groups.yahoo.test", "groups.yahoo.test"), "recipient.example")
 	wantFail(t, v, false, "dkim d=groups.yahoo.test: neither")
+
+	// Yahoo's complaint feedback loop serves every domain whose MX is
+	// Yahoo's (AOL's among them) from feedback@arf.mail.yahoo.com, signed
+	// d=yahoo.com: its exact name is an alias too.
+	cfl := z.signedFrom("feedback@arf.mail.yahoo.test", "yahoo.test")
+	cfl.Complaint = true
+	v = z.check(cfl, "recipient.example")
+	wantFail(t, v, false, "the report's From domain arf.mail.yahoo.test is not on recipient.example's side")
+	z.c.Aliases = map[string][]string{"yahoodns.test": {"yahoo.test", "arf.mail.yahoo.test"}}
+	v = z.check(cfl, "recipient.example")
+	wantOK(t, v, "dkim d=yahoo.test: signing domain of yahoodns.test, mailbox provider of recipient.example (MX mta5.am0.yahoodns.test)")
+	// A bounce is held to MAILER-DAEMON and postmaster.
+	cfl.Complaint = false
+	v = z.check(cfl, "recipient.example")
+	wantFail(t, v, false, "the report's From feedback@arf.mail.yahoo.test is not a bounce's (MAILER-DAEMON or postmaster)")
 }
 
 func TestHostedFilter(t *testing.T) {

@@ -41,19 +41,54 @@ var roleNames = map[string]bool{
 	"complaints":    true,
 }
 
+// bounceRoleNames are the role names a non-delivery report is written
+// from: a bounce changes the suppression list, so its From is held to the
+// two names every mail system reserves (RFC 5321 §4.5.1 for postmaster;
+// MAILER-DAEMON by universal convention). The feedback-loop names count
+// for complaints only: a consumer provider might have let a person
+// register one of them.
+var bounceRoleNames = map[string]bool{
+	"mailer-daemon": true,
+	"postmaster":    true,
+}
+
 // roleAddress splits addr ("local@domain") and reports whether its local
 // part, without a +tag and compared case-insensitively, is one of
 // roleNames. domain is normalised; ok is false when addr has no valid
-// domain or its local part is not a role name. A quoted local part is
-// never a role name.
+// domain or its local part is not a role name. A local part with any
+// byte outside ASCII is never a role name: only ASCII letters are folded
+// (Unicode folding would make a Kelvin sign a K and a dotted İ an i, so
+// "feedbacK" — with U+212A — would pass for "feedback"). A quoted local
+// part ("postmaster") counts as the same mailbox when the caller has
+// unquoted it (net/mail does); as given here, quotes are never a role.
 func roleAddress(addr string) (domain string, ok bool) {
+	local, ok := roleLocal(addr)
+	if !ok {
+		return "", false
+	}
 	d, err := domainOf(addr)
 	if err != nil {
 		return "", false
 	}
-	local := strings.ToLower(addr[:strings.LastIndexByte(addr, '@')])
+	return d, roleNames[local]
+}
+
+// roleLocal returns addr's local part, ASCII lower-cased and without a
+// +tag, or false when it holds a byte outside ASCII.
+func roleLocal(addr string) (string, bool) {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return "", false
+	}
+	local := addr[:i]
+	for j := 0; j < len(local); j++ {
+		if local[j] >= 0x80 {
+			return "", false
+		}
+	}
+	local = strings.ToLower(local) // ASCII only, checked above
 	if j := strings.IndexByte(local, '+'); j >= 0 {
 		local = local[:j]
 	}
-	return d, roleNames[local]
+	return local, true
 }
