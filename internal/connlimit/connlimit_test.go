@@ -1,0 +1,231 @@
+package connlimit_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/connlimit"
+)
+
+// serve runs a server behind a Limiter on loopback. A connection's byte
+// 'q' is answered "ok" (with IdleOnWrite, the connection is then idle);
+// any other byte is not answered (the connection stays busy).
+func serve(t *testing.T, opts connlimit.Options) (string, *connlimit.Limiter) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := connlimit.New(opts)
+	lln := lim.Listener(ln)
+	t.Cleanup(func() { lln.Close() })
+	go func() {
+		for {
+			c, err := lln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 512)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 && buf[n-1] == 'q' {
+						c.Write([]byte("ok"))
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), lim
+}
+
+// dial connects to addr from the loopback address from (127.0.0.x).
+func dial(t *testing.T, addr, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// query sends 'q' on c and reads the answer: c is idle after it (with
+// IdleOnWrite).
+func query(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+}
+
+// start sends a byte the server does not answer: c is busy after it,
+// once the server has read it (wait for Stats().Busy).
+func start(t *testing.T, c net.Conn) {
+	t.Helper()
+	if _, err := c.Write([]byte("b")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// closed reports whether the server closed c, waiting up to 5 seconds.
+func closed(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// waitFor polls cond every millisecond for up to 5 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// holds waits until lim holds open connections, busy of them in a request.
+func holds(t *testing.T, lim *connlimit.Limiter, open, busy int) {
+	t.Helper()
+	waitFor(t, "the server to see the connections", func() bool {
+		st := lim.Stats()
+		return st.Open == open && st.Busy == busy
+	})
+}
+
+// refused checks that a connection from from is closed at once.
+func refused(t *testing.T, addr, from string) {
+	t.Helper()
+	begin := time.Now()
+	if !closed(dial(t, addr, from)) {
+		t.Fatal("a newcomer with every connection in its way busy was left open")
+	}
+	if took := time.Since(begin); took > time.Second {
+		t.Errorf("newcomer refused after %v, want at once", took)
+	}
+}
+
+// TestPerAddress: at its address's cap, a newcomer closes the oldest
+// connection of its address that has sent nothing, and other addresses
+// keep theirs; with the address's connections all busy, a newcomer is
+// closed at once.
+func TestPerAddress(t *testing.T) {
+	addr, lim := serve(t, connlimit.Options{Max: 100, PerAddr: 2})
+	other := dial(t, addr, "127.0.0.3")
+	first, second := dial(t, addr, "127.0.0.2"), dial(t, addr, "127.0.0.2")
+	holds(t, lim, 3, 0)
+	third := dial(t, addr, "127.0.0.2")
+	if !closed(first) {
+		t.Fatal("the address's oldest silent connection is open after a newcomer at the address's cap")
+	}
+	start(t, second)
+	start(t, third)
+	start(t, other)
+	holds(t, lim, 3, 3)
+	refused(t, addr, "127.0.0.2")
+	if st := lim.Stats(); st.Evicted != 1 || st.Refused != 1 || st.Open != 3 {
+		t.Errorf("stats %+v, want 1 evicted, 1 refused, 3 open", st)
+	}
+}
+
+// TestGlobalCap: at the global cap a newcomer closes the oldest silent
+// connection of any address; silent ones go before idle ones (even older
+// ones), idle ones before busy ones, which are never closed: with all
+// busy, the newcomer is closed at once.
+func TestGlobalCap(t *testing.T) {
+	addr, lim := serve(t, connlimit.Options{Max: 3, IdleOnWrite: true})
+	idle := dial(t, addr, "127.0.0.2")
+	query(t, idle)
+	silent := dial(t, addr, "127.0.0.3")
+	busy := dial(t, addr, "127.0.0.4")
+	start(t, busy)
+	holds(t, lim, 3, 1)
+
+	c4 := dial(t, addr, "127.0.0.5")
+	if !closed(silent) {
+		t.Fatal("the silent connection is open after a newcomer at the cap")
+	}
+	start(t, c4)
+	holds(t, lim, 3, 2)
+	c5 := dial(t, addr, "127.0.0.6")
+	if !closed(idle) {
+		t.Fatal("the idle connection is open after a newcomer at the cap with no silent one")
+	}
+	start(t, c5)
+	holds(t, lim, 3, 3)
+	refused(t, addr, "127.0.0.7")
+	if st := lim.Stats(); st.Evicted != 2 || st.Refused != 1 || st.Open != 3 {
+		t.Errorf("stats %+v, want 2 evicted, 1 refused, 3 open", st)
+	}
+}
+
+// TestFirstByte: a connection that sends nothing within FirstByte is
+// closed; one that sends a byte in time stays.
+func TestFirstByte(t *testing.T) {
+	const firstByte = 50 * time.Millisecond
+	addr, lim := serve(t, connlimit.Options{Max: 10, FirstByte: firstByte, IdleOnWrite: true})
+	begin := time.Now()
+	silent := dial(t, addr, "127.0.0.1")
+	talker := dial(t, addr, "127.0.0.1")
+	query(t, talker)
+	if !closed(silent) {
+		t.Fatal("a silent connection is open after FirstByte")
+	}
+	if took := time.Since(begin); took < firstByte {
+		t.Errorf("silent connection closed after %v, before %v", took, firstByte)
+	}
+	query(t, talker) // still served, idle meanwhile
+	if st := lim.Stats(); st.TimedOut != 1 || st.Open != 1 {
+		t.Errorf("stats %+v, want 1 timed out, the talker open", st)
+	}
+}
+
+// TestHTTPConnState: behind an http.Server reporting ConnState, silent
+// connections holding the cap do not keep requests out, and a kept-alive
+// connection between requests is idle, not busy.
+func TestHTTPConnState(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := connlimit.New(connlimit.Options{Max: 2, PerAddr: 2})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: lim.ConnState}
+	go srv.Serve(lim.Listener(ln))
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+	dial(t, addr, "127.0.0.1")
+	dial(t, addr, "127.0.0.1")
+	holds(t, lim, 2, 0)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for range 3 { // one kept-alive connection, reused
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatalf("GET with the cap held by silent connections: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	holds(t, lim, 2, 0) // the client's connection idle, a silent one
+	if st := lim.Stats(); st.Evicted != 1 || st.Refused != 0 {
+		t.Errorf("stats %+v, want 1 evicted", st)
+	}
+}
