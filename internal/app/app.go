@@ -26,6 +26,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/authdns"
 	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/connlimit"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
 	"github.com/sesame-email/sesame/internal/dkim"
@@ -43,7 +44,6 @@ import (
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
 	"github.com/sesame-email/sesame/internal/suppression"
-	"golang.org/x/net/netutil"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
@@ -362,7 +362,9 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	ln = netutil.LimitListener(ln, cmp.Or(cfg.APIMaxConns, config.DefaultAPIMaxConns))
+	apiConns := connlimit.New(connlimit.Options{Max: cmp.Or(cfg.APIMaxConns, config.DefaultAPIMaxConns), PerAddr: cfg.APIMaxConnsPerIP,
+		FirstByte: apiFirstByteTimeout, Logger: a.log.With("component", "api")})
+	ln = apiConns.Listener(ln)
 	// The feedback MX (bounces and complaints), when on.
 	var (
 		fs           *feedback.Server
@@ -388,7 +390,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		feedbackAddr = fln.Addr().String()
 	}
-	srv := a.apiServer()
+	srv := a.apiServer(apiConns)
 
 	var (
 		wg   sync.WaitGroup
@@ -556,22 +558,29 @@ func (a *App) DNSServer() (*authdns.Server, error) {
 
 // The API server's fixed limits.
 const (
-	apiHeaderTimeout  = 10 * time.Second // SDKs send their 1-3 KB of headers at once
-	apiHandlerTime    = time.Minute      // to answer, once the body is in
-	apiMaxHeaderBytes = 64 << 10
+	apiFirstByteTimeout = 3 * time.Second  // a connection that sends nothing is closed
+	apiHeaderTimeout    = 10 * time.Second // SDKs send their 1-3 KB of headers at once
+	apiHandlerTime      = time.Minute      // to answer, once the body is in
+	apiMaxHeaderBytes   = 64 << 10
 )
 
-// apiServer is the API's http.Server: a request's headers must arrive
-// within apiHeaderTimeout and the whole request within --api-read-timeout;
-// the answer must be written within apiHandlerTime more (http.Server's
-// WriteTimeout runs from the end of the headers, so it covers the body);
-// an idle keep-alive connection is closed after --api-idle-timeout.
-func (a *App) apiServer() *http.Server {
-	read := cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
-	return &http.Server{Handler: a.APIHandler(),
+// apiServer is the API's http.Server, reporting its connections' states
+// to conns: a request's headers must arrive within apiHeaderTimeout and
+// the whole request within --api-read-timeout (sesapi also holds a body to
+// a minimum rate); the answer must be written within apiHandlerTime more
+// (http.Server's WriteTimeout runs from the end of the headers, so it
+// covers the body); an idle keep-alive connection is closed after
+// --api-idle-timeout.
+func (a *App) apiServer(conns *connlimit.Limiter) *http.Server {
+	read := a.apiReadTimeout()
+	return &http.Server{Handler: a.APIHandler(), ConnState: conns.ConnState,
 		ReadHeaderTimeout: apiHeaderTimeout, ReadTimeout: read, WriteTimeout: read + apiHandlerTime,
 		IdleTimeout: cmp.Or(a.cfg.APIIdleTimeout, config.DefaultAPIIdleTimeout), MaxHeaderBytes: apiMaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+}
+
+func (a *App) apiReadTimeout() time.Duration {
+	return cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
 }
 
 // APIHandler is the SES API with its public pages.
@@ -586,6 +595,7 @@ func (a *App) APIHandler() http.Handler {
 		Logger: a.log.With("component", "api"),
 
 		MaxInFlight: int64(a.cfg.APIMaxInFlightMiB) << 20, // 0: sesapi's default
+		BodyTimeout: a.apiReadTimeout(),
 	})
 }
 
