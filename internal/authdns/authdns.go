@@ -48,12 +48,18 @@
 //     size (512 without EDNS, at most 1232) and truncated with the TC bit
 //     set when larger, so clients retry over TCP, where up to 65535 bytes
 //     are sent.
-//   - TCP: at most Options.MaxTCPConns connections are open at once (more
-//     wait for a free one); a connection has 2 s to send its query, 2 s to
-//     take the answer and 8 s of idleness before it is closed.
+//   - TCP: at most Options.MaxTCPConns connections are open at once, at
+//     most Options.MaxTCPConnsPerIP from one address (IPv6: one /64); a
+//     newcomer over a cap closes the oldest connection that has sent
+//     nothing or waits idle after an answer, or, when all are busy, is
+//     closed at once (package connlimit): nobody waits in the kernel's
+//     backlog, and UDP is served whatever TCP holds. A connection has 2 s
+//     to send its query, 2 s to take the answer and 8 s of idleness
+//     before it is closed.
 package authdns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +75,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/netutil"
+
+	"github.com/sesame-email/sesame/internal/connlimit"
 )
 
 // ErrNoSuchKey is returned (possibly wrapped) by Options.DKIMRecords when no
@@ -99,6 +106,9 @@ const (
 	// time; this leaves room for many while bounding the goroutines and
 	// buffers held.
 	DefaultMaxTCPConns = 256
+	// DefaultMaxTCPConnsPerIP bounds the open TCP connections from one
+	// address (Options.MaxTCPConnsPerIP): a busy resolver's, and no more.
+	DefaultMaxTCPConnsPerIP = 32
 	// tcpReadTimeout bounds the wait for a query's bytes and tcpWriteTimeout
 	// the writing of an answer (miekg/dns's defaults, stated here);
 	// tcpIdleTimeout is how long a TCP connection may wait for its next
@@ -149,9 +159,13 @@ type Options struct {
 	Serial uint32
 	// Logger; nil: slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
-	// MaxTCPConns bounds the open TCP connections; further ones wait in
-	// the kernel's backlog until one closes. 0: DefaultMaxTCPConns.
+	// MaxTCPConns bounds the open TCP connections: a newcomer over it
+	// closes a silent or idle one, or is closed when all are busy (see the
+	// package doc). 0: DefaultMaxTCPConns.
 	MaxTCPConns int
+	// MaxTCPConnsPerIP bounds the open TCP connections from one address
+	// the same way. 0: DefaultMaxTCPConnsPerIP; negative: no bound.
+	MaxTCPConnsPerIP int
 }
 
 // Names are the well-known names of a service domain and region. They are
@@ -221,6 +235,7 @@ type Server struct {
 	log     *slog.Logger
 	dkimDot string // ".dkim.<zone>", lower-case fqdn
 	maxTCP  int
+	perIP   int // 0: none
 }
 
 // node is one name of the static part of the zone.
@@ -269,6 +284,7 @@ func New(opts Options) (*Server, error) {
 		log:     log,
 		dkimDot: "." + names.fqdnDKIMParent(),
 		maxTCP:  opts.MaxTCPConns,
+		perIP:   max(cmp.Or(opts.MaxTCPConnsPerIP, DefaultMaxTCPConnsPerIP), 0),
 	}
 	if s.maxTCP <= 0 {
 		s.maxTCP = DefaultMaxTCPConns
@@ -533,7 +549,8 @@ func (s *Server) serve(ctx context.Context, pc net.PacketConn, ln net.Listener, 
 		ts = append(ts, &transport{name: "udp", srv: &dns.Server{PacketConn: pc, Handler: handler, UDPSize: udpReadSize}})
 	}
 	if ln != nil {
-		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: netutil.LimitListener(ln, s.maxTCP), Handler: handler,
+		conns := connlimit.New(connlimit.Options{Max: s.maxTCP, PerAddr: s.perIP, FirstByte: tcpReadTimeout, IdleOnWrite: true, Logger: s.log})
+		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: conns.Listener(ln), Handler: handler,
 			ReadTimeout: tcpReadTimeout, WriteTimeout: tcpWriteTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}})
 	}
 	exited := make(chan *transport, len(ts))

@@ -909,36 +909,84 @@ func TestListenAndServeFixedPort(t *testing.T) {
 	}
 }
 
-// TestTCPConnectionCap: with MaxTCPConns connections open, the next one is
-// not served until one of them closes.
+// TestTCPConnectionCap: with MaxTCPConns connections open and silent, a
+// newcomer is served at once: the oldest silent connection is closed to
+// make room (it used to wait in the kernel's backlog).
 func TestTCPConnectionCap(t *testing.T) {
 	s, err := New(Options{Zone: testZone, Region: testRegion, MaxTCPConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := startServer(t, s)
-	var held []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		held = append(held, c)
-	}
+	held := silentTCP(t, addr, []string{"127.0.0.1"}, 2)
 	m := new(dns.Msg)
 	m.SetQuestion(testZone, dns.TypeSOA)
 	// Well inside tcpReadTimeout, after which the server drops the silent
 	// connections itself.
-	c := &dns.Client{Net: "tcp", Timeout: 300 * time.Millisecond}
-	if r, _, err := c.Exchange(m, addr); err == nil {
-		t.Fatalf("a third TCP connection was served with two open and a cap of 2: %v", r)
-	}
-	held[0].Close()
-	c.Timeout = 5 * time.Second
+	c := &dns.Client{Net: "tcp", Timeout: time.Second}
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {
-		t.Fatalf("no answer once a connection closed: %v", err)
+		t.Fatalf("a third TCP connection with two silent ones open and a cap of 2: %v", err)
 	}
 	wantRcode(t, r, dns.RcodeSuccess)
+	held[0].SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := held[0].Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Errorf("the oldest silent connection after a newcomer at the cap: %v, want it closed", err)
+	}
+}
+
+// TestTCPSilentFlood: a thousand silent TCP connections from one address
+// and from several do not keep a TCP query out, nor a UDP one, and the
+// silent connections are closed within tcpReadTimeout.
+func TestTCPSilentFlood(t *testing.T) {
+	s, err := New(Options{Zone: testZone, Region: testRegion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, s)
+	for _, from := range [][]string{{"127.0.0.1"}, {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9", "127.0.0.10", "127.0.0.11"}} {
+		begin := time.Now()
+		conns := silentTCP(t, addr, from, 1000)
+		for _, netw := range []string{"udp", "tcp"} {
+			start := time.Now()
+			wantAnswer(t, query(t, netw, addr, testZone, dns.TypeSOA, 0), dns.TypeSOA, 1)
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("%s query during a flood of silent TCP connections from %d addresses answered after %v", netw, len(from), took)
+			}
+		}
+		last := conns[len(conns)-1] // the youngest: not closed for room
+		last.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := last.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+			t.Errorf("a silent TCP connection after 5 s: %v, want it closed", err)
+		} else if took := time.Since(begin); took > tcpReadTimeout+time.Second {
+			t.Errorf("a silent TCP connection closed after %v, want within %v", took, tcpReadTimeout)
+		}
+	}
+}
+
+// silentTCP opens n TCP connections to addr from the given loopback
+// addresses in turn and sends nothing on them; they are closed when the
+// test ends.
+func silentTCP(t *testing.T, addr string, from []string, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for i := range n {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from[i%len(from)])}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
