@@ -66,7 +66,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, acct string, h
 			if e := s.take(r, acct, b, n, p); e != nil {
 				return b, e
 			}
-			b.chunks = append(b.chunks, make([]byte, 0, n))
+			b.chunks = append(b.chunks, s.chunk(n))
 		}
 		c := &b.chunks[len(b.chunks)-1]
 		n, err := r.Body.Read((*c)[len(*c):cap(*c)])
@@ -101,6 +101,31 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, acct string, h
 	}
 	p.done()
 	return b, nil
+}
+
+// chunk returns an empty chunk of capacity n: a full-size one from those
+// given back by earlier bodies when there is one, so that memory freed by
+// a body is reused at once rather than when the garbage collector runs
+// (under churn, it would otherwise come on top of what the budget holds).
+func (s *Server) chunk(n int64) []byte {
+	if n == chunkSize {
+		if c, ok := s.chunks.Get().(*[]byte); ok {
+			return (*c)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// release gives b's bytes back to the budget and its full-size chunks for
+// reuse, once nothing reads b any more (the handlers copy what they read).
+func (s *Server) release(acct string, b *body) {
+	for _, c := range b.chunks {
+		if cap(c) == chunkSize {
+			s.chunks.Put(&c)
+		}
+	}
+	b.chunks = nil
+	s.budget.give(acct, b.held, b.shared)
 }
 
 // take takes n bytes from the budget for b, a body of account acct,

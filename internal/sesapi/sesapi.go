@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
@@ -158,6 +159,7 @@ type Server struct {
 	opts     Options
 	verifier *sigv4.Verifier
 	budget   *budget
+	chunks   sync.Pool // of *[]byte, chunkSize long: bodies' chunks for reuse
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -244,7 +246,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, e := s.readBody(w, r, acct, pending)
-	defer s.budget.give(acct, body.held, body.shared) // once the handler is done with the body
+	defer s.release(acct, body) // once the handler is done with the body
 	if e != nil {
 		s.refuse(w, r, reqID, e)
 		return
