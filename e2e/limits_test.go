@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // TestAPILimits is the attack of issue "[4/10] Hardening", defect 1, and
@@ -201,17 +203,9 @@ func starvation(t *testing.T, s *server) {
 // connection is answered at once.
 func silentFlood(t *testing.T, s *server) {
 	addr := strings.TrimPrefix(s.api, "http://")
-	for _, from := range [][]string{{"127.0.0.1"}, {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9", "127.0.0.10", "127.0.0.11"}} {
+	for _, from := range [][]string{{"127.0.0.1"}, testkit.Loopbacks(10)} {
 		const n = 4000
-		conns := make([]net.Conn, 0, n)
-		for i := range n {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from[i%len(from)])}, Timeout: 5 * time.Second}
-			c, err := d.Dial("tcp", addr)
-			if err != nil {
-				t.Fatalf("silent connection %d: %v", i, err)
-			}
-			conns = append(conns, c)
-		}
+		conns := testkit.SilentConns(t, addr, from, n)
 		_, v2 := clientsOf(s.api, accessKey, secretKey)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		start := time.Now()

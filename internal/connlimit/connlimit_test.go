@@ -1,7 +1,6 @@
 package connlimit_test
 
 import (
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/connlimit"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // serve runs a server behind a Limiter on loopback. A connection's byte
@@ -82,44 +82,31 @@ func start(t *testing.T, c net.Conn) {
 	}
 }
 
-// closed reports whether the server closed c, waiting up to 5 seconds.
-func closed(c net.Conn) bool {
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.Read(make([]byte, 1))
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
-}
-
-// waitFor polls cond every millisecond for up to 5 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // holds waits until lim holds open connections, busy of them in a request.
 func holds(t *testing.T, lim *connlimit.Limiter, open, busy int) {
 	t.Helper()
-	waitFor(t, "the server to see the connections", func() bool {
+	testkit.WaitFor(t, "the server to see the connections", func() bool {
 		st := lim.Stats()
 		return st.Open == open && st.Busy == busy
 	})
 }
 
-// refused checks that a connection from from is closed at once.
-func refused(t *testing.T, addr, from string) {
+// allBusy makes last busy, so that lim's 3 connections are, and checks
+// that a newcomer from from is then closed at once, and that lim evicted
+// evicted connections before.
+func allBusy(t *testing.T, lim *connlimit.Limiter, addr, from string, evicted int, last net.Conn) {
 	t.Helper()
+	start(t, last)
+	holds(t, lim, 3, 3)
 	begin := time.Now()
-	if !closed(dial(t, addr, from)) {
+	if !testkit.Closed(dial(t, addr, from), 5*time.Second) {
 		t.Fatal("a newcomer with every connection in its way busy was left open")
 	}
 	if took := time.Since(begin); took > time.Second {
 		t.Errorf("newcomer refused after %v, want at once", took)
+	}
+	if st := lim.Stats(); st.Evicted != evicted || st.Refused != 1 || st.Open != 3 {
+		t.Errorf("stats %+v, want %d evicted, 1 refused, 3 open", st, evicted)
 	}
 }
 
@@ -133,17 +120,12 @@ func TestPerAddress(t *testing.T) {
 	first, second := dial(t, addr, "127.0.0.2"), dial(t, addr, "127.0.0.2")
 	holds(t, lim, 3, 0)
 	third := dial(t, addr, "127.0.0.2")
-	if !closed(first) {
+	if !testkit.Closed(first, 5*time.Second) {
 		t.Fatal("the address's oldest silent connection is open after a newcomer at the address's cap")
 	}
 	start(t, second)
 	start(t, third)
-	start(t, other)
-	holds(t, lim, 3, 3)
-	refused(t, addr, "127.0.0.2")
-	if st := lim.Stats(); st.Evicted != 1 || st.Refused != 1 || st.Open != 3 {
-		t.Errorf("stats %+v, want 1 evicted, 1 refused, 3 open", st)
-	}
+	allBusy(t, lim, addr, "127.0.0.2", 1, other)
 }
 
 // TestGlobalCap: at the global cap a newcomer closes the oldest silent
@@ -160,21 +142,16 @@ func TestGlobalCap(t *testing.T) {
 	holds(t, lim, 3, 1)
 
 	c4 := dial(t, addr, "127.0.0.5")
-	if !closed(silent) {
+	if !testkit.Closed(silent, 5*time.Second) {
 		t.Fatal("the silent connection is open after a newcomer at the cap")
 	}
 	start(t, c4)
 	holds(t, lim, 3, 2)
 	c5 := dial(t, addr, "127.0.0.6")
-	if !closed(idle) {
+	if !testkit.Closed(idle, 5*time.Second) {
 		t.Fatal("the idle connection is open after a newcomer at the cap with no silent one")
 	}
-	start(t, c5)
-	holds(t, lim, 3, 3)
-	refused(t, addr, "127.0.0.7")
-	if st := lim.Stats(); st.Evicted != 2 || st.Refused != 1 || st.Open != 3 {
-		t.Errorf("stats %+v, want 2 evicted, 1 refused, 3 open", st)
-	}
+	allBusy(t, lim, addr, "127.0.0.7", 2, c5)
 }
 
 // TestFirstByte: a connection that sends nothing within FirstByte is
@@ -186,7 +163,7 @@ func TestFirstByte(t *testing.T) {
 	silent := dial(t, addr, "127.0.0.1")
 	talker := dial(t, addr, "127.0.0.1")
 	query(t, talker)
-	if !closed(silent) {
+	if !testkit.Closed(silent, 5*time.Second) {
 		t.Fatal("a silent connection is open after FirstByte")
 	}
 	if took := time.Since(begin); took < firstByte {

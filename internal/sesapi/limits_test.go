@@ -28,6 +28,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // limitsEnv is an API whose V1 and V2 handlers count the requests that
@@ -237,7 +238,7 @@ func TestBodyBudget(t *testing.T) {
 		pw.Write(full[:maxBody-1])
 		stalled = append(stalled, conn)
 	}
-	waitFor(t, "the stalled uploads to take their bytes", func() bool { return e.srv.InFlight() == 2*maxBody })
+	testkit.WaitFor(t, "the stalled uploads to take their bytes", func() bool { return e.srv.InFlight() == 2*maxBody })
 
 	send := func(path string, body []byte, chunked bool) (int, string, time.Duration) {
 		t.Helper()
@@ -270,7 +271,7 @@ func TestBodyBudget(t *testing.T) {
 	for _, c := range stalled {
 		c.Close()
 	}
-	waitFor(t, "the stalled uploads' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
+	testkit.WaitFor(t, "the stalled uploads' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
 	before := e.seen.Load()
 	if status, got, _ := send("/", full, false); status != 200 || got != "ok" {
 		t.Errorf("maxBody request with the budget free: %d %s", status, got)
@@ -285,19 +286,7 @@ func TestBodyBudget(t *testing.T) {
 	if status, got, _ := send("/", append(full, 'a'), true); status != 413 || !strings.Contains(got, "InvalidParameterValue") {
 		t.Errorf("chunked body over the limit: %d %s", status, got)
 	}
-	waitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
-}
-
-// waitFor polls cond every millisecond for up to 5 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
 }
 
 // post sends body to hs's path, signed with creds as the SDKs sign (no
@@ -386,6 +375,16 @@ func answer(t *testing.T, conn net.Conn) (status int, got string, closed bool) {
 	return resp.StatusCode, string(b) + resp.Header.Get("x-amzn-ErrorType"), closed
 }
 
+// attacked is an API serving bodies of up to maxBody with a budget of
+// four of them, waiting up to 3 s for room, and the credentials of an
+// attacker who knows its account's access key id, not its secret.
+func attacked(t *testing.T, maxBody int64) (*limitsEnv, *httptest.Server, aws.Credentials) {
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody, MaxInFlight: 4 * maxBody, BodyWait: 3 * time.Second})
+	hs := httptest.NewServer(e.srv)
+	t.Cleanup(hs.Close) // after the stalled connections close
+	return e, hs, aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: "not-the-secret"}
+}
+
 // TestStallersDoNotStarveOthers is the starvation attack of the review of
 // "[4/10] Hardening" defect 1: requests with a known access key and a
 // wrong signature declare the whole body budget and send no byte of their
@@ -393,14 +392,11 @@ func answer(t *testing.T, conn net.Conn) (status int, got string, closed bool) {
 // small or of the largest size, are served at once.
 func TestStallersDoNotStarveOthers(t *testing.T) {
 	const maxBody = 1 << 20
-	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody, MaxInFlight: 4 * maxBody, BodyWait: 3 * time.Second})
-	hs := httptest.NewServer(e.srv)
-	t.Cleanup(hs.Close) // after the stalled connections close
-	attacker := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: "not-the-secret"}
+	e, hs, attacker := attacked(t, maxBody)
 	for range 4 {
 		before := e.srv.InFlight()
 		stall(t, hs, attacker, maxBody, hashOf(nil), nil)
-		waitFor(t, "the stalled request to reach its body", func() bool { return e.srv.InFlight() > before })
+		testkit.WaitFor(t, "the stalled request to reach its body", func() bool { return e.srv.InFlight() > before })
 	}
 	if held := e.srv.InFlight(); held > 4*64<<10 {
 		t.Errorf("4 requests that sent no body byte hold %d bytes of the budget, want at most a 64 KiB buffer each", held)
@@ -425,17 +421,14 @@ func TestStallersDoNotStarveOthers(t *testing.T) {
 // access key id, or floods its own, leaves room for everyone else.
 func TestAccountShare(t *testing.T) {
 	const maxBody = 1 << 20
-	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody, MaxInFlight: 4 * maxBody, BodyWait: 3 * time.Second})
-	hs := httptest.NewServer(e.srv)
-	t.Cleanup(hs.Close) // after the stalled connections close
 	// Without X-Amz-Content-Sha256 a wrong signature shows only once the
 	// body is in: these bodies are read, all but their last byte.
-	attacker := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: "not-the-secret"}
+	e, hs, attacker := attacked(t, maxBody)
 	full := bytes.Repeat([]byte("a"), maxBody)
 	for range 4 {
 		stall(t, hs, attacker, maxBody, hashOf(full), full[:maxBody-1])
 	}
-	waitFor(t, "the uploads to take the account's share", func() bool { return e.srv.InFlight() >= 2*maxBody })
+	testkit.WaitFor(t, "the uploads to take the account's share", func() bool { return e.srv.InFlight() >= 2*maxBody })
 	// The share bounds what the requests hold beyond their first 64 KiB.
 	if held := e.srv.InFlight(); held > 2*maxBody+4*64<<10 {
 		t.Errorf("one account's uploads hold %d bytes, over its share of %d and a first chunk each", held, 2*maxBody)
@@ -529,7 +522,7 @@ func TestChunkedLargestBodyAtSmallestBudget(t *testing.T) {
 	if status, got, _ := post(t, hs, creds, "/", append(full, 'a'), true); status != 413 || !strings.Contains(got, "InvalidParameterValue") {
 		t.Errorf("chunked body one byte over the limit: %d %s, want 413", status, got)
 	}
-	waitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
+	testkit.WaitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
 }
 
 // slowReader gives data in pieces of piece bytes, one every every.
@@ -578,7 +571,7 @@ func TestSlowBody(t *testing.T) {
 			t.Errorf("%s: a stalled body answered after %v, want after the %v window", c.path, took, window)
 		}
 	}
-	waitFor(t, "the stalled bodies' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
+	testkit.WaitFor(t, "the stalled bodies' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
 
 	// 4 KiB every 25 ms: above the rate, and longer than a window in all.
 	steady := func(n int) io.Reader {
@@ -638,7 +631,7 @@ func TestWaitingIsNotSlow(t *testing.T) {
 			blocker.Write(full[i : i+16<<10])
 		}
 	}()
-	waitFor(t, "the first upload to take the budget", func() bool { return e.srv.InFlight() == maxBody })
+	testkit.WaitFor(t, "the first upload to take the budget", func() bool { return e.srv.InFlight() == maxBody })
 	// Another upload sends its whole body at once and waits for room (not
 	// even its first chunk is free) until the blocker is done; then it is
 	// read and taken, though the window passed twice meanwhile.
