@@ -252,6 +252,7 @@ func (l *Limiter) admit(nc net.Conn) *Conn {
 		victims = append(victims, v)
 	}
 	c := &Conn{Conn: nc, l: l, addr: addr, state: stateNew}
+	l.addrs[addr] = g // again: dropping the address's last one removed it
 	l.all.n++
 	g.n++
 	l.enter(c, g)

@@ -206,3 +206,20 @@ func TestHTTPConnState(t *testing.T) {
 		t.Errorf("stats %+v, want 1 evicted", st)
 	}
 }
+
+// TestOnePerAddress: with PerAddr 1, each newcomer replaces its address's
+// silent connection, and the one left is followed as any other.
+func TestOnePerAddress(t *testing.T) {
+	addr, lim := serve(t, connlimit.Options{Max: 10, PerAddr: 1, IdleOnWrite: true})
+	first := dial(t, addr, "127.0.0.2")
+	holds(t, lim, 1, 0)
+	second := dial(t, addr, "127.0.0.2")
+	if !testkit.Closed(first, 5*time.Second) {
+		t.Fatal("the address's silent connection is open after a newcomer with a cap of 1")
+	}
+	query(t, second)
+	start(t, second)
+	holds(t, lim, 1, 1)
+	second.Close()
+	holds(t, lim, 0, 0)
+}
