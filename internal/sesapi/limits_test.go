@@ -670,7 +670,8 @@ func TestChunksReused(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	serve()
 	runtime.ReadMemStats(&after)
-	if n := after.TotalAlloc - before.TotalAlloc; n > size/4 {
+	// Half: with -race, sync.Pool drops a quarter of what it is given.
+	if n := after.TotalAlloc - before.TotalAlloc; n > size/2 {
 		t.Errorf("a second %d-byte body allocated %d bytes, want its chunks reused", size, n)
 	}
 }
