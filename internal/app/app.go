@@ -546,6 +546,11 @@ func (a *App) DNSServer() (*authdns.Server, error) {
 		NameServers: a.cfg.NameServerList(), NameServerIPs: a.cfg.NameServerIPs,
 		SPFIPs: a.cfg.SPFIPs, FeedbackIPs: a.cfg.FeedbackIPs,
 		Logger: a.log.With("component", "authdns"),
+		// Over the caps a newcomer closes a silent or idle connection
+		// (an answer makes one idle) instead of waiting in the backlog;
+		// silent ones are closed by the server after 2 s.
+		TCPConns: connlimit.New(connlimit.Options{Max: authdns.DefaultMaxTCPConns, PerAddr: dnsMaxTCPConnsPerIP, IdleOnWrite: true,
+			Logger: a.log.With("component", "authdns")}).Listener,
 		DKIMRecords: func(ctx context.Context, token string) ([]string, error) {
 			recs, err := a.Identities.DKIMRecords(ctx, token)
 			if errors.Is(err, identity.ErrNotFound) {
@@ -555,6 +560,10 @@ func (a *App) DNSServer() (*authdns.Server, error) {
 		},
 	})
 }
+
+// dnsMaxTCPConnsPerIP bounds the DNS server's TCP connections from one
+// address: a busy resolver's, and no more.
+const dnsMaxTCPConnsPerIP = 32
 
 // The API server's fixed limits.
 const (

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/miekg/dns"
 
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/dbtest"
@@ -59,5 +60,34 @@ func TestAPISilentFlood(t *testing.T) {
 			}
 			t.Logf("GetAccount answered in %v", took.Round(time.Millisecond))
 		})
+	}
+}
+
+// TestDNSSilentFlood: a thousand silent TCP connections to the DNS
+// server, from one address and from ten (together over its 256), keep
+// neither a TCP query nor a UDP one out, and are closed within the
+// server's 2 s for a query.
+func TestDNSSilentFlood(t *testing.T) {
+	r := start(t, dbtest.SQLite(t))
+	zone := svc + "."
+	for _, from := range [][]string{{"127.0.0.1"}, testkit.Loopbacks(10)} {
+		begin := time.Now()
+		conns := testkit.SilentConns(t, r.ready.DNS, from, 1000)
+		for _, netw := range []string{"udp", "tcp"} {
+			m := new(dns.Msg)
+			m.SetQuestion(zone, dns.TypeSOA)
+			c := &dns.Client{Net: netw, Timeout: 5 * time.Second}
+			start := time.Now()
+			resp, _, err := c.Exchange(m, r.ready.DNS)
+			if took := time.Since(start); err != nil || resp.Rcode != dns.RcodeSuccess || took > time.Second {
+				t.Errorf("%s query during a flood of silent TCP connections from %d addresses: %v after %v", netw, len(from), err, took)
+			}
+		}
+		// The youngest, not closed for room: closed for its silence.
+		if !testkit.Closed(conns[len(conns)-1], 5*time.Second) {
+			t.Error("a silent TCP connection is open after 5 s")
+		} else if took := time.Since(begin); took > 3*time.Second {
+			t.Errorf("a silent TCP connection closed after %v, want within 2 s", took)
+		}
 	}
 }

@@ -48,18 +48,15 @@
 //     size (512 without EDNS, at most 1232) and truncated with the TC bit
 //     set when larger, so clients retry over TCP, where up to 65535 bytes
 //     are sent.
-//   - TCP: at most Options.MaxTCPConns connections are open at once, at
-//     most Options.MaxTCPConnsPerIP from one address (IPv6: one /64); a
-//     newcomer over a cap closes the oldest connection that has sent
-//     nothing or waits idle after an answer, or, when all are busy, is
-//     closed at once (package connlimit): nobody waits in the kernel's
-//     backlog, and UDP is served whatever TCP holds. A connection has 2 s
-//     to send its query, 2 s to take the answer and 8 s of idleness
-//     before it is closed.
+//   - TCP: at most Options.MaxTCPConns connections are open at once (more
+//     wait for a free one), unless Options.TCPConns bounds them otherwise
+//     (Sesame's serve makes a newcomer over the caps close a silent or idle
+//     connection rather than wait); a connection has 2 s to send its
+//     query, 2 s to take the answer and 8 s of idleness before it is
+//     closed. UDP is served whatever TCP holds.
 package authdns
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,8 +72,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/sesame-email/sesame/internal/connlimit"
+	"golang.org/x/net/netutil"
 )
 
 // ErrNoSuchKey is returned (possibly wrapped) by Options.DKIMRecords when no
@@ -106,9 +102,6 @@ const (
 	// time; this leaves room for many while bounding the goroutines and
 	// buffers held.
 	DefaultMaxTCPConns = 256
-	// DefaultMaxTCPConnsPerIP bounds the open TCP connections from one
-	// address (Options.MaxTCPConnsPerIP): a busy resolver's, and no more.
-	DefaultMaxTCPConnsPerIP = 32
 	// tcpReadTimeout bounds the wait for a query's bytes and tcpWriteTimeout
 	// the writing of an answer (miekg/dns's defaults, stated here);
 	// tcpIdleTimeout is how long a TCP connection may wait for its next
@@ -159,13 +152,15 @@ type Options struct {
 	Serial uint32
 	// Logger; nil: slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
-	// MaxTCPConns bounds the open TCP connections: a newcomer over it
-	// closes a silent or idle one, or is closed when all are busy (see the
-	// package doc). 0: DefaultMaxTCPConns.
+	// MaxTCPConns bounds the open TCP connections; further ones wait in
+	// the kernel's backlog until one closes. 0: DefaultMaxTCPConns.
+	// Unused when TCPConns is set.
 	MaxTCPConns int
-	// MaxTCPConnsPerIP bounds the open TCP connections from one address
-	// the same way. 0: DefaultMaxTCPConnsPerIP; negative: no bound.
-	MaxTCPConnsPerIP int
+	// TCPConns, if set, wraps the TCP listener to bound its connections
+	// instead of MaxTCPConns. The connections it returns are closed by
+	// the server when done; a write to one is an answer, after which the
+	// connection waits idle for its next query.
+	TCPConns func(net.Listener) net.Listener
 }
 
 // Names are the well-known names of a service domain and region. They are
@@ -235,7 +230,7 @@ type Server struct {
 	log     *slog.Logger
 	dkimDot string // ".dkim.<zone>", lower-case fqdn
 	maxTCP  int
-	perIP   int // 0: none
+	limit   func(net.Listener) net.Listener // the TCP listener's bound
 }
 
 // node is one name of the static part of the zone.
@@ -284,10 +279,13 @@ func New(opts Options) (*Server, error) {
 		log:     log,
 		dkimDot: "." + names.fqdnDKIMParent(),
 		maxTCP:  opts.MaxTCPConns,
-		perIP:   max(cmp.Or(opts.MaxTCPConnsPerIP, DefaultMaxTCPConnsPerIP), 0),
 	}
 	if s.maxTCP <= 0 {
 		s.maxTCP = DefaultMaxTCPConns
+	}
+	s.limit = opts.TCPConns
+	if s.limit == nil {
+		s.limit = func(ln net.Listener) net.Listener { return netutil.LimitListener(ln, s.maxTCP) }
 	}
 
 	hdr := func(name string, t uint16) dns.RR_Header {
@@ -549,8 +547,7 @@ func (s *Server) serve(ctx context.Context, pc net.PacketConn, ln net.Listener, 
 		ts = append(ts, &transport{name: "udp", srv: &dns.Server{PacketConn: pc, Handler: handler, UDPSize: udpReadSize}})
 	}
 	if ln != nil {
-		conns := connlimit.New(connlimit.Options{Max: s.maxTCP, PerAddr: s.perIP, FirstByte: tcpReadTimeout, IdleOnWrite: true, Logger: s.log})
-		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: conns.Listener(ln), Handler: handler,
+		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: s.limit(ln), Handler: handler,
 			ReadTimeout: tcpReadTimeout, WriteTimeout: tcpWriteTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}})
 	}
 	exited := make(chan *transport, len(ts))

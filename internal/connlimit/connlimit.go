@@ -21,8 +21,8 @@
 // IPv4 addresses are counted one by one; IPv6 addresses by /64, the
 // smallest network a site is given.
 //
-// The package's callers are the composition root (the API listener) and
-// authdns (its TCP listener).
+// Its caller is the composition root, for the API listener and the DNS
+// server's TCP listener.
 package connlimit
 
 import (

@@ -91,6 +91,17 @@ func holds(t *testing.T, lim *connlimit.Limiter, open, busy int) {
 	})
 }
 
+// replaces dials a newcomer from from and checks that the server made
+// room for it by closing old.
+func replaces(t *testing.T, addr, from string, old net.Conn) net.Conn {
+	t.Helper()
+	c := dial(t, addr, from)
+	if !testkit.Closed(old, 5*time.Second) {
+		t.Fatal("the connection that should have made room is still open after a newcomer at the cap")
+	}
+	return c
+}
+
 // allBusy makes last busy, so that lim's 3 connections are, and checks
 // that a newcomer from from is then closed at once, and that lim evicted
 // evicted connections before.
@@ -119,10 +130,7 @@ func TestPerAddress(t *testing.T) {
 	other := dial(t, addr, "127.0.0.3")
 	first, second := dial(t, addr, "127.0.0.2"), dial(t, addr, "127.0.0.2")
 	holds(t, lim, 3, 0)
-	third := dial(t, addr, "127.0.0.2")
-	if !testkit.Closed(first, 5*time.Second) {
-		t.Fatal("the address's oldest silent connection is open after a newcomer at the address's cap")
-	}
+	third := replaces(t, addr, "127.0.0.2", first)
 	start(t, second)
 	start(t, third)
 	allBusy(t, lim, addr, "127.0.0.2", 1, other)
@@ -141,16 +149,10 @@ func TestGlobalCap(t *testing.T) {
 	start(t, busy)
 	holds(t, lim, 3, 1)
 
-	c4 := dial(t, addr, "127.0.0.5")
-	if !testkit.Closed(silent, 5*time.Second) {
-		t.Fatal("the silent connection is open after a newcomer at the cap")
-	}
+	c4 := replaces(t, addr, "127.0.0.5", silent)
 	start(t, c4)
 	holds(t, lim, 3, 2)
-	c5 := dial(t, addr, "127.0.0.6")
-	if !testkit.Closed(idle, 5*time.Second) {
-		t.Fatal("the idle connection is open after a newcomer at the cap with no silent one")
-	}
+	c5 := replaces(t, addr, "127.0.0.6", idle) // no silent one left
 	allBusy(t, lim, addr, "127.0.0.7", 2, c5)
 }
 
@@ -213,10 +215,7 @@ func TestOnePerAddress(t *testing.T) {
 	addr, lim := serve(t, connlimit.Options{Max: 10, PerAddr: 1, IdleOnWrite: true})
 	first := dial(t, addr, "127.0.0.2")
 	holds(t, lim, 1, 0)
-	second := dial(t, addr, "127.0.0.2")
-	if !testkit.Closed(first, 5*time.Second) {
-		t.Fatal("the address's silent connection is open after a newcomer with a cap of 1")
-	}
+	second := replaces(t, addr, "127.0.0.2", first)
 	query(t, second)
 	start(t, second)
 	holds(t, lim, 1, 1)
