@@ -567,7 +567,7 @@ const dnsMaxTCPConnsPerIP = 32
 
 // The API server's fixed limits.
 const (
-	apiFirstByteTimeout = 3 * time.Second  // a connection that sends nothing is closed
+	apiFirstByteTimeout = 3 * time.Second  // a connection silent this long is closed
 	apiHeaderTimeout    = 10 * time.Second // SDKs send their 1-3 KB of headers at once
 	apiHandlerTime      = time.Minute      // to answer, once the body is in
 	apiMaxHeaderBytes   = 64 << 10
@@ -588,6 +588,7 @@ func (a *App) apiServer(conns *connlimit.Limiter) *http.Server {
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 }
 
+// apiReadTimeout is --api-read-timeout, or its default.
 func (a *App) apiReadTimeout() time.Duration {
 	return cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
 }
