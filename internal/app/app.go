@@ -26,6 +26,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/authdns"
 	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/connlimit"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
 	"github.com/sesame-email/sesame/internal/dkim"
@@ -43,7 +44,6 @@ import (
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
 	"github.com/sesame-email/sesame/internal/suppression"
-	"golang.org/x/net/netutil"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
@@ -371,7 +371,9 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if err != nil {
 		return fmt.Errorf("api listener: %w", err)
 	}
-	ln = netutil.LimitListener(ln, cmp.Or(cfg.APIMaxConns, config.DefaultAPIMaxConns))
+	apiConns := connlimit.New(connlimit.Options{Max: cmp.Or(cfg.APIMaxConns, config.DefaultAPIMaxConns), PerAddr: cfg.APIMaxConnsPerIP,
+		FirstByte: apiFirstByteTimeout, Logger: a.log.With("component", "api")})
+	ln = apiConns.Listener(ln)
 	// The feedback MX (bounces and complaints), when on.
 	var (
 		fs           *feedback.Server
@@ -397,7 +399,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		feedbackAddr = fln.Addr().String()
 	}
-	srv := a.apiServer()
+	srv := a.apiServer(apiConns)
 
 	var (
 		wg   sync.WaitGroup
@@ -553,6 +555,11 @@ func (a *App) DNSServer() (*authdns.Server, error) {
 		NameServers: a.cfg.NameServerList(), NameServerIPs: a.cfg.NameServerIPs,
 		SPFIPs: a.cfg.SPFIPs, FeedbackIPs: a.cfg.FeedbackIPs,
 		Logger: a.log.With("component", "authdns"),
+		// Over the caps a newcomer closes a silent or idle connection
+		// (an answer makes one idle) instead of waiting in the backlog;
+		// silent ones are closed by the server after 2 s.
+		TCPConns: connlimit.New(connlimit.Options{Max: authdns.DefaultMaxTCPConns, PerAddr: dnsMaxTCPConnsPerIP, IdleOnWrite: true,
+			Logger: a.log.With("component", "authdns")}).Listener,
 		DKIMRecords: func(ctx context.Context, token string) ([]string, error) {
 			recs, err := a.Identities.DKIMRecords(ctx, token)
 			if errors.Is(err, identity.ErrNotFound) {
@@ -563,24 +570,36 @@ func (a *App) DNSServer() (*authdns.Server, error) {
 	})
 }
 
+// dnsMaxTCPConnsPerIP bounds the DNS server's TCP connections from one
+// address: a busy resolver's, and no more.
+const dnsMaxTCPConnsPerIP = 32
+
 // The API server's fixed limits.
 const (
-	apiHeaderTimeout  = 10 * time.Second // SDKs send their 1-3 KB of headers at once
-	apiHandlerTime    = time.Minute      // to answer, once the body is in
-	apiMaxHeaderBytes = 64 << 10
+	apiFirstByteTimeout = 3 * time.Second  // a connection silent this long is closed
+	apiHeaderTimeout    = 10 * time.Second // SDKs send their 1-3 KB of headers at once
+	apiHandlerTime      = time.Minute      // to answer, once the body is in
+	apiMaxHeaderBytes   = 64 << 10
 )
 
-// apiServer is the API's http.Server: a request's headers must arrive
-// within apiHeaderTimeout and the whole request within --api-read-timeout;
-// the answer must be written within apiHandlerTime more (http.Server's
-// WriteTimeout runs from the end of the headers, so it covers the body);
-// an idle keep-alive connection is closed after --api-idle-timeout.
-func (a *App) apiServer() *http.Server {
-	read := cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
-	return &http.Server{Handler: a.APIHandler(),
+// apiServer is the API's http.Server, reporting its connections' states
+// to conns: a request's headers must arrive within apiHeaderTimeout and
+// the whole request within --api-read-timeout (sesapi also holds a body to
+// a minimum rate); the answer must be written within apiHandlerTime more
+// (http.Server's WriteTimeout runs from the end of the headers, so it
+// covers the body); an idle keep-alive connection is closed after
+// --api-idle-timeout.
+func (a *App) apiServer(conns *connlimit.Limiter) *http.Server {
+	read := a.apiReadTimeout()
+	return &http.Server{Handler: a.APIHandler(), ConnState: conns.ConnState,
 		ReadHeaderTimeout: apiHeaderTimeout, ReadTimeout: read, WriteTimeout: read + apiHandlerTime,
 		IdleTimeout: cmp.Or(a.cfg.APIIdleTimeout, config.DefaultAPIIdleTimeout), MaxHeaderBytes: apiMaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+}
+
+// apiReadTimeout is --api-read-timeout, or its default.
+func (a *App) apiReadTimeout() time.Duration {
+	return cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
 }
 
 // APIHandler is the SES API with its public pages.
@@ -595,6 +614,7 @@ func (a *App) APIHandler() http.Handler {
 		Logger: a.log.With("component", "api"),
 
 		MaxInFlight: int64(a.cfg.APIMaxInFlightMiB) << 20, // 0: sesapi's default
+		BodyTimeout: a.apiReadTimeout(),
 	})
 }
 

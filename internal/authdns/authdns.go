@@ -49,8 +49,11 @@
 //     set when larger, so clients retry over TCP, where up to 65535 bytes
 //     are sent.
 //   - TCP: at most Options.MaxTCPConns connections are open at once (more
-//     wait for a free one); a connection has 2 s to send its query, 2 s to
-//     take the answer and 8 s of idleness before it is closed.
+//     wait for a free one), unless Options.TCPConns bounds them otherwise
+//     (Sesame's serve makes a newcomer over the caps close a silent or idle
+//     connection rather than wait); a connection has 2 s to send its
+//     query, 2 s to take the answer and 8 s of idleness before it is
+//     closed. UDP is served whatever TCP holds.
 package authdns
 
 import (
@@ -151,7 +154,13 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxTCPConns bounds the open TCP connections; further ones wait in
 	// the kernel's backlog until one closes. 0: DefaultMaxTCPConns.
+	// Unused when TCPConns is set.
 	MaxTCPConns int
+	// TCPConns, if set, wraps the TCP listener to bound its connections
+	// instead of MaxTCPConns. The connections it returns are closed by
+	// the server when done; a write to one is an answer, after which the
+	// connection waits idle for its next query.
+	TCPConns func(net.Listener) net.Listener
 }
 
 // Names are the well-known names of a service domain and region. They are
@@ -221,6 +230,7 @@ type Server struct {
 	log     *slog.Logger
 	dkimDot string // ".dkim.<zone>", lower-case fqdn
 	maxTCP  int
+	limit   func(net.Listener) net.Listener // the TCP listener's bound
 }
 
 // node is one name of the static part of the zone.
@@ -272,6 +282,10 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.maxTCP <= 0 {
 		s.maxTCP = DefaultMaxTCPConns
+	}
+	s.limit = opts.TCPConns
+	if s.limit == nil {
+		s.limit = func(ln net.Listener) net.Listener { return netutil.LimitListener(ln, s.maxTCP) }
 	}
 
 	hdr := func(name string, t uint16) dns.RR_Header {
@@ -533,7 +547,7 @@ func (s *Server) serve(ctx context.Context, pc net.PacketConn, ln net.Listener, 
 		ts = append(ts, &transport{name: "udp", srv: &dns.Server{PacketConn: pc, Handler: handler, UDPSize: udpReadSize}})
 	}
 	if ln != nil {
-		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: netutil.LimitListener(ln, s.maxTCP), Handler: handler,
+		ts = append(ts, &transport{name: "tcp", srv: &dns.Server{Listener: s.limit(ln), Handler: handler,
 			ReadTimeout: tcpReadTimeout, WriteTimeout: tcpWriteTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}})
 	}
 	exited := make(chan *transport, len(ts))

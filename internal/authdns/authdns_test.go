@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sesame-email/sesame/internal/connlimit"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 const (
@@ -941,4 +944,31 @@ func TestTCPConnectionCap(t *testing.T) {
 		t.Fatalf("no answer once a connection closed: %v", err)
 	}
 	wantRcode(t, r, dns.RcodeSuccess)
+}
+
+// TestTCPConns: Options.TCPConns bounds the TCP connections instead of
+// MaxTCPConns; with Sesame's (package connlimit, answers making a
+// connection idle), silent connections at the cap do not keep a query
+// out, and UDP is answered meanwhile.
+func TestTCPConns(t *testing.T) {
+	lim := connlimit.New(connlimit.Options{Max: 2, IdleOnWrite: true})
+	s, err := New(Options{Zone: testZone, Region: testRegion, MaxTCPConns: 1, TCPConns: lim.Listener})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, s)
+	held := testkit.SilentConns(t, addr, []string{"127.0.0.1"}, 2)
+	for _, netw := range []string{"udp", "tcp"} {
+		start := time.Now()
+		wantAnswer(t, query(t, netw, addr, testZone, dns.TypeSOA, 0), dns.TypeSOA, 1)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("%s query with the TCP cap held by silent connections answered after %v", netw, took)
+		}
+	}
+	if !testkit.Closed(held[0], time.Second) {
+		t.Error("the oldest silent connection is open after a newcomer at the cap")
+	}
+	if st := lim.Stats(); st.Evicted != 1 {
+		t.Errorf("limiter stats %+v, want 1 evicted", st)
+	}
 }

@@ -45,8 +45,10 @@ type Config struct {
 	MasterKey         string
 	MasterKeyFile     string
 	LogLevel          string
-	// The API listener's limits; zero values mean the defaults below.
+	// The API listener's limits; zero values mean the defaults below,
+	// but for APIMaxConnsPerIP, where 0 means no per-address cap.
 	APIMaxConns       int
+	APIMaxConnsPerIP  int
 	APIReadTimeout    time.Duration
 	APIIdleTimeout    time.Duration
 	APIMaxInFlightMiB int
@@ -56,6 +58,10 @@ type Config struct {
 const (
 	// DefaultAPIMaxConns bounds the API's open connections.
 	DefaultAPIMaxConns = 1024
+	// DefaultAPIMaxConnsPerIP bounds the API connections open from one
+	// address (an IPv6 /64): room for a busy client's connection pool,
+	// an eighth of the whole.
+	DefaultAPIMaxConnsPerIP = 128
 	// DefaultAPIReadTimeout bounds the reading of a whole request: a
 	// 56 MiB body (a 40 MB message after base64 and JSON) still arrives at
 	// 1.6 Mbit/s, a slow uplink.
@@ -125,7 +131,8 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.ServiceDomain, "service-domain", "sesame.localhost", "the DNS zone Sesame is authoritative for (DKIM keys, feedback host, default MAIL FROM)")
 		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
-		fs.IntVar(&c.APIMaxConns, "api-max-conns", DefaultAPIMaxConns, "open connections the API accepts at once; more wait until one closes")
+		fs.IntVar(&c.APIMaxConns, "api-max-conns", DefaultAPIMaxConns, "open connections the API holds at once; a newcomer over it closes the oldest connection that has sent nothing or is idle, or is closed itself when all are busy")
+		fs.IntVar(&c.APIMaxConnsPerIP, "api-max-conns-per-ip", DefaultAPIMaxConnsPerIP, "open API connections from one IP address (IPv6: one /64), enforced as --api-max-conns; 0: no per-address cap (raise it, or use 0, behind a proxy: every client then has its address)")
 		fs.DurationVar(&c.APIReadTimeout, "api-read-timeout", DefaultAPIReadTimeout, "longest time to receive one API request, body included")
 		fs.DurationVar(&c.APIIdleTimeout, "api-idle-timeout", DefaultAPIIdleTimeout, "how long an idle keep-alive API connection stays open")
 		fs.IntVar(&c.APIMaxInFlightMiB, "api-max-inflight-mib", DefaultAPIMaxInFlightMiB, "MiB of request bodies the API holds at once (at least the 56 MiB body limit); requests beyond wait, then are throttled")
@@ -247,6 +254,9 @@ func (c *Config) Validate() error {
 		}
 		if c.APIMaxConns < 1 {
 			bad("--api-max-conns must be at least 1")
+		}
+		if c.APIMaxConnsPerIP < 0 {
+			bad("--api-max-conns-per-ip must be 0 (no cap) or more")
 		}
 		if c.APIReadTimeout < time.Second {
 			bad("--api-read-timeout must be at least 1s")

@@ -29,7 +29,7 @@ func TestParseFlagsEnvDefaults(t *testing.T) {
 	if c.MailFromWindow != 72*time.Hour || c.DataDir != "./data" || c.FeedbackAddr != ":2525" || c.FeedbackRetention != 30*24*time.Hour {
 		t.Errorf("defaults not applied: %+v", c)
 	}
-	if c.APIMaxConns != DefaultAPIMaxConns || c.APIReadTimeout != DefaultAPIReadTimeout || c.APIIdleTimeout != DefaultAPIIdleTimeout || c.APIMaxInFlightMiB != DefaultAPIMaxInFlightMiB {
+	if c.APIMaxConns != DefaultAPIMaxConns || c.APIMaxConnsPerIP != DefaultAPIMaxConnsPerIP || c.APIReadTimeout != DefaultAPIReadTimeout || c.APIIdleTimeout != DefaultAPIIdleTimeout || c.APIMaxInFlightMiB != DefaultAPIMaxInFlightMiB {
 		t.Errorf("API limits not defaulted: %+v", c)
 	}
 	if c.SPFIPs.String() != "192.0.2.1,2001:db8::1" {
@@ -42,12 +42,12 @@ func TestValidateReportsEverything(t *testing.T) {
 	fs := c.FlagSet("serve", ScopeServe, io.Discard)
 	err := c.Parse(fs, []string{"--region", "US EAST", "--service-domain", "nodots", "--resolver", "8.8.8.8", "--check-interval", "0s", "--log-level", "loud",
 		"--feedback-addr", "2525", "--feedback-retention", "0s", "--feedback-tls-cert", "cert.pem",
-		"--api-max-conns", "0", "--api-read-timeout", "10ms", "--api-idle-timeout", "0s", "--api-max-inflight-mib", "0"}, func(string) string { return "" })
+		"--api-max-conns", "0", "--api-max-conns-per-ip", "-1", "--api-read-timeout", "10ms", "--api-idle-timeout", "0s", "--api-max-inflight-mib", "0"}, func(string) string { return "" })
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, s := range []string{"--region", "--service-domain", "--resolver", "--check-interval", "--log-level", "--feedback-addr", "--feedback-retention", "--feedback-tls-cert",
-		"--api-max-conns", "--api-read-timeout", "--api-idle-timeout", "--api-max-inflight-mib"} {
+		"--api-max-conns must", "--api-max-conns-per-ip", "--api-read-timeout", "--api-idle-timeout", "--api-max-inflight-mib"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
 		}

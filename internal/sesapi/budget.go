@@ -5,49 +5,64 @@ import (
 	"sync"
 )
 
-// budget bounds the request body bytes all requests hold at once.
+// budget bounds the request body bytes all requests hold at once, and the
+// bytes the requests of one account hold (its share), so that no account
+// — nor anyone who knows one of its access key ids — can take the whole.
 //
 // It is not golang.org/x/sync/semaphore because that serves waiters in
 // order: a 1 KB call would queue behind a 40 MB upload waiting for room.
-// Here whoever fits takes, so small calls pass large waiting ones; a large
+// Here whoever fits takes, so small calls pass large ones waiting; a large
 // one can be passed over until its wait ends (then it is throttled and the
 // client retries), which is the better failure for an API of small calls.
 type budget struct {
 	mu    sync.Mutex
 	free  int64
-	freed chan struct{} // closed, and replaced, whenever bytes are given back
+	share int64            // the most one account may hold
+	held  map[string]int64 // by account; absent: 0
+	freed chan struct{}    // closed, and replaced, whenever bytes are given back
 }
 
-func newBudget(n int64) *budget {
-	return &budget{free: n, freed: make(chan struct{})}
+func newBudget(total, share int64) *budget {
+	return &budget{free: total, share: share, held: map[string]int64{}, freed: make(chan struct{})}
 }
 
-// take takes n bytes, waiting for them until ctx ends.
-func (b *budget) take(ctx context.Context, n int64) error {
+// take takes n bytes, counted in account acct's share unless acct is "",
+// waiting for them until ctx ends. It reports whether it had to wait.
+func (b *budget) take(ctx context.Context, acct string, n int64) (waited bool, _ error) {
 	for {
 		b.mu.Lock()
-		if n <= b.free {
+		if n <= b.free && (acct == "" || b.held[acct]+n <= b.share) {
 			b.free -= n
+			if acct != "" {
+				b.held[acct] += n
+			}
 			b.mu.Unlock()
-			return nil
+			return waited, nil
 		}
 		freed := b.freed
 		b.mu.Unlock()
+		waited = true
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+			return waited, ctx.Err()
 		}
 	}
 }
 
-// give gives back n bytes taken before.
-func (b *budget) give(n int64) {
+// give gives back n bytes taken before, of which shared were counted in
+// acct's share.
+func (b *budget) give(acct string, n, shared int64) {
 	if n == 0 {
 		return
 	}
 	b.mu.Lock()
 	b.free += n
+	if shared > 0 {
+		if b.held[acct] -= shared; b.held[acct] <= 0 {
+			delete(b.held, acct)
+		}
+	}
 	close(b.freed)
 	b.freed = make(chan struct{})
 	b.mu.Unlock()

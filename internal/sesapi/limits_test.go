@@ -6,12 +6,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,12 +28,14 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // limitsEnv is an API whose V1 and V2 handlers count the requests that
 // reach them and the body bytes they see.
 type limitsEnv struct {
 	srv     *sesapi.Server
+	accts   *account.Store
 	key     account.Key
 	reached atomic.Int64
 	seen    atomic.Int64
@@ -43,7 +48,7 @@ func newLimitsEnv(t *testing.T, d *db.DB, opts sesapi.Options) *limitsEnv {
 		t.Fatal(err)
 	}
 	opts.Accounts = account.New(d, box, nil)
-	e := &limitsEnv{}
+	e := &limitsEnv{accts: opts.Accounts}
 	if _, e.key, err = opts.Accounts.Create(context.Background(), account.CreateOptions{Name: "a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +205,8 @@ func TestRefusedConnectionClosed(t *testing.T) {
 }
 
 // TestBodyBudget: bodies held at once are bounded. Two signed uploads
-// that stall take the budget; the next large one waits BodyWait and is
+// that stall one byte short take the budget; the next large one waits
+// BodyWait and is
 // throttled in SES's words, while small requests are still served; once
 // the stalled connections go, their bytes are free again.
 func TestBodyBudget(t *testing.T) {
@@ -214,7 +220,7 @@ func TestBodyBudget(t *testing.T) {
 	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
 	full := bytes.Repeat([]byte("a"), maxBody)
 
-	// Two signed requests declaring maxBody send 10 bytes and stall.
+	// Two signed requests declaring maxBody send all but a byte and stall.
 	var stalled []net.Conn
 	for range 2 {
 		req, _ := http.NewRequest("POST", hs.URL+"/", nil)
@@ -229,27 +235,14 @@ func TestBodyBudget(t *testing.T) {
 		defer pw.Close()
 		req.Body = pr
 		go req.Write(conn)
-		pw.Write(full[:10])
+		pw.Write(full[:maxBody-1])
 		stalled = append(stalled, conn)
 	}
-	waitFor(t, "the stalled uploads to take their bytes", func() bool { return e.srv.InFlight() == 2*maxBody })
+	testkit.WaitFor(t, "the stalled uploads to take their bytes", func() bool { return e.srv.InFlight() == 2*maxBody })
 
 	send := func(path string, body []byte, chunked bool) (int, string, time.Duration) {
 		t.Helper()
-		var rd io.Reader = bytes.NewReader(body)
-		if chunked {
-			rd = io.MultiReader(rd) // length unknown to the client: chunked
-		}
-		req, _ := http.NewRequest("POST", hs.URL+path, rd)
-		sign(t, req, creds, hashOf(body), time.Now())
-		start := time.Now()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(b) + resp.Header.Get("x-amzn-ErrorType"), time.Since(start)
+		return post(t, hs, creds, path, body, chunked)
 	}
 
 	// No room for another maxBody: throttled after waiting.
@@ -278,7 +271,7 @@ func TestBodyBudget(t *testing.T) {
 	for _, c := range stalled {
 		c.Close()
 	}
-	waitFor(t, "the stalled uploads' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
+	testkit.WaitFor(t, "the stalled uploads' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
 	before := e.seen.Load()
 	if status, got, _ := send("/", full, false); status != 200 || got != "ok" {
 		t.Errorf("maxBody request with the budget free: %d %s", status, got)
@@ -293,17 +286,392 @@ func TestBodyBudget(t *testing.T) {
 	if status, got, _ := send("/", append(full, 'a'), true); status != 413 || !strings.Contains(got, "InvalidParameterValue") {
 		t.Errorf("chunked body over the limit: %d %s", status, got)
 	}
-	waitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
+	testkit.WaitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
 }
 
-// waitFor polls cond every millisecond for up to 5 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// post sends body to hs's path, signed with creds as the SDKs sign (no
+// X-Amz-Content-Sha256), chunked (length unknown to the client) when asked,
+// and returns the answer's status, its body and x-amzn-ErrorType, and how
+// long the answer took.
+func post(t *testing.T, hs *httptest.Server, creds aws.Credentials, path string, body []byte, chunked bool) (int, string, time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	var rd io.Reader = bytes.NewReader(body)
+	if chunked {
+		rd = io.MultiReader(rd)
+	}
+	req, _ := http.NewRequest("POST", hs.URL+path, rd)
+	sign(t, req, creds, hashOf(body), time.Now())
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b) + resp.Header.Get("x-amzn-ErrorType"), time.Since(start)
+}
+
+// account creates another account and returns its credentials.
+func (e *limitsEnv) account(t *testing.T, name string) aws.Credentials {
+	t.Helper()
+	_, k, err := e.accts.Create(context.Background(), account.CreateOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.Secret}
+}
+
+// stall opens a connection to hs and sends a POST / declaring a body of
+// length bytes, signed with creds as the SDKs sign for a body hashing to
+// payload, then the first bytes of that body, then nothing more.
+func stall(t *testing.T, hs *httptest.Server, creds aws.Credentials, length int64, payload string, first []byte) net.Conn {
+	t.Helper()
+	conn := open(t, hs, "/", creds, length, payload)
+	go conn.Write(first) // may block while the server does not read
+	return conn
+}
+
+// open opens a connection to hs and sends the head of a POST to path
+// declaring a body of length bytes, signed as stall's. The connection is
+// closed when the test ends.
+func open(t *testing.T, hs *httptest.Server, path string, creds aws.Credentials, length int64, payload string) net.Conn {
+	t.Helper()
+	req, _ := http.NewRequest("POST", hs.URL+path, nil)
+	req.ContentLength = length
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sign(t, req, creds, payload, time.Now())
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", path, req.Host, length)
+	req.Header.Write(&head)
+	head.WriteString("\r\n")
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// answer reads the answer on conn, waiting at most 5 seconds, and returns
+// its status, body and x-amzn-ErrorType, and whether the server said
+// Connection: close and closed the connection.
+func answer(t *testing.T, conn net.Conn) (status int, got string, closed bool) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Close {
+		_, err = br.ReadByte()
+		closed = err == io.EOF
+	}
+	return resp.StatusCode, string(b) + resp.Header.Get("x-amzn-ErrorType"), closed
+}
+
+// attacked is an API serving bodies of up to maxBody with a budget of
+// four of them, waiting up to 3 s for room, and the credentials of an
+// attacker who knows its account's access key id, not its secret.
+func attacked(t *testing.T, maxBody int64) (*limitsEnv, *httptest.Server, aws.Credentials) {
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody, MaxInFlight: 4 * maxBody, BodyWait: 3 * time.Second})
+	hs := httptest.NewServer(e.srv)
+	t.Cleanup(hs.Close) // after the stalled connections close
+	return e, hs, aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: "not-the-secret"}
+}
+
+// TestStallersDoNotStarveOthers is the starvation attack of the review of
+// "[4/10] Hardening" defect 1: requests with a known access key and a
+// wrong signature declare the whole body budget and send no byte of their
+// bodies. They must hold (almost) nothing, and another account's requests,
+// small or of the largest size, are served at once.
+func TestStallersDoNotStarveOthers(t *testing.T) {
+	const maxBody = 1 << 20
+	e, hs, attacker := attacked(t, maxBody)
+	for range 4 {
+		before := e.srv.InFlight()
+		stall(t, hs, attacker, maxBody, hashOf(nil), nil)
+		testkit.WaitFor(t, "the stalled request to reach its body", func() bool { return e.srv.InFlight() > before })
+	}
+	if held := e.srv.InFlight(); held > 4*64<<10 {
+		t.Errorf("4 requests that sent no body byte hold %d bytes of the budget, want at most a 64 KiB buffer each", held)
+	}
+	other := e.account(t, "b")
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{
+		{"small", []byte("Action=GetSendQuota&Version=2010-12-01")},
+		{"largest", bytes.Repeat([]byte("a"), maxBody)},
+	} {
+		status, got, took := post(t, hs, other, "/", c.body, false)
+		if status != 200 || got != "ok" || took > time.Second {
+			t.Errorf("another account's %s request during the attack: %d %s after %v, want 200 at once", c.name, status, got, took.Round(time.Millisecond))
 		}
-		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestAccountShare: one account's bodies hold at most its share of the
+// budget (twice the largest body), so an account that knows another's
+// access key id, or floods its own, leaves room for everyone else.
+func TestAccountShare(t *testing.T) {
+	const maxBody = 1 << 20
+	// Without X-Amz-Content-Sha256 a wrong signature shows only once the
+	// body is in: these bodies are read, all but their last byte.
+	e, hs, attacker := attacked(t, maxBody)
+	full := bytes.Repeat([]byte("a"), maxBody)
+	for range 4 {
+		stall(t, hs, attacker, maxBody, hashOf(full), full[:maxBody-1])
+	}
+	testkit.WaitFor(t, "the uploads to take the account's share", func() bool { return e.srv.InFlight() >= 2*maxBody })
+	// The share bounds what the requests hold beyond their first 64 KiB.
+	if held := e.srv.InFlight(); held > 2*maxBody+4*64<<10 {
+		t.Errorf("one account's uploads hold %d bytes, over its share of %d and a first chunk each", held, 2*maxBody)
+	}
+	status, got, took := post(t, hs, e.account(t, "b"), "/", full, false)
+	if status != 200 || got != "ok" || took > time.Second {
+		t.Errorf("another account's largest request with the first account at its share: %d %s after %v, want 200 at once", status, got, took.Round(time.Millisecond))
+	}
+}
+
+// stallBody gives left bytes, then, asked for more, closes reached and
+// blocks until release is closed.
+type stallBody struct {
+	left             int
+	reached, release chan struct{}
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		close(b.reached)
+		<-b.release
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := min(len(p), b.left)
+	for i := range p[:n] {
+		p[i] = 'a'
+	}
+	b.left -= n
+	return n, nil
+}
+
+// TestHeldMemoryTracksReceived: a body being received holds memory for
+// the bytes that arrived, not for its declared length, nor for a buffer
+// doubled past them.
+func TestHeldMemoryTracksReceived(t *testing.T) {
+	const (
+		declared = 8 << 20
+		sent     = 2<<20 + 1 // just past a doubling
+		uploads  = 4
+		buffer   = 64 << 10 // the one partly filled read buffer each may hold
+		slack    = 2 << 20  // whatever else the test allocates meanwhile
+	)
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: declared, MaxInFlight: 64 << 20})
+	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range uploads {
+		body := &stallBody{left: sent, reached: make(chan struct{}), release: release}
+		r := httptest.NewRequest("POST", "http://sesame.test/", body)
+		r.ContentLength = declared
+		sign(t, r, creds, hashOf(nil), time.Now())
+		wg.Go(func() { e.srv.ServeHTTP(httptest.NewRecorder(), r) })
+		<-body.reached
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew, held := int64(ms.HeapAlloc)-int64(base), e.srv.InFlight()
+	close(release)
+	wg.Wait()
+	t.Logf("%d uploads of %d bytes so far: heap grew %d bytes; %d bytes charged to the budget", uploads, sent, grew, held)
+	if max := int64(uploads * (sent + buffer)); held > max {
+		t.Errorf("%d bytes charged to the budget for %d bytes received, want at most %d", held, uploads*sent, max)
+	}
+	if max := int64(uploads*(sent+buffer) + slack); grew > max {
+		t.Errorf("heap grew %d bytes for %d bytes received, want at most %d", grew, uploads*sent, max)
+	}
+	if n := e.srv.InFlight(); n != 0 {
+		t.Errorf("%d bytes still charged once the uploads failed", n)
+	}
+}
+
+// TestChunkedLargestBodyAtSmallestBudget: with the budget at its smallest
+// (the largest body), a chunked body of the largest size is accepted; one
+// byte more is refused as too large.
+func TestChunkedLargestBodyAtSmallestBudget(t *testing.T) {
+	const maxBody = 1 << 20
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody, MaxInFlight: 1, BodyWait: 200 * time.Millisecond})
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
+	full := bytes.Repeat([]byte("a"), maxBody)
+	for _, chunked := range []bool{true, false} {
+		if status, got, _ := post(t, hs, creds, "/", full, chunked); status != 200 || got != "ok" {
+			t.Errorf("largest body (chunked %v) with the smallest budget: %d %s, want 200", chunked, status, got)
+		}
+	}
+	if status, got, _ := post(t, hs, creds, "/", append(full, 'a'), true); status != 413 || !strings.Contains(got, "InvalidParameterValue") {
+		t.Errorf("chunked body one byte over the limit: %d %s, want 413", status, got)
+	}
+	testkit.WaitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
+}
+
+// slowReader gives data in pieces of piece bytes, one every every.
+type slowReader struct {
+	data  []byte
+	piece int
+	every time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.every)
+	n := copy(p[:min(len(p), r.piece)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestSlowBody: a body must keep arriving, MinBodyRate bytes in every
+// BodyRateWindow, and be whole within BodyTimeout; one that stalls is
+// answered with RequestTimeout once a window passes, its connection closed
+// and its bytes given back, while a steady one slower than a window in all
+// is taken.
+func TestSlowBody(t *testing.T) {
+	const (
+		window  = 200 * time.Millisecond
+		ceiling = 1500 * time.Millisecond
+	)
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: 1 << 20, MinBodyRate: 1 << 10, BodyRateWindow: window, BodyTimeout: ceiling})
+	hs := httptest.NewServer(e.srv)
+	t.Cleanup(hs.Close)
+	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
+	full := bytes.Repeat([]byte("a"), 1<<20)
+
+	for _, c := range []struct{ path, code string }{{"/", "<Code>RequestTimeout</Code>"}, {"/v2/email/outbound-emails", "RequestTimeoutException"}} {
+		start := time.Now()
+		conn := open(t, hs, c.path, creds, int64(len(full)), hashOf(full))
+		conn.Write(full[:10])
+		status, got, closed := answer(t, conn)
+		took := time.Since(start)
+		if !strings.Contains(got, c.code) || !strings.Contains(got, "slower than 1024 bytes in 200ms") || !closed {
+			t.Errorf("%s, a stalled body: %d %s, closed %v; want %s and the connection closed", c.path, status, got, closed, c.code)
+		}
+		if took < window || took > window+time.Second {
+			t.Errorf("%s: a stalled body answered after %v, want after the %v window", c.path, took, window)
+		}
+	}
+	testkit.WaitFor(t, "the stalled bodies' bytes to come back", func() bool { return e.srv.InFlight() == 0 })
+
+	// 4 KiB every 25 ms: above the rate, and longer than a window in all.
+	steady := func(n int) io.Reader {
+		return &slowReader{data: full[:n], piece: 4 << 10, every: 25 * time.Millisecond}
+	}
+	req, _ := http.NewRequest("POST", hs.URL+"/", steady(64<<10))
+	req.ContentLength = 64 << 10
+	sign(t, req, creds, hashOf(full[:64<<10]), time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("a steady body over several windows: %s, want 200", resp.Status)
+	}
+
+	// Steady, but not whole within the ceiling.
+	conn := open(t, hs, "/", creds, int64(len(full)), hashOf(full))
+	start := time.Now()
+	go io.Copy(conn, steady(len(full)))
+	status, got, closed := answer(t, conn)
+	took := time.Since(start)
+	if status != 400 || !strings.Contains(got, "did not arrive within 1.5s") || !closed {
+		t.Errorf("a steady body past the ceiling: %d %s, closed %v", status, got, closed)
+	}
+	if took < ceiling-100*time.Millisecond || took > ceiling+time.Second {
+		t.Errorf("a steady body past the ceiling answered after %v, want after %v", took, ceiling)
+	}
+}
+
+// TestWaitingIsNotSlow: time a body spends waiting for room in the budget
+// does not count against its rate (the server reads nothing meanwhile, so
+// the client cannot send).
+func TestWaitingIsNotSlow(t *testing.T) {
+	const (
+		maxBody = 256 << 10
+		window  = 200 * time.Millisecond
+	)
+	// The rate is more than the bytes http.Server may have buffered with
+	// the headers, so that the waiting body's first read cannot meet it.
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody, MaxInFlight: maxBody, BodyWait: 3 * window,
+		MinBodyRate: 16 << 10, BodyRateWindow: window})
+	hs := httptest.NewServer(e.srv)
+	t.Cleanup(hs.Close)
+	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
+	other := e.account(t, "b")
+	full := bytes.Repeat([]byte("a"), maxBody)
+	// Account b's upload takes the whole budget, then sends its last 64 KiB
+	// in four pieces 100 ms apart: fast enough for the window, and done
+	// after two windows.
+	blocker := open(t, hs, "/", other, maxBody, hashOf(full))
+	go func() {
+		blocker.Write(full[:maxBody-64<<10])
+		for i := maxBody - 64<<10; i < maxBody; i += 16 << 10 {
+			time.Sleep(window / 2)
+			blocker.Write(full[i : i+16<<10])
+		}
+	}()
+	testkit.WaitFor(t, "the first upload to take the budget", func() bool { return e.srv.InFlight() == maxBody })
+	// Another upload sends its whole body at once and waits for room (not
+	// even its first chunk is free) until the blocker is done; then it is
+	// read and taken, though the window passed twice meanwhile.
+	start := time.Now()
+	conn := open(t, hs, "/", creds, maxBody, hashOf(full))
+	go conn.Write(full)
+	status, got, _ := answer(t, conn)
+	if took := time.Since(start); status != 200 || got != "ok" || took < 3*window/2 {
+		t.Errorf("an upload that waited for room: %d %s after %v, want 200 after waiting about %v", status, got, took, 2*window)
+	}
+	if status, got, _ := answer(t, blocker); status != 200 {
+		t.Errorf("the blocking upload: %d %s, want 200", status, got)
+	}
+}
+
+// TestChunksReused: the memory a body was read into is reused by the next
+// body rather than left to the garbage collector, so that under churn
+// (bodies throttled, cut short or done while others arrive) the memory
+// held stays near what the budget counts.
+func TestChunksReused(t *testing.T) {
+	const size = 1 << 20
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: size})
+	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
+	full := bytes.Repeat([]byte("a"), size)
+	serve := func() {
+		r := httptest.NewRequest("POST", "http://sesame.test/", bytes.NewReader(full))
+		sign(t, r, creds, hashOf(full), time.Now())
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("signed request: %d %s", w.Code, w.Body)
+		}
+	}
+	serve()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	serve()
+	runtime.ReadMemStats(&after)
+	// Half: with -race, sync.Pool drops a quarter of what it is given.
+	if n := after.TotalAlloc - before.TotalAlloc; n > size/2 {
+		t.Errorf("a second %d-byte body allocated %d bytes, want its chunks reused", size, n)
 	}
 }

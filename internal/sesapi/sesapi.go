@@ -10,11 +10,18 @@
 // over the limit, or when its signature fails any check that does not need
 // the body (syntax, date, scope, clock, access key; with an
 // X-Amz-Content-Sha256 header, the signature itself). A refused request's
-// connection is closed, never drained. The bodies that are read are read
-// incrementally into buffers that grow with what arrives, each at most
-// Options.MaxBody, all together at most Options.MaxInFlight: a request
-// that finds no room waits Options.BodyWait, then gets SES's throttling
-// error.
+// connection is closed, never drained.
+//
+// The bodies that are read are held in chunks taken from a byte budget as
+// bytes arrive, never for a declared length: all bodies together hold at
+// most Options.MaxInFlight, those of one account (signature checked or
+// not yet) at most Options.MaxPerAccount beyond each request's first
+// chunk, so that small calls pass when an account's share is taken. A
+// request that finds no room waits Options.BodyWait, then gets SES's
+// throttling error. A body must keep arriving, Options.MinBodyRate bytes
+// in every Options.BodyRateWindow (time waiting for room excepted), and be
+// whole within Options.BodyTimeout; a slower one gets RequestTimeout and
+// its connection is closed.
 package sesapi
 
 import (
@@ -25,10 +32,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
@@ -47,11 +54,14 @@ const (
 	// DefaultBodyWait is how long a request waits for room under
 	// MaxInFlight before it is throttled.
 	DefaultBodyWait = 10 * time.Second
+	// DefaultMinBodyRate and DefaultBodyRateWindow: a body that brings
+	// less than 64 KiB in 10 s (51 kbit/s) is cut short.
+	DefaultMinBodyRate    = 64 << 10
+	DefaultBodyRateWindow = 10 * time.Second
+	// DefaultBodyTimeout bounds the receiving of a whole body: a 56 MiB
+	// body still arrives at 1.6 Mbit/s, a slow uplink.
+	DefaultBodyTimeout = 5 * time.Minute
 )
-
-// firstRead is the size of the first buffer a body is read into; buffers
-// then double as bytes arrive, up to the body's length.
-const firstRead = 64 << 10
 
 // Protocol is one of the two SES wire protocols.
 type Protocol int
@@ -121,10 +131,27 @@ type Options struct {
 	// once; 0 means DefaultMaxInFlight. A value below MaxBody is raised to
 	// it, so that every acceptable body fits.
 	MaxInFlight int64
+	// MaxPerAccount bounds the body bytes the requests of one account
+	// (signed with any of its access key ids, the signature checked or
+	// not yet) hold at once beyond each request's first 64 KiB chunk; 0
+	// means twice MaxBody. It is kept between MaxBody and MaxInFlight.
+	MaxPerAccount int64
 	// BodyWait is how long a request waits for room under MaxInFlight
-	// before it is answered with SES's throttling error; 0 means
-	// DefaultBodyWait.
+	// or MaxPerAccount before it is answered with SES's throttling error;
+	// 0 means DefaultBodyWait.
 	BodyWait time.Duration
+	// MinBodyRate and BodyRateWindow: while a body is read, each
+	// MinBodyRate bytes must arrive within BodyRateWindow of the last
+	// (time spent waiting for room in the budget excepted), or the
+	// request is answered with RequestTimeout and its connection closed;
+	// 0 means DefaultMinBodyRate, DefaultBodyRateWindow.
+	MinBodyRate    int64
+	BodyRateWindow time.Duration
+	// BodyTimeout bounds the reading of a whole body, from the end of the
+	// headers, however steadily it arrives; 0 means DefaultBodyTimeout.
+	// It replaces http.Server.ReadTimeout for requests with a body, whose
+	// connection's read deadline the pacing sets.
+	BodyTimeout time.Duration
 }
 
 // Server is the API's http.Handler.
@@ -132,6 +159,7 @@ type Server struct {
 	opts     Options
 	verifier *sigv4.Verifier
 	budget   *budget
+	chunks   sync.Pool // of *[]byte, chunkSize long: bodies' chunks for reuse
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -152,10 +180,23 @@ func New(opts Options) *Server {
 		s.opts.MaxInFlight = DefaultMaxInFlight
 	}
 	s.opts.MaxInFlight = max(s.opts.MaxInFlight, s.opts.MaxBody)
+	if s.opts.MaxPerAccount <= 0 {
+		s.opts.MaxPerAccount = 2 * s.opts.MaxBody
+	}
+	s.opts.MaxPerAccount = min(max(s.opts.MaxPerAccount, s.opts.MaxBody), s.opts.MaxInFlight)
 	if s.opts.BodyWait <= 0 {
 		s.opts.BodyWait = DefaultBodyWait
 	}
-	s.budget = newBudget(s.opts.MaxInFlight)
+	if s.opts.MinBodyRate <= 0 {
+		s.opts.MinBodyRate = DefaultMinBodyRate
+	}
+	if s.opts.BodyRateWindow <= 0 {
+		s.opts.BodyRateWindow = DefaultBodyRateWindow
+	}
+	if s.opts.BodyTimeout <= 0 {
+		s.opts.BodyTimeout = DefaultBodyTimeout
+	}
+	s.budget = newBudget(s.opts.MaxInFlight, s.opts.MaxPerAccount)
 	s.verifier = &sigv4.Verifier{
 		Service: "ses",
 		Now:     s.now,
@@ -204,8 +245,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, reqID, s.authFailure(r, reqID, err))
 		return
 	}
-	body, held, e := s.readBody(r, pending)
-	defer s.budget.give(held) // once the handler is done with the body
+	body, e := s.readBody(w, r, acct, pending)
+	defer s.release(acct, body) // once the handler is done with the body
 	if e != nil {
 		s.refuse(w, r, reqID, e)
 		return
@@ -215,8 +256,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, reqID, s.authFailure(r, reqID, err))
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
+	r.Body = body
+	r.ContentLength = body.size
 	ctx := WithCaller(r.Context(), Caller{AccountID: acct, AccessKeyID: res.AccessKeyID, Region: res.Region, RequestID: reqID})
 	r = r.WithContext(ctx)
 	if ProtocolOf(r) == V2 {
@@ -229,71 +270,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // InFlight returns the request body bytes held now, counted against
 // Options.MaxInFlight.
 func (s *Server) InFlight() int64 { return s.opts.MaxInFlight - s.budget.available() }
-
-// readBody reads r's body into memory, writing it to h as it arrives. The
-// buffer starts small and doubles as bytes arrive, up to the declared
-// length, so a request holds what it sent, never more than it declared.
-// The bytes come out of the budget first: the declared length at once, or,
-// for a body of unknown length (chunked), each growth of the buffer. It
-// returns the body and the bytes taken from the budget, which the caller
-// gives back once done with the body, also when it returns an error: the
-// body is over MaxBody, there is no room in the budget within BodyWait, or
-// reading failed.
-func (s *Server) readBody(r *http.Request, h io.Writer) (body []byte, held int64, _ *Error) {
-	declared := r.ContentLength // -1: unknown
-	limit := declared
-	if declared < 0 {
-		limit = s.opts.MaxBody + 1 // one byte over tells a body too large
-	}
-	take := func(n int64) *Error {
-		ctx, cancel := context.WithTimeout(r.Context(), s.opts.BodyWait)
-		defer cancel()
-		if err := s.budget.take(ctx, n); err != nil {
-			s.log.Warn("request throttled: no room for its body", "bytes", n, "in_flight", s.InFlight(), "max_in_flight", s.opts.MaxInFlight)
-			return throttled(r, s.opts.MaxInFlight)
-		}
-		held += n
-		return nil
-	}
-	size := min(limit, firstRead)
-	first := size // a body of unknown length takes its buffer
-	if declared >= 0 {
-		first = declared // take what it declared, allocate as it comes
-	}
-	if first > 0 {
-		if e := take(first); e != nil {
-			return nil, held, e
-		}
-	}
-	buf := make([]byte, 0, size)
-	for int64(len(buf)) < limit {
-		if len(buf) == cap(buf) {
-			grow := min(2*int64(cap(buf)), limit)
-			if declared < 0 {
-				if e := take(grow - int64(cap(buf))); e != nil {
-					return nil, held, e
-				}
-			}
-			buf = append(make([]byte, 0, grow), buf...)
-		}
-		n, err := r.Body.Read(buf[len(buf):cap(buf)])
-		h.Write(buf[len(buf) : len(buf)+n])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			if declared < 0 || int64(len(buf)) == limit {
-				break
-			}
-			err = io.ErrUnexpectedEOF // http.Server's bodies say so themselves
-		}
-		if err != nil {
-			return nil, held, Errorf(http.StatusBadRequest, badRequest(r), "Could not read the request body: %v", err)
-		}
-	}
-	if int64(len(buf)) > s.opts.MaxBody {
-		return nil, held, tooLarge(r, s.opts.MaxBody)
-	}
-	return buf, held, nil
-}
 
 // refuse answers a request whose body was not, or not wholly, read, and
 // closes the connection: what remains of the body is never read (after a
