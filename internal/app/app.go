@@ -372,7 +372,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		return fmt.Errorf("api listener: %w", err)
 	}
 	apiConns := connlimit.New(connlimit.Options{Max: cmp.Or(cfg.APIMaxConns, config.DefaultAPIMaxConns), PerAddr: cfg.APIMaxConnsPerIP,
-		FirstByte: apiFirstByteTimeout, Logger: a.log.With("component", "api")})
+		FirstByte: apiFirstByteTimeout, ActiveOnState: true, Logger: a.log.With("component", "api")})
 	ln = apiConns.Listener(ln)
 	// The feedback MX (bounces and complaints), when on.
 	var (

@@ -63,6 +63,27 @@ func TestAPISilentFlood(t *testing.T) {
 	}
 }
 
+// TestAPIHalfHeadFlood: connections that fill the caps with half a
+// request head each (1,024 of them from 8 addresses, 128 per address)
+// keep no one out: a connection is busy only once its head is whole, so a
+// newcomer takes the place of one of them. (Bytes used to make a
+// connection busy at once, and every newcomer was closed.)
+func TestAPIHalfHeadFlood(t *testing.T) {
+	r := startWith(t, dbtest.SQLite(t), func(c *config.Config) { c.APIMaxConnsPerIP = config.DefaultAPIMaxConnsPerIP })
+	for _, c := range testkit.SilentConns(t, r.ready.API, testkit.Loopbacks(8), config.DefaultAPIMaxConns) {
+		c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\n"))
+	}
+	time.Sleep(200 * time.Millisecond) // the server reads the half heads
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, v2 := clients("http://"+r.ready.API, r.key.AccessKeyID, r.key.Secret) // a new connection
+	start := time.Now()
+	_, err := v2.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if took := time.Since(start); err != nil || took > 2*time.Second {
+		t.Errorf("GetAccount with the caps held by half-sent heads: %v after %v, want an answer within 2s", err, took.Round(time.Millisecond))
+	}
+}
+
 // TestDNSSilentFlood: a thousand silent TCP connections to the DNS
 // server, from one address and from ten (together over its 256), keep
 // neither a TCP query nor a UDP one out, and are closed within the

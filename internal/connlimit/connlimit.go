@@ -6,17 +6,22 @@
 //
 // A connection over a cap makes room by closing one that does nothing —
 // of the same address at the per-address cap, of any address at the
-// global cap: the oldest that has not sent a byte yet, else the one idle
-// (between requests) the longest. When every connection in the way is
+// global cap: the oldest that has not sent a byte yet, else the oldest
+// still sending the head of a request (an http.Server has not reported it
+// active), else the one idle (between requests) the longest. When every connection in the way is
 // busy with a request, the newcomer is closed at once, so its client sees
 // a refusal it can retry instead of a silent wait. An attacker holding
 // silent connections thus holds nothing anyone else needs.
 //
-// A read that returns bytes makes a connection busy. What makes it idle
-// comes from the server: an http.Server reports it through
-// Limiter.ConnState; for other request/response protocols
-// (Options.IdleOnWrite, e.g. DNS over TCP) a write does (the answer is
-// out; the server waits for the next query).
+// What makes a connection busy, and idle again, comes from the server: an
+// http.Server reports both through Limiter.ConnState (with
+// Options.ActiveOnState, a connection is active once the server has read
+// a request's whole head: until then one that has sent bytes is only
+// started, and may still be closed for room, so trickling half a header
+// holds nothing either); for other request/response protocols
+// (Options.IdleOnWrite, e.g. DNS over TCP) a read that returns bytes
+// makes it busy and a write idle (the answer is out; the server waits for
+// the next query).
 //
 // IPv4 addresses are counted one by one; IPv6 addresses by /64, the
 // smallest network a site is given.
@@ -49,6 +54,11 @@ type Options struct {
 	// IdleOnWrite makes a connection idle when the server writes to it,
 	// for servers that do not call ConnState (see the package doc).
 	IdleOnWrite bool
+	// ActiveOnState says the server reports a request's start through
+	// ConnState (http.Server: once a request's head is whole): bytes
+	// alone then make a connection only started, still closed for room
+	// before idle ones. Without it, bytes make a connection busy.
+	ActiveOnState bool
 	// Logger gets a warning, at most once a minute, while connections are
 	// being closed to keep the caps; nil: none.
 	Logger *slog.Logger
@@ -58,9 +68,10 @@ type Options struct {
 type state int
 
 const (
-	stateNew    state = iota // accepted, no byte received yet
-	stateActive              // in a request
-	stateIdle                // between requests
+	stateNew     state = iota // accepted, no byte received yet
+	stateStarted              // bytes received, the request's head not yet whole (ConnState servers)
+	stateActive               // in a request
+	stateIdle                 // between requests
 )
 
 // Stats counts what a Limiter did.
@@ -87,19 +98,19 @@ type Limiter struct {
 }
 
 // group is the connections of one address, or all of them: their number
-// and, oldest first, those waiting for a first byte and those idle.
+// and, oldest first, those waiting for a first byte, those sending a
+// request's head, and those idle.
 type group struct {
-	n          int
-	fresh, idl list.List // of *Conn
+	n                   int
+	fresh, started, idl list.List // of *Conn
 }
 
 // victim returns the connection of g to close for room, or nil.
 func (g *group) victim() *Conn {
-	if e := g.fresh.Front(); e != nil {
-		return e.Value.(*Conn)
-	}
-	if e := g.idl.Front(); e != nil {
-		return e.Value.(*Conn)
+	for _, ls := range []*list.List{&g.fresh, &g.started, &g.idl} {
+		if e := ls.Front(); e != nil {
+			return e.Value.(*Conn)
+		}
 	}
 	return nil
 }
@@ -150,11 +161,16 @@ type Conn struct {
 	closeErr  error
 }
 
-// Read reads from the connection; bytes make it busy.
+// Read reads from the connection; bytes make it busy, or with
+// ActiveOnState started (until the server reports it active).
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.busy.Load() {
-		c.l.set(c, stateActive)
+		if c.l.opts.ActiveOnState {
+			c.l.start(c)
+		} else {
+			c.l.set(c, stateActive)
+		}
 	}
 	return n, err
 }
@@ -282,10 +298,24 @@ func (l *Limiter) silent(c *Conn) {
 	c.Close()
 }
 
+// start moves c from new or idle to started.
+func (l *Limiter) start(c *Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.state == stateNew || c.state == stateIdle {
+		l.setLocked(c, stateStarted)
+	}
+}
+
 // set moves c to state s.
 func (l *Limiter) set(c *Conn, s state) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.setLocked(c, s)
+}
+
+// setLocked is set with l.mu held.
+func (l *Limiter) setLocked(c *Conn, s state) {
 	if c.gone || c.state == s {
 		return
 	}
@@ -304,6 +334,8 @@ func (l *Limiter) enter(c *Conn, g *group) {
 	switch c.state {
 	case stateNew:
 		c.global, c.local = l.all.fresh.PushBack(c), g.fresh.PushBack(c)
+	case stateStarted:
+		c.global, c.local = l.all.started.PushBack(c), g.started.PushBack(c)
 	case stateIdle:
 		c.global, c.local = l.all.idl.PushBack(c), g.idl.PushBack(c)
 	case stateActive:
@@ -317,6 +349,9 @@ func (l *Limiter) leave(c *Conn, g *group) {
 	case stateNew:
 		l.all.fresh.Remove(c.global)
 		g.fresh.Remove(c.local)
+	case stateStarted:
+		l.all.started.Remove(c.global)
+		g.started.Remove(c.local)
 	case stateIdle:
 		l.all.idl.Remove(c.global)
 		g.idl.Remove(c.local)

@@ -222,3 +222,53 @@ func TestOnePerAddress(t *testing.T) {
 	second.Close()
 	holds(t, lim, 0, 0)
 }
+
+// TestHTTPPartialHead: behind an http.Server, a connection that has sent
+// only part of a request's head is not busy: at the cap it is closed to
+// make room (after silent ones, before idle ones), so trickling half a
+// header holds nothing anyone else needs. A connection whose request is
+// in its handler is busy and kept. (Bytes used to make a connection busy
+// at once: 1,024 half-headers from 8 addresses shut every newcomer out.)
+func TestHTTPPartialHead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := connlimit.New(connlimit.Options{Max: 2, PerAddr: 2, ActiveOnState: true})
+	release := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}), ConnState: lim.ConnState}
+	go srv.Serve(lim.Listener(ln))
+	t.Cleanup(func() { close(release); srv.Close() })
+	addr := ln.Addr().String()
+
+	inHandler := dial(t, addr, "127.0.0.1")
+	if _, err := io.WriteString(inHandler, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	holds(t, lim, 1, 1)
+	half := dial(t, addr, "127.0.0.1")
+	if _, err := io.WriteString(half, "POST / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the half head to be read", func() bool { return lim.Stats().Open == 2 })
+	time.Sleep(50 * time.Millisecond) // let the server read the bytes it was sent
+
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("GET with the cap held by a request in its handler and a half-sent head: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !testkit.Closed(half, 5*time.Second) {
+		t.Fatal("the half-sent head was kept; the newcomer should have taken its place")
+	}
+	if st := lim.Stats(); st.Evicted != 1 || st.Refused != 0 || st.Busy != 1 {
+		t.Errorf("stats %+v, want 1 evicted, none refused, the handler's connection busy", st)
+	}
+}

@@ -746,15 +746,22 @@ func canonicalHeaders(r *http.Request, names []string) string {
 
 // headerValues returns all values of the header named n (lower case) in
 // the server-side view of a request: Go moves Host out of r.Header into
-// r.Host, and a request built in process may carry its length only in
-// r.ContentLength.
+// r.Host and Transfer-Encoding into r.TransferEncoding, and a request
+// built in process may carry its length only in r.ContentLength. (curl
+// --aws-sigv4 signs Transfer-Encoding; the AWS SDKs leave it out.)
 func headerValues(r *http.Request, n string) []string {
-	if n == "host" {
+	switch n {
+	case "host":
 		h := r.Host
 		if h == "" && r.URL != nil {
 			h = r.URL.Host
 		}
 		return []string{h}
+	case "transfer-encoding":
+		if vals := r.Header.Values(n); len(vals) > 0 || len(r.TransferEncoding) == 0 {
+			return vals
+		}
+		return []string{strings.Join(r.TransferEncoding, ",")}
 	}
 	vals := r.Header.Values(n)
 	if len(vals) == 0 {

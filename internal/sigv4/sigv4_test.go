@@ -685,6 +685,21 @@ func TestCanonicalForms(t *testing.T) {
 	}
 }
 
+// TestSignedTransferEncoding: a client that signs Transfer-Encoding (curl
+// --aws-sigv4 does) is verified, although Go's server moves that header
+// out of r.Header into r.TransferEncoding. (It was canonicalised as empty,
+// so such a request got SignatureDoesNotMatch.)
+func TestSignedTransferEncoding(t *testing.T) {
+	wire := "POST / HTTP/1.1\r\nHost: email.us-east-1.amazonaws.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(wire)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := canonicalHeaders(r, []string{"host", "transfer-encoding"}), "host:email.us-east-1.amazonaws.com\ntransfer-encoding:chunked\n"; got != want {
+		t.Errorf("canonical headers %q, want %q", got, want)
+	}
+}
+
 // recorder is an HTTP handler that verifies every request it gets.
 type recorder struct {
 	v    *Verifier
