@@ -50,6 +50,9 @@ func (a *App) ListAccounts(ctx context.Context, w io.Writer) error {
 // one (generated when id is empty) and prints its secret; with remove, it
 // then removes that key (the account's last one only with force).
 func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool, id, secret, remove string, force bool) error {
+	if force && remove == "" { // before anything is added
+		return errors.New("--force goes with --remove")
+	}
 	acct, err := a.Accounts.Find(ctx, ref)
 	if err != nil {
 		return err
@@ -60,9 +63,6 @@ func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool
 			return err
 		}
 		fmt.Fprintf(w, "access_key_id      %s\nsecret_access_key  %s\n\n", k.AccessKeyID, k.Secret)
-	}
-	if force && remove == "" {
-		return errors.New("--force goes with --remove")
 	}
 	if remove != "" {
 		if err := a.Accounts.RemoveKey(ctx, acct.ID, remove, force); err != nil {

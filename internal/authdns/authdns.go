@@ -48,7 +48,7 @@
 //     size (512 without EDNS, at most 1232) and truncated with the TC bit
 //     set when larger, so clients retry over TCP, where up to 65535 bytes
 //     are sent.
-//   - TCP: at most Options.MaxTCPConns connections are open at once (more
+//   - TCP: at most DefaultMaxTCPConns connections are open at once (more
 //     wait for a free one), unless Options.TCPConns bounds them otherwise
 //     (Sesame's serve makes a newcomer over the caps close a silent or idle
 //     connection rather than wait); a connection has 2 s to send its
@@ -97,7 +97,8 @@ const (
 	// shutdownTimeout bounds the wait for in-flight queries on shutdown.
 	shutdownTimeout = 5 * time.Second
 
-	// DefaultMaxTCPConns bounds open TCP connections (Options.MaxTCPConns).
+	// DefaultMaxTCPConns bounds open TCP connections when Options.TCPConns
+	// is not set.
 	// Resolvers use TCP only after a truncated UDP answer, one query at a
 	// time; this leaves room for many while bounding the goroutines and
 	// buffers held.
@@ -152,12 +153,9 @@ type Options struct {
 	Serial uint32
 	// Logger; nil: slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
-	// MaxTCPConns bounds the open TCP connections; further ones wait in
-	// the kernel's backlog until one closes. 0: DefaultMaxTCPConns.
-	// Unused when TCPConns is set.
-	MaxTCPConns int
-	// TCPConns, if set, wraps the TCP listener to bound its connections
-	// instead of MaxTCPConns. The connections it returns are closed by
+	// TCPConns, if set, wraps the TCP listener to bound its connections;
+	// nil: at most DefaultMaxTCPConns, further ones waiting in the
+	// kernel's backlog until one closes. The connections it returns are closed by
 	// the server when done; a write to one is an answer, after which the
 	// connection waits idle for its next query.
 	TCPConns func(net.Listener) net.Listener
@@ -228,8 +226,7 @@ type Server struct {
 	mxGlue  []dns.RR         // A/AAAA of the feedback host (additional section of MX)
 	dkim    func(ctx context.Context, token string) ([]string, error)
 	log     *slog.Logger
-	dkimDot string // ".dkim.<zone>", lower-case fqdn
-	maxTCP  int
+	dkimDot string                          // ".dkim.<zone>", lower-case fqdn
 	limit   func(net.Listener) net.Listener // the TCP listener's bound
 }
 
@@ -278,14 +275,10 @@ func New(opts Options) (*Server, error) {
 		dkim:    opts.DKIMRecords,
 		log:     log,
 		dkimDot: "." + names.fqdnDKIMParent(),
-		maxTCP:  opts.MaxTCPConns,
-	}
-	if s.maxTCP <= 0 {
-		s.maxTCP = DefaultMaxTCPConns
 	}
 	s.limit = opts.TCPConns
 	if s.limit == nil {
-		s.limit = func(ln net.Listener) net.Listener { return netutil.LimitListener(ln, s.maxTCP) }
+		s.limit = func(ln net.Listener) net.Listener { return netutil.LimitListener(ln, DefaultMaxTCPConns) }
 	}
 
 	hdr := func(name string, t uint16) dns.RR_Header {

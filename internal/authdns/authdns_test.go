@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 
 	"github.com/sesame-email/sesame/internal/connlimit"
 	"github.com/sesame-email/sesame/internal/testkit"
@@ -912,10 +913,10 @@ func TestListenAndServeFixedPort(t *testing.T) {
 	}
 }
 
-// TestTCPConnectionCap: with MaxTCPConns connections open, the next one is
-// not served until one of them closes.
+// TestTCPConnectionCap: with a listener bound of 2 connections open, the
+// next one is not served until one of them closes.
 func TestTCPConnectionCap(t *testing.T) {
-	s, err := New(Options{Zone: testZone, Region: testRegion, MaxTCPConns: 2})
+	s, err := New(Options{Zone: testZone, Region: testRegion, TCPConns: func(ln net.Listener) net.Listener { return netutil.LimitListener(ln, 2) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -946,13 +947,12 @@ func TestTCPConnectionCap(t *testing.T) {
 	wantRcode(t, r, dns.RcodeSuccess)
 }
 
-// TestTCPConns: Options.TCPConns bounds the TCP connections instead of
-// MaxTCPConns; with Sesame's (package connlimit, answers making a
+// TestTCPConns: Options.TCPConns bounds the TCP connections; with Sesame's (package connlimit, answers making a
 // connection idle), silent connections at the cap do not keep a query
 // out, and UDP is answered meanwhile.
 func TestTCPConns(t *testing.T) {
 	lim := connlimit.New(connlimit.Options{Max: 2, IdleOnWrite: true})
-	s, err := New(Options{Zone: testZone, Region: testRegion, MaxTCPConns: 1, TCPConns: lim.Listener})
+	s, err := New(Options{Zone: testZone, Region: testRegion, TCPConns: lim.Listener})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func verdict(r *Report) string {
 		fmt.Fprintf(&b, " %s", r.Complaint.FeedbackType)
 	}
 	for _, rc := range r.Recipients {
-		fmt.Fprintf(&b, " [%s %s %s %s/%s %v]", rc.Address, rc.Action, rc.Status, rc.BounceType, rc.BounceSubType, rc.Suppress)
+		fmt.Fprintf(&b, " [%s %s %s %s/%s %v %v]", rc.Address, rc.Action, rc.Status, rc.BounceType, rc.BounceSubType, rc.Suppress, rc.Source)
 	}
 	return b.String()
 }

@@ -297,7 +297,6 @@ func ValidateTags(field string, tags []Tag) error {
 	if len(tags) > MaxTags {
 		return tooManyTags(field, len(tags))
 	}
-	first := make(map[string]int, len(tags))
 	for i, t := range tags {
 		nf, vf := fmt.Sprintf("%s[%d].Name", field, i), fmt.Sprintf("%s[%d].Value", field, i)
 		switch {
@@ -318,10 +317,13 @@ func ValidateTags(field string, tags []Tag) error {
 		case !onlyTagChars(t.Value, ".@"):
 			return invalid(vf, "Invalid tag value %s: only alphanumeric ASCII characters, '_',  '-' , '.', '@' are allowed.", t.Value)
 		}
-		if j, ok := first[t.Name]; ok {
-			return invalid(nf, "%s gives the tag name %s more than once (%s[%d] and %s[%d]); each name may be given once.", field, t.Name, field, j, field, i)
+		// At most MaxTags: comparing with those before costs less than a
+		// map on every send.
+		for j := range tags[:i] {
+			if tags[j].Name == t.Name {
+				return invalid(nf, "%s gives the tag name %s more than once (%s[%d] and %s[%d]); each name may be given once.", field, t.Name, field, j, field, i)
+			}
 		}
-		first[t.Name] = i
 	}
 	return nil
 }

@@ -78,6 +78,7 @@ const (
 type Stats struct {
 	Open     int // connections open now
 	Busy     int // of which in a request
+	Started  int // of which sending a request's head (ActiveOnState)
 	Evicted  int // closed to make room for a newcomer
 	Refused  int // newcomers closed at once: everything in the way was busy
 	TimedOut int // closed for sending nothing within FirstByte
@@ -228,7 +229,7 @@ func (l *Limiter) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.stats
-	st.Open, st.Busy = l.all.n, l.busy
+	st.Open, st.Busy, st.Started = l.all.n, l.busy, l.all.started.Len()
 	return st
 }
 

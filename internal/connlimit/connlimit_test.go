@@ -255,8 +255,7 @@ func TestHTTPPartialHead(t *testing.T) {
 	if _, err := io.WriteString(half, "POST / HTTP/1.1\r\nHost: x\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, "the half head to be read", func() bool { return lim.Stats().Open == 2 })
-	time.Sleep(50 * time.Millisecond) // let the server read the bytes it was sent
+	testkit.WaitFor(t, "the half head to be read", func() bool { st := lim.Stats(); return st.Open == 2 && st.Started == 1 })
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	resp, err := client.Get("http://" + addr + "/")
@@ -268,6 +267,8 @@ func TestHTTPPartialHead(t *testing.T) {
 	if !testkit.Closed(half, 5*time.Second) {
 		t.Fatal("the half-sent head was kept; the newcomer should have taken its place")
 	}
+	// The GET's connection turns idle once the server is done with it.
+	testkit.WaitFor(t, "the newcomer's request to end", func() bool { return lim.Stats().Busy == 1 })
 	if st := lim.Stats(); st.Evicted != 1 || st.Refused != 0 || st.Busy != 1 {
 		t.Errorf("stats %+v, want 1 evicted, none refused, the handler's connection busy", st)
 	}

@@ -81,7 +81,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			return nil, fmt.Errorf("db: database URL must be postgres://... (got %q)", redact(opts.URL))
 		}
-		s, err := openPostgres(ctx, opts)
+		s, err := openPostgres(ctx, u, opts.Logger)
 		if err != nil {
 			return nil, err
 		}

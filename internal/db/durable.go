@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// openPostgres opens the pool for opts.URL and makes sure a commit is
-// durable when it returns: a server (or URL) with synchronous_commit=off
-// acknowledges commits it may still lose on a crash, so Sesame then asks
-// for synchronous_commit=on on every connection of its own. fsync=off
+// openPostgres opens the pool for the URL u (Options.URL, parsed) and
+// makes sure a commit is durable when it returns: a server (or URL) with
+// synchronous_commit=off acknowledges commits it may still lose on a
+// crash, so Sesame then asks for synchronous_commit=on on every
+// connection of its own. fsync=off
 // cannot be overridden by a client; it is logged as an error.
-func openPostgres(ctx context.Context, opts Options) (*sql.DB, error) {
-	log := opts.Logger
+func openPostgres(ctx context.Context, u *url.URL, log *slog.Logger) (*sql.DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -29,7 +29,7 @@ func openPostgres(ctx context.Context, opts Options) (*sql.DB, error) {
 		s.SetConnMaxIdleTime(5 * time.Minute)
 		return s, nil
 	}
-	s, err := open(opts.URL)
+	s, err := open(u.String())
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,6 @@ func openPostgres(ctx context.Context, opts Options) (*sql.DB, error) {
 		return s, nil
 	}
 	s.Close()
-	u, _ := url.Parse(opts.URL) // parsed by Open already
 	q := u.Query()
 	q.Set("synchronous_commit", "on") // pgx sends unknown parameters as run-time settings
 	u.RawQuery = q.Encode()

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"fmt"
 )
 
 // OpenAt opens the database dsn of dialect d (a SQLite file name, or a
@@ -20,25 +19,9 @@ func OpenAt(ctx context.Context, d Dialect, dsn string, version int) (*DB, error
 		return nil, err
 	}
 	db := &DB{sql: s, Dialect: d}
-	ms, err := loadMigrations(d)
-	if err != nil {
+	if err := db.migrateTo(ctx, version); err != nil {
+		s.Close()
 		return nil, err
-	}
-	if _, err := db.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return nil, err
-	}
-	for _, m := range ms {
-		if m.version > version {
-			break
-		}
-		for _, st := range splitStatements(m.sql) {
-			if _, err := db.Exec(ctx, st); err != nil {
-				return nil, fmt.Errorf("%s: %w", m.name, err)
-			}
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.version, m.name); err != nil {
-			return nil, err
-		}
 	}
 	return db, nil
 }

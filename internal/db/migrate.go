@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -96,7 +97,11 @@ func loadMigrations(d Dialect) ([]migration, error) {
 // migrate applies the migrations not yet recorded in schema_migrations,
 // each in its own transaction. On PostgreSQL an advisory lock makes nodes
 // starting together take turns.
-func (d *DB) migrate(ctx context.Context) error {
+func (d *DB) migrate(ctx context.Context) error { return d.migrateTo(ctx, math.MaxInt) }
+
+// migrateTo is migrate, for the migrations up to version upTo only (tests
+// of upgrades start from an older schema).
+func (d *DB) migrateTo(ctx context.Context, upTo int) error {
 	ms, err := loadMigrations(d.Dialect)
 	if err != nil {
 		return err
@@ -105,6 +110,9 @@ func (d *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("db: create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
+		if m.version > upTo {
+			break
+		}
 		err := d.InTx(ctx, func(tx *Tx) error {
 			if d.Dialect == Postgres {
 				if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7305142)`); err != nil {

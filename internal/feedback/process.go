@@ -132,10 +132,7 @@ type Result struct {
 func (p *Processor) Apply(ctx context.Context, in *Received, sents ...*queue.Sent) ([]Result, error) {
 	results := make([]Result, len(sents))
 	plans := make([][]outcome, len(sents))
-	from := in.Evidence.HeaderFrom
-	if from == nil {
-		from = headerFrom(in.Raw)
-	}
+	from := headerFrom(in.Raw) // the same for every message
 	for i, sent := range sents {
 		r := &results[i]
 		plans[i] = p.plan(ctx, sent, in, from, r)
@@ -291,14 +288,14 @@ func claimKey(ctx context.Context, tx *db.Tx, messageID, recipient, kind string,
 // the addresses each suppresses, and notes in res what it ignores and the
 // verdict about each recipient it checked.
 //
-// from is the report's From addresses (origin.Evidence.HeaderFrom).
+// from is the addresses of the report's From (origin.Evidence.HeaderFrom).
 func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, from []string, res *Result) []outcome {
 	rep := in.Report
 	if sent.System {
 		res.Ignored = append(res.Ignored, "feedback about Sesame's own mail is only logged")
 		return nil
 	}
-	v := &verifier{ctx: ctx, in: in, ev: in.Evidence, res: res, verdicts: map[string]origin.Verdict{}}
+	v := &verifier{ctx: ctx, in: in, ev: in.Evidence, res: res}
 	v.ev.SenderDomains = senderDomains(sent)
 	v.ev.HeaderFrom = from
 	v.ev.Complaint = rep.Kind == bounce.KindComplaint
@@ -321,14 +318,14 @@ func (p *Processor) plan(ctx context.Context, sent *queue.Sent, in *Received, fr
 }
 
 // verifier decides, for one report and one message, whether the report
-// may change anything for a recipient, once per recipient domain.
+// may change anything for a recipient. in.Check remembers its verdicts
+// for the whole report (reportCheck), so asking again is free.
 type verifier struct {
-	ctx      context.Context
-	in       *Received
-	ev       origin.Evidence
-	res      *Result
-	refuse   string // when set, nothing is verified, for this reason
-	verdicts map[string]origin.Verdict
+	ctx    context.Context
+	in     *Received
+	ev     origin.Evidence
+	res    *Result
+	refuse string // when set, nothing is verified, for this reason
 }
 
 // verified reports whether the report comes from the side of addr's
@@ -336,9 +333,8 @@ type verifier struct {
 func (v *verifier) verified(addr string) bool {
 	_, domain, _ := strings.Cut(addr, "@")
 	domain = strings.ToLower(domain)
-	verdict, ok := v.verdicts[domain]
+	var verdict origin.Verdict
 	switch {
-	case ok:
 	case v.refuse != "":
 		verdict = origin.Verdict{Reason: v.refuse}
 	case v.in.Check == nil:
@@ -346,7 +342,6 @@ func (v *verifier) verified(addr string) bool {
 	default:
 		verdict = v.in.Check(v.ctx, v.ev, domain)
 	}
-	v.verdicts[domain] = verdict
 	v.res.Checked = append(v.res.Checked, Checked{Address: addr, Verified: verdict.OK, How: verdict.How, Reason: verdict.Reason, Temporary: verdict.Temporary})
 	if !verdict.OK {
 		v.res.Ignored = append(v.res.Ignored, fmt.Sprintf("%s: not shown to come from the recipient's side: %s", addr, verdict.Reason))

@@ -124,7 +124,7 @@ type received struct {
 	prefix []byte // the first bytes of the message, at most the prefix limit
 	size   int64  // every byte read (the rest was discarded)
 	// cut says the prefix stopped short of the prefix limit because no
-	// held bytes were free.
+	// held bytes were free (logged with the report).
 	cut bool
 	h   *holder
 }

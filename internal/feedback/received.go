@@ -26,8 +26,8 @@ type Received struct {
 	Report *bounce.Report
 	// Evidence is where the report came from: client address, HELO name,
 	// envelope sender, DKIM results. Apply adds the SenderDomains of each
-	// message it is applied to, Complaint (from Report.Kind) and, when
-	// HeaderFrom is nil, the addresses of Raw's From field.
+	// message it is applied to, Complaint (from Report.Kind) and
+	// HeaderFrom (the addresses of Raw's From field).
 	Evidence origin.Evidence
 	// Check decides whether the report comes from the side of a
 	// recipient's domain (origin.Checker.Check). Nil: nothing is verified,

@@ -59,7 +59,7 @@ func (rc *reportCheck) Resolver() dns.Resolver { return rc.checker.Resolver }
 // Check is origin.Checker.Check within the report's bounds. A verdict
 // that is temporary only because the report's budget ran out is made
 // permanent: the report would use up its budget again when retried.
-func (rc *reportCheck) Check(ctx context.Context, ev origin.Evidence, recipientDomain string) origin.Verdict {
+func (rc *reportCheck) Check(_ context.Context, ev origin.Evidence, recipientDomain string) origin.Verdict {
 	d := strings.ToLower(strings.TrimSuffix(recipientDomain, "."))
 	key := d + "\x00" + strings.Join(ev.SenderDomains, " ")
 	rc.mu.Lock()
@@ -74,9 +74,9 @@ func (rc *reportCheck) Check(ctx context.Context, ev origin.Evidence, recipientD
 		return v
 	}
 	rc.domains[d] = true
-	ctx, cancel := rc.withSession(ctx)
-	defer cancel()
-	v := rc.checker.Check(ctx, ev, d)
+	// The session's context: the one Apply is given carries its values
+	// but outlives it (what was found is stored after the session).
+	v := rc.checker.Check(rc.session, ev, d)
 	if v.Temporary && rc.budget.spent() {
 		v.Temporary = false
 		v.Reason = fmt.Sprintf("not checked to the end: the report used up its DNS budget (%d lookups, %s of lookup time); %s",
@@ -84,25 +84,6 @@ func (rc *reportCheck) Check(ctx context.Context, ev origin.Evidence, recipientD
 	}
 	rc.verdicts[key] = v
 	return v
-}
-
-// withSession returns ctx ended also when the session ends: by its
-// deadline (MaxSession; the DNS client gives up a query in flight at a
-// deadline, not at a cancellation) or when it is cancelled (Logout).
-func (rc *reportCheck) withSession(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancelC := context.WithCancel(ctx)
-	cancel := cancelC
-	if d, ok := rc.session.Deadline(); ok {
-		var cancelD context.CancelFunc
-		ctx, cancelD = context.WithDeadline(ctx, d)
-		cancel = func() { cancelD(); cancelC() }
-	}
-	if rc.session.Err() != nil {
-		cancel()
-		return ctx, cancel
-	}
-	stop := context.AfterFunc(rc.session, cancel)
-	return ctx, func() { stop(); cancel() }
 }
 
 // errReportBudget fails a lookup beyond a report's budget.

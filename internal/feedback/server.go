@@ -316,7 +316,7 @@ func (x *session) Data(r io.Reader) error {
 		r := res[i]
 		temporary = temporary || r.Temporary
 		s.log.Info("feedback received", "remote_ip", x.remote, "helo", x.helo, "mail_from", x.from, "message_id", sent.ID, "account", sent.AccountID,
-			"kind", rep.Kind, "format", rep.Format, "size", rc.size, "outcome", r.outcome(), "report_id", r.StoredID, "checked", r.Checked,
+			"kind", rep.Kind, "format", rep.Format, "size", rc.size, "prefix_cut", rc.cut, "outcome", r.outcome(), "report_id", r.StoredID, "checked", r.Checked,
 			"events", r.Events, "suppressed", r.Suppressed, "forwarded", r.Forwarded, "ignored", r.Ignored, "duplicate", r.Duplicate,
 			"temporary", r.Temporary)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/db"
 )
 
@@ -125,9 +124,6 @@ func (s *Store) failBorrowed(ctx context.Context, tx *db.Tx, owner *Identity, at
 	}
 	var out []Transition
 	for _, i := range found {
-		if !addr.IsSubdomain(i.MailFrom.Domain, owner.Domain) && i.MailFrom.Domain != owner.Domain {
-			continue // LIKE is a coarse filter
-		}
 		by, err := borrowedFrom(ctx, tx, i.AccountID, i.MailFrom.Domain)
 		if err != nil {
 			return nil, err

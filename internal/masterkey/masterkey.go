@@ -70,25 +70,22 @@ func Open(ctx context.Context, d *db.DB, o Options) (*seal.Box, error) {
 	if err != nil {
 		return nil, err
 	}
+	if checked {
+		return o.checkedBox(stored, log)
+	}
 	var sealed []seal.Sealed
-	if !checked && o.Sealed != nil {
+	if o.Sealed != nil {
 		if sealed, err = o.Sealed(ctx); err != nil {
 			return nil, fmt.Errorf("masterkey: %w", err)
 		}
 	}
-	secret, source, err := o.secret(stored, checked, sealed, log)
+	secret, source, err := o.secret(stored, false, sealed, log)
 	if err != nil {
 		return nil, err
 	}
 	box, err := seal.New(secret)
 	if err != nil {
 		return nil, fmt.Errorf("masterkey: %s: %w", source, err)
-	}
-	if checked {
-		if !box.Matches(stored) {
-			return nil, wrongKey(source, stored, box)
-		}
-		return box, nil
 	}
 	// No key check yet: a new database, or one from before key checks.
 	// Before them an admin command given no key made a key file of its
@@ -135,18 +132,25 @@ func CheckBeforeMigrate(ctx context.Context, d *db.DB, o Options) error {
 	if err != nil || !checked {
 		return err
 	}
-	secret, source, err := o.secret(stored, true, nil, slog.New(slog.DiscardHandler))
+	_, err = o.checkedBox(stored, slog.New(slog.DiscardHandler))
+	return err
+}
+
+// checkedBox returns the Box of the master key o names, which must match
+// the key check stored.
+func (o Options) checkedBox(stored string, log *slog.Logger) (*seal.Box, error) {
+	secret, source, err := o.secret(stored, true, nil, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	box, err := seal.New(secret)
 	if err != nil {
-		return fmt.Errorf("masterkey: %s: %w", source, err)
+		return nil, fmt.Errorf("masterkey: %s: %w", source, err)
 	}
 	if !box.Matches(stored) {
-		return wrongKey(source, stored, box)
+		return nil, wrongKey(source, stored, box)
 	}
-	return nil
+	return box, nil
 }
 
 // short is the part of a key check shown in messages.

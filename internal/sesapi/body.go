@@ -1,7 +1,6 @@
 package sesapi
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -136,10 +135,8 @@ func (s *Server) take(r *http.Request, acct string, b *body, n int64, p *pace) *
 	if b.held == 0 {
 		share = "" // a request's first chunk
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.BodyWait)
-	defer cancel()
 	start := time.Now()
-	waited, err := s.budget.take(ctx, share, n)
+	waited, err := s.budget.take(r.Context(), s.opts.BodyWait, share, n)
 	if waited {
 		p.waited(time.Since(start))
 	}

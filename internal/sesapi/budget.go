@@ -3,6 +3,7 @@ package sesapi
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // budget bounds the request body bytes all requests hold at once, and the
@@ -19,7 +20,10 @@ type budget struct {
 	free  int64
 	share int64            // the most one account may hold
 	held  map[string]int64 // by account; absent: 0
-	freed chan struct{}    // closed, and replaced, whenever bytes are given back
+	// freed is closed, and replaced, when bytes are given back while
+	// someone waits (waiters > 0).
+	freed   chan struct{}
+	waiters int
 }
 
 func newBudget(total, share int64) *budget {
@@ -27,8 +31,11 @@ func newBudget(total, share int64) *budget {
 }
 
 // take takes n bytes, counted in account acct's share unless acct is "",
-// waiting for them until ctx ends. It reports whether it had to wait.
-func (b *budget) take(ctx context.Context, acct string, n int64) (waited bool, _ error) {
+// waiting for them at most wait (or until ctx ends). It reports whether it
+// had to wait. Taking bytes that are free costs no timer: one is made only
+// to wait.
+func (b *budget) take(ctx context.Context, wait time.Duration, acct string, n int64) (waited bool, err error) {
+	var timeout <-chan time.Time
 	for {
 		b.mu.Lock()
 		if n <= b.free && (acct == "" || b.held[acct]+n <= b.share) {
@@ -40,12 +47,26 @@ func (b *budget) take(ctx context.Context, acct string, n int64) (waited bool, _
 			return waited, nil
 		}
 		freed := b.freed
+		b.waiters++
 		b.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
+		}
 		waited = true
 		select {
 		case <-freed:
+		case <-timeout:
+			err = context.DeadlineExceeded
 		case <-ctx.Done():
-			return waited, ctx.Err()
+			err = ctx.Err()
+		}
+		b.mu.Lock()
+		b.waiters--
+		b.mu.Unlock()
+		if err != nil {
+			return waited, err
 		}
 	}
 }
@@ -63,8 +84,10 @@ func (b *budget) give(acct string, n, shared int64) {
 			delete(b.held, acct)
 		}
 	}
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.waiters > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
 	b.mu.Unlock()
 }
 

@@ -15,7 +15,7 @@
 // The bodies that are read are held in chunks taken from a byte budget as
 // bytes arrive, never for a declared length: all bodies together hold at
 // most Options.MaxInFlight, those of one account (signature checked or
-// not yet) at most Options.MaxPerAccount beyond each request's first
+// not yet) at most twice Options.MaxBody beyond each request's first
 // chunk, so that small calls pass when an account's share is taken. A
 // request that finds no room waits Options.BodyWait, then gets SES's
 // throttling error. A body must keep arriving, Options.MinBodyRate bytes
@@ -131,13 +131,8 @@ type Options struct {
 	// once; 0 means DefaultMaxInFlight. A value below MaxBody is raised to
 	// it, so that every acceptable body fits.
 	MaxInFlight int64
-	// MaxPerAccount bounds the body bytes the requests of one account
-	// (signed with any of its access key ids, the signature checked or
-	// not yet) hold at once beyond each request's first 64 KiB chunk; 0
-	// means twice MaxBody. It is kept between MaxBody and MaxInFlight.
-	MaxPerAccount int64
 	// BodyWait is how long a request waits for room under MaxInFlight
-	// or MaxPerAccount before it is answered with SES's throttling error;
+	// or an account's share (twice MaxBody) before it is answered with SES's throttling error;
 	// 0 means DefaultBodyWait.
 	BodyWait time.Duration
 	// MinBodyRate and BodyRateWindow: while a body is read, each
@@ -180,10 +175,6 @@ func New(opts Options) *Server {
 		s.opts.MaxInFlight = DefaultMaxInFlight
 	}
 	s.opts.MaxInFlight = max(s.opts.MaxInFlight, s.opts.MaxBody)
-	if s.opts.MaxPerAccount <= 0 {
-		s.opts.MaxPerAccount = 2 * s.opts.MaxBody
-	}
-	s.opts.MaxPerAccount = min(max(s.opts.MaxPerAccount, s.opts.MaxBody), s.opts.MaxInFlight)
 	if s.opts.BodyWait <= 0 {
 		s.opts.BodyWait = DefaultBodyWait
 	}
@@ -196,7 +187,10 @@ func New(opts Options) *Server {
 	if s.opts.BodyTimeout <= 0 {
 		s.opts.BodyTimeout = DefaultBodyTimeout
 	}
-	s.budget = newBudget(s.opts.MaxInFlight, s.opts.MaxPerAccount)
+	// One account (signed with any of its access key ids, the signature
+	// checked or not yet) holds at most twice MaxBody beyond each
+	// request's first chunk.
+	s.budget = newBudget(s.opts.MaxInFlight, min(2*s.opts.MaxBody, s.opts.MaxInFlight))
 	s.verifier = &sigv4.Verifier{
 		Service: "ses",
 		Now:     s.now,
