@@ -1,0 +1,37 @@
+// Package push delivers notifications to HTTP and HTTPS endpoints, the way
+// Amazon SNS delivers to its http/https subscriptions: durably queued (in
+// the transaction that produced them), retried on failure under a delivery
+// policy, parked when the policy is spent, and never holding up one
+// endpoint behind another.
+package push
+
+import (
+	"net/http"
+	"time"
+)
+
+// Delivery is one notification to POST to one endpoint.
+type Delivery struct {
+	AccountID       string
+	TopicARN        string
+	SubscriptionARN string // "" for a delivery not tied to a subscription
+	// Endpoint is the http:// or https:// URL to POST to.
+	Endpoint string
+	// Header holds the request's headers (Content-Type, x-amz-sns-*).
+	Header http.Header
+	// Body is the request body as it is sent on every attempt.
+	Body []byte
+	// Policy says how failed attempts are retried.
+	Policy Policy
+}
+
+// Policy is SNS's healthyRetryPolicy for HTTP/S endpoints.
+type Policy struct {
+	MinDelay, MaxDelay   time.Duration
+	NumRetries           int // attempts after the first
+	NumNoDelayRetries    int
+	NumMinDelayRetries   int
+	NumMaxDelayRetries   int
+	Backoff              string // "linear", "arithmetic", "geometric" or "exponential"
+	MaxReceivesPerSecond int    // throttlePolicy; 0: unlimited
+}
