@@ -26,7 +26,9 @@ func TestEnforcementStatus(t *testing.T) {
 		}
 		totals := map[string]reputation.Totals{}
 		g, err := reputation.New(reputation.Options{DB: d, Now: env.Clock.Now,
-			Totals: func(ctx context.Context, id, set string, since time.Time) (reputation.Totals, error) { return totals[id], nil },
+			Totals: func(ctx context.Context, id, set string, since time.Time) (reputation.Totals, error) {
+				return totals[id], nil
+			},
 			PauseAccount: func(ctx context.Context, id string) error {
 				return env.Accounts.SetSendingEnabled(ctx, id, false)
 			},
