@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,9 @@ Usage:
   sesame account list
   sesame account keys <account> [--add [--access-key-id K --secret-access-key S]] [--remove KEY_ID [--force]]
   sesame account production <account> [--max-24h-send N] [--max-send-rate R]
+  sesame account reinstate <account>        lift a reputation SHUTDOWN: sending resumes, status HEALTHY
+  sesame configset threshold <account> <set> [--bounce-rate R] [--complaint-rate R] [--clear]
+                                             pause the configuration set when its rates reach R (0.05 or 5%)
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
   sesame events tail [--account A] [--limit N] [--follow]
@@ -60,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cmd, args := args[0], args[1:]
 	sub := ""
-	if cmd == "account" || cmd == "identity" || cmd == "events" || cmd == "feedback" {
+	if cmd == "account" || cmd == "identity" || cmd == "events" || cmd == "feedback" || cmd == "configset" {
 		if len(args) == 0 {
 			return fmt.Errorf("%s: which command? see 'sesame help'", cmd)
 		}
@@ -75,8 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var (
 		name, email, keyID, secret, acctRef, format string
 		remove                                      string
-		add, follow, unverified, force              bool
+		add, follow, unverified, force, clear       bool
 		max24h, rate                                float64
+		bounceRate, complaintRate                   rateValue
 		limit                                       int
 		since                                       time.Duration
 	)
@@ -97,6 +102,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "account production":
 		fs.Float64Var(&max24h, "max-24h-send", account.DefaultProductionMax24HourSend, "messages (recipients) per 24 hours; -1 for unlimited")
 		fs.Float64Var(&rate, "max-send-rate", account.DefaultProductionMaxSendRate, "messages (recipients) per second")
+	case "account reinstate":
+	case "configset threshold":
+		fs.Var(&bounceRate, "bounce-rate", "pause the set when its bounce rate reaches this (0.05 or 5%); 0: no bounce threshold")
+		fs.Var(&complaintRate, "complaint-rate", "pause the set when its complaint rate reaches this (0.001 or 0.1%); 0: no complaint threshold")
+		fs.BoolVar(&clear, "clear", false, "remove the set's thresholds (the deployment's default applies again to a set with ReputationMetricsEnabled)")
 	case "identity show":
 		fs.StringVar(&acctRef, "account", "", "the account (id, access key id or name) when several have the identity")
 	case "identity records":
@@ -163,6 +173,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 		return a.Production(ctx, stdout, pos[0], max24h, rate)
+	case "account reinstate":
+		if err := need(1, "one account (id, access key id or name)"); err != nil {
+			return err
+		}
+		return a.Reinstate(ctx, stdout, pos[0])
+	case "configset threshold":
+		if err := need(2, "an account (id, access key id or name) and a configuration set name"); err != nil {
+			return err
+		}
+		return a.SetThreshold(ctx, stdout, pos[0], pos[1], float64(bounceRate), float64(complaintRate), clear)
 	case "identity show":
 		if err := need(1, "one identity (a domain or an address)"); err != nil {
 			return err
@@ -193,6 +213,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return a.IdentityRecords(ctx, stdout, pos[0], acctRef, format)
 	}
+}
+
+// rateValue is a rate flag: a fraction (0.05) or a percentage (5%).
+type rateValue float64
+
+func (r *rateValue) String() string { return strconv.FormatFloat(float64(*r), 'g', -1, 64) }
+
+func (r *rateValue) Set(s string) error {
+	p, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	v, err := strconv.ParseFloat(p, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a rate (0.05 or 5%%)", s)
+	}
+	if pct {
+		v /= 100
+	}
+	if v < 0 || v > 1 {
+		return fmt.Errorf("%q must be between 0 and 1 (or 0%% and 100%%)", s)
+	}
+	*r = rateValue(v)
+	return nil
 }
 
 func level(s string) slog.Level {

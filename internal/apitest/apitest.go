@@ -63,6 +63,10 @@ type Env struct {
 	Key         account.Key
 	V1          *ses.Client
 	V2          *sesv2.Client
+	// EnforcementStatus, when a test sets it, is GetAccount's
+	// EnforcementStatus hook (sesv2.Options.EnforcementStatus); nil:
+	// HEALTHY.
+	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
 }
 
 // New starts an API on d. The clock starts at the real current time (SigV4
@@ -106,17 +110,25 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var e *Env
+	enforcement := func(ctx context.Context, accountID string) (string, error) {
+		if e.EnforcementStatus == nil {
+			return "HEALTHY", nil
+		}
+		return e.EnforcementStatus(ctx, accountID)
+	}
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
 		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
-		V2:       sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, Now: clock.Now, Logger: log}),
-		Logger:   log,
-		Now:      clock.Now,
+		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, Now: clock.Now, Logger: log,
+			EnforcementStatus: enforcement}),
+		Logger: log,
+		Now:    clock.Now,
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp, Account: a, Key: k}
+	e = &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp, Account: a, Key: k}
 	e.V1, e.V2 = e.Clients(k.AccessKeyID, k.Secret)
 	return e
 }

@@ -12,9 +12,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/identity"
+	"github.com/sesame-email/sesame/internal/reputation"
 )
 
 // CreateAccount creates an account and prints it with its key.
@@ -92,6 +94,74 @@ func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, r
 		return err
 	}
 	fmt.Fprintf(w, "account %s (%s) is out of the sandbox: %g messages per 24 hours, %g per second\n", acct.Name, acct.ID, max24h, rate)
+	return nil
+}
+
+// Reinstate lifts an account's reputation SHUTDOWN (or PROBATION): its
+// sending resumes, its status is HEALTHY, and its owner is told.
+func (a *App) Reinstate(ctx context.Context, w io.Writer, ref string) error {
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := a.Reputation.Reinstate(ctx, acct.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "account %s (%s) is reinstated: sending resumed, enforcement status HEALTHY; only mail sent from now on counts toward its rates\n", acct.Name, acct.ID)
+	return nil
+}
+
+// SetThreshold sets (or, with clear or both rates 0, removes) the pause
+// threshold of an account's configuration set, and prints the set's
+// reputation.
+func (a *App) SetThreshold(ctx context.Context, w io.Writer, ref, set string, bounce, complaint float64, clear bool) error {
+	if clear && (bounce != 0 || complaint != 0) {
+		return errors.New("--clear goes without --bounce-rate and --complaint-rate")
+	}
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := a.Reputation.SetThreshold(ctx, acct.ID, set, reputation.Threshold{Bounce: bounce, Complaint: complaint}); err != nil {
+		return err
+	}
+	st, err := a.Reputation.Set(ctx, acct.ID, set)
+	if err != nil {
+		return err
+	}
+	rate := func(r float64) string {
+		if r == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%g%%", r*100)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "account\t%s (%s)\n", acct.Name, acct.ID)
+	fmt.Fprintf(tw, "configuration set\t%s\n", set)
+	fmt.Fprintf(tw, "bounce rate threshold\t%s\n", rate(st.Threshold.Bounce))
+	fmt.Fprintf(tw, "complaint rate threshold\t%s\n", rate(st.Threshold.Complaint))
+	if !st.PausedAt.IsZero() {
+		fmt.Fprintf(tw, "last paused\t%s (resumed: %v)\n", st.PausedAt.Format(time.RFC3339), !st.Paused())
+	}
+	return tw.Flush()
+}
+
+// notifyOwner mails an account's owner (reputation.Options.Notify): a
+// system mail queued now, delivered by the delivery role. An account
+// without an address is only logged.
+func (a *App) notifyOwner(ctx context.Context, accountID, subject, text string) error {
+	acct, err := a.Accounts.Get(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if acct.Email == "" {
+		a.log.Warn("account has no address to mail a notice to", "account", accountID, "subject", subject)
+		return nil
+	}
+	if err := a.DB.InTx(ctx, func(tx *db.Tx) error { return a.mailer.MailTx(ctx, tx, accountID, acct.Email, subject, text) }); err != nil {
+		return err
+	}
+	a.kickDelivery()
 	return nil
 }
 

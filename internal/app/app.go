@@ -38,6 +38,7 @@ import (
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/reputation"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
@@ -58,6 +59,13 @@ type App struct {
 	Sender      *send.Sender
 	Suppression *suppression.Store
 	Feedback    *feedback.Processor
+	// Reputation is the reputation guard. Its Totals, PauseSet,
+	// ReputationSets and SetExists hooks come with the statistics and
+	// configuration set stores; until then only the operator's commands
+	// (reinstate, thresholds) use it.
+	Reputation *reputation.Guard
+
+	mailer *notify.Mailer
 
 	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
 
@@ -137,6 +145,17 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed})
+	if err != nil {
+		return nil, err
+	}
+	a.mailer = mailer
+	a.Reputation, err = reputation.New(reputation.Options{DB: d, Logger: log.With("component", "reputation"),
+		Window: cfg.ReputationWindow, MinVolume: cfg.ReputationMinVolume, SetMinVolume: cfg.SetPauseMinVolume,
+		SetBounceRate: cfg.SetPauseBounceRate, SetComplaintRate: cfg.SetPauseComplaintRate,
+		PauseAccount:  func(ctx context.Context, id string) error { return a.Accounts.SetSendingEnabled(ctx, id, false) },
+		ResumeAccount: func(ctx context.Context, id string) error { return a.Accounts.SetSendingEnabled(ctx, id, true) },
+		Notify:        a.notifyOwner,
+	})
 	if err != nil {
 		return nil, err
 	}

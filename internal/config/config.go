@@ -42,9 +42,15 @@ type Config struct {
 	RetryWindow       time.Duration
 	DeliveryWorkers   int
 	DeliveryLease     time.Duration
-	MasterKey         string
-	MasterKeyFile     string
-	LogLevel          string
+	// Reputation guardrails (package reputation).
+	ReputationWindow      time.Duration
+	ReputationMinVolume   int64
+	SetPauseBounceRate    float64
+	SetPauseComplaintRate float64
+	SetPauseMinVolume     int64
+	MasterKey             string
+	MasterKeyFile         string
+	LogLevel              string
 	// The API listener's limits; zero values mean the defaults below,
 	// but for APIMaxConnsPerIP, where 0 means no per-address cap.
 	APIMaxConns       int
@@ -154,6 +160,11 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.HeloName, "helo-name", "", "EHLO name for delivery (default: <region>.<service-domain>)")
 		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")
 		fs.IntVar(&c.DeliveryWorkers, "delivery-workers", 16, "concurrent deliveries")
+		fs.DurationVar(&c.ReputationWindow, "reputation-window", 7*24*time.Hour, "how far back the bounce and complaint rates of accounts and configuration sets look")
+		fs.Int64Var(&c.ReputationMinVolume, "reputation-min-volume", 500, "fewest sends in --reputation-window for an account's rates to be judged")
+		fs.Float64Var(&c.SetPauseBounceRate, "set-pause-bounce-rate", 0, "bounce rate (0.05 is 5%) that pauses a configuration set with ReputationMetricsEnabled and no threshold of its own; 0: off")
+		fs.Float64Var(&c.SetPauseComplaintRate, "set-pause-complaint-rate", 0, "complaint rate (0.001 is 0.1%) that pauses such a configuration set; 0: off")
+		fs.Int64Var(&c.SetPauseMinVolume, "set-pause-min-volume", 0, "fewest sends through a configuration set for its threshold to be judged; 0: --reputation-min-volume")
 		fs.DurationVar(&c.DeliveryLease, "delivery-lease", 5*time.Minute, "how long a node holds the recipients it is delivering; a crashed node's are delivered by another (or by itself after a restart) once it expires")
 	}
 	return fs
@@ -251,6 +262,23 @@ func (c *Config) Validate() error {
 		}
 		if c.DeliveryLease < time.Second {
 			bad("--delivery-lease must be at least 1s")
+		}
+		if c.ReputationWindow < time.Minute {
+			bad("--reputation-window must be at least 1m")
+		}
+		if c.ReputationMinVolume < 1 {
+			bad("--reputation-min-volume must be at least 1")
+		}
+		if c.SetPauseMinVolume < 0 {
+			bad("--set-pause-min-volume must be 0 (--reputation-min-volume) or more")
+		}
+		for _, r := range []struct {
+			name string
+			v    float64
+		}{{"--set-pause-bounce-rate", c.SetPauseBounceRate}, {"--set-pause-complaint-rate", c.SetPauseComplaintRate}} {
+			if r.v < 0 || r.v > 1 {
+				bad("%s %g must be between 0 and 1 (0.05 is 5%%; 0 is off)", r.name, r.v)
+			}
 		}
 		if c.APIMaxConns < 1 {
 			bad("--api-max-conns must be at least 1")

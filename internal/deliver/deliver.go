@@ -21,6 +21,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/smtpcode"
 )
 
 // Defaults for the zero values of Options' fields.
@@ -113,6 +114,27 @@ type Options struct {
 	// addresses). An error rolls the outcome back; the recipient is
 	// retried when its lease expires.
 	OnFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error
+	// Policy returns the delivery policy of a configuration set of an
+	// account (its DeliveryOptions): asked once per round for each set
+	// the round's messages use, never for messages without a set or for
+	// Sesame's own mail. A set that no longer exists should get the zero
+	// Policy; an error delays the set's recipients (a DeliveryDelay,
+	// retried with the backoff). Nil: every message has the zero Policy.
+	Policy func(ctx context.Context, accountID, configurationSet string) (Policy, error)
+}
+
+// Policy is how a configuration set's messages are delivered (SES's
+// DeliveryOptions); the zero Policy is the deployment's behaviour.
+type Policy struct {
+	// RequireTLS (TlsPolicy REQUIRE): the message is never sent over a
+	// connection without TLS. A recipient whose mail hosts offer no
+	// STARTTLS, or whose STARTTLS fails, gets a temporary failure (a
+	// DeliveryDelay of type TLSFailure, 454 4.7.10) and is retried until
+	// its retry window ends, then bounces; see the package documentation.
+	RequireTLS bool
+	// MaxDelivery (MaxDeliverySeconds) replaces Options.RetryWindow for
+	// the message; 0: RetryWindow.
+	MaxDelivery time.Duration
 }
 
 // Worker delivers queued mail. Its methods are safe for concurrent use.
@@ -137,6 +159,7 @@ type Worker struct {
 	owner      string
 	sim        map[string]bool // simulator domains, lower case, no trailing dot
 	onFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error
+	policy     func(ctx context.Context, accountID, configurationSet string) (Policy, error)
 
 	slots  chan struct{} // one per open connection, in all
 	limits limiter       // per destination domain
@@ -177,6 +200,7 @@ func New(opts Options) (*Worker, error) {
 		poll:       opts.Poll,
 		mta:        opts.ReportingMTA,
 		onFeedback: opts.OnFeedback,
+		policy:     opts.Policy,
 		wake:       make(chan struct{}, 1),
 	}
 	if opts.Relay != "" {
@@ -342,6 +366,18 @@ type message struct {
 	id       string
 	mailFrom string
 	rows     []queue.Claimed
+	policy   Policy
+	// noPolicy is the outcome of every recipient when the policy could
+	// not be read.
+	noPolicy *result
+}
+
+// window is how long after queueing m's temporary failures are retried.
+func (m *message) window(w *Worker) time.Duration {
+	if m.policy.MaxDelivery > 0 {
+		return m.policy.MaxDelivery
+	}
+	return w.window
 }
 
 // deliver delivers the batch cs, claimed at start (real time), and
@@ -356,6 +392,7 @@ func (w *Worker) deliver(ctx context.Context, start time.Time, cs []queue.Claime
 	index := map[[2]string]*message{}
 	var simulated []*message // the mailbox simulator's recipients, by message
 	simIndex := map[string]*message{}
+	policies := policyCache{w: w, m: map[[2]string]policyEntry{}}
 	for _, c := range cs {
 		if w.sim[c.Domain] { // the queue stores domains lower-cased
 			m := simIndex[c.MessageID]
@@ -371,6 +408,7 @@ func (w *Worker) deliver(ctx context.Context, start time.Time, cs []queue.Claime
 		m := index[k]
 		if m == nil {
 			m = &message{id: c.MessageID, mailFrom: c.MailFrom}
+			m.policy, m.noPolicy = policies.get(dctx, c)
 			index[k] = m
 			if _, ok := byDomain[c.Domain]; !ok {
 				domains = append(domains, c.Domain)
@@ -391,6 +429,38 @@ func (w *Worker) deliver(ctx context.Context, start time.Time, cs []queue.Claime
 		}
 	}
 	wg.Wait()
+}
+
+// policyCache asks Options.Policy once per (account, set) for a round.
+type policyCache struct {
+	w *Worker
+	m map[[2]string]policyEntry
+}
+
+type policyEntry struct {
+	p   Policy
+	err *result
+}
+
+// get returns the policy of c's message, or the outcome of its recipients
+// when the policy could not be read.
+func (pc *policyCache) get(ctx context.Context, c queue.Claimed) (Policy, *result) {
+	if pc.w.policy == nil || c.ConfigurationSet == "" || c.System {
+		return Policy{}, nil
+	}
+	k := [2]string{c.AccountID, c.ConfigurationSet}
+	e, ok := pc.m[k]
+	if !ok {
+		p, err := pc.w.policy(ctx, c.AccountID, c.ConfigurationSet)
+		if err != nil {
+			pc.w.log.Error("reading a configuration set's delivery options failed; its mail is delayed", "account", c.AccountID, "configuration_set", c.ConfigurationSet, "err", err)
+			e.err = &result{st: deferred, local: true, reply: smtpcode.New(smtpcode.LocalError, smtpcode.StatusTempOther,
+				"the configuration set's delivery options could not be read")}
+		}
+		e.p = p
+		pc.m[k] = e
+	}
+	return e.p, e.err
 }
 
 // split spreads msgs over at most n connections of at least

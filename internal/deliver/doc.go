@@ -44,6 +44,23 @@
 // (the behaviour of Postfix's "may" security level). The EHLO name is
 // Options.HeloName before and after STARTTLS.
 //
+// A message whose configuration set requires TLS (Options.Policy,
+// TlsPolicy REQUIRE) is never sent without it. Its domain's addresses and
+// hosts are tried in order for a session with TLS, never falling back to
+// plain text; when none gives one (no STARTTLS offered, or the handshake
+// fails) its recipients get a temporary failure, "454 4.7.10 TLS is
+// required for this message ...", recorded as a DeliveryDelay of type
+// TLSFailure and retried like any other until the retry window ends, when
+// it becomes a Transient Bounce (SES's behaviour for TlsPolicy REQUIRE).
+// The messages of a domain share a session as before: a session with TLS
+// serves both kinds; when the session is plain, a TLS session is sought
+// once for the task's TLS messages while the plain one goes on serving
+// the others. The certificate is verified only as Options.TLSConfig says
+// (SES's REQUIRE asks for encryption, not for an authenticated peer).
+// A policy's MaxDelivery replaces Options.RetryWindow for its messages.
+// Policies are read once per round for each configuration set. The
+// mailbox simulator's recipients ignore both.
+//
 // # Outcomes
 //
 // Every outcome is an smtpcode.Reply, "temporary unless proven

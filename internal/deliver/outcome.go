@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -33,6 +34,7 @@ type result struct {
 	reply smtpcode.Reply
 	comm  bool // a connection that could not be made or broke, not a reply
 	local bool // a local problem (DNS), not a reply
+	tls   bool // the message requires TLS and the server could not give it
 
 	remoteIP, localIP string // of the connection, when there was one
 }
@@ -47,12 +49,18 @@ const (
 	DelayServer        = "RecipientServerError"
 	DelayGeneral       = "General"
 	DelayUndetermined  = "Undetermined"
+	// DelayTLS is the delayType of a message that requires TLS (its
+	// configuration set's TlsPolicy is REQUIRE) when its recipient's mail
+	// hosts do not offer it, or it fails.
+	DelayTLS = "TLSFailure"
 )
 
 // delayType names why r's attempt was delayed; see the package
 // documentation.
 func (r result) delayType() string {
 	switch {
+	case r.tls:
+		return DelayTLS
 	case r.comm:
 		return DelayCommunication
 	case r.local:
@@ -113,6 +121,15 @@ type task struct {
 
 // run delivers msgs. ctx is Run's; dctx ends the network work before the
 // lease does.
+//
+// The messages share one session. A message that requires TLS goes only
+// over a session with TLS: when the current one has none (the host did
+// not offer STARTTLS, or it failed and the session fell back to plain
+// text), a session is sought that must have TLS — other addresses and
+// hosts included — and, found, replaces the plain one for the rest of the
+// task; not found, the message's recipients get the TLS failure and the
+// plain session goes on serving the messages that do not need TLS. The
+// search is made once per task.
 func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 	w := t.w
 	hosts, routed := t.route(dctx)
@@ -123,6 +140,7 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 		}
 	}()
 	unreachable := routed // once no host takes a connection, the rest of the task fails alike
+	var noTLS *result     // once no TLS session can be had, the rest of the task's TLS messages fail alike
 	for i, m := range msgs {
 		if dctx.Err() != nil {
 			t.handBack(ctx, msgs[i:])
@@ -139,20 +157,51 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			w.log.Error("reading a queued message failed", "message_id", m.id, "err", err)
 			continue
 		}
+		if m.noPolicy != nil {
+			for _, c := range m.rows {
+				t.record(ctx, c, mail, *m.noPolicy, m.window(w))
+			}
+			continue
+		}
 		rcpts := make([]string, len(m.rows))
 		for j, c := range m.rows {
 			rcpts[j] = c.Address
 		}
+		needTLS := m.policy.RequireTLS
+		fail := func(r *result) []result {
+			out := make([]result, len(rcpts))
+			for j := range out {
+				out[j] = *r
+			}
+			return out
+		}
 		var out []result
 		for attempt := 0; ; attempt++ {
+			if needTLS && (s == nil || !s.secure) && unreachable == nil && noTLS == nil {
+				ns, r := t.connect(dctx, hosts, true)
+				switch {
+				case ns != nil:
+					if s != nil {
+						s.quit()
+					}
+					s = ns
+				case r.tls || s != nil:
+					// No TLS to be had (or, with a plain session open, no
+					// second session): only TLS messages fail.
+					noTLS = r
+				default:
+					unreachable = r
+				}
+			}
+			if needTLS && (s == nil || !s.secure) {
+				out = fail(cmp.Or(unreachable, noTLS))
+				break
+			}
 			if s == nil && unreachable == nil {
-				s, unreachable = t.connect(dctx, hosts)
+				s, unreachable = t.connect(dctx, hosts, false)
 			}
 			if s == nil {
-				out = make([]result, len(rcpts))
-				for j := range out {
-					out[j] = *unreachable
-				}
+				out = fail(unreachable)
 				break
 			}
 			var ok, again bool
@@ -171,7 +220,7 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			w.log.Info("reused connection failed; trying a new one", "domain", t.domain, "message_id", m.id)
 		}
 		for j, c := range m.rows {
-			t.record(ctx, c, mail, out[j])
+			t.record(ctx, c, mail, out[j], m.window(w))
 		}
 	}
 }
@@ -181,14 +230,15 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 func (t *task) handBack(ctx context.Context, msgs []*message) {
 	for _, m := range msgs {
 		for _, c := range m.rows {
-			t.record(ctx, c, event.Mail{}, result{st: pending})
+			t.record(ctx, c, event.Mail{}, result{st: pending}, 0)
 		}
 	}
 }
 
 // record records r for the claimed recipient c of a message whose mail
 // object is mail: its new state and its event, in one transaction.
-func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r result) {
+// window is the message's retry window.
+func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r result, window time.Duration) {
 	w := t.w
 	if r.st != delivered && r.st != failed && ctx.Err() != nil {
 		// Run is stopping: whatever was not decided goes back to the
@@ -244,7 +294,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", v.BounceType, "bounce_subtype", v.SubType, "suppress", v.Suppress, "rule", v.Rule)
 		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, v.Suppress, ev), ev)
 	case deferred:
-		expires := c.QueuedAt.Add(w.window)
+		expires := c.QueuedAt.Add(window)
 		next := now.Add(w.backoff(c.Attempts))
 		if now.Before(expires) {
 			// Retry until the window ends: the last attempt is at its end,

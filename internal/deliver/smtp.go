@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -78,10 +79,14 @@ func dnsFailure(err error) *result {
 
 // connect opens a session with the first host that takes one, trying
 // every address of every host in order. It returns the outcome of the
-// last failure when none does.
-func (t *task) connect(ctx context.Context, hosts []host) (*session, *result) {
+// last failure when none does. With mustTLS only a session with TLS
+// will do: an address that offers no STARTTLS, or where it fails, is
+// skipped (never tried without TLS), and when no address gave a TLS
+// session but one at least answered, the outcome is a TLS failure.
+func (t *task) connect(ctx context.Context, hosts []host, mustTLS bool) (*session, *result) {
 	w := t.w
 	last := &result{st: deferred, comm: true, reply: smtpcode.New(smtpcode.ServiceNotAvailable, smtpcode.StatusNoAnswer, "no mail host could be reached")}
+	var noTLS *result // with mustTLS: the last address that answered without TLS
 	for _, h := range hosts {
 		addrs := []string{h.addr}
 		if h.addr == "" {
@@ -102,14 +107,29 @@ func (t *task) connect(ctx context.Context, hosts []host) (*session, *result) {
 		}
 		for _, addr := range addrs {
 			if ctx.Err() != nil {
-				return nil, last
+				return nil, cmp.Or(noTLS, last)
 			}
-			s, err := t.open(ctx, h.name, addr, !t.noTLS[addr])
+			if mustTLS {
+				s, err := t.open(ctx, h.name, addr, true, true)
+				if err == nil {
+					return s, nil
+				}
+				var te *tlsError
+				if errors.As(err, &te) {
+					w.log.Warn("TLS is required and could not be had; trying the next address", "domain", t.domain, "mx", h.name, "addr", addr, "err", te.err)
+					noTLS = tlsFailure(h.name, te)
+					continue
+				}
+				w.log.Info("mail host unavailable", "domain", t.domain, "mx", h.name, "addr", addr, "err", err)
+				last = sessionFailure(err)
+				continue
+			}
+			s, err := t.open(ctx, h.name, addr, !t.noTLS[addr], false)
 			var te *tlsError
 			if errors.As(err, &te) {
 				w.log.Warn("STARTTLS failed; trying again without TLS", "domain", t.domain, "mx", h.name, "addr", addr, "err", te.err)
 				t.noTLS[addr] = true
-				s, err = t.open(ctx, h.name, addr, false)
+				s, err = t.open(ctx, h.name, addr, false, false)
 			}
 			if err == nil {
 				return s, nil
@@ -118,8 +138,30 @@ func (t *task) connect(ctx context.Context, hosts []host) (*session, *result) {
 			last = sessionFailure(err)
 		}
 	}
-	return nil, last
+	return nil, cmp.Or(noTLS, last)
 }
+
+// tlsNotAvailable is RFC 3207's reply "TLS not available due to temporary
+// reason", the code of a message that needs TLS and could not have it.
+const tlsNotAvailable = 454
+
+// statusEncryptionNeeded is RFC 5248's X.7.10 "Encryption Needed".
+var statusEncryptionNeeded = [3]int{4, 7, 10}
+
+// tlsFailure is the temporary outcome of a message that requires TLS
+// when the host name did not give it (te).
+func tlsFailure(name string, te *tlsError) *result {
+	why := "does not offer STARTTLS"
+	if !errors.Is(te, errNoSTARTTLS) {
+		why = "failed STARTTLS: " + te.err.Error()
+	}
+	return &result{st: deferred, tls: true, reply: smtpcode.New(tlsNotAvailable, statusEncryptionNeeded,
+		"TLS is required for this message (its configuration set's TlsPolicy is REQUIRE), but "+name+" "+why)}
+}
+
+// errNoSTARTTLS is the error of a session that needs TLS with a server
+// that does not offer STARTTLS.
+var errNoSTARTTLS = errors.New("the server does not offer STARTTLS")
 
 // sessionFailure is the outcome of a session that could not be set up:
 // always temporary, since a refusal before MAIL says nothing about the
@@ -153,14 +195,16 @@ type session struct {
 	stop     func() bool // stops closing raw when the context ends
 	remoteIP string
 	localIP  string
+	secure   bool // STARTTLS succeeded: the session is encrypted
 	used     bool // a transaction was started on it
 	dirty    bool // MAIL was accepted and no final DATA reply came: RSET first
 	utf8     bool // the server offers SMTPUTF8
 }
 
 // open dials addr and sets up a session: greeting, EHLO, and STARTTLS
-// when offered and useTLS. A failed STARTTLS is a *tlsError.
-func (t *task) open(ctx context.Context, name, addr string, useTLS bool) (_ *session, err error) {
+// when offered and useTLS. A failed STARTTLS is a *tlsError; with
+// mustTLS, so is a server that does not offer it (errNoSTARTTLS).
+func (t *task) open(ctx context.Context, name, addr string, useTLS, mustTLS bool) (_ *session, err error) {
 	w := t.w
 	raw, err := w.dial(ctx, "tcp", addr)
 	if err != nil {
@@ -178,10 +222,15 @@ func (t *task) open(ctx context.Context, name, addr string, useTLS bool) (_ *ses
 	if err := s.c.Hello(w.helo); err != nil {
 		return nil, err
 	}
-	if ok, _ := s.c.Extension("STARTTLS"); ok && useTLS {
+	ok, _ := s.c.Extension("STARTTLS")
+	if !ok && mustTLS {
+		return nil, &tlsError{errNoSTARTTLS}
+	}
+	if ok && useTLS {
 		if err := s.startTLS(ctx, w.helo, w.tlsConfig(name)); err != nil {
 			return nil, &tlsError{err}
 		}
+		s.secure = true
 	}
 	s.utf8, _ = s.c.Extension("SMTPUTF8")
 	return s, nil

@@ -47,9 +47,15 @@ func (h *handler) getAccount(r *http.Request, c sesapi.Caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	enforcement := "HEALTHY"
+	if h.enforcement != nil {
+		if enforcement, err = h.enforcement(r.Context(), c.AccountID); err != nil {
+			return nil, err
+		}
+	}
 	return getAccountOutput{
 		Details:                 details,
-		EnforcementStatus:       "HEALTHY",
+		EnforcementStatus:       enforcement,
 		ProductionAccessEnabled: !a.Sandbox,
 		SendQuota:               sendQuota{Max24HourSend: a.Max24HourSend, MaxSendRate: a.MaxSendRate, SentLast24Hours: float64(n)},
 		SendingEnabled:          a.SendingEnabled,

@@ -14,6 +14,7 @@ package sesv2
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +42,12 @@ type Options struct {
 	// and GetAccount's SuppressionAttributes. Nil: the operations fail
 	// and GetAccount omits the member.
 	Suppression *suppression.Store
-	Logger      *slog.Logger     // nil: discard
-	Now         func() time.Time // nil: time.Now
+	// EnforcementStatus returns the account's enforcement status for
+	// GetAccount: HEALTHY, PROBATION or SHUTDOWN
+	// (reputation.Guard.Status). Nil: always HEALTHY.
+	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
+	Logger            *slog.Logger     // nil: discard
+	Now               func() time.Time // nil: time.Now
 }
 
 // handler serves the v2 operations.
@@ -52,6 +57,7 @@ type handler struct {
 	queue       *queue.Queue
 	sender      *send.Sender
 	suppression *suppression.Store
+	enforcement func(ctx context.Context, accountID string) (string, error)
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -59,7 +65,7 @@ type handler struct {
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, log: opts.Logger, now: opts.Now}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, log: opts.Logger, now: opts.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
