@@ -21,7 +21,7 @@ type fixture struct {
 	ctx       context.Context
 	s         *configset.Store
 	d         *db.DB
-	a, b      string // two accounts
+	a, b      string            // two accounts
 	topics    map[string]string // topic ARN → owning account
 	validated []string          // "account topic" in order
 }
