@@ -232,28 +232,54 @@ func (h *handler) getConfigurationSet(r *http.Request, c sesapi.Caller) (any, er
 	return out, nil
 }
 
-// ListConfigurationSets: GET /v2/email/configuration-sets?NextToken=&PageSize=.
+// ListConfigurationSets: GET /v2/email/configuration-sets?NextToken=&PageSize=,
+// or POST /v2/email/list-configuration-sets.
 
 type listConfigurationSetsOutput struct {
 	ConfigurationSets []string `json:"ConfigurationSets"`
 	NextToken         string   `json:"NextToken,omitempty"`
 }
 
-func (h *handler) listConfigurationSets(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
+func (h *handler) listConfigurationSetsGet(r *http.Request, c sesapi.Caller) (any, error) {
 	q := r.URL.Query()
 	size := defaultSetPageSize
 	if v := q.Get("PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxSetPageSize {
+		if err != nil {
 			return nil, badRequest("Invalid PageSize %q: it must be a number from 1 to %d.", v, maxSetPageSize)
 		}
 		size = n
 	}
-	names, next, err := s.ListNames(r.Context(), c.AccountID, q.Get("NextToken"), size)
+	return h.listConfigurationSets(r, c, q.Get("NextToken"), size)
+}
+
+// listConfigurationSetsPost is ListConfigurationSets as newer SDKs send
+// it: POST /v2/email/list-configuration-sets with NextToken and PageSize
+// in the body.
+func (h *handler) listConfigurationSetsPost(r *http.Request, c sesapi.Caller) (any, error) {
+	var in struct {
+		NextToken string `json:"NextToken"`
+		PageSize  *int   `json:"PageSize"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return nil, err
+	}
+	size := defaultSetPageSize
+	if in.PageSize != nil {
+		size = *in.PageSize
+	}
+	return h.listConfigurationSets(r, c, in.NextToken, size)
+}
+
+func (h *handler) listConfigurationSets(r *http.Request, c sesapi.Caller, token string, size int) (any, error) {
+	s, err := h.sets()
+	if err != nil {
+		return nil, err
+	}
+	if size < 1 || size > maxSetPageSize {
+		return nil, badRequest("Invalid PageSize %d: it must be a number from 1 to %d.", size, maxSetPageSize)
+	}
+	names, next, err := s.ListNames(r.Context(), c.AccountID, token, size)
 	if err != nil {
 		return nil, setError(err)
 	}
