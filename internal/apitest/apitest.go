@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/notify"
@@ -59,10 +61,18 @@ type Env struct {
 	Identities  *identity.Store
 	Queue       *queue.Queue
 	Suppression *suppression.Store
-	Account     *account.Account
-	Key         account.Key
-	V1          *ses.Client
-	V2          *sesv2.Client
+	ConfigSets  *configset.Store
+	// Topics are the SNS topics ConfigSets' TopicExists hook knows
+	// (topic ARN → owning account ID); tests add to it (SNS itself is
+	// another component). Validated records the topics the Validated hook
+	// was called for, "<account> <topic ARN>".
+	Topics    map[string]string
+	Validated []string
+	topicsMu  sync.Mutex
+	Account   *account.Account
+	Key       account.Key
+	V1        *ses.Client
+	V2        *sesv2.Client
 	// EnforcementStatus, when a test sets it, is GetAccount's
 	// EnforcementStatus hook (sesv2.Options.EnforcementStatus); nil:
 	// HEALTHY.
@@ -101,8 +111,24 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &Env{Topics: map[string]string{}}
+	sets, err := configset.New(configset.Options{DB: d, Now: clock.Now, Logger: log, Region: Region,
+		TopicExists: func(_ context.Context, accountID, arn string) (bool, error) {
+			e.topicsMu.Lock()
+			defer e.topicsMu.Unlock()
+			return e.Topics[arn] == accountID, nil
+		},
+		Validated: func(_ context.Context, accountID, arn string) error {
+			e.topicsMu.Lock()
+			defer e.topicsMu.Unlock()
+			e.Validated = append(e.Validated, accountID+" "+arn)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sender, err = send.New(send.Options{Identities: ids, Accounts: accts, Queue: q, Region: Region, ServiceDomain: ServiceDomain, Now: clock.Now, Logger: log,
-		Suppressed: supp.Suppressed})
+		Suppressed: supp.Suppressed, ConfigurationSet: sets.Get})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +136,6 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e *Env
 	enforcement := func(ctx context.Context, accountID string) (string, error) {
 		if e.EnforcementStatus == nil {
 			return "HEALTHY", nil
@@ -120,17 +145,34 @@ func New(t testing.TB, d *db.DB) *Env {
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
-		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log}),
-		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, Now: clock.Now, Logger: log,
+		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, ConfigSets: sets, Now: clock.Now, Logger: log}),
+		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, ConfigSets: sets, Now: clock.Now, Logger: log,
 			EnforcementStatus: enforcement}),
 		Logger: log,
 		Now:    clock.Now,
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e = &Env{URL: hs.URL, DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp, Account: a, Key: k}
+	e.URL, e.DB, e.Clock, e.Accounts, e.Identities, e.Queue, e.Suppression, e.ConfigSets, e.Account, e.Key = hs.URL, d, clock, accts, ids, q, supp, sets, a, k
 	e.V1, e.V2 = e.Clients(k.AccessKeyID, k.Secret)
 	return e
+}
+
+// Topic registers an SNS topic of the account for ConfigSets' TopicExists
+// hook and returns its ARN.
+func (e *Env) Topic(accountID, name string) string {
+	arn := "arn:aws:sns:" + Region + ":" + accountID + ":" + name
+	e.topicsMu.Lock()
+	e.Topics[arn] = accountID
+	e.topicsMu.Unlock()
+	return arn
+}
+
+// ValidatedTopics returns a copy of Validated.
+func (e *Env) ValidatedTopics() []string {
+	e.topicsMu.Lock()
+	defer e.topicsMu.Unlock()
+	return append([]string(nil), e.Validated...)
 }
 
 // Clients returns SDK clients signing with the given key.

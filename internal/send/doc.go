@@ -30,12 +30,13 @@
 //  4. Compose (Simple) or normalise (Raw): every compose.Error becomes
 //     KindInvalid with compose's sentence and Field.
 //  5. Configuration set: the request's, else the raw X-SES-CONFIGURATION-SET
-//     header's, must exist (checked after parsing because raw mail can name
-//     it). Configuration sets arrive in a later step: until
-//     Options.ConfigurationSetExists is wired, every named set is unknown →
-//     KindConfigurationSetDoesNotExist, "Configuration set <name> does not
-//     exist.". An identity's default configuration set is not applied yet;
-//     that comes with configuration sets.
+//     header's (checked after parsing because raw mail can name it), is
+//     looked up with Options.ConfigurationSet (one query by primary key,
+//     made only when a set applies). Unknown (or no hook wired) →
+//     KindConfigurationSetDoesNotExist, "Configuration set <name> does
+//     not exist."; its SendingEnabled false →
+//     KindConfigurationSetSendingPaused, "Sending is paused for this
+//     configuration set.".
 //  6. Recipients: the envelope recipients — Destinations when given (Raw),
 //     else the message's To, Cc and Bcc — counted once each, must number 1
 //     to 50 → KindInvalid "Recipient count exceeds 50." (SES's text); none
@@ -53,6 +54,10 @@
 //     with SES's sentence, region upper-cased, identities echoed as given:
 //     "Email address is not verified. The following identities failed the
 //     check in region US-EAST-1: a@example.com, b@example.org".
+//     8b. No set named: the From identity's default configuration set,
+//     taken from the most specific identity of the verified chain that
+//     has one (an address identity's beats its domain's), is checked as
+//     in 5; a default naming a deleted set fails like a named unknown set.
 //  9. Custom MAIL FROM (see below): not in Success with RejectMessage →
 //     KindMailFromNotVerified.
 //  10. Daily quota (Max24HourSend; -1 is unlimited): recipients of the
@@ -63,6 +68,10 @@
 //     count) → KindRateExceeded "Maximum sending rate exceeded.".
 //
 // Then the message is DKIM-signed and queued; the answer is its MessageId.
+// Recipients on the suppression list (Options.Suppressed) are queued as
+// bounced, each with its Bounce event: every listed address when no set
+// applies or the set has no SuppressionOptions, else only addresses
+// listed for one of the set's SuppressedReasons (none when it has none).
 //
 // # Which identity
 //
@@ -113,6 +122,8 @@
 //	  (ErrThrottled)
 //	KindConfigurationSetDoesNotExist ConfigurationSetDoesNotExist        NotFoundException (404)
 //	  (ErrConfigurationSetDoesNotExist)
+//	KindConfigurationSetSendingPaused ConfigurationSetSendingPausedException SendingPausedException (400)
+//	  (ErrConfigurationSetPaused)
 //
 // Per-destination statuses of the bulk operations, v1 / v2: InvalidParameterValue /
 // INVALID_PARAMETER, MessageRejected / MESSAGE_REJECTED,
@@ -120,7 +131,8 @@
 // AccountSendingPaused / ACCOUNT_SENDING_PAUSED, AccountThrottled /
 // ACCOUNT_THROTTLED (rate), AccountDailyQuotaExceeded /
 // ACCOUNT_DAILY_QUOTA_EXCEEDED, ConfigurationSetDoesNotExist /
-// CONFIGURATION_SET_NOT_FOUND.
+// CONFIGURATION_SET_NOT_FOUND, ConfigurationSetSendingPaused /
+// CONFIGURATION_SET_SENDING_PAUSED.
 //
 // Error.Msg is the message to return to the client as it is; Error.Field
 // names the parameter at fault when there is one (for logs).

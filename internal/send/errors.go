@@ -34,6 +34,10 @@ const (
 	// KindConfigurationSetDoesNotExist: the named configuration set does
 	// not exist (v1 ConfigurationSetDoesNotExist, v2 NotFoundException).
 	KindConfigurationSetDoesNotExist
+	// KindConfigurationSetSendingPaused: the configuration set's sending
+	// is disabled (v1 ConfigurationSetSendingPausedException, v2
+	// SendingPausedException).
+	KindConfigurationSetSendingPaused
 )
 
 func (k Kind) String() string {
@@ -52,6 +56,8 @@ func (k Kind) String() string {
 		return "DailyQuotaExceeded"
 	case KindConfigurationSetDoesNotExist:
 		return "ConfigurationSetDoesNotExist"
+	case KindConfigurationSetSendingPaused:
+		return "ConfigurationSetSendingPaused"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -65,6 +71,7 @@ var (
 	ErrSendingPaused                = errors.New("send: account sending paused")
 	ErrThrottled                    = errors.New("send: throttled")
 	ErrConfigurationSetDoesNotExist = errors.New("send: configuration set does not exist")
+	ErrConfigurationSetPaused       = errors.New("send: configuration set sending paused")
 )
 
 // The messages SES gives when it throttles (ses-api.md §12.1, 9).
@@ -104,6 +111,8 @@ func (e *Error) Is(target error) bool {
 		return e.Kind == KindRateExceeded || e.Kind == KindDailyQuotaExceeded
 	case ErrConfigurationSetDoesNotExist:
 		return e.Kind == KindConfigurationSetDoesNotExist
+	case ErrConfigurationSetPaused:
+		return e.Kind == KindConfigurationSetSendingPaused
 	}
 	return false
 }

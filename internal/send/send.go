@@ -14,6 +14,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/compose"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/dkim"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
@@ -53,18 +54,22 @@ type Options struct {
 	// them is a simulator address (allowed in the sandbox, not counted
 	// against the daily quota). Nil means DefaultSimulatorDomains.
 	SimulatorDomains []string
-	// ConfigurationSetExists reports whether the account has a
-	// configuration set of that name. Nil means none exists (configuration
-	// sets arrive in a later step): every named set is refused with
-	// KindConfigurationSetDoesNotExist.
-	ConfigurationSetExists func(ctx context.Context, accountID, name string) (bool, error)
+	// ConfigurationSet returns the account's configuration set of that
+	// name (configset.Store.Get); an unknown set is an error matching
+	// configset.ErrNotFound. Nil means no set exists: every named set,
+	// and every identity's default set, is refused with
+	// KindConfigurationSetDoesNotExist. It is called only when a set
+	// applies to the message.
+	ConfigurationSet func(ctx context.Context, accountID, name string) (*configset.Set, error)
 	// Suppressed is the suppression-list check: of the given recipients,
-	// it returns those on the account's suppression list. Nil means none
-	// are (the list comes in a later step). As in SES, a suppressed
-	// recipient does not make the send fail: the message is accepted and
-	// that recipient gets a Bounce event (Permanent/OnAccountSuppressionList)
-	// instead of a delivery attempt.
-	Suppressed func(ctx context.Context, accountID string, recipients []string) (map[string]bool, error)
+	// it returns those on the account's suppression list for one of
+	// reasons ("BOUNCE", "COMPLAINT"), or for any reason when reasons is
+	// nil (no configuration set overrides the account's list; see
+	// suppression.Store.Suppressed). Nil means none are listed. As in SES,
+	// a suppressed recipient does not make the send fail: the message is
+	// accepted and that recipient gets a Bounce event
+	// (Permanent/OnAccountSuppressionList) instead of a delivery attempt.
+	Suppressed func(ctx context.Context, accountID string, reasons, recipients []string) (map[string]bool, error)
 }
 
 // Sender is the admission door. It is safe for concurrent use.
@@ -290,20 +295,15 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return Result{}, invalid(err)
 	}
 
-	// 5. Configuration set.
+	// 5. Configuration set named by the request or the raw header.
 	cs := r.ConfigurationSet
 	if cs == "" {
 		cs = m.ConfigurationSet
 	}
+	var set *configset.Set
 	if cs != "" {
-		ok := false
-		if s.opts.ConfigurationSetExists != nil {
-			if ok, err = s.opts.ConfigurationSetExists(ctx, acct.ID, cs); err != nil {
-				return Result{}, fmt.Errorf("send: look up configuration set %s: %w", cs, err)
-			}
-		}
-		if !ok {
-			return Result{}, reject(KindConfigurationSetDoesNotExist, "ConfigurationSetName", "Configuration set %s does not exist.", cs)
+		if set, err = s.configurationSet(ctx, acct.ID, cs); err != nil {
+			return Result{}, err
 		}
 	}
 
@@ -375,6 +375,20 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	chain := covering(found, m.From.Address) // verified, most specific first; not empty
 	sending := chain[0]
 
+	// 8b. Without a named set, the From identity's default: the most
+	// specific identity of the chain that has one.
+	if cs == "" {
+		for _, i := range chain {
+			if i.ConfigurationSet != "" {
+				cs = i.ConfigurationSet
+				if set, err = s.configurationSet(ctx, acct.ID, cs); err != nil {
+					return Result{}, err
+				}
+				break
+			}
+		}
+	}
+
 	// 9. MAIL FROM.
 	mailFromDomain, err := s.mailFrom(chain)
 	if err != nil {
@@ -431,7 +445,11 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
 		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList, Counted: quotaN}
 	if s.opts.Suppressed != nil {
-		sup, err := s.opts.Suppressed(ctx, acct.ID, rcptList)
+		var reasons []string // nil: the account's list as it is
+		if set != nil {
+			reasons = set.SuppressedReasons
+		}
+		sup, err := s.opts.Suppressed(ctx, acct.ID, reasons, rcptList)
 		if err != nil {
 			return Result{}, fmt.Errorf("send: suppression check: %w", err)
 		}
@@ -457,6 +475,25 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	accepted = true
 	s.log.Debug("message accepted", "account", acct.ID, "message_id", id, "identity", sending.Name, "mail_from", msg.MailFrom, "recipients", len(rcptList))
 	return Result{MessageID: id}, nil
+}
+
+// configurationSet looks up the set a message is sent through: unknown →
+// KindConfigurationSetDoesNotExist, paused → KindConfigurationSetSendingPaused.
+func (s *Sender) configurationSet(ctx context.Context, accountID, name string) (*configset.Set, error) {
+	if s.opts.ConfigurationSet == nil {
+		return nil, reject(KindConfigurationSetDoesNotExist, "ConfigurationSetName", "Configuration set %s does not exist.", name)
+	}
+	set, err := s.opts.ConfigurationSet(ctx, accountID, name)
+	if errors.Is(err, configset.ErrNotFound) {
+		return nil, reject(KindConfigurationSetDoesNotExist, "ConfigurationSetName", "Configuration set %s does not exist.", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("send: look up configuration set %s: %w", name, err)
+	}
+	if !set.SendingEnabled {
+		return nil, reject(KindConfigurationSetSendingPaused, "ConfigurationSetName", "Sending is paused for this configuration set.")
+	}
+	return set, nil
 }
 
 func (s *Sender) messageID(now time.Time) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/compose"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/event"
@@ -74,10 +75,10 @@ func newEnv(t *testing.T, d *db.DB) *env {
 	return e
 }
 
-func (e *env) sender(configSetExists func(ctx context.Context, accountID, name string) (bool, error)) *send.Sender {
+func (e *env) sender(configSet func(ctx context.Context, accountID, name string) (*configset.Set, error)) *send.Sender {
 	e.t.Helper()
 	s, err := send.New(send.Options{Identities: e.ids, Accounts: e.accts, Queue: e.q, Region: region, ServiceDomain: serviceDomain,
-		Now: e.clock.Now, Logger: e.logger, ConfigurationSetExists: configSetExists})
+		Now: e.clock.Now, Logger: e.logger, ConfigurationSet: configSet})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -673,7 +674,12 @@ func TestConfigurationSet(t *testing.T) {
 		e.rejected(send.Request{Raw: raw}, send.KindConfigurationSetDoesNotExist, "Configuration set cs2 does not exist.")
 
 		// With the hook (the later step's configuration sets), a set that exists is used.
-		e.s = e.sender(func(_ context.Context, acct, name string) (bool, error) { return acct == e.acct && name == "cs2", nil })
+		e.s = e.sender(func(_ context.Context, acct, name string) (*configset.Set, error) {
+			if acct == e.acct && name == "cs2" {
+				return &configset.Set{AccountID: acct, Name: name, SendingEnabled: true}, nil
+			}
+			return nil, &configset.NotFoundError{Set: name}
+		})
 		id := e.mustSubmit(send.Request{Raw: raw})
 		ev := e.sendEvent(id)
 		if ev.ConfigurationSet != "cs2" || !slices.Equal(ev.Mail.Tags["ses:configuration-set"], []string{"cs2"}) {
@@ -828,7 +834,7 @@ func TestSuppressedRecipients(t *testing.T) {
 		e.setProduction(e.acct, -1, 1000)
 		s, err := send.New(send.Options{Identities: e.ids, Accounts: e.accts, Queue: e.q, Region: region, ServiceDomain: serviceDomain,
 			Now: e.clock.Now, Logger: e.logger,
-			Suppressed: func(_ context.Context, acct string, rcpts []string) (map[string]bool, error) {
+			Suppressed: func(_ context.Context, acct string, _, rcpts []string) (map[string]bool, error) {
 				return map[string]bool{"gone@example.org": acct == e.acct}, nil
 			}})
 		if err != nil {

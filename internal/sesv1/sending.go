@@ -110,13 +110,14 @@ func sendError(err error) error {
 		return err
 	}
 	code := map[send.Kind]string{
-		send.KindInvalid:                      "InvalidParameterValue",
-		send.KindMessageRejected:              "MessageRejected",
-		send.KindMailFromNotVerified:          "MailFromDomainNotVerifiedException",
-		send.KindSendingPaused:                "AccountSendingPausedException",
-		send.KindRateExceeded:                 "Throttling",
-		send.KindDailyQuotaExceeded:           "Throttling",
-		send.KindConfigurationSetDoesNotExist: "ConfigurationSetDoesNotExist",
+		send.KindInvalid:                       "InvalidParameterValue",
+		send.KindMessageRejected:               "MessageRejected",
+		send.KindMailFromNotVerified:           "MailFromDomainNotVerifiedException",
+		send.KindSendingPaused:                 "AccountSendingPausedException",
+		send.KindRateExceeded:                  "Throttling",
+		send.KindDailyQuotaExceeded:            "Throttling",
+		send.KindConfigurationSetDoesNotExist:  "ConfigurationSetDoesNotExist",
+		send.KindConfigurationSetSendingPaused: "ConfigurationSetSendingPausedException",
 	}[se.Kind]
 	if code == "" {
 		return fmt.Errorf("sesv1: unmapped send error: %w", err)

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
@@ -44,10 +45,13 @@ const Version = "2010-12-01"
 
 // Options configures the handler.
 type Options struct {
-	Identities *identity.Store  // required
-	Accounts   *account.Store   // the account actions (GetSendQuota...); nil: they fail
-	Queue      *queue.Queue     // sending statistics; nil: GetSendQuota fails
-	Sender     *send.Sender     // SendEmail, SendRawEmail; nil: they fail
+	Identities *identity.Store // required
+	Accounts   *account.Store  // the account actions (GetSendQuota...); nil: they fail
+	Queue      *queue.Queue    // sending statistics; nil: GetSendQuota fails
+	Sender     *send.Sender    // SendEmail, SendRawEmail; nil: they fail
+	// ConfigSets is the configuration sets and their event destinations;
+	// nil: those actions fail.
+	ConfigSets *configset.Store
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
 	// ListPageSize is the number of identities ListIdentities returns when
@@ -58,7 +62,7 @@ type Options struct {
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -79,9 +83,11 @@ type handler struct {
 	accounts *account.Store
 	queue    *queue.Queue
 	sender   *send.Sender
-	now      func() time.Time
-	log      *slog.Logger
-	pageSize int
+	// configSets: see Options.ConfigSets.
+	configSets *configset.Store
+	now        func() time.Time
+	log        *slog.Logger
+	pageSize   int
 }
 
 // call is one request being served.
@@ -102,28 +108,38 @@ type action struct {
 }
 
 var actions = map[string]action{
-	"VerifyDomainIdentity":                     {fn: (*handler).verifyDomainIdentity},
-	"VerifyDomainDkim":                         {fn: (*handler).verifyDomainDkim},
-	"VerifyEmailIdentity":                      {fn: (*handler).verifyEmailIdentity},
-	"VerifyEmailAddress":                       {fn: (*handler).verifyEmailIdentity, noResult: true},
-	"ListIdentities":                           {fn: (*handler).listIdentities},
-	"ListVerifiedEmailAddresses":               {fn: (*handler).listVerifiedEmailAddresses},
-	"DeleteIdentity":                           {fn: (*handler).deleteIdentity},
-	"DeleteVerifiedEmailAddress":               {fn: (*handler).deleteVerifiedEmailAddress, noResult: true},
-	"GetIdentityVerificationAttributes":        {fn: (*handler).getIdentityVerificationAttributes},
-	"GetIdentityDkimAttributes":                {fn: (*handler).getIdentityDkimAttributes},
-	"SetIdentityDkimEnabled":                   {fn: (*handler).setIdentityDkimEnabled},
-	"SetIdentityMailFromDomain":                {fn: (*handler).setIdentityMailFromDomain},
-	"GetIdentityMailFromDomainAttributes":      {fn: (*handler).getIdentityMailFromDomainAttributes},
-	"SetIdentityFeedbackForwardingEnabled":     {fn: (*handler).setIdentityFeedbackForwardingEnabled},
-	"GetIdentityNotificationAttributes":        {fn: (*handler).getIdentityNotificationAttributes},
-	"SetIdentityNotificationTopic":             {fn: (*handler).setIdentityNotificationTopic},
-	"SetIdentityHeadersInNotificationsEnabled": {fn: (*handler).setIdentityHeadersInNotificationsEnabled},
-	"GetSendQuota":                             {fn: (*handler).getSendQuota},
-	"GetAccountSendingEnabled":                 {fn: (*handler).getAccountSendingEnabled},
-	"UpdateAccountSendingEnabled":              {fn: (*handler).updateAccountSendingEnabled, noResult: true},
-	"SendEmail":                                {fn: (*handler).sendEmail},
-	"SendRawEmail":                             {fn: (*handler).sendRawEmail},
+	"VerifyDomainIdentity":                           {fn: (*handler).verifyDomainIdentity},
+	"VerifyDomainDkim":                               {fn: (*handler).verifyDomainDkim},
+	"VerifyEmailIdentity":                            {fn: (*handler).verifyEmailIdentity},
+	"VerifyEmailAddress":                             {fn: (*handler).verifyEmailIdentity, noResult: true},
+	"ListIdentities":                                 {fn: (*handler).listIdentities},
+	"ListVerifiedEmailAddresses":                     {fn: (*handler).listVerifiedEmailAddresses},
+	"DeleteIdentity":                                 {fn: (*handler).deleteIdentity},
+	"DeleteVerifiedEmailAddress":                     {fn: (*handler).deleteVerifiedEmailAddress, noResult: true},
+	"GetIdentityVerificationAttributes":              {fn: (*handler).getIdentityVerificationAttributes},
+	"GetIdentityDkimAttributes":                      {fn: (*handler).getIdentityDkimAttributes},
+	"SetIdentityDkimEnabled":                         {fn: (*handler).setIdentityDkimEnabled},
+	"SetIdentityMailFromDomain":                      {fn: (*handler).setIdentityMailFromDomain},
+	"GetIdentityMailFromDomainAttributes":            {fn: (*handler).getIdentityMailFromDomainAttributes},
+	"SetIdentityFeedbackForwardingEnabled":           {fn: (*handler).setIdentityFeedbackForwardingEnabled},
+	"GetIdentityNotificationAttributes":              {fn: (*handler).getIdentityNotificationAttributes},
+	"SetIdentityNotificationTopic":                   {fn: (*handler).setIdentityNotificationTopic},
+	"SetIdentityHeadersInNotificationsEnabled":       {fn: (*handler).setIdentityHeadersInNotificationsEnabled},
+	"GetSendQuota":                                   {fn: (*handler).getSendQuota},
+	"GetAccountSendingEnabled":                       {fn: (*handler).getAccountSendingEnabled},
+	"UpdateAccountSendingEnabled":                    {fn: (*handler).updateAccountSendingEnabled, noResult: true},
+	"SendEmail":                                      {fn: (*handler).sendEmail},
+	"SendRawEmail":                                   {fn: (*handler).sendRawEmail},
+	"CreateConfigurationSet":                         {fn: (*handler).createConfigurationSet},
+	"DescribeConfigurationSet":                       {fn: (*handler).describeConfigurationSet},
+	"ListConfigurationSets":                          {fn: (*handler).listConfigurationSets},
+	"DeleteConfigurationSet":                         {fn: (*handler).deleteConfigurationSet},
+	"UpdateConfigurationSetSendingEnabled":           {fn: (*handler).updateConfigurationSetSendingEnabled, noResult: true},
+	"UpdateConfigurationSetReputationMetricsEnabled": {fn: (*handler).updateConfigurationSetReputationMetricsEnabled, noResult: true},
+	"PutConfigurationSetDeliveryOptions":             {fn: (*handler).putConfigurationSetDeliveryOptions},
+	"CreateConfigurationSetEventDestination":         {fn: (*handler).createConfigurationSetEventDestination},
+	"UpdateConfigurationSetEventDestination":         {fn: (*handler).updateConfigurationSetEventDestination},
+	"DeleteConfigurationSetEventDestination":         {fn: (*handler).deleteConfigurationSetEventDestination},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error

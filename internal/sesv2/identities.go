@@ -228,6 +228,9 @@ func (h *handler) createEmailIdentity(r *http.Request, c sesapi.Caller) (any, er
 			return nil, err
 		}
 	}
+	if err := h.checkSetExists(r, c, in.ConfigurationSetName); err != nil {
+		return nil, err
+	}
 	i, err := h.ids.Create(r.Context(), c.AccountID, in.EmailIdentity, opts)
 	if errors.Is(err, identity.ErrAlreadyExists) {
 		return nil, alreadyExists("Email identity %s already exists.", in.EmailIdentity)

@@ -142,7 +142,7 @@ func sendError(err error) error {
 		e.Code = "MessageRejected"
 	case send.KindMailFromNotVerified:
 		e.Code = "MailFromDomainNotVerifiedException"
-	case send.KindSendingPaused:
+	case send.KindSendingPaused, send.KindConfigurationSetSendingPaused:
 		e.Code = "SendingPausedException"
 	case send.KindRateExceeded, send.KindDailyQuotaExceeded:
 		e.Code, e.Status = "TooManyRequestsException", http.StatusTooManyRequests

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
@@ -46,8 +47,12 @@ type Options struct {
 	// GetAccount: HEALTHY, PROBATION or SHUTDOWN
 	// (reputation.Guard.Status). Nil: always HEALTHY.
 	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
-	Logger            *slog.Logger     // nil: discard
-	Now               func() time.Time // nil: time.Now
+	// ConfigSets is the configuration sets: their operations, event
+	// destinations, tags and identities' default sets. Nil: those
+	// operations fail, and a default set cannot be named.
+	ConfigSets *configset.Store
+	Logger     *slog.Logger     // nil: discard
+	Now        func() time.Time // nil: time.Now
 }
 
 // handler serves the v2 operations.
@@ -58,6 +63,7 @@ type handler struct {
 	sender      *send.Sender
 	suppression *suppression.Store
 	enforcement func(ctx context.Context, accountID string) (string, error)
+	configSets  *configset.Store
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -65,7 +71,7 @@ type handler struct {
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, log: opts.Logger, now: opts.Now}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -96,6 +102,23 @@ func New(opts Options) http.Handler {
 	route("GET /v2/email/suppression/addresses", "ListSuppressedDestinations", h.listSuppressedDestinations)
 	route("GET /v2/email/suppression/addresses/{EmailAddress}", "GetSuppressedDestination", h.getSuppressedDestination)
 	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", "DeleteSuppressedDestination", h.deleteSuppressedDestination)
+	route("PUT /v2/email/identities/{EmailIdentity}/configuration-set", "PutEmailIdentityConfigurationSetAttributes", h.putIdentityConfigurationSet)
+	route("POST /v2/email/configuration-sets", "CreateConfigurationSet", h.createConfigurationSet)
+	route("GET /v2/email/configuration-sets", "ListConfigurationSets", h.listConfigurationSetsGet)
+	route("POST /v2/email/list-configuration-sets", "ListConfigurationSets", h.listConfigurationSetsPost)
+	route("GET /v2/email/configuration-sets/{ConfigurationSetName}", "GetConfigurationSet", h.getConfigurationSet)
+	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}", "DeleteConfigurationSet", h.deleteConfigurationSet)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/sending", "PutConfigurationSetSendingOptions", h.putSendingOptions)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/reputation-options", "PutConfigurationSetReputationOptions", h.putReputationOptions)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/suppression-options", "PutConfigurationSetSuppressionOptions", h.putSuppressionOptions)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/delivery-options", "PutConfigurationSetDeliveryOptions", h.putDeliveryOptions)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/tracking-options", "PutConfigurationSetTrackingOptions", h.putTrackingOptions)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/vdm-options", "PutConfigurationSetVdmOptions", h.putVdmOptions)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/archiving-options", "PutConfigurationSetArchivingOptions", h.putArchivingOptions)
+	route("POST /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", "CreateConfigurationSetEventDestination", h.createEventDestination)
+	route("GET /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", "GetConfigurationSetEventDestinations", h.getEventDestinations)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "UpdateConfigurationSetEventDestination", h.updateEventDestination)
+	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "DeleteConfigurationSetEventDestination", h.deleteEventDestination)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

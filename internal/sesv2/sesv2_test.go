@@ -205,6 +205,10 @@ func TestCreateDomainEasyDKIM(t *testing.T) {
 func TestCreateWithTagsAndConfigurationSet(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		env := apitest.New(t, d)
+		// The default set must exist (configuration sets are real now).
+		if _, err := env.V2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("default-set")}); err != nil {
+			t.Fatal(err)
+		}
 		_, err := env.V2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{
 			EmailIdentity:        aws.String("tags.example"),
 			Tags:                 []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("team"), Value: aws.String("")}},

@@ -12,8 +12,8 @@ import (
 
 // The tag operations (TagResource, UntagResource, ListTagsForResource)
 // address a resource by its ARN, arn:<partition>:ses:<region>:<account
-// id>:<type>/<name> (ses-api.md §5). Only identities (type "identity") can
-// carry tags in Sesame so far.
+// id>:<type>/<name> (ses-api.md §5). Identities (type "identity") and
+// configuration sets ("configuration-set") carry tags in Sesame.
 
 // Resource ARN parts.
 var (
@@ -23,7 +23,10 @@ var (
 	typeRE      = regexp.MustCompile(`^[a-z]+(-[a-z]+)*$`)
 )
 
-const resourceIdentity = "identity"
+const (
+	resourceIdentity         = "identity"
+	resourceConfigurationSet = "configuration-set"
+)
 
 // resourceARN is a parsed, well-formed SES resource ARN.
 type resourceARN struct {
@@ -91,9 +94,9 @@ func taggedIdentity(a resourceARN, c sesapi.Caller) (string, error) {
 		return "", resourceNotFound(a)
 	}
 	if a.typ != resourceIdentity {
-		// Configuration sets, templates, contact lists, custom verification
-		// templates and dedicated IP pools are taggable in SES, but Sesame
-		// does not have those resources yet, so no such ARN names anything.
+		// Templates, contact lists, custom verification templates and
+		// dedicated IP pools are taggable in SES, but Sesame does not have
+		// those resources yet, so no such ARN names anything.
 		// Extend this when they are added.
 		return "", resourceNotFound(a)
 	}
@@ -134,6 +137,9 @@ func (h *handler) tagResource(r *http.Request, c sesapi.Caller) (any, error) {
 	if in.Tags == nil {
 		return nil, badRequest("Tags is required.")
 	}
+	if a.typ == resourceConfigurationSet {
+		return nil, h.tagConfigurationSet(r, c, a, in.Tags)
+	}
 	name, err := taggedIdentity(a, c)
 	if err != nil {
 		return nil, err
@@ -162,6 +168,9 @@ func (h *handler) untagResource(r *http.Request, c sesapi.Caller) (any, error) {
 			return nil, badRequest("Tag keys must be 1-128 characters long (got %q).", k)
 		}
 	}
+	if a.typ == resourceConfigurationSet {
+		return nil, h.untagConfigurationSet(r, c, a, keys)
+	}
 	name, err := taggedIdentity(a, c)
 	if err != nil {
 		return nil, err
@@ -179,6 +188,9 @@ func (h *handler) listTagsForResource(r *http.Request, c sesapi.Caller) (any, er
 	a, err := parseARN("ResourceArn", r.URL.Query().Get("ResourceArn"))
 	if err != nil {
 		return nil, err
+	}
+	if a.typ == resourceConfigurationSet {
+		return h.listConfigurationSetTags(r, c, a)
 	}
 	name, err := taggedIdentity(a, c)
 	if err != nil {

@@ -238,8 +238,19 @@ const suppressedBatch = 500
 // address, keyed by the address exactly as given; addresses not listed
 // are absent. An address that does not parse is looked up by its
 // lower-cased form. It runs one query per 500 distinct addresses.
-func (s *Store) Suppressed(ctx context.Context, accountID string, addresses []string) (map[string]bool, error) {
+//
+// reasons nil is the account's list as it is: every listed address is
+// suppressed, whatever its reason (the account's SuppressedReasons say
+// which bounces and complaints add addresses, not which entries count).
+// A configuration set's SuppressionOptions override that for its mail:
+// reasons non-nil counts only entries listed for one of them, and an
+// empty list suppresses nothing (SES's "override the account's
+// suppression list" with no reasons).
+func (s *Store) Suppressed(ctx context.Context, accountID string, reasons, addresses []string) (map[string]bool, error) {
 	out := map[string]bool{}
+	if reasons != nil && len(reasons) == 0 {
+		return out, nil
+	}
 	given := map[string][]string{} // key → the addresses given with that key
 	var keys []string
 	for _, a := range addresses {
@@ -255,12 +266,19 @@ func (s *Store) Suppressed(ctx context.Context, accountID string, addresses []st
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), suppressedBatch)]
 		keys = keys[len(batch):]
-		args := make([]any, 0, len(batch)+1)
+		args := make([]any, 0, len(batch)+len(reasons)+1)
 		args = append(args, accountID)
 		for _, k := range batch {
 			args = append(args, k)
 		}
-		rows, err := s.db.Query(ctx, `SELECT address_key FROM suppressed_destinations WHERE account_id = ? AND address_key IN (`+marks(len(batch))+`)`, args...)
+		q := `SELECT address_key FROM suppressed_destinations WHERE account_id = ? AND address_key IN (` + marks(len(batch)) + `)`
+		if reasons != nil {
+			q += ` AND reason IN (` + marks(len(reasons)) + `)`
+			for _, r := range reasons {
+				args = append(args, r)
+			}
+		}
+		rows, err := s.db.Query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("suppression: look up %d addresses: %w", len(batch), err)
 		}

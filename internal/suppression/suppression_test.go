@@ -330,7 +330,7 @@ func TestSuppressed(t *testing.T) {
 		f.put(t, acct, "angry@example.org", suppression.Complaint)
 		f.put(t, other, "other@example.org", suppression.Bounce)
 		given := []string{"gone@example.org", "GONE@EXAMPLE.ORG", "fine@example.org", "angry@example.org", "other@example.org", "not an address"}
-		got, err := f.s.Suppressed(f.ctx, acct, given)
+		got, err := f.s.Suppressed(f.ctx, acct, nil, given)
 		want := map[string]bool{"gone@example.org": true, "GONE@EXAMPLE.ORG": true, "angry@example.org": true}
 		if err != nil || len(got) != len(want) {
 			t.Fatalf("Suppressed = %v, %v; want %v", got, err, want)
@@ -340,7 +340,18 @@ func TestSuppressed(t *testing.T) {
 				t.Fatalf("Suppressed = %v; want %v", got, want)
 			}
 		}
-		if got, err := f.s.Suppressed(f.ctx, acct, nil); err != nil || len(got) != 0 {
+		// A configuration set's reasons override: only entries listed for
+		// them count; no reasons, nothing is suppressed.
+		if got, err := f.s.Suppressed(f.ctx, acct, []string{"COMPLAINT"}, given); err != nil || len(got) != 1 || !got["angry@example.org"] {
+			t.Fatalf("COMPLAINT only: %v, %v", got, err)
+		}
+		if got, err := f.s.Suppressed(f.ctx, acct, []string{"BOUNCE", "COMPLAINT"}, given); err != nil || len(got) != 3 {
+			t.Fatalf("both reasons: %v, %v", got, err)
+		}
+		if got, err := f.s.Suppressed(f.ctx, acct, []string{}, given); err != nil || len(got) != 0 {
+			t.Fatalf("no reasons: %v, %v", got, err)
+		}
+		if got, err := f.s.Suppressed(f.ctx, acct, nil, nil); err != nil || len(got) != 0 {
 			t.Fatalf("no addresses: %v, %v", got, err)
 		}
 		// More addresses than one query takes.
@@ -349,7 +360,7 @@ func TestSuppressed(t *testing.T) {
 			many[i] = fmt.Sprintf("r%d@example.org", i)
 		}
 		many[1100] = "gone@example.org"
-		if got, err := f.s.Suppressed(f.ctx, acct, many); err != nil || len(got) != 1 || !got["gone@example.org"] {
+		if got, err := f.s.Suppressed(f.ctx, acct, nil, many); err != nil || len(got) != 1 || !got["gone@example.org"] {
 			t.Fatalf("1200 addresses: %v, %v", got, err)
 		}
 	})
