@@ -133,6 +133,18 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	w := wireOf(e)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("event: encode %s event of %s: %w", e.Type, e.Mail.MessageID, err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// wireOf is e in the wire structs of its event JSON; e must be valid.
+func wireOf(e *Event) wireEvent {
 	w := wireEvent{EventType: e.Type, Mail: wireMailOf(e)}
 	switch e.Type {
 	case Send:
@@ -163,13 +175,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	case RenderingFailure:
 		w.Failure = &wireFailure{ErrorMessage: e.Failure.ErrorMessage, TemplateName: e.Failure.TemplateName}
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil {
-		return nil, fmt.Errorf("event: encode %s event of %s: %w", e.Type, e.Mail.MessageID, err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return w
 }
 
 func wireMailOf(e *Event) wireMail {
