@@ -14,6 +14,7 @@ package sesv2
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
 )
 
@@ -43,6 +45,9 @@ type Options struct {
 	Suppression *suppression.Store
 	Logger      *slog.Logger     // nil: discard
 	Now         func() time.Time // nil: time.Now
+	// MetricData answers BatchGetMetricData's queries
+	// (stats.Store.MetricData); nil: it fails.
+	MetricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 }
 
 // handler serves the v2 operations.
@@ -54,12 +59,15 @@ type handler struct {
 	suppression *suppression.Store
 	log         *slog.Logger
 	now         func() time.Time
+	// metricData is Options.MetricData.
+	metricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, log: opts.Logger, now: opts.Now}
+	h.metricData = opts.MetricData
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -90,6 +98,7 @@ func New(opts Options) http.Handler {
 	route("GET /v2/email/suppression/addresses", "ListSuppressedDestinations", h.listSuppressedDestinations)
 	route("GET /v2/email/suppression/addresses/{EmailAddress}", "GetSuppressedDestination", h.getSuppressedDestination)
 	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", "DeleteSuppressedDestination", h.deleteSuppressedDestination)
+	route("POST /v2/email/metrics/batch", "BatchGetMetricData", h.batchGetMetricData)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }
