@@ -38,6 +38,7 @@ import (
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/stats"
 )
 
 // Version is the SES v1 API version this package speaks.
@@ -57,12 +58,16 @@ type Options struct {
 	// ListPageSize is the number of identities ListIdentities returns when
 	// the request has no MaxItems; zero means 100.
 	ListPageSize int
+	// SendStatistics answers GetSendStatistics (stats.Store.SendStatistics);
+	// nil: it fails.
+	SendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
 }
 
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	h.sendStatistics = opts.SendStatistics
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -88,6 +93,8 @@ type handler struct {
 	now        func() time.Time
 	log        *slog.Logger
 	pageSize   int
+	// sendStatistics is Options.SendStatistics.
+	sendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
 }
 
 // call is one request being served.
@@ -126,6 +133,7 @@ var actions = map[string]action{
 	"SetIdentityNotificationTopic":                   {fn: (*handler).setIdentityNotificationTopic},
 	"SetIdentityHeadersInNotificationsEnabled":       {fn: (*handler).setIdentityHeadersInNotificationsEnabled},
 	"GetSendQuota":                                   {fn: (*handler).getSendQuota},
+	"GetSendStatistics":                              {fn: (*handler).getSendStatistics},
 	"GetAccountSendingEnabled":                       {fn: (*handler).getAccountSendingEnabled},
 	"UpdateAccountSendingEnabled":                    {fn: (*handler).updateAccountSendingEnabled, noResult: true},
 	"SendEmail":                                      {fn: (*handler).sendEmail},

@@ -30,6 +30,7 @@ import (
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// destinations, tags and identities' default sets. Nil: those
 	// operations fail, and a default set cannot be named.
 	ConfigSets *configset.Store
+	// MetricData answers BatchGetMetricData's queries
+	// (stats.Store.MetricData); nil: it fails.
+	MetricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
 }
@@ -66,12 +70,15 @@ type handler struct {
 	configSets  *configset.Store
 	log         *slog.Logger
 	now         func() time.Time
+	// metricData is Options.MetricData.
+	metricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
+	h.metricData = opts.MetricData
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -119,6 +126,7 @@ func New(opts Options) http.Handler {
 	route("GET /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", "GetConfigurationSetEventDestinations", h.getEventDestinations)
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "UpdateConfigurationSetEventDestination", h.updateEventDestination)
 	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "DeleteConfigurationSetEventDestination", h.deleteEventDestination)
+	route("POST /v2/email/metrics/batch", "BatchGetMetricData", h.batchGetMetricData)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }
