@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -73,7 +74,7 @@ func (f *eventsFamily) add(set string, dims []configset.Dimension, e *event.Even
 			ps = append(ps, pair{name: name})
 			continue
 		}
-		ps = append(ps, pair{name, f.fold.fold(name, v)})
+		ps = append(ps, pair{name, f.fold.fold(name, labelValue(v))})
 	}
 	// Insertion sort by name: the key must not depend on the order of the
 	// destination's dimensions.
@@ -173,6 +174,28 @@ func LabelName(name string) string {
 		s += "_dim"
 	}
 	return s
+}
+
+// MaxValueLength is the longest label value kept, in bytes (CloudWatch
+// takes dimension values of at most 256 characters); a longer value is cut
+// there, at a character boundary.
+const MaxValueLength = 256
+
+// labelValue returns v as a usable label value: valid UTF-8 (Prometheus
+// refuses anything else; header fields may carry raw bytes) and at most
+// MaxValueLength bytes. It allocates only when it changes v.
+func labelValue(v string) string {
+	if !utf8.ValidString(v) {
+		v = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	if len(v) > MaxValueLength {
+		i := MaxValueLength
+		for i > 0 && !utf8.RuneStart(v[i]) {
+			i--
+		}
+		v = v[:i]
+	}
+	return v
 }
 
 // dimensionValue is d's value for e: from its source, else its default.

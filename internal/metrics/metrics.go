@@ -40,7 +40,9 @@
 // from the first header field of that name (without case) in
 // mail.headers, LINK_TAG from a clicked link's tags (Sesame tracks no
 // clicks yet, so always the default); when the source has no value, the
-// dimension's DefaultDimensionValue.
+// dimension's DefaultDimensionValue. A value that is not valid UTF-8 has
+// its bad bytes replaced by U+FFFD, and one longer than MaxValueLength
+// bytes (CloudWatch's 256) is cut there.
 //
 // Counting follows how SES publishes the events: Send, Reject and
 // Rendering Failure are one event per message and count one; Delivery,
@@ -220,10 +222,10 @@ func (m *Metrics) Event(e *event.Event) {
 	if e == nil {
 		return
 	}
-	account := e.AccountID
+	account := labelValue(e.AccountID)
 	domain := ""
-	if v := e.Mail.Tags[event.TagFromDomain]; len(v) > 0 {
-		domain = m.domainFold.fold("from_domain", v[0])
+	if v := e.Mail.Tags[event.TagFromDomain]; len(v) > 0 && v[0] != "" {
+		domain = m.domainFold.fold("from_domain", labelValue(v[0]))
 	}
 	switch e.Type {
 	case event.Send:
@@ -244,7 +246,7 @@ func (m *Metrics) Event(e *event.Event) {
 		}
 	case event.Bounce:
 		if d := e.Bounce; d != nil {
-			m.bounces.WithLabelValues(account, domain, d.BounceType).Add(float64(max(len(d.BouncedRecipients), 1)))
+			m.bounces.WithLabelValues(account, domain, labelValue(d.BounceType)).Add(float64(max(len(d.BouncedRecipients), 1)))
 		}
 	case event.Complaint:
 		if d := e.Complaint; d != nil {
@@ -259,13 +261,15 @@ func (m *Metrics) Event(e *event.Event) {
 
 // PublishFailed counts one failure of the publisher, of the given kind
 // (for example "sns", "transaction"; the caller keeps the kinds few).
-func (m *Metrics) PublishFailed(kind string) { m.publishFailures.WithLabelValues(kind).Inc() }
+func (m *Metrics) PublishFailed(kind string) {
+	m.publishFailures.WithLabelValues(labelValue(kind)).Inc()
+}
 
 // Reputation counts one pause or resume by the reputation guard; scope is
 // "account" or "configuration_set", action "pause" or "resume" (as the
 // guard names them).
 func (m *Metrics) Reputation(scope, action string) {
-	m.reputation.WithLabelValues(scope, action).Inc()
+	m.reputation.WithLabelValues(labelValue(scope), labelValue(action)).Inc()
 }
 
 // CloudWatch counts e in sesame_events_total for a CloudWatch destination
