@@ -114,7 +114,7 @@ func (f *eventsFamily) create(key, set, typ string, ps []pair) *series {
 	if s := f.series[key]; s != nil {
 		return s
 	}
-	s := &series{set: strings.Clone(set), typ: typ}
+	s := &series{set: strings.Clone(labelValue(set)), typ: typ}
 	for _, p := range ps {
 		if p.value == "" {
 			continue
