@@ -117,6 +117,12 @@ type Options struct {
 	// Amazon SES event publishing." to a topic when an SNS destination is
 	// created or updated (sns.Store.Publish). Nil: nothing is published.
 	Validated func(ctx context.Context, accountID, topicARN string) error
+	// SendingChanged, when set, is called after SetSendingEnabled has
+	// committed (the reputation guard records a customer's resume).
+	SendingChanged func(ctx context.Context, accountID, name string, enabled bool)
+	// Deleted, when set, is called after Delete has committed (the
+	// reputation guard forgets the set's thresholds and state).
+	Deleted func(ctx context.Context, accountID, name string)
 }
 
 // Store is the configuration sets of all accounts. It is safe for
@@ -351,7 +357,7 @@ func nonNilTags(t []Tag) []Tag {
 // it as their default keep the name: sending through them then fails as
 // for an unknown set, as SES does.
 func (s *Store) Delete(ctx context.Context, accountID, name string) error {
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM event_destinations WHERE account_id = ? AND configuration_set = ?`, accountID, name); err != nil {
 			return fmt.Errorf("configset: delete destinations of %s: %w", name, err)
 		}
@@ -366,6 +372,10 @@ func (s *Store) Delete(ctx context.Context, accountID, name string) error {
 		}
 		return nil
 	})
+	if err == nil && s.opts.Deleted != nil {
+		s.opts.Deleted(ctx, accountID, name)
+	}
+	return err
 }
 
 // update runs fn on the locked set inside one transaction; an unknown set
@@ -393,7 +403,11 @@ func (s *Store) setColumn(ctx context.Context, accountID, name, column string, v
 // set (v2 PutConfigurationSetSendingOptions, v1
 // UpdateConfigurationSetSendingEnabled, and the reputation guard).
 func (s *Store) SetSendingEnabled(ctx context.Context, accountID, name string, enabled bool) error {
-	return s.setColumn(ctx, accountID, name, "sending_enabled", enabled)
+	err := s.setColumn(ctx, accountID, name, "sending_enabled", enabled)
+	if err == nil && s.opts.SendingChanged != nil {
+		s.opts.SendingChanged(ctx, accountID, name, enabled)
+	}
+	return err
 }
 
 // PutReputationOptions sets ReputationMetricsEnabled (v2

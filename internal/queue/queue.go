@@ -466,6 +466,21 @@ func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
 	return out, rows.Err()
 }
 
+// Depth returns how many recipients are still queued (not finished) and
+// when the oldest of them was queued (zero when none is), for the
+// operator's metrics.
+func (q *Queue) Depth(ctx context.Context) (n int64, oldest time.Time, err error) {
+	var first sql.NullInt64
+	err = q.db.QueryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM recipients WHERE state = ?`, string(Queued)).Scan(&n, &first)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("queue: depth: %w", err)
+	}
+	if first.Valid {
+		oldest = db.Time(first.Int64)
+	}
+	return n, oldest, nil
+}
+
 // SentSince returns how many recipients of the account's messages count
 // against its daily quota since since — SES's SentLast24Hours. It sums
 // 5-minute buckets, so up to five minutes before since may be counted too

@@ -328,13 +328,21 @@ type Totals struct {
 
 // Totals returns the counts of accountID's mail over [since, now], of
 // configurationSet only unless it is "" (then of the whole account),
-// without mailbox-simulator recipients. The range is rounded out to whole
-// buckets: up to 15 minutes before since count too.
+// without mailbox-simulator recipients. The range is rounded in to whole
+// buckets: a bucket that starts before since is left out, so events of up
+// to 15 minutes after since may be missed, never events before it.
 func (s *Store) Totals(ctx context.Context, accountID, configurationSet string, since time.Time) (Totals, error) {
 	q := `SELECT COALESCE(SUM(sends), 0), COALESCE(SUM(deliveries), 0), COALESCE(SUM(permanent_bounces), 0),
 			COALESCE(SUM(transient_bounces), 0), COALESCE(SUM(complaints), 0), COALESCE(SUM(rejects), 0)
 		FROM send_stats WHERE account_id = ? AND bucket >= ? AND bucket <= ? AND simulator = ?`
-	args := []any{accountID, bucketOf(since), db.Millis(s.now()), false}
+	// Only buckets that start at or after since: a bucket that began
+	// before it may hold events the caller must not count again (the
+	// reputation guard asks from just after a pause).
+	first := bucketOf(since)
+	if first < db.Millis(since) {
+		first += BucketSize.Milliseconds()
+	}
+	args := []any{accountID, first, db.Millis(s.now()), false}
 	if configurationSet != "" {
 		q += ` AND configuration_set = ?`
 		args = append(args, configurationSet)
