@@ -22,8 +22,8 @@ import (
 
 // Defaults for the zero values of Options' fields.
 const (
-	DefaultWorkers = 32
-	DefaultPerHost = 4
+	DefaultWorkers = 64
+	DefaultPerHost = 16
 	DefaultTimeout = 15 * time.Second // SNS's request timeout
 	DefaultLease   = 2 * time.Minute
 	DefaultPoll    = time.Second
@@ -58,10 +58,10 @@ type Options struct {
 	// one, and a row of a subscription that is gone is dropped. nil: every
 	// subscription is alive.
 	Alive func(ctx context.Context, subscriptionARN string) (bool, error)
-	// Workers is how many requests are in flight at once, in all; 0: 32.
+	// Workers is how many requests are in flight at once, in all; 0: 64.
 	Workers int
 	// PerHost is how many requests to one host (host:port) are in flight
-	// at once; 0: 4. It is at most Workers.
+	// at once; 0: 16. It is at most Workers.
 	PerHost int
 	// Timeout bounds each request, from connecting to reading the status;
 	// 0: 15 seconds (SNS's).

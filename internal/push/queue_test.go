@@ -567,8 +567,7 @@ func TestMaxReceivesPerSecond(t *testing.T) {
 			n.SubscriptionARN = "arn:throttled"
 			f.add(t, f.q, n)
 		}
-		f.runOnce(t, 4) // PerHost
-		f.runOnce(t, 2)
+		f.runOnce(t, 6)
 		got := sub.received()
 		if len(got) != 6 {
 			t.Fatalf("got %d", len(got))

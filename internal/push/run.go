@@ -79,6 +79,11 @@ func (q *Queue) Run(ctx context.Context) error {
 			}
 			n = len(rows)
 			limited = n == free
+			for _, r := range room {
+				if r == 0 {
+					limited = true // a busy host may have more due
+				}
+			}
 			for _, r := range rows {
 				q.mu.Lock()
 				q.busy++
@@ -173,26 +178,40 @@ func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]cl
 	now := q.now()
 	until := db.Millis(now.Add(q.lease))
 	// How many of a host's due rows may be taken: its room, or PerHost.
+	// Hosts without room are left out before the rows are ranked.
 	capSQL := `CAST(? AS INTEGER)`
-	var capArgs []any
+	var capArgs, fullArgs []any
+	full := ``
 	if len(room) > 0 {
 		capSQL = `CASE host`
 		for h, n := range room {
+			if n == 0 {
+				fullArgs = append(fullArgs, h)
+				continue
+			}
 			capSQL += ` WHEN ? THEN CAST(? AS INTEGER)`
 			capArgs = append(capArgs, h, n)
 		}
 		capSQL += ` ELSE CAST(? AS INTEGER) END`
+		if len(fullArgs) > 0 {
+			full = ` AND host NOT IN (?` + strings.Repeat(`, ?`, len(fullArgs)-1) + `)`
+		}
 	}
 	capArgs = append(capArgs, q.perHost)
 	var out []claimed
 	err := q.db.InTx(ctx, func(tx *db.Tx) error {
-		// Rank each host's due rows, so that one host's backlog cannot
-		// fill a claim; the outer select locks (PostgreSQL) and re-checks
-		// the row, which another node may have claimed meanwhile.
+		// Rank each host's due rows among the oldest few (the window),
+		// so that one host's backlog cannot fill a claim and the ranking
+		// stays cheap however long the queue; the outer select locks
+		// (PostgreSQL) and re-checks the row, which another node may have
+		// claimed meanwhile. A host whose backlog fills the window gets
+		// its room's worth; in the next claim it has none, and is left
+		// out.
 		due := `state = ? AND next_attempt_at <= ? AND lease_until <= ?`
 		pick := `SELECT id FROM push_deliveries WHERE ` + due + ` AND id IN (
-			SELECT id FROM (SELECT id, host, ROW_NUMBER() OVER (PARTITION BY host ORDER BY next_attempt_at, id) AS rn
-				FROM push_deliveries WHERE ` + due + `) ranked WHERE rn <= ` + capSQL + `)
+			SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY host ORDER BY next_attempt_at, id) AS rn, host
+				FROM (SELECT id, host, next_attempt_at FROM push_deliveries WHERE ` + due + full + ` ORDER BY next_attempt_at, id LIMIT ?) w
+			) ranked WHERE rn <= ` + capSQL + `)
 			ORDER BY next_attempt_at, id LIMIT ?`
 		if tx.Dialect() == db.Postgres {
 			pick += ` FOR UPDATE SKIP LOCKED`
@@ -201,6 +220,8 @@ func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]cl
 		dueArgs := []any{statePending, db.Millis(now), db.Millis(now)}
 		args = append(args, dueArgs...)
 		args = append(args, dueArgs...)
+		args = append(args, fullArgs...)
+		args = append(args, 4*q.workers)
 		args = append(args, capArgs...)
 		args = append(args, limit)
 		rows, err := tx.Query(ctx, `UPDATE push_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id IN (`+pick+`)
