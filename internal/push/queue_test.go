@@ -452,7 +452,10 @@ func TestDeadEndpointIsolation(t *testing.T) {
 		for i := range 5 {
 			f.add(t, f.q, notification(live.srv.URL, fmt.Sprint("live-", i), push.DefaultPolicy))
 		}
-		testkit.WaitFor(t, "the live subscriber's notifications", func() bool { return len(live.received()) == 5 })
+		testkit.WaitFor(t, "the live subscriber's notifications", func() bool {
+			p, _, _ := f.q.Stats(f.ctx)
+			return len(live.received()) == 5 && p == 30
+		})
 		if el := time.Since(start); el > 2*time.Second {
 			t.Errorf("the live subscriber waited %s behind the hung one", el)
 		}

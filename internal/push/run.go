@@ -182,20 +182,20 @@ func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]cl
 	capSQL := `CAST(? AS INTEGER)`
 	var capArgs, fullArgs []any
 	full := ``
-	if len(room) > 0 {
-		capSQL = `CASE host`
-		for h, n := range room {
-			if n == 0 {
-				fullArgs = append(fullArgs, h)
-				continue
-			}
-			capSQL += ` WHEN ? THEN CAST(? AS INTEGER)`
-			capArgs = append(capArgs, h, n)
+	var when string
+	for h, n := range room {
+		if n == 0 {
+			fullArgs = append(fullArgs, h)
+			continue
 		}
-		capSQL += ` ELSE CAST(? AS INTEGER) END`
-		if len(fullArgs) > 0 {
-			full = ` AND host NOT IN (?` + strings.Repeat(`, ?`, len(fullArgs)-1) + `)`
-		}
+		when += ` WHEN ? THEN CAST(? AS INTEGER)`
+		capArgs = append(capArgs, h, n)
+	}
+	if when != "" {
+		capSQL = `CASE host` + when + ` ELSE CAST(? AS INTEGER) END`
+	}
+	if len(fullArgs) > 0 {
+		full = ` AND host NOT IN (?` + strings.Repeat(`, ?`, len(fullArgs)-1) + `)`
 	}
 	capArgs = append(capArgs, q.perHost)
 	var out []claimed
