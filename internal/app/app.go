@@ -37,6 +37,7 @@ import (
 	"github.com/sesame-email/sesame/internal/masterkey"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/origin"
+	"github.com/sesame-email/sesame/internal/push"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/send"
@@ -58,6 +59,8 @@ type App struct {
 	Sender      *send.Sender
 	Suppression *suppression.Store
 	Feedback    *feedback.Processor
+	// Push is the queue of HTTP/HTTPS notifications (SNS subscriptions).
+	Push *push.Queue
 
 	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
 
@@ -137,6 +140,10 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed})
+	if err != nil {
+		return nil, err
+	}
+	a.Push, err = push.New(push.Options{DB: d, Logger: log.With("component", "push")})
 	if err != nil {
 		return nil, err
 	}
