@@ -36,6 +36,8 @@ Usage:
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
   sesame events tail [--account A] [--limit N] [--follow]
+  sesame events failed [--account A] [--limit N]   HTTP notifications parked after their retries
+  sesame events retry [--all | ID...]        send parked HTTP notifications again
   sesame feedback parse FILE...              what the feedback MX makes of a bounce or complaint, as JSON
   sesame feedback list [--account A] [--since DUR] [--unverified]   reports the feedback MX took, one line each
   sesame feedback show <id> [--account A]    one report: its origin, the verdict per recipient, its first bytes
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var (
 		name, email, keyID, secret, acctRef, format string
 		remove                                      string
-		add, follow, unverified, force, clear       bool
+		add, follow, unverified, force, clear, all  bool
 		max24h, rate                                float64
 		bounceRate, complaintRate                   rateValue
 		limit                                       int
@@ -116,6 +118,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.StringVar(&acctRef, "account", "", "only this account's events (id, access key id or name)")
 		fs.IntVar(&limit, "limit", 20, "how many of the latest events to print first")
 		fs.BoolVar(&follow, "follow", false, "keep printing new events as they are stored")
+	case "events failed":
+		fs.StringVar(&acctRef, "account", "", "only this account's notifications (id, access key id or name)")
+		fs.IntVar(&limit, "limit", 100, "how many to print, oldest first")
+	case "events retry":
+		fs.BoolVar(&all, "all", false, "every parked notification")
 	case "feedback list":
 		fs.StringVar(&acctRef, "account", "", "only this account's reports (name, id or access key id)")
 		fs.DurationVar(&since, "since", 0, "only reports received within this long (e.g. 24h); 0 for all")
@@ -193,6 +200,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 		return a.TailEvents(ctx, stdout, acctRef, limit, follow)
+	case "events failed":
+		if err := need(0, "no arguments"); err != nil {
+			return err
+		}
+		return a.FailedNotifications(ctx, stdout, acctRef, limit)
+	case "events retry":
+		var ids []int64
+		for _, p := range pos {
+			id, err := strconv.ParseInt(p, 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("events retry: %q is not a notification id (from sesame events failed)", p)
+			}
+			ids = append(ids, id)
+		}
+		return a.RetryNotifications(ctx, stdout, all, ids)
 	case "feedback list":
 		if err := need(0, "no arguments"); err != nil {
 			return err

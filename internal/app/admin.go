@@ -205,6 +205,57 @@ func (a *App) TailEvents(ctx context.Context, w io.Writer, ref string, limit int
 	}
 }
 
+// FailedNotifications prints the parked HTTP notifications (of one
+// account when ref is given), oldest first, at most limit.
+func (a *App) FailedNotifications(ctx context.Context, w io.Writer, ref string, limit int) error {
+	acct, err := a.accountID(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if limit < 1 {
+		return errors.New("--limit must be at least 1")
+	}
+	parked, err := a.Push.Failed(ctx, acct, limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACCOUNT\tENDPOINT\tSUBSCRIPTION\tATTEMPTS\tSTATUS\tPARKED\tLAST ERROR")
+	for _, p := range parked {
+		status := "-"
+		if p.LastStatus != 0 {
+			status = fmt.Sprint(p.LastStatus)
+		}
+		sub := p.SubscriptionARN
+		if sub == "" {
+			sub = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, p.AccountID, printable(p.Endpoint), printable(sub), p.Attempts, status,
+			p.ParkedAt.Format(time.RFC3339), printable(p.LastError))
+	}
+	return tw.Flush()
+}
+
+// RetryNotifications makes parked HTTP notifications due again, with
+// their whole delivery policy: those with the given ids, or all of them.
+func (a *App) RetryNotifications(ctx context.Context, w io.Writer, all bool, ids []int64) error {
+	switch {
+	case all && len(ids) > 0:
+		return errors.New("give --all or notification ids (from sesame events failed), not both")
+	case !all && len(ids) == 0:
+		return errors.New("which notifications? give their ids (from sesame events failed) or --all")
+	}
+	if all {
+		ids = nil
+	}
+	n, err := a.Push.Retry(ctx, ids)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d parked notifications will be sent again\n", n)
+	return nil
+}
+
 // findIdentity returns the identity named name, in the account ref when
 // given; without ref the name must be unique across accounts.
 func (a *App) findIdentity(ctx context.Context, name, ref string) (*identity.Identity, error) {

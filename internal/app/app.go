@@ -37,6 +37,7 @@ import (
 	"github.com/sesame-email/sesame/internal/masterkey"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/origin"
+	"github.com/sesame-email/sesame/internal/push"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/reputation"
 	"github.com/sesame-email/sesame/internal/seal"
@@ -66,6 +67,8 @@ type App struct {
 	Reputation *reputation.Guard
 
 	mailer *notify.Mailer
+	// Push is the queue of HTTP/HTTPS notifications (SNS subscriptions).
+	Push *push.Queue
 
 	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
 
@@ -156,6 +159,10 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 		ResumeAccount: func(ctx context.Context, id string) error { return a.Accounts.SetSendingEnabled(ctx, id, true) },
 		Notify:        a.notifyOwner,
 	})
+	if err != nil {
+		return nil, err
+	}
+	a.Push, err = push.New(push.Options{DB: d, Logger: log.With("component", "push")})
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,3 @@
-// Package push delivers notifications to HTTP and HTTPS endpoints, the way
-// Amazon SNS delivers to its http/https subscriptions: durably queued (in
-// the transaction that produced them), retried on failure under a delivery
-// policy, parked when the policy is spent, and never holding up one
-// endpoint behind another.
 package push
 
 import (
