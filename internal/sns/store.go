@@ -275,4 +275,3 @@ func (s *Store) updateIdentity(ctx context.Context, tx *db.Tx, identityID int64,
 	}
 	return nil
 }
-
