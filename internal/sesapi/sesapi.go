@@ -211,8 +211,8 @@ func New(opts Options) *Server {
 	}
 	s.verifier = &sigv4.Verifier{
 		Services: services,
-		Now:     s.now,
-		Regions: func(r string) bool { return r == opts.Region },
+		Now:      s.now,
+		Regions:  func(r string) bool { return r == opts.Region },
 		Secret: func(ctx context.Context, id string) (string, error) {
 			secret, acct, err := opts.Accounts.Secret(ctx, id)
 			if errors.Is(err, account.ErrUnknownKey) {
