@@ -46,7 +46,8 @@ func publicError(w http.ResponseWriter, reqID string, err error) bool {
 // the subscription and answers as ConfirmSubscription does.
 func (s *Store) serveConfirm(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(w)
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet { // a HEAD (a link preview) must change nothing
+		w.Header().Set("Allow", "GET")
 		publicError(w, reqID, apiError(http.StatusMethodNotAllowed, "InvalidAction", "The SubscribeURL takes GET requests"))
 		return
 	}
@@ -79,7 +80,8 @@ func (s *Store) serveConfirm(w http.ResponseWriter, r *http.Request) {
 // subscription confirmed with AuthenticateOnUnsubscribe refuses it.
 func (s *Store) serveUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(w)
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
 		publicError(w, reqID, apiError(http.StatusMethodNotAllowed, "InvalidAction", "The UnsubscribeURL takes GET requests"))
 		return
 	}

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -685,6 +686,13 @@ func TestIsolation(t *testing.T) {
 		if ok, err := env.SNS.TopicExists(ctx, env.Account.ID, topic); !ok || err != nil {
 			t.Errorf("TopicExists of its own topic: %v, %v", ok, err)
 		}
+		// Nor through the store's hooks.
+		if _, err := env.SNS.Publish(ctx, key.AccountID, topic, "", "x"); !errors.Is(err, sns.ErrTopicNotFound) {
+			t.Errorf("Publish as the other account: %v", err)
+		}
+		if ds := p.drop(); len(ds) != 0 {
+			t.Errorf("the other account's publish delivered %d", len(ds))
+		}
 		// Nothing changed.
 		if a := topicAttrs(t, c, topic); a["SubscriptionsPending"] != "1" {
 			t.Errorf("attributes: %v", a)
@@ -867,5 +875,42 @@ func TestListPaging(t *testing.T) {
 		}
 		_, err := c.ListTopics(ctx, &awssns.ListTopicsInput{NextToken: aws.String("!!")})
 		wantCode(t, err, "InvalidParameter", "NextToken")
+	})
+}
+
+// TestConfirmationExpiry: a SubscribeURL works for three days, and a HEAD
+// (a link preview) confirms nothing.
+func TestConfirmationExpiry(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		env := apitest.New(t, d)
+		p := &pusher{}
+		env.Push = p.add
+		c := env.SNSClient
+		ct, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("exp")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: ct.TopicArn, Protocol: aws.String("https"), Endpoint: aws.String("https://h.example/"), ReturnSubscriptionArn: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds := p.drop()
+		if len(ds) != 1 {
+			t.Fatalf("%d confirmations", len(ds))
+		}
+		m := message(t, ds[0].Body)
+		resp, err := http.Head(m["SubscribeURL"])
+		if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("HEAD: %v, %v", resp, err)
+		}
+		env.Clock.Advance(72*time.Hour + time.Millisecond)
+		if resp, body := get(t, m["SubscribeURL"]); resp.StatusCode != 400 || !strings.Contains(body, "Invalid token") {
+			t.Errorf("expired token: %d %s", resp.StatusCode, body)
+		}
+		var state string
+		if err := d.QueryRow(ctx, `SELECT state FROM sns_subscriptions WHERE arn = ?`, *sr.SubscriptionArn).Scan(&state); err != nil || state != "pending" {
+			t.Errorf("state %q, %v", state, err)
+		}
 	})
 }
