@@ -653,6 +653,9 @@ func (s *Store) apiSubscribe(c *call) (any, error) {
 		}
 		return s.sendConfirmation(c.ctx, tx, t, u)
 	})
+	if db.IsUniqueViolation(err) {
+		return s.apiSubscribe(c) // subscribed meanwhile: answer as for an existing subscription
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -47,9 +47,14 @@ type subPolicy struct {
 	HealthyRetryPolicy *retryPolicy    `json:"healthyRetryPolicy,omitempty"`
 	ThrottlePolicy     *throttlePolicy `json:"throttlePolicy,omitempty"`
 	RequestPolicy      *requestPolicy  `json:"requestPolicy,omitempty"`
+	// SNS reports these in EffectiveDeliveryPolicy; a policy copied from
+	// it may carry them with those values (null, false) and nothing else.
+	SicklyRetryPolicy json.RawMessage `json:"sicklyRetryPolicy,omitempty"`
+	Guaranteed        *bool           `json:"guaranteed,omitempty"`
 }
 
 type topicHTTPPolicy struct {
+	DefaultSicklyRetryPolicy     json.RawMessage `json:"defaultSicklyRetryPolicy,omitempty"` // null only (see subPolicy)
 	DefaultHealthyRetryPolicy    *retryPolicy    `json:"defaultHealthyRetryPolicy,omitempty"`
 	DefaultThrottlePolicy        *throttlePolicy `json:"defaultThrottlePolicy,omitempty"`
 	DefaultRequestPolicy         *requestPolicy  `json:"defaultRequestPolicy,omitempty"`
@@ -126,6 +131,15 @@ func (p *requestPolicy) check() error {
 	return nil
 }
 
+// checkSickly accepts only an absent or null sickly retry policy, which
+// SNS does not apply either.
+func checkSickly(raw json.RawMessage) error {
+	if len(raw) > 0 && string(bytes.TrimSpace(raw)) != "null" {
+		return fmt.Errorf("a sicklyRetryPolicy is not supported by Sesame (only healthyRetryPolicy)")
+	}
+	return nil
+}
+
 // parseTopicPolicy checks a topic's DeliveryPolicy ("" is none).
 func parseTopicPolicy(s string) (*topicPolicy, error) {
 	p := &topicPolicy{}
@@ -136,7 +150,7 @@ func parseTopicPolicy(s string) (*topicPolicy, error) {
 		return nil, err
 	}
 	if h := p.HTTP; h != nil {
-		for _, err := range []error{h.DefaultHealthyRetryPolicy.check(), h.DefaultThrottlePolicy.check(), h.DefaultRequestPolicy.check()} {
+		for _, err := range []error{h.DefaultHealthyRetryPolicy.check(), h.DefaultThrottlePolicy.check(), h.DefaultRequestPolicy.check(), checkSickly(h.DefaultSicklyRetryPolicy)} {
 			if err != nil {
 				return nil, err
 			}
@@ -154,7 +168,10 @@ func parseSubPolicy(s string) (*subPolicy, error) {
 	if err := decodeStrict(s, p); err != nil {
 		return nil, err
 	}
-	for _, err := range []error{p.HealthyRetryPolicy.check(), p.ThrottlePolicy.check(), p.RequestPolicy.check()} {
+	if p.Guaranteed != nil && *p.Guaranteed {
+		return nil, fmt.Errorf("guaranteed delivery is not supported by Sesame")
+	}
+	for _, err := range []error{p.HealthyRetryPolicy.check(), p.ThrottlePolicy.check(), p.RequestPolicy.check(), checkSickly(p.SicklyRetryPolicy)} {
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +193,7 @@ func effective(topicJSON, subJSON string) subPolicy {
 	out := subPolicy{HealthyRetryPolicy: &retryPolicy{}, RequestPolicy: &requestPolicy{}}
 	var layers []subPolicy
 	if h := tp.HTTP; h != nil {
-		layers = append(layers, subPolicy{h.DefaultHealthyRetryPolicy, h.DefaultThrottlePolicy, h.DefaultRequestPolicy})
+		layers = append(layers, subPolicy{HealthyRetryPolicy: h.DefaultHealthyRetryPolicy, ThrottlePolicy: h.DefaultThrottlePolicy, RequestPolicy: h.DefaultRequestPolicy})
 		if !h.DisableSubscriptionOverrides {
 			layers = append(layers, *sp)
 		}
@@ -215,6 +232,11 @@ func effective(topicJSON, subJSON string) subPolicy {
 	def(&r.NumMaxDelayRetries, 0)
 	def(&r.NumNoDelayRetries, 0)
 	def(&r.NumMinDelayRetries, 0)
+	if *r.MinDelayTarget > *r.MaxDelayTarget {
+		// Each layer was checked alone; merged, a subscription's
+		// minimum may pass its topic's maximum: the minimum wins.
+		r.MaxDelayTarget = r.MinDelayTarget
+	}
 	if r.BackoffFunction == nil {
 		b := "linear"
 		r.BackoffFunction = &b

@@ -21,6 +21,8 @@ func FuzzParams(f *testing.F) {
 	f.Add("Message=%7B%22default%22%3A%22d%22%2C%22http%22%3A%22h%22%7D&MessageStructure=json")
 	f.Add("Message=%7B%22default%22%3A1%7D")
 	f.Add("%zz=1&a=%")
+	f.Add("DeliveryPolicy=%7B%22healthyRetryPolicy%22%3A%7B%22minDelayTarget%22%3A5%2C%22numRetries%22%3A2%7D%7D")
+	f.Add("DeliveryPolicy=%7B%22http%22%3A%7B%22defaultHealthyRetryPolicy%22%3A%7B%22maxDelayTarget%22%3A60%7D%7D%7D")
 	f.Fuzz(func(t *testing.T, raw string) {
 		p, err := parseParams(raw)
 		if err != nil {
@@ -67,6 +69,23 @@ func FuzzParams(f *testing.F) {
 		}
 		if _, err := p.list("TagKeys"); err != nil && !strings.HasPrefix(err.Error(), "Invalid parameter: TagKeys") {
 			t.Fatalf("error does not name the parameter: %v", err)
+		}
+		// Delivery policies: what is accepted yields a whole effective
+		// policy within the limits.
+		tp, errT := parseTopicPolicy(p["DeliveryPolicy"])
+		sp, errS := parseSubPolicy(p["DeliveryPolicy"])
+		if errT == nil || errS == nil {
+			tj, sj := "", ""
+			if errT == nil && tp != nil {
+				tj = p["DeliveryPolicy"]
+			}
+			if errS == nil && sp != nil {
+				sj = p["DeliveryPolicy"]
+			}
+			pp := effective(tj, sj).pushPolicy()
+			if pp.MinDelay <= 0 || pp.MinDelay > pp.MaxDelay || pp.NumRetries < 0 || pp.NumRetries > 100 || pp.Backoff == "" {
+				t.Fatalf("effective policy of %q: %+v", p["DeliveryPolicy"], pp)
+			}
 		}
 		if m, err := parseStructure(p["Message"]); err == nil {
 			if _, ok := m["default"]; !ok {

@@ -34,6 +34,9 @@ CREATE TABLE sns_subscriptions (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX sns_subscriptions_topic ON sns_subscriptions(topic_arn, state);
+-- One live subscription per topic, protocol and endpoint (Subscribe is
+-- idempotent).
+CREATE UNIQUE INDEX sns_subscriptions_endpoint ON sns_subscriptions(topic_arn, protocol, endpoint) WHERE state <> 'deleted';
 CREATE INDEX sns_subscriptions_account ON sns_subscriptions(account_id, arn);
 
 CREATE TABLE sns_tags (
