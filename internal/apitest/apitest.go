@@ -118,7 +118,7 @@ func New(t testing.TB, d *db.DB) *Env {
 	// The listener first: the SNS service builds its links on its URL.
 	hs := httptest.NewUnstartedServer(nil)
 	e := &Env{URL: "http://" + hs.Listener.Addr().String(), DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp}
-	topics, err := sns.New(sns.Options{DB: d, Box: box, Region: Region, PublicURL: e.URL, Now: clock.Now, Logger: log, KeyBits: 1024,
+	topics, err := sns.New(sns.Options{DB: d, Box: box, Region: Region, PublicURL: e.URL, Now: clock.Now, Logger: log, KeyBits: 1024, Wake: q.Wake,
 		Push: func(ctx context.Context, tx *db.Tx, dl push.Delivery) error {
 			if e.Push == nil {
 				return errors.New("apitest: no Push hook set")

@@ -138,6 +138,10 @@ func (s *Store) serveAPI(w http.ResponseWriter, r *http.Request) {
 		sesapi.WriteSNSError(w, reqID, e)
 		return
 	}
+	switch action {
+	case "Subscribe", "Publish", "Unsubscribe":
+		s.wake()
+	}
 	var b bytes.Buffer
 	b.WriteString(`<` + action + `Response xmlns="` + Namespace + `">` + "\n")
 	if res != nil {
@@ -153,6 +157,12 @@ func (s *Store) serveAPI(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("  <ResponseMetadata>\n    <RequestId>" + reqID + "</RequestId>\n  </ResponseMetadata>\n</" + action + "Response>\n")
 	w.Header().Set("Content-Type", "text/xml")
 	w.Write(b.Bytes())
+}
+
+func (s *Store) wake() {
+	if s.opts.Wake != nil {
+		s.opts.Wake()
+	}
 }
 
 // required returns a parameter that must be present and not empty.

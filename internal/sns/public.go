@@ -117,6 +117,7 @@ func (s *Store) serveUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		publicError(w, reqID, err)
 		return
 	}
+	s.wake() // the UnsubscribeConfirmation
 	writeResult(w, "Unsubscribe", reqID, "")
 }
 

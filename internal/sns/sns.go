@@ -76,6 +76,10 @@ type Options struct {
 	// caller's transaction. nil: publishing to an email/email-json
 	// subscription fails.
 	Mail func(ctx context.Context, tx *db.Tx, accountID, to, subject, text string) error
+	// Wake, when set, is called after an API call or link has committed
+	// deliveries (Subscribe, Publish, Unsubscribe): e.g. the push queue's
+	// and the mail queue's wake-ups. PublishTx's caller wakes them itself.
+	Wake func()
 	// KeyBits is the size of the RSA signing key made when the deployment
 	// has none; 0 means 2048. Tests may use a smaller one.
 	KeyBits int
