@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
 	"github.com/sesame-email/sesame/internal/account"
@@ -30,12 +31,14 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/notify"
+	"github.com/sesame-email/sesame/internal/push"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/seal"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
 	sesameV1 "github.com/sesame-email/sesame/internal/sesv1"
 	sesameV2 "github.com/sesame-email/sesame/internal/sesv2"
+	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
@@ -73,6 +76,12 @@ type Env struct {
 	Key       account.Key
 	V1        *ses.Client
 	V2        *sesv2.Client
+	SNSClient *awssns.Client
+	// SNS is the SNS service, at URL with the API (PublicURL is URL).
+	SNS *sns.Store
+	// Push receives the SNS service's HTTP/S deliveries, in the
+	// publishing transaction; nil: they fail. Tests set it.
+	Push func(ctx context.Context, tx *db.Tx, d push.Delivery) error
 	// EnforcementStatus, when a test sets it, is GetAccount's
 	// EnforcementStatus hook (sesv2.Options.EnforcementStatus); nil:
 	// HEALTHY.
@@ -111,12 +120,19 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Topics: map[string]string{}}
+	// The listener first: the SNS service builds its links on its URL.
+	hs := httptest.NewUnstartedServer(nil)
+	e := &Env{URL: "http://" + hs.Listener.Addr().String(), DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp, Topics: map[string]string{}}
+	var topics *sns.Store
 	sets, err := configset.New(configset.Options{DB: d, Now: clock.Now, Logger: log, Region: Region,
-		TopicExists: func(_ context.Context, accountID, arn string) (bool, error) {
+		TopicExists: func(ctx context.Context, accountID, arn string) (bool, error) {
 			e.topicsMu.Lock()
-			defer e.topicsMu.Unlock()
-			return e.Topics[arn] == accountID, nil
+			registered := e.Topics[arn] == accountID
+			e.topicsMu.Unlock()
+			if registered {
+				return true, nil
+			}
+			return topics.TopicExists(ctx, accountID, arn)
 		},
 		Validated: func(_ context.Context, accountID, arn string) error {
 			e.topicsMu.Lock()
@@ -142,19 +158,38 @@ func New(t testing.TB, d *db.DB) *Env {
 		}
 		return e.EnforcementStatus(ctx, accountID)
 	}
+	topics, err = sns.New(sns.Options{DB: d, Box: box, Region: Region, PublicURL: e.URL, Now: clock.Now, Logger: log, KeyBits: 1024, Wake: q.Wake,
+		Push: func(ctx context.Context, tx *db.Tx, dl push.Delivery) error {
+			if e.Push == nil {
+				return errors.New("apitest: no Push hook set")
+			}
+			return e.Push(ctx, tx, dl)
+		},
+		Mail: func(ctx context.Context, tx *db.Tx, accountID, to, subject, text string) error {
+			return mailer.QueueTx(ctx, tx, identity.Mail{AccountID: accountID, To: to, Subject: subject, Body: text})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SNS = topics
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
-		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, ConfigSets: sets, Now: clock.Now, Logger: log}),
+		SNS:      topics.Handler(),
+		Public:   topics.Public(),
+		V1:       sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log, Topics: topics, ConfigSets: sets}),
 		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, ConfigSets: sets, Now: clock.Now, Logger: log,
 			EnforcementStatus: enforcement}),
 		Logger: log,
 		Now:    clock.Now,
 	})
-	hs := httptest.NewServer(srv)
+	hs.Config.Handler = srv
+	hs.Start()
 	t.Cleanup(hs.Close)
-	e.URL, e.DB, e.Clock, e.Accounts, e.Identities, e.Queue, e.Suppression, e.ConfigSets, e.Account, e.Key = hs.URL, d, clock, accts, ids, q, supp, sets, a, k
+	e.ConfigSets = sets
+	e.Account, e.Key = a, k
 	e.V1, e.V2 = e.Clients(k.AccessKeyID, k.Secret)
+	e.SNSClient = e.SNSClientFor(k.AccessKeyID, k.Secret)
 	return e
 }
 
@@ -185,6 +220,26 @@ func (e *Env) Clients(keyID, secret string) (*ses.Client, *sesv2.Client) {
 	v1 := ses.NewFromConfig(cfg, func(o *ses.Options) { o.BaseEndpoint = aws.String(e.URL) })
 	v2 := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(e.URL) })
 	return v1, v2
+}
+
+// SNSClientFor returns an SDK sns client signing with the given key.
+func (e *Env) SNSClientFor(keyID, secret string) *awssns.Client {
+	cfg := aws.Config{
+		Region:           Region,
+		Credentials:      credentials.NewStaticCredentialsProvider(keyID, secret, ""),
+		RetryMaxAttempts: 1,
+	}
+	return awssns.NewFromConfig(cfg, func(o *awssns.Options) { o.BaseEndpoint = aws.String(e.URL) })
+}
+
+// OtherKey creates a second account and returns its access key.
+func (e *Env) OtherKey(t testing.TB, name string) (*account.Account, account.Key) {
+	t.Helper()
+	a, k, err := e.Accounts.Create(context.Background(), account.CreateOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, k
 }
 
 // Other creates a second account and returns clients for it.

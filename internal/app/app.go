@@ -69,6 +69,9 @@ type App struct {
 	mailer *notify.Mailer
 	// Push is the queue of HTTP/HTTPS notifications (SNS subscriptions).
 	Push *push.Queue
+	// SNSPublicURL is the base of the URLs in SNS messages
+	// (config.Config.SNSPublicURL): sns.Options.PublicURL.
+	SNSPublicURL string
 
 	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
 
@@ -107,10 +110,11 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	snsURL := cfg.SNSPublicURL() // before the public URL's http default
 	if err = deploymentSettings(context.Background(), d, &cfg, log); err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil)}
+	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL}
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()
@@ -343,6 +347,7 @@ func (a *App) kickDelivery() {
 // Ready is told the bound addresses once Serve is listening.
 type Ready struct {
 	API      string
+	APITLS   string // the API's HTTPS listener; "" when it is off
 	DNS      string // "" when the DNS server is off
 	Feedback string // the feedback MX; "" when it is off
 }
@@ -426,6 +431,14 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		feedbackAddr = fln.Addr().String()
 	}
 	srv := a.apiServer(apiConns)
+	tln, tsrv, err := a.apiTLS(apiConns)
+	if err != nil {
+		ln.Close()
+		if fln != nil {
+			fln.Close()
+		}
+		return err
+	}
 
 	var (
 		wg   sync.WaitGroup
@@ -476,6 +489,14 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		return nil
 	})
+	if tln != nil {
+		run("api-tls", func() error {
+			if err := tsrv.Serve(tln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	if fln != nil {
 		run("feedback", func() error { return fs.Serve(ctx, fln) })
 	}
@@ -486,9 +507,13 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 
 	select {
 	case addr := <-dnsReady:
-		a.log.Info("sesame serving", "api", ln.Addr().String(), "dns", addr, "feedback", feedbackAddr, "region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
+		var apiTLS string
+		if tln != nil {
+			apiTLS = tln.Addr().String()
+		}
+		a.log.Info("sesame serving", "api", ln.Addr().String(), "api_tls", apiTLS, "dns", addr, "feedback", feedbackAddr, "region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
 		if ready != nil {
-			ready(Ready{API: ln.Addr().String(), DNS: addr, Feedback: feedbackAddr})
+			ready(Ready{API: ln.Addr().String(), APITLS: apiTLS, DNS: addr, Feedback: feedbackAddr})
 		}
 	case <-ctx.Done():
 	}
@@ -496,6 +521,9 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	srv.Shutdown(sctx)
+	if tsrv != nil {
+		tsrv.Shutdown(sctx)
+	}
 	wg.Wait()
 	close(errs)
 	var all []error

@@ -23,25 +23,31 @@ type Config struct {
 	FeedbackRetention time.Duration
 	FeedbackTLSCert   string
 	FeedbackTLSKey    string
-	DataDir           string
-	DatabaseURL       string
-	Region            string
-	ServiceDomain     string
-	Resolver          string
-	MailFromWindow    time.Duration
-	CheckInterval     time.Duration
-	CheckConcurrency  int
-	SPFIPs            IPList
-	FeedbackIPs       IPList
-	NameServers       string
-	NameServerIPs     IPList
-	PublicURL         string
-	OutboundPort      int
-	Relay             string
-	HeloName          string
-	RetryWindow       time.Duration
-	DeliveryWorkers   int
-	DeliveryLease     time.Duration
+	// The API's HTTPS listener: APITLSAddr "" or "off" disables it;
+	// without APITLSCert/APITLSKey a self-signed certificate is made at
+	// start.
+	APITLSAddr       string
+	APITLSCert       string
+	APITLSKey        string
+	DataDir          string
+	DatabaseURL      string
+	Region           string
+	ServiceDomain    string
+	Resolver         string
+	MailFromWindow   time.Duration
+	CheckInterval    time.Duration
+	CheckConcurrency int
+	SPFIPs           IPList
+	FeedbackIPs      IPList
+	NameServers      string
+	NameServerIPs    IPList
+	PublicURL        string
+	OutboundPort     int
+	Relay            string
+	HeloName         string
+	RetryWindow      time.Duration
+	DeliveryWorkers  int
+	DeliveryLease    time.Duration
 	// Reputation guardrails (package reputation).
 	ReputationWindow      time.Duration
 	ReputationMinVolume   int64
@@ -75,6 +81,9 @@ const (
 	// DefaultAPIIdleTimeout is how long a keep-alive connection may wait
 	// for its next request, as an AWS load balancer's 60 s.
 	DefaultAPIIdleTimeout = 60 * time.Second
+	// DefaultAPITLSAddr is the API's HTTPS listener: AWS's SNS message
+	// validators take only https certificate URLs.
+	DefaultAPITLSAddr = ":8443"
 	// DefaultAPIMaxInFlightMiB bounds the request bodies held at once.
 	DefaultAPIMaxInFlightMiB = 256
 )
@@ -135,8 +144,11 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		// stores them, so they always match the running server.
 		fs.StringVar(&c.Region, "region", "us-east-1", "the region this deployment serves (SigV4 credential scope, host names)")
 		fs.StringVar(&c.ServiceDomain, "service-domain", "sesame.localhost", "the DNS zone Sesame is authoritative for (DKIM keys, feedback host, default MAIL FROM)")
-		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links (default http://<api-addr>)")
+		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links and SNS messages (default http://<api-addr>; in SNS messages https://<api-tls-addr> when that listener is on)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
+		fs.StringVar(&c.APITLSAddr, "api-tls-addr", DefaultAPITLSAddr, "address of the API's HTTPS listener, serving the same API and the SNS links (SigningCertURL, SubscribeURL, UnsubscribeURL) (\"off\" disables it)")
+		fs.StringVar(&c.APITLSCert, "api-tls-cert", "", "PEM certificate (chain) of the API's HTTPS listener (default: a self-signed one made at start, with a warning)")
+		fs.StringVar(&c.APITLSKey, "api-tls-key", "", "PEM private key of --api-tls-cert")
 		fs.IntVar(&c.APIMaxConns, "api-max-conns", DefaultAPIMaxConns, "open connections the API holds at once; a newcomer over it closes the oldest connection that has sent nothing, is still sending a request's head or is idle, or is closed itself when all are busy")
 		fs.IntVar(&c.APIMaxConnsPerIP, "api-max-conns-per-ip", DefaultAPIMaxConnsPerIP, "open API connections from one IP address (IPv6: one /64), enforced as --api-max-conns; 0: no per-address cap (raise it, or use 0, behind a proxy: every client then has its address)")
 		fs.DurationVar(&c.APIReadTimeout, "api-read-timeout", DefaultAPIReadTimeout, "longest time to receive one API request, body included")
@@ -225,7 +237,7 @@ func (c *Config) Validate() error {
 			bad("%s %q must be host:port", a.name, a.v)
 		}
 	}
-	for _, a := range []struct{ name, v string }{{"--dns-addr", c.DNSAddr}, {"--feedback-addr", c.FeedbackAddr}} {
+	for _, a := range []struct{ name, v string }{{"--dns-addr", c.DNSAddr}, {"--feedback-addr", c.FeedbackAddr}, {"--api-tls-addr", c.APITLSAddr}} {
 		if a.v == "" || a.v == "off" {
 			continue
 		}
@@ -250,6 +262,9 @@ func (c *Config) Validate() error {
 			bad("--feedback-retention must be positive")
 		} else if c.FeedbackRetention < c.RetryWindow {
 			bad("--feedback-retention (%s) must be at least --retry-window (%s): a message delivered late still gets bounces", c.FeedbackRetention, c.RetryWindow)
+		}
+		if (c.APITLSCert == "") != (c.APITLSKey == "") {
+			bad("--api-tls-cert and --api-tls-key go together")
 		}
 		if (c.FeedbackTLSCert == "") != (c.FeedbackTLSKey == "") {
 			bad("--feedback-tls-cert and --feedback-tls-key go together")
@@ -345,6 +360,27 @@ func validDomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// APITLSOn reports whether the API's HTTPS listener is on.
+func (c *Config) APITLSOn() bool { return c.APITLSAddr != "" && c.APITLSAddr != "off" }
+
+// SNSPublicURL is the base of the URLs in SNS messages: --public-url, or
+// https:// and the HTTPS listener's address when it is on, or http:// and
+// the API address. Call it before the public URL is defaulted (the
+// verification links' default stays http).
+func (c *Config) SNSPublicURL() string {
+	if c.PublicURL != "" || !c.APITLSOn() {
+		return c.PublicURLOrDefault()
+	}
+	host, port, err := net.SplitHostPort(c.APITLSAddr)
+	if err != nil {
+		return "https://localhost:8443"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
 }
 
 // PublicURLOrDefault is --public-url, or http:// and the API address.

@@ -63,3 +63,19 @@ func TestValidateReportsEverything(t *testing.T) {
 		t.Errorf("bad env value: %v", err)
 	}
 }
+
+func TestSNSPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{APIAddr: ":8080", APITLSAddr: ":8443"}, "https://localhost:8443"},
+		{Config{APIAddr: ":8080", APITLSAddr: "sns.example:443"}, "https://sns.example:443"},
+		{Config{APIAddr: ":8080", APITLSAddr: "off"}, "http://localhost:8080"},
+		{Config{APIAddr: ":8080", APITLSAddr: ":8443", PublicURL: "https://mail.example/"}, "https://mail.example"},
+	} {
+		if got := c.cfg.SNSPublicURL(); got != c.want {
+			t.Errorf("%+v: SNSPublicURL = %q; want %q", c.cfg, got, c.want)
+		}
+	}
+}

@@ -3,7 +3,10 @@
 // bounds the body, sets the Date and x-amzn-RequestId headers every SES
 // response carries, checks the SigV4 signature against the account's
 // access keys, puts the calling account in the request's context, and
-// writes SES-shaped errors in either protocol's format.
+// writes SES-shaped errors in either protocol's format. A request signed
+// for the service "sns" goes to Options.SNS, Sesame's SNS-compatible
+// Query API, and its errors, authentication failures included, are
+// written in SNS's XML format.
 //
 // Nobody gets to make the server hold bytes without a key: a request is
 // refused before any byte of its body is read when its declared length is
@@ -68,12 +71,20 @@ type Protocol int
 
 // The protocols.
 const (
-	V1 Protocol = iota + 1 // Query: form in, XML out
-	V2                     // REST-JSON under /v2/email/
+	V1  Protocol = iota + 1 // Query: form in, XML out
+	V2                      // REST-JSON under /v2/email/
+	SNS                     // SNS's Query protocol: signed for the service "sns"
 )
 
-// ProtocolOf says which protocol a request speaks, by its path.
+// protocolKey marks, in a request's context, a request signed for SNS.
+type protocolKey struct{}
+
+// ProtocolOf says which protocol a request speaks: SNS when Server found
+// it signed for "sns", else by its path.
 func ProtocolOf(r *http.Request) Protocol {
+	if p, ok := r.Context().Value(protocolKey{}).(Protocol); ok {
+		return p
+	}
 	if strings.HasPrefix(r.URL.Path, "/v2/") {
 		return V2
 	}
@@ -121,6 +132,9 @@ type Options struct {
 	Region   string         // the region this deployment serves (credential scope)
 	V1       http.Handler   // required: SES v1 Query handler
 	V2       http.Handler   // required: SES v2 REST-JSON handler
+	// SNS serves requests signed for the service "sns" (the SNS Query
+	// API); nil: such requests are refused as signed for a wrong service.
+	SNS http.Handler
 	// Public serves the unauthenticated paths (e.g. /verify); nil: none.
 	Public map[string]http.Handler
 	Logger *slog.Logger
@@ -191,10 +205,14 @@ func New(opts Options) *Server {
 	// checked or not yet) holds at most twice MaxBody beyond each
 	// request's first chunk.
 	s.budget = newBudget(s.opts.MaxInFlight, min(2*s.opts.MaxBody, s.opts.MaxInFlight))
+	services := []string{"ses"}
+	if opts.SNS != nil {
+		services = append(services, "sns")
+	}
 	s.verifier = &sigv4.Verifier{
-		Service: "ses",
-		Now:     s.now,
-		Regions: func(r string) bool { return r == opts.Region },
+		Services: services,
+		Now:      s.now,
+		Regions:  func(r string) bool { return r == opts.Region },
 		Secret: func(ctx context.Context, id string) (string, error) {
 			secret, acct, err := opts.Accounts.Secret(ctx, id)
 			if errors.Is(err, account.ErrUnknownKey) {
@@ -229,6 +247,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
+	if s.opts.SNS != nil && sigv4.ClaimedService(r) == "sns" {
+		// Answered in SNS's format from here on, errors included.
+		r = r.WithContext(context.WithValue(r.Context(), protocolKey{}, SNS))
+	}
 	if r.ContentLength > s.opts.MaxBody {
 		s.refuse(w, r, reqID, tooLarge(r, s.opts.MaxBody))
 		return
@@ -254,9 +276,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.ContentLength = body.size
 	ctx := WithCaller(r.Context(), Caller{AccountID: acct, AccessKeyID: res.AccessKeyID, Region: res.Region, RequestID: reqID})
 	r = r.WithContext(ctx)
-	if ProtocolOf(r) == V2 {
+	switch {
+	case res.Service == "sns":
+		s.opts.SNS.ServeHTTP(w, r)
+	case ProtocolOf(r) == V2:
 		s.opts.V2.ServeHTTP(w, r)
-	} else {
+	default:
 		s.opts.V1.ServeHTTP(w, r)
 	}
 }
@@ -305,7 +330,8 @@ func badRequest(r *http.Request) string {
 	return byProtocol(ProtocolOf(r), "InvalidParameterValue", "BadRequestException")
 }
 
-// byProtocol returns the code of protocol p.
+// byProtocol returns the code of protocol p (SNS's Query protocol uses
+// v1's codes).
 func byProtocol(p Protocol, v1, v2 string) string {
 	if p == V2 {
 		return v2
@@ -340,24 +366,40 @@ func NewRequestID() string {
 // V1Namespace is the XML namespace of SES v1 responses.
 const V1Namespace = "http://ses.amazonaws.com/doc/2010-12-01/"
 
-// WriteError writes e in the request's protocol: v1 as an XML
-// ErrorResponse, v2 as JSON with x-amzn-ErrorType.
+// SNSNamespace is the XML namespace of SNS responses.
+const SNSNamespace = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+// WriteError writes e in the request's protocol: v1 and SNS as an XML
+// ErrorResponse (each in its namespace), v2 as JSON with x-amzn-ErrorType.
 func WriteError(w http.ResponseWriter, r *http.Request, requestID string, e *Error) {
-	if ProtocolOf(r) == V2 {
+	switch ProtocolOf(r) {
+	case V2:
 		WriteV2Error(w, e)
-		return
+	case SNS:
+		WriteSNSError(w, requestID, e)
+	default:
+		WriteV1Error(w, requestID, e)
 	}
-	WriteV1Error(w, requestID, e)
 }
 
 // WriteV1Error writes an SES v1 ErrorResponse.
 func WriteV1Error(w http.ResponseWriter, requestID string, e *Error) {
+	writeXMLError(w, V1Namespace, requestID, e)
+}
+
+// WriteSNSError writes an SNS ErrorResponse: SES v1's envelope in SNS's
+// namespace.
+func WriteSNSError(w http.ResponseWriter, requestID string, e *Error) {
+	writeXMLError(w, SNSNamespace, requestID, e)
+}
+
+func writeXMLError(w http.ResponseWriter, namespace, requestID string, e *Error) {
 	typ := "Sender"
 	if e.Status >= 500 {
 		typ = "Receiver"
 	}
 	var b bytes.Buffer
-	b.WriteString(`<ErrorResponse xmlns="` + V1Namespace + `">` + "\n  <Error>\n    <Type>" + typ + "</Type>\n    <Code>")
+	b.WriteString(`<ErrorResponse xmlns="` + namespace + `">` + "\n  <Error>\n    <Type>" + typ + "</Type>\n    <Code>")
 	xml.EscapeText(&b, []byte(e.Code))
 	b.WriteString("</Code>\n    <Message>")
 	xml.EscapeText(&b, []byte(e.Message))

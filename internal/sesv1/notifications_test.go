@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/ses/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -27,8 +28,8 @@ func notificationAttrs(t *testing.T, c *ses.Client, names ...string) map[string]
 }
 
 // notifications is what GetIdentityNotificationAttributes reports for an
-// identity of Sesame: no topics (nil, as the SDK leaves omitted members),
-// no headers, forwarding as set.
+// identity without topics (nil, as the SDK leaves omitted members) or
+// headers, forwarding as set.
 func notifications(forwarding bool) types.IdentityNotificationAttributes {
 	return types.IdentityNotificationAttributes{ForwardingEnabled: forwarding}
 }
@@ -174,58 +175,94 @@ func TestSetIdentityNotificationTopic(t *testing.T) {
 	run(t, func(t *testing.T, env *apitest.Env) {
 		ctx := t.Context()
 		verifyDomain(t, env.V1, "topic.example")
-		setTopic := func(name string, nt types.NotificationType, topic *string) error {
-			_, err := env.V1.SetIdentityNotificationTopic(ctx, &ses.SetIdentityNotificationTopicInput{Identity: aws.String(name), NotificationType: nt, SnsTopic: topic})
+		setTopic := func(c *ses.Client, name string, nt types.NotificationType, topic *string) error {
+			_, err := c.SetIdentityNotificationTopic(ctx, &ses.SetIdentityNotificationTopicInput{Identity: aws.String(name), NotificationType: nt, SnsTopic: topic})
 			return err
 		}
-		before := version(t, env, "topic.example")
-		unchanged := func() {
-			t.Helper()
-			if v := version(t, env, "topic.example"); v != before {
-				t.Errorf("the identity changed: version %d → %d", before, v)
+		newTopic := func(c *sns.Client, name string) string {
+			out, err := c.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+			if err != nil {
+				t.Fatalf("CreateTopic: %v", err)
 			}
+			return *out.TopicArn
+		}
+		want := func(w types.IdentityNotificationAttributes) {
+			t.Helper()
 			got := notificationAttrs(t, env.V1, "topic.example")
-			if diff := cmp.Diff(map[string]types.IdentityNotificationAttributes{"topic.example": notifications(true)}, got, cmpIgnoreNotificationSerde); diff != "" {
+			if diff := cmp.Diff(map[string]types.IdentityNotificationAttributes{"topic.example": w}, got, cmpIgnoreNotificationSerde); diff != "" {
 				t.Errorf("notification attributes (-want +got):\n%s", diff)
 			}
 		}
-		const arn = "arn:aws:sns:us-east-1:123456789012:bounces"
+		bounces, complaints := newTopic(env.SNSClient, "bounces"), newTopic(env.SNSClient, "complaints")
 
-		// Setting a topic: refused, nothing stored.
-		for _, nt := range []types.NotificationType{types.NotificationTypeBounce, types.NotificationTypeComplaint, types.NotificationTypeDelivery} {
-			wantAPIError(t, setTopic("topic.example", nt, aws.String(arn)), "InvalidParameterValue",
-				"SNS topics are not supported by Sesame; use a configuration set event destination")
+		if err := setTopic(env.V1, "topic.example", types.NotificationTypeBounce, aws.String(bounces)); err != nil {
+			t.Fatal(err)
 		}
-		unchanged()
+		if err := setTopic(env.V1, "Topic.Example", types.NotificationTypeComplaint, aws.String(complaints)); err != nil {
+			t.Fatal(err)
+		}
+		if err := setTopic(env.V1, "topic.example", types.NotificationTypeDelivery, aws.String(bounces)); err != nil {
+			t.Fatal(err)
+		}
+		set := notifications(true)
+		set.BounceTopic, set.ComplaintTopic, set.DeliveryTopic = aws.String(bounces), aws.String(complaints), aws.String(bounces)
+		want(set)
+		// The store's view, as the publisher reads it.
+		got, err := env.SNS.IdentityTopics(ctx, env.DB, env.Account.ID, "topic.example")
+		if err != nil || got["Bounce"].TopicARN != bounces || got["Complaint"].TopicARN != complaints || len(got) != 3 {
+			t.Errorf("IdentityTopics = %v, %v", got, err)
+		}
 
-		// Clearing (Terraform's delete): accepted, also with an empty topic.
-		for _, nt := range []types.NotificationType{types.NotificationTypeBounce, types.NotificationTypeComplaint, types.NotificationTypeDelivery} {
-			if err := setTopic("topic.example", nt, nil); err != nil {
-				t.Errorf("clearing the %s topic: %v", nt, err)
-			}
+		// A topic the account does not have: refused, nothing changes.
+		_, otherKey := env.OtherKey(t, "other")
+		otherV1, _ := env.Clients(otherKey.AccessKeyID, otherKey.Secret)
+		otherSNS := env.SNSClientFor(otherKey.AccessKeyID, otherKey.Secret)
+		foreign := newTopic(otherSNS, "bounces")
+		for _, arn := range []string{"arn:aws:sns:us-east-1:" + env.Account.ID + ":nope", foreign, "arn:aws:sns:eu-west-1:" + env.Account.ID + ":bounces", "not an arn"} {
+			wantAPIError(t, setTopic(env.V1, "topic.example", types.NotificationTypeBounce, aws.String(arn)), "InvalidParameterValue", "Invalid SNS topic "+arn)
 		}
-		if err := setTopic("Topic.Example", types.NotificationTypeBounce, aws.String("")); err != nil {
+		want(set)
+		// Another account neither sees nor changes the identity.
+		wantAPIError(t, setTopic(otherV1, "topic.example", types.NotificationTypeBounce, aws.String(foreign)), "InvalidParameterValue",
+			"Identity topic.example is invalid. Must be a verified email address or domain.")
+		if got := notificationAttrs(t, otherV1, "topic.example"); len(got) != 0 {
+			t.Errorf("the other account reads %v", got)
+		}
+		want(set)
+
+		// Clearing (Terraform's delete): no SnsTopic, or an empty one.
+		if err := setTopic(env.V1, "topic.example", types.NotificationTypeBounce, nil); err != nil {
+			t.Errorf("clearing: %v", err)
+		}
+		if err := setTopic(env.V1, "topic.example", types.NotificationTypeDelivery, aws.String("")); err != nil {
 			t.Errorf("clearing with an empty SnsTopic: %v", err)
 		}
-		unchanged()
+		set.BounceTopic, set.DeliveryTopic = nil, nil
+		want(set)
 
 		// Notification type validation comes first.
 		for _, bad := range []types.NotificationType{"InvalidType", "bounce", "Open"} {
-			err := setTopic("topic.example", bad, nil)
+			err := setTopic(env.V1, "topic.example", bad, nil)
 			wantAPIError(t, err, "InvalidParameterValue", fmt.Sprintf("Invalid notification type: %s. Valid values are: Bounce, Complaint, Delivery.", bad))
-			err = setTopic("unknown.example", bad, aws.String(arn))
-			wantAPIError(t, err, "InvalidParameterValue", "Invalid notification type")
 		}
 		resp, body := rawCall(t, env, http.MethodPost, url.Values{"Action": {"SetIdentityNotificationTopic"}, "Identity": {"topic.example"}})
 		checkError(t, resp, body, 400, "ValidationError", "1 validation error detected: Value null at 'notificationType' failed to satisfy constraint: Member must not be null")
 
 		// An unknown identity: Terraform's delete recognises this wording as
 		// "already gone".
-		for _, topic := range []*string{nil, aws.String(arn)} {
-			wantAPIError(t, setTopic("unknown.example", types.NotificationTypeBounce, topic), "InvalidParameterValue",
+		for _, topic := range []*string{nil, aws.String(bounces)} {
+			wantAPIError(t, setTopic(env.V1, "unknown.example", types.NotificationTypeBounce, topic), "InvalidParameterValue",
 				"Identity unknown.example is invalid. Must be a verified email address or domain.")
 		}
-		unchanged()
+		want(set)
+
+		// The topics go with the identity: a new identity of the same name
+		// starts with none.
+		if _, err := env.V1.DeleteIdentity(ctx, &ses.DeleteIdentityInput{Identity: aws.String("topic.example")}); err != nil {
+			t.Fatal(err)
+		}
+		verifyDomain(t, env.V1, "topic.example")
+		want(notifications(true))
 	})
 }
 
@@ -237,36 +274,43 @@ func TestSetIdentityHeadersInNotificationsEnabled(t *testing.T) {
 			_, err := env.V1.SetIdentityHeadersInNotificationsEnabled(ctx, &ses.SetIdentityHeadersInNotificationsEnabledInput{Identity: aws.String(name), NotificationType: nt, Enabled: on})
 			return err
 		}
-		before := version(t, env, "headers.example")
-		unchanged := func() {
+		want := func(w types.IdentityNotificationAttributes) {
 			t.Helper()
-			if v := version(t, env, "headers.example"); v != before {
-				t.Errorf("the identity changed: version %d → %d", before, v)
-			}
 			got := notificationAttrs(t, env.V1, "headers.example")
-			if diff := cmp.Diff(map[string]types.IdentityNotificationAttributes{"headers.example": notifications(true)}, got, cmpIgnoreNotificationSerde); diff != "" {
+			if diff := cmp.Diff(map[string]types.IdentityNotificationAttributes{"headers.example": w}, got, cmpIgnoreNotificationSerde); diff != "" {
 				t.Errorf("notification attributes (-want +got):\n%s", diff)
 			}
 		}
-
 		for _, nt := range []types.NotificationType{types.NotificationTypeBounce, types.NotificationTypeComplaint, types.NotificationTypeDelivery} {
 			if err := setHeaders("headers.example", nt, false); err != nil {
 				t.Errorf("disabling %s headers: %v", nt, err)
 			}
-			wantAPIError(t, setHeaders("headers.example", nt, true), "InvalidParameterValue",
-				"Headers in notifications are not supported by Sesame")
 		}
-		unchanged()
+		want(notifications(true))
+		if err := setHeaders("headers.example", types.NotificationTypeBounce, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := setHeaders("headers.example", types.NotificationTypeDelivery, true); err != nil {
+			t.Fatal(err)
+		}
+		w := notifications(true)
+		w.HeadersInBounceNotificationsEnabled, w.HeadersInDeliveryNotificationsEnabled = true, true
+		want(w)
+		if err := setHeaders("headers.example", types.NotificationTypeBounce, false); err != nil {
+			t.Fatal(err)
+		}
+		w.HeadersInBounceNotificationsEnabled = false
+		want(w)
 
 		wantAPIError(t, setHeaders("unknown@example.com", types.NotificationTypeBounce, false), "MessageRejected",
 			"Identity unknown@example.com is not verified or does not exist.")
 		for _, bad := range []types.NotificationType{"InvalidType", "delivery"} {
-			wantAPIError(t, setHeaders("headers.example", bad, false), "InvalidParameterValue",
+			wantAPIError(t, setHeaders("headers.example", bad, true), "InvalidParameterValue",
 				fmt.Sprintf("Invalid notification type: %s. Valid values are: Bounce, Complaint, Delivery.", bad))
 		}
 		resp, body := rawCall(t, env, http.MethodPost, url.Values{"Action": {"SetIdentityHeadersInNotificationsEnabled"}, "Identity": {"headers.example"}, "NotificationType": {"Bounce"}})
 		checkError(t, resp, body, 400, "ValidationError", "1 validation error detected: Value null at 'enabled' failed to satisfy constraint: Member must not be null")
-		unchanged()
+		want(w)
 
 		// The empty Result element of a Set* action.
 		resp, body = rawCall(t, env, http.MethodPost, url.Values{"Action": {"SetIdentityHeadersInNotificationsEnabled"}, "Identity": {"headers.example"}, "NotificationType": {"Complaint"}, "Enabled": {"false"}})

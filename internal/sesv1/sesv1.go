@@ -11,9 +11,9 @@
 // GetIdentityVerificationAttributes, GetIdentityDkimAttributes,
 // SetIdentityDkimEnabled, SetIdentityMailFromDomain,
 // GetIdentityMailFromDomainAttributes, SetIdentityFeedbackForwardingEnabled,
-// GetIdentityNotificationAttributes, and, since Sesame has no SNS,
-// SetIdentityNotificationTopic (clearing only) and
-// SetIdentityHeadersInNotificationsEnabled (false only).
+// GetIdentityNotificationAttributes, SetIdentityNotificationTopic and
+// SetIdentityHeadersInNotificationsEnabled (topics of Sesame's SNS
+// service, through Options.Topics).
 //
 // Every parameter is validated before a store method that writes is
 // called, so a rejected request changes nothing.
@@ -38,6 +38,7 @@ import (
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
+	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
 )
 
@@ -61,12 +62,28 @@ type Options struct {
 	// SendStatistics answers GetSendStatistics (stats.Store.SendStatistics);
 	// nil: it fails.
 	SendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
+	// Topics keeps the identities' notification topics (sns.Store); nil:
+	// SetIdentityNotificationTopic and SetIdentityHeadersInNotificationsEnabled
+	// fail with an internal error, GetIdentityNotificationAttributes
+	// reports none.
+	Topics Topics
+}
+
+// Topics is the SNS service's side of the identity notification actions
+// (*sns.Store implements it).
+type Topics interface {
+	// SetIdentityTopic sets (topicARN "": clears) the topic of one
+	// notification type; an error wrapping sns.ErrTopicNotFound when the
+	// account has no such topic.
+	SetIdentityTopic(ctx context.Context, accountID string, identityID int64, notificationType, topicARN string) error
+	SetIdentityHeaders(ctx context.Context, identityID int64, notificationType string, enabled bool) error
+	IdentityTopicsByID(ctx context.Context, identityID int64) (map[string]sns.IdentityTopic, error)
 }
 
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	h.sendStatistics = opts.SendStatistics
 	if h.now == nil {
 		h.now = time.Now
@@ -88,6 +105,7 @@ type handler struct {
 	accounts *account.Store
 	queue    *queue.Queue
 	sender   *send.Sender
+	topics   Topics
 	// configSets: see Options.ConfigSets.
 	configSets *configset.Store
 	now        func() time.Time

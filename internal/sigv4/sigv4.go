@@ -112,8 +112,13 @@ const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 // be set. A Verifier is safe for concurrent use if its functions are.
 type Verifier struct {
 	// Service is the service name required in the credential scope and
-	// used in key derivation. "" means "ses".
+	// used in key derivation. "" means "ses". It is ignored when Services
+	// is set.
 	Service string
+	// Services lists the service names accepted in the credential scope
+	// (e.g. "ses" and "sns" on an endpoint serving both); the one a
+	// request was signed for is [Result.Service]. Empty means Service.
+	Services []string
 	// Secret returns the secret access key for an access key id, or an
 	// error wrapping ErrUnknownKey. Other errors are internal failures and
 	// are returned by Verify as is (not as *Error).
@@ -135,6 +140,9 @@ type Result struct {
 	// Date is the request's signing time as sent in X-Amz-Date, in the
 	// basic ISO 8601 form yyyymmddThhmmssZ.
 	Date string
+	// Service is the service of the credential scope, one of the
+	// Verifier's accepted services.
+	Service string
 }
 
 // signature is what a request claims: the parsed Authorization header or
@@ -185,9 +193,13 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 // Its errors are those of Verify. On success the caller writes the body to
 // the returned Pending as it reads it, then calls Finish.
 func (v *Verifier) Begin(ctx context.Context, r *http.Request) (*Pending, error) {
-	service := v.Service
-	if service == "" {
-		service = defaultService
+	services := v.Services
+	if len(services) == 0 {
+		service := v.Service
+		if service == "" {
+			service = defaultService
+		}
+		services = []string{service}
 	}
 	query := parseQuery(rawQuery(r))
 
@@ -195,7 +207,7 @@ func (v *Verifier) Begin(ctx context.Context, r *http.Request) (*Pending, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkScope(sig, service); err != nil {
+	if err := v.checkScope(sig, services); err != nil {
 		return nil, err
 	}
 	now := time.Now
@@ -218,7 +230,7 @@ func (v *Verifier) Begin(ctx context.Context, r *http.Request) (*Pending, error)
 	}
 
 	p := &Pending{
-		result:       Result{AccessKeyID: sig.accessKeyID, Region: sig.region, Date: sig.amzDate},
+		result:       Result{AccessKeyID: sig.accessKeyID, Region: sig.region, Date: sig.amzDate, Service: sig.service},
 		presigned:    sig.presigned,
 		method:       r.Method,
 		uris:         canonicalURIs(r),
@@ -357,6 +369,19 @@ func readSignature(r *http.Request, query []queryParam) (signature, error) {
 	return sig, nil
 }
 
+// ClaimedService returns the service named in the credential scope of r's
+// Authorization header or presigned query, without checking anything else;
+// "" when r carries no signature that parses. The API uses it to answer a
+// request that fails authentication in the format of the service it was
+// meant for.
+func ClaimedService(r *http.Request) string {
+	sig, err := readSignature(r, parseQuery(rawQuery(r)))
+	if err != nil {
+		return ""
+	}
+	return sig.service
+}
+
 // parseAuthorization parses
 //
 //	AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=a;b, Signature=hex
@@ -484,7 +509,7 @@ func newSignature(presigned bool, cred, signedHeaders, sigHex, amzDate string, e
 
 // checkScope checks X-Amz-Date's form, the credential scope and that the
 // host header is signed.
-func (v *Verifier) checkScope(sig signature, service string) error {
+func (v *Verifier) checkScope(sig signature, services []string) error {
 	if _, err := parseAmzDate(sig.amzDate); err != nil {
 		return incomplete("Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", clip(sig.amzDate))
 	}
@@ -494,8 +519,8 @@ func (v *Verifier) checkScope(sig signature, service string) error {
 	if sig.region == "" || v.Regions != nil && !v.Regions(sig.region) {
 		return incomplete("Credential should be scoped to a valid region, not '%s'. ", clip(sig.region))
 	}
-	if sig.service != service {
-		return incomplete("Credential should be scoped to correct service: '%s'. ", service)
+	if !slices.Contains(services, sig.service) {
+		return incomplete("Credential should be scoped to correct service: '%s'. ", strings.Join(services, "' or '"))
 	}
 	if sig.terminator != terminator {
 		return incomplete("Credential should be scoped with a valid terminator: '%s', not '%s'. ", terminator, clip(sig.terminator))

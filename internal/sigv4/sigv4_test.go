@@ -265,7 +265,7 @@ func TestVerifySDKSigned(t *testing.T) {
 			r, body := toServer(t, req, s.target)
 			res, err := newVerifier(signTime).Verify(context.Background(), r, body)
 			checkKind(t, err, 0)
-			want := Result{AccessKeyID: testCreds.AccessKeyID, Region: "us-east-1", Date: "20250101T120000Z"}
+			want := Result{AccessKeyID: testCreds.AccessKeyID, Region: "us-east-1", Date: "20250101T120000Z", Service: "ses"}
 			if diff := cmp.Diff(want, res); diff != "" {
 				t.Errorf("Result (-want +got):\n%s", diff)
 			}

@@ -1,0 +1,37 @@
+package app_test
+
+import (
+	"crypto/tls"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+
+	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/dbtest"
+)
+
+// TestAPITLS: with --api-tls-addr the same API answers over HTTPS, with a
+// self-signed certificate when none is configured; the SNS URLs default
+// to that listener.
+func TestAPITLS(t *testing.T) {
+	r := startWith(t, dbtest.SQLite(t), func(c *config.Config) { c.APITLSAddr = "127.0.0.1:0" })
+	if r.ready.APITLS == "" {
+		t.Fatal("no HTTPS listener")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(r.key.AccessKeyID, r.key.Secret, ""), RetryMaxAttempts: 1, HTTPClient: hc}
+	v1 := ses.NewFromConfig(cfg, func(o *ses.Options) { o.BaseEndpoint = aws.String("https://" + r.ready.APITLS) })
+	if _, err := v1.GetSendQuota(t.Context(), &ses.GetSendQuotaInput{}); err != nil {
+		t.Fatalf("GetSendQuota over HTTPS: %v", err)
+	}
+	if got := r.app.SNSPublicURL; got != "https://localhost:0" && got != "https://127.0.0.1:0" {
+		t.Errorf("SNSPublicURL = %q", got)
+	}
+	// Plain HTTP is still there.
+	if _, err := r.v1.GetSendQuota(t.Context(), &ses.GetSendQuotaInput{}); err != nil {
+		t.Fatalf("GetSendQuota over HTTP: %v", err)
+	}
+}
