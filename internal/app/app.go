@@ -26,6 +26,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/authdns"
 	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/connlimit"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
@@ -35,8 +36,10 @@ import (
 	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/masterkey"
+	"github.com/sesame-email/sesame/internal/metrics"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/origin"
+	"github.com/sesame-email/sesame/internal/publish"
 	"github.com/sesame-email/sesame/internal/push"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/reputation"
@@ -45,6 +48,8 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
+	"github.com/sesame-email/sesame/internal/sns"
+	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
 )
 
@@ -60,11 +65,20 @@ type App struct {
 	Sender      *send.Sender
 	Suppression *suppression.Store
 	Feedback    *feedback.Processor
-	// Reputation is the reputation guard. Its Totals, PauseSet,
-	// ReputationSets and SetExists hooks come with the statistics and
-	// configuration set stores; until then only the operator's commands
-	// (reinstate, thresholds) use it.
+	// Reputation is the reputation guard: it judges accounts' and
+	// configuration sets' bounce and complaint rates after the publisher's
+	// batches.
 	Reputation *reputation.Guard
+	// ConfigSets are the configuration sets and their event destinations.
+	ConfigSets *configset.Store
+	// Topics is the SNS-compatible service; nil for admin commands (it
+	// holds the signing key).
+	Topics *sns.Store
+	// Stats are the send statistics (GetSendStatistics,
+	// BatchGetMetricData, the reputation guard's rates).
+	Stats *stats.Store
+	// Metrics are the Prometheus metrics served at /metrics.
+	Metrics *metrics.Metrics
 
 	mailer *notify.Mailer
 	// Push is the queue of HTTP/HTTPS notifications (SNS subscriptions).
@@ -79,6 +93,8 @@ type App struct {
 	checker   *dnscheck.Checker
 	deliverer *deliver.Worker
 	notifier  *notify.Notifier
+	publisher *publish.Publisher
+	judged    judged // see published
 }
 
 // Open opens the database (migrating it, once a master key check it
@@ -121,7 +137,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 			return nil, err
 		}
 	}
-	a.Queue, err = queue.New(queue.Options{DB: d, Notify: a.kickDelivery})
+	a.Queue, err = queue.New(queue.Options{DB: d, Notify: func() { a.kickDelivery(); a.kickPublisher() }})
 	if err != nil {
 		return nil, err
 	}
@@ -149,25 +165,28 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err = a.openEvents(d, box, mailer, a.Identities.ServiceDomain()); err != nil {
+		return nil, err
+	}
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
-		Suppressed: a.Suppression.Suppressed})
+		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get})
 	if err != nil {
 		return nil, err
 	}
 	a.mailer = mailer
-	a.Reputation, err = reputation.New(reputation.Options{DB: d, Logger: log.With("component", "reputation"),
+	ro := reputation.Options{DB: d, Logger: log.With("component", "reputation"),
 		Window: cfg.ReputationWindow, MinVolume: cfg.ReputationMinVolume, SetMinVolume: cfg.SetPauseMinVolume,
 		SetBounceRate: cfg.SetPauseBounceRate, SetComplaintRate: cfg.SetPauseComplaintRate,
 		PauseAccount:  func(ctx context.Context, id string) error { return a.Accounts.SetSendingEnabled(ctx, id, false) },
 		ResumeAccount: func(ctx context.Context, id string) error { return a.Accounts.SetSendingEnabled(ctx, id, true) },
 		Notify:        a.notifyOwner,
-	})
-	if err != nil {
+	}
+	a.reputationHooks(&ro)
+	if a.Reputation, err = reputation.New(ro); err != nil {
 		return nil, err
 	}
-	a.Push, err = push.New(push.Options{DB: d, Logger: log.With("component", "push")})
-	if err != nil {
+	if a.publisher, err = a.newPublisher(); err != nil {
 		return nil, err
 	}
 	a.Feedback, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: a.Queue, Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(),
@@ -335,6 +354,16 @@ func (a *App) kick() {
 	a.kickDelivery() // a change may have queued a verification mail
 }
 
+// kickPublisher wakes the outbox publisher (new events to publish).
+func (a *App) kickPublisher() {
+	a.mu.Lock()
+	p := a.publisher
+	a.mu.Unlock()
+	if p != nil {
+		p.Kick()
+	}
+}
+
 func (a *App) kickDelivery() {
 	a.mu.Lock()
 	w := a.deliverer
@@ -382,6 +411,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		Port: cfg.OutboundPort, Relay: cfg.Relay, HeloName: helo, RetryWindow: cfg.RetryWindow, Workers: cfg.DeliveryWorkers, Lease: cfg.DeliveryLease,
 		SimulatorDomains: send.DefaultSimulatorDomains(a.Identities.ServiceDomain()),
 		OnFeedback:       a.Feedback.Delivered,
+		Policy:           a.deliveryPolicy,
 	})
 	if err != nil {
 		return err
@@ -504,6 +534,8 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	run("deliver", func() error { return deliverer.Run(ctx) })
 	run("notify", func() error { return notifier.Run(ctx) })
 	run("prune", func() error { return a.pruneLoop(ctx, 10*time.Minute) })
+	run("publish", func() error { return a.publisher.Run(ctx) })
+	run("push", func() error { return a.Push.Run(ctx) })
 
 	select {
 	case addr := <-dnsReady:
@@ -568,6 +600,11 @@ func (a *App) pruneLoop(ctx context.Context, interval time.Duration) error {
 			a.log.Error("pruning the queue failed", "err", err)
 		case p.Messages > 0 || p.SendCounts > 0:
 			a.log.Info("queue pruned", "messages", p.Messages, "send_count_buckets", p.SendCounts)
+		}
+		if n, err := a.Stats.Prune(ctx, time.Now().Add(-statsRetention)); err != nil && ctx.Err() == nil {
+			a.log.Error("pruning the send statistics failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("send statistics pruned", "rows", n)
 		}
 	}
 }
@@ -661,10 +698,14 @@ func (a *App) APIHandler() http.Handler {
 	return sesapi.New(sesapi.Options{
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
-		V1:       sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Logger: a.log.With("component", "sesv1")}),
+		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender,
+			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics,
+			Logger: a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
+			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
 			Logger: a.log.With("component", "sesv2")}),
-		Public: map[string]http.Handler{"/verify": VerifyHandler(a.Identities)},
+		SNS:    a.snsHandler(),
+		Public: a.publicHandlers(),
 		Logger: a.log.With("component", "api"),
 
 		MaxInFlight: int64(a.cfg.APIMaxInFlightMiB) << 20, // 0: sesapi's default

@@ -48,6 +48,12 @@ type Config struct {
 	RetryWindow      time.Duration
 	DeliveryWorkers  int
 	DeliveryLease    time.Duration
+	// MetricsToken, when set, is the bearer token /metrics requires;
+	// without it /metrics answers loopback clients only.
+	MetricsToken string
+	// MetricsMaxDimensionValues bounds the distinct values of one metrics
+	// label (a CloudWatch dimension, a from-domain); 0: 1000.
+	MetricsMaxDimensionValues int
 	// Reputation guardrails (package reputation).
 	ReputationWindow      time.Duration
 	ReputationMinVolume   int64
@@ -172,6 +178,8 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.HeloName, "helo-name", "", "EHLO name for delivery (default: <region>.<service-domain>)")
 		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")
 		fs.IntVar(&c.DeliveryWorkers, "delivery-workers", 16, "concurrent deliveries")
+		fs.StringVar(&c.MetricsToken, "metrics-token", "", "bearer token that /metrics requires (Authorization: Bearer <token>); without it /metrics answers loopback clients only")
+		fs.IntVar(&c.MetricsMaxDimensionValues, "metrics-max-dimension-values", 1000, "distinct values one metrics label (a CloudWatch dimension, a from-domain) keeps; more are counted as \"other\", with a warning")
 		fs.DurationVar(&c.ReputationWindow, "reputation-window", 7*24*time.Hour, "how far back the bounce and complaint rates of accounts and configuration sets look")
 		fs.Int64Var(&c.ReputationMinVolume, "reputation-min-volume", 500, "fewest sends in --reputation-window for an account's rates to be judged")
 		fs.Float64Var(&c.SetPauseBounceRate, "set-pause-bounce-rate", 0, "bounce rate (0.05 is 5%) that pauses a configuration set with ReputationMetricsEnabled and no threshold of its own; 0: off")
