@@ -226,6 +226,21 @@ func effective(topicJSON, subJSON string) subPolicy {
 			*p = &v
 		}
 	}
+	if *r == (retryPolicy{}) {
+		// No policy names any retry field: Sesame's default, which
+		// outlasts a subscriber down for hours (SNS's own, three retries
+		// 20 s apart, would lose every event of a one-minute outage).
+		d := push.DefaultPolicy
+		def(&r.MinDelayTarget, int(d.MinDelay/time.Second))
+		def(&r.MaxDelayTarget, int(d.MaxDelay/time.Second))
+		def(&r.NumRetries, d.NumRetries)
+		def(&r.NumMaxDelayRetries, d.NumMaxDelayRetries)
+		def(&r.NumNoDelayRetries, d.NumNoDelayRetries)
+		def(&r.NumMinDelayRetries, d.NumMinDelayRetries)
+		b := d.Backoff
+		r.BackoffFunction = &b
+	}
+	// A policy that names some fields: SNS's defaults for the others.
 	def(&r.MinDelayTarget, 20)
 	def(&r.MaxDelayTarget, 20)
 	def(&r.NumRetries, 3)

@@ -284,7 +284,7 @@ func TestHTTPSubscription(t *testing.T) {
 			t.Errorf("attributes after Subscribe: %v", a)
 		}
 		ds := p.flush(t)
-		if len(ds) != 1 || ds[0].Endpoint != endpoint || ds[0].TopicARN != topic || ds[0].AccountID != env.Account.ID || ds[0].Policy.NumRetries != 3 || ds[0].Policy.MinDelay.Seconds() != 20 {
+		if len(ds) != 1 || ds[0].Endpoint != endpoint || ds[0].TopicARN != topic || ds[0].AccountID != env.Account.ID || ds[0].Policy != push.DefaultPolicy {
 			t.Fatalf("deliveries: %+v", ds)
 		}
 		subARN := ds[0].SubscriptionARN
