@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -11,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // BenchmarkSendPath measures Sesame's whole sending path with the binary
@@ -24,7 +31,11 @@ import (
 // SESAME_BENCH_CONCURRENCY clients at once (default 16) and waits until
 // all have arrived. The account's daily quota is unlimited unless
 // SESAME_BENCH_MAX_24H_SEND sets one (admission then counts the last 24
-// hours' recipients on every send). It reports:
+// hours' recipients on every send). With SESAME_BENCH_DESTINATIONS=1 the
+// identity's default configuration set has two event destinations, an
+// SNS topic with an HTTP subscriber on loopback (Send and Delivery
+// events) and a CloudWatch destination (Prometheus counters by
+// ses:from-domain): the cost of event publishing. It reports:
 //
 //   - accepted/s: messages accepted by the API per second of sending;
 //   - delivered/s: messages arrived at the MX per second, from the first
@@ -34,7 +45,9 @@ import (
 //   - server-CPU-ms/msg: the server's CPU time (user+system) per message;
 //   - client-CPU-ms/msg: this process's (the SDK clients' and the SMTP
 //     sink's) CPU time per message, taken from the same cores;
-//   - B/msg: the average size of a message as delivered.
+//   - B/msg: the average size of a message as delivered;
+//   - notifications/s (with destinations): SNS notifications received by
+//     the subscriber per second, from the first send to the last arrival.
 //
 // Run it with
 //
@@ -48,8 +61,9 @@ func BenchmarkSendPath(b *testing.B) {
 	if v := os.Getenv("SESAME_BENCH_MAX_24H_SEND"); v != "" {
 		quota = strconv.Itoa(envInt(b, "SESAME_BENCH_MAX_24H_SEND", 0))
 	}
+	dests := os.Getenv("SESAME_BENCH_DESTINATIONS") == "1"
 	bin := binary(b)
-	eachStore(b, func(b *testing.B, st store) { benchSendPath(b, bin, st, n, conc, quota) })
+	eachStore(b, func(b *testing.B, st store) { benchSendPath(b, bin, st, n, conc, quota, dests) })
 }
 
 func envInt(tb testing.TB, name string, def int) int {
@@ -69,13 +83,17 @@ func envInt(tb testing.TB, name string, def int) int {
 
 var benchBody = body(2750)
 
-func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string) {
+func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string, dests bool) {
 	zone := customerZone(b)
 	mx := newSink(b)
 	setUpAccount(b, bin, st, quota)
 	srv := startServer(b, bin, st, serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port})
 	c := v2Client(srv.api, conc)
 	verifyDomain(b, c, zone)
+	var sub *notificationSink
+	if dests {
+		sub = attachDestinations(b, srv, c)
+	}
 
 	// Warm up: connections, caches, the database's first pages.
 	if _, err := sendRound(c, mx, 0, min(200, n), conc); err != nil {
@@ -93,6 +111,11 @@ func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string
 	)
 	pid := srv.cmd.Process.Pid
 	cpu0, self0 := procCPU(pid), procCPU(os.Getpid())
+	var notified0 int
+	if sub != nil {
+		notified0 = sub.wait(b, 2*min(200, n)) // the warm-up's
+	}
+	start := time.Now()
 	first := 1_000_000
 	for b.Loop() {
 		r, err := sendRound(c, mx, first, n, conc)
@@ -104,6 +127,12 @@ func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string
 		sendTime += r.sent
 		deliverDur += r.delivered
 		latencies = append(latencies, r.latencies...)
+	}
+	if sub != nil {
+		sub.wait(b, notified0+2*rounds*n) // a Send and a Delivery per message
+		sub.mu.Lock()
+		b.ReportMetric(float64(2*rounds*n)/sub.last.Sub(start).Seconds(), "notifications/s")
+		sub.mu.Unlock()
 	}
 	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0
 	hwm := procStatus(pid, "VmHWM")
@@ -198,4 +227,103 @@ func sendRound(c *sesv2.Client, mx *sink, first, n, conc int) (round, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// notificationSink is an SNS HTTP subscriber that confirms its
+// subscription and counts the notifications.
+type notificationSink struct {
+	mu   sync.Mutex
+	n    int
+	last time.Time
+}
+
+func (s *notificationSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var m struct{ Type, SubscribeURL string }
+	if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch m.Type {
+	case "SubscriptionConfirmation":
+		if resp, err := http.Get(m.SubscribeURL); err == nil {
+			resp.Body.Close()
+		}
+	case "Notification":
+		s.mu.Lock()
+		s.n++
+		s.last = time.Now()
+		s.mu.Unlock()
+	}
+}
+
+// wait waits until at least n notifications have arrived and returns how
+// many have.
+func (s *notificationSink) wait(tb testing.TB, n int) int {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		s.mu.Lock()
+		got := s.n
+		s.mu.Unlock()
+		if got >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d of %d notifications arrived", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// attachDestinations makes the sending identity's default configuration
+// set publish Send and Delivery events to an SNS topic with an HTTP
+// subscriber on loopback, and to Prometheus (a CloudWatch destination by
+// ses:from-domain). It returns the subscriber once its subscription is
+// confirmed and the validation message has arrived.
+func attachDestinations(tb testing.TB, srv *server, c *sesv2.Client) *notificationSink {
+	tb.Helper()
+	ctx := context.Background()
+	sub := &notificationSink{}
+	hs := httptest.NewServer(sub)
+	tb.Cleanup(hs.Close)
+	sc := awssns.NewFromConfig(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""), RetryMaxAttempts: 1},
+		func(o *awssns.Options) { o.BaseEndpoint = aws.String(srv.api) })
+	topic, err := sc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("bench-events")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := sc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(hs.URL)}); err != nil {
+		tb.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		a, err := sc.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: topic.TopicArn})
+		if err == nil && a.Attributes["SubscriptionsConfirmed"] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the subscription is not confirmed: %v %v", a, err)
+		}
+	}
+	if _, err := c.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("bench")}); err != nil {
+		tb.Fatal(err)
+	}
+	types := []sesv2types.EventType{sesv2types.EventTypeSend, sesv2types.EventTypeDelivery}
+	for name, d := range map[string]*sesv2types.EventDestinationDefinition{
+		"sns": {Enabled: true, MatchingEventTypes: types, SnsDestination: &sesv2types.SnsDestination{TopicArn: topic.TopicArn}},
+		"cw": {Enabled: true, MatchingEventTypes: types, CloudWatchDestination: &sesv2types.CloudWatchDestination{DimensionConfigurations: []sesv2types.CloudWatchDimensionConfiguration{{
+			DimensionName: aws.String("ses:from-domain"), DimensionValueSource: sesv2types.DimensionValueSourceMessageTag, DefaultDimensionValue: aws.String(sendDomain)}}}},
+	} {
+		if _, err := c.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
+			ConfigurationSetName: aws.String("bench"), EventDestinationName: aws.String(name), EventDestination: d}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := c.PutEmailIdentityConfigurationSetAttributes(ctx, &sesv2.PutEmailIdentityConfigurationSetAttributesInput{
+		EmailIdentity: aws.String(sendDomain), ConfigurationSetName: aws.String("bench")}); err != nil {
+		tb.Fatal(err)
+	}
+	sub.wait(tb, 1) // "Successfully validated SNS topic for Amazon SES event publishing."
+	sub.mu.Lock()
+	sub.n = 0
+	sub.mu.Unlock()
+	return sub
 }

@@ -612,3 +612,31 @@ func TestCredentialsRedacted(t *testing.T) {
 		}
 	})
 }
+
+// TestBacklogOfOneHostWithoutPolls: a backlog larger than one host's
+// room is delivered by the wake-ups of finished requests alone, however
+// fast they finish. Before, a claim that got the host's whole room while
+// some of its requests had already finished was not seen as limited, and
+// Run slept until the next poll with rows due: one claim per poll, 17
+// notifications per second.
+func TestBacklogOfOneHostWithoutPolls(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		sub := newSubscriber(t, nil)
+		f := newFixture(t, d, push.Options{PerHost: 4, Poll: time.Hour})
+		const n = 60
+		for i := range n {
+			f.add(t, f.q, notification(sub.srv.URL, fmt.Sprint(i), push.DefaultPolicy))
+		}
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan error, 1)
+		go func() { done <- f.q.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		deadline := time.Now().Add(20 * time.Second)
+		for len(sub.received()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d delivered: Run waits for a poll with rows due", len(sub.received()), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}

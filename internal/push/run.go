@@ -84,13 +84,23 @@ func (q *Queue) Run(ctx context.Context) error {
 					limited = true // a busy host may have more due
 				}
 			}
+			took := map[string]int{}
 			for _, r := range rows {
+				// A host that got all the room the claim allowed it may
+				// have more due (judged by the claim's own snapshot:
+				// attempts finishing meanwhile must not hide it, or the
+				// loop would sleep a whole poll with rows due).
+				took[r.host]++
+				limit, ok := room[r.host]
+				if !ok {
+					limit = q.perHost
+				}
+				if took[r.host] >= limit {
+					limited = true
+				}
 				q.mu.Lock()
 				q.busy++
 				q.hosts[r.host]++
-				if q.hosts[r.host] >= q.perHost {
-					limited = true // the host may have more due
-				}
 				q.mu.Unlock()
 				wg.Go(func() {
 					results <- q.attempt(ctx, r)
