@@ -727,6 +727,12 @@ func TestBadInput(t *testing.T) {
 		wantCode(t, sub("http", "https://wrong.example/", nil), "InvalidParameter", "Endpoint")
 		wantCode(t, sub("http", "not a url", nil), "InvalidParameter", "Endpoint")
 		wantCode(t, sub("email", "Name <a@b.example>", nil), "InvalidParameter", "Email address")
+		// Addresses Sesame's system mail cannot go to are refused here, not
+		// with an InternalError when the confirmation is composed.
+		for _, a := range []string{"a@localhost", "a@[127.0.0.1]", "ü@b.example", "a@b_c.example"} {
+			wantCode(t, sub("email", a, nil), "InvalidParameter", "Email address")
+			wantCode(t, sub("email-json", a, nil), "InvalidParameter", "Email address")
+		}
 		wantCode(t, sub("http", "http://h.example/", map[string]string{"FilterPolicy": `{"a":["b"]}`}), "InvalidParameter", "FilterPolicy", "not supported by Sesame")
 		wantCode(t, sub("http", "http://h.example/", map[string]string{"RawMessageDelivery": "yes"}), "InvalidParameter", "RawMessageDelivery")
 		wantCode(t, sub("email", "a@b.example", map[string]string{"RawMessageDelivery": "true"}), "InvalidParameter", "RawMessageDelivery")
