@@ -565,7 +565,7 @@ func checkEndpoint(protocol, endpoint string) error {
 	switch protocol {
 	case "http", "https":
 		u, err := url.Parse(endpoint)
-		if err != nil || u.Scheme != protocol || u.Host == "" || len(endpoint) > 2048 {
+		if err != nil || u.Scheme != protocol || u.Hostname() == "" || len(endpoint) > 2048 {
 			return invalid("Invalid parameter: Endpoint Reason: an %s endpoint must be an absolute %s:// URL", protocol, protocol)
 		}
 	case "email", "email-json":

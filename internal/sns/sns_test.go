@@ -729,6 +729,9 @@ func TestBadInput(t *testing.T) {
 		wantCode(t, sub("email", "Name <a@b.example>", nil), "InvalidParameter", "Email address")
 		// Addresses Sesame's system mail cannot go to are refused here, not
 		// with an InternalError when the confirmation is composed.
+		for _, e := range []string{"http://:8080/x", "http://user@/x"} {
+			wantCode(t, sub("http", e, nil), "InvalidParameter", "Endpoint")
+		}
 		for _, a := range []string{"a@localhost", "a@[127.0.0.1]", "ü@b.example", "a@b_c.example"} {
 			wantCode(t, sub("email", a, nil), "InvalidParameter", "Email address")
 			wantCode(t, sub("email-json", a, nil), "InvalidParameter", "Email address")
