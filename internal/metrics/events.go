@@ -30,10 +30,17 @@ type eventsFamily struct {
 
 	mu     sync.RWMutex
 	series map[string]*series  // by key; see add
-	names  map[string]struct{} // union of the dimension labels
+	names  map[string]struct{} // union of the dimension labels, at most MaxDimensionLabels
+	warned bool                // that a label was left out
 
-	labels sync.Map // DimensionName → its label name (without clash suffixes)
+	// labels caches DimensionName → its label (without clash suffixes),
+	// "" for a label left out; at most maxCachedLabels names.
+	labels sync.Map
+	cached atomic.Int64
 }
+
+// maxCachedLabels bounds the dimension names labelName remembers.
+const maxCachedLabels = 4 * MaxDimensionLabels
 
 // series is one counter of the family.
 type series struct {
@@ -60,6 +67,9 @@ func (f *eventsFamily) add(set string, dims []configset.Dimension, e *event.Even
 	ps := inline[:0]
 	for _, d := range dims {
 		name := f.labelName(d.Name)
+		if name == "" {
+			continue // beyond MaxDimensionLabels
+		}
 		// Clashes among this destination's own labels: _2, _3, ...
 		if hasName(ps, name) {
 			base := name
@@ -84,6 +94,7 @@ func (f *eventsFamily) add(set string, dims []configset.Dimension, e *event.Even
 		}
 	}
 
+	set = f.fold.fold(labelSet, labelValue(set))
 	var kb [512]byte
 	key := append(kb[:0], set...)
 	key = append(key, 0xff)
@@ -114,7 +125,7 @@ func (f *eventsFamily) create(key, set, typ string, ps []pair) *series {
 	if s := f.series[key]; s != nil {
 		return s
 	}
-	s := &series{set: strings.Clone(labelValue(set)), typ: typ}
+	s := &series{set: strings.Clone(set), typ: typ}
 	for _, p := range ps {
 		if p.value == "" {
 			continue
@@ -140,13 +151,30 @@ func hasName(ps []pair, name string) bool {
 	return false
 }
 
-// labelName returns the label of dimension name, cached.
+// labelName returns the label of dimension name, cached; "" when the
+// family has MaxDimensionLabels other labels already (the first time,
+// a warning is logged).
 func (f *eventsFamily) labelName(name string) string {
 	if v, ok := f.labels.Load(name); ok {
 		return v.(string)
 	}
 	l := LabelName(name)
-	f.labels.Store(strings.Clone(name), l)
+	f.mu.Lock()
+	if _, ok := f.names[l]; !ok {
+		if len(f.names) < MaxDimensionLabels {
+			f.names[l] = struct{}{}
+		} else {
+			if !f.warned {
+				f.warned = true
+				f.fold.warnLabels(l)
+			}
+			l = ""
+		}
+	}
+	f.mu.Unlock()
+	if f.cached.Add(1) <= maxCachedLabels {
+		f.labels.Store(strings.Clone(name), l)
+	}
 	return l
 }
 
@@ -180,6 +208,10 @@ func LabelName(name string) string {
 // takes dimension values of at most 256 characters); a longer value is cut
 // there, at a character boundary.
 const MaxValueLength = 256
+
+// MaxDimensionLabels is how many distinct dimension labels
+// sesame_events_total carries at most; see the package doc.
+const MaxDimensionLabels = 100
 
 // labelValue returns v as a usable label value: valid UTF-8 (Prometheus
 // refuses anything else; header fields may carry raw bytes) and at most
@@ -268,6 +300,9 @@ func (f *eventsFamily) Collect(ch chan<- prometheus.Metric) {
 type folder struct {
 	max  int
 	warn func(label string)
+	// warnLabels, when set, is told the first dimension label left out
+	// of sesame_events_total (MaxDimensionLabels).
+	warnLabels func(label string)
 
 	mu     sync.RWMutex
 	seen   map[string]map[string]struct{} // label → values kept

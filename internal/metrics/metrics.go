@@ -60,8 +60,13 @@
 // id for instance. Each label (dimension label, and from_domain of the own
 // metrics) keeps at most Options.MaxDimensionValues distinct values
 // (default 1000); further values are counted under "other", and the first
-// time that happens for a label one warning is logged. Memory is therefore
-// bounded by the configuration, not by the mail.
+// time that happens for a label one warning is logged. The label
+// configuration_set folds the same way (set names are the API users'
+// to choose), and sesame_events_total carries at most MaxDimensionLabels
+// (100) distinct dimension labels: a dimension whose label would be one
+// more is left out of the series (its events still count, without that
+// label), with one warning. Memory is therefore bounded by the
+// configuration of the deployment, not by the mail nor by the API users.
 //
 // # Sesame's own metrics
 //
@@ -183,6 +188,10 @@ func New(o Options) (*Metrics, error) {
 		log.Warn("metrics: more distinct from-domains than --metrics-max-dimension-values; further ones are counted as \"other\"",
 			"label", "from_domain", "max", max)
 	})
+	m.dimFold.warnLabels = func(label string) {
+		log.Warn("metrics: CloudWatch destinations name more dimensions than sesame_events_total keeps as labels; further dimension labels are left out",
+			"label", label, "max", MaxDimensionLabels)
+	}
 	m.events = newEventsFamily(m.dimFold)
 
 	own := []string{"account", "from_domain"}

@@ -615,3 +615,46 @@ func BenchmarkCloudWatch(b *testing.B) {
 		})
 	})
 }
+
+// Set names and dimension names are the API user's to choose: neither
+// may grow the family without bound. Sets fold like dimension values;
+// dimension labels beyond MaxDimensionLabels are left out, with one
+// warning.
+func TestFoldingSetsAndLabels(t *testing.T) {
+	var logged bytes.Buffer
+	m := newMetrics(t, metrics.Options{MaxDimensionValues: 20, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	for i := range 1000 {
+		set := fmt.Sprintf("set-%d", i)
+		dims := []configset.Dimension{
+			{Name: fmt.Sprintf("dim-%d", i), Source: configset.SourceMessageTag, Default: "x"},
+			{Name: event.TagFromDomain, Source: configset.SourceMessageTag, Default: "none"},
+		}
+		e := ev(event.Send, set, mail("d.example.test", "r@x.test"))
+		m.CloudWatch(set, dims, e)
+	}
+	fams := scrape(t, m)
+	fam := fams["sesame_events_total"]
+	if n := len(fam.GetMetric()[0].GetLabel()); n > 2+metrics.MaxDimensionLabels {
+		t.Errorf("sesame_events_total has %d labels, want at most 2 + %d", n, metrics.MaxDimensionLabels)
+	}
+	sets := map[string]bool{}
+	var total float64
+	for _, mt := range fam.GetMetric() {
+		sets[labels(mt)["configuration_set"]] = true
+		total += mt.Counter.GetValue()
+		if labels(mt)["ses_from_domain"] != "d.example.test" {
+			t.Errorf("series %v lost the from-domain dimension", labels(mt))
+		}
+	}
+	if len(sets) > 21 || !sets[metrics.Other] {
+		t.Errorf("%d configuration_set values, want 20 and %q", len(sets), metrics.Other)
+	}
+	if total != 1000 {
+		t.Errorf("counted %v events, want 1000", total)
+	}
+	for _, w := range []string{"label=configuration_set", "dimension labels"} {
+		if n := strings.Count(logged.String(), w); n != 1 {
+			t.Errorf("%d warnings with %q, want 1:\n%s", n, w, logged.String())
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/sesapi"
 )
@@ -564,12 +565,22 @@ func checkEndpoint(protocol, endpoint string) error {
 	switch protocol {
 	case "http", "https":
 		u, err := url.Parse(endpoint)
-		if err != nil || u.Scheme != protocol || u.Host == "" || len(endpoint) > 2048 {
+		if err != nil || u.Scheme != protocol || u.Hostname() == "" || len(endpoint) > 2048 {
 			return invalid("Invalid parameter: Endpoint Reason: an %s endpoint must be an absolute %s:// URL", protocol, protocol)
 		}
 	case "email", "email-json":
 		a, err := mail.ParseAddress(endpoint)
 		if err != nil || a.Name != "" || a.Address != endpoint || !strings.Contains(endpoint, "@") || len(endpoint) > 320 {
+			return invalid("Invalid parameter: Email address")
+		}
+		// Sesame's system mail (the confirmation, the notifications) goes
+		// only to addresses SES would send to: an ASCII dot-atom local
+		// part and a domain of letters, digits and hyphens.
+		if _, err := addr.ParseAddress(endpoint); err != nil {
+			var e *addr.Error
+			if errors.As(err, &e) {
+				return invalid("Invalid parameter: Email address Reason: %s", e.Rule)
+			}
 			return invalid("Invalid parameter: Email address")
 		}
 	}

@@ -252,6 +252,17 @@ func effective(topicJSON, subJSON string) subPolicy {
 		// minimum may pass its topic's maximum: the minimum wins.
 		r.MaxDelayTarget = r.MinDelayTarget
 	}
+	// Likewise the phases of one layer may outnumber the other's
+	// numRetries: the retries come in the order of the phases (no delay,
+	// minimum delay, backoff, maximum delay), so the later phases are
+	// cut. The push queue refuses a policy whose phases do not fit, and
+	// that would fail every publish to the subscription (and the outbox
+	// publisher's whole batch).
+	left := *r.NumRetries
+	for _, n := range []*int{r.NumNoDelayRetries, r.NumMinDelayRetries, r.NumMaxDelayRetries} {
+		*n = min(*n, left)
+		left -= *n
+	}
 	if r.BackoffFunction == nil {
 		b := "linear"
 		r.BackoffFunction = &b

@@ -727,6 +727,15 @@ func TestBadInput(t *testing.T) {
 		wantCode(t, sub("http", "https://wrong.example/", nil), "InvalidParameter", "Endpoint")
 		wantCode(t, sub("http", "not a url", nil), "InvalidParameter", "Endpoint")
 		wantCode(t, sub("email", "Name <a@b.example>", nil), "InvalidParameter", "Email address")
+		// Addresses Sesame's system mail cannot go to are refused here, not
+		// with an InternalError when the confirmation is composed.
+		for _, e := range []string{"http://:8080/x", "http://user@/x"} {
+			wantCode(t, sub("http", e, nil), "InvalidParameter", "Endpoint")
+		}
+		for _, a := range []string{"a@localhost", "a@[127.0.0.1]", "ü@b.example", "a@b_c.example"} {
+			wantCode(t, sub("email", a, nil), "InvalidParameter", "Email address")
+			wantCode(t, sub("email-json", a, nil), "InvalidParameter", "Email address")
+		}
 		wantCode(t, sub("http", "http://h.example/", map[string]string{"FilterPolicy": `{"a":["b"]}`}), "InvalidParameter", "FilterPolicy", "not supported by Sesame")
 		wantCode(t, sub("http", "http://h.example/", map[string]string{"RawMessageDelivery": "yes"}), "InvalidParameter", "RawMessageDelivery")
 		wantCode(t, sub("email", "a@b.example", map[string]string{"RawMessageDelivery": "true"}), "InvalidParameter", "RawMessageDelivery")
@@ -911,6 +920,64 @@ func TestConfirmationExpiry(t *testing.T) {
 		var state string
 		if err := d.QueryRow(ctx, `SELECT state FROM sns_subscriptions WHERE arn = ?`, *sr.SubscriptionArn).Scan(&state); err != nil || state != "pending" {
 			t.Errorf("state %q, %v", state, err)
+		}
+	})
+}
+
+// A topic's and a subscription's DeliveryPolicy, each valid alone, may
+// merge into retry phases longer than the merged numRetries: publishing
+// must still queue a policy the push queue accepts (a refusal fails the
+// publisher's whole batch, for every account, again and again).
+func TestMergedDeliveryPolicy(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		env := apitest.New(t, d)
+		p := &pusher{}
+		env.Push = func(ctx context.Context, tx *db.Tx, dl push.Delivery) error {
+			if err := dl.Policy.Validate(); err != nil { // as push.Queue.AddTx
+				return err
+			}
+			return p.add(ctx, tx, dl)
+		}
+		c := env.SNSClient
+		ct, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("merged")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: ct.TopicArn, Protocol: aws.String("https"), Endpoint: aws.String("https://h.example/"), ReturnSubscriptionArn: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := message(t, p.drop()[0].Body)
+		if _, err := c.ConfirmSubscription(ctx, &awssns.ConfirmSubscriptionInput{TopicArn: ct.TopicArn, Token: aws.String(m["Token"])}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ topic, sub string }{
+			// The subscription's phases fit its default 3 retries, the
+			// topic's numRetries is 2.
+			{`{"http":{"defaultHealthyRetryPolicy":{"numRetries":2}}}`, `{"healthyRetryPolicy":{"numNoDelayRetries":3}}`},
+			// The topic's phases fit its 10 retries, the subscription's
+			// numRetries is 3.
+			{`{"http":{"defaultHealthyRetryPolicy":{"numRetries":10,"numNoDelayRetries":4,"numMinDelayRetries":4}}}`, `{"healthyRetryPolicy":{"numRetries":3}}`},
+		} {
+			if _, err := c.SetTopicAttributes(ctx, &awssns.SetTopicAttributesInput{TopicArn: ct.TopicArn, AttributeName: aws.String("DeliveryPolicy"), AttributeValue: aws.String(tc.topic)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: sr.SubscriptionArn, AttributeName: aws.String("DeliveryPolicy"), AttributeValue: aws.String(tc.sub)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.SNS.Publish(ctx, env.Account.ID, *ct.TopicArn, "", "merged"); err != nil {
+				t.Errorf("topic %s, subscription %s: publish: %v", tc.topic, tc.sub, err)
+				continue
+			}
+			ds := p.drop()
+			if len(ds) != 1 {
+				t.Fatalf("%d deliveries", len(ds))
+			}
+			pol := ds[0].Policy
+			if pol.NumRetries != 3 && pol.NumRetries != 2 || pol.NumNoDelayRetries+pol.NumMinDelayRetries+pol.NumMaxDelayRetries > pol.NumRetries {
+				t.Errorf("topic %s, subscription %s: policy %+v", tc.topic, tc.sub, pol)
+			}
 		}
 	})
 }
