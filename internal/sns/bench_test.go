@@ -35,7 +35,7 @@ func BenchmarkPublishTx(b *testing.B) {
 		b.Fatal(err)
 	}
 	env := apitest.New(b, d)
-	q, err := push.New(push.Options{DB: d})
+	q, err := push.New(push.Options{DB: d, Sign: env.SNS.Sign})
 	if err != nil {
 		b.Fatal(err)
 	}
