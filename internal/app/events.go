@@ -52,6 +52,12 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 				return true, nil
 			}
 			return a.Topics.SubscriptionAlive(ctx, subscriptionARN)
+		},
+		Sign: func(body []byte) ([]byte, error) {
+			if a.Topics == nil {
+				return nil, errors.New("no SNS service on this node to sign notifications")
+			}
+			return a.Topics.Sign(body)
 		}})
 	if err != nil {
 		return err

@@ -5,12 +5,17 @@
 // endpoint behind another.
 //
 // The SNS store (internal/sns) calls Queue.AddTx in the transaction that
-// publishes a message, with the request it built (headers and signed
-// body); Run delivers. Nothing on the sending path waits for a subscriber.
+// publishes a message, with the request it built (headers and body);
+// Run delivers. Nothing on the sending path waits for a subscriber. A
+// delivery queued with Sign is stored without its signature, which a
+// worker adds (Options.Sign) just before each POST: RSA signing takes a
+// millisecond or more of CPU, too long to spend per notification while
+// the publishing transaction holds the database's writer.
 //
 // # Attempts and outcomes
 //
-// An attempt is one POST of the stored body with the stored headers
+// An attempt is one POST of the stored body (completed by Options.Sign
+// for a delivery queued with Sign) with the stored headers
 // (Content-Type defaults to SNS's "text/plain; charset=UTF-8" and
 // User-Agent to SNS's "Amazon Simple Notification Service Agent" when the
 // caller set none), with a timeout of Options.Timeout, 15 seconds by

@@ -72,6 +72,11 @@ type Options struct {
 	// Poll is how often Run looks for due rows when not kicked; 0: 1
 	// second.
 	Poll time.Duration
+	// Sign completes the body of a delivery queued with Sign set (the SNS
+	// store's Sign: it adds the message's signature), called by a worker
+	// before each POST of it; an error is a failed attempt, retried under
+	// the row's policy. nil: AddTx refuses such deliveries.
+	Sign func(body []byte) ([]byte, error)
 	// Jitter turns a policy's delay into the wait before the next attempt;
 	// nil: the delay ±10%, at random.
 	Jitter func(time.Duration) time.Duration
@@ -85,6 +90,7 @@ type Queue struct {
 	log     *slog.Logger
 	client  *http.Client
 	alive   func(ctx context.Context, subscriptionARN string) (bool, error)
+	sign    func(body []byte) ([]byte, error)
 	workers int
 	perHost int
 	timeout time.Duration
@@ -108,7 +114,7 @@ func New(o Options) (*Queue, error) {
 	case o.Workers < 0 || o.PerHost < 0 || o.Timeout < 0 || o.Lease < 0 || o.Poll < 0:
 		return nil, errors.New("push: Workers, PerHost, Timeout, Lease and Poll must not be negative")
 	}
-	q := &Queue{db: o.DB, now: o.Now, log: o.Logger, alive: o.Alive, workers: o.Workers, perHost: o.PerHost,
+	q := &Queue{db: o.DB, now: o.Now, log: o.Logger, alive: o.Alive, sign: o.Sign, workers: o.Workers, perHost: o.PerHost,
 		timeout: o.Timeout, lease: o.Lease, poll: o.Poll, jitter: o.Jitter,
 		wake: make(chan struct{}, 1), hosts: map[string]int{}, rate: map[string]time.Time{}}
 	if q.now == nil {
@@ -186,6 +192,11 @@ func decodePolicy(s string) (Policy, error) {
 		NumNoDelayRetries: sp.NoDelay, NumMinDelayRetries: sp.MinN, NumMaxDelayRetries: sp.MaxN, Backoff: sp.Backoff, MaxReceivesPerSecond: sp.Rate}, nil
 }
 
+// signMark is the member of a row's header_json that marks a delivery
+// queued with Sign (a colon is no part of an HTTP header name, so no
+// header is mistaken for it); it is removed when the row is claimed.
+const signMark = ":sign"
+
 // hostKey is the endpoint's lower-cased host:port, the port made
 // explicit.
 func hostKey(endpoint string) (string, error) {
@@ -224,9 +235,16 @@ func (q *Queue) AddTx(ctx context.Context, tx *db.Tx, d Delivery) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if d.Sign && q.sign == nil {
+		return fmt.Errorf("%w: Sign is set but the queue has no Options.Sign", ErrInvalid)
+	}
 	h := d.Header
 	if h == nil {
 		h = http.Header{}
+	}
+	if d.Sign {
+		h = h.Clone()
+		h[signMark] = []string{"1"}
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {

@@ -640,3 +640,57 @@ func TestBacklogOfOneHostWithoutPolls(t *testing.T) {
 		}
 	})
 }
+
+// TestSign: a delivery queued with Sign is POSTed with the body
+// Options.Sign makes of the stored one, on every attempt, without the
+// mark; one without is POSTed as stored; a Sign error is a failed attempt,
+// retried; a queue without Options.Sign refuses such deliveries.
+func TestSign(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		var calls atomic.Int64
+		fail := atomic.Bool{}
+		f := newFixture(t, d, push.Options{Sign: func(body []byte) ([]byte, error) {
+			calls.Add(1)
+			if fail.Load() {
+				return nil, errors.New("no key today")
+			}
+			return append(body, " signed"...), nil
+		}})
+		sub := newSubscriber(t, nil)
+		n := notification(sub.srv.URL, "m-1", push.Policy{MinDelay: time.Second, MaxDelay: time.Second, NumRetries: 1, Backoff: "linear"})
+		n.Sign = true
+		plain := notification(sub.srv.URL, "m-2", push.Policy{})
+		fail.Store(true)
+		f.add(t, f.q, n)
+		f.add(t, f.q, plain)
+		f.runOnce(t, 2)
+		if calls.Load() != 1 {
+			t.Errorf("Sign called %d times; want once (for the marked delivery only)", calls.Load())
+		}
+		got := sub.received()
+		if len(got) != 1 || got[0].body != string(plain.Body) {
+			t.Fatalf("subscriber got %+v; want the unmarked delivery as stored", got)
+		}
+		attempts, _, status, lastErr := pendingRow(t, d)
+		if attempts != 1 || status != 0 || !strings.Contains(lastErr, "no key today") {
+			t.Errorf("after a Sign error: attempts %d status %d error %q", attempts, status, lastErr)
+		}
+		fail.Store(false)
+		f.clock.Advance(time.Second)
+		f.runOnce(t, 1)
+		got = sub.received()
+		if len(got) != 2 || got[1].body != string(n.Body)+" signed" || got[1].header.Get("x-amz-sns-message-id") != "m-1" {
+			t.Fatalf("subscriber got %+v", got)
+		}
+		for k := range got[1].header {
+			if strings.Contains(strings.ToLower(k), "sign") {
+				t.Errorf("header %s sent", k)
+			}
+		}
+
+		q := f.queue(t, push.Options{})
+		if err := q.Add(f.ctx, push.Delivery{AccountID: f.acct, Endpoint: sub.srv.URL, Sign: true}); !errors.Is(err, push.ErrInvalid) {
+			t.Errorf("Add with Sign to a queue without Options.Sign: %v", err)
+		}
+	})
+}

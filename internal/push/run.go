@@ -33,6 +33,7 @@ type claimed struct {
 	host       string
 	header     http.Header
 	body       []byte
+	sign       bool // the body goes through Options.Sign before each POST
 	policy     Policy
 	attempts   int // made before this claim
 	leaseUntil int64
@@ -250,6 +251,10 @@ func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]cl
 			if err := json.Unmarshal([]byte(hj), &c.header); err != nil {
 				return fmt.Errorf("push: headers of %d: %w", c.id, err)
 			}
+			if _, ok := c.header[signMark]; ok {
+				c.sign = true
+				delete(c.header, signMark)
+			}
 			if c.policy, err = decodePolicy(pj); err != nil {
 				return fmt.Errorf("push: policy of %d: %w", c.id, err)
 			}
@@ -336,9 +341,20 @@ func (q *Queue) attempt(ctx context.Context, r claimed) (o outcome) {
 
 // post sends r and returns the response's status.
 func (q *Queue) post(ctx context.Context, r claimed) (int, error) {
+	body := r.body
+	if r.sign {
+		if q.sign == nil {
+			return 0, errors.New("this node cannot sign the notification (no Options.Sign)")
+		}
+		var err error
+		if body, err = q.sign(body); err != nil {
+			q.log.Error("signing a notification failed", "id", r.id, "err", err)
+			return 0, fmt.Errorf("sign: %w", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(r.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return 0, errors.New(scrub(err.Error(), r.endpoint))
 	}

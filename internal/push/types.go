@@ -14,8 +14,13 @@ type Delivery struct {
 	Endpoint string
 	// Header holds the request's headers (Content-Type, x-amz-sns-*).
 	Header http.Header
-	// Body is the request body as it is sent on every attempt.
+	// Body is the request body as it is sent on every attempt, or, when
+	// Sign is set, as Options.Sign is given it before every attempt.
 	Body []byte
+	// Sign says the body is to be completed by Options.Sign just before
+	// each POST (SNS's message signature, made by the workers rather
+	// than in the caller's transaction).
+	Sign bool
 	// Policy says how failed attempts are retried.
 	Policy Policy
 }

@@ -67,18 +67,67 @@ func jsonString(s string) []byte {
 
 // signed completes a message's fields with SignatureVersion, Signature
 // and SigningCertURL (and any after, e.g. UnsubscribeURL), signing the
-// string to sign of fields.
-func (s *Store) signed(version string, fields []field, after ...field) ([]field, error) {
-	m := make(map[string]string, len(fields))
-	for _, f := range fields {
-		m[f.k] = f.v
+// string to sign of fields; unsigned (sign false) leaves Signature out,
+// for Sign to add (an HTTP/S delivery is signed by the push queue's
+// worker, out of the publishing transaction).
+func (s *Store) signed(sign bool, version string, fields []field, after ...field) ([]field, error) {
+	var sig []field
+	if sign {
+		m := make(map[string]string, len(fields))
+		for _, f := range fields {
+			m[f.k] = f.v
+		}
+		v, err := s.signer.sign(version, StringToSign(m))
+		if err != nil {
+			return nil, err
+		}
+		sig = []field{{"Signature", v}}
+	} else if _, err := signatureHash(version); err != nil {
+		return nil, err
+	}
+	fields = append(fields, field{"SignatureVersion", version})
+	fields = append(fields, sig...)
+	fields = append(fields, field{"SigningCertURL", s.SigningCertURL()})
+	return append(fields, after...), nil
+}
+
+// Sign completes a message body queued unsigned for an HTTP/S delivery
+// (push.Delivery.Sign) with its Signature, made per the body's
+// SignatureVersion over its string to sign, placed where SNS has it (after
+// SignatureVersion, before SigningCertURL); the rest of the body is kept
+// byte for byte. A body that has a Signature already is returned as it
+// is. It is the push queue's Options.Sign: RSA work on the workers, not in
+// the publishing transaction.
+func (s *Store) Sign(body []byte) ([]byte, error) {
+	var m map[string]string
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("sns: sign: the body is not a message: %w", err)
+	}
+	if _, ok := m["Signature"]; ok {
+		return body, nil
+	}
+	version, ok := m["SignatureVersion"]
+	if !ok {
+		return nil, errors.New("sns: sign: the body has no SignatureVersion")
+	}
+	// A value's newlines are escaped, so a line that starts with this is
+	// the member itself.
+	mark := []byte("\n  " + `"SignatureVersion" : ` + string(jsonString(version)) + ",\n")
+	i := bytes.Index(body, mark)
+	if i < 0 {
+		return nil, errors.New("sns: sign: the body is not in SNS's layout")
 	}
 	sig, err := s.signer.sign(version, StringToSign(m))
 	if err != nil {
 		return nil, err
 	}
-	fields = append(fields, field{"SignatureVersion", version}, field{"Signature", sig}, field{"SigningCertURL", s.SigningCertURL()})
-	return append(fields, after...), nil
+	i += len(mark)
+	out := make([]byte, 0, len(body)+len(sig)+24)
+	out = append(out, body[:i]...)
+	out = append(out, `  "Signature" : `...)
+	out = append(out, jsonString(sig)...)
+	out = append(out, ",\n"...)
+	return append(out, body[i:]...), nil
 }
 
 // newToken returns a confirmation token and its stored hash.
@@ -147,14 +196,15 @@ func (s *Store) publishTx(ctx context.Context, tx *db.Tx, accountID, topicARN, s
 	return id, nil
 }
 
-// notificationBody is the JSON of a Notification.
-func (s *Store) notificationBody(t *topic, u *subscription, id, ts, subject, msg string) ([]byte, error) {
+// notificationBody is the JSON of a Notification, signed or (for Sign to
+// complete) not.
+func (s *Store) notificationBody(sign bool, t *topic, u *subscription, id, ts, subject, msg string) ([]byte, error) {
 	fields := []field{{"Type", TypeNotification}, {"MessageId", id}, {"TopicArn", t.ARN}}
 	if subject != "" {
 		fields = append(fields, field{"Subject", subject})
 	}
 	fields = append(fields, field{"Message", msg}, field{"Timestamp", ts})
-	fields, err := s.signed(t.signatureVersion(), fields, field{"UnsubscribeURL", s.unsubscribeURL(u.ARN)})
+	fields, err := s.signed(sign, t.signatureVersion(), fields, field{"UnsubscribeURL", s.unsubscribeURL(u.ARN)})
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +220,15 @@ func (s *Store) notify(ctx context.Context, tx *db.Tx, t *topic, u *subscription
 		if u.raw() {
 			body = []byte(msg)
 			h.Set("x-amz-sns-rawdelivery", "true")
-		} else {
-			var err error
-			if body, err = s.notificationBody(t, u, id, ts, subject, msg); err != nil {
-				return err
-			}
+			return s.push(ctx, tx, t, u, h, body, false)
 		}
-		return s.push(ctx, tx, t, u, h, body)
+		// Queued unsigned: the push queue's worker signs it (Sign) just
+		// before each POST, out of this transaction.
+		body, err := s.notificationBody(false, t, u, id, ts, subject, msg)
+		if err != nil {
+			return err
+		}
+		return s.push(ctx, tx, t, u, h, body, true)
 	case "email":
 		subj := subject
 		if subj == "" {
@@ -186,7 +238,7 @@ func (s *Store) notify(ctx context.Context, tx *db.Tx, t *topic, u *subscription
 			s.unsubscribeURL(u.ARN) + "\n\nPlease do not reply directly to this email. It was sent by Sesame's notification service for topic " + t.ARN + ".\n"
 		return s.mail(ctx, tx, t, u, subj, text)
 	case "email-json":
-		body, err := s.notificationBody(t, u, id, ts, subject, msg)
+		body, err := s.notificationBody(true, t, u, id, ts, subject, msg)
 		if err != nil {
 			return err
 		}
@@ -217,11 +269,13 @@ func (s *Store) headers(t *topic, u *subscription, typ, id string, withSub bool)
 var errNoPush = errors.New("sns: no push queue: cannot deliver to http/https subscriptions")
 var errNoMail = errors.New("sns: no system mail: cannot deliver to email subscriptions")
 
-func (s *Store) push(ctx context.Context, tx *db.Tx, t *topic, u *subscription, h http.Header, body []byte) error {
+// push queues an HTTP/S delivery; sign: the body is to be completed by
+// Sign before each POST.
+func (s *Store) push(ctx context.Context, tx *db.Tx, t *topic, u *subscription, h http.Header, body []byte, sign bool) error {
 	if s.opts.Push == nil {
 		return errNoPush
 	}
-	d := push.Delivery{AccountID: t.AccountID, TopicARN: t.ARN, SubscriptionARN: u.ARN, Endpoint: u.Endpoint, Header: h, Body: body,
+	d := push.Delivery{AccountID: t.AccountID, TopicARN: t.ARN, SubscriptionARN: u.ARN, Endpoint: u.Endpoint, Header: h, Body: body, Sign: sign,
 		Policy: effective(t.Attrs["DeliveryPolicy"], u.Attrs["DeliveryPolicy"]).pushPolicy()}
 	if u.State == stateDeleted {
 		d.SubscriptionARN = "" // the UnsubscribeConfirmation goes out after the subscription
@@ -253,15 +307,21 @@ func (s *Store) confirmation(ctx context.Context, tx *db.Tx, t *topic, u *subscr
 	}
 	id := newUUID()
 	subURL := s.subscribeURL(t.ARN, token)
-	fields, err := s.signed(t.signatureVersion(), []field{{"Type", typ}, {"MessageId", id}, {"Token", token}, {"TopicArn", t.ARN},
-		{"Message", msg}, {"SubscribeURL", subURL}, {"Timestamp", s.now().UTC().Format(timestampFormat)}})
-	if err != nil {
-		return err
+	body := func(sign bool) ([]byte, error) {
+		fields, err := s.signed(sign, t.signatureVersion(), []field{{"Type", typ}, {"MessageId", id}, {"Token", token}, {"TopicArn", t.ARN},
+			{"Message", msg}, {"SubscribeURL", subURL}, {"Timestamp", s.now().UTC().Format(timestampFormat)}})
+		if err != nil {
+			return nil, err
+		}
+		return encodeMessage(fields), nil
 	}
-	body := encodeMessage(fields)
 	switch u.Protocol {
 	case "http", "https":
-		return s.push(ctx, tx, t, u, s.headers(t, u, typ, id, typ == TypeUnsubscribeConfirmation), body)
+		b, err := body(false) // signed by the push queue's worker
+		if err != nil {
+			return err
+		}
+		return s.push(ctx, tx, t, u, s.headers(t, u, typ, id, typ == TypeUnsubscribeConfirmation), b, true)
 	case "email":
 		if typ != TypeSubscriptionConfirmation {
 			return nil // SNS mails no unsubscribe confirmation
@@ -277,7 +337,11 @@ func (s *Store) confirmation(ctx context.Context, tx *db.Tx, t *topic, u *subscr
 		if typ != TypeSubscriptionConfirmation {
 			return nil
 		}
-		return s.mail(ctx, tx, t, u, "Sesame Notification - Subscription Confirmation", string(body))
+		b, err := body(true)
+		if err != nil {
+			return err
+		}
+		return s.mail(ctx, tx, t, u, "Sesame Notification - Subscription Confirmation", string(b))
 	}
 	return fmt.Errorf("sns: subscription %s has protocol %q", u.ARN, u.Protocol)
 }

@@ -6,7 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
+	_ "crypto/sha1" // crypto.SHA1
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -143,23 +143,29 @@ func (g *signer) certPath() string {
 // sign returns the base64 signature of a message whose string to sign is
 // sts: SignatureVersion "1" is SHA1withRSA, "2" SHA256withRSA.
 func (g *signer) sign(version, sts string) (string, error) {
-	var h crypto.Hash
-	var sum []byte
-	switch version {
-	case "1":
-		s := sha1.Sum([]byte(sts))
-		h, sum = crypto.SHA1, s[:]
-	case "2":
-		s := sha256.Sum256([]byte(sts))
-		h, sum = crypto.SHA256, s[:]
-	default:
-		return "", fmt.Errorf("sns: unknown SignatureVersion %q", version)
+	h, err := signatureHash(version)
+	if err != nil {
+		return "", err
 	}
-	sig, err := rsa.SignPKCS1v15(nil, g.key, h, sum)
+	d := h.New()
+	d.Write([]byte(sts))
+	sig, err := rsa.SignPKCS1v15(nil, g.key, h, d.Sum(nil))
 	if err != nil {
 		return "", fmt.Errorf("sns: sign: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// signatureHash is the digest of a SignatureVersion: "1" SHA1withRSA, "2"
+// SHA256withRSA.
+func signatureHash(version string) (crypto.Hash, error) {
+	switch version {
+	case "1":
+		return crypto.SHA1, nil
+	case "2":
+		return crypto.SHA256, nil
+	}
+	return 0, fmt.Errorf("sns: unknown SignatureVersion %q", version)
 }
 
 // unsubscribeToken is the token of a subscription's UnsubscribeURL: an

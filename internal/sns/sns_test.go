@@ -78,8 +78,11 @@ func (s *subscriber) take() []received {
 }
 
 // pusher is the fake push queue: it keeps the deliveries of a
-// transaction and POSTs them, synchronously, when the test flushes.
+// transaction and POSTs them, synchronously, when the test flushes,
+// signing those queued with Sign first (as push.Queue's workers do with
+// Options.Sign).
 type pusher struct {
+	sign    func(body []byte) ([]byte, error)
 	mu      sync.Mutex
 	pending []push.Delivery
 }
@@ -107,7 +110,14 @@ func (p *pusher) flush(t *testing.T) []push.Delivery {
 	ds := p.pending
 	p.pending = nil
 	p.mu.Unlock()
-	for _, d := range ds {
+	for i, d := range ds {
+		if d.Sign {
+			b, err := p.sign(d.Body)
+			if err != nil {
+				t.Fatalf("sign: %v", err)
+			}
+			ds[i].Body, d.Body = b, b
+		}
 		req, err := http.NewRequest(http.MethodPost, d.Endpoint, bytes.NewReader(d.Body))
 		if err != nil {
 			t.Fatal(err)
@@ -250,7 +260,7 @@ func TestHTTPSubscription(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
 		env := apitest.New(t, d)
-		p := &pusher{}
+		p := &pusher{sign: env.SNS.Sign}
 		env.Push = p.add
 		c := env.SNSClient
 		sub := newSubscriber(t)
@@ -633,7 +643,7 @@ func TestIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
 		env := apitest.New(t, d)
-		p := &pusher{}
+		p := &pusher{sign: env.SNS.Sign}
 		env.Push = p.add
 		c := env.SNSClient
 		ct, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("mine"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
@@ -708,7 +718,7 @@ func TestBadInput(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
 		env := apitest.New(t, d)
-		p := &pusher{}
+		p := &pusher{sign: env.SNS.Sign}
 		env.Push = p.add
 		c := env.SNSClient
 		ct, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("t")})
@@ -893,7 +903,7 @@ func TestConfirmationExpiry(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
 		env := apitest.New(t, d)
-		p := &pusher{}
+		p := &pusher{sign: env.SNS.Sign}
 		env.Push = p.add
 		c := env.SNSClient
 		ct, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("exp")})
@@ -932,7 +942,7 @@ func TestMergedDeliveryPolicy(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
 		env := apitest.New(t, d)
-		p := &pusher{}
+		p := &pusher{sign: env.SNS.Sign}
 		env.Push = func(ctx context.Context, tx *db.Tx, dl push.Delivery) error {
 			if err := dl.Policy.Validate(); err != nil { // as push.Queue.AddTx
 				return err
@@ -977,6 +987,184 @@ func TestMergedDeliveryPolicy(t *testing.T) {
 			pol := ds[0].Policy
 			if pol.NumRetries != 3 && pol.NumRetries != 2 || pol.NumNoDelayRetries+pol.NumMinDelayRetries+pol.NumMaxDelayRetries > pol.NumRetries {
 				t.Errorf("topic %s, subscription %s: policy %+v", tc.topic, tc.sub, pol)
+			}
+		}
+	})
+}
+
+// keyOrder returns the member names of a JSON object, in order.
+func keyOrder(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("body %q: %v %v", b, tok, err)
+	}
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// TestSignedByWorker: PublishTx (and Subscribe) queue HTTP/S messages
+// with every signed field fixed but no Signature, so no RSA work is done
+// in the publishing transaction; the push queue's worker signs each
+// attempt with Store.Sign just before the POST, in SNS's layout, and a
+// retry sends the same message (MessageId, Timestamp, Signature). Raw
+// deliveries are posted as stored.
+func TestSignedByWorker(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := t.Context()
+		env := apitest.New(t, d)
+		q, err := push.New(push.Options{DB: d, Now: env.Clock.Now, Sign: env.SNS.Sign, Jitter: func(time.Duration) time.Duration { return 0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Push = q.AddTx
+		var mu sync.Mutex
+		var got []received
+		fail := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, received{r.Header.Clone(), b})
+			if fail > 0 {
+				fail--
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		take := func() []received {
+			mu.Lock()
+			defer mu.Unlock()
+			g := got
+			got = nil
+			return g
+		}
+		stored := func() (body []byte, header string) {
+			t.Helper()
+			if err := d.QueryRow(ctx, `SELECT body, header_json FROM push_deliveries`).Scan(&body, &header); err != nil {
+				t.Fatal(err)
+			}
+			return body, header
+		}
+		run := func() {
+			t.Helper()
+			if n, err := q.RunOnce(ctx); err != nil || n != 1 {
+				t.Fatalf("RunOnce: %d, %v", n, err)
+			}
+		}
+		c := env.SNSClient
+		ct, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("later")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic := *ct.TopicArn
+		sr, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("http"), Endpoint: aws.String(srv.URL + "/hook"), ReturnSubscriptionArn: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subARN := *sr.SubscriptionArn
+
+		// The confirmation is stored unsigned, marked for signing.
+		body, header := stored()
+		if m := message(t, body); m["Signature"] != "" || m["SignatureVersion"] != "1" || m["SigningCertURL"] != env.SNS.SigningCertURL() || m["Token"] == "" {
+			t.Errorf("stored confirmation: %s", body)
+		}
+		if !strings.Contains(header, `":sign"`) {
+			t.Errorf("stored headers %s: not marked for signing", header)
+		}
+		run()
+		g := take()
+		if len(g) != 1 {
+			t.Fatalf("%d requests", len(g))
+		}
+		m := message(t, g[0].Body)
+		verifySignature(t, env, m)
+		if want := []string{"Type", "MessageId", "Token", "TopicArn", "Message", "SubscribeURL", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL"}; !slices.Equal(keyOrder(t, g[0].Body), want) {
+			t.Errorf("confirmation keys %v; want %v", keyOrder(t, g[0].Body), want)
+		}
+		for k := range g[0].Header {
+			if strings.Contains(k, "sign") || strings.Contains(k, ":") {
+				t.Errorf("header %q sent", k)
+			}
+		}
+		if _, err := c.ConfirmSubscription(ctx, &awssns.ConfirmSubscriptionInput{TopicArn: aws.String(topic), Token: aws.String(m["Token"])}); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, version := range []string{"1", "2"} {
+			if _, err := c.SetTopicAttributes(ctx, &awssns.SetTopicAttributesInput{TopicArn: aws.String(topic), AttributeName: aws.String("SignatureVersion"), AttributeValue: aws.String(version)}); err != nil {
+				t.Fatal(err)
+			}
+			// A notification: stored unsigned...
+			err = d.InTx(ctx, func(tx *db.Tx) error {
+				_, err := env.SNS.PublishTx(ctx, tx, env.Account.ID, topic, "Subj", "line \"one\"\nSignatureVersion : <&>")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := stored()
+			if bytes.Contains(body, []byte(`"Signature"`)) || !bytes.Contains(body, []byte(`"SignatureVersion" : "`+version+`"`)) {
+				t.Errorf("v%s: stored notification is signed or has no SignatureVersion: %s", version, body)
+			}
+			// ...signed by the worker, the same on a retry.
+			mu.Lock()
+			fail = 1
+			mu.Unlock()
+			run()
+			env.Clock.Advance(time.Second)
+			run()
+			g := take()
+			if len(g) != 2 {
+				t.Fatalf("v%s: %d requests", version, len(g))
+			}
+			if !bytes.Equal(g[0].Body, g[1].Body) {
+				t.Errorf("v%s: the retry differs:\n%s\n%s", version, g[0].Body, g[1].Body)
+			}
+			m := message(t, g[1].Body)
+			if m["SignatureVersion"] != version || m["Subject"] != "Subj" || m["Message"] != "line \"one\"\nSignatureVersion : <&>" || g[1].Header.Get("x-amz-sns-message-id") != m["MessageId"] {
+				t.Errorf("v%s: notification %v", version, m)
+			}
+			verifySignature(t, env, m)
+			if want := []string{"Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL", "UnsubscribeURL"}; !slices.Equal(keyOrder(t, g[1].Body), want) {
+				t.Errorf("v%s: notification keys %v; want %v", version, keyOrder(t, g[1].Body), want)
+			}
+			// Signing again changes nothing.
+			if again, err := env.SNS.Sign(g[1].Body); err != nil || !bytes.Equal(again, g[1].Body) {
+				t.Errorf("v%s: Sign of a signed body: %v", version, err)
+			}
+		}
+
+		// A raw delivery is posted as stored, not signed.
+		if _, err := c.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: aws.String(subARN), AttributeName: aws.String("RawMessageDelivery"), AttributeValue: aws.String("true")}); err != nil {
+			t.Fatal(err)
+		}
+		raw := "{\n  \"SignatureVersion\" : \"1\",\n  \"x\" : \"y\"\n}"
+		if _, err := env.SNS.Publish(ctx, env.Account.ID, topic, "", raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, header := stored(); strings.Contains(header, `":sign"`) {
+			t.Errorf("raw delivery marked for signing: %s", header)
+		}
+		run()
+		if g := take(); len(g) != 1 || string(g[0].Body) != raw {
+			t.Errorf("raw delivery: %+v", g)
+		}
+
+		// Not SNS's layout: Sign refuses rather than guess.
+		for _, b := range []string{`{"Type":"Notification","SignatureVersion":"1"}`, `not json`, `{"Type":"Notification"}`} {
+			if _, err := env.SNS.Sign([]byte(b)); err == nil {
+				t.Errorf("Sign(%s): no error", b)
 			}
 		}
 	})
