@@ -10,6 +10,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/app"
 	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/reputation"
 )
 
@@ -20,6 +21,24 @@ func TestReputationCommands(t *testing.T) {
 	dir := t.TempDir()
 	if out, err := sesame(t, dir, "account", "create", "--name", "acme", "--email", "ops@acme.example"); err != nil {
 		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	// A threshold needs the set: none yet.
+	if out, err := sesame(t, dir, "configset", "threshold", "acme", "news", "--bounce-rate", "5%"); err == nil || !strings.Contains(err.Error(), `no configuration set "news"`) {
+		t.Fatalf("threshold of a set that does not exist: %v\n%s", err, out)
+	}
+	{
+		a, err := app.Open(context.Background(), config.Config{DataDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct, err := a.Accounts.Find(context.Background(), "acme")
+		if err == nil {
+			err = a.ConfigSets.Create(context.Background(), configset.NewSet(acct.ID, "news"))
+		}
+		a.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := sesame(t, dir, "configset", "threshold", "acme", "news", "--bounce-rate", "5%", "--complaint-rate", "0.001")
 	if err != nil || !strings.Contains(out, "bounce rate threshold     5%") || !strings.Contains(out, "complaint rate threshold  0.1%") {
