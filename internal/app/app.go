@@ -699,7 +699,7 @@ func (a *App) APIHandler() http.Handler {
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
 		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender,
-			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics,
+			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics, EnforcementStatus: a.Reputation.Status,
 			Logger: a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
