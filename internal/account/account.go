@@ -5,6 +5,7 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -389,6 +390,49 @@ func (s *Store) SetProduction(ctx context.Context, accountID string, max24h, rat
 		}
 		return nil
 	})
+}
+
+// ErrShutdown is returned by ResumeSending for an account whose
+// enforcement status is SHUTDOWN: SES pauses such an account's sending
+// itself, and only SES (here the operator, with `sesame account
+// reinstate`) lifts the pause, not the account's own API calls.
+var ErrShutdown = errors.New("account: sending paused by the enforcement status SHUTDOWN")
+
+// ShutdownMessage is the APIs' message for ErrShutdown.
+const ShutdownMessage = "Sending is paused for this account because its enforcement status is SHUTDOWN (its bounce or complaint rate reached the pause level). It cannot be resumed by the account's own requests; the operator reinstates the account (sesame account reinstate)."
+
+// ResumeSending resumes the account's sending (the customer's
+// PutAccountSendingAttributes / UpdateAccountSendingEnabled) unless status
+// (the reputation guard's enforcement status; nil: not checked) says
+// SHUTDOWN: then it is ErrShutdown. Status is asked again after the
+// change, and a SHUTDOWN that arrived meanwhile is restored (the guard
+// pauses before it records SHUTDOWN, and again after), so a resume racing
+// the guard never leaves a SHUTDOWN account sending.
+func (s *Store) ResumeSending(ctx context.Context, accountID string, status func(ctx context.Context, accountID string) (string, error)) error {
+	shutdown := func() (bool, error) {
+		if status == nil {
+			return false, nil
+		}
+		st, err := status(ctx, accountID)
+		if err != nil {
+			return false, fmt.Errorf("account: enforcement status of %s: %w", accountID, err)
+		}
+		return st == "SHUTDOWN", nil
+	}
+	if down, err := shutdown(); err != nil || down {
+		return cmp.Or(err, ErrShutdown)
+	}
+	if err := s.SetSendingEnabled(ctx, accountID, true); err != nil {
+		return err
+	}
+	down, err := shutdown()
+	if err != nil || !down {
+		return err
+	}
+	if err := s.SetSendingEnabled(ctx, accountID, false); err != nil {
+		return err
+	}
+	return ErrShutdown
 }
 
 // SetSendingEnabled pauses or resumes sending for the account (v1

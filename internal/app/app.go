@@ -191,7 +191,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	}
 	a.Feedback, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: a.Queue, Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(),
 		Logger:     log.With("component", "feedback"),
-		Suppress:   a.Suppression.Record,
+		Suppress:   a.suppress,
 		Forwarding: a.feedbackForwarding,
 		Sign:       a.signSystem,
 	})
@@ -281,6 +281,24 @@ func (a *App) signSystem(msg []byte) ([]byte, error) {
 		return msg, nil
 	}
 	return dkim.Sign(msg, []dkim.Signer{{Domain: a.Identities.ServiceDomain(), Selector: serviceDKIMSelector, Key: a.serviceKey}}, dkim.SignOptions{})
+}
+
+// suppress is the feedback processor's suppression: the account's list,
+// for the reasons of the configuration set the message was sent with when
+// its SuppressionOptions override the account's (a deleted set no longer
+// does).
+func (a *App) suppress(ctx context.Context, tx *db.Tx, accountID, set, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error) {
+	var reasons []string
+	if set != "" {
+		st, err := configset.GetIn(ctx, tx, accountID, set)
+		switch {
+		case err == nil:
+			reasons = st.SuppressedReasons
+		case !errors.Is(err, configset.ErrNotFound):
+			return false, err
+		}
+	}
+	return a.Suppression.Record(ctx, tx, accountID, address, reason, messageID, feedbackID, reasons)
 }
 
 // feedbackForwarding reports whether the identity mails bounces and
@@ -699,7 +717,7 @@ func (a *App) APIHandler() http.Handler {
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
 		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender,
-			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics,
+			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics, EnforcementStatus: a.Reputation.Status,
 			Logger: a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,

@@ -197,6 +197,12 @@ func (s *Store) Get(ctx context.Context, accountID, name string) (*Set, error) {
 	return get(ctx, s.db, accountID, name)
 }
 
+// GetIn is Get reading through q (a transaction the caller holds: a
+// second connection could deadlock SQLite's single writer).
+func GetIn(ctx context.Context, q db.Querier, accountID, name string) (*Set, error) {
+	return get(ctx, q, accountID, name)
+}
+
 func get(ctx context.Context, q db.Querier, accountID, name string) (*Set, error) {
 	st, err := scanSet(q.QueryRow(ctx, `SELECT `+setColumns+` FROM configuration_sets WHERE account_id = ? AND name = ?`, accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {

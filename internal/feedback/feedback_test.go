@@ -71,11 +71,11 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 		t.Fatal(err)
 	}
 	f.p, err = feedback.NewProcessor(feedback.Options{DB: d, Queue: f.q, Region: region, ServiceDomain: serviceDomain, Now: f.clock.Now, Logger: f.log,
-		Suppress: func(ctx context.Context, tx *db.Tx, accountID, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error) {
+		Suppress: func(ctx context.Context, tx *db.Tx, accountID, set, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error) {
 			if address == f.failOn {
 				return false, errors.New("store failure for " + address)
 			}
-			return f.sup.Record(ctx, tx, accountID, address, reason, messageID, feedbackID)
+			return f.sup.Record(ctx, tx, accountID, address, reason, messageID, feedbackID, nil)
 		},
 		Sign: func(msg []byte) ([]byte, error) {
 			if f.sign == nil {

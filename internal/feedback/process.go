@@ -34,9 +34,11 @@ type Options struct {
 	// with the default MAIL FROM domain <Region>.<ServiceDomain>.
 	Region, ServiceDomain string
 	// Suppress adds address to the account's suppression list for reason
-	// inside tx, when the account suppresses that reason, and reports
+	// inside tx, when the account suppresses that reason (or, for a
+	// message sent with configurationSet, not "", whose SuppressionOptions
+	// override the account's reasons, when the set does), and reports
 	// whether it did: suppression.Store.Record. Nil: no suppression list.
-	Suppress func(ctx context.Context, tx *db.Tx, accountID, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error)
+	Suppress func(ctx context.Context, tx *db.Tx, accountID, configurationSet, address string, reason suppression.Reason, messageID, feedbackID string) (bool, error)
 	// Forwarding reports whether the account's identity forwards feedback
 	// by email (SES's feedback forwarding), reading through q: the
 	// transaction the feedback is applied in (a second connection could
@@ -448,7 +450,7 @@ func (p *Processor) consequences(ctx context.Context, tx *db.Tx, ev *event.Event
 	}
 	if p.opts.Suppress != nil {
 		for _, a := range suppress {
-			added, err := p.opts.Suppress(ctx, tx, ev.AccountID, a, reason, ev.Mail.MessageID, feedbackID)
+			added, err := p.opts.Suppress(ctx, tx, ev.AccountID, ev.ConfigurationSet, a, reason, ev.Mail.MessageID, feedbackID)
 			if err != nil {
 				return fmt.Errorf("feedback: suppress %s: %w", a, err)
 			}

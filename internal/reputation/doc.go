@@ -38,7 +38,9 @@
 //     account reinstate`), which resumes sending (Options.ResumeAccount)
 //     and makes the account HEALTHY. From then on only events after the
 //     reinstatement count, so the data that shut the account down does
-//     not shut it down again at once.
+//     not shut it down again at once. The customer's own resume
+//     (PutAccountSendingAttributes, UpdateAccountSendingEnabled) is
+//     refused while SHUTDOWN (account.Store.ResumeSending).
 //
 // # Configuration sets
 //

@@ -312,6 +312,15 @@ func (g *Guard) evaluateAccount(ctx context.Context, accountID string) error {
 	if err != nil || !changed || next == st.Status {
 		return err
 	}
+	if next == Shutdown {
+		// And again once recorded: the customer's resume
+		// (account.Store.ResumeSending) checks the status before and
+		// after it resumes, so one that ran between the first pause
+		// and the record is undone here.
+		if err := g.o.PauseAccount(ctx, accountID); err != nil {
+			return fmt.Errorf("reputation: pause account %s: %w", accountID, err)
+		}
+	}
 	action := map[string]string{Probation: ActionProbation, Shutdown: ActionShutdown, Healthy: ActionHealthy}[next]
 	g.changed(ctx, accountID, "", ScopeAccount, action, r, Threshold{})
 	return nil

@@ -1,9 +1,12 @@
 package sesv1
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/sesame-email/sesame/internal/account"
 )
 
 type getSendQuotaResult struct {
@@ -68,5 +71,12 @@ func (h *handler) updateAccountSendingEnabled(c *call) (any, error) {
 		}
 		enabled = v
 	}
-	return nil, h.accounts.SetSendingEnabled(c.ctx, c.account, enabled)
+	if !enabled {
+		return nil, h.accounts.SetSendingEnabled(c.ctx, c.account, false)
+	}
+	err := h.accounts.ResumeSending(c.ctx, c.account, h.enforcement)
+	if errors.Is(err, account.ErrShutdown) {
+		return nil, invalidParameter("%s", account.ShutdownMessage)
+	}
+	return nil, err
 }

@@ -67,6 +67,10 @@ type Options struct {
 	// fail with an internal error, GetIdentityNotificationAttributes
 	// reports none.
 	Topics Topics
+	// EnforcementStatus returns the account's enforcement status
+	// (reputation.Guard.Status): UpdateAccountSendingEnabled cannot
+	// resume an account in SHUTDOWN. Nil: not checked.
+	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
 }
 
 // Topics is the SNS service's side of the identity notification actions
@@ -85,6 +89,7 @@ type Topics interface {
 func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	h.sendStatistics = opts.SendStatistics
+	h.enforcement = opts.EnforcementStatus
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -108,9 +113,11 @@ type handler struct {
 	topics   Topics
 	// configSets: see Options.ConfigSets.
 	configSets *configset.Store
-	now        func() time.Time
-	log        *slog.Logger
-	pageSize   int
+	// enforcement: see Options.EnforcementStatus.
+	enforcement func(ctx context.Context, accountID string) (string, error)
+	now         func() time.Time
+	log         *slog.Logger
+	pageSize    int
 	// sendStatistics is Options.SendStatistics.
 	sendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
 }

@@ -72,7 +72,14 @@ func (h *handler) putAccountSendingAttributes(r *http.Request, c sesapi.Caller) 
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	return nil, h.accounts.SetSendingEnabled(r.Context(), c.AccountID, in.SendingEnabled)
+	if !in.SendingEnabled {
+		return nil, h.accounts.SetSendingEnabled(r.Context(), c.AccountID, false)
+	}
+	err := h.accounts.ResumeSending(r.Context(), c.AccountID, h.enforcement)
+	if errors.Is(err, account.ErrShutdown) {
+		return nil, badRequest("%s", account.ShutdownMessage)
+	}
+	return nil, err
 }
 
 type accountDetails struct {

@@ -158,8 +158,11 @@ func (h *handler) createConfigurationSet(r *http.Request, c sesapi.Caller) (any,
 		return nil, err
 	}
 	st := configset.NewSet(c.AccountID, in.ConfigurationSetName)
-	if o := in.SendingOptions; o != nil && o.SendingEnabled != nil {
-		st.SendingEnabled = *o.SendingEnabled
+	if o := in.SendingOptions; o != nil {
+		// SendingEnabled absent is false, as in PutConfigurationSetSendingOptions
+		// (the SDKs leave a false out: SendingOptions{SendingEnabled: false}
+		// arrives as {}).
+		st.SendingEnabled = o.SendingEnabled != nil && *o.SendingEnabled
 	}
 	if o := in.ReputationOptions; o != nil {
 		if o.ReputationMetricsEnabled != nil {

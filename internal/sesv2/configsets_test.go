@@ -51,6 +51,20 @@ func TestConfigurationSetsV2(t *testing.T) {
 		if err != nil || plain.SuppressionOptions != nil || plain.DeliveryOptions != nil || !plain.SendingOptions.SendingEnabled || plain.ReputationOptions.ReputationMetricsEnabled {
 			t.Fatalf("plain set = %+v, %v", plain, err)
 		}
+		// SendingOptions{SendingEnabled: false}: the SDKs leave a false
+		// out ("SendingOptions":{}), and the set is created paused, as
+		// PutConfigurationSetSendingOptions takes an absent member.
+		if _, err := c.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("paused"),
+			SendingOptions: &types.SendingOptions{SendingEnabled: false}}); err != nil {
+			t.Fatal(err)
+		}
+		paused, err := c.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("paused")})
+		if err != nil || paused.SendingOptions.SendingEnabled {
+			t.Fatalf("set created with SendingEnabled false = %+v, %v", paused, err)
+		}
+		if _, err := c.DeleteConfigurationSet(ctx, &sesv2.DeleteConfigurationSetInput{ConfigurationSetName: aws.String("paused")}); err != nil {
+			t.Fatal(err)
+		}
 
 		// Errors.
 		for name, c := range map[string]struct {

@@ -58,7 +58,7 @@ func TestSuppressedDestinations(t *testing.T) {
 		}
 		// Attributes, as bounce processing records them.
 		err = d.InTx(ctx, func(tx *db.Tx) error {
-			_, err := env.Suppression.Record(ctx, tx, env.Account.ID, "bounced@example.org", suppression.Bounce, "0100-msg", "0100-feedback")
+			_, err := env.Suppression.Record(ctx, tx, env.Account.ID, "bounced@example.org", suppression.Bounce, "0100-msg", "0100-feedback", nil)
 			return err
 		})
 		if err != nil {

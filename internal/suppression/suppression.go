@@ -368,11 +368,10 @@ func (s *Store) SetAttributes(ctx context.Context, accountID string, reasons []R
 // addresses after a hard bounce or a complaint).
 //
 // Configuration sets: SES lets a configuration set override the account's
-// SuppressedReasons (SuppressionOptions). When configuration sets carry
-// that option, its reasons are to replace the account's in the check
-// marked below, for messages sent with such a set (the caller passing the
-// set's name or its reasons); until then the account's reasons decide.
-func (s *Store) Record(ctx context.Context, tx *db.Tx, accountID, address string, reason Reason, messageID, feedbackID string) (added bool, err error) {
+// SuppressedReasons (SuppressionOptions): setReasons, when not nil, are
+// the reasons of the set the message was sent with, and replace the
+// account's (an empty non-nil list: the set suppresses nothing).
+func (s *Store) Record(ctx context.Context, tx *db.Tx, accountID, address string, reason Reason, messageID, feedbackID string, setReasons []string) (added bool, err error) {
 	if tx == nil {
 		return false, errors.New("suppression: Record needs a transaction")
 	}
@@ -383,12 +382,14 @@ func (s *Store) Record(ctx context.Context, tx *db.Tx, accountID, address string
 	if err := checkReason("Reason", reason); err != nil {
 		return false, err
 	}
-	reasons, err := attributes(ctx, tx, accountID)
-	if err != nil {
+	var reasons []Reason
+	if setReasons != nil {
+		for _, r := range setReasons {
+			reasons = append(reasons, Reason(r))
+		}
+	} else if reasons, err = attributes(ctx, tx, accountID); err != nil {
 		return false, err
 	}
-	// The configuration set's SuppressionOptions, when it has them, will
-	// replace reasons here.
 	if !slices.Contains(reasons, reason) {
 		return false, nil
 	}

@@ -77,7 +77,7 @@ func TestPutGetDelete(t *testing.T) {
 		// Replacing: the reason, the time and the address as given change,
 		// and the attributes recorded by bounce processing are cleared.
 		err = d.InTx(f.ctx, func(tx *db.Tx) error {
-			_, err := f.s.Record(f.ctx, tx, acct, "JANE.DOE@example.com", suppression.Bounce, "msg-1", "fb-1")
+			_, err := f.s.Record(f.ctx, tx, acct, "JANE.DOE@example.com", suppression.Bounce, "msg-1", "fb-1", nil)
 			return err
 		})
 		if err != nil {
@@ -143,7 +143,7 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("Put(%q, %q) = %v; want an InvalidError on %s saying %q", tc.address, tc.reason, err, tc.field, tc.msg)
 			}
 			err = d.InTx(f.ctx, func(tx *db.Tx) error {
-				_, err := f.s.Record(f.ctx, tx, acct, tc.address, tc.reason, "m", "f")
+				_, err := f.s.Record(f.ctx, tx, acct, tc.address, tc.reason, "m", "f", nil)
 				return err
 			})
 			if !errors.As(err, &ie) || ie.Field != tc.field {
@@ -374,7 +374,7 @@ func TestRecordHonoursAttributes(t *testing.T) {
 			var added bool
 			err := d.InTx(f.ctx, func(tx *db.Tx) error {
 				var err error
-				added, err = f.s.Record(f.ctx, tx, acct, address, r, "msg-"+address, "fb-"+address)
+				added, err = f.s.Record(f.ctx, tx, acct, address, r, "msg-"+address, "fb-"+address, nil)
 				return err
 			})
 			if err != nil {
@@ -430,7 +430,7 @@ func TestRecordHonoursAttributes(t *testing.T) {
 		}
 		boom := errors.New("boom")
 		err = d.InTx(f.ctx, func(tx *db.Tx) error {
-			if added, err := f.s.Record(f.ctx, tx, acct, "rolled@example.org", suppression.Bounce, "m", "f"); err != nil || !added {
+			if added, err := f.s.Record(f.ctx, tx, acct, "rolled@example.org", suppression.Bounce, "m", "f", nil); err != nil || !added {
 				t.Fatalf("record: %v %v", added, err)
 			}
 			return boom
@@ -441,7 +441,7 @@ func TestRecordHonoursAttributes(t *testing.T) {
 		if _, err := f.s.Get(f.ctx, acct, "rolled@example.org"); !errors.Is(err, suppression.ErrNotFound) {
 			t.Fatalf("rolled back entry: %v", err)
 		}
-		if _, err := f.s.Record(f.ctx, nil, acct, "x@example.org", suppression.Bounce, "", ""); err == nil {
+		if _, err := f.s.Record(f.ctx, nil, acct, "x@example.org", suppression.Bounce, "", "", nil); err == nil {
 			t.Fatal("Record without a transaction")
 		}
 	})
