@@ -73,7 +73,7 @@ func newEnv(t testing.TB, d *db.DB) *env {
 
 func (e *env) options() publish.Options {
 	return publish.Options{
-		DB:      e.d,
+		DB: e.d,
 		Now: func() time.Time {
 			e.mu.Lock()
 			defer e.mu.Unlock()
