@@ -32,14 +32,18 @@
 // minutes) it is dropped: marked published with an error log naming it,
 // counted as FailDropped. Only an event's own failure counts against it:
 // when a transaction fails in the database's own statements (begin, claim,
-// marking, commit), or when every event tried fails (nothing shows that
-// the database works), the failure is the database's and the publisher
-// backs off as a whole (Options.Backoff) without counting it against any
-// event, so a database that is down drops nothing. A consequence: an event
-// that fails while no other is waiting is retried on the publisher's
-// backoff until another event is published beside it. Set-aside events
-// are remembered in memory, per Publisher, at most MaxPenalized of them; a
-// restart forgets them (their count starts again).
+// marking, commit) the failure is the database's, and the publisher backs
+// off as a whole (Options.Backoff) without counting it against any event.
+// A hook's failure counts only when the database is seen to work: another
+// event was published in the same step or, for an event already set
+// aside, since its last failure. When every event tried fails and none
+// was published since, nothing is counted: the events wait (the publisher
+// backs off, a set-aside event keeps its backoff), so a database that is
+// down drops nothing, however long. A consequence: an event that fails
+// when no other is waiting is retried on the publisher's backoff until it
+// fails beside another that is published. Set-aside events are remembered
+// in memory, per Publisher, at most MaxPenalized of them; a restart
+// forgets them (their count starts again).
 //
 // Several publishers may share one PostgreSQL database: each claims its
 // batch with FOR UPDATE SKIP LOCKED inside the batch's transaction, so no
@@ -187,12 +191,16 @@ type Publisher struct {
 	// penalty holds the events set aside after failing on their own, by
 	// row id; at most MaxPenalized.
 	penalty map[int64]*penalty
+	// published counts the transactions that published events (ran
+	// hooks and committed): the database worked.
+	published uint64
 }
 
 // penalty is the record of an event that failed on its own.
 type penalty struct {
 	fails int       // failures in a row
 	next  time.Time // not claimed before
+	seen  uint64    // Publisher.published at its last failure
 }
 
 // New returns a Publisher.
@@ -417,22 +425,26 @@ func (p *Publisher) step(ctx context.Context) (result, error) {
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
-	if !healthy {
-		// Every event tried failed: nothing says it is the events' fault
-		// rather than the database's. Back off as a whole.
+	var dbErr error
+	for _, f := range failed {
+		dropped, backOff, err := p.penalize(ctx, f, now, healthy)
+		switch {
+		case err != nil:
+			return res, err
+		case dropped:
+			res.claimed++
+		case backOff && dbErr == nil:
+			dbErr = f.err
+		}
+	}
+	if dbErr != nil {
+		// Every event tried failed, and nothing since says that the
+		// database works: the failure is not held against the events.
+		// Back off as a whole.
 		if len(normal) == 0 {
 			p.failed(FailBatch)
 		}
-		return res, failed[0].err
-	}
-	for _, f := range failed {
-		dropped, err := p.penalize(ctx, f, now)
-		if err != nil {
-			return res, err
-		}
-		if dropped {
-			res.claimed++
-		}
+		return res, dbErr
 	}
 	return res, nil
 }
@@ -454,6 +466,11 @@ func (p *Publisher) commit(ctx context.Context, items []item) (b *batch, fault b
 	})
 	if err != nil {
 		return nil, b != nil && b.hookErr != nil, err
+	}
+	if len(b.out) > 0 {
+		p.mu.Lock()
+		p.published++
+		p.mu.Unlock()
 	}
 	b.report()
 	if p.opts.After != nil && len(b.out) > 0 {
@@ -511,12 +528,32 @@ func (p *Publisher) forgive(id int64) {
 	delete(p.penalty, id)
 }
 
-// penalize counts a failure against f's event: it is set aside until its
-// next try, or dropped (marked published) at its EventTries-th failure.
-func (p *Publisher) penalize(ctx context.Context, f failure, now time.Time) (dropped bool, err error) {
+// penalize deals with the failure of f's event alone. The failure counts
+// against the event when the database has been seen to work: healthy (a
+// transaction published events in this step), or, for an event already set
+// aside, one did since its last failure. A counted failure sets the event
+// aside until its next try, or drops it (marks it published) at its
+// EventTries-th. An uncounted one puts off the next try of an event
+// already set aside; for one that is not, backOff says the caller must
+// back off (the database's failure, perhaps).
+func (p *Publisher) penalize(ctx context.Context, f failure, now time.Time, healthy bool) (dropped, backOff bool, err error) {
 	row := f.it.row
+	attrs := []any{"event_id", row.ID, "account", row.AccountID, "message_id", row.MessageID, "event_type", string(row.Type)}
 	p.mu.Lock()
 	pe := p.penalty[row.ID]
+	if !healthy && (pe == nil || p.published == pe.seen) {
+		if pe == nil {
+			p.mu.Unlock()
+			return false, true, nil
+		}
+		fails := pe.fails
+		wait := backoff(fails, p.opts.EventBackoff, p.opts.EventMaxBackoff)
+		pe.next = now.Add(wait)
+		p.mu.Unlock()
+		p.log.Warn("publishing an event failed again, with no other event published since; not counted, tried again later",
+			append(attrs, "failures", fails, "retry_in", wait, "err", f.err)...)
+		return false, false, nil
+	}
 	if pe == nil {
 		if len(p.penalty) >= MaxPenalized {
 			p.evict()
@@ -525,29 +562,30 @@ func (p *Publisher) penalize(ctx context.Context, f failure, now time.Time) (dro
 		p.penalty[row.ID] = pe
 	}
 	pe.fails++
+	pe.seen = p.published
 	fails := pe.fails
 	wait := backoff(fails, p.opts.EventBackoff, p.opts.EventMaxBackoff)
 	pe.next = now.Add(wait)
 	p.mu.Unlock()
 
 	p.failed(FailEvent)
-	attrs := []any{"event_id", row.ID, "account", row.AccountID, "message_id", row.MessageID, "event_type", string(row.Type), "failures", fails}
+	attrs = append(attrs, "failures", fails)
 	if fails < p.opts.EventTries {
-		p.log.Warn("publishing an event failed; the others were published, it is tried again later",
+		p.log.Warn("publishing an event failed; the others are published, it is tried again later",
 			append(attrs, "retry_in", wait, "err", f.err)...)
-		return false, nil
+		return false, false, nil
 	}
 	res, err := p.opts.DB.Exec(ctx, `UPDATE events SET published_at = ? WHERE id = ? AND published_at = 0`, max(db.Millis(p.now()), 1), row.ID)
 	if err != nil {
-		return false, fmt.Errorf("publish: drop event %d: %w", row.ID, err)
+		return false, false, fmt.Errorf("publish: drop event %d: %w", row.ID, err)
 	}
 	p.forgive(row.ID)
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err // published meanwhile (by another node)
+		return false, false, err // published meanwhile (by another node)
 	}
 	p.failed(FailDropped)
 	p.log.Error("publishing an event kept failing; dropped (marked published, not published)", append(attrs, "err", f.err)...)
-	return true, nil
+	return true, false, nil
 }
 
 // evict forgets the set-aside event with the fewest failures (the one
