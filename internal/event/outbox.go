@@ -105,3 +105,31 @@ func List(ctx context.Context, q db.Querier, after int64, limit int, accountID, 
 	}
 	return out, nil
 }
+
+// pruneBatch bounds the rows one statement of Prune deletes, so that no
+// transaction holds the database for long.
+const pruneBatch = 500
+
+// Prune deletes, in statements of at most 500 rows, the outbox
+// rows created before before that are published (published_at > 0), and
+// returns how many it deleted. An unpublished row is never deleted,
+// however old: it is still the outbox. Rows are in the outbox only until
+// published; what stays after is history (`sesame events tail`).
+func Prune(ctx context.Context, d *db.DB, before time.Time) (int64, error) {
+	var n int64
+	for {
+		res, err := d.Exec(ctx, `DELETE FROM events WHERE id IN
+			(SELECT id FROM events WHERE published_at > 0 AND created_at < ? LIMIT ?)`, db.Millis(before), pruneBatch)
+		if err != nil {
+			return n, fmt.Errorf("event: prune: %w", err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("event: prune: %w", err)
+		}
+		n += k
+		if k < pruneBatch {
+			return n, nil
+		}
+	}
+}

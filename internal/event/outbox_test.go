@@ -209,3 +209,56 @@ func TestAppendList(t *testing.T) {
 		}
 	})
 }
+
+// TestPrune: Prune deletes published rows created before the cut-off, over
+// several statements when there are many, and never an unpublished one.
+func TestPrune(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		cut := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		const a = "111111111111"
+		many := make([]*event.Event, 1203) // more than two statements' worth
+		for i := range many {
+			many[i] = sendEvent(a, fmt.Sprintf("old-published-%d", i))
+		}
+		oldPublished := appendAll(t, d, cut.Add(-24*time.Hour), many...)
+		oldUnpublished := appendAll(t, d, cut.Add(-48*time.Hour), sendEvent(a, "old-unpublished"))
+		atCut := appendAll(t, d, cut, sendEvent(a, "at-cut"))
+		newPublished := appendAll(t, d, cut.Add(time.Hour), sendEvent(a, "new-published"))
+		newUnpublished := appendAll(t, d, cut.Add(time.Hour), sendEvent(a, "new-unpublished"))
+		publish := func(ids ...int64) {
+			for _, id := range ids {
+				if _, err := d.Exec(ctx, `UPDATE events SET published_at = ? WHERE id = ?`, db.Millis(cut.Add(2*time.Hour)), id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		publish(oldPublished...)
+		publish(atCut...)
+		publish(newPublished...)
+
+		n, err := event.Prune(ctx, d, cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(len(oldPublished)) {
+			t.Errorf("Prune = %d, want %d", n, len(oldPublished))
+		}
+		want := []int64{oldUnpublished[0], atCut[0], newPublished[0], newUnpublished[0]}
+		if diff := cmp.Diff(want, ids(list(t, d, 0, 2000, "", ""))); diff != "" {
+			t.Errorf("rows left (-want +got):\n%s", diff)
+		}
+
+		// Nothing more to do; a later cut-off takes the published rows only.
+		if n, err := event.Prune(ctx, d, cut); err != nil || n != 0 {
+			t.Errorf("second Prune = %d, %v", n, err)
+		}
+		if n, err := event.Prune(ctx, d, cut.Add(24*time.Hour)); err != nil || n != 2 {
+			t.Errorf("Prune a day later = %d, %v; want 2", n, err)
+		}
+		want = []int64{oldUnpublished[0], newUnpublished[0]}
+		if diff := cmp.Diff(want, ids(list(t, d, 0, 2000, "", ""))); diff != "" {
+			t.Errorf("rows left (-want +got):\n%s", diff)
+		}
+	})
+}

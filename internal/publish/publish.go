@@ -18,11 +18,32 @@
 // Publishing to a topic only writes rows in that transaction (push
 // deliveries, system mail): nothing here waits for a subscriber, so a slow
 // or dead one never slows the outbox. Either the whole batch commits or
-// none of it does: a failure rolls the batch back and it is tried again
-// after an exponential backoff, so every event reaches every destination
-// at least once. Two exceptions never hold the outbox up: a topic that no
-// longer exists (Options.IsTopicGone) is skipped with a warning, and a row
-// whose payload cannot be decoded is marked published with an error log.
+// none of it does, so every event reaches every destination at least once.
+// Two exceptions never hold the outbox up: a topic that no longer exists
+// (Options.IsTopicGone) is skipped with a warning, and a row whose payload
+// cannot be decoded is marked published with an error log.
+//
+// A failed batch is retried one event at a time, each in its own
+// transaction, so that one event whose publishing keeps failing (a hook's
+// error) does not hold up the others: they are published at once, and the
+// failing event is set aside, not claimed again until its own backoff
+// (Options.EventBackoff, doubling up to EventMaxBackoff) has passed, then
+// tried alone. After EventTries failures in a row (by default 10, about 55
+// minutes) it is dropped: marked published with an error log naming it,
+// counted as FailDropped. Only an event's own failure counts against it:
+// when a transaction fails in the database's own statements (begin, claim,
+// marking, commit) the failure is the database's, and the publisher backs
+// off as a whole (Options.Backoff) without counting it against any event.
+// A hook's failure counts only when the database is seen to work: another
+// event was published in the same step or, for an event already set
+// aside, since its last failure. When every event tried fails and none
+// was published since, nothing is counted: the events wait (the publisher
+// backs off, a set-aside event keeps its backoff), so a database that is
+// down drops nothing, however long. A consequence: an event that fails
+// when no other is waiting is retried on the publisher's backoff until it
+// fails beside another that is published. Set-aside events are remembered
+// in memory, per Publisher, at most MaxPenalized of them; a restart
+// forgets them (their count starts again).
 //
 // Several publishers may share one PostgreSQL database: each claims its
 // batch with FOR UPDATE SKIP LOCKED inside the batch's transaction, so no
@@ -36,6 +57,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/configset"
@@ -76,13 +98,25 @@ const (
 	DefaultPoll       = time.Second
 	DefaultBackoff    = time.Second
 	DefaultMaxBackoff = time.Minute
+	// An event that fails on its own is tried again after 30 s, 1, 2, 4,
+	// 8 min, then every 10 min, and dropped at its 10th failure: about
+	// 55 minutes after its first.
+	DefaultEventBackoff    = 30 * time.Second
+	DefaultEventMaxBackoff = 10 * time.Minute
+	DefaultEventTries      = 10
+	// MaxPenalized bounds the failing events a Publisher sets aside; when
+	// more fail, the one with the fewest failures is forgotten (and may
+	// fail a batch again).
+	MaxPenalized = 1000
 )
 
 // The kinds Options.Failed is called with.
 const (
-	FailBatch       = "batch"       // a batch rolled back (it is retried)
-	FailTopicGone   = "topic_gone"  // a publish to a deleted topic, skipped
-	FailUndecodable = "undecodable" // a row whose payload cannot be decoded, dropped
+	FailBatch       = "batch"         // a batch rolled back (it is retried)
+	FailTopicGone   = "topic_gone"    // a publish to a deleted topic, skipped
+	FailUndecodable = "undecodable"   // a row whose payload cannot be decoded, dropped
+	FailEvent       = "event_failed"  // an event failed on its own; set aside and retried
+	FailDropped     = "event_dropped" // an event failed EventTries times; dropped
 )
 
 // Options configures a Publisher.
@@ -99,6 +133,13 @@ type Options struct {
 	// Backoff is the wait after a failed batch, doubled after each further
 	// failure up to MaxBackoff; 0: DefaultBackoff and DefaultMaxBackoff.
 	Backoff, MaxBackoff time.Duration
+	// EventBackoff is the wait before an event that failed on its own
+	// (others published beside it) is tried again, doubled after each
+	// further failure up to EventMaxBackoff; at its EventTries-th failure
+	// it is dropped. 0: DefaultEventBackoff, DefaultEventMaxBackoff,
+	// DefaultEventTries.
+	EventBackoff, EventMaxBackoff time.Duration
+	EventTries                    int
 
 	// Destinations returns every destination of an account's
 	// configuration set, read through q (the batch's transaction); an
@@ -134,7 +175,8 @@ type Options struct {
 	// order: metrics and reputation.
 	After func(ctx context.Context, batch []Published)
 	// Failed counts failures by kind (FailBatch, FailTopicGone,
-	// FailUndecodable): metrics.Metrics.PublishFailed. Nil: not counted.
+	// FailUndecodable, FailEvent, FailDropped):
+	// metrics.Metrics.PublishFailed. Nil: not counted.
 	Failed func(kind string)
 }
 
@@ -144,6 +186,21 @@ type Publisher struct {
 	now  func() time.Time
 	log  *slog.Logger
 	wake chan struct{}
+
+	mu sync.Mutex
+	// penalty holds the events set aside after failing on their own, by
+	// row id; at most MaxPenalized.
+	penalty map[int64]*penalty
+	// published counts the transactions that published events (ran
+	// hooks and committed): the database worked.
+	published uint64
+}
+
+// penalty is the record of an event that failed on its own.
+type penalty struct {
+	fails int       // failures in a row
+	next  time.Time // not claimed before
+	seen  uint64    // Publisher.published at its last failure
 }
 
 // New returns a Publisher.
@@ -151,7 +208,7 @@ func New(o Options) (*Publisher, error) {
 	if o.DB == nil || o.Publish == nil {
 		return nil, errors.New("publish: DB and Publish are required")
 	}
-	p := &Publisher{opts: o, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1)}
+	p := &Publisher{opts: o, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), penalty: map[int64]*penalty{}}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -170,6 +227,15 @@ func New(o Options) (*Publisher, error) {
 	}
 	if p.opts.MaxBackoff <= 0 {
 		p.opts.MaxBackoff = max(DefaultMaxBackoff, p.opts.Backoff)
+	}
+	if p.opts.EventBackoff <= 0 {
+		p.opts.EventBackoff = DefaultEventBackoff
+	}
+	if p.opts.EventMaxBackoff <= 0 {
+		p.opts.EventMaxBackoff = max(DefaultEventMaxBackoff, p.opts.EventBackoff)
+	}
+	if p.opts.EventTries <= 0 {
+		p.opts.EventTries = DefaultEventTries
 	}
 	return p, nil
 }
@@ -241,15 +307,20 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 // backoff is the wait after the n-th failure in a row (n ≥ 1).
 func (p *Publisher) backoff(n int) time.Duration {
-	d := p.opts.Backoff
-	for i := 1; i < n && d < p.opts.MaxBackoff; i++ {
+	return backoff(n, p.opts.Backoff, p.opts.MaxBackoff)
+}
+
+// backoff is base doubled n-1 times, at most limit.
+func backoff(n int, base, limit time.Duration) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, p.opts.MaxBackoff)
+	return min(d, limit)
 }
 
 // RunOnce publishes one batch and returns how many outbox rows it marked
-// published (undecodable ones included).
+// published (undecodable and dropped ones included).
 func (p *Publisher) RunOnce(ctx context.Context) (int, error) {
 	r, err := p.step(ctx)
 	return r.claimed, err
@@ -266,9 +337,12 @@ type item struct {
 // rows claimed (published) in it.
 type result struct{ read, claimed int }
 
-// step publishes one batch.
+// step publishes one batch: the oldest unpublished rows but those set
+// aside, in one transaction; when that fails, each of its events alone;
+// then each set-aside event that is due, alone.
 func (p *Publisher) step(ctx context.Context) (result, error) {
-	rows, err := p.candidates(ctx)
+	now := p.now()
+	rows, err := p.candidates(ctx, p.excluded(now))
 	if err != nil || len(rows) == 0 {
 		return result{}, err
 	}
@@ -290,34 +364,264 @@ func (p *Publisher) step(ctx context.Context) (result, error) {
 	if p.opts.Before != nil && len(evs) > 0 {
 		p.opts.Before(ctx, evs)
 	}
+	res := result{read: len(rows)}
+	normal, suspects := p.split(items, now)
 
-	var b *batch
+	// healthy is set once a transaction that ran hooks has committed: the
+	// database works, so an event that fails now fails on its own.
+	var healthy bool
+	var failed []failure
+	if len(normal) > 0 {
+		b, fault, err := p.commit(ctx, normal)
+		switch {
+		case err == nil:
+			res.claimed += len(b.claimed)
+			healthy = len(b.out) > 0
+		case !fault:
+			p.failed(FailBatch)
+			return res, err
+		case len(normal) == 1:
+			p.failed(FailBatch)
+			failed = append(failed, failure{normal[0], err})
+		default:
+			// Find the event at fault: publish the others.
+			p.failed(FailBatch)
+			p.log.Warn("publishing a batch of events failed; publishing them one at a time", "events", len(normal), "err", err)
+			for _, it := range normal {
+				b, fault, err := p.commit(ctx, []item{it})
+				switch {
+				case ctx.Err() != nil:
+					return res, ctx.Err()
+				case err == nil:
+					res.claimed += len(b.claimed)
+					healthy = healthy || len(b.out) > 0
+				case !fault:
+					return res, err
+				default:
+					failed = append(failed, failure{it, err})
+				}
+			}
+		}
+	}
+	for _, it := range suspects {
+		b, fault, err := p.commit(ctx, []item{it})
+		switch {
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case err == nil:
+			p.forgive(it.row.ID)
+			res.claimed += len(b.claimed)
+			healthy = healthy || len(b.out) > 0
+		case !fault:
+			p.failed(FailBatch)
+			return res, err
+		default:
+			failed = append(failed, failure{it, err})
+		}
+	}
+	if len(failed) == 0 {
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	var dbErr error
+	for _, f := range failed {
+		dropped, backOff, err := p.penalize(ctx, f, now, healthy)
+		switch {
+		case err != nil:
+			return res, err
+		case dropped:
+			res.claimed++
+		case backOff && dbErr == nil:
+			dbErr = f.err
+		}
+	}
+	if dbErr != nil {
+		// Every event tried failed, and nothing since says that the
+		// database works: the failure is not held against the events.
+		// Back off as a whole.
+		if len(normal) == 0 {
+			p.failed(FailBatch)
+		}
+		return res, dbErr
+	}
+	return res, nil
+}
+
+// failure is an event that failed alone, and why.
+type failure struct {
+	it  item
+	err error
+}
+
+// commit publishes items in one transaction and, once it is committed,
+// reports and hands them to Options.After. When it fails, fault says
+// whether a hook failed (the events' fault, perhaps) rather than the
+// database's own statements (begin, claim, marking, commit).
+func (p *Publisher) commit(ctx context.Context, items []item) (b *batch, fault bool, err error) {
 	err = p.opts.DB.InTx(ctx, func(tx *db.Tx) error {
 		b = &batch{p: p, tx: tx, dests: map[[2]string][]configset.Destination{}, topics: map[[2]string]map[string]IdentityTopic{}}
 		return b.run(ctx, items)
 	})
 	if err != nil {
-		p.failed(FailBatch)
-		return result{read: len(rows)}, err
+		return nil, b != nil && b.hookErr != nil, err
+	}
+	if len(b.out) > 0 {
+		p.mu.Lock()
+		p.published++
+		p.mu.Unlock()
 	}
 	b.report()
 	if p.opts.After != nil && len(b.out) > 0 {
 		p.opts.After(ctx, b.out)
 	}
-	return result{read: len(rows), claimed: len(b.claimed)}, nil
+	return b, false, nil
 }
 
-// candidates reads the oldest unpublished rows, at most a batch. On
+// excluded returns the set-aside events whose next try is after now, for
+// candidates to skip; nil when there are none (the usual case).
+func (p *Publisher) excluded(now time.Time) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int64
+	for id, pe := range p.penalty {
+		if pe.next.After(now) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// split divides a batch's items into those published together and the
+// set-aside events that are due, tried alone. Set-aside events that are
+// due but were not read are published by now (or being published by
+// another node): forgotten.
+func (p *Publisher) split(items []item, now time.Time) (normal, suspects []item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.penalty) == 0 {
+		return items, nil
+	}
+	read := make(map[int64]bool, len(items))
+	for _, it := range items {
+		read[it.row.ID] = true
+		if pe := p.penalty[it.row.ID]; pe != nil && it.ev != nil {
+			suspects = append(suspects, it)
+		} else {
+			normal = append(normal, it)
+		}
+	}
+	last, full := items[len(items)-1].row.ID, len(items) >= p.opts.Batch
+	for id, pe := range p.penalty {
+		if !pe.next.After(now) && !read[id] && (!full || id < last) {
+			delete(p.penalty, id)
+		}
+	}
+	return normal, suspects
+}
+
+// forgive forgets a set-aside event that was published.
+func (p *Publisher) forgive(id int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.penalty, id)
+}
+
+// penalize deals with the failure of f's event alone. The failure counts
+// against the event when the database has been seen to work: healthy (a
+// transaction published events in this step), or, for an event already set
+// aside, one did since its last failure. A counted failure sets the event
+// aside until its next try, or drops it (marks it published) at its
+// EventTries-th. An uncounted one puts off the next try of an event
+// already set aside; for one that is not, backOff says the caller must
+// back off (the database's failure, perhaps).
+func (p *Publisher) penalize(ctx context.Context, f failure, now time.Time, healthy bool) (dropped, backOff bool, err error) {
+	row := f.it.row
+	attrs := []any{"event_id", row.ID, "account", row.AccountID, "message_id", row.MessageID, "event_type", string(row.Type)}
+	p.mu.Lock()
+	pe := p.penalty[row.ID]
+	if !healthy && (pe == nil || p.published == pe.seen) {
+		if pe == nil {
+			p.mu.Unlock()
+			return false, true, nil
+		}
+		fails := pe.fails
+		wait := backoff(fails, p.opts.EventBackoff, p.opts.EventMaxBackoff)
+		pe.next = now.Add(wait)
+		p.mu.Unlock()
+		p.log.Warn("publishing an event failed again, with no other event published since; not counted, tried again later",
+			append(attrs, "failures", fails, "retry_in", wait, "err", f.err)...)
+		return false, false, nil
+	}
+	if pe == nil {
+		if len(p.penalty) >= MaxPenalized {
+			p.evict()
+		}
+		pe = &penalty{}
+		p.penalty[row.ID] = pe
+	}
+	pe.fails++
+	pe.seen = p.published
+	fails := pe.fails
+	wait := backoff(fails, p.opts.EventBackoff, p.opts.EventMaxBackoff)
+	pe.next = now.Add(wait)
+	p.mu.Unlock()
+
+	p.failed(FailEvent)
+	attrs = append(attrs, "failures", fails)
+	if fails < p.opts.EventTries {
+		p.log.Warn("publishing an event failed; the others are published, it is tried again later",
+			append(attrs, "retry_in", wait, "err", f.err)...)
+		return false, false, nil
+	}
+	res, err := p.opts.DB.Exec(ctx, `UPDATE events SET published_at = ? WHERE id = ? AND published_at = 0`, max(db.Millis(p.now()), 1), row.ID)
+	if err != nil {
+		return false, false, fmt.Errorf("publish: drop event %d: %w", row.ID, err)
+	}
+	p.forgive(row.ID)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, false, err // published meanwhile (by another node)
+	}
+	p.failed(FailDropped)
+	p.log.Error("publishing an event kept failing; dropped (marked published, not published)", append(attrs, "err", f.err)...)
+	return true, false, nil
+}
+
+// evict forgets the set-aside event with the fewest failures (the one
+// whose next try is soonest among them), to make room. p.mu is held.
+func (p *Publisher) evict() {
+	var victim int64
+	var v *penalty
+	for id, pe := range p.penalty {
+		if v == nil || pe.fails < v.fails || (pe.fails == v.fails && pe.next.Before(v.next)) {
+			victim, v = id, pe
+		}
+	}
+	delete(p.penalty, victim)
+	p.log.Warn("too many failing events set aside; one is forgotten", "event_id", victim, "failures", v.fails)
+}
+
+// candidates reads the oldest unpublished rows but those excluded, at most
+// a batch. On
 // PostgreSQL, rows another node has claimed (locked in its batch's
 // transaction) are skipped, so that nodes work on different rows; the
 // locks taken here end with the statement.
-func (p *Publisher) candidates(ctx context.Context) ([]event.Stored, error) {
+func (p *Publisher) candidates(ctx context.Context, excluded []int64) ([]event.Stored, error) {
 	q := `SELECT id, account_id, message_id, configuration_set, event_type, payload, created_at
-		FROM events WHERE published_at = 0 ORDER BY id LIMIT ?`
+		FROM events WHERE published_at = 0`
+	args := make([]any, 0, len(excluded)+1)
+	if len(excluded) > 0 {
+		q += ` AND id NOT IN (` + placeholders(len(excluded)) + `)`
+		for _, id := range excluded {
+			args = append(args, id)
+		}
+	}
+	q += ` ORDER BY id LIMIT ?`
 	if p.opts.DB.Dialect == db.Postgres {
 		q += ` FOR UPDATE SKIP LOCKED`
 	}
-	rs, err := p.opts.DB.Query(ctx, q, p.opts.Batch)
+	rs, err := p.opts.DB.Query(ctx, q, append(args, p.opts.Batch)...)
 	if err != nil {
 		return nil, fmt.Errorf("publish: read the outbox: %w", err)
 	}
@@ -359,6 +663,15 @@ type batch struct {
 	undecodable []item
 	gone        map[[2]string]int    // (account, topic) → publishes skipped
 	foreign     map[[2]string]string // (account, sourceArn) → message id: identity of another account
+	// hookErr is the error of a hook (or of encoding an event) that
+	// failed the batch: the events' doing rather than the database's.
+	hookErr error
+}
+
+// blame notes that err, from a hook, fails the batch, and returns it.
+func (b *batch) blame(err error) error {
+	b.hookErr = err
+	return err
 }
 
 func (b *batch) run(ctx context.Context, items []item) error {
@@ -392,7 +705,7 @@ func (b *batch) run(ctx context.Context, items []item) error {
 	}
 	if b.p.opts.InTx != nil && len(evs) > 0 {
 		if err := b.p.opts.InTx(ctx, b.tx, evs); err != nil {
-			return fmt.Errorf("publish: %w", err)
+			return b.blame(fmt.Errorf("publish: %w", err))
 		}
 	}
 	args := make([]any, 0, len(b.claimed)+1)
@@ -450,7 +763,7 @@ func (b *batch) fanOut(ctx context.Context, it *item) ([]configset.Destination, 
 		if !ok {
 			var err error
 			if ds, err = b.p.opts.Destinations(ctx, b.tx, e.AccountID, e.ConfigurationSet); err != nil {
-				return nil, fmt.Errorf("publish: destinations of configuration set %q of account %s: %w", e.ConfigurationSet, e.AccountID, err)
+				return nil, b.blame(fmt.Errorf("publish: destinations of configuration set %q of account %s: %w", e.ConfigurationSet, e.AccountID, err))
 			}
 			b.dests[key] = ds
 		}
@@ -488,7 +801,7 @@ func (b *batch) fanOut(ctx context.Context, it *item) ([]configset.Destination, 
 	if !ok {
 		var err error
 		if ts, err = b.p.opts.IdentityTopics(ctx, b.tx, e.AccountID, identity); err != nil {
-			return nil, fmt.Errorf("publish: notification topics of identity %s of account %s: %w", identity, e.AccountID, err)
+			return nil, b.blame(fmt.Errorf("publish: notification topics of identity %s of account %s: %w", identity, e.AccountID, err))
 		}
 		b.topics[key] = ts
 	}
@@ -498,7 +811,7 @@ func (b *batch) fanOut(ctx context.Context, it *item) ([]configset.Destination, 
 	}
 	msg, err := e.NotificationJSON(t.HeadersEnabled)
 	if err != nil {
-		return nil, fmt.Errorf("publish: event %d: %w", it.row.ID, err)
+		return nil, b.blame(fmt.Errorf("publish: event %d: %w", it.row.ID, err))
 	}
 	if err := b.publish(ctx, it, t.TopicARN, NotificationSubject, string(msg)); err != nil {
 		return nil, err
@@ -520,7 +833,7 @@ func (b *batch) publish(ctx context.Context, it *item, topicARN, subject, messag
 		b.gone[[2]string{it.ev.AccountID, topicARN}]++
 		return nil
 	}
-	return fmt.Errorf("publish: event %d (%s of %s) to %s: %w", it.row.ID, it.ev.Type, it.ev.Mail.MessageID, topicARN, err)
+	return b.blame(fmt.Errorf("publish: event %d (%s of %s) to %s: %w", it.row.ID, it.ev.Type, it.ev.Mail.MessageID, topicARN, err))
 }
 
 // report logs and counts, once the batch is committed, what it dropped or

@@ -54,6 +54,10 @@ type env struct {
 	destCalls int
 	inTxErr   error
 	seq       int
+	now       time.Time        // the publisher's clock
+	poison    map[string]error // message id → error of every Publish of its events
+	down      error            // error of every Publish
+	poisoned  int              // Publish calls for poisoned events
 }
 
 func newEnv(t testing.TB, d *db.DB) *env {
@@ -63,13 +67,18 @@ func newEnv(t testing.TB, d *db.DB) *env {
 		t.Fatal(err)
 	}
 	return &env{d: d, log: &lockedBuffer{}, dests: map[[2]string][]configset.Destination{}, topics: map[[2]string]map[string]publish.IdentityTopic{},
-		gone: map[string]bool{}, failAt: map[int]error{}, failures: map[string]int{}}
+		gone: map[string]bool{}, failAt: map[int]error{}, failures: map[string]int{},
+		now: t0.Add(time.Hour), poison: map[string]error{}}
 }
 
 func (e *env) options() publish.Options {
 	return publish.Options{
-		DB:      e.d,
-		Now:     func() time.Time { return t0.Add(time.Hour) },
+		DB: e.d,
+		Now: func() time.Time {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.now
+		},
 		Logger:  slog.New(slog.NewTextHandler(e.log, nil)),
 		Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		Poll: 5 * time.Millisecond,
@@ -93,6 +102,15 @@ func (e *env) options() publish.Options {
 			n := e.calls
 			ferr := e.failAt[n]
 			gone := e.gone[topicARN]
+			for id, err := range e.poison {
+				if strings.Contains(message, `"messageId":"`+id+`"`) {
+					ferr = err
+					e.poisoned++
+				}
+			}
+			if e.down != nil {
+				ferr = e.down
+			}
 			e.seq++
 			seq := e.seq
 			e.mu.Unlock()
@@ -528,6 +546,9 @@ func TestTwoPublishers(t *testing.T) {
 	})
 }
 
+// TestErrorRollsBack: a failed batch leaves nothing behind and is
+// published one event at a time at once; when every event fails, nothing
+// is published and the events wait.
 func TestErrorRollsBack(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
@@ -535,32 +556,38 @@ func TestErrorRollsBack(t *testing.T) {
 		payloads := appendEvents(t, d, mkEvent(acctA, "cs", event.Send, "m1"), mkEvent(acctA, "cs", event.Send, "m2"))
 		e.failAt[2] = errors.New("database is on fire")
 		p := e.publisher(t, nil)
-		if _, err := p.RunOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "database is on fire") {
-			t.Fatalf("RunOnce = %v", err)
+		if n := runOnce(t, p); n != 2 {
+			t.Fatalf("RunOnce = %d, want 2", n)
 		}
-		if s := e.sent(t); len(s) != 0 {
-			t.Errorf("rolled-back batch left %d publishes", len(s))
+		var got []string
+		for _, s := range e.sent(t) {
+			got = append(got, s.Message)
 		}
-		if n := backlog(t, p); n != 2 || len(e.afters) != 0 || len(e.inTx) != 0 {
-			t.Errorf("after a failure: backlog %d, After %d, InTx %d", n, len(e.afters), len(e.inTx))
+		if !cmp.Equal(got, payloads) || e.calls != 4 {
+			t.Errorf("after a failed batch: %d Publish calls, published %q", e.calls, got)
 		}
-		if e.failures[publish.FailBatch] != 1 {
-			t.Errorf("failures = %v", e.failures)
+		if len(e.afters) != 2 || len(e.inTx) != 2 || e.failures[publish.FailBatch] != 1 || e.failures[publish.FailEvent] != 0 {
+			t.Errorf("After %d, InTx %d, failures %v", len(e.afters), len(e.inTx), e.failures)
 		}
-		// InTx failing rolls back too.
+
+		// InTx failing for every event: nothing is published.
+		payloads = appendEvents(t, d, mkEvent(acctA, "cs", event.Send, "m3"), mkEvent(acctA, "cs", event.Send, "m4"))
 		e.inTxErr = errors.New("stats are broken")
 		if _, err := p.RunOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "stats are broken") {
 			t.Fatalf("RunOnce = %v", err)
 		}
-		if n := backlog(t, p); n != 2 || len(e.sent(t)) != 0 {
-			t.Errorf("after InTx failure: backlog %d, %d publishes", n, len(e.sent(t)))
+		if n := backlog(t, p); n != 2 || len(e.sent(t)) != 2 || len(e.afters) != 2 {
+			t.Errorf("after InTx failure: backlog %d, %d publishes, After %d", n, len(e.sent(t)), len(e.afters))
+		}
+		if e.failures[publish.FailEvent] != 0 {
+			t.Errorf("failures %v: a failure of every event counted against events", e.failures)
 		}
 		e.inTxErr = nil
 		if n := runOnce(t, p); n != 2 {
 			t.Fatalf("retry published %d", n)
 		}
-		var got []string
-		for _, s := range e.sent(t) {
+		got = nil
+		for _, s := range e.sent(t)[2:] {
 			got = append(got, s.Message)
 		}
 		if !cmp.Equal(got, payloads) {
