@@ -33,6 +33,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dkim"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/dnscheck"
+	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/masterkey"
@@ -618,6 +619,13 @@ func (a *App) pruneLoop(ctx context.Context, interval time.Duration) error {
 			a.log.Error("pruning the queue failed", "err", err)
 		case p.Messages > 0 || p.SendCounts > 0:
 			a.log.Info("queue pruned", "messages", p.Messages, "send_count_buckets", p.SendCounts)
+		}
+		// Published events go with their messages (a late bounce within the
+		// feedback window still shows beside them); unpublished never.
+		if n, err := event.Prune(ctx, a.DB, time.Now().Add(-cmp.Or(a.cfg.FeedbackRetention, feedback.DefaultRetention))); err != nil && ctx.Err() == nil {
+			a.log.Error("pruning the published events failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("published events pruned", "rows", n)
 		}
 		if n, err := a.Stats.Prune(ctx, time.Now().Add(-statsRetention)); err != nil && ctx.Err() == nil {
 			a.log.Error("pruning the send statistics failed", "err", err)

@@ -509,7 +509,7 @@ const pruneBatch = 500
 // feedback retention window), with their recipients, unless one is still
 // queued; and send_counts buckets older than 25 hours (the daily quota
 // looks back 24). Bodies go earlier, when a message's last recipient is
-// finished (see Finish). Events stay: they are the outbox.
+// finished (see Finish). Events are pruned apart (event.Prune): unpublished ones are the outbox.
 func (q *Queue) Prune(ctx context.Context, forget time.Time) (Pruned, error) {
 	var p Pruned
 	for {
