@@ -374,6 +374,8 @@ func (p *Publisher) step(ctx context.Context) (result, error) {
 	if len(normal) > 0 {
 		b, fault, err := p.commit(ctx, normal)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return res, ctx.Err() // stopping: not a failure
 		case err == nil:
 			res.claimed += len(b.claimed)
 			healthy = len(b.out) > 0
