@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"testing"
 
@@ -33,5 +34,34 @@ func TestAPITLS(t *testing.T) {
 	// Plain HTTP is still there.
 	if _, err := r.v1.GetSendQuota(t.Context(), &ses.GetSendQuotaInput{}); err != nil {
 		t.Fatalf("GetSendQuota over HTTP: %v", err)
+	}
+}
+
+// TestAPITLSSelfSignedNames: the self-signed certificate names the host of
+// --public-url (that of the SigningCertURL subscribers fetch, which they
+// verify once told to trust the certificate) and the listener's address
+// (as an IP address), not only the listener's host as a DNS name.
+func TestAPITLSSelfSignedNames(t *testing.T) {
+	r := startWith(t, dbtest.SQLite(t), func(c *config.Config) {
+		c.APITLSAddr = "127.0.0.1:0"
+		c.PublicURL = "https://sesame.example:8443"
+	})
+	// Take the certificate as a subscriber does (openssl s_client), then
+	// trust it alone.
+	conn, err := tls.Dial("tcp", r.ready.APITLS, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	for _, name := range []string{"sesame.example", "127.0.0.1"} {
+		c, err := tls.Dial("tcp", r.ready.APITLS, &tls.Config{RootCAs: pool, ServerName: name})
+		if err != nil {
+			t.Errorf("verifying the certificate for %s: %v (DNS names %q, IPs %v)", name, err, cert.DNSNames, cert.IPAddresses)
+			continue
+		}
+		c.Close()
 	}
 }
