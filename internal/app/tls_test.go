@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 
 	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 )
 
@@ -64,4 +65,31 @@ func TestAPITLSSelfSignedNames(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// TestAPITLSSelfSignedKept: the self-signed certificate is kept in the
+// database, so a restart (or another node) serves the same one and the
+// subscribers told to trust it keep working; a --public-url it does not
+// name gets a new one.
+func TestAPITLSSelfSignedKept(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		serve := func(publicURL string) *x509.Certificate {
+			r := startWith(t, d, func(c *config.Config) { c.APITLSAddr = "127.0.0.1:0"; c.PublicURL = publicURL })
+			defer r.stop()
+			conn, err := tls.Dial("tcp", r.ready.APITLS, &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			return conn.ConnectionState().PeerCertificates[0]
+		}
+		first := serve("https://sesame.example:8443")
+		if again := serve("https://sesame.example:8443"); !again.Equal(first) {
+			t.Error("a restart serves another self-signed certificate")
+		}
+		moved := serve("https://notify.example")
+		if moved.Equal(first) || moved.VerifyHostname("notify.example") != nil {
+			t.Errorf("after --public-url changed: the same certificate %v, or one not naming the new host (%q)", moved.Equal(first), moved.DNSNames)
+		}
+	})
 }

@@ -157,7 +157,7 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links and SNS messages (default http://<api-addr>; in SNS messages https://<api-tls-addr> when that listener is on)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
 		fs.StringVar(&c.APITLSAddr, "api-tls-addr", DefaultAPITLSAddr, "address of the API's HTTPS listener, serving the same API and the SNS links (SigningCertURL, SubscribeURL, UnsubscribeURL) (\"off\" disables it)")
-		fs.StringVar(&c.APITLSCert, "api-tls-cert", "", "PEM certificate (chain) of the API's HTTPS listener (default: a self-signed one made at start, with a warning)")
+		fs.StringVar(&c.APITLSCert, "api-tls-cert", "", "PEM certificate (chain) of the API's HTTPS listener (default: a self-signed one for the --public-url host, kept in the database, with a warning)")
 		fs.StringVar(&c.APITLSKey, "api-tls-key", "", "PEM private key of --api-tls-cert")
 		fs.IntVar(&c.APIMaxConns, "api-max-conns", DefaultAPIMaxConns, "open connections the API holds at once; a newcomer over it closes the oldest connection that has sent nothing, is still sending a request's head or is idle, or is closed itself when all are busy")
 		fs.IntVar(&c.APIMaxConnsPerIP, "api-max-conns-per-ip", DefaultAPIMaxConnsPerIP, "open API connections from one IP address (IPv6: one /64), enforced as --api-max-conns; 0: no per-address cap (raise it, or use 0, behind a proxy: every client then has its address)")
