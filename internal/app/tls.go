@@ -23,8 +23,8 @@ import (
 // apiTLS opens the API's HTTPS listener (--api-tls-addr; nil when off):
 // the same handler and limits as the plain listener, its connections
 // counted by the same limiter, with the configured certificate or, without
-// one, a self-signed certificate made now (logged as a warning: SNS
-// subscribers must then be told to trust it).
+// one, the self-signed certificate kept in the database (selfSignedAPICert;
+// logged as a warning: SNS subscribers must then be told to trust it).
 func (a *App) apiTLS(conns *connlimit.Limiter) (net.Listener, *http.Server, error) {
 	if !a.cfg.APITLSOn() {
 		return nil, nil, nil
