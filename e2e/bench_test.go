@@ -87,7 +87,11 @@ func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string
 	zone := customerZone(b)
 	mx := newSink(b)
 	setUpAccount(b, bin, st, quota)
-	srv := startServer(b, bin, st, serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port})
+	o := serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port}
+	if dests {
+		o.extra = []string{"--sns-allow-private-endpoints"} // the subscriber is on loopback
+	}
+	srv := startServer(b, bin, st, o)
 	c := v2Client(srv.api, conc)
 	verifyDomain(b, c, zone)
 	var sub *notificationSink

@@ -89,6 +89,7 @@ type App struct {
 	SNSPublicURL string
 
 	serviceKey *dkim.Key // signs Sesame's own mail; nil for admin commands
+	box        *seal.Box // the master key's: seals the API's self-signed TLS key
 
 	mu        sync.Mutex
 	checker   *dnscheck.Checker
@@ -131,7 +132,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err = deploymentSettings(context.Background(), d, &cfg, log); err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL}
+	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL, box: box}
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()

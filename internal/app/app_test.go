@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ type running struct {
 	v2       *sesv2.Client
 	key      account.Key
 	acct     *account.Account
+	stop     func() // stops the server (idempotent; also at the test's end)
 }
 
 type cfgT = config.Config
@@ -80,13 +82,17 @@ func startWith(t *testing.T, d *db.DB, configure func(*config.Config)) *running 
 	readyc := make(chan app.Ready, 1)
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, func(r app.Ready) { readyc <- r }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
 	var r running
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(r.stop)
 	select {
 	case r.ready = <-readyc:
 	case err := <-done:
@@ -95,7 +101,13 @@ func startWith(t *testing.T, d *db.DB, configure func(*config.Config)) *running 
 		t.Fatal("Serve did not start")
 	}
 	r.app, r.customer = a, customer
-	r.acct, r.key, err = a.Accounts.Create(context.Background(), account.CreateOptions{Name: "acme", Email: "owner@rcpt.test"})
+	// A second server on the same database takes the same account, with a
+	// key of its own.
+	if r.acct, err = a.Accounts.Find(context.Background(), "acme"); err == nil {
+		r.key, err = a.Accounts.AddKey(context.Background(), r.acct.ID, "", "")
+	} else {
+		r.acct, r.key, err = a.Accounts.Create(context.Background(), account.CreateOptions{Name: "acme", Email: "owner@rcpt.test"})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

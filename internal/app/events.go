@@ -12,6 +12,7 @@ import (
 	"github.com/sesame-email/sesame/internal/deliver"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/metrics"
+	"github.com/sesame-email/sesame/internal/netguard"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/publish"
 	"github.com/sesame-email/sesame/internal/push"
@@ -46,7 +47,16 @@ const publishPoll = 250 * time.Millisecond
 // guard, built after, use them.
 func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, serviceDomain string) (err error) {
 	cfg, log := a.cfg, a.log
-	a.Push, err = push.New(push.Options{DB: d, Logger: log.With("component", "push"),
+	// Unless the operator allows them, subscriptions may not reach the
+	// deployment's own network: refused at Subscribe (sns) and at every
+	// connection (the push queue's client), whatever a name resolves to.
+	var pushClient *http.Client
+	var checkEndpoint func(ctx context.Context, endpoint string) error
+	if !cfg.SNSAllowPrivateEndpoints {
+		pushClient = &http.Client{Transport: netguard.Transport()}
+		checkEndpoint = func(ctx context.Context, endpoint string) error { return netguard.CheckURL(ctx, nil, endpoint) }
+	}
+	a.Push, err = push.New(push.Options{DB: d, Logger: log.With("component", "push"), Client: pushClient,
 		Alive: func(ctx context.Context, subscriptionARN string) (bool, error) {
 			if a.Topics == nil {
 				return true, nil
@@ -64,7 +74,7 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 	}
 	if cfg.APIAddr != "" {
 		a.Topics, err = sns.New(sns.Options{DB: d, Box: box, Region: cfg.Region, PublicURL: a.SNSPublicURL,
-			Logger: log.With("component", "sns"), Push: a.Push.AddTx, Mail: mailer.MailTx,
+			Logger: log.With("component", "sns"), Push: a.Push.AddTx, Mail: mailer.MailTx, CheckEndpoint: checkEndpoint,
 			Wake: func() { a.Push.Kick(); a.kickDelivery() }})
 		if err != nil {
 			return err

@@ -185,7 +185,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func snsClient(url, id, secret string) *awssns.Client {
+func snsClientAt(url, id, secret string) *awssns.Client {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1}
 	return awssns.NewFromConfig(cfg, func(o *awssns.Options) { o.BaseEndpoint = aws.String(url) })
 }
@@ -254,6 +254,7 @@ func TestEventPublishing(t *testing.T) {
 		r := startWith(t, d, func(c *cfgT) {
 			c.APIAddr, c.PublicURL = api, "http://"+api
 			c.OutboundPort = mx.port(t)
+			c.SNSAllowPrivateEndpoints = true // the subscribers are on loopback
 		})
 		ctx := context.Background()
 		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
@@ -262,7 +263,7 @@ func TestEventPublishing(t *testing.T) {
 		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 100); err != nil {
 			t.Fatal(err)
 		}
-		sns := snsClient("http://"+api, r.key.AccessKeyID, r.key.Secret)
+		sns := snsClientAt("http://"+api, r.key.AccessKeyID, r.key.Secret)
 
 		// An SNS topic with an HTTP subscriber (confirmed through
 		// SubscribeURL) and an email subscriber (confirmed by mail).
@@ -560,7 +561,7 @@ func TestEventPublishing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		osns := snsClient("http://"+api, other.AccessKeyID, other.Secret)
+		osns := snsClientAt("http://"+api, other.AccessKeyID, other.Secret)
 		if lt, err := osns.ListTopics(ctx, &awssns.ListTopicsInput{}); err != nil || len(lt.Topics) != 0 {
 			t.Fatalf("another account lists topics: %v %v", lt, err)
 		}

@@ -48,6 +48,10 @@ type Config struct {
 	RetryWindow      time.Duration
 	DeliveryWorkers  int
 	DeliveryLease    time.Duration
+	// SNSAllowPrivateEndpoints lets http/https subscriptions reach
+	// loopback, private and link-local addresses (netguard); off, they are
+	// refused at Subscribe and at every connection.
+	SNSAllowPrivateEndpoints bool
 	// MetricsToken, when set, is the bearer token /metrics requires;
 	// without it /metrics answers loopback clients only.
 	MetricsToken string
@@ -153,7 +157,7 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.PublicURL, "public-url", "", "public base URL of the API, used in verification links and SNS messages (default http://<api-addr>; in SNS messages https://<api-tls-addr> when that listener is on)")
 		fs.StringVar(&c.APIAddr, "api-addr", ":8080", "address of the SES API listener (v1 Query and v2 REST-JSON)")
 		fs.StringVar(&c.APITLSAddr, "api-tls-addr", DefaultAPITLSAddr, "address of the API's HTTPS listener, serving the same API and the SNS links (SigningCertURL, SubscribeURL, UnsubscribeURL) (\"off\" disables it)")
-		fs.StringVar(&c.APITLSCert, "api-tls-cert", "", "PEM certificate (chain) of the API's HTTPS listener (default: a self-signed one made at start, with a warning)")
+		fs.StringVar(&c.APITLSCert, "api-tls-cert", "", "PEM certificate (chain) of the API's HTTPS listener (default: a self-signed one for the --public-url host, kept in the database, with a warning)")
 		fs.StringVar(&c.APITLSKey, "api-tls-key", "", "PEM private key of --api-tls-cert")
 		fs.IntVar(&c.APIMaxConns, "api-max-conns", DefaultAPIMaxConns, "open connections the API holds at once; a newcomer over it closes the oldest connection that has sent nothing, is still sending a request's head or is idle, or is closed itself when all are busy")
 		fs.IntVar(&c.APIMaxConnsPerIP, "api-max-conns-per-ip", DefaultAPIMaxConnsPerIP, "open API connections from one IP address (IPv6: one /64), enforced as --api-max-conns; 0: no per-address cap (raise it, or use 0, behind a proxy: every client then has its address)")
@@ -178,6 +182,7 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.HeloName, "helo-name", "", "EHLO name for delivery (default: <region>.<service-domain>)")
 		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")
 		fs.IntVar(&c.DeliveryWorkers, "delivery-workers", 16, "concurrent deliveries")
+		fs.BoolVar(&c.SNSAllowPrivateEndpoints, "sns-allow-private-endpoints", false, "let SNS http/https subscriptions reach loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16, the metadata address) and other special-purpose addresses; off, such endpoints are refused at Subscribe and at every connection")
 		fs.StringVar(&c.MetricsToken, "metrics-token", "", "bearer token that /metrics requires (Authorization: Bearer <token>); without it /metrics answers loopback clients only")
 		fs.IntVar(&c.MetricsMaxDimensionValues, "metrics-max-dimension-values", 1000, "distinct values one metrics label (a CloudWatch dimension, a from-domain) keeps; more are counted as \"other\", with a warning")
 		fs.DurationVar(&c.ReputationWindow, "reputation-window", 7*24*time.Hour, "how far back the bounce and complaint rates of accounts and configuration sets look")

@@ -63,6 +63,12 @@ type Options struct {
 	// PerHost is how many requests to one host (host:port) are in flight
 	// at once; 0: 16. It is at most Workers.
 	PerHost int
+	// PerAccount is how many requests of one account's notifications are
+	// in flight at once, in all, so that an account whose endpoints hang
+	// (several hosts, or ports of one) cannot hold every worker; 0: half
+	// of Workers, and at least PerHost+1 (room for the account's other
+	// hosts beside one that hangs). It is at most Workers.
+	PerAccount int
 	// Timeout bounds each request, from connecting to reading the status;
 	// 0: 15 seconds (SNS's).
 	Timeout time.Duration
@@ -93,6 +99,7 @@ type Queue struct {
 	sign    func(body []byte) ([]byte, error)
 	workers int
 	perHost int
+	perAcct int
 	timeout time.Duration
 	lease   time.Duration
 	poll    time.Duration
@@ -102,6 +109,7 @@ type Queue struct {
 
 	mu    sync.Mutex
 	hosts map[string]int // requests in flight per host
+	accts map[string]int // requests in flight per account
 	busy  int            // requests in flight in all
 	rate  map[string]time.Time
 }
@@ -111,12 +119,12 @@ func New(o Options) (*Queue, error) {
 	switch {
 	case o.DB == nil:
 		return nil, errors.New("push: DB is required")
-	case o.Workers < 0 || o.PerHost < 0 || o.Timeout < 0 || o.Lease < 0 || o.Poll < 0:
-		return nil, errors.New("push: Workers, PerHost, Timeout, Lease and Poll must not be negative")
+	case o.Workers < 0 || o.PerHost < 0 || o.PerAccount < 0 || o.Timeout < 0 || o.Lease < 0 || o.Poll < 0:
+		return nil, errors.New("push: Workers, PerHost, PerAccount, Timeout, Lease and Poll must not be negative")
 	}
 	q := &Queue{db: o.DB, now: o.Now, log: o.Logger, alive: o.Alive, sign: o.Sign, workers: o.Workers, perHost: o.PerHost,
-		timeout: o.Timeout, lease: o.Lease, poll: o.Poll, jitter: o.Jitter,
-		wake: make(chan struct{}, 1), hosts: map[string]int{}, rate: map[string]time.Time{}}
+		perAcct: o.PerAccount, timeout: o.Timeout, lease: o.Lease, poll: o.Poll, jitter: o.Jitter,
+		wake: make(chan struct{}, 1), hosts: map[string]int{}, accts: map[string]int{}, rate: map[string]time.Time{}}
 	if q.now == nil {
 		q.now = time.Now
 	}
@@ -130,6 +138,11 @@ func New(o Options) (*Queue, error) {
 		q.perHost = DefaultPerHost
 	}
 	q.perHost = min(q.perHost, q.workers)
+	if q.perAcct == 0 {
+		// Room beyond one hung host of its own for the account's others.
+		q.perAcct = max(q.workers/2, q.perHost+1)
+	}
+	q.perAcct = min(q.perAcct, q.workers)
 	if q.timeout == 0 {
 		q.timeout = DefaultTimeout
 	}

@@ -694,3 +694,47 @@ func TestSign(t *testing.T) {
 		}
 	})
 }
+
+// TestHungAccountIsolation: an account whose endpoints all hang — several
+// hosts, each under PerHost, or ports of one host — holds no more than
+// PerAccount workers; another account's notifications go through at once.
+func TestHungAccountIsolation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		var inflight, most atomic.Int64
+		hang := func(r *http.Request) int {
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-r.Context().Done() // hang until the client gives up
+			return 0
+		}
+		hung := []*subscriber{newSubscriber(t, hang), newSubscriber(t, hang), newSubscriber(t, hang)}
+		live := newSubscriber(t, nil)
+		f := newFixture(t, d, push.Options{Workers: 4, PerHost: 2, PerAccount: 2, Timeout: 10 * time.Second, Poll: 20 * time.Millisecond})
+		for i := range 30 {
+			f.add(t, f.q, notification(hung[i%3].srv.URL, fmt.Sprint("hung-", i), push.DefaultPolicy))
+		}
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan error)
+		go func() { done <- f.q.Run(ctx) }()
+		testkit.WaitFor(t, "the hung subscribers to hold requests", func() bool { return inflight.Load() >= 2 })
+		start := time.Now()
+		for i := range 5 {
+			n := notification(live.srv.URL, fmt.Sprint("live-", i), push.DefaultPolicy)
+			n.AccountID = f.other
+			f.add(t, f.q, n)
+		}
+		testkit.WaitFor(t, "the other account's notifications", func() bool { return len(live.received()) == 5 })
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("the other account waited %s behind the hung one", el)
+		}
+		if m := most.Load(); m != 2 {
+			t.Errorf("%d requests of the hung account in flight at once, want PerAccount = 2", m)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -73,8 +73,8 @@ func (q *Queue) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		n, limited := 0, false
-		if free, room := q.room(); free > 0 {
-			rows, err := q.claim(ctx, free, room)
+		if free, room, acctRoom := q.room(); free > 0 {
+			rows, err := q.claim(ctx, free, room, acctRoom)
 			if err != nil && ctx.Err() == nil {
 				q.log.Error("claiming due notifications failed", "err", err)
 			}
@@ -85,7 +85,12 @@ func (q *Queue) Run(ctx context.Context) error {
 					limited = true // a busy host may have more due
 				}
 			}
-			took := map[string]int{}
+			for _, r := range acctRoom {
+				if r == 0 {
+					limited = true // a busy account may have more due
+				}
+			}
+			took, tookAcct := map[string]int{}, map[string]int{}
 			for _, r := range rows {
 				// A host that got all the room the claim allowed it may
 				// have more due (judged by the claim's own snapshot:
@@ -99,9 +104,18 @@ func (q *Queue) Run(ctx context.Context) error {
 				if took[r.host] >= limit {
 					limited = true
 				}
+				tookAcct[r.accountID]++
+				acctLimit, ok := acctRoom[r.accountID]
+				if !ok {
+					acctLimit = q.perAcct
+				}
+				if tookAcct[r.accountID] >= acctLimit {
+					limited = true // the account may have more due
+				}
 				q.mu.Lock()
 				q.busy++
 				q.hosts[r.host]++
+				q.accts[r.accountID]++
 				q.mu.Unlock()
 				wg.Go(func() {
 					results <- q.attempt(ctx, r)
@@ -109,6 +123,9 @@ func (q *Queue) Run(ctx context.Context) error {
 					q.busy--
 					if q.hosts[r.host]--; q.hosts[r.host] == 0 {
 						delete(q.hosts, r.host)
+					}
+					if q.accts[r.accountID]--; q.accts[r.accountID] == 0 {
+						delete(q.accts, r.accountID)
 					}
 					q.mu.Unlock()
 					select {
@@ -152,8 +169,8 @@ func (q *Queue) Run(ctx context.Context) error {
 // records the outcomes, and returns how many it claimed (for tests and
 // tools).
 func (q *Queue) RunOnce(ctx context.Context) (int, error) {
-	free, room := q.room()
-	rows, err := q.claim(ctx, free, room)
+	free, room, acctRoom := q.room()
+	rows, err := q.claim(ctx, free, room, acctRoom)
 	if err != nil {
 		return 0, err
 	}
@@ -168,47 +185,62 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 }
 
 // room is how many requests may start now in all, and how many to each
-// host that has some in flight.
-func (q *Queue) room() (int, map[string]int) {
+// host and for each account that has some in flight.
+func (q *Queue) room() (int, map[string]int, map[string]int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	room := make(map[string]int, len(q.hosts))
 	for h, n := range q.hosts {
 		room[h] = max(q.perHost-n, 0)
 	}
-	return max(q.workers-q.busy, 0), room
+	acctRoom := make(map[string]int, len(q.accts))
+	for a, n := range q.accts {
+		acctRoom[a] = max(q.perAcct-n, 0)
+	}
+	return max(q.workers-q.busy, 0), room, acctRoom
+}
+
+// caps is the SQL of how many of a group's due rows may be taken (a CASE
+// over column, the room of each group with requests in flight, else def)
+// and the condition leaving out the groups without room, with their
+// arguments.
+func caps(column string, room map[string]int, def int) (capSQL string, capArgs []any, full string, fullArgs []any) {
+	capSQL = `CAST(? AS INTEGER)`
+	var when string
+	for g, n := range room {
+		if n == 0 {
+			fullArgs = append(fullArgs, g)
+			continue
+		}
+		when += ` WHEN ? THEN CAST(? AS INTEGER)`
+		capArgs = append(capArgs, g, n)
+	}
+	if when != "" {
+		capSQL = `CASE ` + column + when + ` ELSE CAST(? AS INTEGER) END`
+	}
+	if len(fullArgs) > 0 {
+		full = ` AND ` + column + ` NOT IN (?` + strings.Repeat(`, ?`, len(fullArgs)-1) + `)`
+	}
+	return capSQL, append(capArgs, def), full, fullArgs
 }
 
 // claim takes up to limit due rows, oldest first, at most room[host] of
-// a host that has requests in flight and PerHost of any other, under a
-// lease for this worker.
-func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]claimed, error) {
+// a host that has requests in flight and PerHost of any other, and at
+// most acctRoom[account] of an account that has requests in flight and
+// PerAccount of any other, under a lease for this worker.
+func (q *Queue) claim(ctx context.Context, limit int, room, acctRoom map[string]int) ([]claimed, error) {
 	if limit < 1 {
 		return nil, nil
 	}
 	now := q.now()
 	until := db.Millis(now.Add(q.lease))
-	// How many of a host's due rows may be taken: its room, or PerHost.
-	// Hosts without room are left out before the rows are ranked.
-	capSQL := `CAST(? AS INTEGER)`
-	var capArgs, fullArgs []any
-	full := ``
-	var when string
-	for h, n := range room {
-		if n == 0 {
-			fullArgs = append(fullArgs, h)
-			continue
-		}
-		when += ` WHEN ? THEN CAST(? AS INTEGER)`
-		capArgs = append(capArgs, h, n)
-	}
-	if when != "" {
-		capSQL = `CASE host` + when + ` ELSE CAST(? AS INTEGER) END`
-	}
-	if len(fullArgs) > 0 {
-		full = ` AND host NOT IN (?` + strings.Repeat(`, ?`, len(fullArgs)-1) + `)`
-	}
-	capArgs = append(capArgs, q.perHost)
+	// How many of a host's (an account's) due rows may be taken: its
+	// room, or PerHost (PerAccount). Hosts and accounts without room are
+	// left out before the rows are ranked.
+	capSQL, capArgs, full, fullArgs := caps("host", room, q.perHost)
+	acctCapSQL, acctCapArgs, acctFull, acctFullArgs := caps("account_id", acctRoom, q.perAcct)
+	full += acctFull
+	fullArgs = append(fullArgs, acctFullArgs...)
 	var out []claimed
 	err := q.db.InTx(ctx, func(tx *db.Tx) error {
 		// Rank each host's due rows among the oldest few (the window),
@@ -220,9 +252,11 @@ func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]cl
 		// out.
 		due := `state = ? AND next_attempt_at <= ? AND lease_until <= ?`
 		pick := `SELECT id FROM push_deliveries WHERE ` + due + ` AND id IN (
-			SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY host ORDER BY next_attempt_at, id) AS rn, host
-				FROM (SELECT id, host, next_attempt_at FROM push_deliveries WHERE ` + due + full + ` ORDER BY next_attempt_at, id LIMIT ?) w
-			) ranked WHERE rn <= ` + capSQL + `)
+			SELECT id FROM (SELECT id, host, account_id,
+					ROW_NUMBER() OVER (PARTITION BY host ORDER BY next_attempt_at, id) AS rn,
+					ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY next_attempt_at, id) AS arn
+				FROM (SELECT id, host, account_id, next_attempt_at FROM push_deliveries WHERE ` + due + full + ` ORDER BY next_attempt_at, id LIMIT ?) w
+			) ranked WHERE rn <= ` + capSQL + ` AND arn <= ` + acctCapSQL + `)
 			ORDER BY next_attempt_at, id LIMIT ?`
 		if tx.Dialect() == db.Postgres {
 			pick += ` FOR UPDATE SKIP LOCKED`
@@ -234,6 +268,7 @@ func (q *Queue) claim(ctx context.Context, limit int, room map[string]int) ([]cl
 		args = append(args, fullArgs...)
 		args = append(args, 4*q.workers)
 		args = append(args, capArgs...)
+		args = append(args, acctCapArgs...)
 		args = append(args, limit)
 		rows, err := tx.Query(ctx, `UPDATE push_deliveries SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id IN (`+pick+`)
 			RETURNING id, account_id, topic_arn, subscription_arn, endpoint, host, header_json, body, policy_json, attempts, next_attempt_at`, args...)

@@ -624,6 +624,11 @@ func (s *Store) apiSubscribe(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if (protocol == "http" || protocol == "https") && s.opts.CheckEndpoint != nil {
+		if err := s.opts.CheckEndpoint(c.ctx, endpoint); err != nil {
+			return nil, invalid("Invalid parameter: Endpoint Reason: this deployment does not deliver to loopback, private or link-local addresses: %s", err.Error())
+		}
+	}
 	var arn string
 	err = s.db.InTx(c.ctx, func(tx *db.Tx) error {
 		t, err := s.topicParam(c, tx, "TopicArn")

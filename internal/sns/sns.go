@@ -80,6 +80,11 @@ type Options struct {
 	// deliveries (Subscribe, Publish, Unsubscribe): e.g. the push queue's
 	// and the mail queue's wake-ups. PublishTx's caller wakes them itself.
 	Wake func()
+	// CheckEndpoint, when set, vets the endpoint of a new http/https
+	// subscription (netguard.CheckURL): an error refuses the Subscribe
+	// call with InvalidParameter. nil: every endpoint is taken. (The push
+	// queue's client checks each connection again.)
+	CheckEndpoint func(ctx context.Context, endpoint string) error
 	// KeyBits is the size of the RSA signing key made when the deployment
 	// has none; 0 means 2048. Tests may use a smaller one.
 	KeyBits int
