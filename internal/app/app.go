@@ -139,7 +139,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 			return nil, err
 		}
 	}
-	a.Queue, err = queue.New(queue.Options{DB: d, Notify: func() { a.kickDelivery(); a.kickPublisher() }})
+	a.Queue, err = queue.New(queue.Options{DB: d, Notify: a.kickDelivery})
 	if err != nil {
 		return nil, err
 	}
@@ -372,16 +372,6 @@ func (a *App) kick() {
 		n.Kick()
 	}
 	a.kickDelivery() // a change may have queued a verification mail
-}
-
-// kickPublisher wakes the outbox publisher (new events to publish).
-func (a *App) kickPublisher() {
-	a.mu.Lock()
-	p := a.publisher
-	a.mu.Unlock()
-	if p != nil {
-		p.Kick()
-	}
 }
 
 func (a *App) kickDelivery() {

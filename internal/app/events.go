@@ -37,8 +37,10 @@ import (
 // default; BatchGetMetricData answers for this long.
 const statsRetention = 93 * 24 * time.Hour
 
-// publishPoll is how often the publisher looks at the outbox when nothing
-// wakes it (new messages do; delivery outcomes and feedback wait for it).
+// publishPoll is how often the publisher looks at the outbox. Nothing
+// wakes it sooner: events are published in batches of what a poll finds
+// (a commit per message would contend with sending for the writer), at
+// most this long after the change that made them.
 const publishPoll = 250 * time.Millisecond
 
 // openEvents builds the stores of the event side: the push queue, the SNS

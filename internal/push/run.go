@@ -57,6 +57,11 @@ const (
 	handBack         // no attempt made: release, due at next
 )
 
+// claimCoalesce is how long Run waits, once a request has finished and
+// freed room, before it claims again: long enough for others to finish
+// too, short beside a notification's latency.
+const claimCoalesce = 10 * time.Millisecond
+
 // Run delivers due notifications until ctx ends, then waits for the
 // requests in flight (cut short by ctx: their rows are handed back) and
 // returns nil. Errors are logged, never fatal.
@@ -153,6 +158,15 @@ func (q *Queue) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-q.wake:
 		case <-onFree:
+			// Let more requests finish before the next claim: each claim
+			// is a write transaction, and one per finished request would
+			// cost a commit per notification under load.
+			coalesce := time.NewTimer(claimCoalesce)
+			select {
+			case <-ctx.Done():
+			case <-coalesce.C:
+			}
+			coalesce.Stop()
 		case <-timer.C:
 		}
 		if ctx.Err() != nil {
