@@ -112,6 +112,9 @@ type Queue struct {
 	accts map[string]int // requests in flight per account
 	busy  int            // requests in flight in all
 	rate  map[string]time.Time
+	// warned is when a failed attempt to each host was last logged
+	// (failedLogEvery).
+	warned map[string]time.Time
 }
 
 // New returns a Queue.
@@ -124,7 +127,8 @@ func New(o Options) (*Queue, error) {
 	}
 	q := &Queue{db: o.DB, now: o.Now, log: o.Logger, alive: o.Alive, sign: o.Sign, workers: o.Workers, perHost: o.PerHost,
 		perAcct: o.PerAccount, timeout: o.Timeout, lease: o.Lease, poll: o.Poll, jitter: o.Jitter,
-		wake: make(chan struct{}, 1), hosts: map[string]int{}, accts: map[string]int{}, rate: map[string]time.Time{}}
+		wake: make(chan struct{}, 1), hosts: map[string]int{}, accts: map[string]int{}, rate: map[string]time.Time{},
+		warned: map[string]time.Time{}}
 	if q.now == nil {
 		q.now = time.Now
 	}

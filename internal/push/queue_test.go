@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -735,6 +736,58 @@ func TestHungAccountIsolation(t *testing.T) {
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// lockedBuffer is a log sink for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestFailedAttemptsLogged: a failing endpoint shows in the log at its
+// first failed attempt, once a minute per host, with the error and
+// without the endpoint's password. Before, nothing was logged until a
+// notification was parked, about 15 hours later under the default policy:
+// a subscriber whose certificate Sesame did not trust never confirmed,
+// and the log said nothing.
+func TestFailedAttemptsLogged(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		sub := newSubscriber(t, func(*http.Request) int { return 503 })
+		var logs lockedBuffer
+		f := newFixture(t, d, push.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		url := strings.Replace(sub.srv.URL, "http://", "http://user:s3cret@", 1)
+		for _, id := range []string{"a", "b", "c"} {
+			f.add(t, f.q, notification(url, id, push.DefaultPolicy))
+		}
+		count := func() int { return strings.Count(logs.String(), "could not be delivered") }
+		f.runOnce(t, 3)
+		out := logs.String()
+		if count() != 1 || !strings.Contains(out, "HTTP 503") || !strings.Contains(out, "level=WARN") || strings.Contains(out, "s3cret") {
+			t.Fatalf("after the first failures, want one warning with the error and no password; log:\n%s", out)
+		}
+		f.clock.Advance(30 * time.Second)
+		f.runOnce(t, 3)
+		if count() != 1 {
+			t.Fatalf("failures within a minute of the last warning must not be logged again; log:\n%s", logs.String())
+		}
+		f.clock.Advance(31 * time.Second)
+		f.runOnce(t, 3)
+		if count() != 2 {
+			t.Fatalf("a minute later the host's failures are logged again; log:\n%s", logs.String())
 		}
 	})
 }

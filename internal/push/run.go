@@ -505,8 +505,10 @@ func (q *Queue) record(ctx context.Context, outs []outcome) {
 	now := q.now()
 	due := false
 	var lost []int64
+	var retrying []outcome
 	err := q.db.InTx(ctx, func(tx *db.Tx) error {
 		lost = lost[:0]
+		retrying = retrying[:0]
 		due = false
 		for _, o := range outs {
 			r := o.row
@@ -533,6 +535,10 @@ func (q *Queue) record(ctx context.Context, outs []outcome) {
 				if err == nil && state == stateParked {
 					q.log.Warn("parked a notification", "id", r.id, "account", r.accountID, "endpoint", redact(r.endpoint), "attempts", attempts, "status", o.status, "err", o.err)
 				}
+				if state == statePending {
+					o.row.attempts, o.next = attempts, next
+					retrying = append(retrying, o)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("push: record outcome of %d: %w", r.id, err)
@@ -551,6 +557,7 @@ func (q *Queue) record(ctx context.Context, outs []outcome) {
 	if len(lost) > 0 {
 		q.log.Warn("lease lost before an outcome was recorded: another worker holds these notifications now", "ids", lost)
 	}
+	q.logRetrying(now, retrying)
 	if due {
 		q.Kick()
 	}
@@ -561,4 +568,37 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// failedLogEvery is how often failed attempts to one host are logged: an
+// endpoint that is down (or whose certificate Sesame does not trust) shows
+// in the log within a minute, not only when its notifications are parked
+// hours later, and a backlog to it does not flood the log.
+const failedLogEvery = time.Minute
+
+// logRetrying logs the first of outs (attempts that failed and will be
+// retried) for each host not logged within failedLogEvery.
+func (q *Queue) logRetrying(now time.Time, outs []outcome) {
+	if len(outs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.warned) > 10000 {
+		for h, at := range q.warned {
+			if now.Sub(at) >= failedLogEvery {
+				delete(q.warned, h)
+			}
+		}
+	}
+	for _, o := range outs {
+		r := o.row
+		if at, ok := q.warned[r.host]; ok && now.Sub(at) < failedLogEvery {
+			continue
+		}
+		q.warned[r.host] = now
+		q.log.Warn("a notification could not be delivered; retrying (failures to this host are logged once a minute)",
+			"id", r.id, "account", r.accountID, "endpoint", redact(r.endpoint), "attempts", r.attempts,
+			"next_attempt", o.next.UTC().Format(time.RFC3339), "status", o.status, "err", o.err)
+	}
 }
