@@ -35,7 +35,8 @@ import (
 // identity's default configuration set has two event destinations, an
 // SNS topic with an HTTP subscriber on loopback (Send and Delivery
 // events) and a CloudWatch destination (Prometheus counters by
-// ses:from-domain): the cost of event publishing. It reports:
+// ses:from-domain): the cost of event publishing; =sns or =cloudwatch
+// attaches only that one. It reports:
 //
 //   - accepted/s: messages accepted by the API per second of sending;
 //   - delivered/s: messages arrived at the MX per second, from the first
@@ -61,7 +62,10 @@ func BenchmarkSendPath(b *testing.B) {
 	if v := os.Getenv("SESAME_BENCH_MAX_24H_SEND"); v != "" {
 		quota = strconv.Itoa(envInt(b, "SESAME_BENCH_MAX_24H_SEND", 0))
 	}
-	dests := os.Getenv("SESAME_BENCH_DESTINATIONS") == "1"
+	dests := os.Getenv("SESAME_BENCH_DESTINATIONS")
+	if dests != "" && dests != "1" && dests != "sns" && dests != "cloudwatch" {
+		b.Fatalf("SESAME_BENCH_DESTINATIONS=%q: want 1 (both), sns or cloudwatch", dests)
+	}
 	bin := binary(b)
 	eachStore(b, func(b *testing.B, st store) { benchSendPath(b, bin, st, n, conc, quota, dests) })
 }
@@ -83,20 +87,20 @@ func envInt(tb testing.TB, name string, def int) int {
 
 var benchBody = body(2750)
 
-func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string, dests bool) {
+func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string, dests string) {
 	zone := customerZone(b)
 	mx := newSink(b)
 	setUpAccount(b, bin, st, quota)
 	o := serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port}
-	if dests {
+	if dests != "" {
 		o.extra = []string{"--sns-allow-private-endpoints"} // the subscriber is on loopback
 	}
 	srv := startServer(b, bin, st, o)
 	c := v2Client(srv.api, conc)
 	verifyDomain(b, c, zone)
 	var sub *notificationSink
-	if dests {
-		sub = attachDestinations(b, srv, c)
+	if dests != "" {
+		sub = attachDestinations(b, srv, c, dests)
 	}
 
 	// Warm up: connections, caches, the database's first pages.
@@ -283,7 +287,7 @@ func (s *notificationSink) wait(tb testing.TB, n int) int {
 // subscriber on loopback, and to Prometheus (a CloudWatch destination by
 // ses:from-domain). It returns the subscriber once its subscription is
 // confirmed and the validation message has arrived.
-func attachDestinations(tb testing.TB, srv *server, c *sesv2.Client) *notificationSink {
+func attachDestinations(tb testing.TB, srv *server, c *sesv2.Client, kinds string) *notificationSink {
 	tb.Helper()
 	ctx := context.Background()
 	sub := &notificationSink{}
@@ -311,11 +315,18 @@ func attachDestinations(tb testing.TB, srv *server, c *sesv2.Client) *notificati
 		tb.Fatal(err)
 	}
 	types := []sesv2types.EventType{sesv2types.EventTypeSend, sesv2types.EventTypeDelivery}
-	for name, d := range map[string]*sesv2types.EventDestinationDefinition{
+	defs := map[string]*sesv2types.EventDestinationDefinition{
 		"sns": {Enabled: true, MatchingEventTypes: types, SnsDestination: &sesv2types.SnsDestination{TopicArn: topic.TopicArn}},
 		"cw": {Enabled: true, MatchingEventTypes: types, CloudWatchDestination: &sesv2types.CloudWatchDestination{DimensionConfigurations: []sesv2types.CloudWatchDimensionConfiguration{{
 			DimensionName: aws.String("ses:from-domain"), DimensionValueSource: sesv2types.DimensionValueSourceMessageTag, DefaultDimensionValue: aws.String(sendDomain)}}}},
-	} {
+	}
+	switch kinds {
+	case "sns":
+		delete(defs, "cw")
+	case "cloudwatch":
+		delete(defs, "sns")
+	}
+	for name, d := range defs {
 		if _, err := c.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
 			ConfigurationSetName: aws.String("bench"), EventDestinationName: aws.String(name), EventDestination: d}); err != nil {
 			tb.Fatal(err)
@@ -324,6 +335,9 @@ func attachDestinations(tb testing.TB, srv *server, c *sesv2.Client) *notificati
 	if _, err := c.PutEmailIdentityConfigurationSetAttributes(ctx, &sesv2.PutEmailIdentityConfigurationSetAttributesInput{
 		EmailIdentity: aws.String(sendDomain), ConfigurationSetName: aws.String("bench")}); err != nil {
 		tb.Fatal(err)
+	}
+	if kinds == "cloudwatch" {
+		return nil
 	}
 	sub.wait(tb, 1) // "Successfully validated SNS topic for Amazon SES event publishing."
 	sub.mu.Lock()
