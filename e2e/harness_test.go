@@ -194,7 +194,7 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 	args := append([]string{"serve",
 		"--api-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.apiPort)),
 		"--dns-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.dnsPort)),
-		"--api-tls-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb, false))),
+		"--api-tls-addr", "127.0.0.1:0", // any port: the SNS links use --public-url
 		"--public-url", fmt.Sprintf("http://127.0.0.1:%d", o.apiPort),
 		"--feedback-addr", "127.0.0.1:0",
 		"--region", region, "--service-domain", svcDomain,
