@@ -136,6 +136,26 @@ func (h *handler) sets() (*configset.Store, error) {
 	return h.configSets, nil
 }
 
+// namedSet returns the store and the path's ConfigurationSetName, and
+// decodes the body into in unless it is nil: the start of every operation
+// on one set.
+func (h *handler) namedSet(r *http.Request, in any) (*configset.Store, string, error) {
+	s, err := h.sets()
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := setName(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if in != nil {
+		if err := decodeBody(r, in); err != nil {
+			return nil, "", err
+		}
+	}
+	return s, name, nil
+}
+
 func setName(r *http.Request) (string, error) {
 	n := r.PathValue("ConfigurationSetName")
 	if n == "" {
@@ -198,11 +218,7 @@ func (h *handler) createConfigurationSet(r *http.Request, c sesapi.Caller) (any,
 
 // GetConfigurationSet: GET /v2/email/configuration-sets/{ConfigurationSetName}.
 func (h *handler) getConfigurationSet(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
+	s, name, err := h.namedSet(r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -294,11 +310,7 @@ func (h *handler) listConfigurationSets(r *http.Request, c sesapi.Caller, token 
 
 // DeleteConfigurationSet: DELETE /v2/email/configuration-sets/{ConfigurationSetName}.
 func (h *handler) deleteConfigurationSet(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
+	s, name, err := h.namedSet(r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -307,16 +319,9 @@ func (h *handler) deleteConfigurationSet(r *http.Request, c sesapi.Caller) (any,
 
 // PutConfigurationSetSendingOptions: PUT .../{ConfigurationSetName}/sending.
 func (h *handler) putSendingOptions(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
-	if err != nil {
-		return nil, err
-	}
 	var in sendingOptions
-	if err := decodeBody(r, &in); err != nil {
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	// SendingEnabled absent is false, as SES's model default.
@@ -325,16 +330,9 @@ func (h *handler) putSendingOptions(r *http.Request, c sesapi.Caller) (any, erro
 
 // PutConfigurationSetReputationOptions: PUT .../reputation-options.
 func (h *handler) putReputationOptions(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
-	if err != nil {
-		return nil, err
-	}
 	var in reputationOptions
-	if err := decodeBody(r, &in); err != nil {
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	return nil, setError(s.PutReputationOptions(r.Context(), c.AccountID, name, in.ReputationMetricsEnabled != nil && *in.ReputationMetricsEnabled))
@@ -343,16 +341,9 @@ func (h *handler) putReputationOptions(r *http.Request, c sesapi.Caller) (any, e
 // PutConfigurationSetSuppressionOptions: PUT .../suppression-options.
 // SuppressedReasons absent or empty: the set suppresses nothing.
 func (h *handler) putSuppressionOptions(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
-	if err != nil {
-		return nil, err
-	}
 	var in suppressionOptions
-	if err := decodeBody(r, &in); err != nil {
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkSuppressionOptions(&in); err != nil {
@@ -367,16 +358,9 @@ func (h *handler) putSuppressionOptions(r *http.Request, c sesapi.Caller) (any, 
 
 // PutConfigurationSetDeliveryOptions: PUT .../delivery-options.
 func (h *handler) putDeliveryOptions(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
-	if err != nil {
-		return nil, err
-	}
 	var in deliveryOptions
-	if err := decodeBody(r, &in); err != nil {
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	if err := checkDeliveryOptions(&in); err != nil {
@@ -474,16 +458,9 @@ type createEventDestinationInput struct {
 
 // CreateConfigurationSetEventDestination: POST .../event-destinations.
 func (h *handler) createEventDestination(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
-	if err != nil {
-		return nil, err
-	}
 	var in createEventDestinationInput
-	if err := decodeBody(r, &in); err != nil {
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	if in.EventDestination == nil {
@@ -498,18 +475,11 @@ func (h *handler) createEventDestination(r *http.Request, c sesapi.Caller) (any,
 
 // UpdateConfigurationSetEventDestination: PUT .../event-destinations/{EventDestinationName}.
 func (h *handler) updateEventDestination(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
-	if err != nil {
-		return nil, err
-	}
 	var in struct {
 		EventDestination *eventDestinationDefinition `json:"EventDestination"`
 	}
-	if err := decodeBody(r, &in); err != nil {
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
 		return nil, err
 	}
 	if in.EventDestination == nil {
@@ -524,11 +494,7 @@ func (h *handler) updateEventDestination(r *http.Request, c sesapi.Caller) (any,
 
 // DeleteConfigurationSetEventDestination: DELETE .../event-destinations/{EventDestinationName}.
 func (h *handler) deleteEventDestination(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
+	s, name, err := h.namedSet(r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -542,11 +508,7 @@ type getEventDestinationsOutput struct {
 }
 
 func (h *handler) getEventDestinations(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := setName(r)
+	s, name, err := h.namedSet(r, nil)
 	if err != nil {
 		return nil, err
 	}
