@@ -79,6 +79,20 @@ func setError(err error) error {
 	return err
 }
 
+// namedSet returns the store and the required ConfigurationSetName: the
+// start of every operation on one set.
+func (h *handler) namedSet(c *call) (*configset.Store, string, error) {
+	s, err := h.sets()
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := c.required("ConfigurationSetName")
+	if err != nil {
+		return nil, "", err
+	}
+	return s, name, nil
+}
+
 func (h *handler) sets() (*configset.Store, error) {
 	if h.configSets == nil {
 		return nil, errors.New("sesv1: configuration sets are not configured (Options.ConfigSets is nil)")
@@ -101,11 +115,7 @@ func (h *handler) createConfigurationSet(c *call) (any, error) {
 
 // DeleteConfigurationSet: ConfigurationSetName.
 func (h *handler) deleteConfigurationSet(c *call) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("ConfigurationSetName")
+	s, name, err := h.namedSet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -161,11 +171,7 @@ func (h *handler) updateConfigurationSetReputationMetricsEnabled(c *call) (any, 
 }
 
 func (h *handler) setFlag(c *call, set func(*configset.Store, context.Context, string, string, bool) error) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("ConfigurationSetName")
+	s, name, err := h.namedSet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +185,7 @@ func (h *handler) setFlag(c *call, set func(*configset.Store, context.Context, s
 // PutConfigurationSetDeliveryOptions: ConfigurationSetName,
 // DeliveryOptions.TlsPolicy (Require | Optional; absent: Optional).
 func (h *handler) putConfigurationSetDeliveryOptions(c *call) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("ConfigurationSetName")
+	s, name, err := h.namedSet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -248,11 +250,7 @@ type describeConfigurationSetResult struct {
 }
 
 func (h *handler) describeConfigurationSet(c *call) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("ConfigurationSetName")
+	s, name, err := h.namedSet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -398,11 +396,7 @@ func (h *handler) updateConfigurationSetEventDestination(c *call) (any, error) {
 }
 
 func (h *handler) writeDestination(c *call, write func(*configset.Store, context.Context, string, string, configset.Destination) error) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("ConfigurationSetName")
+	s, name, err := h.namedSet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -421,11 +415,7 @@ func (h *handler) writeDestination(c *call, write func(*configset.Store, context
 
 // DeleteConfigurationSetEventDestination: ConfigurationSetName, EventDestinationName.
 func (h *handler) deleteConfigurationSetEventDestination(c *call) (any, error) {
-	s, err := h.sets()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("ConfigurationSetName")
+	s, name, err := h.namedSet(c)
 	if err != nil {
 		return nil, err
 	}
