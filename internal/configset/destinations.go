@@ -120,20 +120,26 @@ func dedupe(types []string) []string {
 	return out
 }
 
+// prepare checks a destination before it is stored (its event types once
+// each, its shape, its SNS topic the account's) and encodes its columns.
+func (s *Store) prepare(ctx context.Context, accountID string, d *Destination) (types string, cw any, err error) {
+	d.MatchingEventTypes = dedupe(d.MatchingEventTypes)
+	if err := validateDestination(d); err != nil {
+		return "", nil, err
+	}
+	if err := s.checkTopic(ctx, accountID, d); err != nil {
+		return "", nil, err
+	}
+	return encodeDestination(d)
+}
+
 // CreateDestination adds an event destination to the account's set: an
 // unknown set is a *NotFoundError, a name in use an *ExistsError, the
 // 11th destination a *LimitError, a bad shape or an SNS topic the
 // account does not own an *InvalidError. After it is stored, an SNS
 // destination's topic gets SES's validation message (Options.Validated).
 func (s *Store) CreateDestination(ctx context.Context, accountID, set string, d Destination) error {
-	d.MatchingEventTypes = dedupe(d.MatchingEventTypes)
-	if err := validateDestination(&d); err != nil {
-		return err
-	}
-	if err := s.checkTopic(ctx, accountID, &d); err != nil {
-		return err
-	}
-	types, cw, err := encodeDestination(&d)
+	types, cw, err := s.prepare(ctx, accountID, &d)
 	if err != nil {
 		return err
 	}
@@ -185,14 +191,7 @@ func (s *Store) CreateDestination(ctx context.Context, accountID, set string, d 
 // (every member: the kind may change). Errors as CreateDestination's; an
 // unknown destination is a *NotFoundError naming it.
 func (s *Store) UpdateDestination(ctx context.Context, accountID, set string, d Destination) error {
-	d.MatchingEventTypes = dedupe(d.MatchingEventTypes)
-	if err := validateDestination(&d); err != nil {
-		return err
-	}
-	if err := s.checkTopic(ctx, accountID, &d); err != nil {
-		return err
-	}
-	types, cw, err := encodeDestination(&d)
+	types, cw, err := s.prepare(ctx, accountID, &d)
 	if err != nil {
 		return err
 	}
