@@ -15,6 +15,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/push"
+	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
 // The message types of SNS's HTTP/S protocol (x-amz-sns-message-type and
@@ -182,7 +183,7 @@ func (s *Store) publishTx(ctx context.Context, tx *db.Tx, accountID, topicARN, s
 	if err != nil {
 		return "", err
 	}
-	id := newUUID()
+	id := sesapi.NewRequestID()
 	ts := s.now().UTC().Format(timestampFormat)
 	for _, u := range subs {
 		msg, ok := messages[u.Protocol]
@@ -305,7 +306,7 @@ func (s *Store) confirmation(ctx context.Context, tx *db.Tx, t *topic, u *subscr
 		typ = TypeUnsubscribeConfirmation
 		msg = "You have chosen to deactivate subscription " + u.ARN + ".\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
 	}
-	id := newUUID()
+	id := sesapi.NewRequestID()
 	subURL := s.subscribeURL(t.ARN, token)
 	body := func(sign bool) ([]byte, error) {
 		fields, err := s.signed(sign, t.signatureVersion(), []field{{"Type", typ}, {"MessageId", id}, {"Token", token}, {"TopicArn", t.ARN},
