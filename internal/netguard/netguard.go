@@ -46,6 +46,12 @@ var special = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),      // site-local (deprecated)
 }
 
+// The IPv6 ranges that embed an IPv4 address.
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
+
 // Why says why ip may not be connected to ("" when it may): loopback,
 // private, link-local, multicast, unspecified or special-purpose. IPv4
 // addresses embedded in IPv6 ones (IPv4-mapped, NAT64 64:ff9b::/96, 6to4
@@ -55,9 +61,9 @@ func Why(ip netip.Addr) string {
 	if ip.Is6() {
 		b := ip.As16()
 		switch {
-		case netip.PrefixFrom(netip.MustParseAddr("64:ff9b::"), 96).Contains(ip):
+		case nat64.Contains(ip):
 			return Why(netip.AddrFrom4([4]byte(b[12:16])))
-		case netip.PrefixFrom(netip.MustParseAddr("2002::"), 16).Contains(ip):
+		case sixToFour.Contains(ip):
 			return Why(netip.AddrFrom4([4]byte(b[2:6])))
 		}
 	}

@@ -668,7 +668,7 @@ func (s *Store) apiSubscribe(c *call) (any, error) {
 				stored[k] = v
 			}
 		}
-		u := &subscription{ARN: t.ARN + ":" + newUUID(), TopicARN: t.ARN, AccountID: c.account, Protocol: protocol, Endpoint: endpoint, State: statePending, Attrs: stored}
+		u := &subscription{ARN: t.ARN + ":" + sesapi.NewRequestID(), TopicARN: t.ARN, AccountID: c.account, Protocol: protocol, Endpoint: endpoint, State: statePending, Attrs: stored}
 		if _, err := tx.Exec(c.ctx, `INSERT INTO sns_subscriptions (arn, topic_arn, account_id, protocol, endpoint, state, token_hash, token_expires, authenticated, attributes, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?, ?)`, u.ARN, u.TopicARN, u.AccountID, u.Protocol, u.Endpoint, u.State, false, marshalAttrs(stored), db.Millis(s.now())); err != nil {
 			return fmt.Errorf("sns: subscribe: %w", err)

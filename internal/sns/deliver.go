@@ -15,6 +15,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/push"
+	"github.com/sesame-email/sesame/internal/sesapi"
 )
 
 // The message types of SNS's HTTP/S protocol (x-amz-sns-message-type and
@@ -182,7 +183,7 @@ func (s *Store) publishTx(ctx context.Context, tx *db.Tx, accountID, topicARN, s
 	if err != nil {
 		return "", err
 	}
-	id := newUUID()
+	id := sesapi.NewRequestID()
 	ts := s.now().UTC().Format(timestampFormat)
 	for _, u := range subs {
 		msg, ok := messages[u.Protocol]
@@ -251,11 +252,10 @@ func (s *Store) notify(ctx context.Context, tx *db.Tx, t *topic, u *subscription
 	return fmt.Errorf("sns: subscription %s has protocol %q", u.ARN, u.Protocol)
 }
 
-// headers are an HTTP/S delivery's headers.
+// headers are an HTTP/S delivery's headers but Content-Type, which push
+// sets from the delivery policy.
 func (s *Store) headers(t *topic, u *subscription, typ, id string, withSub bool) http.Header {
-	e := effective(t.Attrs["DeliveryPolicy"], u.Attrs["DeliveryPolicy"])
 	h := http.Header{}
-	h.Set("Content-Type", *e.RequestPolicy.HeaderContentType)
 	h.Set("User-Agent", UserAgent)
 	h.Set("x-amz-sns-message-type", typ)
 	h.Set("x-amz-sns-message-id", id)
@@ -269,14 +269,17 @@ func (s *Store) headers(t *topic, u *subscription, typ, id string, withSub bool)
 var errNoPush = errors.New("sns: no push queue: cannot deliver to http/https subscriptions")
 var errNoMail = errors.New("sns: no system mail: cannot deliver to email subscriptions")
 
-// push queues an HTTP/S delivery; sign: the body is to be completed by
-// Sign before each POST.
+// push queues an HTTP/S delivery under the subscription's effective
+// delivery policy (its retries, and h's Content-Type); sign: the body is
+// to be completed by Sign before each POST.
 func (s *Store) push(ctx context.Context, tx *db.Tx, t *topic, u *subscription, h http.Header, body []byte, sign bool) error {
 	if s.opts.Push == nil {
 		return errNoPush
 	}
+	e := effective(t.Attrs["DeliveryPolicy"], u.Attrs["DeliveryPolicy"])
+	h.Set("Content-Type", *e.RequestPolicy.HeaderContentType)
 	d := push.Delivery{AccountID: t.AccountID, TopicARN: t.ARN, SubscriptionARN: u.ARN, Endpoint: u.Endpoint, Header: h, Body: body, Sign: sign,
-		Policy: effective(t.Attrs["DeliveryPolicy"], u.Attrs["DeliveryPolicy"]).pushPolicy()}
+		Policy: e.pushPolicy()}
 	if u.State == stateDeleted {
 		d.SubscriptionARN = "" // the UnsubscribeConfirmation goes out after the subscription
 	}
@@ -305,7 +308,7 @@ func (s *Store) confirmation(ctx context.Context, tx *db.Tx, t *topic, u *subscr
 		typ = TypeUnsubscribeConfirmation
 		msg = "You have chosen to deactivate subscription " + u.ARN + ".\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
 	}
-	id := newUUID()
+	id := sesapi.NewRequestID()
 	subURL := s.subscribeURL(t.ARN, token)
 	body := func(sign bool) ([]byte, error) {
 		fields, err := s.signed(sign, t.signatureVersion(), []field{{"Type", typ}, {"MessageId", id}, {"Token", token}, {"TopicArn", t.ARN},

@@ -199,9 +199,6 @@ type IdentityTopic struct {
 	HeadersEnabled bool
 }
 
-// NotificationTypes are SES's identity notification types.
-var NotificationTypes = []string{"Bounce", "Complaint", "Delivery"}
-
 // IdentityTopics returns an identity's notification topics by
 // notification type ("Bounce", "Complaint", "Delivery"); the identity is
 // named as stored (lower-case domain). Types with nothing set are absent.
