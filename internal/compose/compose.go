@@ -298,34 +298,44 @@ func ValidateTags(field string, tags []Tag) error {
 		return tooManyTags(field, len(tags))
 	}
 	for i, t := range tags {
-		nf, vf := fmt.Sprintf("%s[%d].Name", field, i), fmt.Sprintf("%s[%d].Value", field, i)
-		switch {
-		case hasCRLF(t.Name):
-			return invalid(nf, "Tag name must not contain CR or LF.")
-		case t.Name == "":
-			return invalid(nf, "The tag name must be specified.")
-		case len(t.Name) > MaxTagLength:
-			return invalid(nf, "Tag name cannot exceed %d characters.", MaxTagLength)
-		case !onlyTagChars(t.Name, ""):
-			return invalid(nf, "Invalid tag name %s: only alphanumeric ASCII characters, '_',  '-' are allowed.", t.Name)
-		case hasCRLF(t.Value):
-			return invalid(vf, "Tag value must not contain CR or LF.")
-		case t.Value == "":
-			return invalid(vf, "The tag value must be specified.")
-		case len(t.Value) > MaxTagLength:
-			return invalid(vf, "Tag value cannot exceed %d characters.", MaxTagLength)
-		case !onlyTagChars(t.Value, ".@"):
-			return invalid(vf, "Invalid tag value %s: only alphanumeric ASCII characters, '_',  '-' , '.', '@' are allowed.", t.Value)
+		// The fields' names are made only for an error: this runs on every
+		// send.
+		if part, msg := tagProblem(t); msg != "" {
+			return invalid(fmt.Sprintf("%s[%d].%s", field, i, part), "%s", msg)
 		}
 		// At most MaxTags: comparing with those before costs less than a
 		// map on every send.
 		for j := range tags[:i] {
 			if tags[j].Name == t.Name {
-				return invalid(nf, "%s gives the tag name %s more than once (%s[%d] and %s[%d]); each name may be given once.", field, t.Name, field, j, field, i)
+				return invalid(fmt.Sprintf("%s[%d].Name", field, i), "%s gives the tag name %s more than once (%s[%d] and %s[%d]); each name may be given once.", field, t.Name, field, j, field, i)
 			}
 		}
 	}
 	return nil
+}
+
+// tagProblem returns the rule tag t breaks, if any, and the part at fault
+// ("Name" or "Value"); msg is "" when t is valid.
+func tagProblem(t Tag) (part, msg string) {
+	switch {
+	case hasCRLF(t.Name):
+		return "Name", "Tag name must not contain CR or LF."
+	case t.Name == "":
+		return "Name", "The tag name must be specified."
+	case len(t.Name) > MaxTagLength:
+		return "Name", fmt.Sprintf("Tag name cannot exceed %d characters.", MaxTagLength)
+	case !onlyTagChars(t.Name, ""):
+		return "Name", fmt.Sprintf("Invalid tag name %s: only alphanumeric ASCII characters, '_',  '-' are allowed.", t.Name)
+	case hasCRLF(t.Value):
+		return "Value", "Tag value must not contain CR or LF."
+	case t.Value == "":
+		return "Value", "The tag value must be specified."
+	case len(t.Value) > MaxTagLength:
+		return "Value", fmt.Sprintf("Tag value cannot exceed %d characters.", MaxTagLength)
+	case !onlyTagChars(t.Value, ".@"):
+		return "Value", fmt.Sprintf("Invalid tag value %s: only alphanumeric ASCII characters, '_',  '-' , '.', '@' are allowed.", t.Value)
+	}
+	return "", ""
 }
 
 func tooManyTags(field string, n int) error {
