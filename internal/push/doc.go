@@ -63,10 +63,9 @@
 // a night's outage): 100 retries, the first 12 in an exponential backoff
 // from 1 second to 10 minutes (1, 1.8, 3.2, 5.7 s ... 10 min; about 23
 // minutes in all), then 88 retries 10 minutes apart: about 15 hours, like
-// SES's 14-hour retry window for mail. ParsePolicy reads SNS's
-// DeliveryPolicy attribute with SNS's bounds, including its one-hour
-// limit on the whole retry schedule, so a policy set through the SNS API
-// means what it means on AWS.
+// SES's 14-hour retry window for mail. A policy set through the SNS API
+// (its DeliveryPolicy attribute) is read, with SNS's bounds, by the SNS
+// service (internal/sns), which hands the queue the resulting Policy.
 //
 // # Isolation
 //

@@ -20,9 +20,8 @@ import (
 //	{"healthyRetryPolicy": {...}, "throttlePolicy": {...}, "requestPolicy": {...}}
 //
 // A subscription's policy wins over its topic's unless the topic says
-// disableSubscriptionOverrides. (push.ParsePolicy reads the same JSON;
-// this package keeps its own reading so that it compiles alone, and
-// because it also needs the request policy's content type.)
+// disableSubscriptionOverrides. The result is a push.Policy (retries)
+// and the request policy's content type.
 
 // retryPolicy is a healthyRetryPolicy; pointers tell absent from zero.
 type retryPolicy struct {
