@@ -144,27 +144,13 @@ func (s *Store) CreateDestination(ctx context.Context, accountID, set string, d 
 		return err
 	}
 	err = s.update(ctx, accountID, set, func(tx *db.Tx, _ *Set) error {
-		var n int64
-		var exists bool
-		rows, err := tx.Query(ctx, `SELECT name FROM event_destinations WHERE account_id = ? AND configuration_set = ?`, accountID, set)
+		var n, exists int64
+		err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN name = ? THEN 1 ELSE 0 END), 0) FROM event_destinations
+			WHERE account_id = ? AND configuration_set = ?`, d.Name, accountID, set).Scan(&n, &exists)
 		if err != nil {
 			return fmt.Errorf("configset: destinations of %s: %w", set, err)
 		}
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				rows.Close()
-				return fmt.Errorf("configset: destinations of %s: %w", set, err)
-			}
-			n++
-			exists = exists || name == d.Name
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("configset: destinations of %s: %w", set, err)
-		}
-		if exists {
+		if exists > 0 {
 			return &ExistsError{Set: set, Destination: d.Name}
 		}
 		if n >= MaxDestinations {

@@ -204,24 +204,22 @@ func GetIn(ctx context.Context, q db.Querier, accountID, name string) (*Set, err
 }
 
 func get(ctx context.Context, q db.Querier, accountID, name string) (*Set, error) {
-	st, err := scanSet(q.QueryRow(ctx, `SELECT `+setColumns+` FROM configuration_sets WHERE account_id = ? AND name = ?`, accountID, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &NotFoundError{Set: name}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("configset: read %s: %w", name, err)
-	}
-	return st, nil
+	return read(ctx, q, "", accountID, name)
 }
 
 // getForUpdate reads a set inside tx, locking its row on PostgreSQL
 // (SQLite's write transactions exclude each other already).
 func getForUpdate(ctx context.Context, tx *db.Tx, accountID, name string) (*Set, error) {
-	q := `SELECT ` + setColumns + ` FROM configuration_sets WHERE account_id = ? AND name = ?`
+	lock := ""
 	if tx.Dialect() == db.Postgres {
-		q += ` FOR UPDATE`
+		lock = ` FOR UPDATE`
 	}
-	st, err := scanSet(tx.QueryRow(ctx, q, accountID, name))
+	return read(ctx, tx, lock, accountID, name)
+}
+
+// read reads one set through q, the query ending with suffix.
+func read(ctx context.Context, q db.Querier, suffix, accountID, name string) (*Set, error) {
+	st, err := scanSet(q.QueryRow(ctx, `SELECT `+setColumns+` FROM configuration_sets WHERE account_id = ? AND name = ?`+suffix, accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &NotFoundError{Set: name}
 	}

@@ -347,6 +347,10 @@ func TestDestinations(t *testing.T) {
 		if err := f.s.CreateDestination(f.ctx, f.a, "cs", configset.Destination{Name: "eleventh", MatchingEventTypes: []string{"SEND"}, CloudWatch: dims(1)}); !errors.Is(err, configset.ErrLimitExceeded) {
 			t.Fatalf("11th destination: %v", err)
 		}
+		// A full set: a name in use is still "exists", not "limit".
+		if err := f.s.CreateDestination(f.ctx, f.a, "cs", configset.Destination{Name: "d2", MatchingEventTypes: []string{"SEND"}, CloudWatch: dims(1)}); !errors.Is(err, configset.ErrAlreadyExists) {
+			t.Fatalf("a name in use in a full set: %v", err)
+		}
 
 		// Delete the destination, then the set with its destinations.
 		if err := f.s.DeleteDestination(f.ctx, f.a, "cs", "d2"); err != nil {

@@ -244,7 +244,7 @@ func (m *Metrics) Event(e *event.Event) {
 		m.rejects.WithLabelValues(account, domain).Inc()
 	case event.Delivery:
 		if d := e.Delivery; d != nil {
-			n := max(len(d.Recipients), 1)
+			n := eventCount(e)
 			m.deliveries.WithLabelValues(account, domain).Add(float64(n))
 			if !e.Mail.Timestamp.IsZero() && !d.Timestamp.IsZero() {
 				s := max(d.Timestamp.Sub(e.Mail.Timestamp).Seconds(), 0)
@@ -255,15 +255,15 @@ func (m *Metrics) Event(e *event.Event) {
 		}
 	case event.Bounce:
 		if d := e.Bounce; d != nil {
-			m.bounces.WithLabelValues(account, domain, labelValue(d.BounceType)).Add(float64(max(len(d.BouncedRecipients), 1)))
+			m.bounces.WithLabelValues(account, domain, labelValue(d.BounceType)).Add(float64(eventCount(e)))
 		}
 	case event.Complaint:
 		if d := e.Complaint; d != nil {
-			m.complaints.WithLabelValues(account, domain).Add(float64(max(len(d.ComplainedRecipients), 1)))
+			m.complaints.WithLabelValues(account, domain).Add(float64(eventCount(e)))
 		}
 	case event.DeliveryDelay:
 		if d := e.DeliveryDelay; d != nil {
-			m.delays.WithLabelValues(account, domain).Add(float64(max(len(d.DelayedRecipients), 1)))
+			m.delays.WithLabelValues(account, domain).Add(float64(eventCount(e)))
 		}
 	}
 }
