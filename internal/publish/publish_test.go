@@ -1,7 +1,6 @@
 package publish_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/publish"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 const (
@@ -39,7 +39,7 @@ var errGone = errors.New("sns: topic not found")
 // transaction, so a rolled-back batch leaves nothing behind.
 type env struct {
 	d   *db.DB
-	log *lockedBuffer
+	log *testkit.LogBuffer
 
 	mu        sync.Mutex
 	dests     map[[2]string][]configset.Destination
@@ -66,7 +66,7 @@ func newEnv(t testing.TB, d *db.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{d: d, log: &lockedBuffer{}, dests: map[[2]string][]configset.Destination{}, topics: map[[2]string]map[string]publish.IdentityTopic{},
+	return &env{d: d, log: &testkit.LogBuffer{}, dests: map[[2]string][]configset.Destination{}, topics: map[[2]string]map[string]publish.IdentityTopic{},
 		gone: map[string]bool{}, failAt: map[int]error{}, failures: map[string]int{},
 		now: t0.Add(time.Hour), poison: map[string]error{}}
 }
@@ -757,22 +757,4 @@ func TestSourceIdentity(t *testing.T) {
 			t.Errorf("SourceIdentity(%q) = %q, %q, %v", c.arn, a, i, ok)
 		}
 	}
-}
-
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -740,24 +740,6 @@ func TestHungAccountIsolation(t *testing.T) {
 	})
 }
 
-// lockedBuffer is a log sink for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFailedAttemptsLogged: a failing endpoint shows in the log at its
 // first failed attempt, once a minute per host, with the error and
 // without the endpoint's password. Before, nothing was logged until a
@@ -767,7 +749,7 @@ func (l *lockedBuffer) String() string {
 func TestFailedAttemptsLogged(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		sub := newSubscriber(t, func(*http.Request) int { return 503 })
-		var logs lockedBuffer
+		var logs testkit.LogBuffer
 		f := newFixture(t, d, push.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		url := strings.Replace(sub.srv.URL, "http://", "http://user:s3cret@", 1)
 		for _, id := range []string{"a", "b", "c"} {
