@@ -180,29 +180,35 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ind bytes.Buffer
-			if err := json.Indent(&ind, got, "", "  "); err != nil {
-				t.Fatalf("MarshalJSON wrote invalid JSON: %v\n%s", err, got)
-			}
-			ind.WriteByte('\n')
-			path := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, ind.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), ind.String()); diff != "" {
-				t.Errorf("%s differs (-want +got):\n%s", path, diff)
-			}
+			checkGolden(t, filepath.Join("testdata", "golden", name+".json"), "MarshalJSON", got)
 		})
+	}
+}
+
+// checkGolden compares got, indented, with the golden file at path (with
+// -update, writes it); what names the code that wrote got.
+func checkGolden(t *testing.T, path, what string, got []byte) {
+	t.Helper()
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, got, "", "  "); err != nil {
+		t.Fatalf("%s wrote invalid JSON: %v\n%s", what, err, got)
+	}
+	ind.WriteByte('\n')
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, ind.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), ind.String()); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", path, diff)
 	}
 }
 

@@ -3,12 +3,9 @@ package event_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/sesame-email/sesame/internal/event"
 )
@@ -47,28 +44,7 @@ func TestNotificationGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ind bytes.Buffer
-			if err := json.Indent(&ind, got, "", "  "); err != nil {
-				t.Fatalf("NotificationJSON wrote invalid JSON: %v\n%s", err, got)
-			}
-			ind.WriteByte('\n')
-			path := filepath.Join("testdata", "notification", name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, ind.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), ind.String()); diff != "" {
-				t.Errorf("%s differs (-want +got):\n%s", path, diff)
-			}
+			checkGolden(t, filepath.Join("testdata", "notification", name+".json"), "NotificationJSON", got)
 		})
 	}
 }
