@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +18,7 @@ import (
 var ErrBusy = errors.New("feedback: too many report bytes held; try again later")
 
 // heldBudget bounds the report bytes the feedback MX holds in memory:
-// across all its connections, and from one client network (clientNetwork)
+// across all its connections, and from one client network (smtpserve.ClientNetwork)
 // at most perNet of them, so that a few stalled senders cannot take all
 // of it.
 type heldBudget struct {
@@ -93,26 +92,6 @@ func (h *holder) close() {
 	if h.n.users--; h.n.users == 0 {
 		delete(h.b.nets, h.network)
 	}
-}
-
-// clientNetwork is the network a client address is counted in, for the
-// held bytes and the connections per client: its IPv4 /24 or IPv6 /64
-// (one sender usually has the whole of either).
-func clientNetwork(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	bits := 64
-	if a.Is4() {
-		bits = 24
-	}
-	p, err := a.WithZone("").Prefix(bits)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }
 
 // reserveStep is how a report's reservation grows: by what its prefix

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -19,6 +18,7 @@ import (
 	"github.com/sesame-email/sesame/internal/bounce"
 	"github.com/sesame-email/sesame/internal/origin"
 	"github.com/sesame-email/sesame/internal/queue"
+	"github.com/sesame-email/sesame/internal/smtpserve"
 )
 
 // Defaults of ServerOptions.
@@ -165,7 +165,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// with it (Logout, which go-smtp calls when the connection
 		// closes, also on the server's shutdown), or at MaxSession.
 		sctx, cancel := context.WithTimeout(ctx, s.opts.MaxSession)
-		return &session{s: s, ctx: sctx, cancel: cancel, conn: c, remote: remoteIP(c.Conn())}, nil
+		return &session{s: s, ctx: sctx, cancel: cancel, conn: c, remote: smtpserve.RemoteIP(c.Conn())}, nil
 	}))
 	srv.Domain = s.opts.Hostname
 	srv.TLSConfig = s.opts.TLSConfig
@@ -173,25 +173,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.MaxRecipients = s.opts.MaxRecipients
 	srv.ReadTimeout = s.opts.Timeout
 	srv.WriteTimeout = s.opts.Timeout
-	srv.ErrorLog = slogLogger{s.log}
-	var once sync.Once
-	stop := func() { once.Do(func() { srv.Close() }) }
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			stop()
-		case <-done:
-		}
-	}()
-	lln := newLimitListener(ln, s.opts.MaxConns, s.opts.MaxConnsPerIP, s.opts.MaxSession)
-	err := srv.Serve(lln)
-	stop()
-	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
-		return nil
-	}
-	return err
+	srv.ErrorLog = smtpserve.Logger(s.log, "feedback-smtp")
+	lln := smtpserve.Limit(ln, smtpserve.Limits{Max: s.opts.MaxConns, PerNetwork: s.opts.MaxConnsPerIP, Session: s.opts.MaxSession})
+	return smtpserve.Serve(ctx, srv, lln)
 }
 
 // session is one SMTP transaction at a time on one connection.
@@ -272,8 +256,8 @@ func (x *session) Data(r io.Reader) error {
 		pr.CloseWithError(io.ErrClosedPipe) // should it not have read to the end, writes fail rather than block
 		dkimc <- dkimResult{res, err}
 	}()
-	idle := &idleReader{r: r, c: x.conn.Conn(), idle: s.opts.DataIdle, end: time.Now().Add(s.opts.Timeout)}
-	rc, err := receive(x.ctx, idle, s.opts.MaxPrefixBytes, s.budget.open(clientNetwork(x.remote)), pw)
+	idle := &smtpserve.IdleReader{R: r, C: x.conn.Conn(), Idle: s.opts.DataIdle, End: time.Now().Add(s.opts.Timeout)}
+	rc, err := receive(x.ctx, idle, s.opts.MaxPrefixBytes, s.budget.open(smtpserve.ClientNetwork(x.remote)), pw)
 	pw.CloseWithError(err)
 	dk := <-dkimc
 	if err != nil {
@@ -282,7 +266,7 @@ func (x *session) Data(r io.Reader) error {
 		switch {
 		case errors.As(err, &se):
 			return se // go-smtp's ErrDataTooLarge: 552
-		case idle.timedOut:
+		case idle.TimedOut:
 			// The sender stopped sending: hang up rather than wait for
 			// the rest of a DATA that may never come.
 			x.conn.Close()
@@ -326,51 +310,4 @@ func (x *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "temporary DNS failure; try again later"}
 	}
 	return nil
-}
-
-// idleReader reads a message's DATA, giving each read at most idle (and
-// the whole at most until end) before the connection's read fails.
-type idleReader struct {
-	r        io.Reader
-	c        net.Conn
-	idle     time.Duration
-	end      time.Time
-	timedOut bool // a read failed for the deadline
-}
-
-func (i *idleReader) Read(p []byte) (int, error) {
-	if i.c != nil {
-		d := time.Now().Add(i.idle) // network deadlines are on real time
-		if d.After(i.end) {
-			d = i.end
-		}
-		i.c.SetReadDeadline(d)
-	}
-	n, err := i.r.Read(p)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		i.timedOut = true
-	}
-	return n, err
-}
-
-func remoteIP(c net.Conn) string {
-	if c == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-	if err != nil {
-		return c.RemoteAddr().String()
-	}
-	return host
-}
-
-// slogLogger is go-smtp's Logger on slog.
-type slogLogger struct{ l *slog.Logger }
-
-func (l slogLogger) Printf(format string, v ...any) {
-	l.l.Warn(strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "feedback-smtp")
-}
-func (l slogLogger) Println(v ...any) {
-	l.l.Warn(strings.TrimSpace(fmt.Sprintln(v...)), "component", "feedback-smtp")
 }
