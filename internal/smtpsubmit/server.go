@@ -1,0 +1,380 @@
+package smtpsubmit
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/send"
+	"github.com/sesame-email/sesame/internal/sigv4"
+	"github.com/sesame-email/sesame/internal/smtpserve"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxMessageBytes = send.MaxSizeV2 // SES's SMTP limit: 40 MB
+	DefaultMaxRecipients   = 1000
+	DefaultMaxConns        = 500
+	DefaultMaxConnsPerIP   = 50 // per client network: an IPv4 /24, an IPv6 /64
+	DefaultMaxSession      = time.Hour
+	DefaultTimeout         = 5 * time.Minute  // RFC 5321 §4.5.3.2: 5 minutes for a command
+	DefaultDataTimeout     = 10 * time.Minute // a whole DATA: 40 MB at 70 KB/s
+	DefaultDataIdle        = time.Minute      // a DATA stream that sends nothing
+	DefaultAuthDelayAfter  = 3
+	DefaultAuthBlockAfter  = 10
+	DefaultAuthDelay       = time.Second
+	DefaultAuthBlock       = 15 * time.Minute
+)
+
+// Submitter is the admission door (send.Sender).
+type Submitter interface {
+	Submit(ctx context.Context, r send.Request) (send.Result, error)
+}
+
+// Options configures a Server.
+type Options struct {
+	// Sender takes every message; required.
+	Sender Submitter
+	// Secret returns an access key's secret and account
+	// (account.Store.Secret); an unknown key is an error matching
+	// account.ErrUnknownKey. Required.
+	Secret func(ctx context.Context, accessKeyID string) (secret, accountID string, err error)
+	// Region is the deployment's region, which SMTP passwords are derived
+	// for; required.
+	Region string
+	// Hostname is the name in the greeting; required.
+	Hostname string
+	// TLSConfig serves STARTTLS and implicit TLS; required.
+	TLSConfig *tls.Config
+	// MaxMessageBytes bounds a message (552 beyond it); 0:
+	// DefaultMaxMessageBytes.
+	MaxMessageBytes int64
+	// MaxRecipients bounds RCPT commands per message (452 beyond); 0:
+	// DefaultMaxRecipients.
+	MaxRecipients int
+	// MaxConns and MaxConnsPerIP bound open connections, in all and per
+	// client network; 0: DefaultMaxConns, DefaultMaxConnsPerIP.
+	MaxConns, MaxConnsPerIP int
+	// MaxSession bounds a connection's whole life; 0: DefaultMaxSession.
+	MaxSession time.Duration
+	// Timeout bounds each command's read and each reply's write; 0:
+	// DefaultTimeout.
+	Timeout time.Duration
+	// DataTimeout bounds a whole DATA, DataIdle each read of it; 0:
+	// DefaultDataTimeout, DefaultDataIdle.
+	DataTimeout, DataIdle time.Duration
+	// Failed AUTH attempts from one client address (see the package doc):
+	// AuthDelayAfter failures start the delays of AuthDelay, AuthBlockAfter
+	// refuse the address for AuthBlock. 0: the defaults.
+	AuthDelayAfter, AuthBlockAfter int
+	AuthDelay, AuthBlock           time.Duration
+	Logger                         *slog.Logger     // nil: discard
+	Now                            func() time.Time // nil: time.Now
+}
+
+// Server is the SMTP submission server. Serve may be called for several
+// listeners; they share the limits on failed AUTH attempts.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	guard *authGuard
+}
+
+// New returns a Server.
+func New(opts Options) (*Server, error) {
+	switch {
+	case opts.Sender == nil || opts.Secret == nil || opts.Region == "" || opts.Hostname == "" || opts.TLSConfig == nil:
+		return nil, errors.New("smtpsubmit: Sender, Secret, Region, Hostname and TLSConfig are required")
+	case opts.MaxMessageBytes < 0 || opts.MaxRecipients < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 ||
+		opts.Timeout < 0 || opts.DataTimeout < 0 || opts.DataIdle < 0 || opts.AuthDelayAfter < 0 || opts.AuthBlockAfter < 0 ||
+		opts.AuthDelay < 0 || opts.AuthBlock < 0:
+		return nil, errors.New("smtpsubmit: limits must not be negative")
+	}
+	o := opts
+	o.MaxMessageBytes = cmp.Or(o.MaxMessageBytes, DefaultMaxMessageBytes)
+	o.MaxRecipients = cmp.Or(o.MaxRecipients, DefaultMaxRecipients)
+	o.MaxConns = cmp.Or(o.MaxConns, DefaultMaxConns)
+	o.MaxConnsPerIP = cmp.Or(o.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	o.MaxSession = cmp.Or(o.MaxSession, DefaultMaxSession)
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.DataTimeout = cmp.Or(o.DataTimeout, DefaultDataTimeout)
+	o.DataIdle = cmp.Or(o.DataIdle, DefaultDataIdle)
+	o.AuthDelayAfter = cmp.Or(o.AuthDelayAfter, DefaultAuthDelayAfter)
+	o.AuthBlockAfter = cmp.Or(o.AuthBlockAfter, DefaultAuthBlockAfter)
+	o.AuthDelay = cmp.Or(o.AuthDelay, DefaultAuthDelay)
+	o.AuthBlock = cmp.Or(o.AuthBlock, DefaultAuthBlock)
+	if o.AuthBlockAfter < o.AuthDelayAfter {
+		return nil, errors.New("smtpsubmit: AuthBlockAfter must not be below AuthDelayAfter")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{opts: o, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.guard = newAuthGuard(o.Now, o.AuthDelayAfter, o.AuthBlockAfter, o.AuthDelay, o.AuthBlock)
+	return s, nil
+}
+
+// Serve answers SMTP on ln until ctx ends, then closes ln and every open
+// connection. With implicitTLS, every connection starts with a TLS
+// handshake (port 465 style); without, STARTTLS is offered (port 587
+// style).
+func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		// go-smtp's sessions have no context: each gets one that ends
+		// with it (Logout, also at STARTTLS and at the server's
+		// shutdown).
+		sctx, cancel := context.WithCancel(ctx)
+		return &session{s: s, ctx: sctx, cancel: cancel, conn: c, remote: smtpserve.RemoteIP(c.Conn())}, nil
+	}))
+	srv.Domain = s.opts.Hostname
+	srv.TLSConfig = s.opts.TLSConfig
+	// go-smtp would answer AUTH before TLS with its own 523; the session
+	// answers it with SES's 530 (and offers no mechanism before TLS).
+	srv.AllowInsecureAuth = true
+	srv.MaxMessageBytes = s.opts.MaxMessageBytes
+	srv.MaxRecipients = s.opts.MaxRecipients
+	srv.ReadTimeout = s.opts.Timeout
+	srv.WriteTimeout = s.opts.Timeout
+	srv.ErrorLog = smtpserve.Logger(s.log, "smtp")
+	lln := smtpserve.Limit(ln, smtpserve.Limits{Max: s.opts.MaxConns, PerNetwork: s.opts.MaxConnsPerIP, Session: s.opts.MaxSession,
+		Refuse: s.guard.refuseConn})
+	if implicitTLS {
+		lln = tls.NewListener(lln, s.opts.TLSConfig)
+	}
+	return smtpserve.Serve(ctx, srv, lln)
+}
+
+// The replies of the package doc.
+var (
+	errStartTLS     = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first"}
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errBadAuth      = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication Credentials Invalid"}
+	errAuthTemp     = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure; try again later"}
+	errTemporary    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem; try again later"}
+	errUnknownMech  = &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "Unrecognized authentication type; use PLAIN or LOGIN"}
+)
+
+// session is one SMTP session on one connection (a new one after
+// STARTTLS).
+type session struct {
+	s      *Server
+	ctx    context.Context // ends with the session
+	cancel context.CancelFunc
+	conn   *smtp.Conn
+	remote string
+
+	keyID, accountID string // once authenticated
+	password         string // the password that authenticated
+	from             string
+	rcpts            []string
+}
+
+func (x *session) Reset()        { x.from, x.rcpts = "", nil }
+func (x *session) Logout() error { x.cancel(); return nil }
+
+func (x *session) tls() bool {
+	_, ok := x.conn.TLSConnectionState()
+	return ok
+}
+
+// AuthMechanisms offers PLAIN and LOGIN, once the connection is
+// encrypted.
+func (x *session) AuthMechanisms() []string {
+	if !x.tls() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth starts an AUTH exchange: refused before TLS, delayed or refused
+// for an address with failures, then PLAIN or LOGIN checked by login.
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	if !x.tls() {
+		return nil, errStartTLS
+	}
+	if err := x.s.guard.wait(x.ctx, x.remote); err != nil {
+		return nil, err
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && identity != user {
+				return x.fail(user, "the authorization identity is not the user")
+			}
+			return x.login(user, pass)
+		}), nil
+	case sasl.Login:
+		return &loginServer{auth: x.login}, nil
+	}
+	return nil, errUnknownMech
+}
+
+// login checks an access key id and its SMTP password.
+func (x *session) login(user, pass string) error {
+	if !plausibleKeyID(user) {
+		return x.fail(user, "not an access key id")
+	}
+	accountID, err := x.check(user, pass)
+	switch {
+	case errors.Is(err, errBadAuth):
+		return x.fail(user, "unknown key or wrong password")
+	case err != nil:
+		x.s.log.Error("SMTP AUTH: key lookup failed", "remote_ip", x.remote, "access_key_id", user, "err", err)
+		return errAuthTemp
+	}
+	x.s.guard.success(x.remote)
+	x.keyID, x.accountID, x.password = user, accountID, pass
+	x.s.log.Debug("SMTP AUTH succeeded", "remote_ip", x.remote, "access_key_id", user, "account", accountID)
+	return nil
+}
+
+// check returns the account of the key when pass is its SMTP password
+// now; errBadAuth when the key is unknown or the password wrong.
+func (x *session) check(keyID, pass string) (accountID string, err error) {
+	secret, accountID, err := x.s.opts.Secret(x.ctx, keyID)
+	if errors.Is(err, account.ErrUnknownKey) {
+		return "", errBadAuth
+	}
+	if err != nil {
+		return "", err
+	}
+	want := sigv4.SMTPPassword(secret, x.s.opts.Region)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(pass)) != 1 {
+		return "", errBadAuth
+	}
+	return accountID, nil
+}
+
+// fail counts a failed attempt and logs it.
+func (x *session) fail(user, why string) error {
+	n, blocked := x.s.guard.fail(x.remote)
+	x.s.log.Info("SMTP AUTH failed", "remote_ip", x.remote, "user", clip(user), "why", why, "failures", n)
+	if blocked {
+		x.s.log.Warn("SMTP AUTH: too many failures; address refused", "remote_ip", x.remote, "failures", n, "for", x.s.opts.AuthBlock)
+	}
+	return errBadAuth
+}
+
+// Mail starts a message: only once authenticated, and only while the key
+// still works (looked up again).
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.keyID == "" {
+		return errAuthRequired
+	}
+	accountID, err := x.check(x.keyID, x.password)
+	switch {
+	case err == nil && accountID != x.accountID:
+		err = errBadAuth
+		fallthrough
+	case errors.Is(err, errBadAuth):
+		x.s.log.Info("SMTP session ended: its access key no longer works", "remote_ip", x.remote, "access_key_id", x.keyID)
+		x.keyID = ""
+		return errBadAuth
+	case err != nil:
+		x.s.log.Error("SMTP MAIL: key lookup failed", "remote_ip", x.remote, "access_key_id", x.keyID, "err", err)
+		return errTemporary
+	}
+	x.from, x.rcpts = from, nil
+	return nil
+}
+
+// Rcpt adds a recipient (go-smtp bounds their number).
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.rcpts = append(x.rcpts, to)
+	return nil
+}
+
+// Data reads the message and submits it.
+func (x *session) Data(r io.Reader) error {
+	s := x.s
+	idle := &smtpserve.IdleReader{R: r, C: x.conn.Conn(), Idle: s.opts.DataIdle, End: time.Now().Add(s.opts.DataTimeout)}
+	raw, err := io.ReadAll(idle)
+	if err != nil {
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(err, &se):
+			return se // go-smtp's ErrDataTooLarge: 552
+		case idle.TimedOut:
+			x.conn.Close()
+		}
+		return err
+	}
+	// The message is judged even when the session has just ended: the
+	// answer is lost, but what was accepted is sent, as with the API.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.ctx), s.opts.Timeout)
+	defer cancel()
+	res, err := s.opts.Sender.Submit(ctx, send.Request{AccountID: x.accountID, Raw: raw, From: x.from, Destinations: x.rcpts,
+		MaxSize: send.MaxSizeV2, Operation: "SendSmtpEmail", SourceIP: x.remote, CallerIdentity: x.keyID})
+	if err != nil {
+		return reply(err)
+	}
+	s.log.Debug("SMTP message accepted", "remote_ip", x.remote, "account", x.accountID, "message_id", res.MessageID, "recipients", len(x.rcpts))
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.NoEnhancedCode, Message: "Ok " + res.MessageID}
+}
+
+// reply is the SMTP answer to a rejection by send (package doc).
+func reply(err error) *smtp.SMTPError {
+	var e *send.Error
+	if !errors.As(err, &e) {
+		return errTemporary
+	}
+	r := &smtp.SMTPError{Code: 554, EnhancedCode: smtp.NoEnhancedCode}
+	switch e.Kind {
+	case send.KindMessageRejected:
+		r.Message = "Message rejected: " + e.Msg
+	case send.KindRateExceeded, send.KindDailyQuotaExceeded:
+		r.Code, r.Message = 454, "Throttling failure: "+e.Msg
+	case send.KindInvalid:
+		if strings.HasPrefix(e.Msg, "Message length is more than") {
+			r.Code, r.EnhancedCode = 552, smtp.EnhancedCode{5, 3, 4}
+		}
+		fallthrough
+	default:
+		r.Message = "Transaction failed: " + e.Msg
+	}
+	r.Message = oneLine(r.Message)
+	return r
+}
+
+// oneLine keeps a reply on one line (go-smtp would split it at newlines).
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
+}
+
+// plausibleKeyID says whether s can be an access key id (16-128 letters
+// and digits), so that garbage costs no lookup.
+func plausibleKeyID(s string) bool {
+	if len(s) < 16 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip bounds what a client sent before it goes in a log line.
+func clip(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,435 @@
+package smtpsubmit_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/send"
+	"github.com/sesame-email/sesame/internal/sigv4"
+	"github.com/sesame-email/sesame/internal/smtpsubmit"
+	"github.com/sesame-email/sesame/internal/testkit"
+)
+
+const (
+	keyID  = "AKIAEXAMPLE0000001"
+	secret = "secret/for+the+smtp+tests0000000"
+	region = "us-east-1"
+)
+
+var password = sigv4.SMTPPassword(secret, region)
+
+// submitter is the admission door's stand-in: it records what it is
+// given and answers with err, or a MessageId.
+type submitter struct {
+	mu   sync.Mutex
+	reqs []send.Request
+	err  error
+}
+
+func (s *submitter) Submit(_ context.Context, r send.Request) (send.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return send.Result{}, s.err
+	}
+	s.reqs = append(s.reqs, r)
+	return send.Result{MessageID: fmt.Sprintf("0100000000000000-test-%06d", len(s.reqs))}, nil
+}
+
+func (s *submitter) set(err error) { s.mu.Lock(); s.err = err; s.mu.Unlock() }
+
+func (s *submitter) all() []send.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]send.Request(nil), s.reqs...)
+}
+
+// keys is the access keys' store: id → secret (account 111122223333).
+type keys struct {
+	mu sync.Mutex
+	m  map[string]string
+	// fail makes every lookup fail (the database is down).
+	fail bool
+}
+
+func (k *keys) secret(_ context.Context, id string) (string, string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fail {
+		return "", "", errors.New("database is down")
+	}
+	s, ok := k.m[id]
+	if !ok {
+		return "", "", fmt.Errorf("%w: %s", account.ErrUnknownKey, id)
+	}
+	return s, "111122223333", nil
+}
+
+func (k *keys) remove(id string) { k.mu.Lock(); delete(k.m, id); k.mu.Unlock() }
+
+type fixture struct {
+	sub            *submitter
+	keys           *keys
+	starttls, smtps string
+	log            *testkit.LogBuffer
+}
+
+// serve starts a submission server on two loopback listeners (STARTTLS
+// and implicit TLS) after letting configure change its options.
+func serve(t *testing.T, configure func(*smtpsubmit.Options)) *fixture {
+	t.Helper()
+	tlsConfig, err := feedback.SelfSignedTLS("smtp.sesame.test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{sub: &submitter{}, keys: &keys{m: map[string]string{keyID: secret}}, log: &testkit.LogBuffer{}}
+	opts := smtpsubmit.Options{Sender: f.sub, Secret: f.keys.secret, Region: region, Hostname: "smtp.sesame.test", TLSConfig: tlsConfig,
+		AuthDelay: time.Millisecond, Logger: slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if configure != nil {
+		configure(&opts)
+	}
+	s, err := smtpsubmit.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, implicit := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if implicit {
+			f.smtps = ln.Addr().String()
+		} else {
+			f.starttls = ln.Addr().String()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Serve(ctx, ln, implicit); err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return f
+}
+
+var clientTLS = &tls.Config{InsecureSkipVerify: true, ServerName: "smtp.sesame.test"}
+
+// dial connects over STARTTLS.
+func (f *fixture) dial(t *testing.T) *smtp.Client {
+	t.Helper()
+	c, err := smtp.DialStartTLS(f.starttls, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// login connects over STARTTLS and authenticates with PLAIN.
+func (f *fixture) login(t *testing.T) *smtp.Client {
+	t.Helper()
+	c := f.dial(t)
+	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// code is the reply of a failed command, as "554 text" (the enhanced
+// code included when there is one).
+func code(err error) string {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return fmt.Sprintf("not an SMTP reply: %v", err)
+	}
+	if se.EnhancedCode == (smtp.EnhancedCode{}) || se.EnhancedCode == smtp.NoEnhancedCode {
+		return fmt.Sprintf("%d %s", se.Code, se.Message)
+	}
+	return fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
+}
+
+const message = "From: Alice <alice@example.test>\r\nTo: bob@rcpt.test\r\nSubject: hi\r\n\r\nHello Bob\r\n"
+
+// submit sends one message on c and returns the reply to its DATA.
+func submit(c *smtp.Client, from string, to []string, msg string) (string, error) {
+	if err := c.Mail(from, nil); err != nil {
+		return "", err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return "", err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "", err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", err
+	}
+	return resp.StatusText, nil
+}
+
+// TestSubmit: over STARTTLS with PLAIN and over implicit TLS with LOGIN,
+// a message reaches the admission door with the envelope, and the reply
+// is SES's "250 Ok <MessageId>".
+func TestSubmit(t *testing.T) {
+	f := serve(t, nil)
+	c := f.login(t)
+	got, err := submit(c, "alice@example.test", []string{"bob@rcpt.test", "carol@rcpt.test"}, message)
+	if err != nil || got != "Ok 0100000000000000-test-000001" {
+		t.Fatalf("DATA reply %q, %v; want Ok <MessageId>", got, err)
+	}
+	// A second message on the same connection.
+	if got, err := submit(c, "alice@example.test", []string{"dave@rcpt.test"}, message); err != nil || got != "Ok 0100000000000000-test-000002" {
+		t.Fatalf("second DATA reply %q, %v", got, err)
+	}
+
+	tc, err := smtp.DialTLS(f.smtps, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if ok, mechs := tc.Extension("AUTH"); !ok || mechs != "PLAIN LOGIN" {
+		t.Fatalf("implicit TLS: AUTH extension %v %q; want PLAIN LOGIN", ok, mechs)
+	}
+	if err := tc.Auth(sasl.NewLoginClient(keyID, password)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := submit(tc, "", []string{"erin@rcpt.test"}, message); err != nil || got != "Ok 0100000000000000-test-000003" {
+		t.Fatalf("implicit TLS DATA reply %q, %v", got, err)
+	}
+
+	reqs := f.sub.all()
+	if len(reqs) != 3 {
+		t.Fatalf("%d messages submitted; want 3", len(reqs))
+	}
+	r := reqs[0]
+	if r.AccountID != "111122223333" || r.From != "alice@example.test" || strings.Join(r.Destinations, ",") != "bob@rcpt.test,carol@rcpt.test" ||
+		r.Operation != "SendSmtpEmail" || r.MaxSize != send.MaxSizeV2 || r.SourceIP != "127.0.0.1" || r.CallerIdentity != keyID ||
+		string(r.Raw) != message {
+		t.Errorf("request %+v", r)
+	}
+	if reqs[2].From != "" || strings.Join(reqs[2].Destinations, ",") != "erin@rcpt.test" {
+		t.Errorf("null reverse path: request %+v", reqs[2])
+	}
+}
+
+// TestAuthRules: no AUTH before TLS (and none offered), no MAIL before
+// AUTH, SES's replies to wrong credentials, unknown mechanisms and a
+// failing key store.
+func TestAuthRules(t *testing.T) {
+	f := serve(t, nil)
+
+	plain, err := smtp.Dial(f.starttls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := plain.Extension("AUTH"); ok {
+		t.Error("AUTH offered before STARTTLS")
+	}
+	if ok, _ := plain.Extension("STARTTLS"); !ok {
+		t.Error("STARTTLS not offered")
+	}
+	if err := plain.Auth(sasl.NewPlainClient("", keyID, password)); code(err) != "530 5.7.0 Must issue a STARTTLS command first" {
+		t.Errorf("AUTH before STARTTLS: %s", code(err))
+	}
+	if err := plain.Mail("alice@example.test", nil); code(err) != "530 5.7.0 Authentication required" {
+		t.Errorf("MAIL before STARTTLS: %s", code(err))
+	}
+
+	c := f.dial(t)
+	if ok, mechs := c.Extension("AUTH"); !ok || mechs != "PLAIN LOGIN" {
+		t.Errorf("after STARTTLS: AUTH %v %q", ok, mechs)
+	}
+	if err := c.Mail("alice@example.test", nil); code(err) != "530 5.7.0 Authentication required" {
+		t.Errorf("MAIL without AUTH: %s", code(err))
+	}
+	for _, a := range []sasl.Client{
+		sasl.NewPlainClient("", keyID, password+"x"),
+		sasl.NewPlainClient("", "AKIAUNKNOWN0000000", password),
+		sasl.NewLoginClient(keyID, "wrong"),
+		sasl.NewPlainClient("someone-else", keyID, password),
+		sasl.NewPlainClient("", "not a key", password),
+	} {
+		// One connection each: go-smtp's client answers a failure with
+		// "*", which the server counts as a bad command.
+		if err := f.dial(t).Auth(a); code(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Errorf("wrong credentials: %s", code(err))
+		}
+	}
+	if err := c.Auth(sasl.NewAnonymousClient("x")); code(err) != "504 5.5.4 Unrecognized authentication type; use PLAIN or LOGIN" {
+		t.Errorf("ANONYMOUS: %s", code(err))
+	}
+	f.keys.mu.Lock()
+	f.keys.fail = true
+	f.keys.mu.Unlock()
+	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); code(err) != "454 4.7.0 Temporary authentication failure; try again later" {
+		t.Errorf("key store down: %s", code(err))
+	}
+	if len(f.sub.all()) != 0 {
+		t.Error("a message was submitted")
+	}
+}
+
+// TestRemovedKey: a key removed while a session is open stops working at
+// the next MAIL.
+func TestRemovedKey(t *testing.T) {
+	f := serve(t, nil)
+	c := f.login(t)
+	if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message); err != nil {
+		t.Fatal(err)
+	}
+	f.keys.remove(keyID)
+	if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message); code(err) != "535 5.7.8 Authentication Credentials Invalid" {
+		t.Fatalf("MAIL after the key was removed: %s", code(err))
+	}
+	if err := c.Mail("alice@example.test", nil); code(err) != "530 5.7.0 Authentication required" {
+		t.Fatalf("MAIL again: %s", code(err))
+	}
+	if n := len(f.sub.all()); n != 1 {
+		t.Fatalf("%d messages submitted; want 1", n)
+	}
+}
+
+// TestReplies: each rejection by the admission door gets SES's SMTP
+// reply.
+func TestReplies(t *testing.T) {
+	f := serve(t, nil)
+	c := f.login(t)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&send.Error{Kind: send.KindMessageRejected, Msg: "Email address is not verified. The following identities failed the check in region US-EAST-1: alice@example.test"},
+			"554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: alice@example.test"},
+		{&send.Error{Kind: send.KindRateExceeded, Msg: send.MsgRateExceeded}, "454 Throttling failure: Maximum sending rate exceeded."},
+		{&send.Error{Kind: send.KindDailyQuotaExceeded, Msg: send.MsgDailyQuotaExceeded}, "454 Throttling failure: Daily message quota exceeded."},
+		{&send.Error{Kind: send.KindInvalid, Msg: "Recipient count exceeds 50."}, "554 Transaction failed: Recipient count exceeds 50."},
+		{&send.Error{Kind: send.KindInvalid, Msg: "Message length is more than 41943040 bytes long: '41943041'."},
+			"552 5.3.4 Transaction failed: Message length is more than 41943040 bytes long: '41943041'."},
+		{&send.Error{Kind: send.KindInvalid, Msg: "Missing final '@domain'"}, "554 Transaction failed: Missing final '@domain'"},
+		{&send.Error{Kind: send.KindSendingPaused, Msg: "Sending is paused for this account."}, "554 Transaction failed: Sending is paused for this account."},
+		{&send.Error{Kind: send.KindConfigurationSetDoesNotExist, Msg: "Configuration set x does not exist."}, "554 Transaction failed: Configuration set x does not exist."},
+		{&send.Error{Kind: send.KindInvalid, Msg: "two\r\nlines"}, "554 Transaction failed: two lines"},
+		{errors.New("database is down"), "451 4.3.0 Temporary local problem; try again later"},
+	} {
+		f.sub.set(tc.err)
+		if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message); code(err) != tc.want {
+			t.Errorf("%v: reply %s; want %s", tc.err, code(err), tc.want)
+		}
+	}
+}
+
+// TestLimits: recipients beyond the hard cap, a message over the size
+// limit, connections over the caps.
+func TestLimits(t *testing.T) {
+	f := serve(t, func(o *smtpsubmit.Options) { o.MaxRecipients, o.MaxMessageBytes, o.MaxConnsPerIP = 3, 1000, 3 })
+	c := f.login(t)
+	if err := c.Mail("alice@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := c.Rcpt(fmt.Sprintf("r%d@rcpt.test", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Rcpt("r4@rcpt.test", nil); code(err) != "452 4.5.3 Maximum limit of 3 recipients reached" {
+		t.Errorf("RCPT beyond the cap: %s", code(err))
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message+strings.Repeat("x", 1000)+"\r\n"); !strings.HasPrefix(code(err), "552 5.3.4 ") {
+		t.Errorf("over-size message: %s", code(err))
+	}
+	if n := len(f.sub.all()); n != 0 {
+		t.Errorf("%d messages submitted", n)
+	}
+
+	// Two more connections reach the per-address cap; the next is refused.
+	f.dial(t)
+	f.dial(t)
+	conn, err := net.Dial("tcp", f.starttls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 200)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := conn.Read(buf)
+	if got := string(buf[:n]); !strings.HasPrefix(got, "421 4.7.0 Too many connections") {
+		t.Errorf("connection over the cap: %q", got)
+	}
+}
+
+// TestAuthHammering: a client that keeps failing AUTH is refused, in its
+// session (454) and at new connections (421), while other addresses are
+// not; the block is logged.
+func TestAuthHammering(t *testing.T) {
+	f := serve(t, func(o *smtpsubmit.Options) {
+		o.AuthDelayAfter, o.AuthBlockAfter, o.AuthDelay, o.AuthBlock = 2, 4, time.Millisecond, time.Hour
+	})
+	c := f.dial(t) // opened before the block
+	for range 4 {
+		if err := f.dial(t).Auth(sasl.NewPlainClient("", keyID, "wrong")); code(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Fatalf("failing AUTH: %s", code(err))
+		}
+	}
+	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); !strings.HasPrefix(code(err), "454 4.7.0 Too many failed authentication attempts from your address; try again in ") {
+		t.Fatalf("AUTH once blocked: %s", code(err))
+	}
+	conn, err := net.Dial("tcp", f.starttls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 200)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := conn.Read(buf)
+	if got := string(buf[:n]); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts from your address; try again in ") {
+		t.Errorf("new connection once blocked: %q", got)
+	}
+	if !strings.Contains(f.log.String(), "too many failures; address refused") {
+		t.Errorf("block not logged:\n%s", f.log.String())
+	}
+	// Another address is served.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	raw, err := d.Dial("tcp", f.starttls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := smtp.NewClientStartTLS(raw, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Auth(sasl.NewPlainClient("", keyID, password)); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+}
