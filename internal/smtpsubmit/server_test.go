@@ -81,10 +81,10 @@ func (k *keys) secret(_ context.Context, id string) (string, string, error) {
 func (k *keys) remove(id string) { k.mu.Lock(); delete(k.m, id); k.mu.Unlock() }
 
 type fixture struct {
-	sub            *submitter
-	keys           *keys
+	sub             *submitter
+	keys            *keys
 	starttls, smtps string
-	log            *testkit.LogBuffer
+	log             *testkit.LogBuffer
 }
 
 // serve starts a submission server on two loopback listeners (STARTTLS
