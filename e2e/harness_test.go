@@ -197,6 +197,7 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 		"--api-tls-addr", "127.0.0.1:0", // any port: the SNS links use --public-url
 		"--public-url", fmt.Sprintf("http://127.0.0.1:%d", o.apiPort),
 		"--feedback-addr", "127.0.0.1:0",
+		"--smtp-addr", "127.0.0.1:0", "--smtps-addr", "127.0.0.1:0", // tests that use them choose ports in extra
 		"--region", region, "--service-domain", svcDomain,
 		"--resolver", o.resolver,
 		"--check-interval", "100ms",

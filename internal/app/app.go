@@ -389,6 +389,8 @@ type Ready struct {
 	APITLS   string // the API's HTTPS listener; "" when it is off
 	DNS      string // "" when the DNS server is off
 	Feedback string // the feedback MX; "" when it is off
+	SMTP     string // SMTP submission with STARTTLS; "" when it is off
+	SMTPS    string // SMTP submission with implicit TLS; "" when it is off
 }
 
 // Serve runs every role until ctx ends: the SES API, the authoritative DNS
@@ -479,10 +481,21 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		return err
 	}
+	sub, err := a.openSubmission(ctx)
+	if err != nil {
+		ln.Close()
+		if fln != nil {
+			fln.Close()
+		}
+		if tln != nil {
+			tln.Close()
+		}
+		return err
+	}
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 9)
+		errs = make(chan error, 12)
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)
@@ -508,6 +521,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 			if fln != nil {
 				fln.Close()
 			}
+			sub.close()
 			return err
 		}
 		run("dns", func() error {
@@ -540,6 +554,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if fln != nil {
 		run("feedback", func() error { return fs.Serve(ctx, fln) })
 	}
+	sub.run(ctx, a, run)
 	run("dnscheck", func() error { return checker.Run(ctx) })
 	run("deliver", func() error { return deliverer.Run(ctx) })
 	run("notify", func() error { return notifier.Run(ctx) })
@@ -553,9 +568,11 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		if tln != nil {
 			apiTLS = tln.Addr().String()
 		}
-		a.log.Info("sesame serving", "api", ln.Addr().String(), "api_tls", apiTLS, "dns", addr, "feedback", feedbackAddr, "region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
+		smtpAddr, smtpsAddr := sub.addrs()
+		a.log.Info("sesame serving", "api", ln.Addr().String(), "api_tls", apiTLS, "dns", addr, "feedback", feedbackAddr, "smtp", smtpAddr, "smtps", smtpsAddr,
+			"region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
 		if ready != nil {
-			ready(Ready{API: ln.Addr().String(), APITLS: apiTLS, DNS: addr, Feedback: feedbackAddr})
+			ready(Ready{API: ln.Addr().String(), APITLS: apiTLS, DNS: addr, Feedback: feedbackAddr, SMTP: smtpAddr, SMTPS: smtpsAddr})
 		}
 	case <-ctx.Done():
 	}

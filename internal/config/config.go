@@ -23,6 +23,23 @@ type Config struct {
 	FeedbackRetention time.Duration
 	FeedbackTLSCert   string
 	FeedbackTLSKey    string
+	// SMTP submission (package smtpsubmit): SMTPAddr is the STARTTLS
+	// listener, SMTPSAddr the implicit-TLS one ("" or "off" disables
+	// either); without SMTPTLSCert/SMTPTLSKey a self-signed certificate
+	// is made at start. The limits' zero values mean smtpsubmit's
+	// defaults.
+	SMTPAddr, SMTPSAddr          string
+	SMTPTLSCert, SMTPTLSKey      string
+	SMTPMaxMessageBytes          int64
+	SMTPMaxRecipients            int
+	SMTPMaxConns                 int
+	SMTPMaxConnsPerIP            int
+	SMTPMaxSession               time.Duration
+	SMTPTimeout                  time.Duration
+	SMTPDataTimeout              time.Duration
+	SMTPAuthDelayAfter           int
+	SMTPAuthBlockAfter           int
+	SMTPAuthDelay, SMTPAuthBlock time.Duration
 	// The API's HTTPS listener: APITLSAddr "" or "off" disables it;
 	// without APITLSCert/APITLSKey a self-signed certificate is made at
 	// start.
@@ -98,6 +115,24 @@ const (
 	DefaultAPIMaxInFlightMiB = 256
 )
 
+// Defaults of the SMTP submission settings (those of package smtpsubmit,
+// which config does not import).
+const (
+	DefaultSMTPAddr            = ":2587"
+	DefaultSMTPSAddr           = ":2465"
+	DefaultSMTPMaxMessageBytes = 40 * 1024 * 1024
+	DefaultSMTPMaxRecipients   = 1000
+	DefaultSMTPMaxConns        = 500
+	DefaultSMTPMaxConnsPerIP   = 50
+	DefaultSMTPMaxSession      = time.Hour
+	DefaultSMTPTimeout         = 5 * time.Minute
+	DefaultSMTPDataTimeout     = 10 * time.Minute
+	DefaultSMTPAuthDelayAfter  = 3
+	DefaultSMTPAuthBlockAfter  = 10
+	DefaultSMTPAuthDelay       = time.Second
+	DefaultSMTPAuthBlock       = 15 * time.Minute
+)
+
 // IPList is a comma-separated list of IP addresses (a flag.Value).
 type IPList []netip.Addr
 
@@ -169,6 +204,21 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.DurationVar(&c.FeedbackRetention, "feedback-retention", 30*24*time.Hour, "how long after sending a message bounces and complaints about it are taken")
 		fs.StringVar(&c.FeedbackTLSCert, "feedback-tls-cert", "", "PEM certificate (chain) for the feedback MX's STARTTLS (default: a self-signed one made at start)")
 		fs.StringVar(&c.FeedbackTLSKey, "feedback-tls-key", "", "PEM private key of --feedback-tls-cert")
+		fs.StringVar(&c.SMTPAddr, "smtp-addr", DefaultSMTPAddr, "address of the SMTP submission listener with STARTTLS (SES's email-smtp endpoint; port 587 in production) (\"off\" disables it)")
+		fs.StringVar(&c.SMTPSAddr, "smtps-addr", DefaultSMTPSAddr, "address of the SMTP submission listener with implicit TLS (port 465 in production) (\"off\" disables it)")
+		fs.StringVar(&c.SMTPTLSCert, "smtp-tls-cert", "", "PEM certificate (chain) of the SMTP submission listeners, read again on SIGHUP (default: a self-signed one made at start, with a warning)")
+		fs.StringVar(&c.SMTPTLSKey, "smtp-tls-key", "", "PEM private key of --smtp-tls-cert, read again on SIGHUP")
+		fs.Int64Var(&c.SMTPMaxMessageBytes, "smtp-max-message-bytes", DefaultSMTPMaxMessageBytes, "largest message SMTP submission takes, in bytes (552 beyond it; SES's limit is 40 MB)")
+		fs.IntVar(&c.SMTPMaxRecipients, "smtp-max-recipients", DefaultSMTPMaxRecipients, "RCPT commands SMTP submission takes per message (452 beyond); more than 50 recipients are refused at the end of DATA with SES's reply")
+		fs.IntVar(&c.SMTPMaxConns, "smtp-max-conns", DefaultSMTPMaxConns, "open SMTP submission connections, both listeners each (421 beyond)")
+		fs.IntVar(&c.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", DefaultSMTPMaxConnsPerIP, "open SMTP submission connections from one client network (an IPv4 /24, an IPv6 /64) (421 beyond)")
+		fs.DurationVar(&c.SMTPMaxSession, "smtp-max-session", DefaultSMTPMaxSession, "longest life of one SMTP submission connection, however busy")
+		fs.DurationVar(&c.SMTPTimeout, "smtp-timeout", DefaultSMTPTimeout, "longest wait for an SMTP submission command, or for the client to read a reply")
+		fs.DurationVar(&c.SMTPDataTimeout, "smtp-data-timeout", DefaultSMTPDataTimeout, "longest time to receive one message's DATA")
+		fs.IntVar(&c.SMTPAuthDelayAfter, "smtp-auth-delay-after", DefaultSMTPAuthDelayAfter, "failed SMTP AUTH attempts from one address (an IPv6 /64) after which each further attempt is delayed")
+		fs.IntVar(&c.SMTPAuthBlockAfter, "smtp-auth-block-after", DefaultSMTPAuthBlockAfter, "failed SMTP AUTH attempts from one address after which it is refused for --smtp-auth-block")
+		fs.DurationVar(&c.SMTPAuthDelay, "smtp-auth-delay", DefaultSMTPAuthDelay, "delay of an SMTP AUTH attempt per failure beyond --smtp-auth-delay-after (at most ten times this)")
+		fs.DurationVar(&c.SMTPAuthBlock, "smtp-auth-block", DefaultSMTPAuthBlock, "how long an address with --smtp-auth-block-after failed AUTH attempts is refused")
 		fs.StringVar(&c.Resolver, "resolver", "", "DNS resolver host:port for checking customers' records (default: the system's, from /etc/resolv.conf)")
 		fs.DurationVar(&c.MailFromWindow, "mail-from-window", 72*time.Hour, "how long Pending/TemporaryFailure may last before Failed")
 		fs.DurationVar(&c.CheckInterval, "check-interval", 5*time.Minute, "time between two DNS checks of an identity")
@@ -250,7 +300,8 @@ func (c *Config) Validate() error {
 			bad("%s %q must be host:port", a.name, a.v)
 		}
 	}
-	for _, a := range []struct{ name, v string }{{"--dns-addr", c.DNSAddr}, {"--feedback-addr", c.FeedbackAddr}, {"--api-tls-addr", c.APITLSAddr}} {
+	for _, a := range []struct{ name, v string }{{"--dns-addr", c.DNSAddr}, {"--feedback-addr", c.FeedbackAddr}, {"--api-tls-addr", c.APITLSAddr},
+		{"--smtp-addr", c.SMTPAddr}, {"--smtps-addr", c.SMTPSAddr}} {
 		if a.v == "" || a.v == "off" {
 			continue
 		}
@@ -281,6 +332,16 @@ func (c *Config) Validate() error {
 		}
 		if (c.FeedbackTLSCert == "") != (c.FeedbackTLSKey == "") {
 			bad("--feedback-tls-cert and --feedback-tls-key go together")
+		}
+		if (c.SMTPTLSCert == "") != (c.SMTPTLSKey == "") {
+			bad("--smtp-tls-cert and --smtp-tls-key go together")
+		}
+		if c.SMTPMaxMessageBytes < 0 || c.SMTPMaxRecipients < 0 || c.SMTPMaxConns < 0 || c.SMTPMaxConnsPerIP < 0 || c.SMTPMaxSession < 0 ||
+			c.SMTPTimeout < 0 || c.SMTPDataTimeout < 0 || c.SMTPAuthDelayAfter < 0 || c.SMTPAuthBlockAfter < 0 || c.SMTPAuthDelay < 0 || c.SMTPAuthBlock < 0 {
+			bad("the --smtp-* limits must not be negative")
+		}
+		if c.SMTPAuthBlockAfter > 0 && c.SMTPAuthBlockAfter < c.SMTPAuthDelayAfter {
+			bad("--smtp-auth-block-after (%d) must be at least --smtp-auth-delay-after (%d)", c.SMTPAuthBlockAfter, c.SMTPAuthDelayAfter)
 		}
 		if c.RetryWindow <= 0 {
 			bad("--retry-window must be positive")
@@ -374,6 +435,9 @@ func validDomain(s string) bool {
 	}
 	return true
 }
+
+// SMTPOn reports whether an SMTP submission listener address is on.
+func SMTPOn(addr string) bool { return addr != "" && addr != "off" }
 
 // APITLSOn reports whether the API's HTTPS listener is on.
 func (c *Config) APITLSOn() bool { return c.APITLSAddr != "" && c.APITLSAddr != "off" }
