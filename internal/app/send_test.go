@@ -264,24 +264,7 @@ func TestSendEndToEnd(t *testing.T) {
 		}
 
 		// DKIM: verified through the customer's CNAME and Sesame's own DNS.
-		sesameDNS := &sesdns.Client{Servers: []string{r.ready.DNS}, Timeout: 2 * time.Second}
-		customerDNS := &sesdns.Client{Servers: []string{r.customer.Addr()}, Timeout: 2 * time.Second}
-		res := zones{sesame: sesameDNS, customer: customerDNS}
-		verifs, err := msgdkim.VerifyWithOptions(bytes.NewReader(got.Data), &msgdkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
-			target := name
-			if cname, err := customerDNS.LookupCNAME(ctx, name); err == nil {
-				target = cname
-			}
-			return res.LookupTXT(ctx, target)
-		}})
-		if err != nil || len(verifs) != 2 {
-			t.Fatalf("DKIM: %v (%d signatures, want RSA and Ed25519)", err, len(verifs))
-		}
-		for _, v := range verifs {
-			if v.Err != nil || v.Domain != "example.test" {
-				t.Fatalf("DKIM signature d=%s: %v\n%s", v.Domain, v.Err, got.Data)
-			}
-		}
+		verifyDKIM(t, r, got.Data, "example.test")
 		// The events, as `sesame events tail` prints them.
 		eventually(t, "Send and Delivery events", func() error {
 			var buf bytes.Buffer
@@ -296,6 +279,7 @@ func TestSendEndToEnd(t *testing.T) {
 			return nil
 		})
 		// SPF for the envelope sender's domain, from the address Sesame sent from.
+		res := zones{sesame: &sesdns.Client{Servers: []string{r.ready.DNS}, Timeout: 2 * time.Second}, customer: &sesdns.Client{Servers: []string{r.customer.Addr()}, Timeout: 2 * time.Second}}
 		result, err := spf.CheckHostWithSender(net.ParseIP("127.0.0.1"), "us-east-1."+svc, got.From, spf.WithResolver(res))
 		if result != spf.Pass {
 			t.Fatalf("SPF for %s: %s (%v)", got.From, result, err)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,9 +23,9 @@ import (
 
 // submission is the SMTP submission role: its server and listeners.
 type submission struct {
-	srv               *smtpsubmit.Server
+	srv                *smtpsubmit.Server
 	starttls, implicit net.Listener // nil when off
-	certs             *smtpserve.CertFiles
+	certs              *smtpserve.CertFiles
 }
 
 // smtpSetting is the settings row where serve records the submission
@@ -67,7 +68,7 @@ func (a *App) openSubmission(ctx context.Context) (sub *submission, err error) {
 	} else {
 		names := []string{host, "localhost"}
 		for _, addr := range []string{cfg.SMTPAddr, cfg.SMTPSAddr} {
-			if h, _, err := net.SplitHostPort(addr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+			if h, _, err := net.SplitHostPort(addr); err == nil && h != "" && h != "0.0.0.0" && h != "::" && !slices.Contains(names, h) {
 				names = append(names, h)
 			}
 		}
