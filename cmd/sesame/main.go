@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		sub, args = args[0], args[1:]
 	}
+	if cmd == "account" && sub == "smtp-credentials" {
+		return smtpCredentials(ctx, args, stdout, stderr, getenv)
+	}
 	var cfg config.Config
 	scope := config.ScopeStorage
 	if cmd == "serve" {
