@@ -103,13 +103,42 @@ func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string
 		sub = attachDestinations(b, srv, c, dests)
 	}
 
+	var notified0 int
+	measureRounds(b, srv, mx, n, conc, func(ctx context.Context, _, i int) (string, error) { return sendOne(ctx, c, i, benchBody) },
+		func() {
+			if sub != nil {
+				// The warm-up's, before the CPU counters are read: delivering
+				// them is no part of the measured rounds.
+				notified0 = sub.wait(b, 2*min(200, n))
+			}
+		},
+		func(start time.Time, rounds int) {
+			if sub != nil {
+				sub.wait(b, notified0+2*rounds*n) // a Send and a Delivery per message
+				sub.mu.Lock()
+				b.ReportMetric(float64(2*rounds*n)/sub.last.Sub(start).Seconds(), "notifications/s")
+				sub.mu.Unlock()
+			}
+		})
+}
+
+// measureRounds warms srv up with a round of at most 200 messages, then
+// runs b's rounds of n messages sent by send from conc clients at once
+// (sendRoundWith) and reports the metrics BenchmarkSendPath documents.
+// warm, when not nil, runs after the warm-up, before the CPU counters are
+// read; done, when not nil, after the rounds, before they are read again,
+// with the rounds' start and number.
+func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(ctx context.Context, w, i int) (string, error), warm func(), done func(start time.Time, rounds int)) {
 	// Warm up: connections, caches, the database's first pages.
-	if _, err := sendRound(c, mx, 0, min(200, n), conc); err != nil {
+	if _, err := sendRoundWith(mx, 0, min(200, n), conc, send); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}
 	mx.mu.Lock()
 	warmTotal, warmBytes := mx.total, mx.bytes
 	mx.mu.Unlock()
+	if warm != nil {
+		warm()
+	}
 
 	var (
 		rounds     int
@@ -117,18 +146,12 @@ func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string
 		deliverDur time.Duration
 		latencies  []time.Duration
 	)
-	var notified0 int
-	if sub != nil {
-		// The warm-up's, before the CPU counters are read: delivering
-		// them is no part of the measured rounds.
-		notified0 = sub.wait(b, 2*min(200, n))
-	}
 	pid := srv.cmd.Process.Pid
 	cpu0, self0 := procCPU(pid), procCPU(os.Getpid())
 	start := time.Now()
 	first := 1_000_000
 	for b.Loop() {
-		r, err := sendRound(c, mx, first, n, conc)
+		r, err := sendRoundWith(mx, first, n, conc, send)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -138,11 +161,8 @@ func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string
 		deliverDur += r.delivered
 		latencies = append(latencies, r.latencies...)
 	}
-	if sub != nil {
-		sub.wait(b, notified0+2*rounds*n) // a Send and a Delivery per message
-		sub.mu.Lock()
-		b.ReportMetric(float64(2*rounds*n)/sub.last.Sub(start).Seconds(), "notifications/s")
-		sub.mu.Unlock()
+	if done != nil {
+		done(start, rounds)
 	}
 	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0
 	hwm := procStatus(pid, "VmHWM")
@@ -177,9 +197,11 @@ type round struct {
 	latencies []time.Duration
 }
 
-// sendRound sends n messages numbered from first with conc clients at
-// once, then waits until all have arrived at mx.
-func sendRound(c *sesv2.Client, mx *sink, first, n, conc int) (round, error) {
+// sendRoundWith sends n messages numbered from first with conc clients at
+// once — send sends message i as client w (0 to conc-1, one goroutine
+// each) and returns its MessageId — then waits until all have arrived at
+// mx.
+func sendRoundWith(mx *sink, first, n, conc int, send func(ctx context.Context, w, i int) (string, error)) (round, error) {
 	var (
 		next   atomic.Int64
 		mu     sync.Mutex
@@ -190,7 +212,7 @@ func sendRound(c *sesv2.Client, mx *sink, first, n, conc int) (round, error) {
 		wg     sync.WaitGroup
 	)
 	start := time.Now()
-	for range conc {
+	for w := range conc {
 		wg.Go(func() {
 			var myIDs []string
 			var myLat []time.Duration
@@ -201,7 +223,7 @@ func sendRound(c *sesv2.Client, mx *sink, first, n, conc int) (round, error) {
 				}
 				t0 := time.Now()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				id, err := sendOne(ctx, c, first+i, benchBody)
+				id, err := send(ctx, w, first+i)
 				cancel()
 				if err != nil {
 					mu.Lock()

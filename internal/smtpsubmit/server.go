@@ -210,6 +210,12 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 	if err := x.s.guard.wait(x.ctx, x.remote); err != nil {
 		return nil, err
 	}
+	return x.saslServer(mech)
+}
+
+// saslServer returns the server side of mech, checking credentials with
+// login.
+func (x *session) saslServer(mech string) (sasl.Server, error) {
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, user, pass string) error {
@@ -314,6 +320,12 @@ func (x *session) Data(r io.Reader) error {
 		}
 		return err
 	}
+	return x.submit(raw)
+}
+
+// submit hands a message to the admission door and returns the reply.
+func (x *session) submit(raw []byte) error {
+	s := x.s
 	// The message is judged even when the session has just ended: the
 	// answer is lost, but what was accepted is sent, as with the API.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.ctx), s.opts.Timeout)

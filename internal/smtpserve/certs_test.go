@@ -1,0 +1,90 @@
+package smtpserve_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/feedback"
+	"github.com/sesame-email/sesame/internal/smtpserve"
+)
+
+// writePair writes a new self-signed pair for host to the two files.
+func writePair(t *testing.T, certFile, keyFile, host string) {
+	t.Helper()
+	cfg, err := feedback.SelfSignedTLS(host, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Certificates[0]
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// served returns the common name of the certificate a TLS handshake with
+// cfg gets.
+func served(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+}
+
+// TestCertFiles: the pair is served, a reload serves the new files, and a
+// reload that fails keeps the pair in use.
+func TestCertFiles(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePair(t, certFile, keyFile, "one.test")
+	cf, err := smtpserve.LoadCertFiles(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.TLSConfig()
+	if got := served(t, cfg); got != "one.test" {
+		t.Fatalf("served %q", got)
+	}
+	writePair(t, certFile, keyFile, "two.test")
+	if err := cf.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := served(t, cfg); got != "two.test" {
+		t.Fatalf("after the reload: served %q", got)
+	}
+	os.WriteFile(keyFile, []byte("not a key"), 0o600)
+	if err := cf.Reload(); err == nil {
+		t.Fatal("a broken key file reloaded")
+	}
+	if got := served(t, cfg); got != "two.test" {
+		t.Fatalf("after a failed reload: served %q", got)
+	}
+	if _, err := smtpserve.LoadCertFiles(certFile, keyFile); err == nil {
+		t.Fatal("a broken pair loaded")
+	}
+}
