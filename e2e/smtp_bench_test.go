@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sesame-email/sesame/internal/sigv4"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // BenchmarkSMTPSubmit measures SMTP submission with the binary as a child
@@ -60,28 +60,10 @@ func benchSMTPSubmit(b *testing.B, bin string, st store, n, conc int) {
 	measureRounds(b, srv, mx, n, conc, func(_ context.Context, w, i int) (string, error) { return smtpSendOne(clients[w], i) }, nil, nil)
 }
 
-// smtpSendOne sends message i to rcpt+i@rcptDomain on c and returns the
-// MessageId of the "250 Ok <MessageId>" reply.
+// smtpSendOne sends message i to rcpt+i@rcptDomain on c and returns its
+// MessageId.
 func smtpSendOne(c *smtp.Client, i int) (string, error) {
 	to := fmt.Sprintf("rcpt+%d@%s", i, rcptDomain)
-	if err := c.Mail("sender@"+sendDomain, nil); err != nil {
-		return "", err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return "", err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(w, "From: Sender <sender@%s>\r\nTo: %s\r\nSubject: Message %d\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n%s", sendDomain, to, i, benchBody)
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return "", err
-	}
-	id, ok := strings.CutPrefix(resp.StatusText, "Ok ")
-	if !ok {
-		return "", fmt.Errorf("reply %q is not SES's 250 Ok <MessageId>", resp.StatusText)
-	}
-	return id, nil
+	return testkit.SMTPSend(c, "sender@"+sendDomain, []string{to},
+		fmt.Sprintf("From: Sender <sender@%s>\r\nTo: %s\r\nSubject: Message %d\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n%s", sendDomain, to, i, benchBody))
 }

@@ -53,48 +53,6 @@ func verifyDKIM(t *testing.T, r *running, msg []byte, domain string) {
 	}
 }
 
-// smtpReply is a failed command's reply as "554 text", with the enhanced
-// code when there is one.
-func smtpReply(err error) string {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		return fmt.Sprintf("not an SMTP reply: %v", err)
-	}
-	if se.EnhancedCode == (smtp.EnhancedCode{}) || se.EnhancedCode == smtp.NoEnhancedCode {
-		return fmt.Sprintf("%d %s", se.Code, se.Message)
-	}
-	return fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
-}
-
-// smtpSend submits msg on c and returns the MessageId of SES's "250 Ok
-// <MessageId>".
-func smtpSend(c *smtp.Client, from string, to []string, msg string) (string, error) {
-	if err := c.Mail(from, nil); err != nil {
-		return "", err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return "", err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return "", err
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return "", err
-	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return "", err
-	}
-	id, ok := strings.CutPrefix(resp.StatusText, "Ok ")
-	if !ok {
-		return "", fmt.Errorf("250 reply %q is not SES's Ok <MessageId>", resp.StatusText)
-	}
-	return id, nil
-}
-
 var smtpClientTLS = &tls.Config{InsecureSkipVerify: true} // the self-signed certificate
 
 // smtpLogin connects over STARTTLS (or implicit TLS) and authenticates.
@@ -196,7 +154,7 @@ func TestSMTPSubmission(t *testing.T) {
 
 		// The same message by SMTP (STARTTLS, PLAIN) and by the API.
 		c := smtpLogin(t, r.ready.SMTP, false, sasl.NewPlainClient("", user, pass))
-		smtpID, err := smtpSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg)
+		smtpID, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,47 +189,47 @@ func TestSMTPSubmission(t *testing.T) {
 
 		// Implicit TLS with LOGIN.
 		tc := smtpLogin(t, r.ready.SMTPS, true, sasl.NewLoginClient(user, pass))
-		id, err := smtpSend(tc, "alice@example.test", []string{"carol@rcpt.test"}, strings.Replace(msg, "Bob <bob@rcpt.test>", "carol@rcpt.test", 1))
+		id, err := testkit.SMTPSend(tc, "alice@example.test", []string{"carol@rcpt.test"}, strings.Replace(msg, "Bob <bob@rcpt.test>", "carol@rcpt.test", 1))
 		if err != nil {
 			t.Fatal(err)
 		}
 		delivered(t, mx, id)
 
 		// SES's refusals.
-		if _, err := smtpSend(c, "mallory@unverified.test", []string{"bob@rcpt.test"}, msg); smtpReply(err) !=
+		if _, err := testkit.SMTPSend(c, "mallory@unverified.test", []string{"bob@rcpt.test"}, msg); testkit.SMTPReply(err) !=
 			"554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: mallory@unverified.test" {
-			t.Errorf("unverified MAIL FROM: %s", smtpReply(err))
+			t.Errorf("unverified MAIL FROM: %s", testkit.SMTPReply(err))
 		}
 		var many []string
 		for i := range 51 {
 			many = append(many, fmt.Sprintf("r%02d@rcpt.test", i))
 		}
-		if _, err := smtpSend(c, "alice@example.test", many, msg); smtpReply(err) != "554 Transaction failed: Recipient count exceeds 50." {
-			t.Errorf("51 recipients: %s", smtpReply(err))
+		if _, err := testkit.SMTPSend(c, "alice@example.test", many, msg); testkit.SMTPReply(err) != "554 Transaction failed: Recipient count exceeds 50." {
+			t.Errorf("51 recipients: %s", testkit.SMTPReply(err))
 		}
-		if _, err := smtpSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg+strings.Repeat("0123456789\r\n", 6000)); !strings.HasPrefix(smtpReply(err), "552 5.3.4 ") {
-			t.Errorf("over-size: %s", smtpReply(err))
+		if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg+strings.Repeat("0123456789\r\n", 6000)); !strings.HasPrefix(testkit.SMTPReply(err), "552 5.3.4 ") {
+			t.Errorf("over-size: %s", testkit.SMTPReply(err))
 		}
 		plain, err := smtp.Dial(r.ready.SMTP)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer plain.Close()
-		if err := plain.Auth(sasl.NewPlainClient("", user, pass)); smtpReply(err) != "530 5.7.0 Must issue a STARTTLS command first" {
-			t.Errorf("AUTH before STARTTLS: %s", smtpReply(err))
+		if err := plain.Auth(sasl.NewPlainClient("", user, pass)); testkit.SMTPReply(err) != "530 5.7.0 Must issue a STARTTLS command first" {
+			t.Errorf("AUTH before STARTTLS: %s", testkit.SMTPReply(err))
 		}
-		if err := smtpLogin(t, r.ready.SMTP, false, nil).Auth(sasl.NewPlainClient("", user, pass+"x")); smtpReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
-			t.Errorf("wrong password: %s", smtpReply(err))
+		if err := smtpLogin(t, r.ready.SMTP, false, nil).Auth(sasl.NewPlainClient("", user, pass+"x")); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Errorf("wrong password: %s", testkit.SMTPReply(err))
 		}
-		if _, err := smtpSend(smtpLogin(t, r.ready.SMTPS, true, nil), "alice@example.test", []string{"bob@rcpt.test"}, msg); smtpReply(err) != "530 5.7.0 Authentication required" {
-			t.Errorf("no AUTH: %s", smtpReply(err))
+		if _, err := testkit.SMTPSend(smtpLogin(t, r.ready.SMTPS, true, nil), "alice@example.test", []string{"bob@rcpt.test"}, msg); testkit.SMTPReply(err) != "530 5.7.0 Authentication required" {
+			t.Errorf("no AUTH: %s", testkit.SMTPReply(err))
 		}
 		// A paused configuration set.
 		if _, err := r.v2.PutConfigurationSetSendingOptions(ctx, &sesv2.PutConfigurationSetSendingOptionsInput{ConfigurationSetName: aws.String("launch"), SendingEnabled: false}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := smtpSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg); smtpReply(err) != "554 Transaction failed: Sending is paused for this configuration set." {
-			t.Errorf("paused configuration set: %s", smtpReply(err))
+		if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg); testkit.SMTPReply(err) != "554 Transaction failed: Sending is paused for this configuration set." {
+			t.Errorf("paused configuration set: %s", testkit.SMTPReply(err))
 		}
 		msg2 := strings.Replace(msg, "X-SES-CONFIGURATION-SET: launch\r\n", "", 1)
 
@@ -281,33 +239,33 @@ func TestSMTPSubmission(t *testing.T) {
 			t.Fatal(err)
 		}
 		c2 := smtpLogin(t, r.ready.SMTP, false, sasl.NewPlainClient("", k2.AccessKeyID, sigv4.SMTPPassword(k2.Secret, "us-east-1")))
-		if _, err := smtpSend(c2, "alice@example.test", []string{"bob@rcpt.test"}, msg2); err != nil {
+		if _, err := testkit.SMTPSend(c2, "alice@example.test", []string{"bob@rcpt.test"}, msg2); err != nil {
 			t.Fatalf("second key: %v", err)
 		}
 		if err := r.app.Accounts.RemoveKey(ctx, r.acct.ID, k2.AccessKeyID, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := smtpSend(c2, "alice@example.test", []string{"bob@rcpt.test"}, msg2); smtpReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
-			t.Errorf("removed key: %s", smtpReply(err))
+		if _, err := testkit.SMTPSend(c2, "alice@example.test", []string{"bob@rcpt.test"}, msg2); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Errorf("removed key: %s", testkit.SMTPReply(err))
 		}
 		// Throttling: the daily quota, then the rate.
 		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 3, 100); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := smtpSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg2); smtpReply(err) != "454 Throttling failure: Daily message quota exceeded." {
-			t.Errorf("daily quota: %s", smtpReply(err))
+		if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg2); testkit.SMTPReply(err) != "454 Throttling failure: Daily message quota exceeded." {
+			t.Errorf("daily quota: %s", testkit.SMTPReply(err))
 		}
 		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 1); err != nil {
 			t.Fatal(err)
 		}
 		var rateErr error
 		for range 3 { // the bucket holds one message; the next within the second is refused
-			if _, rateErr = smtpSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg2); rateErr != nil {
+			if _, rateErr = testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg2); rateErr != nil {
 				break
 			}
 		}
-		if smtpReply(rateErr) != "454 Throttling failure: Maximum sending rate exceeded." {
-			t.Errorf("sending rate: %s", smtpReply(rateErr))
+		if testkit.SMTPReply(rateErr) != "454 Throttling failure: Maximum sending rate exceeded." {
+			t.Errorf("sending rate: %s", testkit.SMTPReply(rateErr))
 		}
 
 	})

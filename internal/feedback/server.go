@@ -262,16 +262,7 @@ func (x *session) Data(r io.Reader) error {
 	dk := <-dkimc
 	if err != nil {
 		s.log.Info("feedback message refused", "remote_ip", x.remote, "err", err)
-		var se *smtp.SMTPError
-		switch {
-		case errors.As(err, &se):
-			return se // go-smtp's ErrDataTooLarge: 552
-		case idle.TimedOut:
-			// The sender stopped sending: hang up rather than wait for
-			// the rest of a DATA that may never come.
-			x.conn.Close()
-		}
-		return err
+		return idle.Failed(err, x.conn)
 	}
 	defer rc.release()
 	if dk.err != nil {

@@ -103,6 +103,21 @@ func (i *IdleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Failed is a session's answer to a DATA read through i that failed with
+// err: go-smtp's own replies as they are (552 for a message over the size
+// limit); when the sender stopped sending, conn is closed first, rather
+// than left waiting for the rest of a DATA that may never come.
+func (i *IdleReader) Failed(err error, conn *smtp.Conn) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se
+	}
+	if i.TimedOut {
+		conn.Close()
+	}
+	return err
+}
+
 // Logger is go-smtp's Logger on slog: each line a warning tagged with the
 // component.
 func Logger(l *slog.Logger, component string) smtp.Logger { return slogLogger{l, component} }

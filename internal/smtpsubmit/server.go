@@ -311,14 +311,7 @@ func (x *session) Data(r io.Reader) error {
 	idle := &smtpserve.IdleReader{R: r, C: x.conn.Conn(), Idle: s.opts.DataIdle, End: time.Now().Add(s.opts.DataTimeout)}
 	raw, err := io.ReadAll(idle)
 	if err != nil {
-		var se *smtp.SMTPError
-		switch {
-		case errors.As(err, &se):
-			return se // go-smtp's ErrDataTooLarge: 552
-		case idle.TimedOut:
-			x.conn.Close()
-		}
-		return err
+		return idle.Failed(err, x.conn)
 	}
 	return x.submit(raw)
 }

@@ -152,43 +152,20 @@ func (f *fixture) login(t *testing.T) *smtp.Client {
 	return c
 }
 
-// code is the reply of a failed command, as "554 text" (the enhanced
-// code included when there is one).
-func code(err error) string {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		return fmt.Sprintf("not an SMTP reply: %v", err)
-	}
-	if se.EnhancedCode == (smtp.EnhancedCode{}) || se.EnhancedCode == smtp.NoEnhancedCode {
-		return fmt.Sprintf("%d %s", se.Code, se.Message)
-	}
-	return fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
-}
-
 const message = "From: Alice <alice@example.test>\r\nTo: bob@rcpt.test\r\nSubject: hi\r\n\r\nHello Bob\r\n"
 
-// submit sends one message on c and returns the reply to its DATA.
-func submit(c *smtp.Client, from string, to []string, msg string) (string, error) {
-	if err := c.Mail(from, nil); err != nil {
-		return "", err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return "", err
-		}
-	}
-	w, err := c.Data()
+// greeting is the first reply a new connection to addr gets.
+func greeting(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		return "", err
+		t.Fatal(err)
 	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return "", err
-	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return "", err
-	}
-	return resp.StatusText, nil
+	defer conn.Close()
+	buf := make([]byte, 200)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := conn.Read(buf)
+	return string(buf[:n])
 }
 
 // TestSubmit: over STARTTLS with PLAIN and over implicit TLS with LOGIN,
@@ -197,12 +174,12 @@ func submit(c *smtp.Client, from string, to []string, msg string) (string, error
 func TestSubmit(t *testing.T) {
 	f := serve(t, nil)
 	c := f.login(t)
-	got, err := submit(c, "alice@example.test", []string{"bob@rcpt.test", "carol@rcpt.test"}, message)
-	if err != nil || got != "Ok 0100000000000000-test-000001" {
+	got, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test", "carol@rcpt.test"}, message)
+	if err != nil || got != "0100000000000000-test-000001" {
 		t.Fatalf("DATA reply %q, %v; want Ok <MessageId>", got, err)
 	}
 	// A second message on the same connection.
-	if got, err := submit(c, "alice@example.test", []string{"dave@rcpt.test"}, message); err != nil || got != "Ok 0100000000000000-test-000002" {
+	if got, err := testkit.SMTPSend(c, "alice@example.test", []string{"dave@rcpt.test"}, message); err != nil || got != "0100000000000000-test-000002" {
 		t.Fatalf("second DATA reply %q, %v", got, err)
 	}
 
@@ -217,7 +194,7 @@ func TestSubmit(t *testing.T) {
 	if err := tc.Auth(sasl.NewLoginClient(keyID, password)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := submit(tc, "", []string{"erin@rcpt.test"}, message); err != nil || got != "Ok 0100000000000000-test-000003" {
+	if got, err := testkit.SMTPSend(tc, "", []string{"erin@rcpt.test"}, message); err != nil || got != "0100000000000000-test-000003" {
 		t.Fatalf("implicit TLS DATA reply %q, %v", got, err)
 	}
 
@@ -256,19 +233,19 @@ func TestAuthRules(t *testing.T) {
 	if ok, _ := plain.Extension("STARTTLS"); !ok {
 		t.Error("STARTTLS not offered")
 	}
-	if err := plain.Auth(sasl.NewPlainClient("", keyID, password)); code(err) != "530 5.7.0 Must issue a STARTTLS command first" {
-		t.Errorf("AUTH before STARTTLS: %s", code(err))
+	if err := plain.Auth(sasl.NewPlainClient("", keyID, password)); testkit.SMTPReply(err) != "530 5.7.0 Must issue a STARTTLS command first" {
+		t.Errorf("AUTH before STARTTLS: %s", testkit.SMTPReply(err))
 	}
-	if err := plain.Mail("alice@example.test", nil); code(err) != "530 5.7.0 Authentication required" {
-		t.Errorf("MAIL before STARTTLS: %s", code(err))
+	if err := plain.Mail("alice@example.test", nil); testkit.SMTPReply(err) != "530 5.7.0 Authentication required" {
+		t.Errorf("MAIL before STARTTLS: %s", testkit.SMTPReply(err))
 	}
 
 	c := f.dial(t)
 	if ok, mechs := c.Extension("AUTH"); !ok || mechs != "PLAIN LOGIN" {
 		t.Errorf("after STARTTLS: AUTH %v %q", ok, mechs)
 	}
-	if err := c.Mail("alice@example.test", nil); code(err) != "530 5.7.0 Authentication required" {
-		t.Errorf("MAIL without AUTH: %s", code(err))
+	if err := c.Mail("alice@example.test", nil); testkit.SMTPReply(err) != "530 5.7.0 Authentication required" {
+		t.Errorf("MAIL without AUTH: %s", testkit.SMTPReply(err))
 	}
 	for _, a := range []sasl.Client{
 		sasl.NewPlainClient("", keyID, password+"x"),
@@ -279,18 +256,18 @@ func TestAuthRules(t *testing.T) {
 	} {
 		// One connection each: go-smtp's client answers a failure with
 		// "*", which the server counts as a bad command.
-		if err := f.dial(t).Auth(a); code(err) != "535 5.7.8 Authentication Credentials Invalid" {
-			t.Errorf("wrong credentials: %s", code(err))
+		if err := f.dial(t).Auth(a); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Errorf("wrong credentials: %s", testkit.SMTPReply(err))
 		}
 	}
-	if err := c.Auth(sasl.NewAnonymousClient("x")); code(err) != "504 5.5.4 Unrecognized authentication type; use PLAIN or LOGIN" {
-		t.Errorf("ANONYMOUS: %s", code(err))
+	if err := c.Auth(sasl.NewAnonymousClient("x")); testkit.SMTPReply(err) != "504 5.5.4 Unrecognized authentication type; use PLAIN or LOGIN" {
+		t.Errorf("ANONYMOUS: %s", testkit.SMTPReply(err))
 	}
 	f.keys.mu.Lock()
 	f.keys.fail = true
 	f.keys.mu.Unlock()
-	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); code(err) != "454 4.7.0 Temporary authentication failure; try again later" {
-		t.Errorf("key store down: %s", code(err))
+	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); testkit.SMTPReply(err) != "454 4.7.0 Temporary authentication failure; try again later" {
+		t.Errorf("key store down: %s", testkit.SMTPReply(err))
 	}
 	if len(f.sub.all()) != 0 {
 		t.Error("a message was submitted")
@@ -302,15 +279,15 @@ func TestAuthRules(t *testing.T) {
 func TestRemovedKey(t *testing.T) {
 	f := serve(t, nil)
 	c := f.login(t)
-	if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message); err != nil {
+	if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, message); err != nil {
 		t.Fatal(err)
 	}
 	f.keys.remove(keyID)
-	if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message); code(err) != "535 5.7.8 Authentication Credentials Invalid" {
-		t.Fatalf("MAIL after the key was removed: %s", code(err))
+	if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, message); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+		t.Fatalf("MAIL after the key was removed: %s", testkit.SMTPReply(err))
 	}
-	if err := c.Mail("alice@example.test", nil); code(err) != "530 5.7.0 Authentication required" {
-		t.Fatalf("MAIL again: %s", code(err))
+	if err := c.Mail("alice@example.test", nil); testkit.SMTPReply(err) != "530 5.7.0 Authentication required" {
+		t.Fatalf("MAIL again: %s", testkit.SMTPReply(err))
 	}
 	if n := len(f.sub.all()); n != 1 {
 		t.Fatalf("%d messages submitted; want 1", n)
@@ -340,8 +317,8 @@ func TestReplies(t *testing.T) {
 		{errors.New("database is down"), "451 4.3.0 Temporary local problem; try again later"},
 	} {
 		f.sub.set(tc.err)
-		if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message); code(err) != tc.want {
-			t.Errorf("%v: reply %s; want %s", tc.err, code(err), tc.want)
+		if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, message); testkit.SMTPReply(err) != tc.want {
+			t.Errorf("%v: reply %s; want %s", tc.err, testkit.SMTPReply(err), tc.want)
 		}
 	}
 }
@@ -359,14 +336,14 @@ func TestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Rcpt("r4@rcpt.test", nil); code(err) != "452 4.5.3 Maximum limit of 3 recipients reached" {
-		t.Errorf("RCPT beyond the cap: %s", code(err))
+	if err := c.Rcpt("r4@rcpt.test", nil); testkit.SMTPReply(err) != "452 4.5.3 Maximum limit of 3 recipients reached" {
+		t.Errorf("RCPT beyond the cap: %s", testkit.SMTPReply(err))
 	}
 	if err := c.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := submit(c, "alice@example.test", []string{"bob@rcpt.test"}, message+strings.Repeat("x", 1000)+"\r\n"); !strings.HasPrefix(code(err), "552 5.3.4 ") {
-		t.Errorf("over-size message: %s", code(err))
+	if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, message+strings.Repeat("x", 1000)+"\r\n"); !strings.HasPrefix(testkit.SMTPReply(err), "552 5.3.4 ") {
+		t.Errorf("over-size message: %s", testkit.SMTPReply(err))
 	}
 	if n := len(f.sub.all()); n != 0 {
 		t.Errorf("%d messages submitted", n)
@@ -375,15 +352,7 @@ func TestLimits(t *testing.T) {
 	// Two more connections reach the per-address cap; the next is refused.
 	f.dial(t)
 	f.dial(t)
-	conn, err := net.Dial("tcp", f.starttls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	buf := make([]byte, 200)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _ := conn.Read(buf)
-	if got := string(buf[:n]); !strings.HasPrefix(got, "421 4.7.0 Too many connections") {
+	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many connections") {
 		t.Errorf("connection over the cap: %q", got)
 	}
 }
@@ -397,22 +366,14 @@ func TestAuthHammering(t *testing.T) {
 	})
 	c := f.dial(t) // opened before the block
 	for range 4 {
-		if err := f.dial(t).Auth(sasl.NewPlainClient("", keyID, "wrong")); code(err) != "535 5.7.8 Authentication Credentials Invalid" {
-			t.Fatalf("failing AUTH: %s", code(err))
+		if err := f.dial(t).Auth(sasl.NewPlainClient("", keyID, "wrong")); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Fatalf("failing AUTH: %s", testkit.SMTPReply(err))
 		}
 	}
-	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); !strings.HasPrefix(code(err), "454 4.7.0 Too many failed authentication attempts from your address; try again in ") {
-		t.Fatalf("AUTH once blocked: %s", code(err))
+	if err := c.Auth(sasl.NewPlainClient("", keyID, password)); !strings.HasPrefix(testkit.SMTPReply(err), "454 4.7.0 Too many failed authentication attempts from your address; try again in ") {
+		t.Fatalf("AUTH once blocked: %s", testkit.SMTPReply(err))
 	}
-	conn, err := net.Dial("tcp", f.starttls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	buf := make([]byte, 200)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _ := conn.Read(buf)
-	if got := string(buf[:n]); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts from your address; try again in ") {
+	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts from your address; try again in ") {
 		t.Errorf("new connection once blocked: %q", got)
 	}
 	if !strings.Contains(f.log.String(), "too many failures; address refused") {
