@@ -58,7 +58,7 @@ func (s *Store) checkFrom(ctx context.Context, accountID, from string) error {
 	if err != nil {
 		var ie *identity.InvalidError
 		if errors.As(err, &ie) {
-			return invalid("FromEmailAddress", "%s", ie.Msg)
+			return invalid("FromEmailAddress", "Invalid FromEmailAddress: %s", ie.Msg)
 		}
 		return err
 	}
@@ -286,7 +286,7 @@ func (s *Store) Send(ctx context.Context, r SendRequest) (string, error) {
 	}
 	var ie *identity.InvalidError
 	if errors.As(err, &ie) {
-		return "", invalid("EmailAddress", "%s", ie.Msg)
+		return "", invalid("EmailAddress", "Invalid EmailAddress: %s", ie.Msg)
 	}
 	if err != nil {
 		return "", err

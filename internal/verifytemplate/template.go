@@ -177,7 +177,7 @@ func validate(t Template) error {
 	err := configset.ValidateTags(tags)
 	var ie *configset.InvalidError
 	if errors.As(err, &ie) {
-		return invalid(ie.Field, "%s", ie.Msg)
+		return invalid(ie.Field, "Invalid %s: %s", ie.Field, ie.Msg)
 	}
 	return err
 }
