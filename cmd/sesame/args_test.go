@@ -1,20 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/sesame-email/sesame/internal/app"
-	"github.com/sesame-email/sesame/internal/config"
-	"github.com/sesame-email/sesame/internal/configset"
 )
 
 func TestSplitArgs(t *testing.T) {
@@ -79,20 +72,7 @@ func TestFlagsAnywhere(t *testing.T) {
 	}
 
 	// Two positionals with flags between and after them.
-	{
-		a, err := app.Open(context.Background(), config.Config{DataDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		acct, err := a.Accounts.Find(context.Background(), "acme")
-		if err == nil {
-			err = a.ConfigSets.Create(context.Background(), configset.NewSet(acct.ID, "news"))
-		}
-		a.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	createSet(t, dir, "acme", "news")
 	out, err = sesame(t, dir, "configset", "threshold", "acme", "--bounce-rate", "5%", "news", "--complaint-rate", "0.1%")
 	if err != nil || !strings.Contains(out, "bounce rate threshold     5%") || !strings.Contains(out, "complaint rate threshold  0.1%") {
 		t.Fatalf("configset threshold acme --bounce-rate 5%% news ...: %v\n%s", err, out)

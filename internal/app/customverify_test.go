@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
 	"regexp"
@@ -22,6 +20,7 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // TestCustomVerificationEndToEnd: a custom verification mail sent through
@@ -114,17 +113,9 @@ var customTokenRE = regexp.MustCompile(`/verify\?token=([0-9a-f]+)`)
 // customToken is the link secret in a custom verification mail's HTML.
 func customToken(t *testing.T, data []byte) string {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var body io.Reader = msg.Body
-	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		body = quotedprintable.NewReader(body)
-	}
-	html, _ := io.ReadAll(body)
-	m := customTokenRE.FindStringSubmatch(string(html))
-	if m == nil || !strings.Contains(string(html), "Welcome to Example") || strings.Index(string(html), "Welcome") > strings.Index(string(html), m[0]) {
+	_, html := testkit.MailText(t, data)
+	m := customTokenRE.FindStringSubmatch(html)
+	if m == nil || !strings.Contains(html, "Welcome to Example") || strings.Index(html, "Welcome") > strings.Index(html, m[0]) {
 		t.Fatalf("the mail is not the content followed by the link:\n%s", html)
 	}
 	return m[1]

@@ -24,6 +24,20 @@ func (h *handler) cvTemplates() (*verifytemplate.Store, error) {
 	return h.customVerification, nil
 }
 
+// namedTemplate returns the store and the required TemplateName: the
+// start of every action on one template.
+func (h *handler) namedTemplate(c *call) (*verifytemplate.Store, string, error) {
+	s, err := h.cvTemplates()
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := c.required("TemplateName")
+	if err != nil {
+		return nil, "", err
+	}
+	return s, name, nil
+}
+
 // cvError maps verifytemplate's errors to v1's codes.
 func cvError(err error) error {
 	var ie *verifytemplate.InvalidError
@@ -83,11 +97,7 @@ func (h *handler) createCustomVerificationEmailTemplate(c *call) (any, error) {
 // UpdateCustomVerificationEmailTemplate: TemplateName; the other members
 // given replace the template's.
 func (h *handler) updateCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, err := h.cvTemplates()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("TemplateName")
+	s, name, err := h.namedTemplate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +109,7 @@ func (h *handler) updateCustomVerificationEmailTemplate(c *call) (any, error) {
 // DeleteCustomVerificationEmailTemplate: TemplateName. v1 models no error:
 // deleting a template that does not exist succeeds.
 func (h *handler) deleteCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, err := h.cvTemplates()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("TemplateName")
+	s, name, err := h.namedTemplate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +139,7 @@ func cvTemplateXML(t verifytemplate.Template, content bool) customVerificationTe
 
 // GetCustomVerificationEmailTemplate: TemplateName.
 func (h *handler) getCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, err := h.cvTemplates()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("TemplateName")
+	s, name, err := h.namedTemplate(c)
 	if err != nil {
 		return nil, err
 	}

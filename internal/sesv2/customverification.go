@@ -77,21 +77,31 @@ func (in *cvTemplateInput) required() error {
 	return nil
 }
 
-// CreateCustomVerificationEmailTemplate: POST /v2/email/custom-verification-email-templates.
-func (h *handler) createCustomVerificationEmailTemplate(r *http.Request, c sesapi.Caller) (any, error) {
+// cvTemplateInput returns the store and the body of Create or Update,
+// with every member v2 requires of both present.
+func (h *handler) cvTemplateInput(r *http.Request) (*verifytemplate.Store, *cvTemplateInput, error) {
 	s, err := h.cvTemplates()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var in cvTemplateInput
 	if err := decodeBody(r, &in); err != nil {
+		return nil, nil, err
+	}
+	if err := in.required(); err != nil {
+		return nil, nil, err
+	}
+	return s, &in, nil
+}
+
+// CreateCustomVerificationEmailTemplate: POST /v2/email/custom-verification-email-templates.
+func (h *handler) createCustomVerificationEmailTemplate(r *http.Request, c sesapi.Caller) (any, error) {
+	s, in, err := h.cvTemplateInput(r)
+	if err != nil {
 		return nil, err
 	}
 	if in.TemplateName == nil {
 		return nil, badRequest("TemplateName is required.")
-	}
-	if err := in.required(); err != nil {
-		return nil, err
 	}
 	t := verifytemplate.Template{Name: *in.TemplateName, FromEmailAddress: *in.FromEmailAddress, Subject: *in.TemplateSubject, Content: *in.TemplateContent,
 		SuccessURL: *in.SuccessRedirectionURL, FailureURL: *in.FailureRedirectionURL}
@@ -104,15 +114,8 @@ func (h *handler) createCustomVerificationEmailTemplate(r *http.Request, c sesap
 // UpdateCustomVerificationEmailTemplate: PUT /v2/email/custom-verification-email-templates/{TemplateName};
 // v2 requires every member.
 func (h *handler) updateCustomVerificationEmailTemplate(r *http.Request, c sesapi.Caller) (any, error) {
-	s, err := h.cvTemplates()
+	s, in, err := h.cvTemplateInput(r)
 	if err != nil {
-		return nil, err
-	}
-	var in cvTemplateInput
-	if err := decodeBody(r, &in); err != nil {
-		return nil, err
-	}
-	if err := in.required(); err != nil {
 		return nil, err
 	}
 	u := verifytemplate.Update{FromEmailAddress: in.FromEmailAddress, Subject: in.TemplateSubject, Content: in.TemplateContent,

@@ -1,12 +1,8 @@
 package sesv2_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"mime/quotedprintable"
-	"net/mail"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,17 +31,9 @@ func customLink(t *testing.T, env *apitest.Env, address string) string {
 	if err != nil {
 		t.Fatalf("no mail queued to %s: %v", address, err)
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r io.Reader = m.Body
-	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		r = quotedprintable.NewReader(r)
-	}
-	text, _ := io.ReadAll(r)
-	found := customTokenRE.FindStringSubmatch(string(text))
-	if found == nil || !strings.HasPrefix(m.Header.Get("Content-Type"), "text/html") {
+	h, text := testkit.MailText(t, body)
+	found := customTokenRE.FindStringSubmatch(text)
+	if found == nil || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Fatalf("no verification link in the HTML mail:\n%s", body)
 	}
 	return found[1]
