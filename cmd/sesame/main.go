@@ -42,6 +42,7 @@ Usage:
   sesame feedback list [--account A] [--since DUR] [--unverified]   reports the feedback MX took, one line each
   sesame feedback show <id> [--account A]    one report: its origin, the verdict per recipient, its first bytes
 
+Flags may come before or after a command's arguments; "--" ends the flags.
 Every flag has an environment variable: --data-dir is SESAME_DATA_DIR, and so on.
 Run 'sesame <command> -h' for a command's flags.
 `
@@ -136,22 +137,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		// Needs no database: the files are parsed and printed.
 		fs := flag.NewFlagSet("sesame feedback parse", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		if err := fs.Parse(args); err != nil {
+		flags, files := splitArgs(fs, args)
+		if err := fs.Parse(flags); err != nil {
 			return err
 		}
-		return feedbackParse(fs.Args(), os.Stdin, stdout)
+		return feedbackParse(files, os.Stdin, stdout)
 	default:
 		return fmt.Errorf("unknown command %q; see 'sesame help'", (cmd + " " + sub))
 	}
-	// Positional arguments may come before the flags.
-	var pos []string
-	for len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	if err := cfg.Parse(fs, args, getenv); err != nil {
+	// Flags may come before, between and after the positional arguments.
+	flags, pos := splitArgs(fs, args)
+	if err := cfg.Parse(fs, flags, getenv); err != nil {
 		return err
 	}
-	pos = append(pos, fs.Args()...)
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
 	a, err := app.Open(ctx, cfg, log)

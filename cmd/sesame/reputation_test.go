@@ -14,6 +14,24 @@ import (
 	"github.com/sesame-email/sesame/internal/reputation"
 )
 
+// createSet creates the configuration set of the account (by name) in the
+// data directory dir, as the API would.
+func createSet(t *testing.T, dir, acctName, set string) {
+	t.Helper()
+	a, err := app.Open(context.Background(), config.Config{DataDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	acct, err := a.Accounts.Find(context.Background(), acctName)
+	if err == nil {
+		err = a.ConfigSets.Create(context.Background(), configset.NewSet(acct.ID, set))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestReputationCommands: `configset threshold` sets and clears a set's
 // threshold with checked rates; `account reinstate` lifts a SHUTDOWN,
 // resumes sending and queues a notice to the owner.
@@ -26,20 +44,7 @@ func TestReputationCommands(t *testing.T) {
 	if out, err := sesame(t, dir, "configset", "threshold", "acme", "news", "--bounce-rate", "5%"); err == nil || !strings.Contains(err.Error(), `no configuration set "news"`) {
 		t.Fatalf("threshold of a set that does not exist: %v\n%s", err, out)
 	}
-	{
-		a, err := app.Open(context.Background(), config.Config{DataDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		acct, err := a.Accounts.Find(context.Background(), "acme")
-		if err == nil {
-			err = a.ConfigSets.Create(context.Background(), configset.NewSet(acct.ID, "news"))
-		}
-		a.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	createSet(t, dir, "acme", "news")
 	out, err := sesame(t, dir, "configset", "threshold", "acme", "news", "--bounce-rate", "5%", "--complaint-rate", "0.001")
 	if err != nil || !strings.Contains(out, "bounce rate threshold     5%") || !strings.Contains(out, "complaint rate threshold  0.1%") {
 		t.Fatalf("configset threshold: %v\n%s", err, out)

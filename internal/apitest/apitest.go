@@ -41,6 +41,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/testkit"
+	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
 // The deployment every Env serves.
@@ -86,6 +87,9 @@ type Env struct {
 	// EnforcementStatus hook (sesv2.Options.EnforcementStatus); nil:
 	// HEALTHY.
 	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
+	// CustomVerification is the custom verification email templates and
+	// their sending, wired into both APIs.
+	CustomVerification *verifytemplate.Store
 }
 
 // New starts an API on d. The clock starts at the real current time (SigV4
@@ -148,6 +152,10 @@ func New(t testing.TB, d *db.DB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.CustomVerification, err = verifytemplate.New(verifytemplate.Options{DB: d, Identities: ids, Accounts: accts, Sender: sender, Now: clock.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, k, err := accts.Create(context.Background(), account.CreateOptions{Name: "test", Email: "owner@owner.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -177,9 +185,9 @@ func New(t testing.TB, d *db.DB) *Env {
 		Region:   Region,
 		SNS:      topics.Handler(),
 		Public:   topics.Public(),
-		V1: sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log, Topics: topics, ConfigSets: sets,
+		V1: sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log, Topics: topics, ConfigSets: sets, CustomVerification: e.CustomVerification,
 			EnforcementStatus: enforcement}),
-		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, ConfigSets: sets, Now: clock.Now, Logger: log,
+		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, ConfigSets: sets, Now: clock.Now, Logger: log, CustomVerification: e.CustomVerification,
 			EnforcementStatus: enforcement}),
 		Logger: log,
 		Now:    clock.Now,

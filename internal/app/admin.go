@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -93,8 +94,23 @@ func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, r
 	if err := a.Accounts.SetProduction(ctx, acct.ID, max24h, rate); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "account %s (%s) is out of the sandbox: %g messages per 24 hours, %g per second\n", acct.Name, acct.ID, max24h, rate)
+	fmt.Fprintf(w, "account %s (%s) is out of the sandbox: %s per 24 hours, %s per second\n", acct.Name, acct.ID, dailyQuota(max24h), quantity(rate))
 	return nil
+}
+
+// dailyQuota prints a Max24HourSend: "1000000 messages", or "unlimited
+// messages" for SES's -1.
+func dailyQuota(max24h float64) string {
+	if max24h < 0 {
+		return "unlimited messages"
+	}
+	return quantity(max24h) + " messages"
+}
+
+// quantity prints a quota or a rate as written: a whole number without an
+// exponent (1000000, not 1e+06), a fraction as it is (0.5).
+func quantity(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // Reinstate lifts an account's reputation SHUTDOWN (or PROBATION): its

@@ -52,6 +52,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
@@ -72,6 +73,9 @@ type App struct {
 	Reputation *reputation.Guard
 	// ConfigSets are the configuration sets and their event destinations.
 	ConfigSets *configset.Store
+	// CustomVerification is the custom verification email templates and
+	// their sending (SendCustomVerificationEmail).
+	CustomVerification *verifytemplate.Store
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -173,6 +177,11 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get})
+	if err != nil {
+		return nil, err
+	}
+	a.CustomVerification, err = verifytemplate.New(verifytemplate.Options{DB: d, Identities: a.Identities, Accounts: a.Accounts, Sender: a.Sender,
+		Logger: log.With("component", "verifytemplate")})
 	if err != nil {
 		return nil, err
 	}
@@ -732,10 +741,10 @@ func (a *App) APIHandler() http.Handler {
 	return sesapi.New(sesapi.Options{
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
-		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender,
+		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, CustomVerification: a.CustomVerification,
 			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics, EnforcementStatus: a.Reputation.Status,
 			Logger: a.log.With("component", "sesv1")}),
-		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
+		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression, CustomVerification: a.CustomVerification,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
 			Logger: a.log.With("component", "sesv2")}),
 		SNS:    a.snsHandler(),
@@ -748,7 +757,11 @@ func (a *App) APIHandler() http.Handler {
 }
 
 // VerifyHandler is the page an address verification link opens: GET
-// /verify?token=... marks the address verified.
+// /verify?token=... marks the address verified. A custom verification
+// link (SendCustomVerificationEmail) redirects (303 See Other) to its
+// template's SuccessRedirectionURL once the address is verified, and to
+// its FailureRedirectionURL when the link has expired; only an error on
+// Sesame's side shows Sesame's own page.
 func VerifyHandler(ids *identity.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -761,7 +774,20 @@ func VerifyHandler(ids *identity.Store) http.Handler {
 			w.WriteHeader(status)
 			fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1><p>%s</p>\n", html.EscapeString(title), html.EscapeString(title), html.EscapeString(msg))
 		}
-		i, err := ids.ConfirmAddress(r.Context(), r.URL.Query().Get("token"))
+		token := r.URL.Query().Get("token")
+		l, _, err := ids.ConfirmCustomLink(r.Context(), token)
+		switch {
+		case err == nil:
+			http.Redirect(w, r, l.SuccessURL, http.StatusSeeOther)
+			return
+		case errors.Is(err, identity.ErrExpired) && l != nil:
+			http.Redirect(w, r, l.FailureURL, http.StatusSeeOther)
+			return
+		case !errors.Is(err, identity.ErrNotFound):
+			page(http.StatusInternalServerError, "Verification failed", "Something went wrong on our side. Try the link again later.")
+			return
+		}
+		i, err := ids.ConfirmAddress(r.Context(), token)
 		switch {
 		case err == nil:
 			page(http.StatusOK, "Congratulations!", "You have successfully verified "+i.Name+". You can now send email from this address.")

@@ -160,25 +160,7 @@ func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateO
 		}
 	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO identities (account_id, name, kind, domain, version, created_at,
-			verification_status, verification_token, verification_since,
-			dkim_origin, dkim_signing_enabled, dkim_status, dkim_since, dkim_tokens, dkim_key_length, dkim_next_key_length, dkim_key_generated_at,
-			mail_from_behavior, feedback_forwarding, configuration_set, tags, next_check_at)
-			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			accountID, n, string(kind), domain, db.Millis(now),
-			string(Pending), i.VerificationToken, db.Millis(now),
-			string(d.Origin), d.SigningEnabled, string(d.Status), db.Millis(d.Since), joinTokens(d), string(d.KeyLength), string(d.NextKeyLength), db.Millis(d.KeyGeneratedAt),
-			string(UseDefaultValue), true, opts.ConfigurationSet, encodeTags(opts.Tags), db.Millis(i.NextCheckAt)).Scan(&i.ID)
-		if db.IsUniqueViolation(err) {
-			return fmt.Errorf("%w: %s", ErrAlreadyExists, n)
-		}
-		if err != nil {
-			return fmt.Errorf("identity: create %s: %w", n, err)
-		}
-		if err := s.insertKeys(ctx, tx, i.ID, keys); err != nil {
-			return err
-		}
-		if err := s.addTransition(ctx, tx, i, AttrVerification, NotStarted, Pending, "identity created", now); err != nil {
+		if err := s.insert(ctx, tx, i, keys); err != nil {
 			return err
 		}
 		if d.Status == Pending {
@@ -197,6 +179,32 @@ func (s *Store) Create(ctx context.Context, accountID, name string, opts CreateO
 	}
 	s.changed()
 	return i, nil
+}
+
+// insert stores the new Pending identity i (its ID is set) with its DKIM
+// keys and the transition that created it, in tx. A name in use →
+// ErrAlreadyExists.
+func (s *Store) insert(ctx context.Context, tx *db.Tx, i *Identity, keys []preparedKey) error {
+	d := i.DKIM
+	err := tx.QueryRow(ctx, `INSERT INTO identities (account_id, name, kind, domain, version, created_at,
+		verification_status, verification_token, verification_since,
+		dkim_origin, dkim_signing_enabled, dkim_status, dkim_since, dkim_tokens, dkim_key_length, dkim_next_key_length, dkim_key_generated_at,
+		mail_from_behavior, feedback_forwarding, configuration_set, tags, next_check_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		i.AccountID, i.Name, string(i.Kind), i.Domain, db.Millis(i.CreatedAt),
+		string(Pending), i.VerificationToken, db.Millis(i.CreatedAt),
+		string(d.Origin), d.SigningEnabled, string(d.Status), db.Millis(d.Since), joinTokens(d), string(d.KeyLength), string(d.NextKeyLength), db.Millis(d.KeyGeneratedAt),
+		string(UseDefaultValue), true, i.ConfigurationSet, encodeTags(i.Tags), db.Millis(i.NextCheckAt)).Scan(&i.ID)
+	if db.IsUniqueViolation(err) {
+		return fmt.Errorf("%w: %s", ErrAlreadyExists, i.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("identity: create %s: %w", i.Name, err)
+	}
+	if err := s.insertKeys(ctx, tx, i.ID, keys); err != nil {
+		return err
+	}
+	return s.addTransition(ctx, tx, i, AttrVerification, NotStarted, Pending, "identity created", i.CreatedAt)
 }
 
 // validateTags applies SES's tag rules: at most 50, keys 1-128 characters,
@@ -322,6 +330,21 @@ func (s *Store) EnsureAddress(ctx context.Context, accountID, address string) (*
 	return i, err
 }
 
+// settleAddress ends address i's verification in tx: to (Success or
+// Failed) from its current state, with the transition saying why; the
+// checker has nothing more to do with it.
+func (s *Store) settleAddress(ctx context.Context, tx *db.Tx, i *Identity, to Status, reason string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, last_success_at = ?, next_check_at = NULL WHERE id = ?`,
+		string(to), db.Millis(now), db.Millis(now), i.ID); err != nil {
+		return fmt.Errorf("identity: confirm: %w", err)
+	}
+	if err := s.addTransition(ctx, tx, i, AttrVerification, i.Verification, to, reason, now); err != nil {
+		return err
+	}
+	i.Verification, i.VerificationSince = to, now
+	return nil
+}
+
 // ConfirmAddress marks the address whose verification link carries this
 // secret as verified; the address is found by the secret's hash, the only
 // form stored. An unknown secret → ErrNotFound; a link older than the
@@ -350,14 +373,9 @@ func (s *Store) ConfirmAddress(ctx context.Context, token string) (*Identity, er
 		if now.Sub(i.VerificationSince) >= s.opts.AddressLinkValidity {
 			to, reason = Failed, fmt.Sprintf("verification link followed after it expired (%s)", s.opts.AddressLinkValidity)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE identities SET verification_status = ?, verification_since = ?, last_success_at = ?, next_check_at = NULL WHERE id = ?`,
-			string(to), db.Millis(now), db.Millis(now), i.ID); err != nil {
-			return fmt.Errorf("identity: confirm: %w", err)
-		}
-		if err := s.addTransition(ctx, tx, i, AttrVerification, Pending, to, reason, now); err != nil {
+		if err := s.settleAddress(ctx, tx, i, to, reason, now); err != nil {
 			return err
 		}
-		i.Verification, i.VerificationSince = to, now
 		changed = true
 		if to == Failed {
 			return nil // committed, then reported

@@ -157,7 +157,7 @@ func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identit
 	if _, err := tx.Exec(ctx, `DELETE FROM verification_mails WHERE account_id = ? AND sent_at < ?`, i.AccountID, db.Millis(now.Add(-keep))); err != nil {
 		return fmt.Errorf("identity: forget old verification mails: %w", err)
 	}
-	link := strings.TrimSuffix(s.opts.VerifyURL, "/") + "/verify?token=" + secret
+	link := s.verifyLink(secret)
 	region := strings.ToUpper(s.opts.Region)
 	m := Mail{AccountID: i.AccountID, To: i.Name,
 		Subject: fmt.Sprintf("Sesame - Email Address Verification Request in region %s", region),
@@ -175,4 +175,9 @@ If you did NOT request to verify this email address, do not click on the link.
 		return fmt.Errorf("identity: queue verification mail to %s: %w", i.Name, err)
 	}
 	return nil
+}
+
+// verifyLink is the URL of the /verify page for a link secret.
+func (s *Store) verifyLink(secret string) string {
+	return strings.TrimSuffix(s.opts.VerifyURL, "/") + "/verify?token=" + secret
 }

@@ -13,7 +13,9 @@
 // GetIdentityMailFromDomainAttributes, SetIdentityFeedbackForwardingEnabled,
 // GetIdentityNotificationAttributes, SetIdentityNotificationTopic and
 // SetIdentityHeadersInNotificationsEnabled (topics of Sesame's SNS
-// service, through Options.Topics).
+// service, through Options.Topics); the custom verification email
+// actions (Create/Get/Update/Delete/ListCustomVerificationEmailTemplate(s),
+// SendCustomVerificationEmail, through Options.CustomVerification).
 //
 // Every parameter is validated before a store method that writes is
 // called, so a rejected request changes nothing.
@@ -40,6 +42,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
+	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
 // Version is the SES v1 API version this package speaks.
@@ -71,6 +74,9 @@ type Options struct {
 	// (reputation.Guard.Status): UpdateAccountSendingEnabled cannot
 	// resume an account in SHUTDOWN. Nil: not checked.
 	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
+	// CustomVerification is the custom verification email templates and
+	// their sending; nil: those actions fail.
+	CustomVerification *verifytemplate.Store
 }
 
 // Topics is the SNS service's side of the identity notification actions
@@ -90,6 +96,7 @@ func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	h.sendStatistics = opts.SendStatistics
 	h.enforcement = opts.EnforcementStatus
+	h.customVerification = opts.CustomVerification
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -120,6 +127,8 @@ type handler struct {
 	pageSize    int
 	// sendStatistics is Options.SendStatistics.
 	sendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
+	// customVerification is Options.CustomVerification.
+	customVerification *verifytemplate.Store
 }
 
 // call is one request being served.
@@ -173,6 +182,12 @@ var actions = map[string]action{
 	"CreateConfigurationSetEventDestination":         {fn: (*handler).createConfigurationSetEventDestination},
 	"UpdateConfigurationSetEventDestination":         {fn: (*handler).updateConfigurationSetEventDestination},
 	"DeleteConfigurationSetEventDestination":         {fn: (*handler).deleteConfigurationSetEventDestination},
+	"CreateCustomVerificationEmailTemplate":          {fn: (*handler).createCustomVerificationEmailTemplate, noResult: true},
+	"GetCustomVerificationEmailTemplate":             {fn: (*handler).getCustomVerificationEmailTemplate},
+	"UpdateCustomVerificationEmailTemplate":          {fn: (*handler).updateCustomVerificationEmailTemplate, noResult: true},
+	"DeleteCustomVerificationEmailTemplate":          {fn: (*handler).deleteCustomVerificationEmailTemplate, noResult: true},
+	"ListCustomVerificationEmailTemplates":           {fn: (*handler).listCustomVerificationEmailTemplates},
+	"SendCustomVerificationEmail":                    {fn: (*handler).sendCustomVerificationEmail},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error

@@ -32,6 +32,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
 // Options configures the handler.
@@ -52,6 +53,9 @@ type Options struct {
 	// destinations, tags and identities' default sets. Nil: those
 	// operations fail, and a default set cannot be named.
 	ConfigSets *configset.Store
+	// CustomVerification is the custom verification email templates and
+	// their sending; nil: those operations fail.
+	CustomVerification *verifytemplate.Store
 	// MetricData answers BatchGetMetricData's queries
 	// (stats.Store.MetricData); nil: it fails.
 	MetricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
@@ -72,6 +76,8 @@ type handler struct {
 	now         func() time.Time
 	// metricData is Options.MetricData.
 	metricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
+	// customVerification is Options.CustomVerification.
+	customVerification *verifytemplate.Store
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
@@ -79,6 +85,7 @@ type handler struct {
 func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
 	h.metricData = opts.MetricData
+	h.customVerification = opts.CustomVerification
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -127,6 +134,12 @@ func New(opts Options) http.Handler {
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "UpdateConfigurationSetEventDestination", h.updateEventDestination)
 	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "DeleteConfigurationSetEventDestination", h.deleteEventDestination)
 	route("POST /v2/email/metrics/batch", "BatchGetMetricData", h.batchGetMetricData)
+	route("POST /v2/email/custom-verification-email-templates", "CreateCustomVerificationEmailTemplate", h.createCustomVerificationEmailTemplate)
+	route("GET /v2/email/custom-verification-email-templates", "ListCustomVerificationEmailTemplates", h.listCustomVerificationEmailTemplates)
+	route("GET /v2/email/custom-verification-email-templates/{TemplateName}", "GetCustomVerificationEmailTemplate", h.getCustomVerificationEmailTemplate)
+	route("PUT /v2/email/custom-verification-email-templates/{TemplateName}", "UpdateCustomVerificationEmailTemplate", h.updateCustomVerificationEmailTemplate)
+	route("DELETE /v2/email/custom-verification-email-templates/{TemplateName}", "DeleteCustomVerificationEmailTemplate", h.deleteCustomVerificationEmailTemplate)
+	route("POST /v2/email/outbound-custom-verification-emails", "SendCustomVerificationEmail", h.sendCustomVerificationEmail)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

@@ -32,9 +32,22 @@ func VerificationSecret(t testing.TB, q db.Querier, address string) string {
 // it has none.
 func VerificationSecretIn(t testing.TB, msg []byte) string {
 	t.Helper()
+	_, text := MailText(t, msg)
+	_, after, ok := strings.Cut(text, "/verify?token=")
+	if !ok || len(strings.Fields(after)) == 0 {
+		t.Fatalf("no verification link in the mail:\n%s", msg)
+	}
+	return strings.Fields(after)[0]
+}
+
+// MailText returns the header of the single-part message msg and its body
+// as its recipient reads it (quoted-printable decoded), failing the test
+// when it does not parse.
+func MailText(t testing.TB, msg []byte) (mail.Header, string) {
+	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(msg))
 	if err != nil {
-		t.Fatalf("verification mail: %v", err)
+		t.Fatalf("mail: %v", err)
 	}
 	var r io.Reader = m.Body
 	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
@@ -42,11 +55,7 @@ func VerificationSecretIn(t testing.TB, msg []byte) string {
 	}
 	text, err := io.ReadAll(r)
 	if err != nil {
-		t.Fatalf("verification mail: %v", err)
+		t.Fatalf("mail: %v", err)
 	}
-	_, after, ok := strings.Cut(string(text), "/verify?token=")
-	if !ok || len(strings.Fields(after)) == 0 {
-		t.Fatalf("no verification link in the mail:\n%s", msg)
-	}
-	return strings.Fields(after)[0]
+	return m.Header, string(text)
 }
