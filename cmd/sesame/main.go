@@ -31,6 +31,7 @@ Usage:
   sesame account keys <account> [--add [--access-key-id K --secret-access-key S]] [--remove KEY_ID [--force]]
   sesame account production <account> [--max-24h-send N] [--max-send-rate R]
   sesame account reinstate <account>        lift a reputation SHUTDOWN: sending resumes, status HEALTHY
+  sesame account smtp-credentials <account> [--key KEY_ID]   SMTP host, ports, user and password of each key
   sesame configset threshold <account> <set> [--bounce-rate R] [--complaint-rate R] [--clear]
                                              pause the configuration set when its rates reach R (0.05 or 5%)
   sesame identity show <identity> [--account A]

@@ -18,15 +18,9 @@ func smtpCredentials(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := cfg.FlagSet("sesame account smtp-credentials", config.ScopeStorage, stderr)
 	var key string
 	fs.StringVar(&key, "key", "", "only this access key (default: every key of the account)")
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	flags, pos := splitArgs(fs, args)
+	if err := fs.Parse(flags); err != nil {
+		return err
 	}
 	if err := cfg.Parse(fs, nil, getenv); err != nil {
 		return err
