@@ -17,8 +17,9 @@ import (
 // Store is the templates of all accounts (migration 0013). It is safe for
 // concurrent use; every call is scoped to one account.
 type Store struct {
-	db  *db.DB
-	now func() time.Time
+	db    *db.DB
+	now   func() time.Time
+	limit int // templates per account (MaxTemplates; tests lower it)
 }
 
 // NewStore returns a Store; now nil is time.Now.
@@ -26,7 +27,7 @@ func NewStore(d *db.DB, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: d, now: now}
+	return &Store{db: d, now: now, limit: MaxTemplates}
 }
 
 // validate checks what Create and Update store: the template must compile
@@ -45,7 +46,7 @@ func validate(c Content, tags []Tag) error {
 }
 
 // Create stores a new template, Created now. A name in use is
-// ErrAlreadyExists, the account's 10,001st template ErrLimitExceeded; a
+// ErrAlreadyExists, one more than MaxTemplates ErrLimitExceeded; a
 // bad name is a *ParamError, content that does not compile an
 // *InvalidError. Nothing is written on error.
 func (s *Store) Create(ctx context.Context, accountID string, t Template) error {
@@ -69,8 +70,8 @@ func (s *Store) Create(ctx context.Context, accountID string, t Template) error 
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM templates WHERE account_id = ?`, accountID).Scan(&n); err != nil {
 			return fmt.Errorf("template: count: %w", err)
 		}
-		if n >= MaxTemplates {
-			return fmt.Errorf("%w: at most %d templates per account", ErrLimitExceeded, MaxTemplates)
+		if n >= int64(s.limit) {
+			return fmt.Errorf("%w: at most %d templates per account", ErrLimitExceeded, s.limit)
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO templates (account_id, name, subject_part, text_part, html_part, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			accountID, t.Name, t.Content.Subject, t.Content.Text, t.Content.HTML, string(tagsJSON), db.Millis(now))
