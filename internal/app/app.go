@@ -52,6 +52,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
@@ -72,6 +73,8 @@ type App struct {
 	Reputation *reputation.Guard
 	// ConfigSets are the configuration sets and their event destinations.
 	ConfigSets *configset.Store
+	// Templates are the email templates (v1 and v2 share them).
+	Templates *template.Store
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -133,6 +136,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 		return nil, err
 	}
 	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL, box: box}
+	a.Templates = template.NewStore(d, nil)
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()
@@ -717,10 +721,12 @@ func (a *App) APIHandler() http.Handler {
 		Region:   a.cfg.Region,
 		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender,
 			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics, EnforcementStatus: a.Reputation.Status,
-			Logger: a.log.With("component", "sesv1")}),
+			Templates: a.Templates,
+			Logger:    a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
-			Logger: a.log.With("component", "sesv2")}),
+			Templates: a.Templates,
+			Logger:    a.log.With("component", "sesv2")}),
 		SNS:    a.snsHandler(),
 		Public: a.publicHandlers(),
 		Logger: a.log.With("component", "api"),

@@ -40,6 +40,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
+	"github.com/sesame-email/sesame/internal/template"
 )
 
 // Version is the SES v1 API version this package speaks.
@@ -71,6 +72,9 @@ type Options struct {
 	// (reputation.Guard.Status): UpdateAccountSendingEnabled cannot
 	// resume an account in SHUTDOWN. Nil: not checked.
 	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
+	// Templates is the email templates (shared with v2); nil: the
+	// template actions fail.
+	Templates *template.Store
 }
 
 // Topics is the SNS service's side of the identity notification actions
@@ -90,6 +94,7 @@ func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	h.sendStatistics = opts.SendStatistics
 	h.enforcement = opts.EnforcementStatus
+	h.templates = opts.Templates
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -120,6 +125,8 @@ type handler struct {
 	pageSize    int
 	// sendStatistics is Options.SendStatistics.
 	sendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
+	// templates: see Options.Templates.
+	templates *template.Store
 }
 
 // call is one request being served.
@@ -128,6 +135,7 @@ type call struct {
 	account  string
 	keyID    string // the access key that signed the request
 	sourceIP string
+	region   string // the region of the request's credential scope
 	form     *form
 }
 
@@ -173,6 +181,12 @@ var actions = map[string]action{
 	"CreateConfigurationSetEventDestination":         {fn: (*handler).createConfigurationSetEventDestination},
 	"UpdateConfigurationSetEventDestination":         {fn: (*handler).updateConfigurationSetEventDestination},
 	"DeleteConfigurationSetEventDestination":         {fn: (*handler).deleteConfigurationSetEventDestination},
+	"CreateTemplate":                                 {fn: (*handler).createTemplate},
+	"GetTemplate":                                    {fn: (*handler).getTemplate},
+	"UpdateTemplate":                                 {fn: (*handler).updateTemplate},
+	"DeleteTemplate":                                 {fn: (*handler).deleteTemplate},
+	"ListTemplates":                                  {fn: (*handler).listTemplates},
+	"TestRenderTemplate":                             {fn: (*handler).testRenderTemplate},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error
@@ -230,7 +244,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, form: f})
+	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, region: caller.Region, form: f})
 	if err != nil {
 		h.writeError(w, reqID, name, caller.AccountID, err)
 		return

@@ -32,6 +32,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 )
 
 // Options configures the handler.
@@ -57,6 +58,9 @@ type Options struct {
 	MetricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
+	// Templates is the email templates (shared with v1); nil: the
+	// template operations fail.
+	Templates *template.Store
 }
 
 // handler serves the v2 operations.
@@ -72,6 +76,8 @@ type handler struct {
 	now         func() time.Time
 	// metricData is Options.MetricData.
 	metricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
+	// templates is Options.Templates.
+	templates *template.Store
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
@@ -79,6 +85,7 @@ type handler struct {
 func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
 	h.metricData = opts.MetricData
+	h.templates = opts.Templates
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -127,6 +134,12 @@ func New(opts Options) http.Handler {
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "UpdateConfigurationSetEventDestination", h.updateEventDestination)
 	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "DeleteConfigurationSetEventDestination", h.deleteEventDestination)
 	route("POST /v2/email/metrics/batch", "BatchGetMetricData", h.batchGetMetricData)
+	route("POST /v2/email/templates", "CreateEmailTemplate", h.createEmailTemplate)
+	route("GET /v2/email/templates", "ListEmailTemplates", h.listEmailTemplates)
+	route("GET /v2/email/templates/{TemplateName}", "GetEmailTemplate", h.getEmailTemplate)
+	route("PUT /v2/email/templates/{TemplateName}", "UpdateEmailTemplate", h.updateEmailTemplate)
+	route("DELETE /v2/email/templates/{TemplateName}", "DeleteEmailTemplate", h.deleteEmailTemplate)
+	route("POST /v2/email/templates/{TemplateName}/render", "TestRenderEmailTemplate", h.testRenderEmailTemplate)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

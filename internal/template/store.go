@@ -30,9 +30,13 @@ func NewStore(d *db.DB, now func() time.Time) *Store {
 	return &Store{db: d, now: now, limit: MaxTemplates}
 }
 
-// validate checks what Create and Update store: the template must compile
-// (*InvalidError) and its tags follow SES's rules (*ParamError).
+// validate checks what Create and Update store: a text or HTML part, at
+// most MaxTemplateBytes, tags by SES's rules (*ParamError), and parts that
+// compile (*InvalidError).
 func validate(c Content, tags []Tag) error {
+	if c.Text == "" && c.HTML == "" {
+		return paramError("TemplateContent", "The template must have a text part or an HTML part (v1 TextPart or HtmlPart, v2 Text or Html).")
+	}
 	if c.Size() > MaxTemplateBytes {
 		return paramError("TemplateContent", "Template is too large: %d bytes (at most %d).", c.Size(), MaxTemplateBytes)
 	}
