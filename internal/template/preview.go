@@ -29,7 +29,7 @@ func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (s
 	rand.Read(id[:])
 	msg, err := compose.Preview(c.Subject, c.Text, c.HTML, compose.Options{
 		Now:       func() time.Time { return now },
-		MessageID: fmt.Sprintf("%016x-%s", now.UnixMilli(), hex.EncodeToString(id[:])),
+		MessageID: fmt.Sprintf("0100%012x-%s", now.UnixMilli(), hex.EncodeToString(id[:])),
 		Domain:    domain,
 	})
 	if err != nil {

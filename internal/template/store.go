@@ -190,3 +190,7 @@ func (s *Store) List(ctx context.Context, accountID, after string, limit int) ([
 	}
 	return ts, next, nil
 }
+
+// SetLimit sets the number of templates one account may keep (MaxTemplates
+// unless set); tests lower it. Call it before the store is used.
+func (s *Store) SetLimit(n int) { s.limit = n }

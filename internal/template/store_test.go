@@ -148,7 +148,7 @@ func TestStoreRefuses(t *testing.T) {
 func TestStoreLimitAndPaging(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
-		template.SetLimit(f.s, 5)
+		f.s.SetLimit(5)
 		for i := range 5 {
 			f.now = f.now.Add(time.Second)
 			if err := f.s.Create(f.ctx, f.a, template.Template{Name: fmt.Sprintf("t%d", 4-i), Content: template.Content{Text: "x"}}); err != nil {
