@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/sesapi"
@@ -22,38 +21,24 @@ const (
 	maxTemplateItems     = 100
 )
 
+// v1Codes are v1's error codes for the template package's errors.
+var v1Codes = map[template.Kind]string{
+	template.KindNotFound: "TemplateDoesNotExist", template.KindAlreadyExists: "AlreadyExists",
+	template.KindLimitExceeded: "LimitExceeded", template.KindInvalidTemplate: "InvalidTemplate",
+	template.KindInvalidParameter: "InvalidParameterValue", template.KindInvalidData: "InvalidRenderingParameter",
+	template.KindMissingAttribute: "MissingRenderingAttribute", template.KindRenderFailed: "InvalidRenderingParameter",
+}
+
 // templateError maps the template package's errors to v1's codes.
 func templateError(err error, name string) error {
-	var (
-		ie *template.InvalidError
-		pe *template.ParamError
-		de *template.DataError
-		re *template.RenderError
-	)
-	e := func(code, msg string) error {
-		return &sesapi.Error{Code: code, Status: http.StatusBadRequest, Message: msg}
-	}
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, template.ErrNotFound):
-		return e("TemplateDoesNotExist", "Template "+name+" does not exist.")
-	case errors.Is(err, template.ErrAlreadyExists):
-		return e("AlreadyExists", "Template "+name+" already exists.")
-	case errors.Is(err, template.ErrLimitExceeded):
-		return e("LimitExceeded", "Maximum number of templates ("+strconv.Itoa(template.MaxTemplates)+") reached.")
-	case errors.As(err, &ie):
-		return e("InvalidTemplate", ie.Msg)
-	case errors.As(err, &pe):
-		return e("InvalidParameterValue", pe.Msg)
-	case errors.As(err, &de):
-		return e("InvalidRenderingParameter", de.Msg)
-	case errors.As(err, &re) && strings.HasPrefix(re.Msg, "Attribute '"):
-		return e("MissingRenderingAttribute", re.Msg)
-	case errors.As(err, &re):
-		return e("InvalidRenderingParameter", re.Msg)
 	}
-	return err
+	kind, msg := template.KindOf(err, name)
+	if kind == template.KindOther {
+		return err
+	}
+	return &sesapi.Error{Code: v1Codes[kind], Status: http.StatusBadRequest, Message: msg}
 }
 
 func (h *handler) templateStore() (*template.Store, error) {
@@ -61,6 +46,19 @@ func (h *handler) templateStore() (*template.Store, error) {
 		return nil, errors.New("sesv1: templates are not configured (Options.Templates is nil)")
 	}
 	return h.templates, nil
+}
+
+// namedTemplate returns the store and the required TemplateName.
+func (h *handler) namedTemplate(c *call) (*template.Store, string, error) {
+	s, err := h.templateStore()
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := c.required("TemplateName")
+	if err != nil {
+		return nil, "", err
+	}
+	return s, name, nil
 }
 
 // templateParam reads Template.TemplateName and the three parts.
@@ -101,11 +99,7 @@ func (h *handler) updateTemplate(c *call) (any, error) {
 // DeleteTemplate: TemplateName. Deleting an unknown template succeeds,
 // as in SES.
 func (h *handler) deleteTemplate(c *call) (any, error) {
-	s, err := h.templateStore()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("TemplateName")
+	s, name, err := h.namedTemplate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +122,7 @@ type getTemplateResult struct {
 
 // GetTemplate: TemplateName.
 func (h *handler) getTemplate(c *call) (any, error) {
-	s, err := h.templateStore()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.required("TemplateName")
+	s, name, err := h.namedTemplate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -187,33 +177,17 @@ type testRenderTemplateResult struct {
 }
 
 // TestRenderTemplate: TemplateName, TemplateData. The answer is the
-// complete MIME message (template.Compiled.Preview).
+// complete MIME message (template.Store.Preview).
 func (h *handler) testRenderTemplate(c *call) (any, error) {
-	s, err := h.templateStore()
+	s, name, err := h.namedTemplate(c)
 	if err != nil {
 		return nil, err
 	}
-	name, err := c.required("TemplateName")
+	data, err := c.required("TemplateData")
 	if err != nil {
 		return nil, err
 	}
-	raw, err := c.required("TemplateData")
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.Get(c.ctx, c.account, name)
-	if err != nil {
-		return nil, templateError(err, name)
-	}
-	data, err := template.ParseData("TemplateData", raw)
-	if err != nil {
-		return nil, templateError(err, name)
-	}
-	compiled, err := template.Compile(t.Content)
-	if err != nil {
-		return nil, templateError(err, name)
-	}
-	out, err := compiled.Preview(data, c.region, h.now())
+	out, err := s.Preview(c.ctx, c.account, name, data, c.region)
 	if err != nil {
 		return nil, templateError(err, name)
 	}

@@ -24,31 +24,21 @@ const (
 // rendering errors keep their sentence ("Attribute 'name' is not present
 // in the rendering data.").
 func templateError(err error, name string) error {
-	var (
-		ie *template.InvalidError
-		pe *template.ParamError
-		de *template.DataError
-		re *template.RenderError
-	)
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, template.ErrNotFound):
-		return notFound("Template %s does not exist.", name)
-	case errors.Is(err, template.ErrAlreadyExists):
-		return alreadyExists("Template %s already exists.", name)
-	case errors.Is(err, template.ErrLimitExceeded):
-		return sesapi.Errorf(http.StatusBadRequest, "LimitExceededException", "Maximum number of templates (%d) reached.", template.MaxTemplates)
-	case errors.As(err, &ie):
-		return badRequest("%s", ie.Msg)
-	case errors.As(err, &pe):
-		return badRequest("%s", pe.Msg)
-	case errors.As(err, &de):
-		return badRequest("%s", de.Msg)
-	case errors.As(err, &re):
-		return badRequest("%s", re.Msg)
 	}
-	return err
+	kind, msg := template.KindOf(err, name)
+	switch kind {
+	case template.KindOther:
+		return err
+	case template.KindNotFound:
+		return notFound("%s", msg)
+	case template.KindAlreadyExists:
+		return alreadyExists("%s", msg)
+	case template.KindLimitExceeded:
+		return sesapi.Errorf(http.StatusBadRequest, "LimitExceededException", "%s", msg)
+	}
+	return badRequest("%s", msg)
 }
 
 func (h *handler) templateStore() (*template.Store, error) {
@@ -203,19 +193,7 @@ func (h *handler) testRenderEmailTemplate(r *http.Request, c sesapi.Caller) (any
 		return nil, badRequest("TemplateData is required.")
 	}
 	name := templateName(r)
-	t, err := s.Get(r.Context(), c.AccountID, name)
-	if err != nil {
-		return nil, templateError(err, name)
-	}
-	data, err := template.ParseData("TemplateData", *in.TemplateData)
-	if err != nil {
-		return nil, templateError(err, name)
-	}
-	compiled, err := template.Compile(t.Content)
-	if err != nil {
-		return nil, templateError(err, name)
-	}
-	out, err := compiled.Preview(data, c.Region, h.now())
+	out, err := s.Preview(r.Context(), c.AccountID, name, *in.TemplateData, c.Region)
 	if err != nil {
 		return nil, templateError(err, name)
 	}

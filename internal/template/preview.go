@@ -1,6 +1,7 @@
 package template
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -36,4 +37,23 @@ func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (s
 		return "", &RenderError{Msg: err.Error()}
 	}
 	return string(msg), nil
+}
+
+// Preview is TestRenderTemplate's and TestRenderEmailTemplate's work: the
+// account's template name (ErrNotFound), rendered with the JSON data
+// TemplateData (*DataError, *RenderError), as Compiled.Preview writes it.
+func (s *Store) Preview(ctx context.Context, accountID, name, templateData, region string) (string, error) {
+	t, err := s.Get(ctx, accountID, name)
+	if err != nil {
+		return "", err
+	}
+	data, err := ParseData("TemplateData", templateData)
+	if err != nil {
+		return "", err
+	}
+	c, err := Compile(t.Content)
+	if err != nil {
+		return "", err
+	}
+	return c.Preview(data, region, s.now())
 }

@@ -15,6 +15,7 @@ package template
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/configset"
@@ -120,4 +121,52 @@ func ValidateName(name string) error {
 		return &ParamError{Field: "TemplateName", Msg: err.Error()}
 	}
 	return nil
+}
+
+// Kind is what an error of this package means to a client, for the APIs'
+// error codes.
+type Kind int
+
+// The kinds of error KindOf tells apart.
+const (
+	KindOther            Kind = iota // not this package's: an internal failure
+	KindNotFound                     // ErrNotFound
+	KindAlreadyExists                // ErrAlreadyExists
+	KindLimitExceeded                // ErrLimitExceeded
+	KindInvalidTemplate              // *InvalidError
+	KindInvalidParameter             // *ParamError
+	KindInvalidData                  // *DataError
+	KindMissingAttribute             // *RenderError for an absent attribute
+	KindRenderFailed                 // any other *RenderError (a budget)
+)
+
+// KindOf classifies err and returns the sentence for the client: the
+// typed errors' Msg, or SES's sentence for the sentinel errors of the
+// template name.
+func KindOf(err error, name string) (Kind, string) {
+	var (
+		ie *InvalidError
+		pe *ParamError
+		de *DataError
+		re *RenderError
+	)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return KindNotFound, "Template " + name + " does not exist."
+	case errors.Is(err, ErrAlreadyExists):
+		return KindAlreadyExists, "Template " + name + " already exists."
+	case errors.Is(err, ErrLimitExceeded):
+		return KindLimitExceeded, fmt.Sprintf("Maximum number of templates (%d) reached.", MaxTemplates)
+	case errors.As(err, &ie):
+		return KindInvalidTemplate, ie.Msg
+	case errors.As(err, &pe):
+		return KindInvalidParameter, pe.Msg
+	case errors.As(err, &de):
+		return KindInvalidData, de.Msg
+	case errors.As(err, &re) && strings.HasPrefix(re.Msg, "Attribute '"):
+		return KindMissingAttribute, re.Msg
+	case errors.As(err, &re):
+		return KindRenderFailed, re.Msg
+	}
+	return KindOther, ""
 }
