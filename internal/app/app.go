@@ -52,6 +52,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
@@ -76,6 +77,8 @@ type App struct {
 	// CustomVerification is the custom verification email templates and
 	// their sending (SendCustomVerificationEmail).
 	CustomVerification *verifytemplate.Store
+	// Templates are the email templates (v1 and v2 share them).
+	Templates *template.Store
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -137,6 +140,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 		return nil, err
 	}
 	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL, box: box}
+	a.Templates = template.NewStore(d, nil)
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()
@@ -743,10 +747,12 @@ func (a *App) APIHandler() http.Handler {
 		Region:   a.cfg.Region,
 		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, CustomVerification: a.CustomVerification,
 			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics, EnforcementStatus: a.Reputation.Status,
-			Logger: a.log.With("component", "sesv1")}),
+			Templates: a.Templates,
+			Logger:    a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression, CustomVerification: a.CustomVerification,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
-			Logger: a.log.With("component", "sesv2")}),
+			Templates: a.Templates,
+			Logger:    a.log.With("component", "sesv2")}),
 		SNS:    a.snsHandler(),
 		Public: a.publicHandlers(),
 		Logger: a.log.With("component", "api"),

@@ -24,9 +24,9 @@ func (h *handler) cvTemplates() (*verifytemplate.Store, error) {
 	return h.customVerification, nil
 }
 
-// namedTemplate returns the store and the required TemplateName: the
+// namedVerificationTemplate returns the store and the required TemplateName: the
 // start of every action on one template.
-func (h *handler) namedTemplate(c *call) (*verifytemplate.Store, string, error) {
+func (h *handler) namedVerificationTemplate(c *call) (*verifytemplate.Store, string, error) {
 	s, err := h.cvTemplates()
 	if err != nil {
 		return nil, "", err
@@ -97,7 +97,7 @@ func (h *handler) createCustomVerificationEmailTemplate(c *call) (any, error) {
 // UpdateCustomVerificationEmailTemplate: TemplateName; the other members
 // given replace the template's.
 func (h *handler) updateCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, name, err := h.namedTemplate(c)
+	s, name, err := h.namedVerificationTemplate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (h *handler) updateCustomVerificationEmailTemplate(c *call) (any, error) {
 // DeleteCustomVerificationEmailTemplate: TemplateName. v1 models no error:
 // deleting a template that does not exist succeeds.
 func (h *handler) deleteCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, name, err := h.namedTemplate(c)
+	s, name, err := h.namedVerificationTemplate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func cvTemplateXML(t verifytemplate.Template, content bool) customVerificationTe
 
 // GetCustomVerificationEmailTemplate: TemplateName.
 func (h *handler) getCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, name, err := h.namedTemplate(c)
+	s, name, err := h.namedVerificationTemplate(c)
 	if err != nil {
 		return nil, err
 	}

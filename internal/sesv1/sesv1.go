@@ -42,6 +42,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
+	"github.com/sesame-email/sesame/internal/template"
 	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// CustomVerification is the custom verification email templates and
 	// their sending; nil: those actions fail.
 	CustomVerification *verifytemplate.Store
+	// Templates is the email templates (shared with v2); nil: the
+	// template actions fail.
+	Templates *template.Store
 }
 
 // Topics is the SNS service's side of the identity notification actions
@@ -97,6 +101,7 @@ func New(opts Options) http.Handler {
 	h.sendStatistics = opts.SendStatistics
 	h.enforcement = opts.EnforcementStatus
 	h.customVerification = opts.CustomVerification
+	h.templates = opts.Templates
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -129,6 +134,8 @@ type handler struct {
 	sendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
 	// customVerification is Options.CustomVerification.
 	customVerification *verifytemplate.Store
+	// templates: see Options.Templates.
+	templates *template.Store
 }
 
 // call is one request being served.
@@ -137,6 +144,7 @@ type call struct {
 	account  string
 	keyID    string // the access key that signed the request
 	sourceIP string
+	region   string // the region of the request's credential scope
 	form     *form
 }
 
@@ -188,6 +196,12 @@ var actions = map[string]action{
 	"DeleteCustomVerificationEmailTemplate":          {fn: (*handler).deleteCustomVerificationEmailTemplate, noResult: true},
 	"ListCustomVerificationEmailTemplates":           {fn: (*handler).listCustomVerificationEmailTemplates},
 	"SendCustomVerificationEmail":                    {fn: (*handler).sendCustomVerificationEmail},
+	"CreateTemplate":                                 {fn: (*handler).createTemplate},
+	"GetTemplate":                                    {fn: (*handler).getTemplate},
+	"UpdateTemplate":                                 {fn: (*handler).updateTemplate},
+	"DeleteTemplate":                                 {fn: (*handler).deleteTemplate},
+	"ListTemplates":                                  {fn: (*handler).listTemplates},
+	"TestRenderTemplate":                             {fn: (*handler).testRenderTemplate},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error
@@ -245,7 +259,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, form: f})
+	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, region: caller.Region, form: f})
 	if err != nil {
 		h.writeError(w, reqID, name, caller.AccountID, err)
 		return

@@ -32,6 +32,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
@@ -61,6 +62,9 @@ type Options struct {
 	MetricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
+	// Templates is the email templates (shared with v1); nil: the
+	// template operations fail.
+	Templates *template.Store
 }
 
 // handler serves the v2 operations.
@@ -78,6 +82,8 @@ type handler struct {
 	metricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 	// customVerification is Options.CustomVerification.
 	customVerification *verifytemplate.Store
+	// templates is Options.Templates.
+	templates *template.Store
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
@@ -86,6 +92,7 @@ func New(opts Options) http.Handler {
 	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
 	h.metricData = opts.MetricData
 	h.customVerification = opts.CustomVerification
+	h.templates = opts.Templates
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -140,6 +147,12 @@ func New(opts Options) http.Handler {
 	route("PUT /v2/email/custom-verification-email-templates/{TemplateName}", "UpdateCustomVerificationEmailTemplate", h.updateCustomVerificationEmailTemplate)
 	route("DELETE /v2/email/custom-verification-email-templates/{TemplateName}", "DeleteCustomVerificationEmailTemplate", h.deleteCustomVerificationEmailTemplate)
 	route("POST /v2/email/outbound-custom-verification-emails", "SendCustomVerificationEmail", h.sendCustomVerificationEmail)
+	route("POST /v2/email/templates", "CreateEmailTemplate", h.createEmailTemplate)
+	route("GET /v2/email/templates", "ListEmailTemplates", h.listEmailTemplates)
+	route("GET /v2/email/templates/{TemplateName}", "GetEmailTemplate", h.getEmailTemplate)
+	route("PUT /v2/email/templates/{TemplateName}", "UpdateEmailTemplate", h.updateEmailTemplate)
+	route("DELETE /v2/email/templates/{TemplateName}", "DeleteEmailTemplate", h.deleteEmailTemplate)
+	route("POST /v2/email/templates/{TemplateName}/render", "TestRenderEmailTemplate", h.testRenderEmailTemplate)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

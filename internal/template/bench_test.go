@@ -1,0 +1,39 @@
+package template_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sesame-email/sesame/internal/template"
+)
+
+// BenchmarkRender: one render of a typical order mail (the bulk path
+// compiles once and renders per entry).
+func BenchmarkRender(b *testing.B) {
+	c, err := template.Compile(template.Content{Subject: "Order {{order.id}} for {{name}}",
+		Text: "Hi {{name}},\n{{#each items}}- {{name}} x{{qty}}\n{{/each}}{{#if note}}{{note}}{{/if}}",
+		HTML: "<p>Hi {{name}},</p><ul>{{#each items}}<li>{{name}} &times; {{qty}}</li>{{/each}}</ul>" + strings.Repeat("<p>footer</p>", 50)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := template.ParseData("TemplateData", `{"name":"Ana","order":{"id":"A-1"},"items":[{"name":"tea","qty":2},{"name":"cake","qty":1},{"name":"jam","qty":3}],"note":""}`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := c.Render(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompile: checkSyntax and raymond's parser over a 500 KB
+// template, the largest SES allows.
+func BenchmarkCompile(b *testing.B) {
+	html := strings.Repeat("<p>{{#if a}}{{b.c}}{{else}}x{{/if}}</p>\n", template.MaxTemplateBytes/45)
+	for b.Loop() {
+		if _, err := template.Compile(template.Content{HTML: html}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
