@@ -52,13 +52,11 @@ func (h *handler) sendEmail(c *call) (any, error) {
 		HTML:           c.param("Message.Body.Html.Data"),
 		HTMLCharset:    c.param("Message.Body.Html.Charset"),
 	}
-	for _, l := range []struct {
-		name string
-		dst  *[]string
-	}{{"Destination.ToAddresses", &simple.To}, {"Destination.CcAddresses", &simple.Cc}, {"Destination.BccAddresses", &simple.Bcc}, {"ReplyToAddresses", &simple.ReplyTo}} {
-		if *l.dst, err = c.list(l.name, false); err != nil {
-			return nil, err
-		}
+	if err := c.destination("Destination.", simple); err != nil {
+		return nil, err
+	}
+	if simple.ReplyTo, err = c.list("ReplyToAddresses", false); err != nil {
+		return nil, err
 	}
 	tags, err := c.tags("Tags")
 	if err != nil {
@@ -94,13 +92,19 @@ func (h *handler) submit(c *call, op string, r send.Request) (any, error) {
 	if h.sender == nil {
 		return nil, errors.New("sesv1: sending is not configured")
 	}
-	r.AccountID, r.MaxSize, r.Operation = c.account, send.MaxSizeV1, op
-	r.SourceIP, r.CallerIdentity = c.sourceIP, c.keyID
-	res, err := h.sender.Submit(c.ctx, r)
+	res, err := h.sender.Submit(c.ctx, c.request(op, r))
 	if err != nil {
 		return nil, sendError(err)
 	}
 	return sendResult{MessageId: res.MessageID}, nil
+}
+
+// request completes r with what every v1 send has: the caller, the v1
+// size limit and the operation's name.
+func (c *call) request(op string, r send.Request) send.Request {
+	r.AccountID, r.MaxSize, r.Operation = c.account, send.MaxSizeV1, op
+	r.SourceIP, r.CallerIdentity = c.sourceIP, c.keyID
+	return r
 }
 
 // sendError maps an admission rejection to SES v1's code (send's package doc).
