@@ -1,0 +1,382 @@
+package template
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mailgun/raymond/v2/ast"
+)
+
+// Render fills the template's parts from data. A variable the template
+// outputs ({{name}}, {{{name}}}) that is absent from the data is a
+// *RenderError with SES's sentence, "Attribute 'name' is not present in
+// the rendering data." (a nested path is named as written: 'user.name');
+// in the argument of if, unless, each and with an absent value is just
+// false or empty, as in Handlebars. {{ }} escapes HTML in every part, as
+// Handlebars does; {{{ }}} does not. Exceeding MaxRenderedBytes,
+// MaxIterations or MaxSteps is a *RenderError too.
+func (t *Compiled) Render(data map[string]any) (c Content, err error) {
+	r := &renderer{root: data}
+	defer func() {
+		// A bug of the walk must fail this render, not the process.
+		if p := recover(); p != nil {
+			c, err = Content{}, &RenderError{Msg: fmt.Sprintf("Rendering failed: %v", p)}
+		}
+	}()
+	for _, p := range []struct {
+		prog *ast.Program
+		dst  *string
+	}{{t.subject, &c.Subject}, {t.text, &c.Text}, {t.html, &c.HTML}} {
+		if *p.dst, err = r.part(p.prog); err != nil {
+			return Content{}, err
+		}
+	}
+	return c, nil
+}
+
+// renderer is the state of one Render.
+type renderer struct {
+	root  map[string]any
+	out   strings.Builder
+	size  int // bytes rendered so far, all parts
+	iters int
+	steps int
+}
+
+// frame is one context of the walk: the value {{this}} is, the data
+// variables (@index, @key, @first, @last) and block parameters in scope.
+// parent is the enclosing context, which ../ reaches.
+type frame struct {
+	ctx    any
+	parent *frame
+	data   map[string]any
+	params map[string]any
+}
+
+func renderError(format string, args ...any) error {
+	return &RenderError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func (r *renderer) part(p *ast.Program) (string, error) {
+	if p == nil {
+		return "", nil
+	}
+	r.out.Reset()
+	if err := r.program(p, &frame{ctx: r.root}); err != nil {
+		return "", err
+	}
+	return r.out.String(), nil
+}
+
+func (r *renderer) write(s string) error {
+	r.size += len(s)
+	if r.size > MaxRenderedBytes {
+		return renderError("Rendering failed: the rendered template exceeds %d bytes.", MaxRenderedBytes)
+	}
+	r.out.WriteString(s)
+	return nil
+}
+
+func (r *renderer) program(p *ast.Program, f *frame) error {
+	if p == nil {
+		return nil
+	}
+	for _, n := range p.Body {
+		r.steps++
+		if r.steps > MaxSteps {
+			return renderError("Rendering failed: the template takes more than %d steps to render.", MaxSteps)
+		}
+		var err error
+		switch n := n.(type) {
+		case *ast.ContentStatement:
+			err = r.write(n.Value)
+		case *ast.MustacheStatement:
+			err = r.mustache(n, f)
+		case *ast.BlockStatement:
+			err = r.block(n, f)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mustache writes {{expr}} escaped or {{{expr}}} as it is. Its value must
+// be present in the data (lookup's may be absent, as in Handlebars).
+func (r *renderer) mustache(n *ast.MustacheStatement, f *frame) error {
+	e := n.Expression
+	var v any
+	if isLookup(e) {
+		v = r.expr(e, f)
+	} else {
+		var ok bool
+		if v, ok = r.value(e.Path, f); !ok {
+			return renderError("Attribute '%s' is not present in the rendering data.", pathName(e.Path))
+		}
+	}
+	s := format(v)
+	if !n.Unescaped {
+		s = escapeHTML(s)
+	}
+	return r.write(s)
+}
+
+func isLookup(e *ast.Expression) bool {
+	return e.HelperName() == helperLookup && len(e.Params) == 2
+}
+
+// expr evaluates a helper argument's expression; absent is nil
+// (undefined).
+func (r *renderer) expr(e *ast.Expression, f *frame) any {
+	if isLookup(e) {
+		v, _ := child(r.param(e.Params[0], f), format(r.param(e.Params[1], f)))
+		return v
+	}
+	v, _ := r.value(e.Path, f)
+	return v
+}
+
+// param evaluates a helper argument: absent is nil (undefined).
+func (r *renderer) param(n ast.Node, f *frame) any {
+	if s, ok := n.(*ast.SubExpression); ok {
+		return r.expr(s.Expression, f)
+	}
+	v, _ := r.value(n, f)
+	return v
+}
+
+func pathName(n ast.Node) string {
+	if p, ok := n.(*ast.PathExpression); ok {
+		return p.Original
+	}
+	return fmt.Sprint(n)
+}
+
+// value evaluates a path or literal; ok is false when a path is absent.
+func (r *renderer) value(n ast.Node, f *frame) (any, bool) {
+	switch n := n.(type) {
+	case *ast.StringLiteral:
+		return n.Value, true
+	case *ast.BooleanLiteral:
+		return n.Value, true
+	case *ast.NumberLiteral:
+		return json.Number(n.Original), true
+	case *ast.PathExpression:
+		return r.path(n, f)
+	}
+	return nil, false
+}
+
+// path resolves a path expression in frame f.
+func (r *renderer) path(p *ast.PathExpression, f *frame) (any, bool) {
+	parts := p.Parts
+	var v any
+	switch {
+	case p.Data:
+		if len(parts) == 0 {
+			return nil, false
+		}
+		if parts[0] == "root" {
+			v = r.root
+		} else {
+			found := false
+			for g := f; g != nil && !found; g = g.parent {
+				v, found = g.data[parts[0]]
+			}
+			if !found {
+				return nil, false
+			}
+		}
+		parts = parts[1:]
+	case !p.Scoped && p.Depth == 0 && len(parts) > 0 && hasParam(f, parts[0]):
+		for g := f; g != nil; g = g.parent {
+			if pv, ok := g.params[parts[0]]; ok {
+				v = pv
+				break
+			}
+		}
+		parts = parts[1:]
+	default:
+		g := f
+		for range p.Depth {
+			if g.parent != nil {
+				g = g.parent
+			}
+		}
+		v = g.ctx
+	}
+	for _, part := range parts {
+		var ok bool
+		if v, ok = child(v, part); !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func hasParam(f *frame, name string) bool {
+	for g := f; g != nil; g = g.parent {
+		if _, ok := g.params[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// child is v's member key: an object's key, or an array's index.
+func child(v any, key string) (any, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		c, ok := v[key]
+		return c, ok
+	case []any:
+		i, err := strconv.Atoi(key)
+		if err != nil || i < 0 || i >= len(v) {
+			return nil, false
+		}
+		return v[i], true
+	}
+	return nil, false
+}
+
+// block renders a block statement: a built-in block helper or a section.
+func (r *renderer) block(b *ast.BlockStatement, f *frame) error {
+	e := b.Expression
+	name := e.HelperName()
+	switch name {
+	case helperIf, helperUnless:
+		if truthy(r.param(e.Params[0], f)) == (name == helperIf) {
+			return r.program(b.Program, f)
+		}
+		return r.program(b.Inverse, f)
+	case helperEach:
+		return r.each(b, r.param(e.Params[0], f), f)
+	case helperWith:
+		v := r.param(e.Params[0], f)
+		if !truthy(v) {
+			return r.program(b.Inverse, f)
+		}
+		g := &frame{ctx: v, parent: f}
+		if b.Program != nil && len(b.Program.BlockParams) > 0 {
+			g.params = map[string]any{b.Program.BlockParams[0]: v}
+		}
+		return r.program(b.Program, g)
+	}
+	// A section: each for arrays, with for objects, if otherwise.
+	v, _ := r.value(e.Path, f)
+	switch v := v.(type) {
+	case []any:
+		return r.each(b, v, f)
+	case map[string]any:
+		return r.program(b.Program, &frame{ctx: v, parent: f})
+	}
+	if truthy(v) {
+		return r.program(b.Program, f)
+	}
+	return r.program(b.Inverse, f)
+}
+
+// each renders b's program once per item of an array or object (objects
+// in key order: the data's own order is not kept), or b's inverse when
+// there is none.
+func (r *renderer) each(b *ast.BlockStatement, v any, f *frame) error {
+	var bp []string
+	if b.Program != nil {
+		bp = b.Program.BlockParams
+	}
+	iter := func(i, n int, key, item any) error {
+		r.iters++
+		if r.iters > MaxIterations {
+			return renderError("Rendering failed: the template iterates more than %d times.", MaxIterations)
+		}
+		g := &frame{ctx: item, parent: f, data: map[string]any{
+			"index": json.Number(strconv.Itoa(i)), "key": key, "first": i == 0, "last": i == n-1,
+		}}
+		if len(bp) > 0 {
+			g.params = map[string]any{bp[0]: item}
+			if len(bp) > 1 {
+				g.params[bp[1]] = key
+			}
+		}
+		return r.program(b.Program, g)
+	}
+	switch v := v.(type) {
+	case []any:
+		if len(v) > 0 {
+			for i, item := range v {
+				if err := iter(i, len(v), json.Number(strconv.Itoa(i)), item); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	case map[string]any:
+		if len(v) > 0 {
+			keys := slices.Sorted(maps.Keys(v))
+			for i, k := range keys {
+				if err := iter(i, len(keys), k, v[k]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return r.program(b.Inverse, f)
+}
+
+// truthy is Handlebars's if: false, null, absent, "", 0 and [] are false.
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case string:
+		return v != ""
+	case json.Number:
+		x, err := v.Float64()
+		return err != nil || x != 0
+	case []any:
+		return len(v) > 0
+	}
+	return true
+}
+
+// format is a value as Handlebars writes it: JSON numbers as spelled,
+// arrays as their items joined by commas, objects as [object Object].
+func format(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case json.Number:
+		return string(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case []any:
+		var b strings.Builder
+		for i, item := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(format(item))
+		}
+		return b.String()
+	case map[string]any:
+		return "[object Object]"
+	}
+	return fmt.Sprint(v)
+}
+
+// htmlEscaper escapes as Handlebars's escapeExpression does.
+var htmlEscaper = strings.NewReplacer(
+	"&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;", "`", "&#x60;", "=", "&#x3D;",
+)
+
+func escapeHTML(s string) string { return htmlEscaper.Replace(s) }
