@@ -40,6 +40,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
+	"github.com/sesame-email/sesame/internal/template"
 )
 
 // Version is the SES v1 API version this package speaks.
@@ -51,6 +52,8 @@ type Options struct {
 	Accounts   *account.Store  // the account actions (GetSendQuota...); nil: they fail
 	Queue      *queue.Queue    // sending statistics; nil: GetSendQuota fails
 	Sender     *send.Sender    // SendEmail, SendRawEmail; nil: they fail
+	// Templates is the account's templates; nil: templated sends fail.
+	Templates *template.Store
 	// ConfigSets is the configuration sets and their event destinations;
 	// nil: those actions fail.
 	ConfigSets *configset.Store
@@ -87,7 +90,7 @@ type Topics interface {
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	h := &handler{templates: opts.Templates, ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	h.sendStatistics = opts.SendStatistics
 	h.enforcement = opts.EnforcementStatus
 	if h.now == nil {
@@ -106,11 +109,12 @@ func New(opts Options) http.Handler {
 }
 
 type handler struct {
-	ids      *identity.Store
-	accounts *account.Store
-	queue    *queue.Queue
-	sender   *send.Sender
-	topics   Topics
+	ids       *identity.Store
+	accounts  *account.Store
+	queue     *queue.Queue
+	sender    *send.Sender
+	templates *template.Store
+	topics    Topics
 	// configSets: see Options.ConfigSets.
 	configSets *configset.Store
 	// enforcement: see Options.EnforcementStatus.

@@ -132,7 +132,7 @@ type sendBulkEmailInput struct {
 	DefaultEmailTags               []messageTag
 	DefaultContent                 *struct{ Template *sendTemplateInput }
 	BulkEmailEntries               []struct {
-		Destination             *destination
+		Destination             *destinationInput
 		ReplacementTags         []messageTag
 		ReplacementEmailContent *struct {
 			ReplacementTemplate *struct{ ReplacementTemplateData string }

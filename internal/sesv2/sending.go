@@ -28,13 +28,13 @@ type attachment struct {
 	ContentId, ContentTransferEncoding                            string
 }
 
-type destination struct {
+type destinationInput struct {
 	ToAddresses, CcAddresses, BccAddresses []string
 }
 
 type sendEmailInput struct {
 	FromEmailAddress               string
-	Destination                    *destination
+	Destination                    *destinationInput
 	ReplyToAddresses               []string
 	FeedbackForwardingEmailAddress string
 	Content                        *struct {

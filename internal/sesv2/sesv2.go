@@ -32,6 +32,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 )
 
 // Options configures the handler.
@@ -40,6 +41,8 @@ type Options struct {
 	Accounts   *account.Store  // the account operations (GetAccount...); nil: they fail
 	Queue      *queue.Queue    // sending statistics; nil: GetAccount fails
 	Sender     *send.Sender    // SendEmail; nil: it fails
+	// Templates is the account's templates; nil: templated sends fail.
+	Templates *template.Store
 	// Suppression is the account-level suppression list: its operations
 	// and GetAccount's SuppressionAttributes. Nil: the operations fail
 	// and GetAccount omits the member.
@@ -65,6 +68,7 @@ type handler struct {
 	accounts    *account.Store
 	queue       *queue.Queue
 	sender      *send.Sender
+	templates   *template.Store
 	suppression *suppression.Store
 	enforcement func(ctx context.Context, accountID string) (string, error)
 	configSets  *configset.Store
@@ -77,7 +81,7 @@ type handler struct {
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
+	h := &handler{templates: opts.Templates, ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
 	h.metricData = opts.MetricData
 	if h.now == nil {
 		h.now = time.Now
