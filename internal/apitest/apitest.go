@@ -40,6 +40,7 @@ import (
 	sesameV2 "github.com/sesame-email/sesame/internal/sesv2"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
 
@@ -65,6 +66,7 @@ type Env struct {
 	Queue       *queue.Queue
 	Suppression *suppression.Store
 	ConfigSets  *configset.Store
+	Templates   *template.Store
 	// Topics are the SNS topics ConfigSets' TopicExists hook knows
 	// (topic ARN → owning account ID); tests add to it (SNS itself is
 	// another component). Validated records the topics the Validated hook
@@ -123,6 +125,7 @@ func New(t testing.TB, d *db.DB) *Env {
 	// The listener first: the SNS service builds its links on its URL.
 	hs := httptest.NewUnstartedServer(nil)
 	e := &Env{URL: "http://" + hs.Listener.Addr().String(), DB: d, Clock: clock, Accounts: accts, Identities: ids, Queue: q, Suppression: supp, Topics: map[string]string{}}
+	e.Templates = template.NewStore(d, clock.Now)
 	var topics *sns.Store
 	sets, err := configset.New(configset.Options{DB: d, Now: clock.Now, Logger: log, Region: Region,
 		TopicExists: func(ctx context.Context, accountID, arn string) (bool, error) {
@@ -178,9 +181,9 @@ func New(t testing.TB, d *db.DB) *Env {
 		SNS:      topics.Handler(),
 		Public:   topics.Public(),
 		V1: sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log, Topics: topics, ConfigSets: sets,
-			EnforcementStatus: enforcement}),
+			EnforcementStatus: enforcement, Templates: e.Templates}),
 		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, ConfigSets: sets, Now: clock.Now, Logger: log,
-			EnforcementStatus: enforcement}),
+			EnforcementStatus: enforcement, Templates: e.Templates}),
 		Logger: log,
 		Now:    clock.Now,
 	})
