@@ -323,7 +323,7 @@ func TestSendBulkEmailSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, err := env.V2.SendBulkEmail(ctx, &sesv2.SendBulkEmailInput{FromEmailAddress: aws.String("a@example.test"),
-			DefaultContent: &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("welcome"), TemplateData: aws.String(`{"name":"x","plan":"y"}`)}},
+			DefaultContent:   &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("welcome"), TemplateData: aws.String(`{"name":"x","plan":"y"}`)}},
 			BulkEmailEntries: []types.BulkEmailEntry{{Destination: &types.Destination{ToAddresses: []string{"stranger@example.org"}}}}})
 		if err != nil {
 			t.Fatal(err)
