@@ -52,6 +52,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
+	"github.com/sesame-email/sesame/internal/template"
 )
 
 // App is an opened Sesame: database and records, ready to serve or to
@@ -72,6 +73,8 @@ type App struct {
 	Reputation *reputation.Guard
 	// ConfigSets are the configuration sets and their event destinations.
 	ConfigSets *configset.Store
+	// Templates are the accounts' email templates.
+	Templates *template.Store
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -170,6 +173,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err = a.openEvents(d, box, mailer, a.Identities.ServiceDomain()); err != nil {
 		return nil, err
 	}
+	a.Templates = template.NewStore(d, nil)
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get})
@@ -717,10 +721,12 @@ func (a *App) APIHandler() http.Handler {
 		Region:   a.cfg.Region,
 		V1: sesv1.New(sesv1.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender,
 			ConfigSets: a.ConfigSets, Topics: a.topicsV1(), SendStatistics: a.Stats.SendStatistics, EnforcementStatus: a.Reputation.Status,
-			Logger: a.log.With("component", "sesv1")}),
+			Templates: a.Templates,
+			Logger:    a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
-			Logger: a.log.With("component", "sesv2")}),
+			Templates: a.Templates,
+			Logger:    a.log.With("component", "sesv2")}),
 		SNS:    a.snsHandler(),
 		Public: a.publicHandlers(),
 		Logger: a.log.With("component", "api"),
