@@ -35,20 +35,8 @@ import (
 // account does not see the template.
 func TestBulkSend(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		mx := newSink(t)
-		api := freeAddr(t)
-		r := startWith(t, d, func(c *cfgT) {
-			c.APIAddr, c.PublicURL = api, "http://"+api
-			c.OutboundPort = mx.port(t)
-			c.SNSAllowPrivateEndpoints = true // the subscriber is on loopback
-		})
+		r, mx, api := startSending(t, d, 1000)
 		ctx := context.Background()
-		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
-		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
-		verifyDomain(t, r, "example.test")
-		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 1000); err != nil {
-			t.Fatal(err)
-		}
 		if err := r.app.Templates.Create(ctx, r.acct.ID, template.Template{Name: "welcome",
 			Content: template.Content{Subject: "Welcome, {{name}}", Text: "Hello {{name}}, your plan is {{plan}}.", HTML: "<p>Hello {{name}}</p>"}}); err != nil {
 			t.Fatal(err)
@@ -234,6 +222,28 @@ func TestBulkSend(t *testing.T) {
 			t.Errorf("another account's v1 templated send: %v", err)
 		}
 	})
+}
+
+// startSending starts Sesame with its public URL known in advance (for
+// SNS links) and SNS allowed to reach loopback subscribers, a recipient
+// domain rcpt.test whose MX is mx (a loopback sink), example.test verified,
+// and the account in production at rate messages a second.
+func startSending(t *testing.T, d *db.DB, rate float64) (r *running, mx *sink, api string) {
+	t.Helper()
+	mx = newSink(t)
+	api = freeAddr(t)
+	r = startWith(t, d, func(c *cfgT) {
+		c.APIAddr, c.PublicURL = api, "http://"+api
+		c.OutboundPort = mx.port(t)
+		c.SNSAllowPrivateEndpoints = true // the subscribers are on loopback
+	})
+	r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
+	r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
+	verifyDomain(t, r, "example.test")
+	if err := r.app.Accounts.SetProduction(context.Background(), r.acct.ID, 50000, rate); err != nil {
+		t.Fatal(err)
+	}
+	return r, mx, api
 }
 
 func apiCode(err error) string {

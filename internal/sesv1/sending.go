@@ -36,34 +36,44 @@ func (c *call) tags(name string) ([]compose.Tag, error) {
 
 // SendEmail: Simple content built from Message.Subject and Message.Body.
 func (h *handler) sendEmail(c *call) (any, error) {
-	source, err := c.required("Source")
+	if _, ok := c.form.get("Message.Subject.Data"); !ok {
+		if _, err := c.required("Source"); err != nil {
+			return nil, err
+		}
+		return nil, notNull("Message.Subject.Data")
+	}
+	r, err := c.simpleRequest()
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := c.form.get("Message.Subject.Data"); !ok {
-		return nil, notNull("Message.Subject.Data")
+	s := r.Simple
+	s.Subject, s.SubjectCharset = c.param("Message.Subject.Data"), c.param("Message.Subject.Charset")
+	s.Text, s.TextCharset = c.param("Message.Body.Text.Data"), c.param("Message.Body.Text.Charset")
+	s.HTML, s.HTMLCharset = c.param("Message.Body.Html.Data"), c.param("Message.Body.Html.Charset")
+	return h.submit(c, "SendEmail", r)
+}
+
+// simpleRequest reads what SendEmail and SendTemplatedEmail share: Source,
+// Destination, ReplyToAddresses, Tags, ConfigurationSetName and
+// ReturnPath, into a Request with Simple content (no subject or body yet).
+func (c *call) simpleRequest() (send.Request, error) {
+	source, err := c.required("Source")
+	if err != nil {
+		return send.Request{}, err
 	}
-	simple := &compose.Simple{
-		From:           source,
-		Subject:        c.param("Message.Subject.Data"),
-		SubjectCharset: c.param("Message.Subject.Charset"),
-		Text:           c.param("Message.Body.Text.Data"),
-		TextCharset:    c.param("Message.Body.Text.Charset"),
-		HTML:           c.param("Message.Body.Html.Data"),
-		HTMLCharset:    c.param("Message.Body.Html.Charset"),
-	}
+	simple := &compose.Simple{From: source}
 	if err := c.destination("Destination.", simple); err != nil {
-		return nil, err
+		return send.Request{}, err
 	}
 	if simple.ReplyTo, err = c.list("ReplyToAddresses", false); err != nil {
-		return nil, err
+		return send.Request{}, err
 	}
 	tags, err := c.tags("Tags")
 	if err != nil {
-		return nil, err
+		return send.Request{}, err
 	}
-	return h.submit(c, "SendEmail", send.Request{Simple: simple, From: source, Tags: tags,
-		ConfigurationSet: c.param("ConfigurationSetName"), FeedbackForwardingAddress: c.param("ReturnPath")})
+	return send.Request{Simple: simple, From: source, Tags: tags,
+		ConfigurationSet: c.param("ConfigurationSetName"), FeedbackForwardingAddress: c.param("ReturnPath")}, nil
 }
 
 // SendRawEmail: RawMessage.Data as given (base64 on the wire).

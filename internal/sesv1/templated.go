@@ -122,7 +122,7 @@ func (h *handler) sendTemplatedEmail(c *call) (any, error) {
 	if h.sender == nil {
 		return nil, errors.New("sesv1: sending is not configured")
 	}
-	source, err := c.required("Source")
+	r, err := c.simpleRequest()
 	if err != nil {
 		return nil, err
 	}
@@ -130,29 +130,16 @@ func (h *handler) sendTemplatedEmail(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	simple := &compose.Simple{From: source}
-	if err := c.destination("Destination.", simple); err != nil {
-		return nil, err
-	}
-	if simple.ReplyTo, err = c.list("ReplyToAddresses", false); err != nil {
-		return nil, err
-	}
-	tags, err := c.tags("Tags")
-	if err != nil {
-		return nil, err
-	}
 	data, err := renderingData("TemplateData", rawData)
 	if err != nil {
 		return nil, err
 	}
-	cs := c.param("ConfigurationSetName")
-	name, compiled, err := h.sendingTemplate(c, cs)
+	name, compiled, err := h.sendingTemplate(c, r.ConfigurationSet)
 	if err != nil {
 		return nil, err
 	}
-	r := c.request("SendTemplatedEmail", send.Request{Simple: simple, From: source, Tags: tags, ConfigurationSet: cs,
-		FeedbackForwardingAddress: c.param("ReturnPath"), Template: &send.Template{Name: name, Compiled: compiled, Data: data}})
-	res, err := h.sender.Submit(c.ctx, r)
+	r.Template = &send.Template{Name: name, Compiled: compiled, Data: data}
+	res, err := h.sender.Submit(c.ctx, c.request("SendTemplatedEmail", r))
 	if err != nil && !errors.Is(err, send.ErrRenderingFailure) {
 		return nil, sendError(err)
 	}
@@ -258,26 +245,11 @@ func (h *handler) sendBulkTemplatedEmail(c *call) (any, error) {
 // bulkStatus is one destination's BulkEmailDestinationStatus.
 func (h *handler) bulkStatus(c *call, i int, id string, err error) bulkStatus {
 	if err == nil {
-		return bulkStatus{Status: "Success", MessageId: id}
+		return bulkStatus{Status: sesapi.BulkSuccessV1, MessageId: id}
 	}
-	se, ok := errors.AsType[*send.Error](err)
+	status, _, msg, ok := sesapi.BulkStatus(err)
 	if !ok {
 		h.log.Error("sesv1: bulk destination failed", "account", c.account, "destination", i, "err", err)
-		return bulkStatus{Status: "TransientFailure", Error: "The message could not be accepted because of an internal failure; try again."}
 	}
-	status := map[send.Kind]string{
-		send.KindInvalid:                       "InvalidParameterValue",
-		send.KindMessageRejected:               "MessageRejected",
-		send.KindMailFromNotVerified:           "MailFromDomainNotVerified",
-		send.KindSendingPaused:                 "AccountSendingPaused",
-		send.KindRateExceeded:                  "AccountThrottled",
-		send.KindDailyQuotaExceeded:            "AccountDailyQuotaExceeded",
-		send.KindConfigurationSetDoesNotExist:  "ConfigurationSetDoesNotExist",
-		send.KindConfigurationSetSendingPaused: "ConfigurationSetSendingPaused",
-		send.KindRenderingFailure:              "Failed",
-	}[se.Kind]
-	if status == "" {
-		status = "Failed"
-	}
-	return bulkStatus{Status: status, Error: se.Msg, MessageId: id}
+	return bulkStatus{Status: status, Error: msg, MessageId: id}
 }

@@ -1,7 +1,6 @@
 package sesv1_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,51 +23,11 @@ import (
 func templateEnv(t *testing.T, d *db.DB) *apitest.Env {
 	t.Helper()
 	env := apitest.New(t, d)
-	ctx := t.Context()
-	if err := env.Accounts.SetProduction(ctx, env.Account.ID, -1, 1000); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.V1.VerifyDomainIdentity(ctx, &ses.VerifyDomainIdentityInput{Domain: aws.String("example.test")}); err != nil {
-		t.Fatal(err)
-	}
-	env.MarkVerified(t, "example.test")
-	if _, err := env.V1.CreateConfigurationSet(ctx, &ses.CreateConfigurationSetInput{ConfigurationSet: &types.ConfigurationSet{Name: aws.String("cs1")}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Templates.Create(ctx, env.Account.ID, template.Template{Name: "welcome",
-		Content: template.Content{Subject: "Welcome, {{name}}", Text: "Hello {{name}}, plan {{plan}}."}}); err != nil {
+	env.Production(t, "example.test", &template.Content{Subject: "Welcome, {{name}}", Text: "Hello {{name}}, plan {{plan}}."})
+	if _, err := env.V1.CreateConfigurationSet(t.Context(), &ses.CreateConfigurationSetInput{ConfigurationSet: &types.ConfigurationSet{Name: aws.String("cs1")}}); err != nil {
 		t.Fatal(err)
 	}
 	return env
-}
-
-// outbox returns the account's events of type typ.
-func outbox(t *testing.T, env *apitest.Env, typ event.Type) []*event.Event {
-	t.Helper()
-	st, err := event.List(context.Background(), env.DB, 0, 1000, env.Account.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*event.Event
-	for _, s := range st {
-		if s.Type == typ {
-			ev, err := s.Event()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-func messageBody(t *testing.T, env *apitest.Env, id string) string {
-	t.Helper()
-	b, err := env.Queue.Body(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestSendTemplatedEmail: v1 SendTemplatedEmail through the SDK, its
@@ -88,13 +47,13 @@ func TestSendTemplatedEmail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := messageBody(t, env, *out.MessageId)
+		b := env.Body(t, *out.MessageId)
 		for _, want := range []string{"Subject: Welcome, Bob\r\n", "Hello Bob, plan gold.", "Reply-To: replies@example.test\r\n"} {
 			if !strings.Contains(b, want) {
 				t.Errorf("message lacks %q:\n%s", want, b)
 			}
 		}
-		sends := outbox(t, env, event.Send)
+		sends := env.Events(t, event.Send)
 		if len(sends) != 1 || sends[0].ConfigurationSet != "cs1" || !slices.Equal(sends[0].Mail.Tags[event.TagOperation], []string{"SendTemplatedEmail"}) ||
 			sends[0].Mail.CommonHeaders.Subject != "" {
 			t.Errorf("Send events %+v", sends)
@@ -136,7 +95,7 @@ func TestSendTemplatedEmail(t *testing.T) {
 		if err != nil || out.MessageId == nil {
 			t.Fatalf("rendering failure: %v", err)
 		}
-		fs := outbox(t, env, event.RenderingFailure)
+		fs := env.Events(t, event.RenderingFailure)
 		if len(fs) != 1 || fs[0].Mail.MessageID != *out.MessageId || fs[0].ConfigurationSet != "cs1" || fs[0].Failure.TemplateName != "welcome" {
 			t.Errorf("rendering failures %+v", fs)
 		}
@@ -197,20 +156,20 @@ func TestSendBulkTemplatedEmail(t *testing.T) {
 		if st[1].MessageId != nil || aws.ToString(st[1].Error) == "" || st[3].MessageId == nil || !strings.Contains(aws.ToString(st[3].Error), "name") {
 			t.Errorf("statuses %+v %+v", st[1], st[3])
 		}
-		if b := messageBody(t, env, *st[0].MessageId); !strings.Contains(b, "Hello Ann, plan basic.") {
+		if b := env.Body(t, *st[0].MessageId); !strings.Contains(b, "Hello Ann, plan basic.") {
 			t.Errorf("Ann's message:\n%s", b)
 		}
-		if b := messageBody(t, env, *st[2].MessageId); !strings.Contains(b, "Hello Carol, plan gold.") {
+		if b := env.Body(t, *st[2].MessageId); !strings.Contains(b, "Hello Carol, plan gold.") {
 			t.Errorf("Carol's message:\n%s", b)
 		}
 		tags := map[string][]string{}
-		for _, ev := range outbox(t, env, event.Send) {
+		for _, ev := range env.Events(t, event.Send) {
 			tags[ev.Mail.MessageID] = slices.Concat(ev.Mail.Tags["campaign"], ev.Mail.Tags[event.TagOperation])
 		}
 		if !slices.Equal(tags[*st[0].MessageId], []string{"spring", "SendBulkTemplatedEmail"}) || !slices.Equal(tags[*st[2].MessageId], []string{"vip", "SendBulkTemplatedEmail"}) {
 			t.Errorf("tags %v", tags)
 		}
-		fs := outbox(t, env, event.RenderingFailure)
+		fs := env.Events(t, event.RenderingFailure)
 		if len(fs) != 1 || fs[0].Mail.MessageID != *st[3].MessageId {
 			t.Errorf("rendering failures %+v", fs)
 		}

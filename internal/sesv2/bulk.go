@@ -264,26 +264,11 @@ func replaceHeaders(tmpl, repl []messageHeader) []compose.Header {
 // bulkEntryResult is one entry's BulkEmailEntryResult.
 func (h *handler) bulkEntryResult(c sesapi.Caller, i int, id string, err error) bulkEmailEntryResult {
 	if err == nil {
-		return bulkEmailEntryResult{Status: "SUCCESS", MessageId: id}
+		return bulkEmailEntryResult{Status: sesapi.BulkSuccessV2, MessageId: id}
 	}
-	se, ok := errors.AsType[*send.Error](err)
+	_, status, msg, ok := sesapi.BulkStatus(err)
 	if !ok {
 		h.log.Error("sesv2: bulk entry failed", "account", c.AccountID, "entry", i, "err", err)
-		return bulkEmailEntryResult{Status: "TRANSIENT_FAILURE", Error: "The message could not be accepted because of an internal failure; try again."}
 	}
-	status := map[send.Kind]string{
-		send.KindInvalid:                       "INVALID_PARAMETER",
-		send.KindMessageRejected:               "MESSAGE_REJECTED",
-		send.KindMailFromNotVerified:           "MAIL_FROM_DOMAIN_NOT_VERIFIED",
-		send.KindSendingPaused:                 "ACCOUNT_SENDING_PAUSED",
-		send.KindRateExceeded:                  "ACCOUNT_THROTTLED",
-		send.KindDailyQuotaExceeded:            "ACCOUNT_DAILY_QUOTA_EXCEEDED",
-		send.KindConfigurationSetDoesNotExist:  "CONFIGURATION_SET_NOT_FOUND",
-		send.KindConfigurationSetSendingPaused: "CONFIGURATION_SET_SENDING_PAUSED",
-		send.KindRenderingFailure:              "FAILED",
-	}[se.Kind]
-	if status == "" {
-		status = "FAILED"
-	}
-	return bulkEmailEntryResult{Status: status, Error: se.Msg, MessageId: id}
+	return bulkEmailEntryResult{Status: status, Error: msg, MessageId: id}
 }

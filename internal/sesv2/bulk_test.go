@@ -1,7 +1,6 @@
 package sesv2_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -24,49 +23,8 @@ import (
 func templateEnv(t *testing.T, d *db.DB) *apitest.Env {
 	t.Helper()
 	env := apitest.New(t, d)
-	ctx := t.Context()
-	if err := env.Accounts.SetProduction(ctx, env.Account.ID, -1, 1000); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.V2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.test")}); err != nil {
-		t.Fatal(err)
-	}
-	env.MarkVerified(t, "example.test")
-	if err := env.Templates.Create(ctx, env.Account.ID, template.Template{Name: "welcome",
-		Content: template.Content{Subject: "Welcome, {{name}}", Text: "Hello {{name}}, plan {{plan}}.", HTML: "<p>Hello {{name}}</p>"}}); err != nil {
-		t.Fatal(err)
-	}
+	env.Production(t, "example.test", &template.Content{Subject: "Welcome, {{name}}", Text: "Hello {{name}}, plan {{plan}}.", HTML: "<p>Hello {{name}}</p>"})
 	return env
-}
-
-// events returns the account's outbox rows of type typ.
-func events(t *testing.T, env *apitest.Env, typ event.Type) []*event.Event {
-	t.Helper()
-	st, err := event.List(context.Background(), env.DB, 0, 1000, env.Account.ID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*event.Event
-	for _, s := range st {
-		if s.Type == typ {
-			ev, err := s.Event()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-// body returns a queued message's bytes.
-func body(t *testing.T, env *apitest.Env, id string) string {
-	t.Helper()
-	b, err := env.Queue.Body(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestSendEmailTemplate: v2 SendEmail with Content.Template — stored by
@@ -91,7 +49,7 @@ func TestSendEmailTemplate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := body(t, env, *out.MessageId)
+		b := env.Body(t, *out.MessageId)
 		for _, want := range []string{"Subject: Welcome, Bob\r\n", "X-Campaign: spring\r\n", "Hello Bob, plan gold.", "<p>Hello Bob</p>", "terms.txt"} {
 			if !strings.Contains(b, want) {
 				t.Errorf("message lacks %q:\n%s", want, b)
@@ -103,7 +61,7 @@ func TestSendEmailTemplate(t *testing.T) {
 		}
 		out, err = send("a@example.test", &types.Template{TemplateContent: &types.EmailTemplateContent{Subject: aws.String("Inline {{name}}"), Text: aws.String("{{name}}")},
 			TemplateData: data})
-		if err != nil || !strings.Contains(body(t, env, *out.MessageId), "Subject: Inline Bob\r\n") {
+		if err != nil || !strings.Contains(env.Body(t, *out.MessageId), "Subject: Inline Bob\r\n") {
 			t.Errorf("inline: %v", err)
 		}
 		queued := env.Queued(t)
@@ -142,7 +100,7 @@ func TestSendEmailTemplate(t *testing.T) {
 		if n := env.Queued(t); n != queued {
 			t.Errorf("a rendering failure queued a message")
 		}
-		fs := events(t, env, event.RenderingFailure)
+		fs := env.Events(t, event.RenderingFailure)
 		if len(fs) != 1 || fs[0].Mail.MessageID != *out.MessageId || fs[0].Failure.TemplateName != "welcome" ||
 			fs[0].Failure.ErrorMessage != "Attribute 'plan' is not present in the rendering data." {
 			t.Errorf("rendering failure events %+v", fs)
@@ -209,7 +167,7 @@ func TestSendBulkEmail(t *testing.T) {
 		if rs[1].MessageId != nil || rs[1].Error == nil || *rs[1].Error != "Missing final '@domain'" {
 			t.Errorf("bad entry result %+v", rs[1])
 		}
-		ann, bob, dan := body(t, env, *rs[0].MessageId), body(t, env, *rs[2].MessageId), body(t, env, *rs[4].MessageId)
+		ann, bob, dan := env.Body(t, *rs[0].MessageId), env.Body(t, *rs[2].MessageId), env.Body(t, *rs[4].MessageId)
 		for _, c := range []struct{ body, want string }{
 			{ann, "Hello Ann, plan basic."}, {bob, "Hello friend, plan gold."}, {ann, "X-Kind: default\r\n"},
 			{dan, "x-kind: dan's\r\n"}, {dan, "X-Keep: kept\r\n"},
@@ -222,7 +180,7 @@ func TestSendBulkEmail(t *testing.T) {
 			t.Error("replacement header did not replace the template's")
 		}
 		tags := map[string]string{}
-		for _, ev := range events(t, env, event.Send) {
+		for _, ev := range env.Events(t, event.Send) {
 			tags[ev.Mail.MessageID] = strings.Join(ev.Mail.Tags["campaign"], ",") + " " + strings.Join(ev.Mail.Tags[event.TagOperation], ",")
 		}
 		if tags[*rs[0].MessageId] != "spring SendBulkEmail" || tags[*rs[2].MessageId] != "vip SendBulkEmail" {
@@ -242,7 +200,7 @@ func TestSendBulkEmail(t *testing.T) {
 			aws.ToString(rs[1].Error) != "Attribute 'name' is not present in the rendering data." {
 			t.Fatalf("results %s", jsonOf(rs))
 		}
-		fs := events(t, env, event.RenderingFailure)
+		fs := env.Events(t, event.RenderingFailure)
 		if len(fs) != 1 || fs[0].Mail.MessageID != *rs[1].MessageId || fs[0].ConfigurationSet != "cs1" {
 			t.Errorf("rendering failure events %s", jsonOf(fs))
 		}
