@@ -73,7 +73,7 @@ type App struct {
 	Reputation *reputation.Guard
 	// ConfigSets are the configuration sets and their event destinations.
 	ConfigSets *configset.Store
-	// Templates are the accounts' email templates.
+	// Templates are the email templates (v1 and v2 share them).
 	Templates *template.Store
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
@@ -136,6 +136,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 		return nil, err
 	}
 	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL, box: box}
+	a.Templates = template.NewStore(d, nil)
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
 			d.Close()
@@ -173,7 +174,6 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err = a.openEvents(d, box, mailer, a.Identities.ServiceDomain()); err != nil {
 		return nil, err
 	}
-	a.Templates = template.NewStore(d, nil)
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get})

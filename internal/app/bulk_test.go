@@ -22,7 +22,6 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/event"
-	"github.com/sesame-email/sesame/internal/template"
 )
 
 // TestBulkSend is the bulk scenario: 100 entries sent as two
@@ -37,8 +36,9 @@ func TestBulkSend(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, mx, api := startSending(t, d, 1000)
 		ctx := context.Background()
-		if err := r.app.Templates.Create(ctx, r.acct.ID, template.Template{Name: "welcome",
-			Content: template.Content{Subject: "Welcome, {{name}}", Text: "Hello {{name}}, your plan is {{plan}}.", HTML: "<p>Hello {{name}}</p>"}}); err != nil {
+		if _, err := r.v2.CreateEmailTemplate(ctx, &sesv2.CreateEmailTemplateInput{TemplateName: aws.String("welcome"),
+			TemplateContent: &types.EmailTemplateContent{Subject: aws.String("Welcome, {{name}}"), Text: aws.String("Hello {{name}}, your plan is {{plan}}."),
+				Html: aws.String("<p>Hello {{name}}</p>")}}); err != nil {
 			t.Fatal(err)
 		}
 

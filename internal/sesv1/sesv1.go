@@ -52,8 +52,6 @@ type Options struct {
 	Accounts   *account.Store  // the account actions (GetSendQuota...); nil: they fail
 	Queue      *queue.Queue    // sending statistics; nil: GetSendQuota fails
 	Sender     *send.Sender    // SendEmail, SendRawEmail; nil: they fail
-	// Templates is the account's templates; nil: templated sends fail.
-	Templates *template.Store
 	// ConfigSets is the configuration sets and their event destinations;
 	// nil: those actions fail.
 	ConfigSets *configset.Store
@@ -74,6 +72,9 @@ type Options struct {
 	// (reputation.Guard.Status): UpdateAccountSendingEnabled cannot
 	// resume an account in SHUTDOWN. Nil: not checked.
 	EnforcementStatus func(ctx context.Context, accountID string) (string, error)
+	// Templates is the email templates (shared with v2); nil: the
+	// template actions fail.
+	Templates *template.Store
 }
 
 // Topics is the SNS service's side of the identity notification actions
@@ -90,9 +91,10 @@ type Topics interface {
 // New returns the sesv1 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{templates: opts.Templates, ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, configSets: opts.ConfigSets, topics: opts.Topics, now: opts.Now, log: opts.Logger, pageSize: opts.ListPageSize}
 	h.sendStatistics = opts.SendStatistics
 	h.enforcement = opts.EnforcementStatus
+	h.templates = opts.Templates
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -109,12 +111,11 @@ func New(opts Options) http.Handler {
 }
 
 type handler struct {
-	ids       *identity.Store
-	accounts  *account.Store
-	queue     *queue.Queue
-	sender    *send.Sender
-	templates *template.Store
-	topics    Topics
+	ids      *identity.Store
+	accounts *account.Store
+	queue    *queue.Queue
+	sender   *send.Sender
+	topics   Topics
 	// configSets: see Options.ConfigSets.
 	configSets *configset.Store
 	// enforcement: see Options.EnforcementStatus.
@@ -124,6 +125,8 @@ type handler struct {
 	pageSize    int
 	// sendStatistics is Options.SendStatistics.
 	sendStatistics func(ctx context.Context, accountID string) ([]stats.SendDataPoint, error)
+	// templates: see Options.Templates.
+	templates *template.Store
 }
 
 // call is one request being served.
@@ -132,6 +135,7 @@ type call struct {
 	account  string
 	keyID    string // the access key that signed the request
 	sourceIP string
+	region   string // the region of the request's credential scope
 	form     *form
 }
 
@@ -179,6 +183,12 @@ var actions = map[string]action{
 	"CreateConfigurationSetEventDestination":         {fn: (*handler).createConfigurationSetEventDestination},
 	"UpdateConfigurationSetEventDestination":         {fn: (*handler).updateConfigurationSetEventDestination},
 	"DeleteConfigurationSetEventDestination":         {fn: (*handler).deleteConfigurationSetEventDestination},
+	"CreateTemplate":                                 {fn: (*handler).createTemplate},
+	"GetTemplate":                                    {fn: (*handler).getTemplate},
+	"UpdateTemplate":                                 {fn: (*handler).updateTemplate},
+	"DeleteTemplate":                                 {fn: (*handler).deleteTemplate},
+	"ListTemplates":                                  {fn: (*handler).listTemplates},
+	"TestRenderTemplate":                             {fn: (*handler).testRenderTemplate},
 }
 
 // internalFailure is what a caller sees of an unexpected error; the error
@@ -236,7 +246,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, form: f})
+	result, err := a.fn(h, &call{ctx: r.Context(), account: caller.AccountID, keyID: caller.AccessKeyID, sourceIP: ip, region: caller.Region, form: f})
 	if err != nil {
 		h.writeError(w, reqID, name, caller.AccountID, err)
 		return

@@ -3,7 +3,6 @@ package sesv1
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/sesame-email/sesame/internal/compose"
@@ -89,31 +88,25 @@ func (h *handler) sendingTemplate(c *call, configSet string) (name string, t *te
 		case !ok:
 			// Another account's or region's template: the caller cannot
 			// see it (Sesame has no sending authorization).
-			return "", nil, noSuchTemplate(arn)
+			return "", nil, templateError(template.ErrNotFound, arn)
 		}
 	}
 	if err := h.sender.Precheck(c.ctx, c.account, configSet); err != nil {
 		return "", nil, sendError(err)
 	}
-	if h.templates == nil {
-		return "", nil, errors.New("sesv1: templates are not configured")
-	}
-	st, err := h.templates.Get(c.ctx, c.account, name)
-	if errors.Is(err, template.ErrNotFound) {
-		return "", nil, noSuchTemplate(name)
-	}
+	store, err := h.templateStore()
 	if err != nil {
 		return "", nil, err
+	}
+	st, err := store.Get(c.ctx, c.account, name)
+	if err != nil {
+		return "", nil, templateError(err, name)
 	}
 	compiled, err := template.Compile(st.Content)
 	if err != nil {
 		return "", nil, fmt.Errorf("sesv1: stored template %s does not compile: %w", name, err)
 	}
 	return name, compiled, nil
-}
-
-func noSuchTemplate(name string) *sesapi.Error {
-	return sesapi.Errorf(http.StatusBadRequest, "TemplateDoesNotExist", "Template %s does not exist.", name)
 }
 
 // SendTemplatedEmail: Source, Destination, ReplyToAddresses, ReturnPath,

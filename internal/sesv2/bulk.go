@@ -54,10 +54,10 @@ func renderingData(field, s string) (map[string]any, error) {
 		return map[string]any{}, nil
 	}
 	d, err := template.ParseData(field, s)
-	if de, ok := errors.AsType[*template.DataError](err); ok {
-		return nil, badRequest("%s", de.Msg)
+	if err != nil {
+		return nil, templateError(err, "")
 	}
-	return d, err
+	return d, nil
 }
 
 // sendingTemplate returns the template a templated send names (field is
@@ -80,7 +80,7 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 		if a.typ != "template" || (a.account != "" && a.account != c.AccountID) || a.region != c.Region {
 			// Another account's or region's template: the caller cannot
 			// see it (Sesame has no sending authorization).
-			return nil, noSuchTemplate(t.TemplateArn)
+			return nil, templateError(template.ErrNotFound, t.TemplateArn)
 		}
 		if name != "" && name != a.name {
 			return nil, badRequest("%s.TemplateArn %s names template %s, but TemplateName is %s.", field, t.TemplateArn, a.name, name)
@@ -91,11 +91,8 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 	if tc := t.TemplateContent; tc != nil {
 		var err error
 		inline, err = template.Compile(template.Content{Subject: tc.Subject, Text: tc.Text, HTML: tc.Html})
-		if ie, ok := errors.AsType[*template.InvalidError](err); ok {
-			return nil, badRequest("%s.TemplateContent: %s", field, ie.Msg)
-		}
 		if err != nil {
-			return nil, err
+			return nil, templateError(err, "")
 		}
 	}
 	if err := h.sender.Precheck(r.Context(), c.AccountID, configSet); err != nil {
@@ -104,25 +101,19 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 	if inline != nil {
 		return &send.Template{Compiled: inline}, nil
 	}
-	if h.templates == nil {
-		return nil, errors.New("sesv2: templates are not configured")
-	}
-	st, err := h.templates.Get(r.Context(), c.AccountID, name)
-	if errors.Is(err, template.ErrNotFound) {
-		return nil, noSuchTemplate(name)
-	}
+	store, err := h.templateStore()
 	if err != nil {
 		return nil, err
+	}
+	st, err := store.Get(r.Context(), c.AccountID, name)
+	if err != nil {
+		return nil, templateError(err, name)
 	}
 	compiled, err := template.Compile(st.Content)
 	if err != nil {
 		return nil, fmt.Errorf("sesv2: stored template %s does not compile: %w", name, err)
 	}
 	return &send.Template{Name: name, Compiled: compiled}, nil
-}
-
-func noSuchTemplate(name string) *sesapi.Error {
-	return notFound("Template %s does not exist.", name)
 }
 
 type sendBulkEmailInput struct {

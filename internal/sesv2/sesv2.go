@@ -41,8 +41,6 @@ type Options struct {
 	Accounts   *account.Store  // the account operations (GetAccount...); nil: they fail
 	Queue      *queue.Queue    // sending statistics; nil: GetAccount fails
 	Sender     *send.Sender    // SendEmail; nil: it fails
-	// Templates is the account's templates; nil: templated sends fail.
-	Templates *template.Store
 	// Suppression is the account-level suppression list: its operations
 	// and GetAccount's SuppressionAttributes. Nil: the operations fail
 	// and GetAccount omits the member.
@@ -60,6 +58,9 @@ type Options struct {
 	MetricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
 	Logger     *slog.Logger     // nil: discard
 	Now        func() time.Time // nil: time.Now
+	// Templates is the email templates (shared with v1); nil: the
+	// template operations fail.
+	Templates *template.Store
 }
 
 // handler serves the v2 operations.
@@ -68,7 +69,6 @@ type handler struct {
 	accounts    *account.Store
 	queue       *queue.Queue
 	sender      *send.Sender
-	templates   *template.Store
 	suppression *suppression.Store
 	enforcement func(ctx context.Context, accountID string) (string, error)
 	configSets  *configset.Store
@@ -76,13 +76,16 @@ type handler struct {
 	now         func() time.Time
 	// metricData is Options.MetricData.
 	metricData func(ctx context.Context, accountID string, q stats.MetricQuery) (stats.MetricData, error)
+	// templates is Options.Templates.
+	templates *template.Store
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
 // which has authenticated them (sesapi.CallerFrom gives the account).
 func New(opts Options) http.Handler {
-	h := &handler{templates: opts.Templates, ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
+	h := &handler{ids: opts.Identities, accounts: opts.Accounts, queue: opts.Queue, sender: opts.Sender, suppression: opts.Suppression, enforcement: opts.EnforcementStatus, configSets: opts.ConfigSets, log: opts.Logger, now: opts.Now}
 	h.metricData = opts.MetricData
+	h.templates = opts.Templates
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -132,6 +135,12 @@ func New(opts Options) http.Handler {
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "UpdateConfigurationSetEventDestination", h.updateEventDestination)
 	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", "DeleteConfigurationSetEventDestination", h.deleteEventDestination)
 	route("POST /v2/email/metrics/batch", "BatchGetMetricData", h.batchGetMetricData)
+	route("POST /v2/email/templates", "CreateEmailTemplate", h.createEmailTemplate)
+	route("GET /v2/email/templates", "ListEmailTemplates", h.listEmailTemplates)
+	route("GET /v2/email/templates/{TemplateName}", "GetEmailTemplate", h.getEmailTemplate)
+	route("PUT /v2/email/templates/{TemplateName}", "UpdateEmailTemplate", h.updateEmailTemplate)
+	route("DELETE /v2/email/templates/{TemplateName}", "DeleteEmailTemplate", h.deleteEmailTemplate)
+	route("POST /v2/email/templates/{TemplateName}/render", "TestRenderEmailTemplate", h.testRenderEmailTemplate)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

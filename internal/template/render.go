@@ -211,6 +211,9 @@ func (r *renderer) path(p *ast.PathExpression, f *frame) (any, bool) {
 		v = g.ctx
 	}
 	for _, part := range parts {
+		if len(part) >= 2 && part[0] == '[' && part[len(part)-1] == ']' {
+			part = part[1 : len(part)-1] // a literal segment: items.[0], [first name]
+		}
 		var ok bool
 		if v, ok = child(v, part); !ok {
 			return nil, false

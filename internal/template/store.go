@@ -17,8 +17,9 @@ import (
 // Store is the templates of all accounts (migration 0013). It is safe for
 // concurrent use; every call is scoped to one account.
 type Store struct {
-	db  *db.DB
-	now func() time.Time
+	db    *db.DB
+	now   func() time.Time
+	limit int // templates per account (MaxTemplates; tests lower it)
 }
 
 // NewStore returns a Store; now nil is time.Now.
@@ -26,12 +27,16 @@ func NewStore(d *db.DB, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: d, now: now}
+	return &Store{db: d, now: now, limit: MaxTemplates}
 }
 
-// validate checks what Create and Update store: the template must compile
-// (*InvalidError) and its tags follow SES's rules (*ParamError).
+// validate checks what Create and Update store: a text or HTML part, at
+// most MaxTemplateBytes, tags by SES's rules (*ParamError), and parts that
+// compile (*InvalidError).
 func validate(c Content, tags []Tag) error {
+	if c.Text == "" && c.HTML == "" {
+		return paramError("TemplateContent", "The template must have a text part or an HTML part (v1 TextPart or HtmlPart, v2 Text or Html).")
+	}
 	if c.Size() > MaxTemplateBytes {
 		return paramError("TemplateContent", "Template is too large: %d bytes (at most %d).", c.Size(), MaxTemplateBytes)
 	}
@@ -45,7 +50,7 @@ func validate(c Content, tags []Tag) error {
 }
 
 // Create stores a new template, Created now. A name in use is
-// ErrAlreadyExists, the account's 10,001st template ErrLimitExceeded; a
+// ErrAlreadyExists, one more than MaxTemplates ErrLimitExceeded; a
 // bad name is a *ParamError, content that does not compile an
 // *InvalidError. Nothing is written on error.
 func (s *Store) Create(ctx context.Context, accountID string, t Template) error {
@@ -69,8 +74,8 @@ func (s *Store) Create(ctx context.Context, accountID string, t Template) error 
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM templates WHERE account_id = ?`, accountID).Scan(&n); err != nil {
 			return fmt.Errorf("template: count: %w", err)
 		}
-		if n >= MaxTemplates {
-			return fmt.Errorf("%w: at most %d templates per account", ErrLimitExceeded, MaxTemplates)
+		if n >= int64(s.limit) {
+			return fmt.Errorf("%w: at most %d templates per account", ErrLimitExceeded, s.limit)
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO templates (account_id, name, subject_part, text_part, html_part, tags, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			accountID, t.Name, t.Content.Subject, t.Content.Text, t.Content.HTML, string(tagsJSON), db.Millis(now))
@@ -185,3 +190,7 @@ func (s *Store) List(ctx context.Context, accountID, after string, limit int) ([
 	}
 	return ts, next, nil
 }
+
+// SetLimit sets the number of templates one account may keep (MaxTemplates
+// unless set); tests lower it. Call it before the store is used.
+func (s *Store) SetLimit(n int) { s.limit = n }

@@ -27,8 +27,9 @@ const (
 	MaxDataLen = 262144
 	// MaxTemplateBytes is the largest template: its three parts together.
 	MaxTemplateBytes = 500 * 1024
-	// MaxTemplates is the number of templates one account may keep.
-	MaxTemplates = 10000
+	// MaxTemplates is the number of templates one account may keep: SES's
+	// developer guide says 20,000 per region now (it said 10,000 before).
+	MaxTemplates = 20000
 	// MaxNameLength is the longest template name.
 	MaxNameLength = 64
 )
@@ -74,7 +75,7 @@ var (
 	// ErrAlreadyExists is a name in use: v1 AlreadyExists, v2
 	// AlreadyExistsException.
 	ErrAlreadyExists = errors.New("template: already exists")
-	// ErrLimitExceeded is the account's 10,000th template: v1
+	// ErrLimitExceeded is one template more than MaxTemplates: v1
 	// LimitExceeded, v2 LimitExceededException.
 	ErrLimitExceeded = errors.New("template: limit exceeded")
 )

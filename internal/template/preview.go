@@ -1,0 +1,39 @@
+package template
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sesame-email/sesame/internal/compose"
+)
+
+// Preview renders the template with data and returns the complete MIME
+// message, as TestRenderTemplate (v1) and TestRenderEmailTemplate (v2)
+// return it: Date, Message-ID, Subject, MIME-Version and the body
+// (compose.Preview). The Message-ID's domain is SES's own for the region
+// (email.amazonses.com in us-east-1, <region>.amazonses.com elsewhere):
+// a preview is never sent. Render's errors are returned as they are.
+func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (string, error) {
+	c, err := t.Render(data)
+	if err != nil {
+		return "", err
+	}
+	domain := "email.amazonses.com"
+	if r := strings.ToLower(region); r != "" && r != "us-east-1" {
+		domain = r + ".amazonses.com"
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	msg, err := compose.Preview(c.Subject, c.Text, c.HTML, compose.Options{
+		Now:       func() time.Time { return now },
+		MessageID: fmt.Sprintf("0100%012x-%s", now.UnixMilli(), hex.EncodeToString(id[:])),
+		Domain:    domain,
+	})
+	if err != nil {
+		return "", &RenderError{Msg: err.Error()}
+	}
+	return string(msg), nil
+}

@@ -1,0 +1,219 @@
+package template_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sesame-email/sesame/internal/template"
+)
+
+// render compiles src as a text part and renders it with the JSON data.
+func render(t *testing.T, src, data string) (string, error) {
+	t.Helper()
+	c, err := template.Compile(template.Content{Text: src})
+	if err != nil {
+		return "", err
+	}
+	d, err := template.ParseData("TemplateData", data)
+	if err != nil {
+		t.Fatalf("data %s: %v", data, err)
+	}
+	out, err := c.Render(d)
+	return out.Text, err
+}
+
+// TestRender pins SES's Handlebars: what renders, and the sentence of a
+// missing attribute.
+func TestRender(t *testing.T) {
+	const user = `{"name":"Ana","user":{"name":"Ana","city":"Porto","tags":["a","b"]},"items":[{"n":"x","qty":1},{"n":"y","qty":2.50}],"empty":[],"zero":0,"no":false,"nil":null,"html":"<b>&'\"=` + "`" + `</b>","obj":{"b":2,"a":1},"odd key":"odd"}`
+	for _, tc := range []struct{ name, src, want, err string }{
+		{"variable", "Hello {{name}}!", "Hello Ana!", ""},
+		{"spaces in mustache", "{{ name }}", "Ana", ""},
+		{"nested", "{{user.name}} from {{user.city}}", "Ana from Porto", ""},
+		{"literal segment", "{{[odd key]}}", "odd", ""},
+		{"slash path", "{{user/city}}", "Porto", ""},
+		{"missing", "Hi {{nobody}}", "", "Attribute 'nobody' is not present in the rendering data."},
+		{"missing nested leaf", "{{user.zip}}", "", "Attribute 'user.zip' is not present in the rendering data."},
+		{"missing nested parent", "{{account.id}}", "", "Attribute 'account.id' is not present in the rendering data."},
+		{"case-sensitive", "{{Name}}", "", "Attribute 'Name' is not present in the rendering data."},
+		{"path through a string", "{{name.first}}", "", "Attribute 'name.first' is not present in the rendering data."},
+		{"null renders empty", "[{{nil}}]", "[]", ""},
+		{"escaped", "{{html}}", "&lt;b&gt;&amp;&#x27;&quot;&#x3D;&#x60;&lt;/b&gt;", ""},
+		{"triple unescaped", "{{{html}}}", "<b>&'\"=`</b>", ""},
+		{"ampersand unescaped", "{{& html}}", "<b>&'\"=`</b>", ""},
+		{"numbers as spelled", "{{items.[1].qty}} {{zero}}", "2.50 0", ""},
+		{"array index", "{{user.tags.[0]}}", "a", ""},
+		{"array joined", "{{user.tags}}", "a,b", ""},
+		{"object", "{{user}}", "[object Object]", ""},
+		{"bool", "{{no}}", "false", ""},
+		{"if true", "{{#if name}}yes{{/if}}", "yes", ""},
+		{"if absent is false", "{{#if nobody}}yes{{else}}no{{/if}}", "no", ""},
+		{"if falsy values", "{{#if zero}}1{{/if}}{{#if no}}2{{/if}}{{#if nil}}3{{/if}}{{#if empty}}4{{/if}}{{#if obj}}5{{/if}}", "5", ""},
+		{"else if chain", "{{#if no}}a{{else if zero}}b{{else if name}}c{{else}}d{{/if}}", "c", ""},
+		{"unless", "{{#unless nobody}}none{{/unless}}{{#unless name}}x{{else}}some{{/unless}}", "nonesome", ""},
+		{"missing inside if body", "{{#if name}}{{nobody}}{{/if}}", "", "Attribute 'nobody' is not present in the rendering data."},
+		{"missing in untaken branch", "{{#if no}}{{nobody}}{{/if}}ok", "ok", ""},
+		{"each", "{{#each items}}{{@index}}:{{n}}x{{qty}}{{#unless @last}}, {{/unless}}{{/each}}", "0:xx1, 1:yx2.50", ""},
+		{"each this", "{{#each user.tags}}[{{this}}{{#if @first}}*{{/if}}]{{/each}}", "[a*][b]", ""},
+		{"each parent", "{{#each user.tags}}{{../name}}{{/each}}", "AnaAna", ""},
+		{"each root", "{{#each user.tags}}{{@root.user.city}}{{/each}}", "PortoPorto", ""},
+		{"each item context applies", "{{#each items}}{{name}}{{/each}}", "", "Attribute 'name' is not present in the rendering data."},
+		{"each empty else", "{{#each empty}}x{{else}}none{{/each}}", "none", ""},
+		{"each absent else", "{{#each nobody}}x{{else}}none{{/each}}", "none", ""},
+		{"each object in key order", "{{#each obj}}{{@key}}={{this}};{{/each}}", "a=1;b=2;", ""},
+		{"each block params", "{{#each items as |it i|}}{{i}}{{it.n}}{{/each}}", "0x1y", ""},
+		{"with", "{{#with user}}{{city}}{{/with}}", "Porto", ""},
+		{"with absent else", "{{#with nobody}}x{{else}}none{{/with}}", "none", ""},
+		{"section over array", "{{#items}}{{n}}{{/items}}", "xy", ""},
+		{"section over object", "{{#user}}{{city}}{{/user}}", "Porto", ""},
+		{"inverse section", "{{^empty}}empty{{/empty}}", "empty", ""},
+		{"lookup", "{{lookup user \"city\"}}{{#each items}}{{lookup ../user.tags @index}}{{/each}}", "Portoab", ""},
+		{"lookup absent is empty", "[{{lookup user \"zip\"}}]", "[]", ""},
+		{"lookup sub-expression", "{{#if (lookup user \"city\")}}yes{{/if}}", "yes", ""},
+		{"comment", "a{{! not shown }}b{{!-- nor {{this}} --}}c", "abc", ""},
+		{"standalone lines stripped", "{{#each user.tags}}\n- {{this}}\n{{/each}}\n", "- a\n- b\n", ""},
+		{"whitespace control", "a  {{~name~}}  b", "aAnab", ""},
+		{"literal", "{{#if true}}t{{/if}}", "t", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := render(t, tc.src, user)
+			if tc.err != "" {
+				var re *template.RenderError
+				if !errors.As(err, &re) || re.Msg != tc.err {
+					t.Fatalf("error = %v (%T), want RenderError %q", err, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRenderParts pins that every part is rendered, and escaped, alike.
+func TestRenderParts(t *testing.T) {
+	c, err := template.Compile(template.Content{Subject: "Re: {{s}}", Text: "{{s}}", HTML: "<p>{{s}}</p>{{{s}}}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Render(map[string]any{"s": "Tom & Jerry"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := template.Content{Subject: "Re: Tom &amp; Jerry", Text: "Tom &amp; Jerry", HTML: "<p>Tom &amp; Jerry</p>Tom & Jerry"}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	// An absent part stays absent.
+	c, err = template.Compile(template.Content{HTML: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Render(nil); err != nil || got != (template.Content{HTML: "x"}) {
+		t.Errorf("got %+v, %v", got, err)
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	for _, tc := range []struct{ name, src, msg string }{
+		{"partial", "{{> footer}}", "partials"},
+		{"dynamic partial", "{{> (whichPartial) }}", "partials"},
+		{"inline partial decorator", `{{#*inline "p"}}x{{/inline}}`, ""},
+		{"unknown helper", "{{uppercase name}}", `unknown helper "uppercase"`},
+		{"unknown block helper", "{{#list items}}x{{/list}}", `unknown helper "list"`},
+		{"unknown sub-expression", "{{#if (eq a b)}}x{{/if}}", `unknown helper "eq"`},
+		{"hash argument", "{{#each items key=1}}x{{/each}}", "hash arguments"},
+		{"if without argument", "{{#if}}x{{/if}}", "takes one argument"},
+		{"helper as a variable", "{{each}}", "needs arguments"},
+		{"block params on if", "{{#if a as |x|}}x{{/if}}", "block parameters"},
+		{"unclosed block", "{{#if a}}x", "end of template"},
+		{"mismatched close", "{{#if a}}x{{/each}} {{y}}", "doesn't match"},
+		{"unclosed mustache", "Hi {{name", ""},
+		{"bad path", "{{a/../b}}", "invalid path"},
+		{"too deep", strings.Repeat("{{#if a}}", template.MaxDepth+1) + strings.Repeat("{{/if}}", template.MaxDepth+1), "nested too deeply"},
+		{"else-if chain too deep", "{{#if a}}" + strings.Repeat("{{else if a}}", template.MaxDepth) + "{{/if}}", "nested too deeply"},
+		{"sub-expressions too deep", "{{lookup " + strings.Repeat("(lookup ", template.MaxDepth+1) + "a b" + strings.Repeat(")", template.MaxDepth+1) + " c}}", "nested too deeply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := template.Compile(template.Content{Subject: "ok", HTML: tc.src})
+			var ie *template.InvalidError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error = %v (%T), want *InvalidError", err, err)
+			}
+			if !strings.Contains(ie.Msg, "HTML part") || !strings.Contains(ie.Msg, tc.msg) {
+				t.Errorf("message %q does not name the part and %q", ie.Msg, tc.msg)
+			}
+		})
+	}
+	big := template.Content{Text: strings.Repeat("x", template.MaxTemplateBytes/2), HTML: strings.Repeat("x", template.MaxTemplateBytes/2+1)}
+	if _, err := template.Compile(big); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("template over 500 KB: %v", err)
+	}
+}
+
+// TestRenderBudgets: hostile templates and data end in a RenderError, not
+// in unbounded time or memory.
+func TestRenderBudgets(t *testing.T) {
+	items := "[" + strings.TrimSuffix(strings.Repeat("1,", 1000), ",") + "]"
+	data := `{"a":` + items + `,"s":"` + strings.Repeat("x", 100000) + `"}`
+	for _, tc := range []struct{ name, src, msg string }{
+		{"iterations", "{{#each a}}{{#each ../a}}{{/each}}{{/each}}", "iterates more than"},
+		{"output size", "{{#each a}}{{../s}}{{/each}}", "exceeds"},
+		{"steps", "{{#each a}}" + strings.Repeat("{{#if true}}{{/if}}", 5000) + "{{/each}}", "steps"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := render(t, tc.src, data)
+			var re *template.RenderError
+			if !errors.As(err, &re) || !strings.Contains(re.Msg, tc.msg) {
+				t.Fatalf("error = %v, want RenderError with %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func TestParseData(t *testing.T) {
+	for _, tc := range []struct{ data, msg string }{
+		{`{"a":1}`, ""},
+		{` {"a":{"b":[1,2]}} `, ""},
+		{`{"a":1`, "Unable to parse TemplateData (invalid JSON)"},
+		{`{"a":1} {}`, "Unable to parse TemplateData (invalid JSON)"},
+		{`[1,2]`, "TemplateData: it must be a JSON object"},
+		{`"s"`, "TemplateData: it must be a JSON object"},
+		{`null`, "TemplateData: it must be a JSON object"},
+		{``, "Unable to parse TemplateData (invalid JSON)"},
+		{`{"s":"` + strings.Repeat("é", template.MaxDataLen-8) + `"}`, ""},
+		{`{"s":"` + strings.Repeat("é", template.MaxDataLen-7) + `"}`, "at most 262144 characters"},
+	} {
+		_, err := template.ParseData("TemplateData", tc.data)
+		if tc.msg == "" {
+			if err != nil {
+				t.Errorf("%.40q: %v", tc.data, err)
+			}
+			continue
+		}
+		var de *template.DataError
+		if !errors.As(err, &de) || de.Field != "TemplateData" || !strings.Contains(de.Msg, tc.msg) {
+			t.Errorf("%.40q: error = %v, want DataError with %q", tc.data, err, tc.msg)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	def := map[string]any{"a": "default", "b": map[string]any{"x": 1}}
+	repl := map[string]any{"b": map[string]any{"y": 2}, "c": "new"}
+	got := template.Merge(def, repl)
+	if got["a"] != "default" || got["c"] != "new" {
+		t.Errorf("merged %v", got)
+	}
+	if b := got["b"].(map[string]any); b["y"] != 2 || b["x"] != nil {
+		t.Errorf("top-level keys of the replacement must win whole: %v", b)
+	}
+	if len(def) != 2 || len(repl) != 2 {
+		t.Error("Merge changed its arguments")
+	}
+}
