@@ -246,16 +246,23 @@ func sendRoundWith(mx *sink, first, n, conc int, send func(ctx context.Context, 
 	if len(errs) > 0 {
 		return r, fmt.Errorf("%d sends failed, first: %w", len(errs), errs[0])
 	}
-	// Delivered: bounded by a floor of 20 messages per second.
-	deadline := time.Now().Add(time.Minute + time.Duration(n)*50*time.Millisecond)
+	var err error
+	r.delivered, err = mx.await(ids, start)
+	return r, err
+}
+
+// await waits until every message of ids has arrived and returns the time
+// from start to the last arrival. It gives up at a floor of 20 messages
+// per second.
+func (s *sink) await(ids []string, start time.Time) (time.Duration, error) {
+	deadline := time.Now().Add(time.Minute + time.Duration(len(ids))*50*time.Millisecond)
 	for {
-		missing, last := mx.missing(ids)
+		missing, last := s.missing(ids)
 		if len(missing) == 0 {
-			r.delivered = last.Sub(start)
-			return r, nil
+			return last.Sub(start), nil
 		}
 		if time.Now().After(deadline) {
-			return r, fmt.Errorf("%d of %d accepted messages have not arrived after %v", len(missing), n, time.Since(start).Round(time.Second))
+			return 0, fmt.Errorf("%d of %d accepted messages have not arrived after %v", len(missing), len(ids), time.Since(start).Round(time.Second))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

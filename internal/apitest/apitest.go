@@ -29,6 +29,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/notify"
 	"github.com/sesame-email/sesame/internal/push"
@@ -338,4 +339,56 @@ func (e *Env) Queued(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Body returns the bytes of a queued message.
+func (e *Env) Body(t testing.TB, id string) string {
+	t.Helper()
+	b, err := e.Queue.Body(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Events returns the account's stored events of type typ, oldest first.
+func (e *Env) Events(t testing.TB, typ event.Type) []*event.Event {
+	t.Helper()
+	st, err := event.List(context.Background(), e.DB, 0, 1000, e.Account.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*event.Event
+	for _, s := range st {
+		if s.Type != typ {
+			continue
+		}
+		ev, err := s.Event()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// Production takes the account out of the sandbox (no daily quota, 1,000
+// messages a second), makes domain a verified identity of it and stores
+// template, if not nil, as "welcome": an account ready for templated
+// sends.
+func (e *Env) Production(t testing.TB, domain string, welcome *template.Content) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.Accounts.SetProduction(ctx, e.Account.ID, -1, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Identities.Create(ctx, e.Account.ID, domain, identity.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.MarkVerified(t, domain)
+	if welcome != nil {
+		if err := e.Templates.Create(ctx, e.Account.ID, template.Template{Name: "welcome", Content: *welcome}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

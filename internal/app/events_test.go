@@ -249,20 +249,8 @@ func counter(fams map[string]*dto.MetricFamily, fam string, want map[string]stri
 // of it.
 func TestEventPublishing(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		mx := newSink(t)
-		api := freeAddr(t)
-		r := startWith(t, d, func(c *cfgT) {
-			c.APIAddr, c.PublicURL = api, "http://"+api
-			c.OutboundPort = mx.port(t)
-			c.SNSAllowPrivateEndpoints = true // the subscribers are on loopback
-		})
+		r, mx, api := startSending(t, d, 100)
 		ctx := context.Background()
-		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
-		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
-		verifyDomain(t, r, "example.test")
-		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 100); err != nil {
-			t.Fatal(err)
-		}
 		sns := snsClientAt("http://"+api, r.key.AccessKeyID, r.key.Secret)
 
 		// An SNS topic with an HTTP subscriber (confirmed through

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -189,27 +189,10 @@ func TestGolden(t *testing.T) {
 // -update, writes it); what names the code that wrote got.
 func checkGolden(t *testing.T, path, what string, got []byte) {
 	t.Helper()
-	var ind bytes.Buffer
-	if err := json.Indent(&ind, got, "", "  "); err != nil {
-		t.Fatalf("%s wrote invalid JSON: %v\n%s", what, err, got)
+	if !json.Valid(got) {
+		t.Fatalf("%s wrote invalid JSON:\n%s", what, got)
 	}
-	ind.WriteByte('\n')
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, ind.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), ind.String()); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	testkit.CheckJSONGolden(t, path, got, *update)
 }
 
 // TestGoldenFilesUsed fails on a golden file no case writes (a renamed case

@@ -194,6 +194,16 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *even
 	return nil
 }
 
+// AppendEvent writes an event about a message that was not queued — the
+// Rendering Failure of a templated message — to the event outbox in a
+// transaction of its own.
+func (q *Queue) AppendEvent(ctx context.Context, ev *event.Event) error {
+	return q.db.InTx(ctx, func(tx *db.Tx) error {
+		_, err := event.Append(ctx, tx, ev, q.now())
+		return err
+	})
+}
+
 // Wake tells idle delivery workers that rows may be due (after a commit
 // that queued messages with EnqueueTx).
 func (q *Queue) Wake() { q.notify() }

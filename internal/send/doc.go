@@ -1,6 +1,8 @@
 // Package send is Sesame's single admission door: every way a message comes
-// in — SES v1 SendEmail/SendRawEmail, SES v2 SendEmail (Simple or Raw), and
-// later SMTP submission and templated sends — ends in [Sender.Submit]. It
+// in — SES v1 SendEmail/SendRawEmail/SendTemplatedEmail, each destination
+// of SendBulkTemplatedEmail, SES v2 SendEmail (Simple, Raw or Template),
+// each entry of SendBulkEmail, and SMTP submission — ends in
+// [Sender.Submit]. It
 // checks the message the way Amazon SES does, composes or normalises it,
 // chooses the envelope sender by the custom MAIL FROM rules, signs it with
 // DKIM, and queues it with its Send event in one transaction. A rejected
@@ -18,7 +20,8 @@
 // none; this mirrors the errors AWS is seen to give), and the first failure
 // is returned:
 //
-//  1. Request shape: exactly one of Simple and Raw; message tags (SES's tag
+//  1. Request shape: exactly one of Simple and Raw (Simple with a
+//     Template); message tags (SES's tag
 //     rules); the syntax of the addresses given as API parameters (From,
 //     Destinations, FeedbackForwardingAddress, and Simple's From/To/Cc/Bcc),
 //     with SES's own sentences ("Missing final '@domain'", "Illegal
@@ -28,7 +31,9 @@
 //  3. Raw input longer than MaxSize (a cheap guard before parsing). →
 //     KindInvalid, SES's "Message length is more than N bytes long: 'M'."
 //  4. Compose (Simple) or normalise (Raw): every compose.Error becomes
-//     KindInvalid with compose's sentence and Field.
+//     KindInvalid with compose's sentence and Field. A templated message
+//     is composed without its Subject, Text and HTML here: the checks up
+//     to 11 need none of the rendered content.
 //  5. Configuration set: the request's, else the raw X-SES-CONFIGURATION-SET
 //     header's (checked after parsing because raw mail can name it), is
 //     looked up with Options.ConfigurationSet (one query by primary key,
@@ -66,8 +71,25 @@
 //     KindDailyQuotaExceeded "Daily message quota exceeded.".
 //  11. Sending rate (MaxSendRate recipients per second; simulator recipients
 //     count) → KindRateExceeded "Maximum sending rate exceeded.".
+//  12. Templated messages only: the template is rendered with the data and
+//     the message composed again with the rendered Subject, Text and HTML;
+//     the size rule of 7 applies to that message. A template that does not
+//     render (template.RenderError: "Attribute 'name' is not present in
+//     the rendering data.") or renders into what compose refuses (a
+//     subject with a line break) → KindRenderingFailure: nothing is
+//     queued, the daily quota and the rate are given back, and a Rendering
+//     Failure event (failure.templateName, failure.errorMessage; the mail
+//     object without subject and without the unrendered body's Content-*
+//     fields) goes to the event outbox with the configuration set, so
+//     its destinations publish it. Submit returns the MessageId that
+//     event is about together with the error: SES accepts a templated
+//     send and renders it afterwards, so its APIs answer with that
+//     MessageId (bulk sends: the entry's status Failed / FAILED).
 //
 // Then the message is DKIM-signed and queued; the answer is its MessageId.
+// A templated message's Send event, like SES's, has no Subject header and
+// no commonHeaders.subject; the events after it (Delivery, Bounce, ...)
+// carry the rendered message's.
 // Recipients on the suppression list (Options.Suppressed) are queued as
 // bounced, each with its Bounce event: every listed address when no set
 // applies or the set has no SuppressionOptions, else only addresses
@@ -124,6 +146,8 @@
 //	  (ErrConfigurationSetDoesNotExist)
 //	KindConfigurationSetSendingPaused ConfigurationSetSendingPausedException SendingPausedException (400)
 //	  (ErrConfigurationSetPaused)
+//	KindRenderingFailure             (success: the MessageId)            (success: the MessageId)
+//	  (ErrRenderingFailure)
 //
 // Per-destination statuses of the bulk operations, v1 / v2: InvalidParameterValue /
 // INVALID_PARAMETER, MessageRejected / MESSAGE_REJECTED,
@@ -132,7 +156,9 @@
 // ACCOUNT_THROTTLED (rate), AccountDailyQuotaExceeded /
 // ACCOUNT_DAILY_QUOTA_EXCEEDED, ConfigurationSetDoesNotExist /
 // CONFIGURATION_SET_NOT_FOUND, ConfigurationSetSendingPaused /
-// CONFIGURATION_SET_SENDING_PAUSED.
+// CONFIGURATION_SET_SENDING_PAUSED, RenderingFailure: Failed / FAILED
+// (with the MessageId of the Rendering Failure event and Error its
+// message).
 //
 // Error.Msg is the message to return to the client as it is; Error.Field
 // names the parameter at fault when there is one (for logs).

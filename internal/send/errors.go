@@ -38,6 +38,14 @@ const (
 	// is disabled (v1 ConfigurationSetSendingPausedException, v2
 	// SendingPausedException).
 	KindConfigurationSetSendingPaused
+	// KindRenderingFailure: a templated message passed every check but its
+	// template did not render with the data (or rendered into something
+	// that is not a message). Nothing is queued; a Rendering Failure
+	// event is recorded and Submit returns the MessageId with the error.
+	// SES's APIs answer such a send with success: the failure is the
+	// event (v1 SendTemplatedEmail and v2 SendEmail); in a bulk send it is
+	// the entry's status Failed / FAILED.
+	KindRenderingFailure
 )
 
 func (k Kind) String() string {
@@ -58,6 +66,8 @@ func (k Kind) String() string {
 		return "ConfigurationSetDoesNotExist"
 	case KindConfigurationSetSendingPaused:
 		return "ConfigurationSetSendingPaused"
+	case KindRenderingFailure:
+		return "RenderingFailure"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -72,6 +82,7 @@ var (
 	ErrThrottled                    = errors.New("send: throttled")
 	ErrConfigurationSetDoesNotExist = errors.New("send: configuration set does not exist")
 	ErrConfigurationSetPaused       = errors.New("send: configuration set sending paused")
+	ErrRenderingFailure             = errors.New("send: template rendering failed")
 )
 
 // The messages SES gives when it throttles (ses-api.md §12.1, 9).
@@ -79,6 +90,10 @@ const (
 	MsgRateExceeded       = "Maximum sending rate exceeded."
 	MsgDailyQuotaExceeded = "Daily message quota exceeded."
 )
+
+// MsgSendingPaused is the refusal of a send while the account's sending is
+// paused.
+const MsgSendingPaused = "Sending is paused for this account."
 
 // Error is a rejection: Kind says which rule (and so which SES error code),
 // Msg is the sentence for the client, Field the parameter at fault when
@@ -113,6 +128,8 @@ func (e *Error) Is(target error) bool {
 		return e.Kind == KindConfigurationSetDoesNotExist
 	case ErrConfigurationSetPaused:
 		return e.Kind == KindConfigurationSetSendingPaused
+	case ErrRenderingFailure:
+		return e.Kind == KindRenderingFailure
 	}
 	return false
 }

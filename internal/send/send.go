@@ -169,9 +169,15 @@ type Request struct {
 	// SourceIP and CallerIdentity are the caller's IP address and name,
 	// for the auto-tags ses:source-ip and ses:caller-identity.
 	SourceIP, CallerIdentity string
-	// Operation is the API operation (SendEmail, SendRawEmail, ...) for the
-	// auto-tag ses:operation; optional.
+	// Operation is the API operation (SendEmail, SendRawEmail,
+	// SendTemplatedEmail, SendBulkTemplatedEmail, SendBulkEmail,
+	// SendSmtpEmail, ...) for the auto-tag ses:operation; optional.
 	Operation string
+	// Template, when set, makes this a templated send: Simple (required)
+	// gives the addressing, headers and attachments, and the rendered
+	// template its Subject, Text and HTML. See the package doc for when
+	// it is rendered and what a rendering failure does.
+	Template *Template
 }
 
 // Result is an accepted message.
@@ -185,7 +191,9 @@ type recipient = envelopeAddress
 // Submit admits one message: it runs the checks of the package doc in order
 // and, when all pass, signs the message and queues it with its Send event.
 // A rejection is an *Error (see Kind); any other error is an internal
-// failure. Either way nothing is queued.
+// failure. Either way nothing is queued. The one error that comes with a
+// Result is KindRenderingFailure: the MessageId its Rendering Failure
+// event is about.
 func (s *Sender) Submit(ctx context.Context, r Request) (Result, error) {
 	res, err := s.submit(ctx, r)
 	if err != nil {
@@ -195,7 +203,7 @@ func (s *Sender) Submit(ctx context.Context, r Request) (Result, error) {
 		} else {
 			s.log.Error("send failed", "account", r.AccountID, "err", err)
 		}
-		return Result{}, err
+		return res, err
 	}
 	return res, nil
 }
@@ -209,6 +217,8 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return Result{}, errors.New("send: give Request.Simple or Request.Raw, not both")
 	case r.Simple != nil && len(r.Destinations) > 0:
 		return Result{}, errors.New("send: Request.Destinations must be empty with Simple content (its To, Cc and Bcc are the recipients)")
+	case r.Template != nil && (r.Simple == nil || r.Template.Compiled == nil):
+		return Result{}, errors.New("send: a templated Request needs Simple (its addressing) and Template.Compiled")
 	case r.Simple == nil && len(r.Raw) == 0:
 		return Result{}, reject(KindInvalid, "RawMessage", "The raw message must not be empty.")
 	}
@@ -270,7 +280,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("send: account %s: %w", r.AccountID, err)
 	}
 	if !acct.SendingEnabled {
-		return Result{}, reject(KindSendingPaused, "", "Sending is paused for this account.")
+		return Result{}, reject(KindSendingPaused, "", MsgSendingPaused)
 	}
 
 	// 3. A cheap size guard before parsing raw mail.
@@ -282,10 +292,14 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	id := s.messageID(now)
 	copts := compose.Options{Now: func() time.Time { return now }, MessageID: id, Domain: s.idDomain}
 	var m *compose.Message
+	var simple compose.Simple // the Simple content composed (templated: rendered again later)
 	if r.Simple != nil {
-		simple := *r.Simple
+		simple = *r.Simple
 		if simple.From == "" {
 			simple.From = r.From
+		}
+		if r.Template != nil { // the checks see the message without its rendered parts
+			simple.Subject, simple.Text, simple.HTML = "", "", ""
 		}
 		m, err = compose.Build(simple, copts)
 	} else {
@@ -410,15 +424,6 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	accepted := false
 	defer func() { done(accepted) }()
 
-	// Sign.
-	body := m.Bytes
-	if signer := dkimIdentity(chain); signer != nil {
-		if body, err = s.sign(ctx, signer, m.Bytes); err != nil {
-			return Result{}, err
-		}
-	}
-
-	// Queue, with the Send event.
 	sourceText := fromGiven
 	if source != nil {
 		sourceText = source.Given
@@ -428,20 +433,54 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		rcptList[i] = rc.Addr.String()
 	}
 	arn := fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.opts.Region, acct.ID, sending.Name)
-	mail := event.Mail{Timestamp: now, MessageID: id, Source: sourceText, SourceArn: arn, SendingAccountID: acct.ID, Destination: rcptList}
-	s.fillHeaders(&mail, m, id, now, feedback)
-	tags := r.Tags
-	if len(tags) == 0 {
-		tags = m.Tags
-	}
-	for _, t := range tags {
-		if mail.Tags == nil {
-			mail.Tags = map[string][]string{}
+	mailOf := func(m *compose.Message) event.Mail {
+		mail := event.Mail{Timestamp: now, MessageID: id, Source: sourceText, SourceArn: arn, SendingAccountID: acct.ID, Destination: rcptList}
+		s.fillHeaders(&mail, m, id, now, feedback)
+		tags := r.Tags
+		if len(tags) == 0 {
+			tags = m.Tags
 		}
-		mail.Tags[t.Name] = append(mail.Tags[t.Name], t.Value)
+		for _, t := range tags {
+			if mail.Tags == nil {
+				mail.Tags = map[string][]string{}
+			}
+			mail.Tags[t.Name] = append(mail.Tags[t.Name], t.Value)
+		}
+		event.AutoTags(&mail, cs, m.From.Address.Domain, r.SourceIP, r.CallerIdentity)
+		event.SetTag(&mail, event.TagOperation, r.Operation)
+		return mail
 	}
-	event.AutoTags(&mail, cs, m.From.Address.Domain, r.SourceIP, r.CallerIdentity)
-	event.SetTag(&mail, event.TagOperation, r.Operation)
+
+	// 12. Templated: render, then the size of the composed message.
+	if r.Template != nil {
+		rm, err := r.Template.render(simple, copts)
+		if re, ok := errors.AsType[*Error](err); ok && re.Kind == KindRenderingFailure {
+			ev := &event.Event{Type: event.RenderingFailure, AccountID: acct.ID, ConfigurationSet: cs, Mail: withoutSubject(mailOf(m), false),
+				Failure: &event.FailureDetails{TemplateName: r.Template.Name, ErrorMessage: re.Msg}}
+			if err := s.opts.Queue.AppendEvent(ctx, ev); err != nil {
+				return Result{}, fmt.Errorf("send: record the rendering failure of %s: %w", id, err)
+			}
+			return Result{MessageID: id}, re
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		if len(rm.Bytes) > maxSize {
+			return Result{}, tooLong(maxSize, len(rm.Bytes))
+		}
+		m = rm
+	}
+
+	// Sign.
+	body := m.Bytes
+	if signer := dkimIdentity(chain); signer != nil {
+		if body, err = s.sign(ctx, signer, m.Bytes); err != nil {
+			return Result{}, err
+		}
+	}
+
+	// Queue, with the Send event.
+	mail := mailOf(m)
 	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
 		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList, Counted: quotaN}
 	if s.opts.Suppressed != nil {
@@ -469,6 +508,9 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		}
 	}
 	ev := &event.Event{Type: event.Send, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Send: &event.SendDetails{}}
+	if r.Template != nil {
+		ev.Mail = withoutSubject(mail, true) // as SES's Send event of a templated message
+	}
 	if err := s.opts.Queue.Enqueue(ctx, msg, ev); err != nil {
 		return Result{}, fmt.Errorf("send: queue %s: %w", id, err)
 	}

@@ -36,36 +36,44 @@ func (c *call) tags(name string) ([]compose.Tag, error) {
 
 // SendEmail: Simple content built from Message.Subject and Message.Body.
 func (h *handler) sendEmail(c *call) (any, error) {
-	source, err := c.required("Source")
+	if _, ok := c.form.get("Message.Subject.Data"); !ok {
+		if _, err := c.required("Source"); err != nil {
+			return nil, err
+		}
+		return nil, notNull("Message.Subject.Data")
+	}
+	r, err := c.simpleRequest()
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := c.form.get("Message.Subject.Data"); !ok {
-		return nil, notNull("Message.Subject.Data")
+	s := r.Simple
+	s.Subject, s.SubjectCharset = c.param("Message.Subject.Data"), c.param("Message.Subject.Charset")
+	s.Text, s.TextCharset = c.param("Message.Body.Text.Data"), c.param("Message.Body.Text.Charset")
+	s.HTML, s.HTMLCharset = c.param("Message.Body.Html.Data"), c.param("Message.Body.Html.Charset")
+	return h.submit(c, "SendEmail", r)
+}
+
+// simpleRequest reads what SendEmail and SendTemplatedEmail share: Source,
+// Destination, ReplyToAddresses, Tags, ConfigurationSetName and
+// ReturnPath, into a Request with Simple content (no subject or body yet).
+func (c *call) simpleRequest() (send.Request, error) {
+	source, err := c.required("Source")
+	if err != nil {
+		return send.Request{}, err
 	}
-	simple := &compose.Simple{
-		From:           source,
-		Subject:        c.param("Message.Subject.Data"),
-		SubjectCharset: c.param("Message.Subject.Charset"),
-		Text:           c.param("Message.Body.Text.Data"),
-		TextCharset:    c.param("Message.Body.Text.Charset"),
-		HTML:           c.param("Message.Body.Html.Data"),
-		HTMLCharset:    c.param("Message.Body.Html.Charset"),
+	simple := &compose.Simple{From: source}
+	if err := c.destination("Destination.", simple); err != nil {
+		return send.Request{}, err
 	}
-	for _, l := range []struct {
-		name string
-		dst  *[]string
-	}{{"Destination.ToAddresses", &simple.To}, {"Destination.CcAddresses", &simple.Cc}, {"Destination.BccAddresses", &simple.Bcc}, {"ReplyToAddresses", &simple.ReplyTo}} {
-		if *l.dst, err = c.list(l.name, false); err != nil {
-			return nil, err
-		}
+	if simple.ReplyTo, err = c.list("ReplyToAddresses", false); err != nil {
+		return send.Request{}, err
 	}
 	tags, err := c.tags("Tags")
 	if err != nil {
-		return nil, err
+		return send.Request{}, err
 	}
-	return h.submit(c, "SendEmail", send.Request{Simple: simple, From: source, Tags: tags,
-		ConfigurationSet: c.param("ConfigurationSetName"), FeedbackForwardingAddress: c.param("ReturnPath")})
+	return send.Request{Simple: simple, From: source, Tags: tags,
+		ConfigurationSet: c.param("ConfigurationSetName"), FeedbackForwardingAddress: c.param("ReturnPath")}, nil
 }
 
 // SendRawEmail: RawMessage.Data as given (base64 on the wire).
@@ -94,13 +102,19 @@ func (h *handler) submit(c *call, op string, r send.Request) (any, error) {
 	if h.sender == nil {
 		return nil, errors.New("sesv1: sending is not configured")
 	}
-	r.AccountID, r.MaxSize, r.Operation = c.account, send.MaxSizeV1, op
-	r.SourceIP, r.CallerIdentity = c.sourceIP, c.keyID
-	res, err := h.sender.Submit(c.ctx, r)
+	res, err := h.sender.Submit(c.ctx, c.request(op, r))
 	if err != nil {
 		return nil, sendError(err)
 	}
 	return sendResult{MessageId: res.MessageID}, nil
+}
+
+// request completes r with what every v1 send has: the caller, the v1
+// size limit and the operation's name.
+func (c *call) request(op string, r send.Request) send.Request {
+	r.AccountID, r.MaxSize, r.Operation = c.account, send.MaxSizeV1, op
+	r.SourceIP, r.CallerIdentity = c.sourceIP, c.keyID
+	return r
 }
 
 // sendError maps an admission rejection to SES v1's code (send's package doc).

@@ -180,6 +180,8 @@ var actions = map[string]action{
 	"UpdateAccountSendingEnabled":                    {fn: (*handler).updateAccountSendingEnabled, noResult: true},
 	"SendEmail":                                      {fn: (*handler).sendEmail},
 	"SendRawEmail":                                   {fn: (*handler).sendRawEmail},
+	"SendTemplatedEmail":                             {fn: (*handler).sendTemplatedEmail},
+	"SendBulkTemplatedEmail":                         {fn: (*handler).sendBulkTemplatedEmail},
 	"CreateConfigurationSet":                         {fn: (*handler).createConfigurationSet},
 	"DescribeConfigurationSet":                       {fn: (*handler).describeConfigurationSet},
 	"ListConfigurationSets":                          {fn: (*handler).listConfigurationSets},

@@ -18,27 +18,34 @@ type content struct {
 
 type messageTag struct{ Name, Value string }
 
+type messageHeader struct{ Name, Value string }
+
+// attachment is the v2 Attachment; RawContent is a base64 blob on the wire
+// ([]byte decodes it).
+type attachment struct {
+	RawContent                                                    []byte
+	FileName, ContentType, ContentDisposition, ContentDescription string
+	ContentId, ContentTransferEncoding                            string
+}
+
+type destinationInput struct {
+	ToAddresses, CcAddresses, BccAddresses []string
+}
+
 type sendEmailInput struct {
-	FromEmailAddress string
-	Destination      *struct {
-		ToAddresses, CcAddresses, BccAddresses []string
-	}
+	FromEmailAddress               string
+	Destination                    *destinationInput
 	ReplyToAddresses               []string
 	FeedbackForwardingEmailAddress string
 	Content                        *struct {
 		Simple *struct {
-			Subject *content
-			Body    *struct{ Text, Html *content }
-			Headers []struct{ Name, Value string }
-			// Attachments are base64 blobs on the wire ([]byte decodes them).
-			Attachments []struct {
-				RawContent                                                    []byte
-				FileName, ContentType, ContentDisposition, ContentDescription string
-				ContentId, ContentTransferEncoding                            string
-			}
+			Subject     *content
+			Body        *struct{ Text, Html *content }
+			Headers     []messageHeader
+			Attachments []attachment
 		}
 		Raw      *struct{ Data []byte }
-		Template *struct{ TemplateName, TemplateArn, TemplateData string }
+		Template *sendTemplateInput
 	}
 	EmailTags            []messageTag
 	ConfigurationSetName string
@@ -56,7 +63,27 @@ func text(c *content) (string, string) {
 	return *c.Data, c.Charset
 }
 
-// sendEmail: POST /v2/email/outbound-emails — Simple or Raw content.
+// headers converts v2 MessageHeaders.
+func headers(hs []messageHeader) []compose.Header {
+	var out []compose.Header
+	for _, h := range hs {
+		out = append(out, compose.Header{Name: h.Name, Value: h.Value})
+	}
+	return out
+}
+
+// attachments converts v2 Attachments.
+func attachments(as []attachment) []compose.Attachment {
+	var out []compose.Attachment
+	for _, a := range as {
+		out = append(out, compose.Attachment{FileName: a.FileName, Content: a.RawContent, ContentType: a.ContentType,
+			Disposition: a.ContentDisposition, ContentID: a.ContentId, Description: a.ContentDescription, TransferEncoding: a.ContentTransferEncoding})
+	}
+	return out
+}
+
+// sendEmail: POST /v2/email/outbound-emails — Simple, Raw or Template
+// content (templated sends: see bulk.go).
 func (h *handler) sendEmail(r *http.Request, c sesapi.Caller) (any, error) {
 	if h.sender == nil {
 		return nil, errors.New("sesv2: sending is not configured")
@@ -70,18 +97,14 @@ func (h *handler) sendEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		return nil, badRequest("EndpointId (multi-region endpoints, signed with SigV4a) is not supported by Sesame.")
 	case in.Content == nil:
 		return nil, badRequest("Content is required.")
-	case in.Content.Template != nil:
-		return nil, badRequest("Template content is not supported yet.")
-	case (in.Content.Simple == nil) == (in.Content.Raw == nil):
+	case btoi(in.Content.Simple != nil)+btoi(in.Content.Raw != nil)+btoi(in.Content.Template != nil) != 1:
 		return nil, badRequest("Content must have exactly one of Simple, Raw and Template.")
 	}
 	req := send.Request{AccountID: c.AccountID, From: in.FromEmailAddress, ConfigurationSet: in.ConfigurationSetName,
 		FeedbackForwardingAddress: in.FeedbackForwardingEmailAddress, MaxSize: send.MaxSizeV2, Operation: "SendEmail",
 		CallerIdentity: c.AccessKeyID, TagsParam: "EmailTags"}
 	req.SourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
-	for _, t := range in.EmailTags {
-		req.Tags = append(req.Tags, compose.Tag{Name: t.Name, Value: t.Value})
-	}
+	req.Tags = tags(in.EmailTags)
 	var dest struct{ to, cc, bcc []string }
 	if d := in.Destination; d != nil {
 		dest.to, dest.cc, dest.bcc = d.ToAddresses, d.CcAddresses, d.BccAddresses
@@ -97,14 +120,22 @@ func (h *handler) sendEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		m.Subject, m.SubjectCharset = text(s.Subject)
 		m.Text, m.TextCharset = text(s.Body.Text)
 		m.HTML, m.HTMLCharset = text(s.Body.Html)
-		for _, hd := range s.Headers {
-			m.Headers = append(m.Headers, compose.Header{Name: hd.Name, Value: hd.Value})
-		}
-		for _, a := range s.Attachments {
-			m.Attachments = append(m.Attachments, compose.Attachment{FileName: a.FileName, Content: a.RawContent, ContentType: a.ContentType,
-				Disposition: a.ContentDisposition, ContentID: a.ContentId, Description: a.ContentDescription, TransferEncoding: a.ContentTransferEncoding})
-		}
+		m.Headers, m.Attachments = headers(s.Headers), attachments(s.Attachments)
 		req.Simple = m
+	} else if t := in.Content.Template; t != nil {
+		if in.FromEmailAddress == "" {
+			return nil, badRequest("Source cannot be empty") // SES's text (ses-api.md §12.2)
+		}
+		data, err := renderingData("Content.Template.TemplateData", t.TemplateData)
+		if err != nil {
+			return nil, err
+		}
+		req.Simple = &compose.Simple{From: in.FromEmailAddress, To: dest.to, Cc: dest.cc, Bcc: dest.bcc, ReplyTo: in.ReplyToAddresses,
+			Headers: headers(t.Headers), Attachments: attachments(t.Attachments)}
+		if req.Template, err = h.sendingTemplate(r, c, "Content.Template", t, in.ConfigurationSetName); err != nil {
+			return nil, err
+		}
+		req.Template.Data = data
 	} else {
 		if len(in.Content.Raw.Data) == 0 {
 			return nil, badRequest("Raw content needs Data.")
@@ -113,10 +144,17 @@ func (h *handler) sendEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		req.Destinations = append(append(append([]string(nil), dest.to...), dest.cc...), dest.bcc...)
 	}
 	res, err := h.sender.Submit(r.Context(), req)
-	if err != nil {
+	if err != nil && !errors.Is(err, send.ErrRenderingFailure) { // a rendering failure is its event; the call succeeds
 		return nil, sendError(err)
 	}
 	return sendEmailOutput{MessageId: res.MessageID}, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sendError maps an admission rejection to SES v2's code and status (send's

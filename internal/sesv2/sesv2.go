@@ -116,6 +116,7 @@ func New(opts Options) http.Handler {
 	route("GET /v2/email/tags", "ListTagsForResource", h.listTagsForResource)
 	route("GET /v2/email/account", "GetAccount", h.getAccount)
 	route("POST /v2/email/outbound-emails", "SendEmail", h.sendEmail)
+	route("POST /v2/email/outbound-bulk-emails", "SendBulkEmail", h.sendBulkEmail)
 	route("PUT /v2/email/account/sending", "PutAccountSendingAttributes", h.putAccountSendingAttributes)
 	route("POST /v2/email/account/details", "PutAccountDetails", h.putAccountDetails)
 	route("PUT /v2/email/account/suppression", "PutAccountSuppressionAttributes", h.putAccountSuppressionAttributes)
