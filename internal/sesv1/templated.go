@@ -102,7 +102,7 @@ func (h *handler) sendingTemplate(c *call, configSet string) (name string, t *te
 	if err != nil {
 		return "", nil, templateError(err, name)
 	}
-	compiled, err := template.Compile(st.Content)
+	compiled, err := store.Compile(st.Content)
 	if err != nil {
 		return "", nil, fmt.Errorf("sesv1: stored template %s does not compile: %w", name, err)
 	}

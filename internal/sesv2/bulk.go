@@ -90,7 +90,7 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 	var inline *template.Compiled
 	if tc := t.TemplateContent; tc != nil {
 		var err error
-		inline, err = template.Compile(template.Content{Subject: tc.Subject, Text: tc.Text, HTML: tc.Html})
+		inline, err = h.compileInline(template.Content{Subject: tc.Subject, Text: tc.Text, HTML: tc.Html})
 		if err != nil {
 			return nil, templateError(err, "")
 		}
@@ -109,7 +109,7 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 	if err != nil {
 		return nil, templateError(err, name)
 	}
-	compiled, err := template.Compile(st.Content)
+	compiled, err := store.Compile(st.Content)
 	if err != nil {
 		return nil, fmt.Errorf("sesv2: stored template %s does not compile: %w", name, err)
 	}

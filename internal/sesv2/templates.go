@@ -199,3 +199,13 @@ func (h *handler) testRenderEmailTemplate(r *http.Request, c sesapi.Caller) (any
 	}
 	return struct{ RenderedTemplate string }{out}, nil
 }
+
+// compileInline compiles a send's inline TemplateContent through the
+// store's cache when there is a store (the same content sent again is not
+// parsed again), else on its own.
+func (h *handler) compileInline(c template.Content) (*template.Compiled, error) {
+	if h.templates == nil {
+		return template.Compile(c)
+	}
+	return h.templates.Compile(c)
+}

@@ -33,12 +33,25 @@ func ParseData(field, s string) (map[string]any, error) {
 	return m, nil
 }
 
-// Merge returns default data overlaid with replacement data: the
-// replacement's top-level keys win, as SES merges DefaultTemplateData and
-// ReplacementTemplateData. Neither map is changed.
+// Merge returns default data overlaid with replacement data, as SES v2
+// merges a bulk entry's ReplacementTemplateData into the default
+// TemplateData (and v1 SendBulkTemplatedEmail its DefaultTemplateData):
+// key by key, objects present in both merged recursively, anything else
+// — a scalar, an array, null — taken whole from the replacement (arrays
+// are replaced, not concatenated). Observed against live SES v2 by the
+// maintainers of aws-ses-v2-local (issues #102, #103). Neither map is
+// changed.
 func Merge(def, repl map[string]any) map[string]any {
 	out := make(map[string]any, len(def)+len(repl))
 	maps.Copy(out, def)
-	maps.Copy(out, repl)
+	for k, rv := range repl {
+		dm, dok := out[k].(map[string]any)
+		rm, rok := rv.(map[string]any)
+		if dok && rok {
+			out[k] = Merge(dm, rm)
+			continue
+		}
+		out[k] = rv
+	}
 	return out
 }

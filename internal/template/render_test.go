@@ -2,6 +2,7 @@ package template_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -204,16 +205,18 @@ func TestParseData(t *testing.T) {
 }
 
 func TestMerge(t *testing.T) {
-	def := map[string]any{"a": "default", "b": map[string]any{"x": 1}}
-	repl := map[string]any{"b": map[string]any{"y": 2}, "c": "new"}
+	def := map[string]any{"a": "default", "b": map[string]any{"x": 1, "z": map[string]any{"p": 1, "q": 2}}, "list": []any{1, 2}, "s": map[string]any{"k": 1}}
+	repl := map[string]any{"b": map[string]any{"y": 2, "z": map[string]any{"q": 3}}, "c": "new", "list": []any{3}, "s": "scalar"}
 	got := template.Merge(def, repl)
-	if got["a"] != "default" || got["c"] != "new" {
-		t.Errorf("merged %v", got)
+	want := map[string]any{"a": "default", "c": "new", "list": []any{3}, "s": "scalar",
+		"b": map[string]any{"x": 1, "y": 2, "z": map[string]any{"p": 1, "q": 3}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Merge = %v\nwant objects merged recursively, arrays and scalars replaced whole: %v", got, want)
 	}
-	if b := got["b"].(map[string]any); b["y"] != 2 || b["x"] != nil {
-		t.Errorf("top-level keys of the replacement must win whole: %v", b)
+	if b := def["b"].(map[string]any); len(b) != 2 || len(b["z"].(map[string]any)) != 2 {
+		t.Error("Merge changed the default data")
 	}
-	if len(def) != 2 || len(repl) != 2 {
+	if len(def) != 4 || len(repl) != 4 {
 		t.Error("Merge changed its arguments")
 	}
 }

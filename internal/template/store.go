@@ -20,6 +20,7 @@ type Store struct {
 	db    *db.DB
 	now   func() time.Time
 	limit int // templates per account (MaxTemplates; tests lower it)
+	cache cache
 }
 
 // NewStore returns a Store; now nil is time.Now.
@@ -33,14 +34,14 @@ func NewStore(d *db.DB, now func() time.Time) *Store {
 // validate checks what Create and Update store: a text or HTML part, at
 // most MaxTemplateBytes, tags by SES's rules (*ParamError), and parts that
 // compile (*InvalidError).
-func validate(c Content, tags []Tag) error {
+func (s *Store) validate(c Content, tags []Tag) error {
 	if c.Text == "" && c.HTML == "" {
 		return paramError("TemplateContent", "The template must have a text part or an HTML part (v1 TextPart or HtmlPart, v2 Text or Html).")
 	}
 	if c.Size() > MaxTemplateBytes {
 		return paramError("TemplateContent", "Template is too large: %d bytes (at most %d).", c.Size(), MaxTemplateBytes)
 	}
-	if _, err := Compile(c); err != nil {
+	if _, err := s.cache.compile(c); err != nil {
 		return err
 	}
 	if err := configset.ValidateTags(tags); err != nil {
@@ -57,7 +58,7 @@ func (s *Store) Create(ctx context.Context, accountID string, t Template) error 
 	if err := ValidateName(t.Name); err != nil {
 		return err
 	}
-	if err := validate(t.Content, t.Tags); err != nil {
+	if err := s.validate(t.Content, t.Tags); err != nil {
 		return err
 	}
 	tags := t.Tags
@@ -115,7 +116,7 @@ func (s *Store) Get(ctx context.Context, accountID, name string) (*Template, err
 // stay): ErrNotFound for an unknown template, *InvalidError for content
 // that does not compile.
 func (s *Store) Update(ctx context.Context, accountID, name string, c Content) error {
-	if err := validate(c, nil); err != nil {
+	if err := s.validate(c, nil); err != nil {
 		return err
 	}
 	res, err := s.db.Exec(ctx, `UPDATE templates SET subject_part = ?, text_part = ?, html_part = ? WHERE account_id = ? AND name = ?`,
