@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,11 +26,14 @@ type authGuard struct {
 }
 
 // failures are an address's failed attempts since the count was last
-// cleared.
+// cleared: how many, and for which user name (mixed once two differ), so
+// that only a success of that same user clears them.
 type failures struct {
 	n            int
 	last         time.Time
 	blockedUntil time.Time
+	user         string
+	mixed        bool
 }
 
 // maxTracked bounds the addresses tracked; past it, those whose failures
@@ -118,9 +122,13 @@ func (g *authGuard) refuseConn(ip string) string {
 	return ""
 }
 
-// fail counts a failure from ip: it returns the count and whether this
-// failure blocked the address.
-func (g *authGuard) fail(ip string) (n int, blocked bool) {
+// fail counts a failure from ip for user: it returns the count and
+// whether this failure blocked the address.
+func (g *authGuard) fail(ip, user string) (n int, blocked bool) {
+	if len(user) > 128 { // longer than any access key id: never succeeds
+		user = user[:128]
+	}
+	user = strings.Clone(user) // not the client's whole line
 	now := g.now()
 	k := key(ip)
 	g.mu.Lock()
@@ -130,8 +138,11 @@ func (g *authGuard) fail(ip string) (n int, blocked bool) {
 		if len(g.m) >= maxTracked {
 			g.prune(now)
 		}
-		f = &failures{}
+		f = &failures{user: user}
 		g.m[k] = f
+	}
+	if user != f.user {
+		f.mixed = true
 	}
 	f.n++
 	f.last = now
@@ -158,13 +169,16 @@ func (g *authGuard) prune(now time.Time) {
 	}
 }
 
-// success clears ip's failures, unless it is blocked.
-func (g *authGuard) success(ip string) {
+// success clears ip's failures when user succeeded after failing alone
+// (a mistyped password), unless the address is blocked. Failures for
+// other user names stay: a client that holds one valid key must not be
+// able to wipe its failed guesses at other keys by logging in with it.
+func (g *authGuard) success(ip, user string) {
 	now := g.now()
 	k := key(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if f := g.m[k]; f != nil && !now.Before(f.blockedUntil) {
+	if f := g.m[k]; f != nil && !now.Before(f.blockedUntil) && !f.mixed && f.user == user {
 		delete(g.m, k)
 	}
 }

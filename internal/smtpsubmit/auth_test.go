@@ -9,8 +9,9 @@ import (
 )
 
 // TestAuthGuard: failures from one address make its attempts wait longer
-// and longer, then refuse it for the block time; a success clears the
-// count; failures are forgotten; IPv6 addresses count by /64.
+// and longer, then refuse it for the block time; a success of the user
+// that failed clears the count, another user's does not; failures are
+// forgotten; IPv6 addresses count by /64.
 func TestAuthGuard(t *testing.T) {
 	clock := testkit.NewClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	g := newAuthGuard(clock.Now, 2, 5, time.Second, time.Hour)
@@ -22,7 +23,7 @@ func TestAuthGuard(t *testing.T) {
 		if err := g.wait(ctx, ip); err != nil {
 			t.Fatalf("attempt %d refused: %v", i, err)
 		}
-		n, blocked := g.fail(ip)
+		n, blocked := g.fail(ip, "AKIAVICTIM000001")
 		if n != i+1 || blocked != (i == 4) {
 			t.Fatalf("failure %d: n %d blocked %v", i, n, blocked)
 		}
@@ -36,7 +37,7 @@ func TestAuthGuard(t *testing.T) {
 	if g.refuseConn("192.0.2.2") != "" || g.wait(ctx, "192.0.2.2") != nil {
 		t.Fatal("another address refused")
 	}
-	g.success(ip) // a success does not lift a block
+	g.success(ip, "AKIAVICTIM000001") // a success does not lift a block
 	if g.refuseConn(ip) == "" {
 		t.Fatal("a success lifted the block")
 	}
@@ -49,17 +50,34 @@ func TestAuthGuard(t *testing.T) {
 		t.Fatalf("failures not forgotten: wait %v, blocked %v", d, b)
 	}
 
-	// A success clears the count.
-	g.fail(ip)
-	g.fail(ip)
-	g.success(ip)
+	// A success of the user that failed (a mistyped password) clears
+	// the count.
+	g.fail(ip, "AKIAUSER00000001")
+	g.fail(ip, "AKIAUSER00000001")
+	g.success(ip, "AKIAUSER00000001")
 	if d, _ := g.check(ip); d != 0 {
 		t.Fatalf("wait %v after a success", d)
 	}
 
+	// A success with another key does not: a client holding one valid
+	// key cannot wipe its guesses at others' keys and guess on.
+	g.fail(ip, "AKIAVICTIM000001")
+	g.fail(ip, "AKIAVICTIM000001")
+	g.success(ip, "AKIAOWNKEY000001")
+	if d, _ := g.check(ip); d != time.Second {
+		t.Fatalf("wait %v after another key's success; want %v", d, time.Second)
+	}
+	// Nor once failures for several users were counted.
+	g.fail(ip, "AKIAOWNKEY000001")
+	g.success(ip, "AKIAOWNKEY000001")
+	if n, _ := g.fail(ip, "AKIAVICTIM000001"); n != 4 {
+		t.Fatalf("count %d after a success among mixed failures; want 4", n)
+	}
+	clock.Advance(2 * time.Hour)
+
 	// One IPv6 /64 is one client.
 	for range 5 {
-		g.fail("2001:db8:1:2::1")
+		g.fail("2001:db8:1:2::1", "u")
 	}
 	if g.refuseConn("2001:db8:1:2:ffff::9") == "" || g.refuseConn("2001:db8:1:3::1") != "" {
 		t.Fatal("IPv6 addresses not counted by /64")

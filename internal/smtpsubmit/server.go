@@ -243,7 +243,7 @@ func (x *session) login(user, pass string) error {
 		x.s.log.Error("SMTP AUTH: key lookup failed", "remote_ip", x.remote, "access_key_id", user, "err", err)
 		return errAuthTemp
 	}
-	x.s.guard.success(x.remote)
+	x.s.guard.success(x.remote, user)
 	x.keyID, x.accountID, x.password = user, accountID, pass
 	x.s.log.Debug("SMTP AUTH succeeded", "remote_ip", x.remote, "access_key_id", user, "account", accountID)
 	return nil
@@ -268,7 +268,7 @@ func (x *session) check(keyID, pass string) (accountID string, err error) {
 
 // fail counts a failed attempt and logs it.
 func (x *session) fail(user, why string) error {
-	n, blocked := x.s.guard.fail(x.remote)
+	n, blocked := x.s.guard.fail(x.remote, user)
 	x.s.log.Info("SMTP AUTH failed", "remote_ip", x.remote, "user", clip(user), "why", why, "failures", n)
 	if blocked {
 		x.s.log.Warn("SMTP AUTH: too many failures; address refused", "remote_ip", x.remote, "failures", n, "for", x.s.opts.AuthBlock)

@@ -51,7 +51,7 @@ func (s *Store) Preview(ctx context.Context, accountID, name, templateData, regi
 	if err != nil {
 		return "", err
 	}
-	c, err := Compile(t.Content)
+	c, err := s.cache.compile(t.Content) // compiling a large template costs far more than rendering it
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,6 +190,42 @@ func TestStoreLimitAndPaging(t *testing.T) {
 		var pe *template.ParamError
 		if _, _, err := f.s.List(f.ctx, f.a, "bogus!", 2); !errors.As(err, &pe) || pe.Field != "NextToken" {
 			t.Errorf("bad token: %v", err)
+		}
+	})
+}
+
+// TestStoreLimitConcurrent: concurrent creates never take an account past
+// its limit (PostgreSQL would otherwise let each count before the others
+// insert).
+func TestStoreLimitConcurrent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		f.s.SetLimit(3)
+		const n = 8
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs <- f.s.Create(f.ctx, f.a, template.Template{Name: fmt.Sprintf("c%d", i), Content: template.Content{Text: "x"}})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		created := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case !errors.Is(err, template.ErrLimitExceeded):
+				t.Errorf("Create: %v", err)
+			}
+		}
+		ts, _, err := f.s.List(f.ctx, f.a, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created != 3 || len(ts) != 3 {
+			t.Errorf("%d created, %d stored; want 3 (the limit)", created, len(ts))
 		}
 	})
 }
