@@ -207,5 +207,5 @@ func (h *handler) compileInline(c template.Content) (*template.Compiled, error) 
 	if h.templates == nil {
 		return template.Compile(c)
 	}
-	return h.templates.Compile(c)
+	return h.templates.CompileInline(c)
 }

@@ -43,6 +43,12 @@ func (k *cache) compile(c Content) (*Compiled, error) {
 	return t, nil
 }
 
-// Compile is [Compile] through the store's cache of compiled templates:
-// the sending paths call it for stored and inline templates alike.
+// Compile is [Compile] through the store's cache of compiled stored
+// templates: the sending paths call it with a stored template's content.
 func (s *Store) Compile(c Content) (*Compiled, error) { return s.cache.compile(c) }
+
+// CompileInline is [Compile] for a send's inline content (v2
+// TemplateContent) through a cache of its own, so that a client sending
+// many different inline templates flushes only those, never the stored
+// templates every account's sends rely on.
+func (s *Store) CompileInline(c Content) (*Compiled, error) { return s.inline.compile(c) }

@@ -36,3 +36,29 @@ func TestStoreCompileCache(t *testing.T) {
 		t.Error("content that does not compile was accepted")
 	}
 }
+
+// TestStoreCompileInlineSeparate: inline content is cached apart from
+// stored templates (filling one cannot flush the other), and the same
+// inline content is compiled once.
+func TestStoreCompileInlineSeparate(t *testing.T) {
+	s := template.NewStore(nil, nil)
+	c := template.Content{Text: "Hello {{name}}"}
+	stored, err := s.Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in1, err := s.CompileInline(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in2, err := s.CompileInline(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in1 != in2 {
+		t.Error("the same inline content was compiled twice")
+	}
+	if in1 == stored {
+		t.Error("inline content came from the stored templates' cache")
+	}
+}

@@ -17,10 +17,11 @@ import (
 // Store is the templates of all accounts (migration 0013). It is safe for
 // concurrent use; every call is scoped to one account.
 type Store struct {
-	db    *db.DB
-	now   func() time.Time
-	limit int // templates per account (MaxTemplates; tests lower it)
-	cache cache
+	db     *db.DB
+	now    func() time.Time
+	limit  int   // templates per account (MaxTemplates; tests lower it)
+	cache  cache // stored templates' content
+	inline cache // inline content of sends
 }
 
 // NewStore returns a Store; now nil is time.Now.
