@@ -57,6 +57,29 @@ func TestFlagsAnywhere(t *testing.T) {
 	if err != nil || !strings.Contains(out, ": unlimited messages per 24 hours, 250 per second") {
 		t.Fatalf("account production unlimited: %v\n%s", err, out)
 	}
+	// A quota left out keeps its value once out of the sandbox: raising the
+	// rate does not reset the daily quota to the default, nor the reverse.
+	out, err = sesame(t, dir, "account", "production", "acme", "--max-send-rate", "30")
+	if err != nil || !strings.Contains(out, ": unlimited messages per 24 hours, 30 per second") {
+		t.Fatalf("account production acme --max-send-rate 30 after unlimited: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "account", "production", "acme", "--max-24h-send", "200000")
+	if err != nil || !strings.Contains(out, ": 200000 messages per 24 hours, 30 per second") {
+		t.Fatalf("account production acme --max-24h-send 200000: %v\n%s", err, out)
+	}
+	// Quotas the APIs could not encode, or not whole messages, are refused.
+	for _, bad := range [][]string{{"--max-send-rate", "Inf"}, {"--max-send-rate", "NaN"}, {"--max-24h-send", "NaN"}, {"--max-24h-send", "1e400"}, {"--max-24h-send", "50000.5"}, {"--max-24h-send", "-0.5"}} {
+		if out, err := sesame(t, dir, append([]string{"account", "production", "acme"}, bad...)...); err == nil || !strings.Contains(err.Error(), "invalid") {
+			t.Errorf("account production acme %v: %v\n%s", bad, err, out)
+		}
+	}
+	if out, err := sesame(t, dir, "account", "list", "acme"); err == nil || !strings.Contains(err.Error(), "expected no arguments") {
+		t.Errorf("account list acme: %v\n%s", err, out)
+	}
+	if out, err := sesame(t, dir, "account", "create", "other"); err == nil || !strings.Contains(err.Error(), "--name") {
+		t.Errorf("account create other: %v\n%s", err, out)
+	}
+
 	// A storage flag after the account is parsed too: this data dir is empty.
 	if out, err := sesame(t, dir, "account", "production", "acme", "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "acme") {
 		t.Fatalf("--data-dir after the account was not used: %v\n%s", err, out)

@@ -107,8 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.StringVar(&remove, "remove", "", "remove this access key (after --add when both are given)")
 		fs.BoolVar(&force, "force", false, "with --remove: remove the account's last key too")
 	case "account production":
-		fs.Float64Var(&max24h, "max-24h-send", account.DefaultProductionMax24HourSend, "messages (recipients) per 24 hours; -1 for unlimited")
-		fs.Float64Var(&rate, "max-send-rate", account.DefaultProductionMaxSendRate, "messages (recipients) per second")
+		fs.Float64Var(&max24h, "max-24h-send", 0, fmt.Sprintf("messages (recipients) per 24 hours; -1 for unlimited (when left out: unchanged for an account already out of the sandbox, else %d)", account.DefaultProductionMax24HourSend))
+		fs.Float64Var(&rate, "max-send-rate", 0, fmt.Sprintf("messages (recipients) per second (when left out: unchanged for an account already out of the sandbox, else %d)", account.DefaultProductionMaxSendRate))
 	case "account reinstate":
 	case "configset threshold":
 		fs.Var(&bounceRate, "bounce-rate", "pause the set when its bounce rate reaches this (0.05 or 5%); 0: no bounce threshold")
@@ -169,8 +169,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "serve ":
 		return a.Serve(ctx, nil)
 	case "account create":
+		if err := need(0, "no arguments (the name is --name)"); err != nil {
+			return err
+		}
 		return a.CreateAccount(ctx, stdout, account.CreateOptions{Name: name, Email: email, AccessKeyID: keyID, SecretAccessKey: secret})
 	case "account list":
+		if err := need(0, "no arguments"); err != nil {
+			return err
+		}
 		return a.ListAccounts(ctx, stdout)
 	case "account keys":
 		if err := need(1, "one account (id, access key id or name)"); err != nil {
@@ -181,7 +187,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err
 		}
-		return a.Production(ctx, stdout, pos[0], max24h, rate)
+		// A quota left out is nil: app.Production keeps its value.
+		var max24hp, ratep *float64
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "max-24h-send":
+				max24hp = &max24h
+			case "max-send-rate":
+				ratep = &rate
+			}
+		})
+		return a.Production(ctx, stdout, pos[0], max24hp, ratep)
 	case "account reinstate":
 		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err

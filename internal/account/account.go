@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"regexp"
 	"time"
@@ -370,11 +371,15 @@ const (
 )
 
 // SetProduction takes an account out of the sandbox with the given quotas
-// (the self-hosted form of "request production access"). max24h -1 means
-// unlimited; rate must be positive.
+// (the self-hosted form of "request production access"). max24h is a
+// whole number of messages, or -1 for unlimited; rate must be positive.
+// Neither may be NaN or infinite: the APIs could not encode them.
 func (s *Store) SetProduction(ctx context.Context, accountID string, max24h, rate float64) error {
-	if max24h < -1 || max24h == 0 || rate <= 0 {
-		return fmt.Errorf("%w: the daily quota must be positive or -1 (unlimited) and the rate positive", ErrInvalid)
+	if max24h != -1 && (max24h < 1 || math.IsInf(max24h, 0) || max24h != math.Trunc(max24h)) {
+		return fmt.Errorf("%w: the daily quota must be a whole number of messages (at least 1), or -1 for unlimited; got %v", ErrInvalid, max24h)
+	}
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		return fmt.Errorf("%w: the sending rate must be a positive number of messages per second; got %v", ErrInvalid, rate)
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE accounts SET sandbox = ?, max_24h_send = ?, max_send_rate = ? WHERE id = ?`, false, max24h, rate, accountID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -89,7 +90,8 @@ func TestProductionAndSending(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, bad := range [][2]float64{{0, 1}, {-2, 1}, {100, 0}} {
+		nan, inf := math.NaN(), math.Inf(1)
+		for _, bad := range [][2]float64{{0, 1}, {-2, 1}, {100, 0}, {-0.5, 1}, {50000.5, 1}, {nan, 1}, {inf, 1}, {-inf, 1}, {100, nan}, {100, inf}, {100, -1}} {
 			if err := s.SetProduction(ctx, a.ID, bad[0], bad[1]); !errors.Is(err, ErrInvalid) {
 				t.Errorf("SetProduction(%v) = %v", bad, err)
 			}

@@ -85,12 +85,27 @@ func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool
 	return tw.Flush()
 }
 
-// Production takes an account out of the sandbox with the given quotas.
-func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24h, rate float64) error {
+// Production takes an account out of the sandbox with the given quotas,
+// or changes the quotas of an account already out of it. A quota left
+// out (nil) keeps the account's current value, or is SES's default
+// production quota for an account still in the sandbox: raising the rate
+// does not silently reset a raised daily quota.
+func (a *App) Production(ctx context.Context, w io.Writer, ref string, max24hp, ratep *float64) error {
 	acct, err := a.Accounts.Find(ctx, ref)
 	if err != nil {
 		return err
 	}
+	quota := func(given *float64, current, def float64) float64 {
+		switch {
+		case given != nil:
+			return *given
+		case acct.Sandbox:
+			return def
+		}
+		return current
+	}
+	max24h := quota(max24hp, acct.Max24HourSend, account.DefaultProductionMax24HourSend)
+	rate := quota(ratep, acct.MaxSendRate, account.DefaultProductionMaxSendRate)
 	if err := a.Accounts.SetProduction(ctx, acct.ID, max24h, rate); err != nil {
 		return err
 	}

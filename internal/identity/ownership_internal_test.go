@@ -58,3 +58,15 @@ func TestVerifyWaitsForOwnershipLock(t *testing.T) {
 		t.Fatalf("verification = %s", j.Verification)
 	}
 }
+
+// TestValidityWords: the verification mail says "24 hours", as SES's
+// does, not Go's "24h0m0s".
+func TestValidityWords(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		24 * time.Hour: "24 hours", time.Hour: "1 hour", 90 * time.Minute: "90 minutes", 1500 * time.Millisecond: "1.5s",
+	} {
+		if got := validity(d); got != want {
+			t.Errorf("validity(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

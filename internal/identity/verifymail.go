@@ -170,11 +170,25 @@ We have received a request to authorize this email address for use with Sesame (
 Your request will not be processed unless you confirm the address using this URL. This link expires %s after your original verification request.
 
 If you did NOT request to verify this email address, do not click on the link.
-`, region, link, s.opts.AddressLinkValidity)}
+`, region, link, validity(s.opts.AddressLinkValidity))}
 	if err := s.opts.Mail(ctx, tx, m); err != nil {
 		return fmt.Errorf("identity: queue verification mail to %s: %w", i.Name, err)
 	}
 	return nil
+}
+
+// validity words a link's lifetime for the mail: "24 hours", not
+// "24h0m0s".
+func validity(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "1 hour"
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }
 
 // verifyLink is the URL of the /verify page for a link secret.
