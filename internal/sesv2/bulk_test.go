@@ -64,6 +64,12 @@ func TestSendEmailTemplate(t *testing.T) {
 		if err != nil || !strings.Contains(env.Body(t, *out.MessageId), "Subject: Inline Bob\r\n") {
 			t.Errorf("inline: %v", err)
 		}
+		// An inline template may be larger than a stored one: 1 MB, not 500 KB.
+		big := strings.Repeat("x", template.MaxTemplateBytes)
+		if _, err := send("a@example.test", &types.Template{TemplateContent: &types.EmailTemplateContent{Subject: aws.String("Big {{name}}"), Text: aws.String(big), Html: aws.String(big)},
+			TemplateData: data}); err != nil {
+			t.Errorf("inline template of 1000 KB: %v", err)
+		}
 		queued := env.Queued(t)
 
 		for _, c := range []struct {
@@ -80,6 +86,7 @@ func TestSendEmailTemplate(t *testing.T) {
 			{"neither", "a@example.test", &types.Template{TemplateData: data}, "BadRequestException", ""},
 			{"bad data", "a@example.test", &types.Template{TemplateName: aws.String("welcome"), TemplateData: aws.String(`["not an object"]`)}, "BadRequestException", ""},
 			{"bad inline", "a@example.test", &types.Template{TemplateContent: &types.EmailTemplateContent{Text: aws.String("{{#if}}")}}, "BadRequestException", ""},
+			{"inline over 1 MB", "a@example.test", &types.Template{TemplateContent: &types.EmailTemplateContent{Text: aws.String(big), Html: aws.String(big + strings.Repeat("x", template.MaxInlineTemplateBytes-2*template.MaxTemplateBytes+1))}}, "BadRequestException", "too large"},
 			{"unverified", "a@unverified.example", &types.Template{TemplateName: aws.String("welcome"), TemplateData: data}, "MessageRejected", ""},
 		} {
 			_, err := send(c.from, c.tmpl)

@@ -32,11 +32,13 @@ const (
 )
 
 // Compile parses the template's parts. A part that does not parse, uses a
-// partial or an unknown helper, nests deeper than MaxDepth or is larger
-// than MaxTemplateBytes is an *InvalidError naming the part.
+// partial or an unknown helper, nests deeper than MaxDepth, or a template
+// larger than MaxInlineTemplateBytes is an *InvalidError naming the part.
+// Stored templates are held to MaxTemplateBytes before (Store.Create and
+// Update).
 func Compile(c Content) (*Compiled, error) {
-	if c.Size() > MaxTemplateBytes {
-		return nil, &InvalidError{Msg: fmt.Sprintf("Template is too large: %d bytes (at most %d).", c.Size(), MaxTemplateBytes)}
+	if c.Size() > MaxInlineTemplateBytes {
+		return nil, &InvalidError{Msg: fmt.Sprintf("Template is too large: %d bytes (at most %d).", c.Size(), MaxInlineTemplateBytes)}
 	}
 	var t Compiled
 	for _, p := range []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,6 +126,8 @@ func TestStoreRefuses(t *testing.T) {
 			{"bad character", template.Template{Name: "a.b", Content: template.Content{Text: "x"}}, "TemplateName"},
 			{"duplicate tag", template.Template{Name: "t", Content: template.Content{Text: "x"}, Tags: []template.Tag{{Key: "k"}, {Key: "k"}}}, "Tags"},
 			{"bad template", template.Template{Name: "t", Content: template.Content{Text: "{{> p}}"}}, ""},
+			// 500 KB for a stored template, though an inline one may have 1 MB.
+			{"too large", template.Template{Name: "t", Content: template.Content{Text: strings.Repeat("x", template.MaxTemplateBytes+1)}}, "TemplateContent"},
 		} {
 			err := f.s.Create(f.ctx, f.a, tc.tpl)
 			var pe *template.ParamError

@@ -26,8 +26,14 @@ const (
 	// MaxDataLen is the longest TemplateData, DefaultTemplateData or
 	// ReplacementTemplateData, in characters.
 	MaxDataLen = 262144
-	// MaxTemplateBytes is the largest template: its three parts together.
+	// MaxTemplateBytes is the largest stored template: its three parts
+	// together.
 	MaxTemplateBytes = 500 * 1024
+	// MaxInlineTemplateBytes is the largest inline template (v2
+	// Content.Template.TemplateContent of SendEmail and SendBulkEmail),
+	// its three parts together: SES's developer guide allows 1 MB there,
+	// twice a stored template.
+	MaxInlineTemplateBytes = 1 << 20
 	// MaxTemplates is the number of templates one account may keep: SES's
 	// developer guide says 20,000 per region now (it said 10,000 before).
 	MaxTemplates = 20000
