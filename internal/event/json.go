@@ -117,7 +117,9 @@ type wireDelay struct {
 
 type wireFailure struct {
 	ErrorMessage string `json:"errorMessage"`
-	TemplateName string `json:"templateName"`
+	// TemplateName is omitted for inline content (v2 TemplateContent),
+	// which has no name, rather than published as "".
+	TemplateName string `json:"templateName,omitempty"`
 }
 
 // MarshalJSON writes e exactly as SES publishes it to event destinations:

@@ -626,3 +626,17 @@ func TestComplaintFeedbackType(t *testing.T) {
 		t.Errorf("Validate accepted feedback type opt-out: %v", err)
 	}
 }
+
+// TestRenderingFailureInline: a failure of inline template content (v2
+// TemplateContent) has no template name, and publishes none rather than "".
+func TestRenderingFailureInline(t *testing.T) {
+	e := &event.Event{Type: event.RenderingFailure, AccountID: testAccount, ConfigurationSet: "cs1", Mail: testMail(),
+		Failure: &event.FailureDetails{ErrorMessage: "Attribute 'name' is not present in the rendering data."}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "templateName") || !strings.Contains(string(b), `"failure":{"errorMessage":`) {
+		t.Errorf("inline rendering failure: %s", b)
+	}
+}

@@ -101,13 +101,23 @@ const bulkParallel = 8
 
 // SubmitEach submits each request on its own (a bulk send's entries: one
 // entry's rejection does not stop the others) and returns their results
-// and errors in the order of rs. Up to bulkParallel run at once.
-func (s *Sender) SubmitEach(ctx context.Context, rs []Request) ([]Result, []error) {
+// and errors in the order of rs. Up to bulkParallel run at once. refused,
+// when not nil, has one entry per request: a request whose entry is an
+// error (one the caller refused before the admission door, such as
+// template data that does not parse) is not submitted, and that error is
+// its answer.
+func (s *Sender) SubmitEach(ctx context.Context, rs []Request, refused []error) ([]Result, []error) {
 	res := make([]Result, len(rs))
 	errs := make([]error, len(rs))
+	if refused != nil {
+		copy(errs, refused)
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, bulkParallel)
 	for i := range rs {
+		if errs[i] != nil {
+			continue
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() {
@@ -122,4 +132,16 @@ func (s *Sender) SubmitEach(ctx context.Context, rs []Request) ([]Result, []erro
 	}
 	wg.Wait()
 	return res, errs
+}
+
+// InvalidData is the rejection of a bulk entry whose template data a
+// caller could not parse (a *template.DataError): KindInvalid with its
+// sentence, so that the entry answers InvalidParameterValue /
+// INVALID_PARAMETER and the other entries are still sent. Any other error
+// is returned as it is.
+func InvalidData(err error) error {
+	if de, ok := errors.AsType[*template.DataError](err); ok {
+		return &Error{Kind: KindInvalid, Msg: de.Msg, Field: de.Field, Err: err}
+	}
+	return err
 }

@@ -185,7 +185,7 @@ func TestSubmitEach(t *testing.T) {
 			}
 			rs = append(rs, r)
 		}
-		res, errs := e.s.SubmitEach(ctx, rs)
+		res, errs := e.s.SubmitEach(ctx, rs, nil)
 		for i := range rs {
 			se, _ := errors.AsType[*send.Error](errs[i])
 			switch i % 3 {

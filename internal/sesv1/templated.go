@@ -195,6 +195,7 @@ func (h *handler) sendBulkTemplatedEmail(c *call) (any, error) {
 		data   map[string]any
 	}
 	entries := make([]entry, len(items))
+	refused := make([]error, len(items)) // entries refused before the admission door
 	for i, it := range items {
 		sub := &call{ctx: c.ctx, account: c.account, keyID: c.keyID, sourceIP: c.sourceIP, form: it}
 		e := &entries[i]
@@ -210,9 +211,12 @@ func (h *handler) sendBulkTemplatedEmail(c *call) (any, error) {
 		}
 		e.data = defaultData
 		if raw := sub.param("ReplacementTemplateData"); raw != "" {
-			repl, err := renderingData(fmt.Sprintf("Destinations[%d].ReplacementTemplateData", i), raw)
+			repl, err := template.ParseData(fmt.Sprintf("Destinations[%d].ReplacementTemplateData", i), raw)
 			if err != nil {
-				return nil, err
+				// One destination's bad data is that destination's
+				// InvalidParameterValue, not the whole request's.
+				refused[i] = send.InvalidData(err)
+				continue
 			}
 			e.data = template.Merge(defaultData, repl)
 		}
@@ -227,7 +231,7 @@ func (h *handler) sendBulkTemplatedEmail(c *call) (any, error) {
 		rs[i] = c.request("SendBulkTemplatedEmail", send.Request{Simple: e.simple, From: source, Tags: e.tags, ConfigurationSet: cs,
 			FeedbackForwardingAddress: c.param("ReturnPath"), Template: &send.Template{Name: name, Compiled: compiled, Data: e.data}})
 	}
-	results, errs := h.sender.SubmitEach(c.ctx, rs)
+	results, errs := h.sender.SubmitEach(c.ctx, rs, refused)
 	out := bulkResult{Status: make([]bulkStatus, len(rs))}
 	for i, err := range errs {
 		out.Status[i] = h.bulkStatus(c, i, results[i].MessageID, err)

@@ -141,6 +141,7 @@ func TestSendBulkTemplatedEmail(t *testing.T) {
 			dest("bob@", ""),
 			dest("carol@example.org", `{"name":"Carol","plan":"gold"}`, "campaign", "vip"),
 			dest("dan@example.org", ""), // the default data has no name
+			dest("eve@example.org", "[1]"), // data that is not an object: this destination's error only
 		))
 		if err != nil {
 			t.Fatal(err)
@@ -149,12 +150,15 @@ func TestSendBulkTemplatedEmail(t *testing.T) {
 		for _, s := range out.Status {
 			got = append(got, string(s.Status))
 		}
-		if want := []string{"Success", "InvalidParameterValue", "Success", "Failed"}; !slices.Equal(got, want) {
+		if want := []string{"Success", "InvalidParameterValue", "Success", "Failed", "InvalidParameterValue"}; !slices.Equal(got, want) {
 			t.Fatalf("statuses %v, want %v", got, want)
 		}
 		st := out.Status
 		if st[1].MessageId != nil || aws.ToString(st[1].Error) == "" || st[3].MessageId == nil || !strings.Contains(aws.ToString(st[3].Error), "name") {
 			t.Errorf("statuses %+v %+v", st[1], st[3])
+		}
+		if st[4].MessageId != nil || !strings.Contains(aws.ToString(st[4].Error), "Destinations[4].ReplacementTemplateData") {
+			t.Errorf("bad data status %+v", st[4])
 		}
 		if b := env.Body(t, *st[0].MessageId); !strings.Contains(b, "Hello Ann, plan basic.") {
 			t.Errorf("Ann's message:\n%s", b)
@@ -185,7 +189,11 @@ func TestSendBulkTemplatedEmail(t *testing.T) {
 			code string
 		}{
 			{"51 destinations", in(many...), "InvalidParameterValue"},
-			{"bad replacement data", in(dest("a@example.org", "[1]")), "InvalidParameterValue"},
+			{"bad default data", func() *ses.SendBulkTemplatedEmailInput {
+				i := in(dest("a@example.org", ""))
+				i.DefaultTemplateData = aws.String("{nope")
+				return i
+			}(), "InvalidParameterValue"},
 			{"bad default tags", func() *ses.SendBulkTemplatedEmailInput {
 				i := in(dest("a@example.org", ""))
 				i.DefaultTags[0].Name = aws.String("bad name")

@@ -195,6 +195,7 @@ func (h *handler) sendBulkEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		CallerIdentity: c.AccessKeyID, TagsParam: "EmailTags"}
 	base.SourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	rs := make([]send.Request, len(in.BulkEmailEntries))
+	refused := make([]error, len(rs)) // entries refused before the admission door
 	for i, e := range in.BulkEmailEntries {
 		if e.Destination == nil {
 			return nil, badRequest("BulkEmailEntries[%d].Destination is required.", i)
@@ -209,12 +210,15 @@ func (h *handler) sendBulkEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		}
 		req.Template = &send.Template{Data: defaultData}
 		if rc := e.ReplacementEmailContent; rc != nil && rc.ReplacementTemplate != nil && rc.ReplacementTemplate.ReplacementTemplateData != "" {
-			repl, err := renderingData(fmt.Sprintf("BulkEmailEntries[%d].ReplacementEmailContent.ReplacementTemplate.ReplacementTemplateData", i),
+			repl, err := template.ParseData(fmt.Sprintf("BulkEmailEntries[%d].ReplacementEmailContent.ReplacementTemplate.ReplacementTemplateData", i),
 				rc.ReplacementTemplate.ReplacementTemplateData)
 			if err != nil {
-				return nil, err
+				// One entry's bad data is that entry's INVALID_PARAMETER,
+				// not the whole request's.
+				refused[i] = send.InvalidData(err)
+			} else {
+				req.Template.Data = template.Merge(defaultData, repl)
 			}
-			req.Template.Data = template.Merge(defaultData, repl)
 		}
 		rs[i] = req
 	}
@@ -225,7 +229,7 @@ func (h *handler) sendBulkEmail(r *http.Request, c sesapi.Caller) (any, error) {
 	for _, req := range rs {
 		req.Template.Name, req.Template.Compiled = tmpl.Name, tmpl.Compiled
 	}
-	results, errs := h.sender.SubmitEach(r.Context(), rs)
+	results, errs := h.sender.SubmitEach(r.Context(), rs, refused)
 	out := sendBulkEmailOutput{BulkEmailEntryResults: make([]bulkEmailEntryResult, len(rs))}
 	for i, err := range errs {
 		out.BulkEmailEntryResults[i] = h.bulkEntryResult(c, i, results[i].MessageID, err)

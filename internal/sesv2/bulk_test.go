@@ -156,6 +156,7 @@ func TestSendBulkEmail(t *testing.T) {
 			entry("bob@example.org", `{"plan":"gold"}`, "campaign", "vip"),
 			entry("carol@example.org", `{"name":{"first":"Carol"}}`), // renders, an object prints as [object]
 			entry("dan@example.org", ""),
+			entry("eve@example.org", "{nope"), // data that does not parse: this entry's error only
 		)
 		in.BulkEmailEntries[4].ReplacementHeaders = []types.MessageHeader{{Name: aws.String("x-kind"), Value: aws.String("dan's")}}
 		in.DefaultContent.Template.TemplateData = aws.String(`{"name":"friend","plan":"basic"}`)
@@ -167,12 +168,15 @@ func TestSendBulkEmail(t *testing.T) {
 		for _, r := range out.BulkEmailEntryResults {
 			got = append(got, string(r.Status))
 		}
-		if want := []string{"SUCCESS", "INVALID_PARAMETER", "SUCCESS", "SUCCESS", "SUCCESS"}; !slices.Equal(got, want) {
+		if want := []string{"SUCCESS", "INVALID_PARAMETER", "SUCCESS", "SUCCESS", "SUCCESS", "INVALID_PARAMETER"}; !slices.Equal(got, want) {
 			t.Fatalf("statuses %v, want %v (%+v)", got, want, out.BulkEmailEntryResults)
 		}
 		rs := out.BulkEmailEntryResults
 		if rs[1].MessageId != nil || rs[1].Error == nil || *rs[1].Error != "Missing final '@domain'" {
 			t.Errorf("bad entry result %+v", rs[1])
+		}
+		if rs[5].MessageId != nil || !strings.Contains(aws.ToString(rs[5].Error), "BulkEmailEntries[5].ReplacementEmailContent.ReplacementTemplate.ReplacementTemplateData") {
+			t.Errorf("bad data entry result %s", jsonOf(rs[5]))
 		}
 		ann, bob, dan := env.Body(t, *rs[0].MessageId), env.Body(t, *rs[2].MessageId), env.Body(t, *rs[4].MessageId)
 		for _, c := range []struct{ body, want string }{
@@ -230,7 +234,11 @@ func TestSendBulkEmail(t *testing.T) {
 				i.FromEmailAddress = nil
 				return i
 			}(), "BadRequestException"},
-			{"bad replacement data", input(entry("a@example.org", "{nope")), "BadRequestException"},
+			{"bad default data", func() *sesv2.SendBulkEmailInput {
+				i := input(entry("a@example.org", ""))
+				i.DefaultContent.Template.TemplateData = aws.String("{nope")
+				return i
+			}(), "BadRequestException"},
 			{"unknown set", func() *sesv2.SendBulkEmailInput {
 				i := input(entry("a@example.org", ""))
 				i.ConfigurationSetName = aws.String("nope")
