@@ -140,7 +140,7 @@ func TestSendBulkTemplatedEmail(t *testing.T) {
 			dest("ann@example.org", `{"name":"Ann"}`),
 			dest("bob@", ""),
 			dest("carol@example.org", `{"name":"Carol","plan":"gold"}`, "campaign", "vip"),
-			dest("dan@example.org", ""), // the default data has no name
+			dest("dan@example.org", ""),    // the default data has no name
 			dest("eve@example.org", "[1]"), // data that is not an object: this destination's error only
 		))
 		if err != nil {
