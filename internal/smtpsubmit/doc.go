@@ -42,6 +42,7 @@
 //	                             (invalid message, account or configuration set paused,
 //	                             configuration set missing, MAIL FROM domain not verified)
 //	internal failure             451 4.3.0 (temporary: the client retries)
+//	memory for messages full     452 4.3.1 Insufficient system resources; try again later (temporary)
 //
 // RCPT is accepted up to Options.MaxRecipients (a hard cap well above
 // SES's 50, so that the count is judged, with SES's sentence, at the end
@@ -51,7 +52,18 @@
 //
 // Message size (Options.MaxMessageBytes, SES's 40 MB), recipients per
 // message, open connections in all and per client network (an IPv4 /24,
-// an IPv6 /64; over them "421 4.7.0" and close: package smtpserve), a
-// connection's whole life, each command's read and write, each DATA read
-// and a whole DATA.
+// an IPv6 /64; over them "421 4.7.0" and close: package smtpserve; on an
+// implicit-TLS listener, whose clients expect a TLS handshake, just
+// close), a connection's whole life, each command's read and write, each
+// DATA read and a whole DATA.
+//
+// A message is read whole before it is submitted, so the bytes held in
+// memory are bounded too (smtpserve.Budget): across the server's
+// connections (Options.MaxHeldBytes) and from one client network
+// (Options.MaxHeldPerIP). Each message's buffer starts at the
+// connection's own 64 KiB and doubles up to the size limit, each growth
+// taken from the budget first; it is given back once the admission door
+// has answered. A message whose buffer finds no room within
+// Options.HeldWait is read to its end, dropped, and answered "452 4.3.1"
+// (the client retries later).
 package smtpsubmit

@@ -81,6 +81,7 @@ func (k *keys) secret(_ context.Context, id string) (string, string, error) {
 func (k *keys) remove(id string) { k.mu.Lock(); delete(k.m, id); k.mu.Unlock() }
 
 type fixture struct {
+	srv             *smtpsubmit.Server
 	sub             *submitter
 	keys            *keys
 	starttls, smtps string
@@ -105,6 +106,7 @@ func serve(t *testing.T, configure func(*smtpsubmit.Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.srv = s
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, implicit := range []bool{false, true} {
@@ -392,5 +394,67 @@ func TestAuthHammering(t *testing.T) {
 	defer other.Close()
 	if err := other.Auth(sasl.NewPlainClient("", keyID, password)); err != nil {
 		t.Fatalf("another address: %v", err)
+	}
+}
+
+// TestHeldBytes: messages are held within the server's budget. While one
+// stalled DATA holds most of it, another whose buffer cannot grow within
+// the wait is refused "452 4.3.1" (temporary) and logged, nothing of it
+// kept; once the first has finished, the retry is accepted, and nothing
+// stays held.
+func TestHeldBytes(t *testing.T) {
+	f := serve(t, func(o *smtpsubmit.Options) {
+		// 150 KiB hold a 256 KiB buffer: 192 KiB from the budget (the
+		// first 64 KiB are the connection's own).
+		o.MaxHeldBytes, o.MaxHeldPerIP, o.MaxMessageBytes, o.HeldWait = 256<<10, 256<<10, 256<<10, 100*time.Millisecond
+	})
+	big := message + strings.Repeat(strings.Repeat("x", 1022)+"\r\n", 150)
+
+	first := f.login(t)
+	if err := first.Mail("alice@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Rcpt("bob@rcpt.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := first.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(big)); err != nil { // not ended: the DATA stalls
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.srv.Held() != 192<<10; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("held %d; want 192 KiB for the stalled DATA", f.srv.Held())
+		}
+	}
+
+	second := f.login(t)
+	if _, err := testkit.SMTPSend(second, "alice@example.test", []string{"carol@rcpt.test"}, big); testkit.SMTPReply(err) != "452 4.3.1 Insufficient system resources; try again later" {
+		t.Fatalf("DATA while the budget is held: %s", testkit.SMTPReply(err))
+	}
+	if !strings.Contains(f.log.String(), "too many message bytes held") {
+		t.Errorf("refusal not logged:\n%s", f.log.String())
+	}
+	if h := f.srv.Held(); h != 192<<10 {
+		t.Errorf("held %d after the refusal; want the first's 192 KiB only", h)
+	}
+
+	if resp, err := w.CloseWithResponse(); err != nil || resp.StatusText != "Ok 0100000000000000-test-000001" {
+		t.Fatalf("stalled DATA ended: %+v, %v", resp, err)
+	}
+	if h := f.srv.Held(); h != 0 {
+		t.Errorf("held %d once the first was submitted", h)
+	}
+	if id, err := testkit.SMTPSend(second, "alice@example.test", []string{"carol@rcpt.test"}, big); err != nil || id != "0100000000000000-test-000002" {
+		t.Fatalf("retry: %q, %v", id, err)
+	}
+	if h := f.srv.Held(); h != 0 {
+		t.Errorf("held %d after the retry", h)
+	}
+	reqs := f.sub.all()
+	if len(reqs) != 2 || string(reqs[0].Raw) != big || string(reqs[1].Raw) != big || reqs[1].Destinations[0] != "carol@rcpt.test" {
+		t.Fatalf("%d messages submitted; want both, whole", len(reqs))
 	}
 }
