@@ -23,7 +23,9 @@
 // attempt from it waits (Options.AuthDelay times the failures beyond,
 // at most ten times), and after Options.AuthBlockAfter failures the
 // address is refused for Options.AuthBlock: AUTH gets "454 4.7.0" and
-// new connections "421 4.7.0", both saying why. A success clears the
+// new connections "421 4.7.0", both saying why (on an implicit-TLS
+// listener new connections are closed without a word: their clients
+// expect a TLS handshake, not a plaintext line). A success clears the
 // count; failures are forgotten AuthBlock after the last one.
 //
 // # Replies

@@ -175,8 +175,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 	srv.ReadTimeout = s.opts.Timeout
 	srv.WriteTimeout = s.opts.Timeout
 	srv.ErrorLog = smtpserve.Logger(s.log, "smtp")
+	// Behind implicit TLS a refusal is a close: the client expects a
+	// ServerHello, not a plaintext "421".
 	lln := smtpserve.Limit(ln, smtpserve.Limits{Max: s.opts.MaxConns, PerNetwork: s.opts.MaxConnsPerIP, Session: s.opts.MaxSession,
-		Refuse: s.guard.refuseConn})
+		Refuse: s.guard.refuseConn, Quiet: implicitTLS})
 	if implicitTLS {
 		lln = tls.NewListener(lln, s.opts.TLSConfig)
 	}

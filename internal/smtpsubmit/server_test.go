@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -168,6 +169,39 @@ func greeting(t *testing.T, addr string) string {
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, _ := conn.Read(buf)
 	return string(buf[:n])
+}
+
+// refusedQuietly asserts that a new connection to addr (from the local
+// address from, "" for any) is closed without a byte: an implicit-TLS
+// client must not get a plaintext line where it expects a ServerHello.
+// It also checks what a TLS client sees: the connection closed.
+func refusedQuietly(t *testing.T, addr, from string) {
+	t.Helper()
+	d := net.Dialer{}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(conn)
+	var ne net.Error
+	if len(got) != 0 || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("refused implicit-TLS connection: got %q, %v; want a close without a byte", got, err)
+	}
+	conn2, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(conn2, clientTLS)
+	defer tc.Close()
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err == nil || strings.Contains(err.Error(), "does not look like a TLS handshake") || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("TLS handshake with a refused connection: %v; want the connection closed", err)
+	}
 }
 
 // TestSubmit: over STARTTLS with PLAIN and over implicit TLS with LOGIN,
@@ -357,6 +391,15 @@ func TestLimits(t *testing.T) {
 	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many connections") {
 		t.Errorf("connection over the cap: %q", got)
 	}
+	// Over implicit TLS, the refusal is a close.
+	for range 3 {
+		tc, err := smtp.DialTLS(f.smtps, clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+	}
+	refusedQuietly(t, f.smtps, "")
 }
 
 // TestAuthHammering: a client that keeps failing AUTH is refused, in its
@@ -378,6 +421,7 @@ func TestAuthHammering(t *testing.T) {
 	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts from your address; try again in ") {
 		t.Errorf("new connection once blocked: %q", got)
 	}
+	refusedQuietly(t, f.smtps, "") // implicit TLS: closed without a plaintext line
 	if !strings.Contains(f.log.String(), "too many failures; address refused") {
 		t.Errorf("block not logged:\n%s", f.log.String())
 	}
