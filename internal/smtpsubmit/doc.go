@@ -26,7 +26,14 @@
 // new connections "421 4.7.0", both saying why (on an implicit-TLS
 // listener new connections are closed without a word: their clients
 // expect a TLS handshake, not a plaintext line). A success clears the
-// count; failures are forgotten AuthBlock after the last one.
+// count; failures are forgotten AuthBlock after the last one. An AUTH
+// exchange that goes wrong before credentials can be checked counts as
+// a failure too: a PLAIN response without its NULs is answered "535
+// 5.7.8" at once; one that is not base64, a cancel ("*") or a client
+// leaving mid-exchange (which go-smtp answers itself) are counted at the
+// session's next command. Only an initial response that is not base64
+// ("AUTH PLAIN !!") is not: go-smtp refuses it before the session sees
+// the AUTH.
 //
 // # Replies
 //

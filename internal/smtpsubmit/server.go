@@ -209,10 +209,13 @@ type session struct {
 	password         string // the password that authenticated
 	from             string
 	rcpts            []string
+	// authOpen says an AUTH exchange began whose credentials were not
+	// judged yet (settleAuth).
+	authOpen bool
 }
 
-func (x *session) Reset()        { x.from, x.rcpts = "", nil }
-func (x *session) Logout() error { x.cancel(); return nil }
+func (x *session) Reset()        { x.settleAuth(); x.from, x.rcpts = "", nil }
+func (x *session) Logout() error { x.settleAuth(); x.cancel(); return nil }
 
 func (x *session) tls() bool {
 	_, ok := x.conn.TLSConnectionState()
@@ -234,10 +237,46 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 	if !x.tls() {
 		return nil, errStartTLS
 	}
+	x.settleAuth()
 	if err := x.s.guard.wait(x.ctx, x.remote); err != nil {
 		return nil, err
 	}
-	return x.saslServer(mech)
+	srv, err := x.saslServer(mech)
+	if err != nil {
+		return nil, err
+	}
+	x.authOpen = true
+	return &countedServer{x: x, srv: srv}, nil
+}
+
+// countedServer is a SASL exchange whose malformed responses count as
+// failed attempts, as wrong credentials do: go-sasl's errors (PLAIN
+// without its NULs, a response after the end) would otherwise be
+// answered by go-smtp without the session knowing.
+type countedServer struct {
+	x   *session
+	srv sasl.Server
+}
+
+func (c *countedServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	challenge, done, err = c.srv.Next(response)
+	if err != nil && c.x.authOpen {
+		c.x.authOpen = false
+		return nil, false, c.x.fail("", "malformed AUTH response: "+err.Error())
+	}
+	return challenge, done, err
+}
+
+// settleAuth counts an AUTH exchange that ended without its credentials
+// being judged (go-smtp answered a response that is not base64, or a
+// cancel "*", itself; or the client left mid-exchange) as a failed
+// attempt. The session sees that at its next call: another AUTH, MAIL,
+// RSET or HELO, or the end of the connection.
+func (x *session) settleAuth() {
+	if x.authOpen {
+		x.authOpen = false
+		x.fail("", "AUTH exchange abandoned: a response not in base64, a cancel, or the connection closed")
+	}
 }
 
 // saslServer returns the server side of mech, checking credentials with
@@ -259,6 +298,7 @@ func (x *session) saslServer(mech string) (sasl.Server, error) {
 
 // login checks an access key id and its SMTP password.
 func (x *session) login(user, pass string) error {
+	x.authOpen = false // judged here
 	if !plausibleKeyID(user) {
 		return x.fail(user, "not an access key id")
 	}
@@ -295,6 +335,7 @@ func (x *session) check(keyID, pass string) (accountID string, err error) {
 
 // fail counts a failed attempt and logs it.
 func (x *session) fail(user, why string) error {
+	x.authOpen = false
 	n, blocked := x.s.guard.fail(x.remote, user)
 	x.s.log.Info("SMTP AUTH failed", "remote_ip", x.remote, "user", clip(user), "why", why, "failures", n)
 	if blocked {
@@ -306,6 +347,7 @@ func (x *session) fail(user, why string) error {
 // Mail starts a message: only once authenticated, and only while the key
 // still works (looked up again).
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.settleAuth()
 	if x.keyID == "" {
 		return errAuthRequired
 	}

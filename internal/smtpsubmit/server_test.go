@@ -3,11 +3,13 @@ package smtpsubmit_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -500,5 +502,57 @@ func TestHeldBytes(t *testing.T) {
 	reqs := f.sub.all()
 	if len(reqs) != 2 || string(reqs[0].Raw) != big || string(reqs[1].Raw) != big || reqs[1].Destinations[0] != "carol@rcpt.test" {
 		t.Fatalf("%d messages submitted; want both, whole", len(reqs))
+	}
+}
+
+// TestMalformedAuth: AUTH exchanges that go wrong before any credentials
+// can be checked count against the address as wrong credentials do: a
+// PLAIN response without its NULs, an empty one, a response that is not
+// base64, a cancel. Driven by a raw client over implicit TLS; the fourth
+// blocks the address.
+func TestMalformedAuth(t *testing.T) {
+	f := serve(t, func(o *smtpsubmit.Options) {
+		o.AuthDelayAfter, o.AuthBlockAfter, o.AuthDelay, o.AuthBlock = 2, 4, time.Millisecond, time.Hour
+	})
+	conn, err := tls.Dial("tcp", f.smtps, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	tp := textproto.NewConn(conn)
+	step := func(line string, wantCode int) string {
+		t.Helper()
+		if err := tp.PrintfLine("%s", line); err != nil {
+			t.Fatal(err)
+		}
+		code, msg, err := tp.ReadResponse(0)
+		if code != wantCode {
+			t.Fatalf("%q: %d %s (%v); want %d", line, code, msg, err, wantCode)
+		}
+		return msg
+	}
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	step("EHLO client.test", 250)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+	step("AUTH PLAIN "+b64(keyID+" "+password), 535) // no NULs: failure 1
+	step("AUTH PLAIN =", 535)                        // empty: failure 2
+	step("AUTH LOGIN", 334)
+	step("not base64!", 454) // go-smtp's "Invalid base64 data"; counted at the next command: failure 3
+	step("AUTH PLAIN", 334)
+	step("*", 501) // cancelled: failure 4, counted at the next AUTH, which is refused
+	if msg := step("AUTH PLAIN "+b64("\x00"+keyID+"\x00"+password), 454); !strings.HasPrefix(msg, "4.7.0 Too many failed authentication attempts from your address") {
+		t.Fatalf("AUTH once blocked: %s", msg)
+	}
+	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts") {
+		t.Errorf("new connection once blocked: %q", got)
+	}
+	for _, want := range []string{"malformed AUTH response", "AUTH exchange abandoned", "failures=4", "too many failures; address refused"} {
+		if !strings.Contains(f.log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, f.log.String())
+		}
 	}
 }
