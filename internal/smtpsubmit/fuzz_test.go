@@ -65,7 +65,7 @@ func FuzzAuth(f *testing.F) {
 		if err != nil {
 			return
 		}
-		x.authOpen = true // as Auth does
+		x.authOpen.Store(true) // as Auth does
 		srv := &countedServer{x: x, srv: inner}
 		for _, resp := range [][]byte{ir, r1, r2} {
 			_, done, err := srv.Next(resp)

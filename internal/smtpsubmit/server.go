@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -210,8 +211,9 @@ type session struct {
 	from             string
 	rcpts            []string
 	// authOpen says an AUTH exchange began whose credentials were not
-	// judged yet (settleAuth).
-	authOpen bool
+	// judged yet (settleAuth). Atomic: go-smtp calls Logout from another
+	// goroutine when the server closes.
+	authOpen atomic.Bool
 }
 
 func (x *session) Reset()        { x.settleAuth(); x.from, x.rcpts = "", nil }
@@ -245,7 +247,7 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.authOpen = true
+	x.authOpen.Store(true)
 	return &countedServer{x: x, srv: srv}, nil
 }
 
@@ -260,8 +262,7 @@ type countedServer struct {
 
 func (c *countedServer) Next(response []byte) (challenge []byte, done bool, err error) {
 	challenge, done, err = c.srv.Next(response)
-	if err != nil && c.x.authOpen {
-		c.x.authOpen = false
+	if err != nil && c.x.authOpen.Swap(false) {
 		return nil, false, c.x.fail("", "malformed AUTH response: "+err.Error())
 	}
 	return challenge, done, err
@@ -273,8 +274,7 @@ func (c *countedServer) Next(response []byte) (challenge []byte, done bool, err 
 // attempt. The session sees that at its next call: another AUTH, MAIL,
 // RSET or HELO, or the end of the connection.
 func (x *session) settleAuth() {
-	if x.authOpen {
-		x.authOpen = false
+	if x.authOpen.Swap(false) {
 		x.fail("", "AUTH exchange abandoned: a response not in base64, a cancel, or the connection closed")
 	}
 }
@@ -298,7 +298,7 @@ func (x *session) saslServer(mech string) (sasl.Server, error) {
 
 // login checks an access key id and its SMTP password.
 func (x *session) login(user, pass string) error {
-	x.authOpen = false // judged here
+	x.authOpen.Store(false) // judged here
 	if !plausibleKeyID(user) {
 		return x.fail(user, "not an access key id")
 	}
@@ -335,7 +335,7 @@ func (x *session) check(keyID, pass string) (accountID string, err error) {
 
 // fail counts a failed attempt and logs it.
 func (x *session) fail(user, why string) error {
-	x.authOpen = false
+	x.authOpen.Store(false)
 	n, blocked := x.s.guard.fail(x.remote, user)
 	x.s.log.Info("SMTP AUTH failed", "remote_ip", x.remote, "user", clip(user), "why", why, "failures", n)
 	if blocked {
