@@ -70,8 +70,8 @@
 // memory are bounded too (smtpserve.Budget): across the server's
 // connections (Options.MaxHeldBytes) and from one client network
 // (Options.MaxHeldPerIP). Each message's buffer starts at the
-// connection's own 64 KiB and doubles up to the size limit, each growth
-// taken from the budget first; it is given back once the admission door
+// connection's own 64 KiB and grows up to the size limit (doubling to 1
+// MiB, then by a quarter), each growth taken from the budget first; it is given back once the admission door
 // has answered. A message whose buffer finds no room within
 // Options.HeldWait is read to its end, dropped, and answered "452 4.3.1"
 // (the client retries later).

@@ -409,9 +409,19 @@ func (x *session) Data(r io.Reader) error {
 // heldStep is a message buffer's first size, every connection's own: it
 // is not taken from the budget, so small messages never wait for others
 // (what that costs is bounded by the connection limit: MaxConns × 64 KiB
-// per listener). Beyond it the buffer doubles, up to the size limit, and
-// each growth is taken from the budget before it is made.
+// per listener). Beyond it the buffer grows (grow), up to the size
+// limit, and each growth is taken from the budget before it is made.
 const heldStep = 64 << 10
+
+// grow is a buffer's next size: double up to 1 MiB, then a quarter more
+// (rounded up to 64 KiB), so that what a large message reserves is
+// within a quarter of its size while the copying stays linear.
+func grow(size int64) int64 {
+	if size < 1<<20 {
+		return 2 * size
+	}
+	return (size + size/4 + heldStep - 1) / heldStep * heldStep
+}
 
 // readHeld reads r to its end into a buffer that grows as heldStep says,
 // taking the growth from h; at most limit bytes (go-smtp's reader
@@ -429,7 +439,7 @@ func readHeld(ctx context.Context, r io.Reader, h *smtpserve.Holder, limit int64
 			} else if err != nil {
 				return nil, err
 			}
-			size := min(2*int64(cap(buf)), limit)
+			size := min(grow(int64(cap(buf))), limit)
 			if size == int64(cap(buf)) {
 				return nil, smtp.ErrDataTooLarge
 			}
