@@ -83,6 +83,7 @@ func (a *App) openSubmission(ctx context.Context) (sub *submission, err error) {
 		MaxMessageBytes: cfg.SMTPMaxMessageBytes, MaxRecipients: cfg.SMTPMaxRecipients, MaxConns: cfg.SMTPMaxConns, MaxConnsPerIP: cfg.SMTPMaxConnsPerIP,
 		MaxSession: cfg.SMTPMaxSession, Timeout: cfg.SMTPTimeout, DataTimeout: cfg.SMTPDataTimeout,
 		AuthDelayAfter: cfg.SMTPAuthDelayAfter, AuthBlockAfter: cfg.SMTPAuthBlockAfter, AuthDelay: cfg.SMTPAuthDelay, AuthBlock: cfg.SMTPAuthBlock,
+		MaxHeldBytes: cfg.SMTPMaxHeldBytes, MaxHeldPerIP: cfg.SMTPMaxHeldPerIP,
 		Logger: a.log.With("component", "smtp")})
 	if err != nil {
 		return nil, err

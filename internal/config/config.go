@@ -5,6 +5,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +41,8 @@ type Config struct {
 	SMTPAuthDelayAfter           int
 	SMTPAuthBlockAfter           int
 	SMTPAuthDelay, SMTPAuthBlock time.Duration
+	SMTPMaxHeldBytes             int64
+	SMTPMaxHeldPerIP             int64
 	// The API's HTTPS listener: APITLSAddr "" or "off" disables it;
 	// without APITLSCert/APITLSKey a self-signed certificate is made at
 	// start.
@@ -131,6 +134,8 @@ const (
 	DefaultSMTPAuthBlockAfter  = 10
 	DefaultSMTPAuthDelay       = time.Second
 	DefaultSMTPAuthBlock       = 15 * time.Minute
+	DefaultSMTPMaxHeldBytes    = 512 << 20
+	DefaultSMTPMaxHeldPerIP    = 128 << 20
 )
 
 // IPList is a comma-separated list of IP addresses (a flag.Value).
@@ -219,6 +224,8 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.IntVar(&c.SMTPAuthBlockAfter, "smtp-auth-block-after", DefaultSMTPAuthBlockAfter, "failed SMTP AUTH attempts from one address after which it is refused for --smtp-auth-block")
 		fs.DurationVar(&c.SMTPAuthDelay, "smtp-auth-delay", DefaultSMTPAuthDelay, "delay of an SMTP AUTH attempt per failure beyond --smtp-auth-delay-after (at most ten times this)")
 		fs.DurationVar(&c.SMTPAuthBlock, "smtp-auth-block", DefaultSMTPAuthBlock, "how long an address with --smtp-auth-block-after failed AUTH attempts is refused")
+		fs.Int64Var(&c.SMTPMaxHeldBytes, "smtp-max-held-bytes", DefaultSMTPMaxHeldBytes, "bytes of messages SMTP submission holds in memory at once, both listeners together, beyond each connection's first 64 KiB; a message that finds no room within 10s gets 452 4.3.1 (the client retries)")
+		fs.Int64Var(&c.SMTPMaxHeldPerIP, "smtp-max-held-per-ip", DefaultSMTPMaxHeldPerIP, "of --smtp-max-held-bytes, those from one client network (an IPv4 /24, an IPv6 /64); at least --smtp-max-message-bytes")
 		fs.StringVar(&c.Resolver, "resolver", "", "DNS resolver host:port for checking customers' records (default: the system's, from /etc/resolv.conf)")
 		fs.DurationVar(&c.MailFromWindow, "mail-from-window", 72*time.Hour, "how long Pending/TemporaryFailure may last before Failed")
 		fs.DurationVar(&c.CheckInterval, "check-interval", 5*time.Minute, "time between two DNS checks of an identity")
@@ -337,8 +344,13 @@ func (c *Config) Validate() error {
 			bad("--smtp-tls-cert and --smtp-tls-key go together")
 		}
 		if c.SMTPMaxMessageBytes < 0 || c.SMTPMaxRecipients < 0 || c.SMTPMaxConns < 0 || c.SMTPMaxConnsPerIP < 0 || c.SMTPMaxSession < 0 ||
-			c.SMTPTimeout < 0 || c.SMTPDataTimeout < 0 || c.SMTPAuthDelayAfter < 0 || c.SMTPAuthBlockAfter < 0 || c.SMTPAuthDelay < 0 || c.SMTPAuthBlock < 0 {
+			c.SMTPTimeout < 0 || c.SMTPDataTimeout < 0 || c.SMTPAuthDelayAfter < 0 || c.SMTPAuthBlockAfter < 0 || c.SMTPAuthDelay < 0 || c.SMTPAuthBlock < 0 ||
+			c.SMTPMaxHeldBytes < 0 || c.SMTPMaxHeldPerIP < 0 {
 			bad("the --smtp-* limits must not be negative")
+		}
+		if msg, perIP, all := cmp.Or(c.SMTPMaxMessageBytes, DefaultSMTPMaxMessageBytes), cmp.Or(c.SMTPMaxHeldPerIP, DefaultSMTPMaxHeldPerIP),
+			cmp.Or(c.SMTPMaxHeldBytes, DefaultSMTPMaxHeldBytes); msg > perIP || perIP > all {
+			bad("--smtp-max-message-bytes (%d) must not exceed --smtp-max-held-per-ip (%d), nor that --smtp-max-held-bytes (%d)", msg, perIP, all)
 		}
 		if c.SMTPAuthBlockAfter > 0 && c.SMTPAuthBlockAfter < c.SMTPAuthDelayAfter {
 			bad("--smtp-auth-block-after (%d) must be at least --smtp-auth-delay-after (%d)", c.SMTPAuthBlockAfter, c.SMTPAuthDelayAfter)

@@ -79,3 +79,31 @@ func TestSNSPublicURL(t *testing.T) {
 		}
 	}
 }
+
+// TestSMTPHeldBytes: the submission server's memory bounds default to
+// 512 MiB and 128 MiB, are read from SESAME_* variables, and a share per
+// client network below the message size limit (or above the whole) is
+// refused.
+func TestSMTPHeldBytes(t *testing.T) {
+	parse := func(args []string, env map[string]string) (Config, error) {
+		var c Config
+		return c, c.Parse(c.FlagSet("serve", ScopeServe, io.Discard), args, func(k string) string { return env[k] })
+	}
+	c, err := parse(nil, nil)
+	if err != nil || c.SMTPMaxHeldBytes != 512<<20 || c.SMTPMaxHeldPerIP != 128<<20 {
+		t.Fatalf("defaults: %d, %d, %v", c.SMTPMaxHeldBytes, c.SMTPMaxHeldPerIP, err)
+	}
+	c, err = parse(nil, map[string]string{"SESAME_SMTP_MAX_HELD_BYTES": "1073741824", "SESAME_SMTP_MAX_HELD_PER_IP": "67108864"})
+	if err != nil || c.SMTPMaxHeldBytes != 1<<30 || c.SMTPMaxHeldPerIP != 64<<20 {
+		t.Fatalf("from the environment: %d, %d, %v", c.SMTPMaxHeldBytes, c.SMTPMaxHeldPerIP, err)
+	}
+	for _, args := range [][]string{
+		{"--smtp-max-held-per-ip", "1000000"},                                         // below the 40 MB message limit
+		{"--smtp-max-held-bytes", "100000000", "--smtp-max-held-per-ip", "200000000"}, // above the whole
+		{"--smtp-max-held-bytes", "-1"},
+	} {
+		if _, err := parse(args, nil); err == nil || !strings.Contains(err.Error(), "--smtp-max-held") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

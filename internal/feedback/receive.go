@@ -2,97 +2,11 @@ package feedback
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
-	"time"
 
-	"golang.org/x/sync/semaphore"
+	"github.com/sesame-email/sesame/internal/smtpserve"
 )
-
-// ErrBusy is returned by a holder's take when the bytes held across
-// connections, or from the client's network, are at their bound and none
-// came free within the wait; the report's prefix then stops growing.
-var ErrBusy = errors.New("feedback: too many report bytes held; try again later")
-
-// heldBudget bounds the report bytes the feedback MX holds in memory:
-// across all its connections, and from one client network (smtpserve.ClientNetwork)
-// at most perNet of them, so that a few stalled senders cannot take all
-// of it.
-type heldBudget struct {
-	sem    *semaphore.Weighted
-	perNet int64
-	wait   time.Duration // how long a connection waits for bytes to come free
-	held   atomic.Int64
-
-	mu   sync.Mutex
-	nets map[string]*netHeld // networks holding bytes or waiting for them
-}
-
-// netHeld is what one client network holds.
-type netHeld struct {
-	sem   *semaphore.Weighted // perNet bytes
-	users int                 // holders open
-}
-
-func newHeldBudget(max, perNet int64, wait time.Duration) *heldBudget {
-	return &heldBudget{sem: semaphore.NewWeighted(max), perNet: perNet, wait: wait, nets: map[string]*netHeld{}}
-}
-
-// open returns a holder for one report from the client network network.
-func (b *heldBudget) open(network string) *holder {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := b.nets[network]
-	if n == nil {
-		n = &netHeld{sem: semaphore.NewWeighted(b.perNet)}
-		b.nets[network] = n
-	}
-	n.users++
-	return &holder{b: b, network: network, n: n}
-}
-
-// holder is what one report holds of a heldBudget.
-type holder struct {
-	b       *heldBudget
-	network string
-	n       *netHeld
-	taken   int64
-}
-
-// take reserves k more bytes, from the network's share and from the
-// whole, waiting at most b.wait for them.
-func (h *holder) take(ctx context.Context, k int64) error {
-	ctx, cancel := context.WithTimeout(ctx, h.b.wait)
-	defer cancel()
-	if err := h.n.sem.Acquire(ctx, k); err != nil {
-		return ErrBusy
-	}
-	if err := h.b.sem.Acquire(ctx, k); err != nil {
-		h.n.sem.Release(k)
-		return ErrBusy
-	}
-	h.taken += k
-	h.b.held.Add(k)
-	return nil
-}
-
-// close gives back everything h took; h is not used again.
-func (h *holder) close() {
-	if h.taken > 0 {
-		h.b.held.Add(-h.taken)
-		h.b.sem.Release(h.taken)
-		h.n.sem.Release(h.taken)
-		h.taken = 0
-	}
-	h.b.mu.Lock()
-	defer h.b.mu.Unlock()
-	if h.n.users--; h.n.users == 0 {
-		delete(h.b.nets, h.network)
-	}
-}
 
 // reserveStep is how a report's reservation grows: by what its prefix
 // holds, rounded up to this.
@@ -105,18 +19,18 @@ type received struct {
 	// cut says the prefix stopped short of the prefix limit because no
 	// held bytes were free (logged with the report).
 	cut bool
-	h   *holder
+	h   *smtpserve.Holder
 }
 
 // release gives back the bytes held for rc's prefix.
-func (rc *received) release() { rc.h.close() }
+func (rc *received) release() { rc.h.Close() }
 
 // receive reads the message r to its end (the caller's reader enforces
 // the size limit): it keeps the first limit bytes, taken from h as they
 // come, discards the rest, and copies every byte to also when it is not
 // nil (a DKIM verifier reading the whole stream). On success the caller
 // releases the result; on an error h is already closed.
-func receive(ctx context.Context, r io.Reader, limit int64, h *holder, also io.Writer) (*received, error) {
+func receive(ctx context.Context, r io.Reader, limit int64, h *smtpserve.Holder, also io.Writer) (*received, error) {
 	rc := &received{h: h}
 	buf := make([]byte, 32<<10)
 	for {
@@ -164,7 +78,7 @@ func receive(ctx context.Context, r io.Reader, limit int64, h *holder, also io.W
 func (rc *received) grow(ctx context.Context, need, limit int64) {
 	size := min((need+reserveStep-1)/reserveStep*reserveStep, limit)
 	if charge := size - max(int64(cap(rc.prefix)), reserveStep); charge > 0 {
-		if err := rc.h.take(ctx, charge); err != nil {
+		if err := rc.h.Take(ctx, charge); err != nil {
 			size = max(int64(cap(rc.prefix)), min(reserveStep, limit))
 			if size == int64(cap(rc.prefix)) {
 				return

@@ -114,7 +114,7 @@ type Server struct {
 	opts   ServerOptions
 	now    func() time.Time
 	log    *slog.Logger
-	budget *heldBudget
+	budget *smtpserve.Budget
 }
 
 // NewServer returns a Server.
@@ -153,7 +153,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if o.MaxPrefixBytes > o.MaxHeldPerNetwork || o.MaxHeldPerNetwork > o.MaxHeldBytes {
 		return nil, errors.New("feedback: MaxPrefixBytes must not exceed MaxHeldPerNetwork, nor that MaxHeldBytes")
 	}
-	s.budget = newHeldBudget(o.MaxHeldBytes, o.MaxHeldPerNetwork, o.HeldWait)
+	s.budget = smtpserve.NewBudget(o.MaxHeldBytes, o.MaxHeldPerNetwork, o.HeldWait)
 	return s, nil
 }
 
@@ -236,7 +236,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 // Held reports how many bytes of reports the server holds in memory now,
 // across its connections (at most ServerOptions.MaxHeldBytes).
-func (s *Server) Held() int64 { return s.budget.held.Load() }
+func (s *Server) Held() int64 { return s.budget.Held() }
 
 // Data reads the report (keeping its first MaxPrefixBytes, verifying its
 // DKIM signatures as it streams), checks where it comes from and applies
@@ -257,7 +257,7 @@ func (x *session) Data(r io.Reader) error {
 		dkimc <- dkimResult{res, err}
 	}()
 	idle := &smtpserve.IdleReader{R: r, C: x.conn.Conn(), Idle: s.opts.DataIdle, End: time.Now().Add(s.opts.Timeout)}
-	rc, err := receive(x.ctx, idle, s.opts.MaxPrefixBytes, s.budget.open(smtpserve.ClientNetwork(x.remote)), pw)
+	rc, err := receive(x.ctx, idle, s.opts.MaxPrefixBytes, s.budget.Open(smtpserve.ClientNetwork(x.remote)), pw)
 	pw.CloseWithError(err)
 	dk := <-dkimc
 	if err != nil {

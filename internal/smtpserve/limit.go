@@ -20,13 +20,19 @@ type Limits struct {
 	// IP: a non-empty answer is a reply line (such as "421 4.7.0 ...")
 	// the connection gets before it is closed, without counting.
 	Refuse func(ip string) string
+	// Quiet refuses by closing the connection without writing anything:
+	// for a listener whose clients speak first (implicit TLS, where the
+	// client expects a ServerHello and would take a plaintext "421" for
+	// a broken handshake).
+	Quiet bool
 }
 
 // TooMany is the reply to a connection over a bound.
 const TooMany = "421 4.7.0 Too many connections, try again later"
 
 // Limit returns ln bounded by lim: a connection over a bound is told so
-// (TooMany) and closed at once, rather than left waiting unanswered.
+// (TooMany; nothing with lim.Quiet) and closed at once, rather than left
+// waiting unanswered.
 func Limit(ln net.Listener, lim Limits) net.Listener {
 	return &limitListener{Listener: ln, lim: lim, byNet: map[string]int{}}
 }
@@ -50,7 +56,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		ip := RemoteIP(c)
 		if l.lim.Refuse != nil {
 			if reply := l.lim.Refuse(ip); reply != "" {
-				refuse(c, reply)
+				l.refuse(c, reply)
 				continue
 			}
 		}
@@ -63,7 +69,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if !ok {
-			refuse(c, TooMany)
+			l.refuse(c, TooMany)
 			continue
 		}
 		lc := &limitConn{Conn: c, l: l, network: network}
@@ -75,9 +81,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refuse tells c why and closes it, without waiting long on a client that
-// does not read.
-func refuse(c net.Conn, reply string) {
+// refuse tells c why (unless l is quiet) and closes it, without waiting
+// long on a client that does not read.
+func (l *limitListener) refuse(c net.Conn, reply string) {
+	if l.lim.Quiet {
+		c.Close()
+		return
+	}
 	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	c.Write([]byte(reply + "\r\n"))
 	c.Close()

@@ -1,9 +1,10 @@
 // Package smtpserve holds what Sesame's SMTP servers share around
 // emersion/go-smtp: the feedback MX (package feedback) and the submission
 // server (package smtpsubmit). It bounds connections (Limit), names a
-// client's network (ClientNetwork), paces a message's DATA (IdleReader),
-// routes go-smtp's log to slog (Logger) and runs a go-smtp server under a
-// context (Serve).
+// client's network (ClientNetwork), bounds the message bytes held in
+// memory across connections (Budget), paces a message's DATA
+// (IdleReader), routes go-smtp's log to slog (Logger) and runs a go-smtp
+// server under a context (Serve).
 package smtpserve
 
 import (

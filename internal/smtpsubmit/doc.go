@@ -23,8 +23,17 @@
 // attempt from it waits (Options.AuthDelay times the failures beyond,
 // at most ten times), and after Options.AuthBlockAfter failures the
 // address is refused for Options.AuthBlock: AUTH gets "454 4.7.0" and
-// new connections "421 4.7.0", both saying why. A success clears the
-// count; failures are forgotten AuthBlock after the last one.
+// new connections "421 4.7.0", both saying why (on an implicit-TLS
+// listener new connections are closed without a word: their clients
+// expect a TLS handshake, not a plaintext line). A success clears the
+// count; failures are forgotten AuthBlock after the last one. An AUTH
+// exchange that goes wrong before credentials can be checked counts as
+// a failure too: a PLAIN response without its NULs is answered "535
+// 5.7.8" at once; one that is not base64, a cancel ("*") or a client
+// leaving mid-exchange (which go-smtp answers itself) are counted at the
+// session's next command. Only an initial response that is not base64
+// ("AUTH PLAIN !!") is not: go-smtp refuses it before the session sees
+// the AUTH.
 //
 // # Replies
 //
@@ -42,6 +51,7 @@
 //	                             (invalid message, account or configuration set paused,
 //	                             configuration set missing, MAIL FROM domain not verified)
 //	internal failure             451 4.3.0 (temporary: the client retries)
+//	memory for messages full     452 4.3.1 Insufficient system resources; try again later (temporary)
 //
 // RCPT is accepted up to Options.MaxRecipients (a hard cap well above
 // SES's 50, so that the count is judged, with SES's sentence, at the end
@@ -51,7 +61,18 @@
 //
 // Message size (Options.MaxMessageBytes, SES's 40 MB), recipients per
 // message, open connections in all and per client network (an IPv4 /24,
-// an IPv6 /64; over them "421 4.7.0" and close: package smtpserve), a
-// connection's whole life, each command's read and write, each DATA read
-// and a whole DATA.
+// an IPv6 /64; over them "421 4.7.0" and close: package smtpserve; on an
+// implicit-TLS listener, whose clients expect a TLS handshake, just
+// close), a connection's whole life, each command's read and write, each
+// DATA read and a whole DATA.
+//
+// A message is read whole before it is submitted, so the bytes held in
+// memory are bounded too (smtpserve.Budget): across the server's
+// connections (Options.MaxHeldBytes) and from one client network
+// (Options.MaxHeldPerIP). Each message's buffer starts at the
+// connection's own 64 KiB and grows up to the size limit (doubling to 1
+// MiB, then by a quarter), each growth taken from the budget first; it is given back once the admission door
+// has answered. A message whose buffer finds no room within
+// Options.HeldWait is read to its end, dropped, and answered "452 4.3.1"
+// (the client retries later).
 package smtpsubmit

@@ -47,7 +47,9 @@ func fuzzSession(t testing.TB, sub Submitter) *session {
 
 // FuzzAuth feeds AUTH exchanges (mechanism, initial response and two
 // further responses, as go-smtp hands them over decoded) to the session:
-// no panic, and only the right key and password authenticate.
+// no panic, only the right key and password authenticate, and an
+// exchange that does not authenticate counts one failure (malformed or
+// abandoned ones too).
 func FuzzAuth(f *testing.F) {
 	pass := sigv4.SMTPPassword(fuzzSecret, "us-east-1")
 	f.Add("PLAIN", []byte("\x00"+fuzzKey+"\x00"+pass), []byte(nil), []byte(nil))
@@ -59,20 +61,30 @@ func FuzzAuth(f *testing.F) {
 	f.Add("CRAM-MD5", []byte("x"), []byte(nil), []byte(nil))
 	f.Fuzz(func(t *testing.T, mech string, ir, r1, r2 []byte) {
 		x := fuzzSession(t, &recorder{})
-		srv, err := x.saslServer(strings.ToUpper(mech))
+		inner, err := x.saslServer(strings.ToUpper(mech))
 		if err != nil {
 			return
 		}
+		x.authOpen.Store(true) // as Auth does
+		srv := &countedServer{x: x, srv: inner}
 		for _, resp := range [][]byte{ir, r1, r2} {
 			_, done, err := srv.Next(resp)
 			if err != nil || done {
 				break
 			}
 		}
+		x.settleAuth() // the session's next call
+		n := 0
+		if f := x.s.guard.m[key(x.remote)]; f != nil {
+			n = f.n
+		}
 		if x.keyID != "" {
 			if x.keyID != fuzzKey || x.password != pass || x.accountID != "111122223333" {
 				t.Fatalf("authenticated as %q with %q", x.keyID, x.password)
 			}
+		}
+		if (x.keyID == "") != (n == 1) {
+			t.Fatalf("authenticated %v, %d failures counted; want one failure exactly when not", x.keyID != "", n)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -36,6 +37,9 @@ const (
 	DefaultAuthBlockAfter  = 10
 	DefaultAuthDelay       = time.Second
 	DefaultAuthBlock       = 15 * time.Minute
+	DefaultMaxHeldBytes    = 512 << 20 // messages held in memory at once, across connections
+	DefaultMaxHeldPerIP    = 128 << 20 // of them, from one client network
+	DefaultHeldWait        = 10 * time.Second
 )
 
 // Submitter is the admission door (send.Sender).
@@ -80,16 +84,25 @@ type Options struct {
 	// refuse the address for AuthBlock. 0: the defaults.
 	AuthDelayAfter, AuthBlockAfter int
 	AuthDelay, AuthBlock           time.Duration
-	Logger                         *slog.Logger     // nil: discard
-	Now                            func() time.Time // nil: time.Now
+	// MaxHeldBytes bounds the bytes of messages held in memory at once
+	// (read, then submitted), across the server's connections, beyond
+	// each connection's first 64 KiB; MaxHeldPerIP those from one client
+	// network, at least MaxMessageBytes. A message whose buffer cannot
+	// grow within HeldWait is refused "452 4.3.1" (temporary). 0:
+	// DefaultMaxHeldBytes, DefaultMaxHeldPerIP, DefaultHeldWait.
+	MaxHeldBytes, MaxHeldPerIP int64
+	HeldWait                   time.Duration
+	Logger                     *slog.Logger     // nil: discard
+	Now                        func() time.Time // nil: time.Now
 }
 
 // Server is the SMTP submission server. Serve may be called for several
 // listeners; they share the limits on failed AUTH attempts.
 type Server struct {
-	opts  Options
-	log   *slog.Logger
-	guard *authGuard
+	opts   Options
+	log    *slog.Logger
+	guard  *authGuard
+	budget *smtpserve.Budget // messages held in memory
 }
 
 // New returns a Server.
@@ -99,7 +112,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("smtpsubmit: Sender, Secret, Region, Hostname and TLSConfig are required")
 	case opts.MaxMessageBytes < 0 || opts.MaxRecipients < 0 || opts.MaxConns < 0 || opts.MaxConnsPerIP < 0 || opts.MaxSession < 0 ||
 		opts.Timeout < 0 || opts.DataTimeout < 0 || opts.DataIdle < 0 || opts.AuthDelayAfter < 0 || opts.AuthBlockAfter < 0 ||
-		opts.AuthDelay < 0 || opts.AuthBlock < 0:
+		opts.AuthDelay < 0 || opts.AuthBlock < 0 || opts.MaxHeldBytes < 0 || opts.MaxHeldPerIP < 0 || opts.HeldWait < 0:
 		return nil, errors.New("smtpsubmit: limits must not be negative")
 	}
 	o := opts
@@ -115,8 +128,14 @@ func New(opts Options) (*Server, error) {
 	o.AuthBlockAfter = cmp.Or(o.AuthBlockAfter, DefaultAuthBlockAfter)
 	o.AuthDelay = cmp.Or(o.AuthDelay, DefaultAuthDelay)
 	o.AuthBlock = cmp.Or(o.AuthBlock, DefaultAuthBlock)
+	o.MaxHeldBytes = cmp.Or(o.MaxHeldBytes, DefaultMaxHeldBytes)
+	o.MaxHeldPerIP = cmp.Or(o.MaxHeldPerIP, DefaultMaxHeldPerIP)
+	o.HeldWait = cmp.Or(o.HeldWait, DefaultHeldWait)
 	if o.AuthBlockAfter < o.AuthDelayAfter {
 		return nil, errors.New("smtpsubmit: AuthBlockAfter must not be below AuthDelayAfter")
+	}
+	if o.MaxMessageBytes > o.MaxHeldPerIP || o.MaxHeldPerIP > o.MaxHeldBytes {
+		return nil, errors.New("smtpsubmit: MaxMessageBytes must not exceed MaxHeldPerIP, nor that MaxHeldBytes")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -126,8 +145,14 @@ func New(opts Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.guard = newAuthGuard(o.Now, o.AuthDelayAfter, o.AuthBlockAfter, o.AuthDelay, o.AuthBlock)
+	s.budget = smtpserve.NewBudget(o.MaxHeldBytes, o.MaxHeldPerIP, o.HeldWait)
 	return s, nil
 }
+
+// Held reports how many bytes of messages the server holds in memory now
+// from its budget (at most Options.MaxHeldBytes; each connection's first
+// 64 KiB are not counted).
+func (s *Server) Held() int64 { return s.budget.Held() }
 
 // Serve answers SMTP on ln until ctx ends, then closes ln and every open
 // connection. With implicitTLS, every connection starts with a TLS
@@ -151,8 +176,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 	srv.ReadTimeout = s.opts.Timeout
 	srv.WriteTimeout = s.opts.Timeout
 	srv.ErrorLog = smtpserve.Logger(s.log, "smtp")
+	// Behind implicit TLS a refusal is a close: the client expects a
+	// ServerHello, not a plaintext "421".
 	lln := smtpserve.Limit(ln, smtpserve.Limits{Max: s.opts.MaxConns, PerNetwork: s.opts.MaxConnsPerIP, Session: s.opts.MaxSession,
-		Refuse: s.guard.refuseConn})
+		Refuse: s.guard.refuseConn, Quiet: implicitTLS})
 	if implicitTLS {
 		lln = tls.NewListener(lln, s.opts.TLSConfig)
 	}
@@ -167,6 +194,7 @@ var (
 	errAuthTemp     = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure; try again later"}
 	errTemporary    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem; try again later"}
 	errUnknownMech  = &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "Unrecognized authentication type; use PLAIN or LOGIN"}
+	errHeld         = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system resources; try again later"}
 )
 
 // session is one SMTP session on one connection (a new one after
@@ -182,10 +210,14 @@ type session struct {
 	password         string // the password that authenticated
 	from             string
 	rcpts            []string
+	// authOpen says an AUTH exchange began whose credentials were not
+	// judged yet (settleAuth). Atomic: go-smtp calls Logout from another
+	// goroutine when the server closes.
+	authOpen atomic.Bool
 }
 
-func (x *session) Reset()        { x.from, x.rcpts = "", nil }
-func (x *session) Logout() error { x.cancel(); return nil }
+func (x *session) Reset()        { x.settleAuth(); x.from, x.rcpts = "", nil }
+func (x *session) Logout() error { x.settleAuth(); x.cancel(); return nil }
 
 func (x *session) tls() bool {
 	_, ok := x.conn.TLSConnectionState()
@@ -207,10 +239,44 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 	if !x.tls() {
 		return nil, errStartTLS
 	}
+	x.settleAuth()
 	if err := x.s.guard.wait(x.ctx, x.remote); err != nil {
 		return nil, err
 	}
-	return x.saslServer(mech)
+	srv, err := x.saslServer(mech)
+	if err != nil {
+		return nil, err
+	}
+	x.authOpen.Store(true)
+	return &countedServer{x: x, srv: srv}, nil
+}
+
+// countedServer is a SASL exchange whose malformed responses count as
+// failed attempts, as wrong credentials do: go-sasl's errors (PLAIN
+// without its NULs, a response after the end) would otherwise be
+// answered by go-smtp without the session knowing.
+type countedServer struct {
+	x   *session
+	srv sasl.Server
+}
+
+func (c *countedServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	challenge, done, err = c.srv.Next(response)
+	if err != nil && c.x.authOpen.Swap(false) {
+		return nil, false, c.x.fail("", "malformed AUTH response: "+err.Error())
+	}
+	return challenge, done, err
+}
+
+// settleAuth counts an AUTH exchange that ended without its credentials
+// being judged (go-smtp answered a response that is not base64, or a
+// cancel "*", itself; or the client left mid-exchange) as a failed
+// attempt. The session sees that at its next call: another AUTH, MAIL,
+// RSET or HELO, or the end of the connection.
+func (x *session) settleAuth() {
+	if x.authOpen.Swap(false) {
+		x.fail("", "AUTH exchange abandoned: a response not in base64, a cancel, or the connection closed")
+	}
 }
 
 // saslServer returns the server side of mech, checking credentials with
@@ -232,6 +298,7 @@ func (x *session) saslServer(mech string) (sasl.Server, error) {
 
 // login checks an access key id and its SMTP password.
 func (x *session) login(user, pass string) error {
+	x.authOpen.Store(false) // judged here
 	if !plausibleKeyID(user) {
 		return x.fail(user, "not an access key id")
 	}
@@ -268,6 +335,7 @@ func (x *session) check(keyID, pass string) (accountID string, err error) {
 
 // fail counts a failed attempt and logs it.
 func (x *session) fail(user, why string) error {
+	x.authOpen.Store(false)
 	n, blocked := x.s.guard.fail(x.remote, user)
 	x.s.log.Info("SMTP AUTH failed", "remote_ip", x.remote, "user", clip(user), "why", why, "failures", n)
 	if blocked {
@@ -279,6 +347,7 @@ func (x *session) fail(user, why string) error {
 // Mail starts a message: only once authenticated, and only while the key
 // still works (looked up again).
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.settleAuth()
 	if x.keyID == "" {
 		return errAuthRequired
 	}
@@ -305,15 +374,91 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-// Data reads the message and submits it.
+// Data reads the message and submits it. The message is held in a buffer
+// taken from the server's budget as it grows, and given back once the
+// admission door has answered; when the budget has no room within
+// Options.HeldWait, the rest of the message is read and discarded, and
+// the reply is "452 4.3.1" (the client retries).
 func (x *session) Data(r io.Reader) error {
 	s := x.s
 	idle := &smtpserve.IdleReader{R: r, C: x.conn.Conn(), Idle: s.opts.DataIdle, End: time.Now().Add(s.opts.DataTimeout)}
-	raw, err := io.ReadAll(idle)
+	h := s.budget.Open(smtpserve.ClientNetwork(x.remote))
+	defer h.Close()
+	raw, err := readHeld(x.ctx, idle, h, s.opts.MaxMessageBytes)
+	if errors.Is(err, smtpserve.ErrBusy) {
+		if x.ctx.Err() != nil { // the server is stopping
+			return errTemporary
+		}
+		s.log.Warn("SMTP message refused: too many message bytes held; the client will retry", "remote_ip", x.remote, "account", x.accountID,
+			"read", len(raw), "held", s.budget.Held(), "max_held", s.opts.MaxHeldBytes, "max_held_per_ip", s.opts.MaxHeldPerIP)
+		raw = nil
+		h.Close()
+		// The rest is read (within the size and time bounds) and
+		// dropped, so that the reply follows the end of DATA.
+		if _, err := io.Copy(io.Discard, idle); err != nil {
+			return idle.Failed(err, x.conn)
+		}
+		return errHeld
+	}
 	if err != nil {
 		return idle.Failed(err, x.conn)
 	}
 	return x.submit(raw)
+}
+
+// heldStep is a message buffer's first size, every connection's own: it
+// is not taken from the budget, so small messages never wait for others
+// (what that costs is bounded by the connection limit: MaxConns × 64 KiB
+// per listener). Beyond it the buffer grows (grow), up to the size
+// limit, and each growth is taken from the budget before it is made.
+const heldStep = 64 << 10
+
+// grow is a buffer's next size: double up to 1 MiB, then a quarter more
+// (rounded up to 64 KiB), so that what a large message reserves is
+// within a quarter of its size while the copying stays linear.
+func grow(size int64) int64 {
+	if size < 1<<20 {
+		return 2 * size
+	}
+	return (size + size/4 + heldStep - 1) / heldStep * heldStep
+}
+
+// readHeld reads r to its end into a buffer that grows as heldStep says,
+// taking the growth from h; at most limit bytes (go-smtp's reader
+// enforces the limit; one more byte is go-smtp's 552). On
+// smtpserve.ErrBusy it returns what it read.
+func readHeld(ctx context.Context, r io.Reader, h *smtpserve.Holder, limit int64) ([]byte, error) {
+	buf := make([]byte, 0, min(heldStep, limit))
+	for {
+		if len(buf) == cap(buf) {
+			// Full: one more byte is read before the buffer grows, so
+			// that a message that fits exactly takes nothing more.
+			var one [1]byte
+			if _, err := io.ReadFull(r, one[:]); err == io.EOF {
+				return buf, nil
+			} else if err != nil {
+				return nil, err
+			}
+			size := min(grow(int64(cap(buf))), limit)
+			if size == int64(cap(buf)) {
+				return nil, smtp.ErrDataTooLarge
+			}
+			if err := h.Take(ctx, size-heldStep-h.Taken()); err != nil {
+				return buf, err
+			}
+			nb := make([]byte, len(buf), size)
+			copy(nb, buf)
+			buf = append(nb, one[0])
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // submit hands a message to the admission door and returns the reply.

@@ -3,10 +3,13 @@ package smtpsubmit_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +84,7 @@ func (k *keys) secret(_ context.Context, id string) (string, string, error) {
 func (k *keys) remove(id string) { k.mu.Lock(); delete(k.m, id); k.mu.Unlock() }
 
 type fixture struct {
+	srv             *smtpsubmit.Server
 	sub             *submitter
 	keys            *keys
 	starttls, smtps string
@@ -105,6 +109,7 @@ func serve(t *testing.T, configure func(*smtpsubmit.Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.srv = s
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, implicit := range []bool{false, true} {
@@ -166,6 +171,39 @@ func greeting(t *testing.T, addr string) string {
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, _ := conn.Read(buf)
 	return string(buf[:n])
+}
+
+// refusedQuietly asserts that a new connection to addr (from the local
+// address from, "" for any) is closed without a byte: an implicit-TLS
+// client must not get a plaintext line where it expects a ServerHello.
+// It also checks what a TLS client sees: the connection closed.
+func refusedQuietly(t *testing.T, addr, from string) {
+	t.Helper()
+	d := net.Dialer{}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(conn)
+	var ne net.Error
+	if len(got) != 0 || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("refused implicit-TLS connection: got %q, %v; want a close without a byte", got, err)
+	}
+	conn2, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(conn2, clientTLS)
+	defer tc.Close()
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err == nil || strings.Contains(err.Error(), "does not look like a TLS handshake") || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("TLS handshake with a refused connection: %v; want the connection closed", err)
+	}
 }
 
 // TestSubmit: over STARTTLS with PLAIN and over implicit TLS with LOGIN,
@@ -355,6 +393,15 @@ func TestLimits(t *testing.T) {
 	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many connections") {
 		t.Errorf("connection over the cap: %q", got)
 	}
+	// Over implicit TLS, the refusal is a close.
+	for range 3 {
+		tc, err := smtp.DialTLS(f.smtps, clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+	}
+	refusedQuietly(t, f.smtps, "")
 }
 
 // TestAuthHammering: a client that keeps failing AUTH is refused, in its
@@ -376,6 +423,7 @@ func TestAuthHammering(t *testing.T) {
 	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts from your address; try again in ") {
 		t.Errorf("new connection once blocked: %q", got)
 	}
+	refusedQuietly(t, f.smtps, "") // implicit TLS: closed without a plaintext line
 	if !strings.Contains(f.log.String(), "too many failures; address refused") {
 		t.Errorf("block not logged:\n%s", f.log.String())
 	}
@@ -392,5 +440,119 @@ func TestAuthHammering(t *testing.T) {
 	defer other.Close()
 	if err := other.Auth(sasl.NewPlainClient("", keyID, password)); err != nil {
 		t.Fatalf("another address: %v", err)
+	}
+}
+
+// TestHeldBytes: messages are held within the server's budget. While one
+// stalled DATA holds most of it, another whose buffer cannot grow within
+// the wait is refused "452 4.3.1" (temporary) and logged, nothing of it
+// kept; once the first has finished, the retry is accepted, and nothing
+// stays held.
+func TestHeldBytes(t *testing.T) {
+	f := serve(t, func(o *smtpsubmit.Options) {
+		// 150 KiB hold a 256 KiB buffer: 192 KiB from the budget (the
+		// first 64 KiB are the connection's own).
+		o.MaxHeldBytes, o.MaxHeldPerIP, o.MaxMessageBytes, o.HeldWait = 256<<10, 256<<10, 256<<10, 100*time.Millisecond
+	})
+	big := message + strings.Repeat(strings.Repeat("x", 1022)+"\r\n", 150)
+
+	first := f.login(t)
+	if err := first.Mail("alice@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Rcpt("bob@rcpt.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := first.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(big)); err != nil { // not ended: the DATA stalls
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.srv.Held() != 192<<10; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("held %d; want 192 KiB for the stalled DATA", f.srv.Held())
+		}
+	}
+
+	second := f.login(t)
+	if _, err := testkit.SMTPSend(second, "alice@example.test", []string{"carol@rcpt.test"}, big); testkit.SMTPReply(err) != "452 4.3.1 Insufficient system resources; try again later" {
+		t.Fatalf("DATA while the budget is held: %s", testkit.SMTPReply(err))
+	}
+	if !strings.Contains(f.log.String(), "too many message bytes held") {
+		t.Errorf("refusal not logged:\n%s", f.log.String())
+	}
+	if h := f.srv.Held(); h != 192<<10 {
+		t.Errorf("held %d after the refusal; want the first's 192 KiB only", h)
+	}
+
+	if resp, err := w.CloseWithResponse(); err != nil || resp.StatusText != "Ok 0100000000000000-test-000001" {
+		t.Fatalf("stalled DATA ended: %+v, %v", resp, err)
+	}
+	if h := f.srv.Held(); h != 0 {
+		t.Errorf("held %d once the first was submitted", h)
+	}
+	if id, err := testkit.SMTPSend(second, "alice@example.test", []string{"carol@rcpt.test"}, big); err != nil || id != "0100000000000000-test-000002" {
+		t.Fatalf("retry: %q, %v", id, err)
+	}
+	if h := f.srv.Held(); h != 0 {
+		t.Errorf("held %d after the retry", h)
+	}
+	reqs := f.sub.all()
+	if len(reqs) != 2 || string(reqs[0].Raw) != big || string(reqs[1].Raw) != big || reqs[1].Destinations[0] != "carol@rcpt.test" {
+		t.Fatalf("%d messages submitted; want both, whole", len(reqs))
+	}
+}
+
+// TestMalformedAuth: AUTH exchanges that go wrong before any credentials
+// can be checked count against the address as wrong credentials do: a
+// PLAIN response without its NULs, an empty one, a response that is not
+// base64, a cancel. Driven by a raw client over implicit TLS; the fourth
+// blocks the address.
+func TestMalformedAuth(t *testing.T) {
+	f := serve(t, func(o *smtpsubmit.Options) {
+		o.AuthDelayAfter, o.AuthBlockAfter, o.AuthDelay, o.AuthBlock = 2, 4, time.Millisecond, time.Hour
+	})
+	conn, err := tls.Dial("tcp", f.smtps, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	tp := textproto.NewConn(conn)
+	step := func(line string, wantCode int) string {
+		t.Helper()
+		if err := tp.PrintfLine("%s", line); err != nil {
+			t.Fatal(err)
+		}
+		code, msg, err := tp.ReadResponse(0)
+		if code != wantCode {
+			t.Fatalf("%q: %d %s (%v); want %d", line, code, msg, err, wantCode)
+		}
+		return msg
+	}
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	step("EHLO client.test", 250)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+	step("AUTH PLAIN "+b64(keyID+" "+password), 535) // no NULs: failure 1
+	step("AUTH PLAIN =", 535)                        // empty: failure 2
+	step("AUTH LOGIN", 334)
+	step("not base64!", 454) // go-smtp's "Invalid base64 data"; counted at the next command: failure 3
+	step("AUTH PLAIN", 334)
+	step("*", 501) // cancelled: failure 4, counted at the next AUTH, which is refused
+	if msg := step("AUTH PLAIN "+b64("\x00"+keyID+"\x00"+password), 454); !strings.HasPrefix(msg, "4.7.0 Too many failed authentication attempts from your address") {
+		t.Fatalf("AUTH once blocked: %s", msg)
+	}
+	if got := greeting(t, f.starttls); !strings.HasPrefix(got, "421 4.7.0 Too many failed authentication attempts") {
+		t.Errorf("new connection once blocked: %q", got)
+	}
+	for _, want := range []string{"malformed AUTH response", "AUTH exchange abandoned", "failures=4", "too many failures; address refused"} {
+		if !strings.Contains(f.log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, f.log.String())
+		}
 	}
 }
