@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sigv4"
 	"github.com/sesame-email/sesame/internal/smtpserve"
@@ -193,6 +194,7 @@ var (
 	errBadAuth      = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication Credentials Invalid"}
 	errAuthTemp     = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure; try again later"}
 	errTemporary    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem; try again later"}
+	errBadMailFrom  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Invalid MAIL FROM address provided"}
 	errUnknownMech  = &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "Unrecognized authentication type; use PLAIN or LOGIN"}
 	errHeld         = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system resources; try again later"}
 )
@@ -363,6 +365,12 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	case err != nil:
 		x.s.log.Error("SMTP MAIL: key lookup failed", "remote_ip", x.remote, "access_key_id", x.keyID, "err", err)
 		return errTemporary
+	}
+	// SES's SMTP interface answers a null or malformed reverse path with
+	// this reply; a null one would also make the account's verified
+	// sender unknowable for the admission check.
+	if _, err := addr.ParseAddress(from); err != nil {
+		return errBadMailFrom
 	}
 	x.from, x.rcpts = from, nil
 	return nil

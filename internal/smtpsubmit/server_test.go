@@ -556,3 +556,21 @@ func TestMalformedAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestBadMailFrom: a null or malformed reverse path gets SES's "501
+// Invalid MAIL FROM address provided", and the session goes on.
+func TestBadMailFrom(t *testing.T) {
+	f := serve(t, nil)
+	c := f.login(t)
+	for _, from := range []string{"", "a@@example.test", "a@-bad-.test", "a..b@example.test"} { // go-smtp refuses an address without @ itself (501 5.5.2)
+		if err := c.Mail(from, nil); testkit.SMTPReply(err) != "501 5.1.7 Invalid MAIL FROM address provided" {
+			t.Errorf("MAIL FROM:<%s>: %s", from, testkit.SMTPReply(err))
+		}
+	}
+	if _, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, message); err != nil {
+		t.Fatalf("a good MAIL FROM after bad ones: %v", err)
+	}
+	if n := len(f.sub.all()); n != 1 {
+		t.Errorf("%d messages submitted, want 1", n)
+	}
+}
