@@ -232,7 +232,7 @@ func TestSubmit(t *testing.T) {
 	if err := tc.Auth(sasl.NewLoginClient(keyID, password)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := testkit.SMTPSend(tc, "", []string{"erin@rcpt.test"}, message); err != nil || got != "0100000000000000-test-000003" {
+	if got, err := testkit.SMTPSend(tc, "dave@example.test", []string{"erin@rcpt.test"}, message); err != nil || got != "0100000000000000-test-000003" {
 		t.Fatalf("implicit TLS DATA reply %q, %v", got, err)
 	}
 
@@ -246,8 +246,8 @@ func TestSubmit(t *testing.T) {
 		string(r.Raw) != message {
 		t.Errorf("request %+v", r)
 	}
-	if reqs[2].From != "" || strings.Join(reqs[2].Destinations, ",") != "erin@rcpt.test" {
-		t.Errorf("null reverse path: request %+v", reqs[2])
+	if reqs[2].From != "dave@example.test" || strings.Join(reqs[2].Destinations, ",") != "erin@rcpt.test" {
+		t.Errorf("implicit TLS: request %+v", reqs[2])
 	}
 }
 
