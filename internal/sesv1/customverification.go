@@ -16,28 +16,6 @@ import (
 // (or absent) gives pages of 50, as the v1 reference says, rather than an
 // error.
 
-// cvTemplates returns the store, or an internal error when none is wired.
-func (h *handler) cvTemplates() (*verifytemplate.Store, error) {
-	if h.customVerification == nil {
-		return nil, errors.New("sesv1: custom verification emails are not configured (Options.CustomVerification is nil)")
-	}
-	return h.customVerification, nil
-}
-
-// namedVerificationTemplate returns the store and the required TemplateName: the
-// start of every action on one template.
-func (h *handler) namedVerificationTemplate(c *call) (*verifytemplate.Store, string, error) {
-	s, err := h.cvTemplates()
-	if err != nil {
-		return nil, "", err
-	}
-	name, err := c.required("TemplateName")
-	if err != nil {
-		return nil, "", err
-	}
-	return s, name, nil
-}
-
 // cvError maps verifytemplate's errors to v1's codes.
 func cvError(err error) error {
 	var ie *verifytemplate.InvalidError
@@ -77,7 +55,7 @@ func (c *call) optional(name string) *string {
 
 // CreateCustomVerificationEmailTemplate: every member required.
 func (h *handler) createCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, err := h.cvTemplates()
+	s, err := configured(h.customVerification, "CustomVerification")
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +75,7 @@ func (h *handler) createCustomVerificationEmailTemplate(c *call) (any, error) {
 // UpdateCustomVerificationEmailTemplate: TemplateName; the other members
 // given replace the template's.
 func (h *handler) updateCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, name, err := h.namedVerificationTemplate(c)
+	s, name, err := named(c, h.customVerification, "CustomVerification")
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +87,7 @@ func (h *handler) updateCustomVerificationEmailTemplate(c *call) (any, error) {
 // DeleteCustomVerificationEmailTemplate: TemplateName. v1 models no error:
 // deleting a template that does not exist succeeds.
 func (h *handler) deleteCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, name, err := h.namedVerificationTemplate(c)
+	s, name, err := named(c, h.customVerification, "CustomVerification")
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +117,7 @@ func cvTemplateXML(t verifytemplate.Template, content bool) customVerificationTe
 
 // GetCustomVerificationEmailTemplate: TemplateName.
 func (h *handler) getCustomVerificationEmailTemplate(c *call) (any, error) {
-	s, name, err := h.namedVerificationTemplate(c)
+	s, name, err := named(c, h.customVerification, "CustomVerification")
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +137,7 @@ type listCustomVerificationEmailTemplatesResult struct {
 
 // ListCustomVerificationEmailTemplates: NextToken, MaxResults.
 func (h *handler) listCustomVerificationEmailTemplates(c *call) (any, error) {
-	s, err := h.cvTemplates()
+	s, err := configured(h.customVerification, "CustomVerification")
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +161,7 @@ func (h *handler) listCustomVerificationEmailTemplates(c *call) (any, error) {
 // SendCustomVerificationEmail: EmailAddress, TemplateName,
 // ConfigurationSetName.
 func (h *handler) sendCustomVerificationEmail(c *call) (any, error) {
-	s, err := h.cvTemplates()
+	s, err := configured(h.customVerification, "CustomVerification")
 	if err != nil {
 		return nil, err
 	}

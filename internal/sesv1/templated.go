@@ -94,7 +94,7 @@ func (h *handler) sendingTemplate(c *call, configSet string) (name string, t *te
 	if err := h.sender.Precheck(c.ctx, c.account, configSet); err != nil {
 		return "", nil, sendError(err)
 	}
-	store, err := h.templateStore()
+	store, err := configured(h.templates, "Templates")
 	if err != nil {
 		return "", nil, err
 	}

@@ -2,6 +2,7 @@ package sesv1
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -41,16 +42,19 @@ func templateError(err error, name string) error {
 	return &sesapi.Error{Code: v1Codes[kind], Status: http.StatusBadRequest, Message: msg}
 }
 
-func (h *handler) templateStore() (*template.Store, error) {
-	if h.templates == nil {
-		return nil, errors.New("sesv1: templates are not configured (Options.Templates is nil)")
+// configured returns the store a group of actions needs, or an internal
+// error naming its option when none is wired.
+func configured[T any](s *T, option string) (*T, error) {
+	if s == nil {
+		return nil, fmt.Errorf("sesv1: Options.%s is nil: its actions are not configured", option)
 	}
-	return h.templates, nil
+	return s, nil
 }
 
-// namedTemplate returns the store and the required TemplateName.
-func (h *handler) namedTemplate(c *call) (*template.Store, string, error) {
-	s, err := h.templateStore()
+// named returns the store and the required TemplateName: the start of
+// every action on one template (email or custom verification).
+func named[T any](c *call, s *T, option string) (*T, string, error) {
+	s, err := configured(s, option)
 	if err != nil {
 		return nil, "", err
 	}
@@ -72,7 +76,7 @@ func templateParam(c *call) (string, template.Content, error) {
 
 // CreateTemplate: Template.{TemplateName, SubjectPart, TextPart, HtmlPart}.
 func (h *handler) createTemplate(c *call) (any, error) {
-	s, err := h.templateStore()
+	s, err := configured(h.templates, "Templates")
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +89,7 @@ func (h *handler) createTemplate(c *call) (any, error) {
 
 // UpdateTemplate: as CreateTemplate; the template must exist.
 func (h *handler) updateTemplate(c *call) (any, error) {
-	s, err := h.templateStore()
+	s, err := configured(h.templates, "Templates")
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +103,7 @@ func (h *handler) updateTemplate(c *call) (any, error) {
 // DeleteTemplate: TemplateName. Deleting an unknown template succeeds,
 // as in SES.
 func (h *handler) deleteTemplate(c *call) (any, error) {
-	s, name, err := h.namedTemplate(c)
+	s, name, err := named(c, h.templates, "Templates")
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +126,7 @@ type getTemplateResult struct {
 
 // GetTemplate: TemplateName.
 func (h *handler) getTemplate(c *call) (any, error) {
-	s, name, err := h.namedTemplate(c)
+	s, name, err := named(c, h.templates, "Templates")
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ type listTemplatesResult struct {
 
 // ListTemplates: NextToken, MaxItems.
 func (h *handler) listTemplates(c *call) (any, error) {
-	s, err := h.templateStore()
+	s, err := configured(h.templates, "Templates")
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +183,7 @@ type testRenderTemplateResult struct {
 // TestRenderTemplate: TemplateName, TemplateData. The answer is the
 // complete MIME message (template.Store.Preview).
 func (h *handler) testRenderTemplate(c *call) (any, error) {
-	s, name, err := h.namedTemplate(c)
+	s, name, err := named(c, h.templates, "Templates")
 	if err != nil {
 		return nil, err
 	}
