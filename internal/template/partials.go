@@ -215,17 +215,12 @@ func (r *renderer) partial(n *ast.PartialStatement, f *frame) error {
 	if n.Indent == "" {
 		return r.program(body, g)
 	}
-	// A standalone partial indents every line it renders as its tag was.
-	out := r.out
-	r.out = &strings.Builder{}
-	err := r.program(body, g)
-	s := r.out.String()
-	r.out = out
-	if err != nil {
-		return err
-	}
-	r.size -= len(s) // counted again, indented, by write
-	return r.write(indentLines(s, n.Indent))
+	// A standalone partial indents every line it renders as its tag was
+	// (write does it), but an empty last line.
+	indent := r.indent
+	r.indent, r.lineStart = indent+n.Indent, true
+	defer func() { r.indent = indent }()
+	return r.program(body, g)
 }
 
 // withHash is a partial's context with its hash arguments: Handlebars.js
@@ -258,15 +253,24 @@ func callerData(f *frame) map[string]any {
 	return nil
 }
 
-// indentLines prefixes every line of s with indent, but an empty last
-// line, as Handlebars.js indents a standalone partial.
-func indentLines(s, indent string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if l == "" && i == len(lines)-1 {
+// indentText is s with r.indent before every line that has something
+// (a standalone partial's indentation, as Handlebars.js indents: every
+// line of the partial's output, but an empty last one).
+func (r *renderer) indentText(s string) string {
+	var b strings.Builder
+	for s != "" {
+		if r.lineStart {
+			b.WriteString(r.indent)
+			r.lineStart = false
+		}
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			b.WriteString(s)
 			break
 		}
-		lines[i] = indent + l
+		b.WriteString(s[:i+1])
+		s = s[i+1:]
+		r.lineStart = true
 	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }

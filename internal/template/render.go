@@ -42,7 +42,7 @@ func (t *Compiled) Render(data map[string]any) (c Content, err error) {
 // renderer is the state of one Render.
 type renderer struct {
 	root  map[string]any
-	out   *strings.Builder
+	out   strings.Builder
 	size  int // bytes rendered so far, all parts
 	iters int
 	steps int
@@ -50,6 +50,8 @@ type renderer struct {
 	inlines      map[*ast.Program]map[string]*ast.Program // the part's inline partials
 	scopes       []map[string]*ast.Program                // the inline partials in scope, innermost last
 	partialDepth int
+	indent       string // of the standalone partials being rendered
+	lineStart    bool   // the output is at the start of a line, for indent
 }
 
 // frame is one context of the walk: the value {{this}} is, the data
@@ -70,7 +72,7 @@ func (r *renderer) part(p *part) (string, error) {
 	if p == nil {
 		return "", nil
 	}
-	r.out = &strings.Builder{}
+	r.out.Reset()
 	r.inlines, r.scopes = p.inlines, nil
 	if err := r.program(p.prog, &frame{ctx: r.root}); err != nil {
 		return "", err
@@ -79,6 +81,9 @@ func (r *renderer) part(p *part) (string, error) {
 }
 
 func (r *renderer) write(s string) error {
+	if r.indent != "" {
+		s = r.indentText(s)
+	}
 	r.size += len(s)
 	if r.size > MaxRenderedBytes {
 		return renderError("Rendering failed: the rendered template exceeds %d bytes.", MaxRenderedBytes)
