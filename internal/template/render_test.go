@@ -24,6 +24,26 @@ func render(t *testing.T, src, data string) (string, error) {
 	return out.Text, err
 }
 
+// checkRender renders src with data and wants the output want, or the
+// RenderError errMsg when it is not empty.
+func checkRender(t *testing.T, src, data, want, errMsg string) {
+	t.Helper()
+	got, err := render(t, src, data)
+	if errMsg != "" {
+		var re *template.RenderError
+		if !errors.As(err, &re) || re.Msg != errMsg {
+			t.Fatalf("error = %v (%T), want RenderError %q", err, err, errMsg)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // TestRender pins SES's Handlebars: what renders, and the sentence of a
 // missing attribute.
 func TestRender(t *testing.T) {
@@ -88,20 +108,7 @@ func TestRender(t *testing.T) {
 		{"length of a number", "[{{zero.length}}]", "", "Attribute 'zero.length' is not present in the rendering data."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := render(t, tc.src, user)
-			if tc.err != "" {
-				var re *template.RenderError
-				if !errors.As(err, &re) || re.Msg != tc.err {
-					t.Fatalf("error = %v (%T), want RenderError %q", err, err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
+			checkRender(t, tc.src, user, tc.want, tc.err)
 		})
 	}
 }
@@ -295,20 +302,7 @@ func TestPartials(t *testing.T) {
 		{"missing attribute in a partial", `{{#*inline "p"}}{{nobody}}{{/inline}}{{> p}}`, `{}`, "", "Attribute 'nobody' is not present in the rendering data."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := render(t, tc.src, tc.data)
-			if tc.err != "" {
-				var re *template.RenderError
-				if !errors.As(err, &re) || re.Msg != tc.err {
-					t.Fatalf("error = %v (%T), want RenderError %q", err, err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
+			checkRender(t, tc.src, tc.data, tc.want, tc.err)
 		})
 	}
 }
