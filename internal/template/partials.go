@@ -18,8 +18,10 @@ import (
 // raymond's lexer cannot read the decorator opener {{#*, so compilePart
 // first turns the '*' of every real opener into a space (markDecorators,
 // checkSyntax): raymond then parses the definition as a block named
-// "inline", which collect takes out of the program it appears in and
-// keeps as that program's definitions.
+// "inline", which checker.collectInline takes out of the program it is in
+// and keeps as that program's definitions. A dynamic name, {{> (lookup . "k")}},
+// is looked up when rendering: none in scope is a *RenderError, "The
+// partial k could not be found.", Handlebars.js's sentence.
 //
 // Scope is Handlebars.js's: a definition belongs to the program (the part,
 // or a block's body, or another partial's body) it is written in, is
