@@ -186,3 +186,35 @@ func TestEmailTemplateLimitV2(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailTemplateInlinePartialsV2: SES's developer guide's inline
+// partial ("Advanced email personalization") through the SDK: created,
+// rendered with and without the attribute; a partial the part does not
+// define is refused at create.
+func TestEmailTemplateInlinePartialsV2(t *testing.T) {
+	env := apitest.New(t, dbtest.SQLite(t))
+	ctx := t.Context()
+	const check = `{{#* inline "firstNameCheck"}}{{#if firstName}}{{firstName}}{{else}}Customer{{/if}}{{/inline}}`
+	_, err := env.V2.CreateEmailTemplate(ctx, &sesv2.CreateEmailTemplateInput{TemplateName: aws.String("hello"), TemplateContent: &types.EmailTemplateContent{
+		Subject: aws.String(check + "Hello {{> firstNameCheck}}!"), Html: aws.String(check + "<h1>Hello {{> firstNameCheck}}!</h1><p>{{items.length}} items</p>")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for data, want := range map[string]string{
+		`{"firstName":"Ana","items":[1,2]}`: "Subject: Hello Ana!\r\n",
+		`{"items":[]}`:                      "Subject: Hello Customer!\r\n",
+	} {
+		out, err := env.V2.TestRenderEmailTemplate(ctx, &sesv2.TestRenderEmailTemplateInput{TemplateName: aws.String("hello"), TemplateData: aws.String(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(*out.RenderedTemplate, want) || !strings.Contains(*out.RenderedTemplate, "</h1><p>") {
+			t.Errorf("%s: rendered template lacks %q:\n%s", data, want, *out.RenderedTemplate)
+		}
+	}
+	_, err = env.V2.CreateEmailTemplate(ctx, &sesv2.CreateEmailTemplateInput{TemplateName: aws.String("bad"), TemplateContent: &types.EmailTemplateContent{
+		Subject: aws.String("Hello {{> firstNameCheck}}"), Html: aws.String(check)}})
+	if apitest.Code(err) != "BadRequestException" || !strings.Contains(err.Error(), `partial "firstNameCheck" is not defined`) {
+		t.Errorf("undefined partial: %v", err)
+	}
+}

@@ -8,8 +8,9 @@ import (
 )
 
 // The helpers SES's Handlebars has and Sesame renders: the block helpers
-// if, unless, each and with, and lookup in mustaches and sub-expressions.
-// Any other helper name with arguments is refused at Compile.
+// if, unless, each and with, lookup in mustaches and sub-expressions, and
+// log, which renders nothing. Any other helper name with arguments is
+// refused at Compile.
 const (
 	helperIf     = "if"
 	helperUnless = "unless"
@@ -21,7 +22,7 @@ const (
 // Compiled is a parsed template, safe for concurrent Render calls (bulk
 // sends compile once and render per entry).
 type Compiled struct {
-	subject, text, html *ast.Program // nil for an absent part
+	subject, text, html *part // nil for an absent part
 }
 
 // part names for messages.
@@ -32,10 +33,10 @@ const (
 )
 
 // Compile parses the template's parts. A part that does not parse, uses a
-// partial or an unknown helper, nests deeper than MaxDepth, or a template
-// larger than MaxInlineTemplateBytes is an *InvalidError naming the part.
-// Stored templates are held to MaxTemplateBytes before (Store.Create and
-// Update).
+// partial it does not define or an unknown helper, nests deeper than
+// MaxDepth, or a template larger than MaxInlineTemplateBytes is an
+// *InvalidError naming the part. Stored templates are held to
+// MaxTemplateBytes before (Store.Create and Update).
 func Compile(c Content) (*Compiled, error) {
 	if c.Size() > MaxInlineTemplateBytes {
 		return nil, &InvalidError{Msg: fmt.Sprintf("Template is too large: %d bytes (at most %d).", c.Size(), MaxInlineTemplateBytes)}
@@ -44,74 +45,110 @@ func Compile(c Content) (*Compiled, error) {
 	for _, p := range []struct {
 		name string
 		src  string
-		dst  **ast.Program
+		dst  **part
 	}{{partSubject, c.Subject, &t.subject}, {partText, c.Text, &t.text}, {partHTML, c.HTML, &t.html}} {
 		if p.src == "" {
 			continue
 		}
-		prog, err := compilePart(p.src)
+		pt, err := compilePart(p.src)
 		if err != nil {
 			return nil, &InvalidError{Msg: fmt.Sprintf("Invalid template: %s: %v", p.name, err)}
 		}
-		*p.dst = prog
+		*p.dst = pt
 	}
 	return &t, nil
 }
 
 // compilePart parses one part and checks it uses only what SES has.
-func compilePart(src string) (prog *ast.Program, err error) {
+func compilePart(src string) (pt *part, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			prog, err = nil, fmt.Errorf("parse error: %v", r)
+			pt, err = nil, fmt.Errorf("parse error: %v", r)
 		}
 	}()
-	if err := checkSyntax(src); err != nil {
-		return nil, err
-	}
-	prog, err = parser.Parse(src)
+	marked, cands := markDecorators(src)
+	decos, err := checkSyntax(marked, cands)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(prog); err != nil {
+	if len(decos) < len(cands) {
+		// Some {{#* were text (a comment's, a raw block's, a string's):
+		// they keep their '*', so check the source the parser will read.
+		marked = unmarkDecorators(src, decos)
+		if _, err := checkSyntax(marked, nil); err != nil {
+			return nil, err
+		}
+	}
+	prog, err := parser.Parse(marked)
+	if err != nil {
 		return nil, err
 	}
-	return prog, nil
+	c := &checker{decos: decos, inlines: map[*ast.Program]map[string]*ast.Program{}, defined: map[string]bool{}}
+	if err := c.walk(prog); err != nil {
+		return nil, err
+	}
+	if err := c.checkRefs(); err != nil {
+		return nil, err
+	}
+	return &part{prog: prog, inlines: c.inlines}, nil
 }
 
-// check walks a parsed part: no partials, no raw blocks, no decorators,
-// only the helpers Sesame renders, with the arguments they take.
-func check(n ast.Node) error {
-	switch n := n.(type) {
-	case nil:
+// checker is the state of the walk that checks a parsed part: the
+// offsets of its inline partial definitions (checkSyntax's), the
+// definitions found, and the static partial names used.
+type checker struct {
+	decos   map[int]bool
+	inlines map[*ast.Program]map[string]*ast.Program
+	defined map[string]bool
+	refs    []partialRef
+}
+
+// walk checks a program: no decorators but inline partials (which it takes
+// out of the program's body), partials the part defines, only the
+// helpers Sesame renders, with the arguments they take.
+func (c *checker) walk(p *ast.Program) error {
+	if p == nil {
 		return nil
-	case *ast.Program:
-		if n == nil {
-			return nil
-		}
-		for _, s := range n.Body {
-			if err := check(s); err != nil {
-				return err
+	}
+	body := p.Body[:0]
+	for _, s := range p.Body {
+		var err error
+		switch n := s.(type) {
+		case *ast.PartialStatement:
+			err = c.checkPartial(n)
+		case *ast.MustacheStatement:
+			err = checkExpr(n.Expression, false)
+		case *ast.BlockStatement:
+			if c.decos[n.Pos] {
+				if err := c.collectInline(p, n); err != nil {
+					return err
+				}
+				continue // defined, not rendered where it is written
+			}
+			if err = checkBlock(n); err == nil {
+				if err = c.walk(n.Program); err == nil {
+					err = c.walk(n.Inverse)
+				}
 			}
 		}
-	case *ast.PartialStatement:
-		return fmt.Errorf("line %d: partials ({{> ...}}) are not supported", n.Line)
-	case *ast.MustacheStatement:
-		return checkExpr(n.Expression, false)
-	case *ast.BlockStatement:
-		if err := checkBlock(n); err != nil {
+		if err != nil {
 			return err
 		}
-		if err := check(n.Program); err != nil {
-			return err
-		}
-		return check(n.Inverse)
+		body = append(body, s)
 	}
+	p.Body = body
 	return nil
 }
 
 // checkExpr checks a mustache's or sub-expression's expression.
 func checkExpr(e *ast.Expression, sub bool) error {
 	name := e.HelperName()
+	if name == helperLog {
+		if err := checkParams(e.Params); err != nil {
+			return err
+		}
+		return checkHash(e.Hash)
+	}
 	if len(e.Params) == 0 && e.Hash == nil && !sub {
 		switch name {
 		case helperIf, helperUnless, helperEach, helperWith, helperLookup:
@@ -153,6 +190,8 @@ func checkBlock(b *ast.BlockStatement) error {
 		return fmt.Errorf("line %d: hash arguments are not supported (%s)", e.Line, e.Canonical())
 	}
 	switch name {
+	case helperLog:
+		return fmt.Errorf("line %d: helper %q is not a block helper", e.Line, name)
 	case helperIf, helperUnless, helperEach, helperWith:
 		if len(e.Params) != 1 {
 			return fmt.Errorf("line %d: helper %q takes one argument", e.Line, name)

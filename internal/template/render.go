@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/mailgun/raymond/v2/ast"
 )
@@ -28,10 +29,10 @@ func (t *Compiled) Render(data map[string]any) (c Content, err error) {
 		}
 	}()
 	for _, p := range []struct {
-		prog *ast.Program
+		part *part
 		dst  *string
 	}{{t.subject, &c.Subject}, {t.text, &c.Text}, {t.html, &c.HTML}} {
-		if *p.dst, err = r.part(p.prog); err != nil {
+		if *p.dst, err = r.part(p.part); err != nil {
 			return Content{}, err
 		}
 	}
@@ -45,6 +46,12 @@ type renderer struct {
 	size  int // bytes rendered so far, all parts
 	iters int
 	steps int
+
+	inlines      map[*ast.Program]map[string]*ast.Program // the part's inline partials
+	scopes       []map[string]*ast.Program                // the inline partials in scope, innermost last
+	partialDepth int
+	indent       string // of the standalone partials being rendered
+	lineStart    bool   // the output is at the start of a line, for indent
 }
 
 // frame is one context of the walk: the value {{this}} is, the data
@@ -61,18 +68,22 @@ func renderError(format string, args ...any) error {
 	return &RenderError{Msg: fmt.Sprintf(format, args...)}
 }
 
-func (r *renderer) part(p *ast.Program) (string, error) {
+func (r *renderer) part(p *part) (string, error) {
 	if p == nil {
 		return "", nil
 	}
 	r.out.Reset()
-	if err := r.program(p, &frame{ctx: r.root}); err != nil {
+	r.inlines, r.scopes = p.inlines, nil
+	if err := r.program(p.prog, &frame{ctx: r.root}); err != nil {
 		return "", err
 	}
 	return r.out.String(), nil
 }
 
 func (r *renderer) write(s string) error {
+	if r.indent != "" {
+		s = r.indentText(s)
+	}
 	r.size += len(s)
 	if r.size > MaxRenderedBytes {
 		return renderError("Rendering failed: the rendered template exceeds %d bytes.", MaxRenderedBytes)
@@ -84,6 +95,10 @@ func (r *renderer) write(s string) error {
 func (r *renderer) program(p *ast.Program, f *frame) error {
 	if p == nil {
 		return nil
+	}
+	if defs := r.inlines[p]; defs != nil {
+		r.scopes = append(r.scopes, defs)
+		defer func() { r.scopes = r.scopes[:len(r.scopes)-1] }()
 	}
 	for _, n := range p.Body {
 		r.steps++
@@ -98,6 +113,8 @@ func (r *renderer) program(p *ast.Program, f *frame) error {
 			err = r.mustache(n, f)
 		case *ast.BlockStatement:
 			err = r.block(n, f)
+		case *ast.PartialStatement:
+			err = r.partial(n, f)
 		}
 		if err != nil {
 			return err
@@ -107,10 +124,15 @@ func (r *renderer) program(p *ast.Program, f *frame) error {
 }
 
 // mustache writes {{expr}} escaped or {{{expr}}} as it is. Its value must
-// be present in the data (lookup's may be absent, as in Handlebars).
+// be present in the data (lookup's may be absent, as in Handlebars). The
+// log helper writes nothing (Handlebars.js logs its arguments to the
+// console; here nobody would read them).
 func (r *renderer) mustache(n *ast.MustacheStatement, f *frame) error {
 	e := n.Expression
 	var v any
+	if e.HelperName() == helperLog {
+		return nil
+	}
 	if isLookup(e) {
 		v = r.expr(e, f)
 	} else {
@@ -133,6 +155,9 @@ func isLookup(e *ast.Expression) bool {
 // expr evaluates a helper argument's expression; absent is nil
 // (undefined).
 func (r *renderer) expr(e *ast.Expression, f *frame) any {
+	if e.HelperName() == helperLog {
+		return nil
+	}
 	if isLookup(e) {
 		v, _ := child(r.param(e.Params[0], f), format(r.param(e.Params[1], f)))
 		return v
@@ -231,13 +256,22 @@ func hasParam(f *frame, name string) bool {
 	return false
 }
 
-// child is v's member key: an object's key, or an array's index.
+// child is v's member key: an object's key, an array's index, or an
+// array's or a string's length, as JavaScript has them (a string's in
+// UTF-16 code units: "é" is 1, an emoji 2).
 func child(v any, key string) (any, bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		c, ok := v[key]
 		return c, ok
+	case string:
+		if key == "length" {
+			return json.Number(strconv.Itoa(utf16Len(v))), true
+		}
 	case []any:
+		if key == "length" {
+			return json.Number(strconv.Itoa(len(v))), true
+		}
 		i, err := strconv.Atoi(key)
 		if err != nil || i < 0 || i >= len(v) {
 			return nil, false
@@ -383,3 +417,12 @@ var htmlEscaper = strings.NewReplacer(
 )
 
 func escapeHTML(s string) string { return htmlEscaper.Replace(s) }
+
+// utf16Len is s's length in UTF-16 code units, JavaScript's String length.
+func utf16Len(s string) int {
+	n := 0
+	for _, c := range s {
+		n += utf16.RuneLen(c)
+	}
+	return n
+}

@@ -24,6 +24,26 @@ func render(t *testing.T, src, data string) (string, error) {
 	return out.Text, err
 }
 
+// checkRender renders src with data and wants the output want, or the
+// RenderError errMsg when it is not empty.
+func checkRender(t *testing.T, src, data, want, errMsg string) {
+	t.Helper()
+	got, err := render(t, src, data)
+	if errMsg != "" {
+		var re *template.RenderError
+		if !errors.As(err, &re) || re.Msg != errMsg {
+			t.Fatalf("error = %v (%T), want RenderError %q", err, err, errMsg)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // TestRender pins SES's Handlebars: what renders, and the sentence of a
 // missing attribute.
 func TestRender(t *testing.T) {
@@ -76,22 +96,19 @@ func TestRender(t *testing.T) {
 		{"standalone lines stripped", "{{#each user.tags}}\n- {{this}}\n{{/each}}\n", "- a\n- b\n", ""},
 		{"whitespace control", "a  {{~name~}}  b", "aAnab", ""},
 		{"literal", "{{#if true}}t{{/if}}", "t", ""},
+		// log renders nothing, whatever its arguments (Handlebars.js logs them).
+		{"log", `a{{log "x" name nobody level="warn"}}b{{log}}c{{{log name}}}d`, "abcd", ""},
+		{"log sub-expression is undefined", "{{#if (log 1)}}t{{else}}f{{/if}}", "f", ""},
+		// length is JavaScript's: an array's items, a string's UTF-16 code units.
+		{"array length", "{{user.tags.length}} {{empty.length}} {{#if items.length}}y{{/if}}{{#if empty.length}}n{{/if}}", "2 0 y", ""},
+		{"string length", "{{name.length}} {{html.length}}", "3 12", ""},
+		{"length in each", "{{#each items}}{{@index}}/{{../items.length}} {{/each}}", "0/2 1/2 ", ""},
+		{"length by lookup", `{{lookup user.tags "length"}}`, "2", ""},
+		{"length of an object is its member", "[{{obj.length}}]", "", "Attribute 'obj.length' is not present in the rendering data."},
+		{"length of a number", "[{{zero.length}}]", "", "Attribute 'zero.length' is not present in the rendering data."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := render(t, tc.src, user)
-			if tc.err != "" {
-				var re *template.RenderError
-				if !errors.As(err, &re) || re.Msg != tc.err {
-					t.Fatalf("error = %v (%T), want RenderError %q", err, err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
+			checkRender(t, tc.src, user, tc.want, tc.err)
 		})
 	}
 }
@@ -122,9 +139,26 @@ func TestRenderParts(t *testing.T) {
 
 func TestCompileRefuses(t *testing.T) {
 	for _, tc := range []struct{ name, src, msg string }{
-		{"partial", "{{> footer}}", "partials"},
-		{"dynamic partial", "{{> (whichPartial) }}", "partials"},
-		{"inline partial decorator", `{{#*inline "p"}}x{{/inline}}`, ""},
+		{"partial not defined", "{{> footer}}", `partial "footer" is not defined in this part`},
+		{"partial defined in a comment only", `{{!-- {{#*inline "p"}}x{{/inline}} --}}{{> p}}`, `partial "p" is not defined`},
+		{"partial defined in a raw block only", `{{{{raw}}}}{{#*inline "p"}}x{{/inline}}{{{{/raw}}}}{{> p}}`, `partial "p" is not defined`},
+		{"partial defined after an escape only", `\{{#*inline "p"}}x\{{/inline}}{{> p}}`, `partial "p" is not defined`},
+		{"partial block", "{{#> layout}}x{{/layout}}", "Unexpected character"},
+		{"partial with two arguments", `{{#*inline "p"}}x{{/inline}}{{> p a b}}`, "at most one context argument"},
+		{"dynamic partial by a helper", "{{> (whichPartial) }}", `unknown helper "whichPartial"`},
+		{"partial argument by a helper", `{{#*inline "p"}}x{{/inline}}{{> p (upper a)}}`, `unknown helper "upper"`},
+		{"other decorator", `{{#*foo "p"}}x{{/foo}}`, `unknown decorator "*foo"`},
+		{"inline partial named by a path", `{{#*inline p}}x{{/inline}}`, "quoted string"},
+		{"inline partial without a name", `{{#*inline}}x{{/inline}}`, "one argument"},
+		{"inline partial with else", `{{#*inline "p"}}x{{else}}y{{/inline}}`, "no {{else}}"},
+		{"inline partial with block params", `{{#*inline "p" as |x|}}x{{/inline}}`, "no block parameters"},
+		{"inline partial unclosed", `{{#*inline "p"}}x`, "end of template"},
+		{"inline partial closed by another", `{{#*inline "p"}}x{{/if}}`, "doesn't match"},
+		{"unknown helper inside an inline partial", `{{#*inline "p"}}{{upper x}}{{/inline}}`, `unknown helper "upper"`},
+		{"inline without the star is a helper", `{{#inline "p"}}x{{/inline}}`, `unknown helper "inline"`},
+		{"decorator mustache", `{{* foo}}`, "Unexpected character"},
+		{"log as a block", "{{#log a}}x{{/log}}", `"log" is not a block helper`},
+		{"log with an unknown sub-expression", "{{log (upper a)}}", `unknown helper "upper"`},
 		{"unknown helper", "{{uppercase name}}", `unknown helper "uppercase"`},
 		{"unknown block helper", "{{#list items}}x{{/list}}", `unknown helper "list"`},
 		{"unknown sub-expression", "{{#if (eq a b)}}x{{/if}}", `unknown helper "eq"`},
@@ -224,5 +258,110 @@ func TestMerge(t *testing.T) {
 	}
 	if len(def) != 4 || len(repl) != 4 {
 		t.Error("Merge changed its arguments")
+	}
+}
+
+// TestPartials pins inline partials. The outputs are Handlebars.js
+// 4.7.10's for the same template and data.
+func TestPartials(t *testing.T) {
+	const check = `{{#* inline "firstNameCheck"}}{{#if firstName}}{{firstName}}{{else}}Customer{{/if}}{{/inline}}<h1>Hello {{> firstNameCheck}}!</h1>`
+	for _, tc := range []struct{ name, src, data, want, err string }{
+		// SES's developer guide's example ("Advanced email personalization").
+		{"ses example", check, `{"firstName":"Ana"}`, "<h1>Hello Ana!</h1>", ""},
+		{"ses example absent", check, `{}`, "<h1>Hello Customer!</h1>", ""},
+		{"used before defined", `{{> p}}{{#*inline "p"}}P{{/inline}}`, `{}`, "P", ""},
+		{"context argument", `{{#*inline "addr"}}{{city}}{{/inline}}{{> addr user}}`, `{"user":{"city":"Porto"}}`, "Porto", ""},
+		{"context argument absent", `{{#*inline "p"}}[{{this}}]{{/inline}}{{> p nobody}}`, `{}`, "[]", ""},
+		{"context argument by sub-expression", `{{#*inline "p"}}{{this}}{{/inline}}{{> p (lookup items 1)}}`, `{"items":["a","b"]}`, "b", ""},
+		{"data variables of the caller", `{{#*inline "li"}}{{@index}}{{@first}}:{{n}};{{/inline}}{{#each items}}{{> li}}{{#with this}}{{> li}}{{/with}}{{/each}}`, `{"items":[{"n":"x"},{"n":"y"}]}`, "0true:x;0true:x;1false:y;1false:y;", ""},
+		{"root", `{{#*inline "p"}}{{@root.name}}{{/inline}}{{#each items}}{{> p}}{{/each}}`, `{"name":"A","items":[1,2]}`, "AA", ""},
+		{"hash arguments over the context", `{{#*inline "p"}}{{a}}-{{b}}-{{city}}{{/inline}}{{> p user a=1 b=name}}`, `{"name":"Ana","user":{"city":"Porto","a":0}}`, "1-Ana-Porto", ""},
+		{"hash arguments over the current context", `{{#*inline "p"}}{{a}}-{{name}}{{/inline}}{{> p a="x"}}`, `{"name":"Ana"}`, "x-Ana", ""},
+		{"hash arguments over an array", `{{#*inline "p"}}{{[0]}}{{k}}{{/inline}}{{> p items k=1}}`, `{"items":["z"]}`, "z1", ""},
+		{"escaping", `{{#*inline "p"}}{{v}}{{{v}}}{{/inline}}{{> p}}`, `{"v":"<b>"}`, "&lt;b&gt;<b>", ""},
+		{"string and number names", `{{#*inline "my part"}}M{{/inline}}{{#*inline "1"}}one{{/inline}}{{> "my part"}}{{> 1}}`, `{}`, "Mone", ""},
+		{"standalone definition and call", "a\n{{#*inline \"p\"}}\nP\n{{/inline}}\nb\n{{> p}}\n", `{}`, "a\nb\nP\n", ""},
+		{"standalone call indents", "<ul>\n  {{> li}}\n</ul>\n{{#*inline \"li\"}}\n<li>{{name}}</li>\n<li>2</li>\n{{/inline}}\n", `{"name":"Ana"}`, "<ul>\n  <li>Ana</li>\n  <li>2</li>\n</ul>\n", ""},
+		{"indents nest", "  {{> a}}\n{{#*inline \"a\"}}x\n  {{> b}}\ny\n{{/inline}}\n{{#*inline \"b\"}}1\n2\n{{/inline}}\n", `{}`, "  x\n    1\n    2\n  y\n", ""},
+		{"whitespace control", `a {{~#*inline "p"~}} P {{~/inline~}} b{{> p}}`, `{}`, "abP", ""},
+		{"defined in a block", `{{#each items}}{{#*inline "p"}}[{{n}}]{{/inline}}{{> p}}{{/each}}`, `{"items":[{"n":1},{"n":2}]}`, "[1][2]", ""},
+		{"defined in an else", `{{#if no}}{{else}}{{#*inline "p"}}E{{/inline}}{{> p}}{{/if}}`, `{}`, "E", ""},
+		{"not in scope outside its block", `{{#each items}}{{#*inline "p"}}[{{n}}]{{/inline}}{{/each}}{{> p}}`, `{"items":[{"n":1}]}`, "", "The partial p could not be found."},
+		{"innermost wins", `{{#*inline "p"}}outer{{/inline}}{{#with u}}{{#*inline "p"}}inner{{/inline}}{{> p}}{{/with}}{{> p}}`, `{"u":{}}`, "innerouter", ""},
+		{"later wins", `{{#*inline "p"}}1{{/inline}}{{#*inline "p"}}2{{/inline}}{{> p}}`, `{}`, "2", ""},
+		{"scope of the caller", `{{#*inline "a"}}{{> b}}{{/inline}}{{#with u}}{{#*inline "b"}}B{{/inline}}{{> a}}{{/with}}`, `{"u":{}}`, "B", ""},
+		{"defined in a partial", `{{#*inline "a"}}{{#*inline "b"}}b{{/inline}}a{{> b}}{{/inline}}{{> a}}`, `{}`, "ab", ""},
+		{"recursive tree", `{{#*inline "node"}}{{name}}{{#if kids}}({{#each kids}}{{> node}}{{/each}}){{/if}}{{/inline}}{{> node tree}}`, `{"tree":{"name":"r","kids":[{"name":"a","kids":[{"name":"b"}]},{"name":"c"}]}}`, "r(a(b)c)", ""},
+		{"dynamic name", `{{#*inline "x"}}X{{/inline}}{{> (lookup . "which")}}`, `{"which":"x"}`, "X", ""},
+		{"dynamic name unknown", `{{#*inline "x"}}X{{/inline}}{{> (lookup . "which")}}`, `{"which":"y"}`, "", "The partial y could not be found."},
+		{"text that looks like a definition", `{{!-- {{#*inline "p"}} --}}\{{#*inline "q"}}{{{{raw}}}}{{#*inline "r"}}{{{{/raw}}}}{{lookup . "{{#*"}}`, `{"{{#*":"s","raw":true}`, `{{#*inline "q"}}{{#*inline "r"}}s`, ""},
+		// Where Handlebars.js renders nothing for an absent value, SES's
+		// rule fails the render.
+		{"nothing above a partial's context", `{{#*inline "p"}}[{{../name}}]{{/inline}}{{#each items}}{{> p}}{{/each}}`, `{"name":"A","items":[1]}`, "", "Attribute '../name' is not present in the rendering data."},
+		{"no block parameters in a partial", `{{#each items as |it|}}{{#*inline "p"}}{{it.n}}{{/inline}}{{> p}}{{/each}}`, `{"items":[{"n":1}]}`, "", "Attribute 'it.n' is not present in the rendering data."},
+		{"missing attribute in a partial", `{{#*inline "p"}}{{nobody}}{{/inline}}{{> p}}`, `{}`, "", "Attribute 'nobody' is not present in the rendering data."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkRender(t, tc.src, tc.data, tc.want, tc.err)
+		})
+	}
+}
+
+// TestPartialScopePerPart: each part is its own template string, so a
+// partial defined in one part does not exist in another.
+func TestPartialScopePerPart(t *testing.T) {
+	def := `{{#*inline "greet"}}Hi {{name}}{{/inline}}`
+	c, err := template.Compile(template.Content{Subject: def + "{{> greet}}", HTML: def + "<p>{{> greet}}</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Render(map[string]any{"name": "Ana"})
+	if err != nil || got != (template.Content{Subject: "Hi Ana", HTML: "<p>Hi Ana</p>"}) {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	_, err = template.Compile(template.Content{Subject: "{{> greet}}", HTML: def})
+	var ie *template.InvalidError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, "subject") || !strings.Contains(ie.Msg, `partial "greet" is not defined`) {
+		t.Fatalf("error = %v, want the subject's undefined partial", err)
+	}
+}
+
+// TestPartialRecursion: a partial that includes itself, directly or
+// through another, fails the render with a RenderError long before the
+// stack is at risk; bounded recursion renders.
+func TestPartialRecursion(t *testing.T) {
+	for _, tc := range []struct{ name, src, msg string }{
+		{"itself", `{{#*inline "p"}}x{{> p}}{{/inline}}{{> p}}`, "nested more than"},
+		{"through another", `{{#*inline "a"}}{{> b}}{{/inline}}{{#*inline "b"}}{{> a}}{{/inline}}{{> a}}`, "nested more than"},
+		{"inside blocks", `{{#*inline "p"}}{{#each items}}{{#with this}}{{> p @root}}{{/with}}{{/each}}{{/inline}}{{> p}}`, "nested more than"},
+		{"fanning out", `{{#*inline "p"}}{{> p}}{{> p}}{{/inline}}{{> p}}`, "nested more than"},
+		{"deepest blocks each time", `{{#*inline "p"}}` + strings.Repeat("{{#with this}}", template.MaxDepth-1) + "{{> p}}" +
+			strings.Repeat("{{/with}}", template.MaxDepth-1) + `{{/inline}}{{> p}}`, "nested more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := render(t, tc.src, `{"go":true,"items":[1,2]}`)
+			var re *template.RenderError
+			if !errors.As(err, &re) || !strings.Contains(re.Msg, tc.msg) {
+				t.Fatalf("error = %v, want RenderError with %q", err, tc.msg)
+			}
+		})
+	}
+	// A tree as deep as MaxPartialDepth renders; one level more does not.
+	tree := func(depth int) string {
+		return strings.Repeat(`{"kids":[`, depth-1) + `{"kids":[]}` + strings.Repeat(`]}`, depth-1)
+	}
+	const src = `{{#*inline "node"}}({{#each kids}}{{> node}}{{/each}}){{/inline}}{{> node}}`
+	got, err := render(t, src, tree(template.MaxPartialDepth))
+	if want := strings.Repeat("(", template.MaxPartialDepth) + strings.Repeat(")", template.MaxPartialDepth); err != nil || got != want {
+		t.Fatalf("tree %d deep: %q, %v", template.MaxPartialDepth, got, err)
+	}
+	if _, err := render(t, src, tree(template.MaxPartialDepth+1)); err == nil || !strings.Contains(err.Error(), "nested more than") {
+		t.Fatalf("tree %d deep: %v", template.MaxPartialDepth+1, err)
+	}
+	// Fanning out under the depth bound (4^30 calls) ends on the steps
+	// budget.
+	_, err = render(t, `{{#*inline "p"}}{{#if kids.length}}{{> p kids.[0]}}{{> p kids.[0]}}{{> p kids.[0]}}{{> p kids.[0]}}{{/if}}{{/inline}}{{> p}}`, tree(30))
+	if err == nil || !strings.Contains(err.Error(), "steps") {
+		t.Fatalf("fan-out: %v", err)
 	}
 }

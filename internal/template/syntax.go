@@ -19,14 +19,26 @@ import (
 //
 // The grammar below mirrors raymond's parser (parser/parser.go) rule for
 // rule; FuzzCompileRender checks the two agree.
-func checkSyntax(src string) error {
+//
+// cands are the offsets of markDecorators's candidate openers; checkSyntax
+// returns those that open a block, the inline partial definitions.
+func checkSyntax(src string, cands []int) (map[int]bool, error) {
 	s := &scanner{lex: lexer.Scan(src)}
+	if len(cands) > 0 {
+		s.cands = make(map[int]bool, len(cands))
+		for _, c := range cands {
+			s.cands[c] = true
+		}
+	}
 	defer s.drain()
 	err := s.program()
 	if err == nil && s.next().Kind != lexer.TokenEOF {
 		err = s.unexpected()
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return s.decos, nil
 }
 
 // scanner is the recognizer's state: raymond's lexer, the tokens looked
@@ -36,6 +48,8 @@ type scanner struct {
 	buf   []lexer.Token
 	over  bool // the lexer's last token (EOF or error) was read
 	depth int
+	cands map[int]bool // candidate decorator openers
+	decos map[int]bool // those that open a block
 }
 
 var errTooDeep = fmt.Errorf("blocks nested too deeply (at most %d levels)", MaxDepth)
@@ -196,6 +210,12 @@ func (s *scanner) block() error {
 	}
 	defer s.leave()
 	inverse := s.is(lexer.TokenOpenInverse)
+	if open := s.next(); open.Kind == lexer.TokenOpenBlock && s.cands[open.Pos] {
+		if s.decos == nil {
+			s.decos = map[int]bool{}
+		}
+		s.decos[open.Pos] = true
+	}
 	name, err := s.openBlock()
 	if err != nil {
 		return err

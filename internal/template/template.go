@@ -7,9 +7,16 @@
 // the parsed tree here rather than through raymond's evaluator, because
 // SES's rules differ from plain Handlebars: a variable that is referenced
 // but absent from the data fails the render ("Attribute 'name' is not
-// present in the rendering data."), only the built-in helpers exist (no
-// custom helpers, no partials), and hostile templates and data must not
-// take unbounded time or memory (see the Max* limits).
+// present in the rendering data."), only the built-in helpers exist (if,
+// unless, each, with, lookup, log; no custom helpers), the only partials
+// are inline ones a part defines ({{#*inline "name"}}...{{/inline}}, used
+// as {{> name}}; see partials.go for their scope), and hostile templates
+// and data must not take unbounded time or memory (see the Max* limits
+// and MaxPartialDepth).
+//
+// Values are JavaScript's, as Handlebars.js sees them: an array's and a
+// string's length ({{items.length}}, {{#if items.length}}) is a member,
+// a string's counted in UTF-16 code units.
 package template
 
 import (
@@ -96,8 +103,8 @@ type RenderError struct{ Msg string }
 func (e *RenderError) Error() string { return e.Msg }
 
 // InvalidError is a template that does not parse, or uses what SES does
-// not have (partials, unknown helpers): v1 InvalidTemplate, v2
-// BadRequestException.
+// not have (a partial the part does not define, unknown helpers): v1
+// InvalidTemplate, v2 BadRequestException.
 type InvalidError struct{ Msg string }
 
 func (e *InvalidError) Error() string { return e.Msg }
