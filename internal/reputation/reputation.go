@@ -320,6 +320,21 @@ func (g *Guard) evaluateAccount(ctx context.Context, accountID string) error {
 		if err := g.o.PauseAccount(ctx, accountID); err != nil {
 			return fmt.Errorf("reputation: pause account %s: %w", accountID, err)
 		}
+		// An operator's Reinstate may have lifted the SHUTDOWN between
+		// the record and this pause: it records HEALTHY before it
+		// resumes, so if the record is no longer ours, this pause came
+		// after its resume and is given back.
+		if cur, err := g.Account(ctx, accountID); err != nil {
+			return err
+		} else if cur.Status != Shutdown || db.Millis(cur.Since) != db.Millis(now) {
+			if g.o.ResumeAccount == nil {
+				return fmt.Errorf("reputation: account %s was reinstated while being shut down, and no ResumeAccount hook can give its sending back", accountID)
+			}
+			if err := g.o.ResumeAccount(ctx, accountID); err != nil {
+				return fmt.Errorf("reputation: resume account %s: %w", accountID, err)
+			}
+			return nil
+		}
 	}
 	action := map[string]string{Probation: ActionProbation, Shutdown: ActionShutdown, Healthy: ActionHealthy}[next]
 	g.changed(ctx, accountID, "", ScopeAccount, action, r, Threshold{})
@@ -370,9 +385,9 @@ func (g *Guard) Reinstate(ctx context.Context, accountID string) error {
 	if st.Status == Healthy {
 		return ErrNotEnforced
 	}
-	if err := g.o.ResumeAccount(ctx, accountID); err != nil {
-		return fmt.Errorf("reputation: resume account %s: %w", accountID, err)
-	}
+	// Record HEALTHY first, then resume: an evaluation that pauses the
+	// account after this resume finds the record changed and gives its
+	// pause back (evaluateAccount).
 	now := g.now()
 	changed, err := g.writeAccount(ctx, accountID, st, Healthy, now, now, Rates{})
 	if err != nil {
@@ -380,6 +395,9 @@ func (g *Guard) Reinstate(ctx context.Context, accountID string) error {
 	}
 	if !changed {
 		return fmt.Errorf("reputation: account %s changed while being reinstated; try again", accountID)
+	}
+	if err := g.o.ResumeAccount(ctx, accountID); err != nil {
+		return fmt.Errorf("reputation: account %s is HEALTHY but its sending could not be resumed (the customer can resume it): %w", accountID, err)
 	}
 	g.changed(ctx, accountID, "", ScopeAccount, ActionReinstate, st.Last, Threshold{})
 	return nil

@@ -362,6 +362,39 @@ func TestReinstateCountsAfresh(t *testing.T) {
 	})
 }
 
+// TestReinstateDuringShutdown: an operator's Reinstate that runs between
+// an evaluation's record of SHUTDOWN and its second pause (the one that
+// undoes a customer's racing resume) leaves the account HEALTHY and
+// sending — the evaluation gives its pause back. (TestAccountEnforcement
+// in internal/app met this race under load.)
+func TestReinstateDuringShutdown(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		var g *reputation.Guard
+		pauses := 0
+		g = f.guard(t, func(o *reputation.Options) {
+			pause := o.PauseAccount
+			o.PauseAccount = func(ctx context.Context, id string) error {
+				if pauses++; pauses == 2 { // the pause after the record
+					if err := g.Reinstate(ctx, id); err != nil {
+						return err
+					}
+				}
+				return pause(ctx, id)
+			}
+		})
+		f.add(happened{sends: 200, bounces: 40})
+		f.evaluate(t, g)
+		if pauses != 2 {
+			t.Fatalf("%d pauses; want the one before and the one after the record", pauses)
+		}
+		if s := f.status(t, g, f.acct); s != reputation.Healthy || !f.sending(t, f.acct) {
+			t.Errorf("after a reinstate during the shutdown: status %s, sending %v; want HEALTHY and sending", s, f.sending(t, f.acct))
+		}
+	})
+}
+
 // TestPauseFailureRetried: a pause that fails is not recorded, so the next
 // evaluation pauses again.
 func TestPauseFailureRetried(t *testing.T) {
