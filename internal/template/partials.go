@@ -97,6 +97,7 @@ func unmarkDecorators(src string, decos map[int]bool) string {
 type part struct {
 	prog    *ast.Program
 	inlines map[*ast.Program]map[string]*ast.Program
+	tokens  int // in its source
 }
 
 // partialRef is a {{> name}} with a static name, checked once the whole
