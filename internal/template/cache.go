@@ -1,10 +1,16 @@
 package template
 
-import "sync"
+import (
+	"cmp"
+	"sync"
+)
 
-// maxCachedBytes bounds the template source a cache holds; past it, the
-// cache starts again empty (templates are at most MaxTemplateBytes each).
-const maxCachedBytes = 32 << 20
+// maxCachedWeight bounds the memory a cache's compiled templates hold, as
+// Compiled.weight estimates it (the source and its parsed tree, which for
+// dense tags is fifty times the source); past it, the cache starts again
+// empty. A typical 10 KB template weighs well under 100 KB; one of
+// MaxInlineTemplateBytes, tags only, about 50 MB.
+const maxCachedWeight = 256 << 20
 
 // cache keeps compiled templates by their content, so that sending with a
 // template does not parse it again for every message: parsing costs about
@@ -12,9 +18,10 @@ const maxCachedBytes = 32 << 20
 // through a channel), rendering microseconds. Keyed by the content itself,
 // an updated template is a new entry and can never be served stale.
 type cache struct {
-	mu    sync.Mutex
-	m     map[Content]*Compiled
-	bytes int
+	mu     sync.Mutex
+	m      map[Content]*Compiled
+	weight int // of the entries, Compiled.weight
+	max    int // bound of weight; 0: maxCachedWeight (tests lower it)
 }
 
 // compile returns c compiled, from the cache when it was compiled before.
@@ -33,12 +40,12 @@ func (k *cache) compile(c Content) (*Compiled, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.m == nil || k.bytes+c.Size() > maxCachedBytes {
-		k.m, k.bytes = map[Content]*Compiled{}, 0
+	if k.m == nil || k.weight+t.weight > cmp.Or(k.max, maxCachedWeight) {
+		k.m, k.weight = map[Content]*Compiled{}, 0
 	}
 	if _, ok := k.m[c]; !ok {
 		k.m[c] = t
-		k.bytes += c.Size()
+		k.weight += t.weight
 	}
 	return t, nil
 }

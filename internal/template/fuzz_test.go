@@ -17,7 +17,7 @@ import (
 func checkAgreement(t *testing.T, tpl string) {
 	t.Helper()
 	marked, cands := markDecorators(tpl)
-	decos, err := checkSyntax(marked, cands)
+	decos, _, err := checkSyntax(marked, cands)
 	if err != nil {
 		return
 	}
@@ -25,7 +25,7 @@ func checkAgreement(t *testing.T, tpl string) {
 	if len(decos) < len(cands) {
 		// A {{#* that is text, not an opener, keeps its '*' without
 		// changing how the rest lexes.
-		if again, err := checkSyntax(final, cands); err != nil || len(again) != len(decos) {
+		if again, _, err := checkSyntax(final, cands); err != nil || len(again) != len(decos) {
 			t.Fatalf("%q: the openers %v lex differently once the others keep their '*': %v, %v", tpl, decos, again, err)
 		}
 	}

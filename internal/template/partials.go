@@ -97,6 +97,7 @@ func unmarkDecorators(src string, decos map[int]bool) string {
 type part struct {
 	prog    *ast.Program
 	inlines map[*ast.Program]map[string]*ast.Program
+	tokens  int // in its source
 }
 
 // partialRef is a {{> name}} with a static name, checked once the whole
@@ -188,7 +189,7 @@ func checkHash(h *ast.Hash) error {
 func (r *renderer) partial(n *ast.PartialStatement, f *frame) error {
 	var name string
 	if s, ok := n.Name.(*ast.SubExpression); ok {
-		name = format(r.expr(s.Expression, f))
+		name = r.format(r.expr(s.Expression, f))
 	} else {
 		name, _ = ast.HelperNameStr(n.Name)
 	}
@@ -228,13 +229,19 @@ func (r *renderer) partial(n *ast.PartialStatement, f *frame) error {
 // withHash is a partial's context with its hash arguments: Handlebars.js
 // copies the context's own properties (an object's members, an array's
 // indexes) and sets the hash's on top; another context (a string, a
-// number) contributes nothing here.
+// number) contributes nothing here. Each property copied is charged a
+// step.
 func (r *renderer) withHash(ctx any, h *ast.Hash, f *frame) map[string]any {
 	m := map[string]any{}
 	switch v := ctx.(type) {
 	case map[string]any:
-		maps.Copy(m, v)
+		if r.charge(len(v)) {
+			maps.Copy(m, v)
+		}
 	case []any:
+		if !r.charge(len(v)) {
+			break
+		}
 		for i, item := range v {
 			m[strconv.Itoa(i)] = item
 		}

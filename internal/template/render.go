@@ -74,10 +74,34 @@ func (r *renderer) part(p *part) (string, error) {
 	}
 	r.out.Reset()
 	r.inlines, r.scopes = p.inlines, nil
-	if err := r.program(p.prog, &frame{ctx: r.root}); err != nil {
+	err := r.program(p.prog, &frame{ctx: r.root})
+	if r.steps > MaxSteps {
+		// Past the budget, costly scans were skipped (charge): whatever
+		// the walk ended with, the render failed on its steps.
+		err = errSteps()
+	}
+	if err != nil {
 		return "", err
 	}
 	return r.out.String(), nil
+}
+
+func errSteps() error {
+	return renderError("Rendering failed: the template takes more than %d steps to render.", MaxSteps)
+}
+
+// bytesPerStep is how many bytes of a value scanned (a string's length,
+// a number's truth, an array formatted) count as one step.
+const bytesPerStep = 16
+
+// charge counts n steps of work that a statement does in proportion to
+// the data it touches, so that a template cannot repeat one costly scan
+// of large data for each of its MaxSteps statements. It reports whether
+// the budget still holds; when it does not, the caller skips the work
+// (part then fails the render on its steps).
+func (r *renderer) charge(n int) bool {
+	r.steps += n
+	return r.steps <= MaxSteps
 }
 
 func (r *renderer) write(s string) error {
@@ -101,9 +125,8 @@ func (r *renderer) program(p *ast.Program, f *frame) error {
 		defer func() { r.scopes = r.scopes[:len(r.scopes)-1] }()
 	}
 	for _, n := range p.Body {
-		r.steps++
-		if r.steps > MaxSteps {
-			return renderError("Rendering failed: the template takes more than %d steps to render.", MaxSteps)
+		if !r.charge(1) {
+			return errSteps()
 		}
 		var err error
 		switch n := n.(type) {
@@ -141,7 +164,7 @@ func (r *renderer) mustache(n *ast.MustacheStatement, f *frame) error {
 			return renderError("Attribute '%s' is not present in the rendering data.", pathName(e.Path))
 		}
 	}
-	s := format(v)
+	s := r.format(v)
 	if !n.Unescaped {
 		s = escapeHTML(s)
 	}
@@ -159,7 +182,7 @@ func (r *renderer) expr(e *ast.Expression, f *frame) any {
 		return nil
 	}
 	if isLookup(e) {
-		v, _ := child(r.param(e.Params[0], f), format(r.param(e.Params[1], f)))
+		v, _ := r.child(r.param(e.Params[0], f), r.format(r.param(e.Params[1], f)))
 		return v
 	}
 	v, _ := r.value(e.Path, f)
@@ -240,7 +263,7 @@ func (r *renderer) path(p *ast.PathExpression, f *frame) (any, bool) {
 			part = part[1 : len(part)-1] // a literal segment: items.[0], [first name]
 		}
 		var ok bool
-		if v, ok = child(v, part); !ok {
+		if v, ok = r.child(v, part); !ok {
 			return nil, false
 		}
 	}
@@ -258,14 +281,17 @@ func hasParam(f *frame, name string) bool {
 
 // child is v's member key: an object's key, an array's index, or an
 // array's or a string's length, as JavaScript has them (a string's in
-// UTF-16 code units: "é" is 1, an emoji 2).
-func child(v any, key string) (any, bool) {
+// UTF-16 code units: "é" is 1, an emoji 2; counting them is charged).
+func (r *renderer) child(v any, key string) (any, bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		c, ok := v[key]
 		return c, ok
 	case string:
 		if key == "length" {
+			if !r.charge(len(v) / bytesPerStep) {
+				return nil, false
+			}
 			return json.Number(strconv.Itoa(utf16Len(v))), true
 		}
 	case []any:
@@ -287,7 +313,7 @@ func (r *renderer) block(b *ast.BlockStatement, f *frame) error {
 	name := e.HelperName()
 	switch name {
 	case helperIf, helperUnless:
-		if truthy(r.param(e.Params[0], f)) == (name == helperIf) {
+		if r.truthy(r.param(e.Params[0], f)) == (name == helperIf) {
 			return r.program(b.Program, f)
 		}
 		return r.program(b.Inverse, f)
@@ -295,7 +321,7 @@ func (r *renderer) block(b *ast.BlockStatement, f *frame) error {
 		return r.each(b, r.param(e.Params[0], f), f)
 	case helperWith:
 		v := r.param(e.Params[0], f)
-		if !truthy(v) {
+		if !r.truthy(v) {
 			return r.program(b.Inverse, f)
 		}
 		g := &frame{ctx: v, parent: f}
@@ -312,7 +338,7 @@ func (r *renderer) block(b *ast.BlockStatement, f *frame) error {
 	case map[string]any:
 		return r.program(b.Program, &frame{ctx: v, parent: f})
 	}
-	if truthy(v) {
+	if r.truthy(v) {
 		return r.program(b.Program, f)
 	}
 	return r.program(b.Inverse, f)
@@ -367,7 +393,8 @@ func (r *renderer) each(b *ast.BlockStatement, v any, f *frame) error {
 }
 
 // truthy is Handlebars's if: false, null, absent, "", 0 and [] are false.
-func truthy(v any) bool {
+// Reading a number is charged (its spelling may be long).
+func (r *renderer) truthy(v any) bool {
 	switch v := v.(type) {
 	case nil:
 		return false
@@ -376,6 +403,9 @@ func truthy(v any) bool {
 	case string:
 		return v != ""
 	case json.Number:
+		if !r.charge(len(v) / bytesPerStep) {
+			return false
+		}
 		x, err := v.Float64()
 		return err != nil || x != 0
 	case []any:
@@ -385,7 +415,41 @@ func truthy(v any) bool {
 }
 
 // format is a value as Handlebars writes it: JSON numbers as spelled,
-// arrays as their items joined by commas, objects as [object Object].
+// arrays as their items joined by commas (each value visited and each
+// byte written charged), objects as [object Object].
+func (r *renderer) format(v any) string {
+	a, ok := v.([]any)
+	if !ok {
+		return format(v)
+	}
+	if r.steps > MaxSteps {
+		return ""
+	}
+	var b strings.Builder
+	n := formatArray(&b, a)
+	r.charge(n + b.Len()/bytesPerStep)
+	return b.String()
+}
+
+// formatArray writes a's items to b joined by commas, nested arrays
+// flattened as JavaScript's Array.prototype.toString does; n is how
+// many values it visited.
+func formatArray(b *strings.Builder, a []any) (n int) {
+	for i, item := range a {
+		n++
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if sub, ok := item.([]any); ok {
+			n += formatArray(b, sub)
+		} else {
+			b.WriteString(format(item))
+		}
+	}
+	return n
+}
+
+// format is a value other than an array as Handlebars writes it.
 func format(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -396,15 +460,6 @@ func format(v any) string {
 		return string(v)
 	case bool:
 		return strconv.FormatBool(v)
-	case []any:
-		var b strings.Builder
-		for i, item := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(format(item))
-		}
-		return b.String()
 	case map[string]any:
 		return "[object Object]"
 	}

@@ -2,6 +2,7 @@ package template_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -212,6 +213,40 @@ func TestRenderBudgets(t *testing.T) {
 			var re *template.RenderError
 			if !errors.As(err, &re) || !strings.Contains(re.Msg, tc.msg) {
 				t.Fatalf("error = %v, want RenderError with %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// TestRenderBudgetsData: a statement whose work grows with the data it
+// touches (a long string's length, a long number's truth, a large array
+// formatted, a large object copied for a partial's hash) is charged for
+// it, so that repeating it cannot take MaxSteps times that work.
+func TestRenderBudgetsData(t *testing.T) {
+	items := "[" + strings.TrimSuffix(strings.Repeat("1,", 1000), ",") + "]"
+	big := "[" + strings.TrimSuffix(strings.Repeat("1,", 20000), ",") + "]"
+	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+	var obj strings.Builder
+	obj.WriteString("{")
+	for i := range 5000 {
+		if i > 0 {
+			obj.WriteString(",")
+		}
+		fmt.Fprintf(&obj, `"k%d":0`, i)
+	}
+	obj.WriteString("}")
+	for _, tc := range []struct{ name, src, data string }{
+		{"string length", "{{#each a}}{{#if ../s.length}}{{/if}}{{/each}}", `"s":"` + strings.Repeat("x", 100000) + `"`},
+		{"number", "{{#each a}}{{#if ../n}}{{/if}}{{/each}}", `"n":1` + strings.Repeat("0", 100000)},
+		{"array as a key", "{{#each a}}{{#if (lookup ../this ../big)}}{{/if}}{{/each}}", `"big":` + big},
+		{"nested array written", "{{#each a}}{{../deep}}{{/each}}", `"deep":` + deep},
+		{"hash copy", `{{#*inline "p"}}{{/inline}}{{#each a}}{{> p ../o x=1}}{{/each}}`, `"o":` + obj.String()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := render(t, tc.src, `{"a":`+items+`,`+tc.data+`}`)
+			var re *template.RenderError
+			if !errors.As(err, &re) || !strings.Contains(re.Msg, "steps") {
+				t.Fatalf("error = %v, want RenderError on the steps", err)
 			}
 		})
 	}

@@ -21,8 +21,9 @@ import (
 // rule; FuzzCompileRender checks the two agree.
 //
 // cands are the offsets of markDecorators's candidate openers; checkSyntax
-// returns those that open a block, the inline partial definitions.
-func checkSyntax(src string, cands []int) (map[int]bool, error) {
+// returns those that open a block, the inline partial definitions, and how
+// many tokens src has.
+func checkSyntax(src string, cands []int) (map[int]bool, int, error) {
 	s := &scanner{lex: lexer.Scan(src)}
 	if len(cands) > 0 {
 		s.cands = make(map[int]bool, len(cands))
@@ -36,20 +37,21 @@ func checkSyntax(src string, cands []int) (map[int]bool, error) {
 		err = s.unexpected()
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return s.decos, nil
+	return s.decos, s.tokens, nil
 }
 
 // scanner is the recognizer's state: raymond's lexer, the tokens looked
 // at but not consumed, and the nesting depth.
 type scanner struct {
-	lex   *lexer.Lexer
-	buf   []lexer.Token
-	over  bool // the lexer's last token (EOF or error) was read
-	depth int
-	cands map[int]bool // candidate decorator openers
-	decos map[int]bool // those that open a block
+	lex    *lexer.Lexer
+	buf    []lexer.Token
+	over   bool // the lexer's last token (EOF or error) was read
+	depth  int
+	cands  map[int]bool // candidate decorator openers
+	decos  map[int]bool // those that open a block
+	tokens int          // read from the lexer
 }
 
 var errTooDeep = fmt.Errorf("blocks nested too deeply (at most %d levels)", MaxDepth)
@@ -63,6 +65,7 @@ func (s *scanner) drain() {
 
 func (s *scanner) fill() {
 	tok := s.lex.NextToken()
+	s.tokens++
 	s.buf = append(s.buf, tok)
 	if tok.Kind == lexer.TokenEOF || tok.Kind == lexer.TokenError {
 		s.over = true

@@ -56,7 +56,11 @@ const (
 	MaxRenderedBytes = 4 << 20
 	// MaxIterations bounds the #each iterations of one Render.
 	MaxIterations = 100000
-	// MaxSteps bounds the template statements evaluated in one Render.
+	// MaxSteps bounds the template statements evaluated in one Render,
+	// with the work some of them do in proportion to the data they touch
+	// (a string's length or a number's truth: a step per 16 bytes; an
+	// array written: a step per value and per 16 bytes; an object copied
+	// for a partial's hash arguments: a step per member).
 	MaxSteps = 2000000
 	// MaxDepth bounds the nesting of blocks and sub-expressions in a
 	// template.
