@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,7 +68,21 @@ func TestSMTPCertificateReload(t *testing.T) {
 	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the reload runs; nothing observable changes
+	// The reload has run once the server says it kept the old pair.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(srv.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "SMTP TLS certificate not reloaded") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line about the failed reload:\n%s", tail(srv.log, 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if got := served(); got != "second.example.test" {
 		t.Errorf("after a failed reload the server gave %q", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mailgun/raymond/v2/ast"
 )
@@ -199,10 +200,10 @@ func (r *renderer) partial(n *ast.PartialStatement, f *frame) error {
 		body, found = r.scopes[i][name]
 	}
 	if !found {
-		return renderError("The partial %s could not be found.", name)
+		return renderError("The partial %s could not be found.", clipName(name))
 	}
 	if r.partialDepth >= MaxPartialDepth {
-		return renderError("Rendering failed: partials are nested more than %d deep (does %s include itself?).", MaxPartialDepth, name)
+		return renderError("Rendering failed: partials are nested more than %d deep (does %s include itself?).", MaxPartialDepth, clipName(name))
 	}
 	r.partialDepth++
 	defer func() { r.partialDepth-- }()
@@ -282,4 +283,22 @@ func (r *renderer) indentText(s string) string {
 		r.lineStart = true
 	}
 	return b.String()
+}
+
+// maxNameInError bounds a partial's name in an error: a dynamic name comes
+// from the data (up to 256 KB), and the error lands in the API's answer
+// and in the Rendering Failure event.
+const maxNameInError = 100
+
+// clipName returns name, cut to maxNameInError bytes (at a rune boundary)
+// with "..." when longer.
+func clipName(name string) string {
+	if len(name) <= maxNameInError {
+		return name
+	}
+	cut := maxNameInError
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "..."
 }

@@ -335,6 +335,10 @@ func TestPartials(t *testing.T) {
 		{"nothing above a partial's context", `{{#*inline "p"}}[{{../name}}]{{/inline}}{{#each items}}{{> p}}{{/each}}`, `{"name":"A","items":[1]}`, "", "Attribute '../name' is not present in the rendering data."},
 		{"no block parameters in a partial", `{{#each items as |it|}}{{#*inline "p"}}{{it.n}}{{/inline}}{{> p}}{{/each}}`, `{"items":[{"n":1}]}`, "", "Attribute 'it.n' is not present in the rendering data."},
 		{"missing attribute in a partial", `{{#*inline "p"}}{{nobody}}{{/inline}}{{> p}}`, `{}`, "", "Attribute 'nobody' is not present in the rendering data."},
+		// A dynamic name comes from the data: the error carries at most
+		// 100 bytes of it.
+		{"long dynamic name clipped", `{{#*inline "x"}}X{{/inline}}{{> (lookup . "which")}}`, `{"which":"` + strings.Repeat("é", 3000) + `"}`, "",
+			"The partial " + strings.Repeat("é", 50) + "... could not be found."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkRender(t, tc.src, tc.data, tc.want, tc.err)
