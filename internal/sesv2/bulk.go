@@ -90,7 +90,7 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 	var inline *template.Compiled
 	if tc := t.TemplateContent; tc != nil {
 		var err error
-		inline, err = h.compileInline(template.Content{Subject: tc.Subject, Text: tc.Text, HTML: tc.Html})
+		inline, err = h.compileInline(r.Context(), template.Content{Subject: tc.Subject, Text: tc.Text, HTML: tc.Html})
 		if err != nil {
 			return nil, templateError(err, "")
 		}

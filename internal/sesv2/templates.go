@@ -1,6 +1,7 @@
 package sesv2
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -203,9 +204,9 @@ func (h *handler) testRenderEmailTemplate(r *http.Request, c sesapi.Caller) (any
 // compileInline compiles a send's inline TemplateContent through the
 // store's cache when there is a store (the same content sent again is not
 // parsed again), else on its own.
-func (h *handler) compileInline(c template.Content) (*template.Compiled, error) {
+func (h *handler) compileInline(ctx context.Context, c template.Content) (*template.Compiled, error) {
 	if h.templates == nil {
 		return template.Compile(c)
 	}
-	return h.templates.CompileInline(c)
+	return h.templates.CompileInline(ctx, c)
 }

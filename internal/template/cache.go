@@ -2,6 +2,8 @@ package template
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"sync"
 )
 
@@ -24,14 +26,19 @@ type cache struct {
 	max    int // bound of weight; 0: maxCachedWeight (tests lower it)
 }
 
+// lookup returns c compiled if it is in the cache.
+func (k *cache) lookup(c Content) (*Compiled, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t, ok := k.m[c]
+	return t, ok
+}
+
 // compile returns c compiled, from the cache when it was compiled before.
 // Errors are not cached (content that does not compile is refused at
 // Create and Update; inline content is the caller's to fix).
 func (k *cache) compile(c Content) (*Compiled, error) {
-	k.mu.Lock()
-	t, ok := k.m[c]
-	k.mu.Unlock()
-	if ok {
+	if t, ok := k.lookup(c); ok {
 		return t, nil
 	}
 	t, err := Compile(c)
@@ -57,5 +64,19 @@ func (s *Store) Compile(c Content) (*Compiled, error) { return s.cache.compile(c
 // CompileInline is [Compile] for a send's inline content (v2
 // TemplateContent) through a cache of its own, so that a client sending
 // many different inline templates flushes only those, never the stored
-// templates every account's sends rely on.
-func (s *Store) CompileInline(c Content) (*Compiled, error) { return s.inline.compile(c) }
+// templates every account's sends rely on. Parsing costs about a
+// millisecond per kilobyte of dense tags and every new inline content is
+// parsed before its send is admitted, so at most MaxInlineTemplateBytes
+// of inline source is parsed at once (about one core); others wait, until
+// ctx ends.
+func (s *Store) CompileInline(ctx context.Context, c Content) (*Compiled, error) {
+	if t, ok := s.inline.lookup(c); ok {
+		return t, nil
+	}
+	n := max(1, min(int64(c.Size()), MaxInlineTemplateBytes)) // larger content is refused by Compile
+	if err := s.parsing.Acquire(ctx, n); err != nil {
+		return nil, fmt.Errorf("template: waiting to parse an inline template: %w", err)
+	}
+	defer s.parsing.Release(n)
+	return s.inline.compile(c)
+}

@@ -1,6 +1,8 @@
 package template_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/sesame-email/sesame/internal/template"
@@ -47,11 +49,11 @@ func TestStoreCompileInlineSeparate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in1, err := s.CompileInline(c)
+	in1, err := s.CompileInline(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in2, err := s.CompileInline(c)
+	in2, err := s.CompileInline(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,5 +62,24 @@ func TestStoreCompileInlineSeparate(t *testing.T) {
 	}
 	if in1 == stored {
 		t.Error("inline content came from the stored templates' cache")
+	}
+}
+
+// TestCompileInlineWaits: inline content is parsed at most
+// MaxInlineTemplateBytes at a time; a caller whose context ends while it
+// waits gets its error, and content already compiled needs no wait.
+func TestCompileInlineWaits(t *testing.T) {
+	s := template.NewStore(nil, nil)
+	small := template.Content{Text: "Hello {{name}}"}
+	if _, err := s.CompileInline(t.Context(), small); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.CompileInline(ctx, small); err != nil {
+		t.Errorf("cached content waited: %v", err)
+	}
+	if _, err := s.CompileInline(ctx, template.Content{Text: "Bye {{name}}"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a new content with an ended context: %v, want context.Canceled", err)
 	}
 }

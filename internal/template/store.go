@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/db"
 )
@@ -22,6 +24,9 @@ type Store struct {
 	limit  int   // templates per account (MaxTemplates; tests lower it)
 	cache  cache // stored templates' content
 	inline cache // inline content of sends
+	// parsing bounds the inline source being parsed at once
+	// (CompileInline).
+	parsing *semaphore.Weighted
 }
 
 // NewStore returns a Store; now nil is time.Now.
@@ -29,7 +34,7 @@ func NewStore(d *db.DB, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: d, now: now, limit: MaxTemplates}
+	return &Store{db: d, now: now, limit: MaxTemplates, parsing: semaphore.NewWeighted(MaxInlineTemplateBytes)}
 }
 
 // validate checks what Create and Update store: a text or HTML part, at
