@@ -50,6 +50,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sesv2"
 	"github.com/sesame-email/sesame/internal/sns"
+	"github.com/sesame-email/sesame/internal/stage"
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/template"
@@ -103,7 +104,8 @@ type App struct {
 	deliverer *deliver.Worker
 	notifier  *notify.Notifier
 	publisher *publish.Publisher
-	judged    judged // see published
+	judged    judged       // see published
+	stages    *stage.Timer // the send path's time per stage, on /metrics
 }
 
 // Open opens the database (migrating it, once a master key check it
@@ -139,7 +141,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err = deploymentSettings(context.Background(), d, &cfg, log); err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL, box: box}
+	a = &App{cfg: cfg, log: log, DB: d, Accounts: account.New(d, box, nil), SNSPublicURL: snsURL, box: box, stages: &stage.Timer{}}
 	a.Templates = template.NewStore(d, nil)
 	if cfg.APIAddr != "" {
 		if a.serviceKey, err = serviceKey(context.Background(), d, box); err != nil {
@@ -180,7 +182,7 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	}
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
-		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get})
+		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get, Stages: a.stages})
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +439,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		SimulatorDomains: send.DefaultSimulatorDomains(a.Identities.ServiceDomain()),
 		OnFeedback:       a.Feedback.Delivered,
 		Policy:           a.deliveryPolicy,
+		Stages:           a.stages,
 	})
 	if err != nil {
 		return err

@@ -124,7 +124,7 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 		return err
 	}
 	a.Metrics, err = metrics.New(metrics.Options{Logger: log.With("component", "metrics"),
-		MaxDimensionValues: cfg.MetricsMaxDimensionValues, Gauges: a.gauges})
+		MaxDimensionValues: cfg.MetricsMaxDimensionValues, Gauges: a.gauges, Stages: a.stages})
 	return err
 }
 

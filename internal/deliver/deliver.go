@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
+	"github.com/sesame-email/sesame/internal/stage"
 )
 
 // Defaults for the zero values of Options' fields.
@@ -114,6 +115,9 @@ type Options struct {
 	// addresses). An error rolls the outcome back; the recipient is
 	// retried when its lease expires.
 	OnFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error
+	// Stages, when not nil, counts the time of claiming, delivering and
+	// recording outcomes.
+	Stages *stage.Timer
 	// Policy returns the delivery policy of a configuration set of an
 	// account (its DeliveryOptions): asked once per round for each set
 	// the round's messages use, never for messages without a set or for
@@ -160,6 +164,7 @@ type Worker struct {
 	sim        map[string]bool // simulator domains, lower case, no trailing dot
 	onFeedback func(ctx context.Context, tx *db.Tx, c queue.Claimed, ev *event.Event, suppress bool) error
 	policy     func(ctx context.Context, accountID, configurationSet string) (Policy, error)
+	stages     *stage.Timer
 
 	slots  chan struct{} // one per open connection, in all
 	limits limiter       // per destination domain
@@ -201,6 +206,7 @@ func New(opts Options) (*Worker, error) {
 		mta:        opts.ReportingMTA,
 		onFeedback: opts.OnFeedback,
 		policy:     opts.Policy,
+		stages:     opts.Stages,
 		wake:       make(chan struct{}, 1),
 	}
 	if opts.Relay != "" {
@@ -321,6 +327,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		start := time.Now()
 		cs, err := w.q.Claim(ctx, w.owner, w.batch, w.lease)
+		w.stages.Since(stage.Claim, start)
 		if err != nil {
 			<-inflight
 			if ctx.Err() != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
+	"github.com/sesame-email/sesame/internal/stage"
 )
 
 // recordTimeout bounds recording one outcome, which goes on after Run's
@@ -146,6 +147,7 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			t.handBack(ctx, msgs[i:])
 			return
 		}
+		t0 := w.stages.Start()
 		mail, body, err := w.q.Load(dctx, m.id)
 		if err == nil && len(body) == 0 {
 			// Dropped: every recipient finished, so this claim outlived its
@@ -219,9 +221,11 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			}
 			w.log.Info("reused connection failed; trying a new one", "domain", t.domain, "message_id", m.id)
 		}
+		t0 = w.stages.Since(stage.Delivery, t0)
 		for j, c := range m.rows {
 			t.record(ctx, c, mail, out[j], m.window(w))
 		}
+		w.stages.Since(stage.Outcome, t0)
 	}
 }
 

@@ -82,7 +82,8 @@
 // {scope, action}; and, read through Options.Gauges at each scrape,
 // sesame_queue_depth, sesame_queue_oldest_seconds, sesame_outbox_backlog,
 // sesame_push_pending, sesame_push_parked and sesame_identity_states
-// {kind, state}. When Gauges fails, the error is logged and those gauges
+// {kind, state}; sesame_stage_seconds_total {stage}, the wall-clock time
+// the send path spent in each stage (see package stage). When Gauges fails, the error is logged and those gauges
 // are left out of that scrape; the scrape itself succeeds. The Go runtime
 // and process collectors are included.
 //
@@ -116,6 +117,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/stage"
 )
 
 // DefaultMaxDimensionValues is the number of distinct values a label keeps
@@ -135,6 +137,8 @@ type Options struct {
 	// Gauges reads the current queue, outbox, push and identity figures;
 	// called once per scrape with the request's context. Nil: no gauges.
 	Gauges func(ctx context.Context) (Gauges, error)
+	// Stages, when not nil, is served as sesame_stage_seconds_total.
+	Stages *stage.Timer
 }
 
 // Gauges are the figures read at scrape time.
@@ -213,6 +217,17 @@ func New(o Options) (*Metrics, error) {
 	m.publishFailures = counter("sesame_publish_failures_total", "Event publishing failures, by kind.", "kind")
 	m.reputation = counter("sesame_reputation_actions_total", "Reputation guard pauses and resumes, by scope and action.", "scope", "action")
 
+	for _, s := range stage.Stages {
+		if o.Stages == nil {
+			break
+		}
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_stage_seconds_total",
+			Help:        "Wall-clock time spent in each stage of the send path, summed over goroutines.",
+			ConstLabels: prometheus.Labels{"stage": s.String()}}, func() float64 { return o.Stages.Seconds(s) })
+		if err := m.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
 	for _, c := range []prometheus.Collector{
 		m.events, m.sent, m.recipients, m.deliveries, m.bounces, m.complaints, m.rejects, m.delays,
 		m.latency, m.publishFailures, m.reputation,

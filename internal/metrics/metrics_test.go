@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/metrics"
+	"github.com/sesame-email/sesame/internal/stage"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -656,5 +657,23 @@ func TestFoldingSetsAndLabels(t *testing.T) {
 		if n := strings.Count(logged.String(), w); n != 1 {
 			t.Errorf("%d warnings with %q, want 1:\n%s", n, w, logged.String())
 		}
+	}
+}
+
+func TestStageSeconds(t *testing.T) {
+	var st stage.Timer
+	st.Since(stage.Signing, time.Now().Add(-2*time.Second))
+	fams := scrape(t, newMetrics(t, metrics.Options{Stages: &st}))
+	for _, s := range stage.Stages {
+		got, ok := value(fams, "sesame_stage_seconds_total", map[string]string{"stage": s.String()})
+		if !ok {
+			t.Fatalf("no sesame_stage_seconds_total{stage=%q}", s)
+		}
+		if s == stage.Signing && (got < 2 || got > 60) || s != stage.Signing && got != 0 {
+			t.Errorf("stage %s: %v s", s, got)
+		}
+	}
+	if _, ok := scrape(t, newMetrics(t, metrics.Options{}))["sesame_stage_seconds_total"]; ok {
+		t.Error("sesame_stage_seconds_total served without Options.Stages")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/smtpcode"
+	"github.com/sesame-email/sesame/internal/stage"
 )
 
 // Limits SES applies to every send (ses-api.md §14.2).
@@ -70,6 +71,9 @@ type Options struct {
 	// accepted and that recipient gets a Bounce event
 	// (Permanent/OnAccountSuppressionList) instead of a delivery attempt.
 	Suppressed func(ctx context.Context, accountID string, reasons, recipients []string) (map[string]bool, error)
+	// Stages, when not nil, counts the time of admission, signing and
+	// enqueueing of each accepted message.
+	Stages *stage.Timer
 }
 
 // Sender is the admission door. It is safe for concurrent use.
@@ -209,6 +213,7 @@ func (s *Sender) Submit(ctx context.Context, r Request) (Result, error) {
 }
 
 func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
+	t0 := s.opts.Stages.Start()
 	now := s.now()
 	switch {
 	case r.AccountID == "":
@@ -472,6 +477,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	}
 
 	// Sign.
+	t0 = s.opts.Stages.Since(stage.Admission, t0)
 	body := m.Bytes
 	if signer := dkimIdentity(chain); signer != nil {
 		if body, err = s.sign(ctx, signer, m.Bytes); err != nil {
@@ -480,6 +486,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	}
 
 	// Queue, with the Send event.
+	t0 = s.opts.Stages.Since(stage.Signing, t0)
 	mail := mailOf(m)
 	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
 		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList, Counted: quotaN}
@@ -515,6 +522,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("send: queue %s: %w", id, err)
 	}
 	accepted = true
+	s.opts.Stages.Since(stage.Enqueue, t0)
 	s.log.Debug("message accepted", "account", acct.ID, "message_id", id, "identity", sending.Name, "mail_from", msg.MailFrom, "recipients", len(rcptList))
 	return Result{MessageID: id}, nil
 }
