@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/sesame-email/sesame/internal/stage"
 )
 
 // BenchmarkSendPath measures Sesame's whole sending path with the binary
@@ -29,7 +34,11 @@ import (
 // server on loopback behind an MX record. Each round sends
 // SESAME_BENCH_MESSAGES messages of about 4 KB (default 20,000) from
 // SESAME_BENCH_CONCURRENCY clients at once (default 16) and waits until
-// all have arrived. The account's daily quota is unlimited unless
+// all have arrived; every delivered message must carry both signatures.
+// It runs once per store and per value of the child's GOMAXPROCS in
+// SESAME_BENCH_GOMAXPROCS (a comma-separated list, default "1,2"; 0 leaves
+// the child's default), each on a fresh database, named
+// SendPath/<store>/GOMAXPROCS=<n>. The account's daily quota is unlimited unless
 // SESAME_BENCH_MAX_24H_SEND sets one (admission then counts the last 24
 // hours' recipients on every send). With SESAME_BENCH_DESTINATIONS=1 the
 // identity's default configuration set has two event destinations, an
@@ -47,6 +56,12 @@ import (
 //   - client-CPU-ms/msg: this process's (the SDK clients' and the SMTP
 //     sink's) CPU time per message, taken from the same cores;
 //   - B/msg: the average size of a message as delivered;
+//   - <stage>-ms/msg: the server's own count of the time it spent in each
+//     stage of the send path (sesame_stage_seconds_total on /metrics:
+//     admission, signing, enqueue, claim, delivery, outcome) per message;
+//     wall-clock time summed over goroutines, so waiting (an fsync, a
+//     lock, the MX's reply) counts too and the stages may add up to more
+//     than server-CPU-ms/msg;
 //   - notifications/s (with destinations): SNS notifications received by
 //     the subscriber per second, from the first send to the last arrival.
 //
@@ -67,7 +82,31 @@ func BenchmarkSendPath(b *testing.B) {
 		b.Fatalf("SESAME_BENCH_DESTINATIONS=%q: want 1 (both), sns or cloudwatch", dests)
 	}
 	bin := binary(b)
-	eachStore(b, func(b *testing.B, st store) { benchSendPath(b, bin, st, n, conc, quota, dests) })
+	eachStoreProcs(b, func(b *testing.B, st store, env []string) { benchSendPath(b, bin, st, env, n, conc, quota, dests) })
+}
+
+// eachStoreProcs runs fn as a sub-benchmark per store and per value of
+// SESAME_BENCH_GOMAXPROCS, each on a fresh database, with env the child's
+// GOMAXPROCS setting.
+func eachStoreProcs(b *testing.B, fn func(b *testing.B, st store, env []string)) {
+	procs := strings.Split(cmp.Or(os.Getenv("SESAME_BENCH_GOMAXPROCS"), "1,2"), ",")
+	for _, p := range procs {
+		if n, err := strconv.Atoi(strings.TrimSpace(p)); err != nil || n < 0 {
+			b.Fatalf("SESAME_BENCH_GOMAXPROCS=%q: want a comma-separated list of integers (0: the child's default)", os.Getenv("SESAME_BENCH_GOMAXPROCS"))
+		}
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			for _, p := range procs {
+				p = strings.TrimSpace(p)
+				var env []string
+				if p != "0" {
+					env = []string{"GOMAXPROCS=" + p}
+				}
+				b.Run("GOMAXPROCS="+p, func(b *testing.B) { fn(b, newStore(b, name), env) })
+			}
+		})
+	}
 }
 
 func envInt(tb testing.TB, name string, def int) int {
@@ -87,58 +126,78 @@ func envInt(tb testing.TB, name string, def int) int {
 
 var benchBody = body(2750)
 
-func benchSendPath(b *testing.B, bin string, st store, n, conc int, quota string, dests string) {
+func benchSendPath(b *testing.B, bin string, st store, env []string, n, conc int, quota string, dests string) {
 	zone := customerZone(b)
 	mx := newSink(b)
 	setUpAccount(b, bin, st, quota)
-	o := serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port}
+	o := serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port, env: env}
 	if dests != "" {
 		o.extra = []string{"--sns-allow-private-endpoints"} // the subscriber is on loopback
 	}
 	srv := startServer(b, bin, st, o)
 	c := v2Client(srv.api, conc)
-	verifyDomain(b, c, zone)
+	verifyDomainBoth(b, bin, st, c, zone)
 	var sub *notificationSink
 	if dests != "" {
 		sub = attachDestinations(b, srv, c, dests)
 	}
 
 	var notified0 int
-	measureRounds(b, srv, mx, n, conc, func(ctx context.Context, _, i int) (string, error) { return sendOne(ctx, c, i, benchBody) },
-		func() {
+	measureRounds(b, srv, mx, n, conc, func(ctx context.Context, _, i int) (string, error) { return sendOne(ctx, c, i, benchBody) }, hooks{
+		bothSigned: true,
+		warm: func() {
 			if sub != nil {
 				// The warm-up's, before the CPU counters are read: delivering
 				// them is no part of the measured rounds.
 				notified0 = sub.wait(b, 2*min(200, n))
 			}
 		},
-		func(start time.Time, rounds int) {
+		done: func(start time.Time, rounds int) {
 			if sub != nil {
 				sub.wait(b, notified0+2*rounds*n) // a Send and a Delivery per message
 				sub.mu.Lock()
 				b.ReportMetric(float64(2*rounds*n)/sub.last.Sub(start).Seconds(), "notifications/s")
 				sub.mu.Unlock()
 			}
-		})
+		},
+	})
+}
+
+// hooks are measureRounds's optional steps.
+type hooks struct {
+	// prepare, before the warm-up and before each round (outside its
+	// clocks, its CPU time taken out of client-CPU-ms/msg), readies
+	// messages first+1 to first+n.
+	prepare func(first, n int)
+	// warm runs after the warm-up, before the CPU counters are read.
+	warm func()
+	// done runs after the rounds, before the counters are read again,
+	// with the rounds' start and number.
+	done func(start time.Time, rounds int)
+	// bothSigned: every message delivered must carry an RSA and an
+	// Ed25519 DKIM-Signature.
+	bothSigned bool
 }
 
 // measureRounds warms srv up with a round of at most 200 messages, then
 // runs b's rounds of n messages sent by send from conc clients at once
-// (sendRoundWith) and reports the metrics BenchmarkSendPath documents.
-// warm, when not nil, runs after the warm-up, before the CPU counters are
-// read; done, when not nil, after the rounds, before they are read again,
-// with the rounds' start and number.
-func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(ctx context.Context, w, i int) (string, error), warm func(), done func(start time.Time, rounds int)) {
+// (sendRoundWith) and reports the metrics BenchmarkSendPath documents,
+// with h's steps.
+func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(ctx context.Context, w, i int) (string, error), h hooks) {
 	// Warm up: connections, caches, the database's first pages.
+	if h.prepare != nil {
+		h.prepare(0, min(200, n))
+	}
 	if _, err := sendRoundWith(mx, 0, min(200, n), conc, send); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}
 	mx.mu.Lock()
-	warmTotal, warmBytes := mx.total, mx.bytes
+	warmTotal, warmBytes, warmSigned := mx.total, mx.bytes, mx.signed
 	mx.mu.Unlock()
-	if warm != nil {
-		warm()
+	if h.warm != nil {
+		h.warm()
 	}
+	stages0 := scrapeStages(b, srv)
 
 	var (
 		rounds     int
@@ -148,9 +207,17 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	)
 	pid := srv.cmd.Process.Pid
 	cpu0, self0 := procCPU(pid), procCPU(os.Getpid())
+	var prepCPU time.Duration
 	start := time.Now()
 	first := 1_000_000
 	for b.Loop() {
+		if h.prepare != nil {
+			b.StopTimer()
+			p0 := procCPU(os.Getpid())
+			h.prepare(first, n)
+			prepCPU += procCPU(os.Getpid()) - p0
+			b.StartTimer()
+		}
 		r, err := sendRoundWith(mx, first, n, conc, send)
 		if err != nil {
 			b.Fatal(err)
@@ -161,11 +228,12 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 		deliverDur += r.delivered
 		latencies = append(latencies, r.latencies...)
 	}
-	if done != nil {
-		done(start, rounds)
+	if h.done != nil {
+		h.done(start, rounds)
 	}
-	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0
-	hwm := procStatus(pid, "VmHWM")
+	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0-prepCPU
+	hwm, rss := procStatus(pid, "VmHWM"), procStatus(pid, "VmRSS")
+	stages := scrapeStages(b, srv)
 
 	msgs := float64(rounds * n)
 	slices.Sort(latencies)
@@ -178,6 +246,10 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	b.ReportMetric(pct(0.99), "p99-ms")
 	if hwm > 0 {
 		b.ReportMetric(float64(hwm)/1024, "peak-RSS-MB")
+		b.ReportMetric(float64(rss)/1024, "RSS-MB")
+	}
+	for _, s := range stage.Stages {
+		b.ReportMetric((stages[s.String()]-stages0[s.String()])*1000/msgs, s.String()+"-ms/msg")
 	}
 	if cpu0 >= 0 {
 		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/msgs, "server-CPU-ms/msg")
@@ -187,7 +259,45 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	}
 	mx.mu.Lock()
 	b.ReportMetric(float64(mx.bytes-warmBytes)/float64(mx.total-warmTotal), "B/msg")
+	total, signed := mx.total, mx.signed
 	mx.mu.Unlock()
+	if h.bothSigned && (signed != total || warmSigned != warmTotal) {
+		b.Fatalf("%d of %d delivered messages carry both DKIM signatures (RSA and Ed25519), want all", signed, total)
+	}
+}
+
+// scrapeStages reads srv's sesame_stage_seconds_total from /metrics
+// (served to loopback clients without a token): seconds by stage.
+func scrapeStages(tb testing.TB, srv *server) map[string]float64 {
+	tb.Helper()
+	resp, err := http.Get(srv.api + "/metrics")
+	if err != nil {
+		tb.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), `sesame_stage_seconds_total{stage="`)
+		if !ok {
+			continue
+		}
+		name, val, ok := strings.Cut(rest, `"} `)
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
+			out[name] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatalf("GET /metrics: %v", err)
+	}
+	if len(out) != len(stage.Stages) {
+		tb.Fatalf("GET /metrics: sesame_stage_seconds_total has %d stages, want %d", len(out), len(stage.Stages))
+	}
+	return out
 }
 
 // round is what one round of sends measured.

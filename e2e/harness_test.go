@@ -28,6 +28,7 @@ import (
 	"github.com/emersion/go-smtp"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for creating schemas
 
+	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/dnstest"
 )
@@ -97,6 +98,7 @@ func binary(tb testing.TB) string {
 type store struct {
 	name  string
 	flags []string
+	db    db.Options // the same database, for a test that opens it itself
 }
 
 // eachStore runs fn as a subtest (or sub-benchmark) per store: "sqlite"
@@ -106,12 +108,20 @@ func eachStore[T interface {
 	testing.TB
 	Run(string, func(T)) bool
 }](tb T, fn func(T, store)) {
-	tb.Run("sqlite", func(tb T) {
-		fn(tb, store{name: "sqlite", flags: []string{"--data-dir", tb.TempDir()}})
-	})
-	tb.Run("postgres", func(tb T) {
-		fn(tb, store{name: "postgres", flags: []string{"--database-url", dbtest.PostgresURL(tb), "--master-key", masterKey}})
-	})
+	for _, name := range []string{"sqlite", "postgres"} {
+		tb.Run(name, func(tb T) { fn(tb, newStore(tb, name)) })
+	}
+}
+
+// newStore returns a fresh database of the kind name ("sqlite" or
+// "postgres"; see eachStore).
+func newStore(tb testing.TB, name string) store {
+	if name == "sqlite" {
+		dir := tb.TempDir()
+		return store{name: "sqlite", flags: []string{"--data-dir", dir}, db: db.Options{DataDir: dir}}
+	}
+	url := dbtest.PostgresURL(tb)
+	return store{name: "postgres", flags: []string{"--database-url", url, "--master-key", masterKey}, db: db.Options{URL: url}}
 }
 
 // childEnv is the test's environment without SESAME_* variables, so that
@@ -181,6 +191,7 @@ type serveOptions struct {
 	resolver         string // customers' DNS, host:port
 	smtpPort         int    // recipients' MX port
 	extra            []string
+	env              []string // added to the child's environment (GOMAXPROCS=1)
 }
 
 // startServer starts `sesame serve` on st and waits until its API answers.
@@ -207,7 +218,7 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 	}, st.flags...)
 	args = append(args, o.extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), o.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
@@ -362,6 +373,32 @@ func setUpAccount(tb testing.TB, bin string, st store, max24h string) {
 // publishes its Easy DKIM CNAMEs in the customer's zone, and waits until
 // the running checker has verified it.
 func verifyDomain(tb testing.TB, c *sesv2.Client, zone *dnstest.Server) {
+	verifyDomainWith(tb, c, zone, nil)
+}
+
+// verifyDomainBoth is verifyDomain that also publishes the identity's
+// (optional) Ed25519 DKIM CNAME, before the RSA ones so that the check
+// that verifies the domain sees it too: its mail is then signed twice,
+// RSA-2048 and Ed25519, as in production. The record comes from the
+// admin command `sesame identity records`.
+func verifyDomainBoth(tb testing.TB, bin string, st store, c *sesv2.Client, zone *dnstest.Server) {
+	verifyDomainWith(tb, c, zone, func() {
+		n := 0
+		for _, line := range strings.Split(admin(tb, bin, st, "identity", "records", sendDomain, "--account", "e2e"), "\n") {
+			if strings.Contains(line, " IN CNAME ") && !strings.HasPrefix(line, ";") {
+				zone.Add(line)
+				n++
+			}
+		}
+		if n != 4 {
+			tb.Fatalf("sesame identity records %s: %d CNAMEs, want 4 (three RSA, one Ed25519)", sendDomain, n)
+		}
+	})
+}
+
+// verifyDomainWith is verifyDomain with publish, when not nil, run after
+// the identity is created and before its RSA CNAMEs are published.
+func verifyDomainWith(tb testing.TB, c *sesv2.Client, zone *dnstest.Server, publish func()) {
 	tb.Helper()
 	ctx := context.Background()
 	out, err := c.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sendDomain)})
@@ -370,6 +407,9 @@ func verifyDomain(tb testing.TB, c *sesv2.Client, zone *dnstest.Server) {
 	}
 	if out.DkimAttributes == nil || len(out.DkimAttributes.Tokens) != 3 {
 		tb.Fatalf("CreateEmailIdentity: DKIM attributes %+v", out.DkimAttributes)
+	}
+	if publish != nil {
+		publish()
 	}
 	for _, tok := range out.DkimAttributes.Tokens {
 		zone.Add(fmt.Sprintf("%s._domainkey.%s. 300 IN CNAME %s.dkim.%s.", tok, sendDomain, tok, svcDomain))
@@ -430,6 +470,9 @@ type sink struct {
 	total    int
 	bytes    int64
 	badFrom  []string
+	// signed counts the messages whose header carries both an RSA and an
+	// Ed25519 DKIM-Signature (a=rsa-sha256, a=ed25519-sha256).
+	signed int
 }
 
 func newSink(tb testing.TB) *sink {
@@ -452,7 +495,7 @@ func newSink(tb testing.TB) *sink {
 	return s
 }
 
-func (s *sink) record(from string, n int64) {
+func (s *sink) record(from string, n int64, bothSigned bool) {
 	now := time.Now()
 	gen := s.gen.Load()
 	id, _, ok := strings.Cut(from, "@")
@@ -460,6 +503,9 @@ func (s *sink) record(from string, n int64) {
 	defer s.mu.Unlock()
 	s.total++
 	s.bytes += n
+	if bothSigned {
+		s.signed++
+	}
 	if !ok || id == "" {
 		s.badFrom = append(s.badFrom, from)
 		return
@@ -499,10 +545,29 @@ func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 }
 func (ss *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (ss *sinkSession) Data(r io.Reader) error {
-	n, err := io.Copy(io.Discard, r)
+	br := bufio.NewReader(r)
+	var header []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		header = append(header, line...)
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break
+		}
+	}
+	n, err := io.Copy(io.Discard, br)
 	if err != nil {
 		return err
 	}
-	ss.s.record(ss.from, n)
+	h := bytes.ToLower(header)
+	both := bytes.Count(h, []byte("\ndkim-signature:"))+boolInt(bytes.HasPrefix(h, []byte("dkim-signature:"))) >= 2 &&
+		bytes.Contains(h, []byte("a=rsa-sha256")) && bytes.Contains(h, []byte("a=ed25519-sha256"))
+	ss.s.record(ss.from, n+int64(len(header)), both)
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

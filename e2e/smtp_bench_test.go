@@ -42,7 +42,7 @@ func benchSMTPSubmit(b *testing.B, bin string, st store, n, conc int) {
 	smtpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(b, false)))
 	srv := startServer(b, bin, st, serveOptions{apiPort: freePort(b, false), dnsPort: freePort(b, true), resolver: zone.Addr(), smtpPort: mx.port,
 		extra: []string{"--smtp-addr", smtpAddr, "--smtp-max-conns-per-ip", strconv.Itoa(conc + 4)}})
-	verifyDomain(b, v2Client(srv.api, 1), zone)
+	verifyDomainBoth(b, bin, st, v2Client(srv.api, 1), zone)
 
 	password := sigv4.SMTPPassword(secretKey, region)
 	clients := make([]*smtp.Client, conc)
@@ -57,7 +57,7 @@ func benchSMTPSubmit(b *testing.B, bin string, st store, n, conc int) {
 		}
 		clients[w] = c
 	}
-	measureRounds(b, srv, mx, n, conc, func(_ context.Context, w, i int) (string, error) { return smtpSendOne(clients[w], i) }, nil, nil)
+	measureRounds(b, srv, mx, n, conc, func(_ context.Context, w, i int) (string, error) { return smtpSendOne(clients[w], i) }, hooks{bothSigned: true})
 }
 
 // smtpSendOne sends message i to rcpt+i@rcptDomain on c and returns its
