@@ -40,12 +40,3 @@ func (d *DB) StmtStats() (prepared int64, cached int) {
 	}
 	return prepared, cached
 }
-
-// EnableStmtCache turns the statement cache on for a PostgreSQL database
-// (where pgx caches instead), to measure the difference.
-func (d *DB) EnableStmtCache() {
-	if d.stmts == nil {
-		d.stmts = newStmtCache(d.sql)
-		d.readStmts = d.stmts
-	}
-}
