@@ -66,10 +66,32 @@ type Options struct {
 }
 
 // DB is an open database with its dialect. It is safe for concurrent use.
+//
+// On SQLite it holds two pools over the one file: a single writer
+// connection, which runs every transaction and every statement that is
+// not a SELECT, and a few read-only connections for SELECTs outside
+// transactions. SQLite admits one writer at a time anyway: with one
+// connection, writers queue in Go instead of sleeping in SQLite's busy
+// handler, and the writer keeps one warm page cache. In WAL mode readers
+// never wait for the writer and each statement sees every transaction
+// committed before it began, so a read after a commit sees the commit. On
+// PostgreSQL both are the same pool.
+//
+// Statements are prepared once per connection and reused (see stmtCache)
+// on SQLite. On PostgreSQL pgx already does this: its default query mode
+// (QueryExecModeCacheStatement) prepares each query text once per
+// connection and keeps up to 512 of them, so DB adds no cache of its own
+// there.
 type DB struct {
-	sql     *sql.DB
-	Dialect Dialect
+	sql       *sql.DB // writes and transactions; on SQLite one connection
+	read      *sql.DB // SELECTs outside transactions; sql on PostgreSQL
+	stmts     *stmtCache
+	readStmts *stmtCache
+	Dialect   Dialect
 }
+
+// sqliteReaders is the number of read-only SQLite connections.
+const sqliteReaders = 4
 
 // Open opens the database and, once Options.BeforeMigrate (if any) has
 // passed, brings its schema up to date.
@@ -85,7 +107,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		d = &DB{sql: s, Dialect: Postgres}
+		d = &DB{sql: s, read: s, Dialect: Postgres}
 	case opts.DataDir != "":
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("db: create data dir: %w", err)
@@ -96,35 +118,51 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		warnOpen(opts.Logger, opts.DataDir)
 		// WAL lets readers run beside the single writer; busy_timeout makes
-		// writers wait for each other instead of failing; _txlock=immediate
+		// a connection wait for another process's lock (sesame's admin
+		// commands on the same file) instead of failing; _txlock=immediate
 		// takes the write lock at BEGIN, so a transaction never fails halfway
 		// when it upgrades from reading to writing. synchronous=FULL makes
 		// a commit durable before it returns (in WAL mode NORMAL may lose
-		// the last commits on power loss): an API 200 is a promise.
+		// the last commits on power loss): an API 200 is a promise. Every
+		// connection, reader or writer, runs every pragma; the readers add
+		// query_only, so a write sent to them fails instead of racing the
+		// writer.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
-		s, err := sql.Open("sqlite", dsn)
+		w, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
 		}
-		s.SetMaxOpenConns(8)
-		d = &DB{sql: s, Dialect: SQLite}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("db: open sqlite: %w", err)
+		}
+		r.SetMaxOpenConns(sqliteReaders)
+		r.SetMaxIdleConns(sqliteReaders)
+		d = &DB{sql: w, read: r, stmts: newStmtCache(w), readStmts: newStmtCache(r), Dialect: SQLite}
 	default:
 		return nil, errors.New("db: neither a data directory nor a database URL is configured")
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := d.sql.PingContext(pctx); err != nil {
-		d.sql.Close()
-		return nil, fmt.Errorf("db: connect to %s: %w", d.Dialect, err)
+	// The writer first: on a new file it switches the journal to WAL
+	// before any reader opens.
+	for _, p := range []*sql.DB{d.sql, d.read} {
+		if err := p.PingContext(pctx); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("db: connect to %s: %w", d.Dialect, err)
+		}
 	}
 	if opts.BeforeMigrate != nil {
 		if err := opts.BeforeMigrate(ctx, d); err != nil {
-			d.sql.Close()
+			d.Close()
 			return nil, err
 		}
 	}
 	if err := d.migrate(ctx); err != nil {
-		d.sql.Close()
+		d.Close()
 		return nil, err
 	}
 	return d, nil
@@ -153,8 +191,16 @@ func redact(s string) string {
 	return u.Redacted()
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+// Close closes the database and its prepared statements.
+func (d *DB) Close() error {
+	d.stmts.close()
+	d.readStmts.close()
+	var err error
+	if d.read != d.sql {
+		err = d.read.Close()
+	}
+	return errors.Join(d.sql.Close(), err)
+}
 
 // Querier is what DB and Tx have in common: queries with `?` placeholders.
 type Querier interface {
@@ -170,23 +216,80 @@ var (
 
 // Exec runs a statement outside a transaction.
 func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return d.sql.ExecContext(ctx, d.rebind(query), args...)
+	q := d.rebind(query)
+	if s := d.stmts.get(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return d.sql.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query outside a transaction.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.sql.QueryContext(ctx, d.rebind(query), args...)
+	q := d.rebind(query)
+	p, c := d.pool(q)
+	if s := c.get(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return p.QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a query expected to return at most one row.
 func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return d.sql.QueryRowContext(ctx, d.rebind(query), args...)
+	q := d.rebind(query)
+	p, c := d.pool(q)
+	if s := c.get(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return p.QueryRowContext(ctx, q, args...)
+}
+
+// pool returns the pool a query outside a transaction runs on, and its
+// statements: the readers for a SELECT, the writer for anything else
+// (INSERT ... RETURNING is run with Query too).
+func (d *DB) pool(q string) (*sql.DB, *stmtCache) {
+	if d.read != d.sql && hasKeyword(q, "SELECT") {
+		return d.read, d.readStmts
+	}
+	return d.sql, d.stmts
 }
 
 // Tx is a transaction; see DB.InTx.
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	stmts   *stmtCache
+	// queried holds the texts run with Query on a cached statement: SQLite
+	// keeps one statement handle per text and connection, so while its rows
+	// are open the same text must not run on it again (it would reset the
+	// rows under the caller). Later runs of such a text in the transaction
+	// are unprepared.
+	queried map[string]bool
+	// missed holds cacheable texts not cached yet, prepared once the
+	// transaction has ended (preparing needs a connection, and on SQLite
+	// the transaction holds the writer's only one).
+	missed []string
+}
+
+// stmt returns the transaction's instance of the cached statement for q,
+// or nil to run q unprepared.
+func (t *Tx) stmt(ctx context.Context, q string, query bool) *sql.Stmt {
+	if t.stmts == nil || t.queried[q] {
+		return nil
+	}
+	s := t.stmts.lookup(q)
+	if s == nil {
+		if len(t.missed) < 32 && cacheable(q) {
+			t.missed = append(t.missed, q)
+		}
+		return nil
+	}
+	if query {
+		if t.queried == nil {
+			t.queried = make(map[string]bool)
+		}
+		t.queried[q] = true
+	}
+	return t.tx.StmtContext(ctx, s)
 }
 
 // Dialect returns the dialect of the database the transaction runs on.
@@ -194,17 +297,30 @@ func (t *Tx) Dialect() Dialect { return t.dialect }
 
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, rebind(t.dialect, query), args...)
+	q := rebind(t.dialect, query)
+	if s := t.stmt(ctx, q, false); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query in the transaction.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, rebind(t.dialect, query), args...)
+	q := rebind(t.dialect, query)
+	if s := t.stmt(ctx, q, true); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
-// QueryRow runs a query expected to return at most one row.
+// QueryRow runs a query expected to return at most one row. The row must
+// be scanned before the same text runs again in the transaction.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, rebind(t.dialect, query), args...)
+	q := rebind(t.dialect, query)
+	if s := t.stmt(ctx, q, false); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
@@ -214,7 +330,12 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)
 	}
-	tx := &Tx{tx: stx, dialect: d.Dialect}
+	tx := &Tx{tx: stx, dialect: d.Dialect, stmts: d.stmts}
+	defer func() {
+		for _, q := range tx.missed {
+			d.stmts.get(ctx, q)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()
 		return err

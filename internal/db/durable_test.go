@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"net/url"
 	"sync"
 	"testing"
@@ -51,6 +52,33 @@ func TestCommitsAreDurable(t *testing.T) {
 		for _, v := range settingOnConns(t, d, `PRAGMA synchronous`, 4) {
 			if v != "2" { // 2 = FULL
 				t.Fatalf("PRAGMA synchronous = %s, want 2 (FULL)", v)
+			}
+		}
+		// Every read-only connection, held at once, runs every pragma the
+		// writer does.
+		const q = `SELECT s.synchronous, f.foreign_keys, b.timeout, j.journal_mode, o.query_only
+			FROM pragma_synchronous s, pragma_foreign_keys f, pragma_busy_timeout b, pragma_journal_mode j, pragma_query_only o`
+		var held []*sql.Rows
+		defer func() {
+			for _, r := range held {
+				r.Close()
+			}
+		}()
+		for range 4 {
+			rows, err := d.Query(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, rows)
+			if !rows.Next() {
+				t.Fatal(rows.Err())
+			}
+			var got [5]string
+			if err := rows.Scan(&got[0], &got[1], &got[2], &got[3], &got[4]); err != nil {
+				t.Fatal(err)
+			}
+			if want := [5]string{"2", "1", "10000", "wal", "1"}; got != want {
+				t.Fatalf("reader: synchronous, foreign_keys, busy_timeout, journal_mode, query_only = %v, want %v", got, want)
 			}
 		}
 	})

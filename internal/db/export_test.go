@@ -18,7 +18,7 @@ func OpenAt(ctx context.Context, d Dialect, dsn string, version int) (*DB, error
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{sql: s, Dialect: d}
+	db := &DB{sql: s, read: s, Dialect: d}
 	if err := db.migrateTo(ctx, version); err != nil {
 		s.Close()
 		return nil, err
@@ -28,3 +28,15 @@ func OpenAt(ctx context.Context, d Dialect, dsn string, version int) (*DB, error
 
 // Migrate applies the migrations not applied yet (as Open does).
 func (d *DB) Migrate(ctx context.Context) error { return d.migrate(ctx) }
+
+// StmtStats returns how many statements were prepared for the statement
+// caches and how many the caches hold, writer and readers together.
+func (d *DB) StmtStats() (prepared int64, cached int) {
+	for _, c := range []*stmtCache{d.stmts, d.readStmts} {
+		if c != nil {
+			prepared += c.prepares.Load()
+			cached += c.len()
+		}
+	}
+	return prepared, cached
+}
