@@ -67,6 +67,12 @@ func loadMigrations(d Dialect) ([]migration, error) {
 		if !strings.HasSuffix(name, ".sql") {
 			continue
 		}
+		// NNNN_name.sqlite.sql and NNNN_name.postgres.sql are one
+		// migration written for each database (triggers, whose syntax the
+		// two do not share): each database runs its own.
+		if only, ok := dialectOnly(name); ok && only != d {
+			continue
+		}
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
@@ -92,6 +98,18 @@ func loadMigrations(d Dialect) ([]migration, error) {
 		}
 	}
 	return ms, nil
+}
+
+// dialectOnly returns the database a migration file is written for, when
+// its name says one.
+func dialectOnly(name string) (Dialect, bool) {
+	switch {
+	case strings.HasSuffix(name, ".sqlite.sql"):
+		return SQLite, true
+	case strings.HasSuffix(name, ".postgres.sql"):
+		return Postgres, true
+	}
+	return 0, false
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations,
