@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/cachever"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/seal"
 )
@@ -51,19 +52,30 @@ type Key struct {
 	CreatedAt   time.Time
 }
 
-// Store is the account records over a database.
+// Store is the account records over a database. Get and Secret answer
+// from memory while the account's cache version (package cachever) is
+// the one their entry was loaded under.
 type Store struct {
-	db  *db.DB
-	box *seal.Box
-	now func() time.Time
+	db       *db.DB
+	box      *seal.Box
+	now      func() time.Time
+	accounts *cachever.Cache[string, Account]
+	secrets  *cachever.Cache[string, cachedSecret]
 }
+
+// cachedSecret is an access key's unsealed secret, kept in memory only.
+type cachedSecret struct{ secret, accountID string }
+
+// maxCached bounds each of the store's caches.
+const maxCached = 10000
 
 // New returns a Store; now nil means time.Now.
 func New(d *db.DB, box *seal.Box, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: d, box: box, now: now}
+	return &Store{db: d, box: box, now: now,
+		accounts: cachever.NewCache[string, Account](maxCached), secrets: cachever.NewCache[string, cachedSecret](maxCached)}
 }
 
 // CreateOptions describe a new account. Empty key fields are generated.
@@ -238,10 +250,24 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]Key, error) {
 }
 
 // Secret returns the secret of an access key and its account, for
-// signature checks; an unknown key → ErrUnknownKey.
+// signature checks; an unknown key → ErrUnknownKey. The unsealed secret
+// is kept in memory while the account's keys and settings are unchanged
+// (cachever.Account); unknown keys are not remembered.
 func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, accountID string, err error) {
+	if c, ver, ok := s.secrets.Peek(accessKeyID); ok {
+		v, err := cachever.Read(ctx, s.db, c.accountID)
+		if err != nil {
+			return "", "", fmt.Errorf("account: look up key: %w", err)
+		}
+		if v[cachever.Account] == ver {
+			return c.secret, c.accountID, nil
+		}
+	}
+	// The key and its account's version in one statement: one snapshot.
 	var sealed []byte
-	err = s.db.QueryRow(ctx, `SELECT account_id, secret_sealed FROM access_keys WHERE access_key_id = ?`, accessKeyID).Scan(&accountID, &sealed)
+	var ver int64
+	err = s.db.QueryRow(ctx, `SELECT k.account_id, k.secret_sealed, COALESCE(c.v_account, 0) FROM access_keys k
+		LEFT JOIN cache_versions c ON c.account_id = k.account_id WHERE k.access_key_id = ?`, accessKeyID).Scan(&accountID, &sealed, &ver)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", fmt.Errorf("%w: %s", ErrUnknownKey, accessKeyID)
 	}
@@ -252,6 +278,7 @@ func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, account
 	if err != nil {
 		return "", "", fmt.Errorf("account: unseal key %s: %w", accessKeyID, err)
 	}
+	s.secrets.Put(accessKeyID, ver, cachedSecret{secret: string(b), accountID: accountID})
 	return string(b), accountID, nil
 }
 
@@ -296,8 +323,25 @@ func scanAccount(sc interface{ Scan(...any) error }) (*Account, error) {
 	return &a, nil
 }
 
-// Get returns an account by id.
+// Get returns an account by id, from memory while the account's cache
+// version is unchanged.
 func (s *Store) Get(ctx context.Context, id string) (*Account, error) {
+	v, err := cachever.Read(ctx, s.db, id)
+	if err != nil {
+		return nil, fmt.Errorf("account: get: %w", err)
+	}
+	if a, ok := s.accounts.Get(id, v[cachever.Account]); ok {
+		return &a, nil
+	}
+	a, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.Put(id, v[cachever.Account], *a)
+	return a, nil
+}
+
+func (s *Store) get(ctx context.Context, id string) (*Account, error) {
 	a, err := scanAccount(s.db.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)

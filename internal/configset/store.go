@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/cachever"
 	"github.com/sesame-email/sesame/internal/db"
 )
 
@@ -132,14 +133,22 @@ type Store struct {
 	now  func() time.Time
 	log  *slog.Logger
 	opts Options
+	// cache holds Get's sets by account and name, filed under the
+	// account's cachever.ConfigSet.
+	cache *cachever.Cache[setKey, *Set]
 }
+
+type setKey struct{ accountID, name string }
+
+// maxCached bounds the set cache.
+const maxCached = 10000
 
 // New returns a Store.
 func New(o Options) (*Store, error) {
 	if o.DB == nil {
 		return nil, errors.New("configset: Options.DB is required")
 	}
-	s := &Store{db: o.DB, now: o.Now, log: o.Logger, opts: o}
+	s := &Store{db: o.DB, now: o.Now, log: o.Logger, opts: o, cache: cachever.NewCache[setKey, *Set](maxCached)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -192,9 +201,31 @@ func splitList(s string) []string {
 
 // Get returns the account's set of that name; an unknown set is a
 // *NotFoundError (ErrNotFound). It is one query by primary key: the send
-// path calls it for every message sent through a set.
+// path calls it for every message sent through a set, so the set is kept
+// in memory while the account's sets are unchanged (package cachever).
 func (s *Store) Get(ctx context.Context, accountID, name string) (*Set, error) {
-	return get(ctx, s.db, accountID, name)
+	v, err := cachever.Read(ctx, s.db, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("configset: %w", err)
+	}
+	k := setKey{accountID, name}
+	if st, ok := s.cache.Get(k, v[cachever.ConfigSet]); ok {
+		return st.clone(), nil
+	}
+	st, err := get(ctx, s.db, accountID, name)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.Put(k, v[cachever.ConfigSet], st.clone())
+	return st, nil
+}
+
+// clone returns a copy of st that shares nothing with it.
+func (st *Set) clone() *Set {
+	c := *st
+	c.SuppressedReasons = slices.Clone(st.SuppressedReasons)
+	c.Tags = slices.Clone(st.Tags)
+	return &c
 }
 
 // GetIn is Get reading through q (a transaction the caller holds: a

@@ -21,6 +21,7 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	own     bool // a database's own part (dialectOnly)
 }
 
 // dialectTypes are the words a migration writes as {{NAME}} because the
@@ -67,6 +68,14 @@ func loadMigrations(d Dialect) ([]migration, error) {
 		if !strings.HasSuffix(name, ".sql") {
 			continue
 		}
+		// NNNN_name.sqlite.sql and NNNN_name.postgres.sql are the part of
+		// migration NNNN written for each database (triggers, whose syntax
+		// the two do not share): each database runs its own, after
+		// NNNN_name.sql if there is one.
+		only, own := dialectOnly(name)
+		if own && only != d {
+			continue
+		}
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
@@ -80,18 +89,39 @@ func loadMigrations(d Dialect) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: name, sql: text})
+		ms = append(ms, migration{version: v, name: name, sql: text, own: own})
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	sort.SliceStable(ms, func(i, j int) bool {
+		return ms[i].version < ms[j].version || ms[i].version == ms[j].version && !ms[i].own && ms[j].own
+	})
 	// Numbers are handed out to parallel branches in advance, so one may be
 	// missing for a while; each is applied once, by number, so a late one
-	// still runs. Two files with one number are an error.
-	for i, m := range ms {
-		if m.version < 1 || i > 0 && m.version == ms[i-1].version {
+	// still runs. Two files with one number are an error, but for a
+	// database's own part of a shared migration.
+	var out []migration
+	for _, m := range ms {
+		if n := len(out); n > 0 && m.version == out[n-1].version && m.own && !out[n-1].own {
+			out[n-1].sql += ";\n" + m.sql
+			continue
+		}
+		if m.version < 1 || len(out) > 0 && m.version == out[len(out)-1].version {
 			return nil, fmt.Errorf("db: migrations must have distinct numbers from 1: %s", m.name)
 		}
+		out = append(out, m)
 	}
-	return ms, nil
+	return out, nil
+}
+
+// dialectOnly returns the database a migration file is written for, when
+// its name says one.
+func dialectOnly(name string) (Dialect, bool) {
+	switch {
+	case strings.HasSuffix(name, ".sqlite.sql"):
+		return SQLite, true
+	case strings.HasSuffix(name, ".postgres.sql"):
+		return Postgres, true
+	}
+	return 0, false
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations,

@@ -25,3 +25,43 @@ func TestTranslate(t *testing.T) {
 		t.Fatalf("unknown placeholder: %v", err)
 	}
 }
+
+// TestDialectMigrations: a migration written per database exists for
+// both, and each database loads its own file only.
+func TestDialectMigrations(t *testing.T) {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	for _, e := range entries {
+		files[e.Name()] = true
+	}
+	for name := range files {
+		if d, ok := dialectOnly(name); ok {
+			other := strings.TrimSuffix(name, "."+d.String()+".sql")
+			if d == SQLite {
+				other += ".postgres.sql"
+			} else {
+				other += ".sqlite.sql"
+			}
+			if !files[other] {
+				t.Errorf("%s has no %s", name, other)
+			}
+		}
+	}
+	for _, d := range []Dialect{SQLite, Postgres} {
+		ms, err := loadMigrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if only, ok := dialectOnly(m.name); ok && only != d {
+				t.Errorf("%s loaded %s", d, m.name)
+			}
+			if m.version == 15 && (!strings.Contains(m.sql, "CREATE TABLE cache_versions") || !strings.Contains(m.sql, "CREATE TRIGGER")) {
+				t.Errorf("%s: 0015 lacks its shared or its own part:\n%s", d, m.sql)
+			}
+		}
+	}
+}

@@ -17,10 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/cachever"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dkim"
 	"github.com/sesame-email/sesame/internal/seal"
@@ -236,14 +238,23 @@ type Store struct {
 	now    func() time.Time
 	genKey func(alg dkim.Algorithm, bits int) (*dkim.Key, error)
 	log    *slog.Logger
+	// cache holds GetMany's rows (nil: no such identity) by account and
+	// normalised name, filed under the account's cachever.Identity.
+	cache *cachever.Cache[nameKey, *Identity]
 }
+
+type nameKey struct{ accountID, name string }
+
+// maxCached bounds the identity cache.
+const maxCached = 20000
 
 // New returns a Store.
 func New(opts Options) (*Store, error) {
 	if opts.DB == nil || opts.Seal == nil || opts.Region == "" || opts.ServiceDomain == "" {
 		return nil, errors.New("identity: DB, Seal, Region and ServiceDomain are required")
 	}
-	s := &Store{db: opts.DB, box: opts.Seal, opts: opts, now: opts.Now, genKey: opts.GenerateKey, log: opts.Logger}
+	s := &Store{db: opts.DB, box: opts.Seal, opts: opts, now: opts.Now, genKey: opts.GenerateKey, log: opts.Logger,
+		cache: cachever.NewCache[nameKey, *Identity](maxCached)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -520,7 +531,9 @@ func (s *Store) List(ctx context.Context, accountID string, o ListOptions) ([]*I
 
 // GetMany returns the named identities that exist (unknown and invalid
 // names are left out, as SES's Get*Attributes calls do), keyed by the name
-// as given, in one query.
+// as given, in one query — or none, while the account's identities are
+// unchanged since the rows were read (package cachever). Each call gets
+// its own copies.
 func (s *Store) GetMany(ctx context.Context, accountID string, names []string) (map[string]*Identity, error) {
 	given := map[string][]string{} // normalised name -> names as given
 	var args []any
@@ -538,17 +551,54 @@ func (s *Store) GetMany(ctx context.Context, accountID string, names []string) (
 	if len(args) == 0 {
 		return out, nil
 	}
-	q := `SELECT ` + columns + ` FROM identities WHERE account_id = ? AND name IN (?` + strings.Repeat(", ?", len(args)-1) + `)`
-	found, err := s.query(ctx, q, append([]any{accountID}, args...)...)
+	v, err := cachever.Read(ctx, s.db, accountID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("identity: %w", err)
 	}
-	for _, i := range found {
-		for _, n := range given[i.Name] {
-			out[n] = i
+	ver := v[cachever.Identity]
+	cached := make(map[string]*Identity, len(args))
+	for _, a := range args {
+		i, ok := s.cache.Get(nameKey{accountID, a.(string)}, ver)
+		if !ok {
+			cached = nil
+			break
+		}
+		cached[a.(string)] = i
+	}
+	if cached == nil {
+		q := `SELECT ` + columns + ` FROM identities WHERE account_id = ? AND name IN (?` + strings.Repeat(", ?", len(args)-1) + `)`
+		found, err := s.query(ctx, q, append([]any{accountID}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		cached = make(map[string]*Identity, len(args))
+		for _, a := range args {
+			cached[a.(string)] = nil
+		}
+		for _, i := range found {
+			cached[i.Name] = i
+		}
+		for n, i := range cached {
+			s.cache.Put(nameKey{accountID, n}, ver, i)
+		}
+	}
+	for norm, i := range cached {
+		if i == nil {
+			continue
+		}
+		for _, n := range given[norm] {
+			out[n] = i.clone()
 		}
 	}
 	return out, nil
+}
+
+// clone returns a copy of i that shares nothing with it.
+func (i *Identity) clone() *Identity {
+	c := *i
+	c.DKIM.Tokens = slices.Clone(i.DKIM.Tokens)
+	c.Tags = slices.Clone(i.Tags)
+	return &c
 }
 
 // Delete removes an identity with its keys and history.

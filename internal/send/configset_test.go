@@ -15,7 +15,7 @@ import (
 
 // csEnv is an env whose Sender has the real configuration set and
 // suppression stores.
-func csEnv(t *testing.T, d *db.DB) (*env, *configset.Store, *suppression.Store) {
+func csEnv(t testing.TB, d *db.DB) (*env, *configset.Store, *suppression.Store) {
 	t.Helper()
 	e := newEnv(t, d)
 	sets, err := configset.New(configset.Options{DB: d, Now: e.clock.Now, Region: region})

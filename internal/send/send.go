@@ -13,6 +13,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/cachever"
 	"github.com/sesame-email/sesame/internal/compose"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/dkim"
@@ -214,6 +215,7 @@ func (s *Sender) Submit(ctx context.Context, r Request) (Result, error) {
 
 func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	t0 := s.opts.Stages.Start()
+	ctx = cachever.WithMemo(ctx) // the lookups below read the account's cache versions once
 	now := s.now()
 	switch {
 	case r.AccountID == "":

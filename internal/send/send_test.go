@@ -40,7 +40,7 @@ var ctx = context.Background()
 // account (unlimited quota, high rate) whose domain example.test is
 // verified with Easy DKIM.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	d      *db.DB
 	clock  *testkit.Clock
 	accts  *account.Store
@@ -51,7 +51,7 @@ type env struct {
 	logger *slog.Logger
 }
 
-func newEnv(t *testing.T, d *db.DB) *env {
+func newEnv(t testing.TB, d *db.DB) *env {
 	t.Helper()
 	box, err := seal.New("send test master secret")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -129,6 +130,42 @@ type Verifier struct {
 	Regions func(region string) bool
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
+
+	keys keyCache // derived signing keys; use a Verifier by pointer
+}
+
+// keyCache keeps derived signing keys (four HMACs each), by the access key,
+// its secret, and the credential scope's date, region and service. The
+// secret is part of the key, so a changed secret is never answered with
+// an old key. In memory only; at most maxCachedKeys entries, past which it
+// starts again empty.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[keyScope][]byte
+}
+
+type keyScope struct{ id, secret, date, region, service string }
+
+const maxCachedKeys = 10000
+
+// signingKey returns the derived signing key for the scope, from the
+// cache when it holds it.
+func (c *keyCache) signingKey(id, secret, date, region, service string) []byte {
+	k := keyScope{id, secret, date, region, service}
+	c.mu.Lock()
+	key, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return key
+	}
+	key = signingKey(secret, date, region, service)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedKeys {
+		c.m = map[keyScope][]byte{}
+	}
+	c.m[k] = key
+	c.mu.Unlock()
+	return key
 }
 
 // Result is what a verified request proved.
@@ -240,7 +277,7 @@ func (v *Verifier) Begin(ctx context.Context, r *http.Request) (*Pending, error)
 		amzDate:      sig.amzDate,
 		scope:        sig.scopeDate + "/" + sig.region + "/" + sig.service + "/" + terminator,
 		signature:    sig.signature,
-		key:          signingKey(secret, sig.scopeDate, sig.region, sig.service),
+		key:          v.keys.signingKey(sig.accessKeyID, secret, sig.scopeDate, sig.region, sig.service),
 		hash:         sha256.New(),
 	}
 	switch claims := r.Header.Values("X-Amz-Content-Sha256"); len(claims) {

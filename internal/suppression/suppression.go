@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/addr"
+	"github.com/sesame-email/sesame/internal/cachever"
 	"github.com/sesame-email/sesame/internal/db"
 )
 
@@ -105,14 +106,29 @@ type Options struct {
 type Store struct {
 	db  *db.DB
 	now func() time.Time
+	// cache holds Suppressed's answers: whether an address key is listed
+	// and for which reason, by account and key, filed under the account's
+	// cachever.Suppression.
+	cache *cachever.Cache[entryKey, listing]
 }
+
+type entryKey struct{ accountID, key string }
+
+// listing is an address key's place on a list: on it or not, and why.
+type listing struct {
+	on     bool
+	reason string
+}
+
+// maxCached bounds the cache of Suppressed's answers.
+const maxCached = 100000
 
 // New returns a Store.
 func New(opts Options) (*Store, error) {
 	if opts.DB == nil {
 		return nil, errors.New("suppression: Options.DB is required")
 	}
-	s := &Store{db: opts.DB, now: opts.Now}
+	s := &Store{db: opts.DB, now: opts.Now, cache: cachever.NewCache[entryKey, listing](maxCached)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -263,42 +279,66 @@ func (s *Store) Suppressed(ctx context.Context, accountID string, reasons, addre
 		}
 		given[k] = append(given[k], a)
 	}
-	for len(keys) > 0 {
-		batch := keys[:min(len(keys), suppressedBatch)]
-		keys = keys[len(batch):]
-		args := make([]any, 0, len(batch)+len(reasons)+1)
-		args = append(args, accountID)
+	// Each key's listing: from memory while the account's
+	// list is unchanged (package cachever), else from the database.
+	v, err := cachever.Read(ctx, s.db, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("suppression: %w", err)
+	}
+	ver := v[cachever.Suppression]
+	listed := make(map[string]listing, len(keys))
+	var missing []string
+	for _, k := range keys {
+		if r, ok := s.cache.Get(entryKey{accountID, k}, ver); ok {
+			listed[k] = r
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	for len(missing) > 0 {
+		batch := missing[:min(len(missing), suppressedBatch)]
+		missing = missing[len(batch):]
+		if err := s.lookup(ctx, accountID, batch, listed); err != nil {
+			return nil, err
+		}
 		for _, k := range batch {
-			args = append(args, k)
+			s.cache.Put(entryKey{accountID, k}, ver, listed[k])
 		}
-		q := `SELECT address_key FROM suppressed_destinations WHERE account_id = ? AND address_key IN (` + marks(len(batch)) + `)`
-		if reasons != nil {
-			q += ` AND reason IN (` + marks(len(reasons)) + `)`
-			for _, r := range reasons {
-				args = append(args, r)
-			}
-		}
-		rows, err := s.db.Query(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("suppression: look up %d addresses: %w", len(batch), err)
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("suppression: look up addresses: %w", err)
-			}
+	}
+	for k, r := range listed {
+		if r.on && (reasons == nil || slices.Contains(reasons, r.reason)) {
 			for _, a := range given[k] {
 				out[a] = true
 			}
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("suppression: look up addresses: %w", err)
-		}
 	}
 	return out, nil
+}
+
+// lookup sets listed[k] for each of keys on the account's list, in one
+// query.
+func (s *Store) lookup(ctx context.Context, accountID string, keys []string, listed map[string]listing) error {
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, accountID)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	rows, err := s.db.Query(ctx, `SELECT address_key, reason FROM suppressed_destinations WHERE account_id = ? AND address_key IN (`+marks(len(keys))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("suppression: look up %d addresses: %w", len(keys), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, r string
+		if err := rows.Scan(&k, &r); err != nil {
+			return fmt.Errorf("suppression: look up addresses: %w", err)
+		}
+		listed[k] = listing{on: true, reason: r}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("suppression: look up addresses: %w", err)
+	}
+	return nil
 }
 
 // marks returns n comma-separated placeholders.
