@@ -464,6 +464,12 @@ func TestSignGolden(t *testing.T) {
 		{"ed25519.txt", []Signer{{"example.test", "ed25519", keys["ed25519"]}}, SignOptions{}},
 		{"rsa2048-ed25519.txt", []Signer{{"example.test", "rsa2048", keys["rsa2048"]}, {"example.test", "ed25519", keys["ed25519"]}},
 			SignOptions{Expiration: 72 * time.Hour}},
+		{"folded.txt", []Signer{{"example.test", "rsa2048", keys["rsa2048"]}, {"example.test", "ed25519", keys["ed25519"]}}, SignOptions{}},
+		{"folded-longdomain.txt", []Signer{{longDomain, "rsa2048-with-a-long-selector", keys["rsa2048"]}, {longDomain, "ed25519", keys["ed25519"]}},
+			SignOptions{Expiration: time.Hour}},
+		{"emptybody.txt", []Signer{{"example.test", "rsa2048", keys["rsa2048"]}, {"example.test", "ed25519", keys["ed25519"]}}, SignOptions{}},
+		{"blankbody.txt", []Signer{{"example.test", "ed25519", keys["ed25519"]}}, SignOptions{}},
+		{"nocrlf.txt", []Signer{{"example.test", "rsa2048", keys["rsa2048"]}}, SignOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -501,6 +507,10 @@ func TestSignGolden(t *testing.T) {
 		})
 	}
 }
+
+// longDomain is a d= long enough that the signature's tag lines fold
+// differently.
+const longDomain = "a-rather-long-subdomain-name-to-fold-the-signature.mail.example.test"
 
 const (
 	goldenInput  = "-- input --\n"
