@@ -1,0 +1,153 @@
+package dkim
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+)
+
+// This file is DKIM's relaxed canonicalisation (RFC 6376 §3.4.2, §3.4.4)
+// and the DKIM-Signature field's layout, written to give exactly the bytes
+// go-msgauth v0.7.0's signer gives: TestSignMatchesGoMsgauth and
+// FuzzSignMatchesGoMsgauth compare the two. go-msgauth exports no piece of
+// its signer short of the whole (which runs a goroutine and a pipe per
+// signature), so Sign does this part itself. Its input has CRLF line
+// endings only (parseMessage checks), which go-msgauth would otherwise
+// repair first.
+
+// isWSP reports whether c separates words in relaxed header
+// canonicalisation: SP, HTAB, or the CR and LF of a folded line.
+func isWSP(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// appendRelaxedField appends the relaxed canonical form of one header field
+// (name, colon, value and the CRLFs of its lines) to dst: the name
+// lower-cased without surrounding WSP, a colon, the value unfolded with
+// each run of WSP made one space and none at either end, and CRLF.
+func appendRelaxedField(dst, field []byte) []byte {
+	colon := 0
+	for colon < len(field) && field[colon] != ':' {
+		colon++
+	}
+	name := strings.TrimSpace(string(field[:colon]))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	dst = append(dst, ':')
+	space := false // a WSP run is pending between two words
+	wrote := false
+	for _, c := range field[min(colon+1, len(field)):] {
+		if isWSP(c) {
+			space = wrote
+			continue
+		}
+		if space {
+			dst = append(dst, ' ')
+			space = false
+		}
+		dst = append(dst, c)
+		wrote = true
+	}
+	return append(dst, '\r', '\n')
+}
+
+// canonicalHeader returns the header fields named by keys, canonicalised
+// and concatenated: for each key, the last field of that name not yet
+// used, from the bottom of the header up (RFC 6376 §5.4.2); a key with no
+// field left (From, oversigned) adds nothing.
+func canonicalHeader(fields []headerField, keys []string) []byte {
+	size := 0
+	for _, f := range fields {
+		size += len(f.raw)
+	}
+	out := make([]byte, 0, size)
+	used := make([]bool, len(fields))
+	for _, k := range keys {
+		for i := len(fields) - 1; i >= 0; i-- {
+			if !used[i] && strings.EqualFold(fields[i].name, k) {
+				used[i] = true
+				out = appendRelaxedField(out, fields[i].raw)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// bodyHash returns bh=: the base64 SHA-256 of the relaxed canonical body.
+// Runs of SP and HTAB become one space, or nothing at the end of a line;
+// empty lines at the end are removed; a body left non-empty ends in CRLF,
+// and an empty one stays empty.
+func bodyHash(body []byte) string {
+	out := make([]byte, 0, len(body)+2)
+	space := false // a WSP run is pending
+	lines := 0     // line breaks pending, written before the next text
+	for _, c := range body {
+		switch c {
+		case ' ', '\t':
+			space = true
+		case '\r':
+			space = false
+		case '\n':
+			space = false
+			lines++
+		default:
+			for ; lines > 0; lines-- {
+				out = append(out, '\r', '\n')
+			}
+			if space {
+				out = append(out, ' ')
+				space = false
+			}
+			out = append(out, c)
+		}
+	}
+	if len(out) > 0 {
+		out = append(out, '\r', '\n')
+	}
+	sum := sha256.Sum256(out)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// tag is one tag=value of a DKIM-Signature field.
+type tag struct{ name, value string }
+
+// formatSignature returns a DKIM-Signature field (with its final CRLF)
+// holding tags, which are in order of name, and then b=. Tags are packed
+// onto lines joined by folding: a tag starts a new line when the line would
+// pass 75 characters (go-msgauth's measure, which does not count the field
+// name on the first line); b= starts a line of its own and is cut every 75
+// characters.
+func formatSignature(tags []tag, b string) string {
+	var s, line strings.Builder
+	s.Grow(512)
+	s.WriteString("DKIM-Signature:")
+	for _, t := range tags {
+		if 3+line.Len()+len(t.value)+len(t.name) > 75 {
+			s.WriteString(line.String())
+			s.WriteString("\r\n")
+			line.Reset()
+		}
+		line.WriteString(" ")
+		line.WriteString(t.name)
+		line.WriteString("=")
+		line.WriteString(t.value)
+		line.WriteString(";")
+	}
+	s.WriteString(line.String())
+	s.WriteString("\r\n")
+	rest := " b=" + b
+	for first := true; len(rest) > 0; first = false {
+		if !first {
+			s.WriteString("\r\n ")
+		}
+		n := min(75, len(rest))
+		s.WriteString(rest[:n])
+		rest = rest[n:]
+	}
+	s.WriteString("\r\n")
+	return s.String()
+}
