@@ -1,9 +1,9 @@
 package dkim
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"strings"
 )
 
 // This file is DKIM's relaxed canonicalisation (RFC 6376 §3.4.2, §3.4.4)
@@ -28,9 +28,7 @@ func appendRelaxedField(dst, field []byte) []byte {
 	for colon < len(field) && field[colon] != ':' {
 		colon++
 	}
-	name := strings.TrimSpace(string(field[:colon]))
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for _, c := range bytes.TrimSpace(field[:colon]) {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
@@ -67,7 +65,7 @@ func canonicalHeader(fields []headerField, keys []string) []byte {
 	used := make([]bool, len(fields))
 	for _, k := range keys {
 		for i := len(fields) - 1; i >= 0; i-- {
-			if !used[i] && strings.EqualFold(fields[i].name, k) {
+			if !used[i] && fields[i].is(k) {
 				used[i] = true
 				out = appendRelaxedField(out, fields[i].raw)
 				break
@@ -83,26 +81,19 @@ func canonicalHeader(fields []headerField, keys []string) []byte {
 // and an empty one stays empty.
 func bodyHash(body []byte) string {
 	out := make([]byte, 0, len(body)+2)
-	space := false // a WSP run is pending
-	lines := 0     // line breaks pending, written before the next text
-	for _, c := range body {
-		switch c {
-		case ' ', '\t':
-			space = true
-		case '\r':
-			space = false
-		case '\n':
-			space = false
-			lines++
-		default:
+	lines := 0 // line breaks pending, written before the next text
+	for len(body) > 0 {
+		line, rest, found := bytes.Cut(body, []byte("\r\n"))
+		body = rest
+		line = bytes.TrimRight(line, " \t")
+		if len(line) > 0 {
 			for ; lines > 0; lines-- {
 				out = append(out, '\r', '\n')
 			}
-			if space {
-				out = append(out, ' ')
-				space = false
-			}
-			out = append(out, c)
+			out = appendCompressedWSP(out, line)
+		}
+		if found {
+			lines++
 		}
 	}
 	if len(out) > 0 {
@@ -110,6 +101,30 @@ func bodyHash(body []byte) string {
 	}
 	sum := sha256.Sum256(out)
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// appendCompressedWSP appends line to dst with each run of SP and HTAB
+// made one space.
+func appendCompressedWSP(dst, line []byte) []byte {
+	if bytes.IndexByte(line, '\t') < 0 && !bytes.Contains(line, []byte("  ")) {
+		return append(dst, line...) // the common case: nothing to compress
+	}
+	space := false
+	for _, c := range line {
+		if c == ' ' || c == '\t' {
+			space = true
+			continue
+		}
+		if space {
+			dst = append(dst, ' ')
+			space = false
+		}
+		dst = append(dst, c)
+	}
+	if space {
+		dst = append(dst, ' ')
+	}
+	return dst
 }
 
 // tag is one tag=value of a DKIM-Signature field.
@@ -122,32 +137,32 @@ type tag struct{ name, value string }
 // name on the first line); b= starts a line of its own and is cut every 75
 // characters.
 func formatSignature(tags []tag, b string) string {
-	var s, line strings.Builder
-	s.Grow(512)
-	s.WriteString("DKIM-Signature:")
+	s := make([]byte, 0, 512)
+	s = append(s, "DKIM-Signature:"...)
+	line := 0 // length of the current line, without the field name
 	for _, t := range tags {
-		if 3+line.Len()+len(t.value)+len(t.name) > 75 {
-			s.WriteString(line.String())
-			s.WriteString("\r\n")
-			line.Reset()
+		if 3+line+len(t.value)+len(t.name) > 75 {
+			s = append(s, '\r', '\n')
+			line = 0
 		}
-		line.WriteString(" ")
-		line.WriteString(t.name)
-		line.WriteString("=")
-		line.WriteString(t.value)
-		line.WriteString(";")
+		n := len(s)
+		s = append(s, ' ')
+		s = append(s, t.name...)
+		s = append(s, '=')
+		s = append(s, t.value...)
+		s = append(s, ';')
+		line += len(s) - n
 	}
-	s.WriteString(line.String())
-	s.WriteString("\r\n")
-	rest := " b=" + b
-	for first := true; len(rest) > 0; first = false {
-		if !first {
-			s.WriteString("\r\n ")
+	s = append(s, "\r\n b="...)
+	rest := b
+	for n := 72; len(rest) > 0; n = 75 { // " b=" and 72 characters, then 75
+		if n != 72 {
+			s = append(s, "\r\n "...)
 		}
-		n := min(75, len(rest))
-		s.WriteString(rest[:n])
+		n = min(n, len(rest))
+		s = append(s, rest[:n]...)
 		rest = rest[n:]
 	}
-	s.WriteString("\r\n")
-	return s.String()
+	s = append(s, '\r', '\n')
+	return string(s)
 }

@@ -199,18 +199,15 @@ func signOne(s Signer, c *sigCommon) (string, error) {
 // headerKeys returns the h= list for a header with the given fields: the
 // names in signedFields' spelling.
 func headerKeys(fields []headerField) []string {
-	count := make(map[string]int, len(fields))
-	for _, f := range fields {
-		count[f.name]++
-	}
 	keys := make([]string, 0, len(fields)+1)
 	for _, name := range signedFields {
-		n := count[strings.ToLower(name)]
 		if name == "From" {
-			n++ // oversign
+			keys = append(keys, name) // oversign
 		}
-		for range n {
-			keys = append(keys, name)
+		for _, f := range fields {
+			if f.is(name) {
+				keys = append(keys, name)
+			}
 		}
 	}
 	return keys
@@ -218,8 +215,13 @@ func headerKeys(fields []headerField) []string {
 
 // headerField is one field of a message's header.
 type headerField struct {
-	name string // lower-cased, without the WSP that may precede the colon
+	name []byte // as written, without the WSP that may precede the colon
 	raw  []byte // the whole field: every line, each with its CRLF
+}
+
+// is reports whether f's name is name, ignoring case.
+func (f headerField) is(name string) bool {
+	return len(f.name) == len(name) && strings.EqualFold(string(f.name), name)
 }
 
 // parseMessage checks that msg is what Sign accepts and returns its header
@@ -228,7 +230,7 @@ func parseMessage(msg []byte) ([]headerField, int, error) {
 	if i := bareLineEnding(msg); i >= 0 {
 		return nil, 0, fmt.Errorf("%w: bare %s at byte %d; every line must end in CRLF", ErrMalformedMessage, lineEndName(msg[i]), i)
 	}
-	var fields []headerField
+	fields := make([]headerField, 0, 16)
 	from := 0
 	pos := 0
 	for n := 1; ; n++ {
@@ -256,11 +258,11 @@ func parseMessage(msg []byte) ([]headerField, int, error) {
 		if !ok || !validFieldName(name) {
 			return nil, 0, fmt.Errorf("%w: header line %d is not a header field", ErrMalformedMessage, n)
 		}
-		f := strings.ToLower(string(name))
-		if f == "from" {
+		f := headerField{name: name, raw: msg[start:pos]}
+		if f.is("From") {
 			from++
 		}
-		fields = append(fields, headerField{name: f, raw: msg[start:pos]})
+		fields = append(fields, f)
 	}
 	if from != 1 {
 		return nil, 0, fmt.Errorf("%w: %d From header fields; want exactly 1", ErrMalformedMessage, from)
@@ -271,18 +273,30 @@ func parseMessage(msg []byte) ([]headerField, int, error) {
 // bareLineEnding returns the index of the first CR not followed by LF or
 // LF not preceded by CR in msg, or -1.
 func bareLineEnding(msg []byte) int {
-	for i := 0; i < len(msg); {
-		j := bytes.IndexAny(msg[i:], "\r\n")
+	bad := -1
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(msg[i:], '\n')
 		if j < 0 {
-			return -1
+			break
 		}
-		i += j
-		if msg[i] == '\n' || i+1 == len(msg) || msg[i+1] != '\n' {
+		if i += j; i == 0 || msg[i-1] != '\r' {
+			bad = i
+			break
+		}
+	}
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(msg[i:], '\r')
+		if j < 0 {
+			break
+		}
+		if i += j; bad >= 0 && i > bad {
+			break
+		}
+		if i+1 == len(msg) || msg[i+1] != '\n' {
 			return i
 		}
-		i += 2
 	}
-	return -1
+	return bad
 }
 
 func lineEndName(c byte) string {
