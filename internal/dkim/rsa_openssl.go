@@ -56,7 +56,9 @@ const RSABackend = "openssl"
 // opensslRSA signs with OpenSSL's libcrypto. Its EVP_PKEY is loaded once
 // per key and freed when the opensslRSA becomes unreachable; OpenSSL
 // allows concurrent signing with one EVP_PKEY, each call using its own
-// EVP_PKEY_CTX.
+// EVP_PKEY_CTX. (Keeping contexts for reuse was measured: making one costs
+// about 2.6 µs against 280-300 µs for the signature, under 1%, so each
+// signature makes its own.)
 type opensslRSA struct {
 	pkey *C.EVP_PKEY
 	size int // signature length in bytes
