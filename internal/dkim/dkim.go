@@ -3,8 +3,10 @@
 // customer-supplied (BYODKIM) keys and selectors by SES's rules, and the
 // text of DKIM public-key TXT records (building, splitting for DNS, and
 // parsing published records for the checker), and signing messages
-// (Sign, relaxed/relaxed, one signature per key). It is the only
-// importer of go-msgauth.
+// (Sign, relaxed/relaxed, one signature per key), with RSA signatures made
+// by Go's crypto/rsa or, built with -tags openssl, by OpenSSL's libcrypto.
+// Sign makes go-msgauth's exact signatures without go-msgauth's signer;
+// its tests check that against go-msgauth, and verify with it.
 package dkim
 
 import (
@@ -34,7 +36,11 @@ type Key struct {
 	// generated keys, 1024..2048 for BYODKIM keys), 256 for Ed25519.
 	Bits int
 	// Signer is the private key: *rsa.PrivateKey or ed25519.PrivateKey.
+	// It must not change once the key has signed: an RSA key is prepared
+	// for the signing backend once, at its first signature.
 	Signer crypto.Signer
+
+	rsa preparedRSA // the RSA key in the backend's form
 }
 
 // Generate creates a key: RSA with bits 1024 or 2048 (other values are an

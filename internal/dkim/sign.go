@@ -2,12 +2,15 @@ package dkim
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
-
-	msgauth "github.com/emersion/go-msgauth/dkim"
 )
 
 // Signer is one signature to add: d=Domain, s=Selector, with Key.
@@ -19,14 +22,8 @@ type Signer struct {
 
 // SignOptions are the tunables of [Sign]. The zero value is usable.
 type SignOptions struct {
-	// Now is the clock for the expiration time x=. Nil means time.Now.
-	//
-	// It does not set t=: go-msgauth (v0.7.0) stamps t= from its own clock,
-	// an unexported package variable bound to time.Now that cannot be
-	// replaced from outside that package. So t= is always the wall clock at
-	// signing time -- or, inside a testing/synctest bubble, the bubble's
-	// fake clock (which starts at 2000-01-01T00:00:00Z), the one way to get
-	// byte-stable signatures in tests.
+	// Now is the clock for the signing time t= and the expiration time x=.
+	// Nil means time.Now.
 	Now func() time.Time
 	// Expiration, if positive, adds x= = Now() + Expiration (RFC 6376
 	// §3.5). Zero means no x= tag; negative is an error.
@@ -64,36 +61,42 @@ var signedFields = []string{
 //
 // msg must be a complete RFC 5322 message whose lines all end in CRLF: a
 // header, an empty line, and a body (which may be empty). Sign rejects,
-// rather than normalises, a bare LF or CR anywhere (go-msgauth would hash
-// a bare LF as if it were CRLF, so the signature would only hold once
-// something downstream converted the line endings), a missing empty line
-// after the header, a header line that is not a field ("name: value" or a
-// continuation), and a header without exactly one From field. These errors
-// wrap [ErrMalformedMessage].
+// rather than normalises, a bare LF or CR anywhere (a verifier such as
+// go-msgauth would hash a bare LF as if it were CRLF, so the signature
+// would only hold once something downstream converted the line endings), a
+// missing empty line after the header, a header line that is not a field
+// ("name: value" or a continuation), and a header without exactly one From
+// field. These errors wrap [ErrMalformedMessage].
 //
-// t= comes from go-msgauth's clock, not from opts.Now; see [SignOptions].
-// Sign returns an error if opts.Now()+opts.Expiration is not after the
-// current time, since x= would then not be after t= (RFC 6376 §3.5).
+// Sign returns an error if Expiration is so short that x= would not be
+// after t= (RFC 6376 §3.5).
+//
+// The signatures are byte for byte what go-msgauth's signer (v0.7.0) makes
+// with the same options and clock -- the same tag order, folding and
+// canonicalisation -- but Sign computes them on the calling goroutine,
+// without go-msgauth's goroutine and pipe per signature, and hashes the
+// body and the signed header fields once for all signers. RSA signatures
+// are made by the backend chosen at build time (see [RSABackend]).
 func Sign(msg []byte, signers []Signer, opts SignOptions) ([]byte, error) {
-	fields, err := checkMessage(msg)
+	fields, body, err := parseMessage(msg)
 	if err != nil {
 		return nil, err
 	}
 	if len(signers) == 0 {
 		return msg, nil
 	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	t := now()
 	var expiration time.Time
 	switch {
 	case opts.Expiration < 0:
 		return nil, fmt.Errorf("dkim: negative expiration %v", opts.Expiration)
 	case opts.Expiration > 0:
-		now := opts.Now
-		if now == nil {
-			now = time.Now
-		}
-		expiration = now().Add(opts.Expiration)
-		// go-msgauth's clock, which sets t=, is time.Now.
-		if expiration.Unix() <= time.Now().Unix() {
+		expiration = t.Add(opts.Expiration)
+		if expiration.Unix() <= t.Unix() {
 			return nil, fmt.Errorf("dkim: expiration %s is not after the signing time", expiration.UTC().Format(time.RFC3339))
 		}
 	}
@@ -102,12 +105,21 @@ func Sign(msg []byte, signers []Signer, opts SignOptions) ([]byte, error) {
 			return nil, err
 		}
 	}
-	headerKeys := headerKeys(fields)
+	keys := headerKeys(fields)
+	common := sigCommon{
+		bodyHash: bodyHash(msg[body:]),
+		header:   canonicalHeader(fields, keys),
+		h:        strings.Join(keys, ":"),
+		t:        strconv.FormatInt(t.Unix(), 10),
+	}
+	if !expiration.IsZero() {
+		common.x = strconv.FormatInt(expiration.Unix(), 10)
+	}
 
 	sigs := make([]string, len(signers))
 	size := len(msg)
 	for i, s := range signers {
-		sig, err := signOne(msg, s, headerKeys, expiration)
+		sig, err := signOne(s, &common)
 		if err != nil {
 			return nil, fmt.Errorf("dkim: sign with d=%s s=%s: %w", s.Domain, s.Selector, err)
 		}
@@ -136,109 +148,155 @@ func (s Signer) check() error {
 	return nil
 }
 
-// signOne makes one DKIM-Signature field (name, value and final CRLF).
-// The caller has checked s.
-func signOne(msg []byte, s Signer, headerKeys []string, expiration time.Time) (string, error) {
-	signer, err := msgauth.NewSigner(&msgauth.SignOptions{
-		Domain:                 s.Domain,
-		Selector:               s.Selector,
-		Signer:                 s.Key.Signer,
-		HeaderCanonicalization: msgauth.CanonicalizationRelaxed,
-		BodyCanonicalization:   msgauth.CanonicalizationRelaxed,
-		HeaderKeys:             headerKeys,
-		Expiration:             expiration,
-	})
-	if err != nil {
-		return "", err
-	}
-	if _, err := signer.Write(msg); err != nil {
-		signer.Close()
-		return "", err
-	}
-	if err := signer.Close(); err != nil {
-		return "", err
-	}
-	return signer.Signature(), nil
+// sigCommon is what every signature over one message shares.
+type sigCommon struct {
+	bodyHash string // bh=: base64 of the relaxed body's SHA-256
+	header   []byte // the signed header fields, canonicalised, in h= order
+	h        string // h=
+	t, x     string // t= and x= (x empty for none)
 }
 
-// headerKeys returns the h= list for a header with the given field names
-// (lower-cased, one entry per field).
-func headerKeys(fields []string) []string {
-	count := make(map[string]int, len(fields))
-	for _, f := range fields {
-		count[f]++
+// signOne makes one DKIM-Signature field (name, value and final CRLF).
+// The caller has checked s.
+func signOne(s Signer, c *sigCommon) (string, error) {
+	alg := "rsa-sha256"
+	if s.Key.Algorithm == Ed25519 {
+		alg = "ed25519-sha256"
 	}
+	tags := []tag{
+		{"a", alg}, {"bh", c.bodyHash}, {"c", "relaxed/relaxed"}, {"d", s.Domain},
+		{"h", c.h}, {"s", s.Selector}, {"t", c.t}, {"v", "1"},
+	}
+	if c.x != "" {
+		tags = append(tags, tag{"x", c.x})
+	}
+	// RFC 6376 §3.7: the header hash covers the signed fields and then this
+	// field itself with an empty b=, canonicalised, without its final CRLF.
+	unsigned := appendRelaxedField(nil, []byte(formatSignature(tags, "")))
+	h := sha256.New()
+	h.Write(c.header)
+	h.Write(unsigned[:len(unsigned)-2])
+	digest := h.Sum(nil)
+
+	var sig []byte
+	switch priv := s.Key.Signer.(type) {
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(priv, digest)
+	case *rsa.PrivateKey:
+		r, err := s.Key.rsaSigner()
+		if err != nil {
+			return "", err
+		}
+		if sig, err = r.signSHA256(digest); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("dkim: unsupported key type %T", priv)
+	}
+	return formatSignature(tags, base64.StdEncoding.EncodeToString(sig)), nil
+}
+
+// headerKeys returns the h= list for a header with the given fields: the
+// names in signedFields' spelling.
+func headerKeys(fields []headerField) []string {
 	keys := make([]string, 0, len(fields)+1)
 	for _, name := range signedFields {
-		n := count[strings.ToLower(name)]
 		if name == "From" {
-			n++ // oversign
+			keys = append(keys, name) // oversign
 		}
-		for range n {
-			keys = append(keys, name)
+		for _, f := range fields {
+			if f.is(name) {
+				keys = append(keys, name)
+			}
 		}
 	}
 	return keys
 }
 
-// checkMessage checks that msg is what Sign accepts and returns the names
-// of its header fields, lower-cased, in order.
-func checkMessage(msg []byte) ([]string, error) {
+// headerField is one field of a message's header.
+type headerField struct {
+	name []byte // as written, without the WSP that may precede the colon
+	raw  []byte // the whole field: every line, each with its CRLF
+}
+
+// is reports whether f's name is name, ignoring case.
+func (f headerField) is(name string) bool {
+	return len(f.name) == len(name) && strings.EqualFold(string(f.name), name)
+}
+
+// parseMessage checks that msg is what Sign accepts and returns its header
+// fields, in order, and the offset of its body.
+func parseMessage(msg []byte) ([]headerField, int, error) {
 	if i := bareLineEnding(msg); i >= 0 {
-		return nil, fmt.Errorf("%w: bare %s at byte %d; every line must end in CRLF", ErrMalformedMessage, lineEndName(msg[i]), i)
+		return nil, 0, fmt.Errorf("%w: bare %s at byte %d; every line must end in CRLF", ErrMalformedMessage, lineEndName(msg[i]), i)
 	}
-	var fields []string
+	fields := make([]headerField, 0, 16)
 	from := 0
-	rest := msg
+	pos := 0
 	for n := 1; ; n++ {
-		line, after, ok := bytes.Cut(rest, []byte("\r\n"))
+		line, _, ok := bytes.Cut(msg[pos:], []byte("\r\n"))
 		if !ok {
-			return nil, fmt.Errorf("%w: no empty line after the header", ErrMalformedMessage)
+			return nil, 0, fmt.Errorf("%w: no empty line after the header", ErrMalformedMessage)
 		}
-		rest = after
+		start := pos
+		pos += len(line) + 2
 		if len(line) == 0 {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if len(fields) == 0 {
-				return nil, fmt.Errorf("%w: header line 1 is a continuation line", ErrMalformedMessage)
+				return nil, 0, fmt.Errorf("%w: header line 1 is a continuation line", ErrMalformedMessage)
 			}
+			f := &fields[len(fields)-1]
+			f.raw = f.raw[:len(f.raw)+len(line)+2]
 			continue
 		}
 		name, _, ok := bytes.Cut(line, []byte(":"))
 		// RFC 5322 §3.6.8 field name; obsolete syntax (§4.5) allows WSP
-		// before the colon, which go-msgauth trims too.
+		// before the colon, which canonicalisation removes.
 		name = bytes.TrimRight(name, " \t")
 		if !ok || !validFieldName(name) {
-			return nil, fmt.Errorf("%w: header line %d is not a header field", ErrMalformedMessage, n)
+			return nil, 0, fmt.Errorf("%w: header line %d is not a header field", ErrMalformedMessage, n)
 		}
-		f := strings.ToLower(string(name))
-		if f == "from" {
+		f := headerField{name: name, raw: msg[start:pos]}
+		if f.is("From") {
 			from++
 		}
 		fields = append(fields, f)
 	}
 	if from != 1 {
-		return nil, fmt.Errorf("%w: %d From header fields; want exactly 1", ErrMalformedMessage, from)
+		return nil, 0, fmt.Errorf("%w: %d From header fields; want exactly 1", ErrMalformedMessage, from)
 	}
-	return fields, nil
+	return fields, pos, nil
 }
 
 // bareLineEnding returns the index of the first CR not followed by LF or
 // LF not preceded by CR in msg, or -1.
 func bareLineEnding(msg []byte) int {
-	for i := 0; i < len(msg); {
-		j := bytes.IndexAny(msg[i:], "\r\n")
+	bad := -1
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(msg[i:], '\n')
 		if j < 0 {
-			return -1
+			break
 		}
-		i += j
-		if msg[i] == '\n' || i+1 == len(msg) || msg[i+1] != '\n' {
+		if i += j; i == 0 || msg[i-1] != '\r' {
+			bad = i
+			break
+		}
+	}
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(msg[i:], '\r')
+		if j < 0 {
+			break
+		}
+		if i += j; bad >= 0 && i > bad {
+			break
+		}
+		if i+1 == len(msg) || msg[i+1] != '\n' {
 			return i
 		}
-		i += 2
 	}
-	return -1
+	return bad
 }
 
 func lineEndName(c byte) string {
