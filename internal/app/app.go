@@ -586,7 +586,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}
 		smtpAddr, smtpsAddr := sub.addrs()
 		a.log.Info("sesame serving", "api", ln.Addr().String(), "api_tls", apiTLS, "dns", addr, "feedback", feedbackAddr, "smtp", smtpAddr, "smtps", smtpsAddr,
-			"region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String())
+			"region", cfg.Region, "service_domain", cfg.ServiceDomain, "database", a.DB.Dialect.String(), "rsa_signer", dkim.RSABackend)
 		if ready != nil {
 			ready(Ready{API: ln.Addr().String(), APITLS: apiTLS, DNS: addr, Feedback: feedbackAddr, SMTP: smtpAddr, SMTPS: smtpsAddr})
 		}
