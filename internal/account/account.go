@@ -252,7 +252,8 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]Key, error) {
 // Secret returns the secret of an access key and its account, for
 // signature checks; an unknown key → ErrUnknownKey. The unsealed secret
 // is kept in memory while the account's keys and settings are unchanged
-// (cachever.Account); unknown keys are not remembered.
+// (cachever.Account); unknown keys are not remembered, and a removed key's
+// secret is dropped from memory at its next lookup.
 func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, accountID string, err error) {
 	if c, ver, ok := s.secrets.Peek(accessKeyID); ok {
 		v, err := cachever.Read(ctx, s.db, c.accountID)
@@ -262,6 +263,10 @@ func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, account
 		if v[cachever.Account] == ver {
 			return c.secret, c.accountID, nil
 		}
+		// Stale: the key may be gone or moved to another account (whose
+		// versions are not comparable with this entry's). The old secret
+		// leaves memory now rather than at the next clear of the cache.
+		s.secrets.Delete(accessKeyID)
 	}
 	// The key and its account's version in one statement: one snapshot.
 	var sealed []byte

@@ -284,3 +284,44 @@ func TestRemoveKey(t *testing.T) {
 		}
 	})
 }
+
+// TestRemovedKeySecretLeavesMemory: once a removed key is looked up, its
+// unsealed secret is no longer held by the store's cache.
+func TestRemovedKeySecretLeavesMemory(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("test secret")
+		s := New(d, box, nil)
+		a, k1, err := s.Create(ctx, CreateOptions{Name: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2, err := s.AddKey(ctx, a.ID, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{k1.AccessKeyID, k2.AccessKeyID} {
+			if _, _, err := s.Secret(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.secrets.Len(); n != 2 {
+			t.Fatalf("cached secrets = %d, want 2", n)
+		}
+		if err := s.RemoveKey(ctx, a.ID, k1.AccessKeyID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Secret(ctx, k1.AccessKeyID); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("removed key: %v", err)
+		}
+		if _, _, ok := s.secrets.Peek(k1.AccessKeyID); ok {
+			t.Fatal("the removed key's secret is still cached")
+		}
+		if secret, _, err := s.Secret(ctx, k2.AccessKeyID); err != nil || secret != k2.Secret {
+			t.Fatalf("the remaining key: %q, %v", secret, err)
+		}
+		if _, _, ok := s.secrets.Peek(k2.AccessKeyID); !ok {
+			t.Fatal("the remaining key is not cached again")
+		}
+	})
+}

@@ -156,6 +156,14 @@ func (c *Cache[K, V]) Put(k K, version int64, value V) {
 	c.m[k] = entry[V]{version: version, value: value}
 }
 
+// Delete removes k's entry, if any: for values, such as secrets, that
+// should not stay in memory once they are no longer current.
+func (c *Cache[K, V]) Delete(k K) {
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}
+
 // Len returns the number of entries (for tests).
 func (c *Cache[K, V]) Len() int {
 	c.mu.Lock()
