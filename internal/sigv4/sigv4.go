@@ -135,23 +135,28 @@ type Verifier struct {
 }
 
 // keyCache keeps derived signing keys (four HMACs each), by the access key,
-// its secret, and the credential scope's date, region and service. The
-// secret is part of the key, so a changed secret is never answered with
-// an old key. In memory only; at most maxCachedKeys entries, past which it
-// starts again empty.
+// a SHA-256 of its secret, and the credential scope's date, region and
+// service. The secret's hash is part of the key, so a changed secret is
+// never answered with an old key, and the cache holds no secret itself
+// (a derived key is good for one day, region and service). In memory
+// only; at most maxCachedKeys entries, past which it starts again empty.
 type keyCache struct {
 	mu sync.Mutex
 	m  map[keyScope][]byte
 }
 
-type keyScope struct{ id, secret, date, region, service string }
+type keyScope struct {
+	id                    string
+	secret                [sha256.Size]byte // of the secret
+	date, region, service string
+}
 
 const maxCachedKeys = 10000
 
 // signingKey returns the derived signing key for the scope, from the
 // cache when it holds it.
 func (c *keyCache) signingKey(id, secret, date, region, service string) []byte {
-	k := keyScope{id, secret, date, region, service}
+	k := keyScope{id, sha256.Sum256([]byte(secret)), date, region, service}
 	c.mu.Lock()
 	key, ok := c.m[k]
 	c.mu.Unlock()
