@@ -8,6 +8,12 @@
 // PostgreSQL. Times are stored as integer Unix milliseconds and booleans as
 // Go bools (INTEGER in SQLite, BOOLEAN in PostgreSQL), so the same queries
 // and the same scanning code work on both.
+//
+// Transactions run with InTx, or with InGroupTx on the hot write paths
+// (admissions and delivery outcomes): group commit, where the closures of
+// concurrent callers run in one transaction, each in a savepoint of its
+// own, and one COMMIT — one fsync — makes the whole batch durable before
+// any of its callers returns.
 package db
 
 import (
@@ -87,6 +93,7 @@ type DB struct {
 	read      *sql.DB // SELECTs outside transactions; sql on PostgreSQL
 	stmts     *stmtCache
 	readStmts *stmtCache
+	group     groupCommitter // InGroupTx's batches
 	Dialect   Dialect
 }
 
