@@ -68,7 +68,7 @@ func BenchmarkInsertSelect(b *testing.B) {
 			}
 			b.Run(mode, func(b *testing.B) {
 				b.SetParallelism(16)
-				commits0, closures0 := d.GroupStats()
+				s0 := d.GroupStats()
 				defer cpuPerOp(b)()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -93,8 +93,8 @@ func BenchmarkInsertSelect(b *testing.B) {
 						}
 					}
 				})
-				if commits, closures := d.GroupStats(); commits > commits0 {
-					b.ReportMetric(float64(closures-closures0)/float64(commits-commits0), "tx/commit")
+				if s := d.GroupStats(); s.Commits > s0.Commits {
+					b.ReportMetric(float64(s.Closures-s0.Closures)/float64(s.Commits-s0.Commits), "tx/commit")
 				}
 			})
 		}

@@ -40,16 +40,3 @@ func (d *DB) StmtStats() (prepared int64, cached int) {
 	}
 	return prepared, cached
 }
-
-// GroupStats returns how many group-commit batches committed and how
-// many closures they held.
-func (d *DB) GroupStats() (commits, closures int64) {
-	return d.group.commits.Load(), d.group.closures.Load()
-}
-
-// GroupWaiting returns how many InGroupTx closures wait for a batch.
-func (d *DB) GroupWaiting() int {
-	d.group.mu.Lock()
-	defer d.group.mu.Unlock()
-	return len(d.group.queue)
-}

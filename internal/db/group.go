@@ -303,3 +303,20 @@ func failBatch(stx *sql.Tx, n int, results []error, err error) []error {
 	}
 	return results
 }
+
+// GroupStats are InGroupTx's counters since the database was opened.
+type GroupStats struct {
+	Commits  int64 // batches committed
+	Closures int64 // closures committed in them
+	Waiting  int   // closures waiting for a batch now
+}
+
+// GroupStats returns InGroupTx's counters: Closures/Commits is the mean
+// batch size.
+func (d *DB) GroupStats() GroupStats {
+	g := &d.group
+	g.mu.Lock()
+	waiting := len(g.queue)
+	g.mu.Unlock()
+	return GroupStats{Commits: g.commits.Load(), Closures: g.closures.Load(), Waiting: waiting}
+}

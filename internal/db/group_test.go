@@ -55,7 +55,7 @@ func blockGroup(t *testing.T, d *db.DB) (release func(), done <-chan error) {
 // waitQueued waits until n closures wait for a batch.
 func waitQueued(t *testing.T, d *db.DB, n int) {
 	t.Helper()
-	for d.GroupWaiting() < n {
+	for d.GroupStats().Waiting < n {
 		runtime.Gosched()
 	}
 }
@@ -96,7 +96,7 @@ func count(t *testing.T, d *db.DB, table string) int {
 func TestGroupCommitBatches(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		groupTables(t, d)
-		commits0, closures0 := d.GroupStats()
+		s0 := d.GroupStats()
 		const n = 40
 		errs := groupCalls(t, d, n, func(i int, tx *db.Tx) error {
 			_, err := tx.Exec(context.Background(), `INSERT INTO gc_parent (id) VALUES (?)`, i)
@@ -107,12 +107,12 @@ func TestGroupCommitBatches(t *testing.T) {
 				t.Fatalf("closure %d: %v", i, err)
 			}
 		}
-		commits, closures := d.GroupStats()
-		if got := closures - closures0; got != n+1 {
+		s := d.GroupStats()
+		if got := s.Closures - s0.Closures; got != n+1 {
 			t.Fatalf("%d closures committed, want %d", got, n+1)
 		}
 		// The blocked closure's batch, then the n that waited meanwhile.
-		if got := commits - commits0; got != 2 {
+		if got := s.Commits - s0.Commits; got != 2 {
 			t.Fatalf("%d commits for %d closures, want 2", got, n+1)
 		}
 		if got := count(t, d, "gc_parent"); got != n+1 {
@@ -223,7 +223,7 @@ func TestGroupCommitCancelWhileWaiting(t *testing.T) {
 		if err := <-res; !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled while waiting: %v", err)
 		}
-		if d.GroupWaiting() != 0 {
+		if d.GroupStats().Waiting != 0 {
 			t.Fatal("the cancelled call still waits for a batch")
 		}
 		release()
