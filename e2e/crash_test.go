@@ -34,14 +34,7 @@ import (
 const deliveryLease = 20 * time.Second
 
 func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test: builds sesame, runs it as a child process, kills it and waits for its delivery leases to expire; skipped with -short")
-	}
-	bin := binary(t)
-	eachStore(t, func(t *testing.T, st store) {
-		t.Parallel()
-		crashRecovery(t, bin, st, crashLoad{total: 2000, killAt: 1000, senders: 8})
-	})
+	crashTest(t, crashLoad{total: 2000, killAt: 1000, senders: 8})
 }
 
 // TestCrashDuringGroupCommit kills the server while its admissions are
@@ -51,13 +44,18 @@ func TestCrashRecovery(t *testing.T) {
 // forming. Every MessageId the API returned must still be delivered: a
 // caller is answered only after the COMMIT holding its message.
 func TestCrashDuringGroupCommit(t *testing.T) {
+	crashTest(t, crashLoad{total: 2400, killAt: 1111, senders: 48})
+}
+
+// crashTest runs crashRecovery under load on each store.
+func crashTest(t *testing.T, load crashLoad) {
 	if testing.Short() {
 		t.Skip("crash test: builds sesame, runs it as a child process, kills it and waits for its delivery leases to expire; skipped with -short")
 	}
 	bin := binary(t)
 	eachStore(t, func(t *testing.T, st store) {
 		t.Parallel()
-		crashRecovery(t, bin, st, crashLoad{total: 2400, killAt: 1111, senders: 48})
+		crashRecovery(t, bin, st, load)
 	})
 }
 
