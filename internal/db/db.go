@@ -115,6 +115,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, err
 		}
 		d = &DB{sql: s, read: s, Dialect: Postgres}
+		d.group.lanes = pgGroupLanes
 	case opts.DataDir != "":
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("db: create data dir: %w", err)

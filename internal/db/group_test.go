@@ -38,6 +38,7 @@ func groupTables(t *testing.T, d *db.DB) {
 // up for the next batch; done receives the blocked call's result.
 func blockGroup(t *testing.T, d *db.DB) (release func(), done <-chan error) {
 	t.Helper()
+	d.SetGroupLanes(1) // PostgreSQL runs several batches at once
 	entered, unblock := make(chan struct{}), make(chan struct{})
 	res := make(chan error, 1)
 	go func() {
@@ -258,4 +259,24 @@ func TestGroupCommitPanic(t *testing.T) {
 		}()
 		_ = d.InGroupTx(context.Background(), func(tx *db.Tx) error { panic("oops") })
 	})
+}
+
+// TestGroupCommitLanes: on PostgreSQL a closure does not wait for another
+// lane's batch.
+func TestGroupCommitLanes(t *testing.T) {
+	d := dbtest.Postgres(t)
+	groupTables(t, d)
+	release, first := blockGroup(t, d)
+	d.SetGroupLanes(2)
+	err := d.InGroupTx(context.Background(), func(tx *db.Tx) error {
+		_, err := tx.Exec(context.Background(), `INSERT INTO gc_parent (id) VALUES (?)`, 1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
 }

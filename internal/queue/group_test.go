@@ -22,6 +22,7 @@ import (
 func together(t *testing.T, d *db.DB, n int, call func(i int) error) ([]error, int64) {
 	t.Helper()
 	ctx := context.Background()
+	d.SetGroupLanes(1) // PostgreSQL runs several batches at once
 	entered, release, first := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	s0 := d.GroupStats()
 	go func() {
