@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sesame-email/sesame/internal/db"
@@ -278,5 +280,69 @@ func TestGroupCommitLanes(t *testing.T) {
 	release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGroupCommitDeadlockRetried: on PostgreSQL a closure that deadlocks
+// with another transaction (it waits for a row that transaction holds,
+// which waits for a row an earlier closure of the batch holds) is undone
+// and runs again in the next batch, once its batch has committed and
+// released the other's row; its caller sees no error.
+func TestGroupCommitDeadlockRetried(t *testing.T) {
+	d := dbtest.Postgres(t)
+	groupTables(t, d)
+	ctx := context.Background()
+	for _, id := range []int{1, 2} {
+		if _, err := d.Exec(ctx, `INSERT INTO gc_child (id, parent) VALUES (?, NULL)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The other transaction holds row 2, then (once the batch waits for
+	// it) asks for row 1.
+	holds, wants := make(chan struct{}), make(chan struct{})
+	other := make(chan error, 1)
+	go func() {
+		other <- d.InTx(ctx, func(tx *db.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE gc_child SET parent = NULL WHERE id = 2`); err != nil {
+				return err
+			}
+			close(holds)
+			<-wants
+			_, err := tx.Exec(ctx, `UPDATE gc_child SET parent = NULL WHERE id = 1`)
+			return err
+		})
+	}()
+	<-holds
+	var runs, runsB atomic.Int32
+	errs := groupCalls(t, d, 2, func(i int, tx *db.Tx) error {
+		// The first closure run takes row 1; the second, B, row 2.
+		if runs.Add(1) == 1 {
+			_, err := tx.Exec(ctx, `UPDATE gc_child SET parent = NULL WHERE id = 1`)
+			return err
+		}
+		if runsB.Add(1) == 1 {
+			go func() { // once this closure waits for row 2
+				for {
+					var n int
+					if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM pg_locks WHERE NOT granted`).Scan(&n); err != nil || n > 0 {
+						break
+					}
+					runtime.Gosched()
+				}
+				close(wants)
+			}()
+		}
+		_, err := tx.Exec(ctx, `UPDATE gc_child SET parent = NULL WHERE id = 2`)
+		return err
+	})
+	otherErr := <-other
+	switch {
+	case errs[0] != nil || errs[1] != nil:
+		t.Fatalf("closures: %v", errs)
+	case otherErr == nil && runsB.Load() != 2:
+		t.Fatalf("the other transaction committed and the deadlocked closure ran %d times, want 2", runsB.Load())
+	case otherErr != nil && !strings.Contains(otherErr.Error(), "40P01"):
+		// PostgreSQL chose the other transaction as the deadlock's victim.
+		t.Fatalf("the other transaction: %v", otherErr)
 	}
 }
