@@ -8,6 +8,12 @@
 // PostgreSQL. Times are stored as integer Unix milliseconds and booleans as
 // Go bools (INTEGER in SQLite, BOOLEAN in PostgreSQL), so the same queries
 // and the same scanning code work on both.
+//
+// Transactions run with InTx, or with InGroupTx on the hot write paths
+// (admissions and delivery outcomes): group commit, where the closures of
+// concurrent callers run in one transaction, each in a savepoint of its
+// own, and one COMMIT — one fsync — makes the whole batch durable before
+// any of its callers returns.
 package db
 
 import (
@@ -87,6 +93,7 @@ type DB struct {
 	read      *sql.DB // SELECTs outside transactions; sql on PostgreSQL
 	stmts     *stmtCache
 	readStmts *stmtCache
+	group     groupCommitter // InGroupTx's batches
 	Dialect   Dialect
 }
 
@@ -108,6 +115,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, err
 		}
 		d = &DB{sql: s, read: s, Dialect: Postgres}
+		d.group.lanes = pgGroupLanes
 	case opts.DataDir != "":
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("db: create data dir: %w", err)

@@ -10,7 +10,9 @@
 // its lease expire and another claims the rows again, so a delivery in
 // flight at a crash may happen twice but never zero times. Finish and
 // Retry record an outcome together with its event, and only while the
-// caller still holds the lease.
+// caller still holds the lease. Enqueue and the outcomes are group commits
+// (db.InGroupTx): concurrent callers share a COMMIT, and each returns once
+// the COMMIT holding its own writes has succeeded.
 package queue
 
 import (
@@ -112,13 +114,17 @@ func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) erro
 
 // EnqueueWith is Enqueue with also run in the same transaction, for a
 // caller that records in its own tables that the message was queued.
+//
+// The transaction is a group commit (db.InGroupTx): it returns once the
+// message is durable, its COMMIT shared with other callers'.
 func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, also func(ctx context.Context, tx *db.Tx) error) error {
-	err := q.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := q.EnqueueTx(ctx, tx, m, send); err != nil {
+	tctx := context.WithoutCancel(ctx) // see InGroupTx
+	err := q.db.InGroupTx(ctx, func(tx *db.Tx) error {
+		if err := q.EnqueueTx(tctx, tx, m, send); err != nil {
 			return err
 		}
 		if also != nil {
-			return also(ctx, tx)
+			return also(tctx, tx)
 		}
 		return nil
 	})
@@ -407,7 +413,8 @@ func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply stri
 
 func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
 	now := q.now()
-	err := q.db.InTx(ctx, func(tx *db.Tx) error {
+	ctx, wait := context.WithoutCancel(ctx), ctx // see InGroupTx
+	err := q.db.InGroupTx(wait, func(tx *db.Tx) error {
 		if state != Queued && tx.Dialect() == db.Postgres {
 			// Finishing recipients of one message one after the other, so
 			// that the last one sees the others finished and drops the
