@@ -194,6 +194,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 	start := time.Now()
 	results := make([]error, 0, len(batch))
 	var missed []string
+	committed := false // set once the COMMIT has succeeded
 	finish := func(results []error, commitErr error) {
 		ok := 0
 		var again []*groupReq
@@ -210,7 +211,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 			}
 			r.done <- err
 		}
-		if commitErr == nil {
+		if committed {
 			d.group.commits.Add(1)
 			d.group.closures.Add(int64(ok))
 		}
@@ -284,6 +285,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 		finish(results, fmt.Errorf("db: commit: %w", err))
 		return
 	}
+	committed = true
 	finish(results, nil)
 }
 
