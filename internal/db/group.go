@@ -114,9 +114,12 @@ type groupReq struct {
 // ctx is honoured while the call waits for a batch (ctx.Err() is returned
 // and fn never runs); once fn has started, its batch commits or fails as a
 // whole, and InGroupTx waits for that outcome. For the same reason fn
-// should run its statements with a context that is not cancelled
-// (context.WithoutCancel(ctx)): on PostgreSQL a statement cancelled
-// midway closes the connection, and so fails the whole batch.
+// should run its statements with a context that is not cancelled when
+// its caller goes away (context.WithoutCancel(ctx)): on PostgreSQL a
+// statement cancelled midway closes the connection, and so fails the
+// whole batch. It should keep ctx's deadline, though: a statement waiting
+// for a lock another session never releases would otherwise hold the
+// batch, and every caller in it, forever.
 func (d *DB) InGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
