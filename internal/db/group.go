@@ -114,9 +114,12 @@ type groupReq struct {
 // ctx is honoured while the call waits for a batch (ctx.Err() is returned
 // and fn never runs); once fn has started, its batch commits or fails as a
 // whole, and InGroupTx waits for that outcome. For the same reason fn
-// should run its statements with a context that is not cancelled
-// (context.WithoutCancel(ctx)): on PostgreSQL a statement cancelled
-// midway closes the connection, and so fails the whole batch.
+// should run its statements with a context that is not cancelled when
+// its caller goes away (context.WithoutCancel(ctx)): on PostgreSQL a
+// statement cancelled midway closes the connection, and so fails the
+// whole batch. It should keep ctx's deadline, though: a statement waiting
+// for a lock another session never releases would otherwise hold the
+// batch, and every caller in it, forever.
 func (d *DB) InGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -194,6 +197,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 	start := time.Now()
 	results := make([]error, 0, len(batch))
 	var missed []string
+	committed := false // set once the COMMIT has succeeded
 	finish := func(results []error, commitErr error) {
 		ok := 0
 		var again []*groupReq
@@ -210,7 +214,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 			}
 			r.done <- err
 		}
-		if commitErr == nil {
+		if committed {
 			d.group.commits.Add(1)
 			d.group.closures.Add(int64(ok))
 		}
@@ -284,6 +288,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 		finish(results, fmt.Errorf("db: commit: %w", err))
 		return
 	}
+	committed = true
 	finish(results, nil)
 }
 

@@ -211,6 +211,21 @@ func TestGroupCommitFailureFailsBatch(t *testing.T) {
 	})
 }
 
+// TestGroupStatsCountOnlyCommits: a batch rolled back, its one closure
+// having failed, is not counted as committed.
+func TestGroupStatsCountOnlyCommits(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s0 := d.GroupStats()
+		boom := errors.New("boom")
+		if err := d.InGroupTx(context.Background(), func(*db.Tx) error { return boom }); err != boom {
+			t.Fatalf("InGroupTx: %v, want the closure's error", err)
+		}
+		if s := d.GroupStats(); s.Commits != s0.Commits || s.Closures != s0.Closures {
+			t.Fatalf("after a rolled-back batch: %+v, want %+v", s, s0)
+		}
+	})
+}
+
 func TestGroupCommitCancelWhileWaiting(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		groupTables(t, d)

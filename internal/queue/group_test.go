@@ -169,3 +169,52 @@ func TestFinishGroupCommitLastDropsBody(t *testing.T) {
 		}
 	})
 }
+
+// TestFinishDeadlineBoundsLockWait: on PostgreSQL an outcome whose
+// statement waits for a row lock another session keeps fails at its
+// caller's deadline (deliver's recordTimeout), instead of holding its
+// batch, and its caller, for as long as the lock is held.
+func TestFinishDeadlineBoundsLockWait(t *testing.T) {
+	d := dbtest.Postgres(t)
+	f := newFixture(t, d)
+	m, send := f.message("locked", "a@example.test")
+	if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := f.q.Claim(f.ctx, "w", 1, time.Minute)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claimed %d, %v", len(cs), err)
+	}
+	holds, release, other := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		other <- d.InTx(f.ctx, func(tx *db.Tx) error {
+			if _, err := tx.Exec(f.ctx, `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`, "locked"); err != nil {
+				return err
+			}
+			close(holds)
+			<-release
+			return nil
+		})
+	}()
+	<-holds
+	ctx, cancel := context.WithTimeout(f.ctx, 50*time.Millisecond)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- f.q.Finish(ctx, cs[0], queue.Delivered, "250 ok", nil) }()
+	select {
+	case err := <-res:
+		if err == nil {
+			t.Error("Finish succeeded while another session held the message row")
+		}
+	case <-time.After(time.Minute): // only when the deadline is ignored
+		t.Error("Finish still waits for the lock a minute after its deadline")
+	}
+	close(release)
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	// The outcome is recorded once the lock is free.
+	if err := f.q.Finish(f.ctx, cs[0], queue.Delivered, "250 ok", nil); err != nil {
+		t.Fatalf("after the lock was released: %v", err)
+	}
+}

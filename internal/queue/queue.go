@@ -118,7 +118,8 @@ func (q *Queue) Enqueue(ctx context.Context, m *Message, send *event.Event) erro
 // The transaction is a group commit (db.InGroupTx): it returns once the
 // message is durable, its COMMIT shared with other callers'.
 func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, also func(ctx context.Context, tx *db.Tx) error) error {
-	tctx := context.WithoutCancel(ctx) // see InGroupTx
+	tctx, cancel := detach(ctx)
+	defer cancel()
 	err := q.db.InGroupTx(ctx, func(tx *db.Tx) error {
 		if err := q.EnqueueTx(tctx, tx, m, send); err != nil {
 			return err
@@ -133,6 +134,21 @@ func (q *Queue) EnqueueWith(ctx context.Context, m *Message, send *event.Event, 
 	}
 	q.notify()
 	return nil
+}
+
+// detach returns ctx for the statements of a group transaction (see
+// db.InGroupTx): not cancelled when the caller goes away, which on
+// PostgreSQL would fail the whole batch, but still ended at ctx's
+// deadline. Without it a statement waiting for a row lock that another
+// session keeps (a node whose connection hangs) would hold its batch, and
+// every caller in it, past their deadlines (deliver's recordTimeout) for
+// as long as the lock is held.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, dl)
+	}
+	return d, func() {}
 }
 
 // EnqueueTx is Enqueue inside the caller's transaction, for a message
@@ -413,7 +429,9 @@ func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply stri
 
 func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
 	now := q.now()
-	ctx, wait := context.WithoutCancel(ctx), ctx // see InGroupTx
+	wait := ctx
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	err := q.db.InGroupTx(wait, func(tx *db.Tx) error {
 		if state != Queued && tx.Dialect() == db.Postgres {
 			// Finishing recipients of one message one after the other, so
