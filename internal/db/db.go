@@ -115,7 +115,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, err
 		}
 		d = &DB{sql: s, read: s, Dialect: Postgres}
-		d.group.lanes = pgGroupLanes
+		d.group.lanes, d.group.batch = pgGroupLanes, 1
 	case opts.DataDir != "":
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("db: create data dir: %w", err)

@@ -25,9 +25,12 @@ const (
 // batch saves no fsync, only the BEGIN and COMMIT round trips, and costs
 // a SAVEPOINT and a RELEASE per closure; one batch at a time made
 // BenchmarkInsertSelect 3.7 times slower than a transaction per caller,
-// and 16 lanes are as fast as one. Closures are batched only when more
-// callers wait than lanes run. The pool keeps 4 of its 20 connections for
-// the other work.
+// and 16 lanes are as fast as one. So on PostgreSQL each lane's
+// transaction takes one closure (no savepoint: InTx's behaviour, through
+// at most 16 lanes): batches of several would hold several callers' row
+// locks until one COMMIT, which can deadlock between lanes and nodes
+// (send_counts, messages FOR UPDATE) where a transaction per caller
+// cannot. The pool keeps 4 of its 20 connections for the other work.
 const pgGroupLanes = 16
 
 // groupMaxTries is how many times a closure that ended in a deadlock runs
@@ -82,6 +85,9 @@ type groupCommitter struct {
 	queue   []*groupReq
 	running int // committer goroutines (lanes) running
 	lanes   int // the most that run at once; 0 means 1
+	// batch is the most closures a batch takes; 0 means
+	// groupMaxClosures. PostgreSQL takes one (see pgGroupLanes).
+	batch int
 
 	commits  atomic.Int64 // batches committed (a test and benchmark counter)
 	closures atomic.Int64 // closures committed in them
@@ -120,6 +126,11 @@ type groupReq struct {
 // whole batch. It should keep ctx's deadline, though: a statement waiting
 // for a lock another session never releases would otherwise hold the
 // batch, and every caller in it, forever.
+//
+// fn runs on the committer's goroutine, not the caller's: it must not call
+// runtime.Goexit (t.FailNow in a test), which would end that goroutine
+// with its batch unanswered. A panic is undone and re-raised in the
+// caller.
 func (d *DB) InGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -183,7 +194,7 @@ func (g *groupCommitter) take(max int, stop bool) []*groupReq {
 // runGroups commits batches until the queue is empty.
 func (d *DB) runGroups() {
 	for {
-		batch := d.group.take(groupMaxClosures, true)
+		batch := d.group.take(d.group.maxBatch(), true)
 		if len(batch) == 0 {
 			return
 		}
@@ -279,8 +290,8 @@ func (d *DB) runBatch(batch []*groupReq) {
 				finish(failBatch(stx, len(batch), results, err), nil)
 				return
 			}
-			if i == len(batch)-1 && len(batch) < groupMaxClosures && time.Since(start) < groupMaxWait {
-				batch = append(batch, d.group.take(groupMaxClosures-len(batch), false)...)
+			if most := d.group.maxBatch(); i == len(batch)-1 && len(batch) < most && time.Since(start) < groupMaxWait {
+				batch = append(batch, d.group.take(most-len(batch), false)...)
 			}
 		}
 	}
@@ -340,11 +351,23 @@ func (d *DB) GroupStats() GroupStats {
 }
 
 // SetGroupLanes sets how many group transactions may run at once (at
-// least 1); on SQLite more than one only queue for the writer. For tests
-// of the batching on PostgreSQL, which set 1; call it before InGroupTx is
-// used.
+// least 1; on SQLite more than one only queue for the writer) and lets
+// each batch take up to groupMaxClosures closures, as on SQLite. For
+// tests of the batching on PostgreSQL, which set 1; call it before
+// InGroupTx is used.
 func (d *DB) SetGroupLanes(n int) {
 	d.group.mu.Lock()
 	defer d.group.mu.Unlock()
 	d.group.lanes = max(n, 1)
+	d.group.batch = groupMaxClosures
+}
+
+// maxBatch is the most closures a batch takes.
+func (g *groupCommitter) maxBatch() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.batch <= 0 {
+		return groupMaxClosures
+	}
+	return g.batch
 }

@@ -361,3 +361,34 @@ func TestGroupCommitDeadlockRetried(t *testing.T) {
 		t.Fatalf("the other transaction: %v", otherErr)
 	}
 }
+
+// TestGroupCommitPostgresOneClosureEach: by default PostgreSQL's lanes
+// take one closure per transaction (a batch of several would hold several
+// callers' row locks until one COMMIT, which can deadlock between lanes),
+// so there are as many commits as closures.
+func TestGroupCommitPostgresOneClosureEach(t *testing.T) {
+	d := dbtest.Postgres(t)
+	groupTables(t, d)
+	s0 := d.GroupStats()
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = d.InGroupTx(context.Background(), func(tx *db.Tx) error {
+				_, err := tx.Exec(context.Background(), `INSERT INTO gc_parent (id) VALUES (?)`, i)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("closure %d: %v", i, err)
+		}
+	}
+	s := d.GroupStats()
+	if c, k := s.Commits-s0.Commits, s.Closures-s0.Closures; c != n || k != n {
+		t.Errorf("%d commits for %d closures, want %d each", c, k, n)
+	}
+}
