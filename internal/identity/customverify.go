@@ -190,16 +190,7 @@ func (s *Store) Verified(ctx context.Context, accountID, field, address string) 
 	if kind != KindEmail {
 		return false, invalid(field, "Invalid email address <%s>: an email address needs an @ and a domain.", address)
 	}
-	names := []string{n}
-	for d := domain; ; {
-		names = append(names, d)
-		_, rest, ok := strings.Cut(d, ".")
-		if !ok || !strings.Contains(rest, ".") {
-			break
-		}
-		d = rest
-	}
-	found, err := s.GetMany(ctx, accountID, names)
+	found, err := s.GetMany(ctx, accountID, CoveringNames(n, domain))
 	if err != nil {
 		return false, err
 	}
@@ -209,4 +200,19 @@ func (s *Store) Verified(ctx context.Context, accountID, field, address string) 
 		}
 	}
 	return false, nil
+}
+
+// CoveringNames returns the identity names that can cover the normalised
+// address of domain: the address itself, its domain, then each parent
+// domain of at least two labels, most specific first.
+func CoveringNames(address, domain string) []string {
+	out := []string{address}
+	for d := domain; ; {
+		out = append(out, d)
+		_, parent, ok := strings.Cut(d, ".")
+		if !ok || !strings.Contains(parent, ".") {
+			return out
+		}
+		d = parent
+	}
 }

@@ -113,22 +113,6 @@ func isDomainChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c >= 0x80
 }
 
-// candidates returns the identity names that can cover a: the address
-// itself, its domain, then each parent domain of at least two labels, most
-// specific first.
-func candidates(a addr.Address) []string {
-	out := []string{a.String()}
-	d := a.Domain
-	for {
-		out = append(out, d)
-		_, parent, ok := strings.Cut(d, ".")
-		if !ok || !strings.Contains(parent, ".") {
-			return out
-		}
-		d = parent
-	}
-}
-
 // DefaultSimulatorDomains returns the mailbox simulator's domains:
 // simulator.amazonses.com (so existing SES test code works unchanged) and
 // simulator.<service domain>.

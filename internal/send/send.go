@@ -607,7 +607,7 @@ func (s *Sender) lookup(ctx context.Context, accountID string, lists ...[]envelo
 	var names []string
 	for _, l := range lists {
 		for _, a := range l {
-			for _, n := range candidates(a.Addr) {
+			for _, n := range identity.CoveringNames(a.Addr.String(), a.Addr.Domain) {
 				if !slices.Contains(names, n) {
 					names = append(names, n)
 				}
@@ -625,7 +625,7 @@ func (s *Sender) lookup(ctx context.Context, accountID string, lists ...[]envelo
 // specific first: the address, its domain, its parent domains.
 func covering(found map[string]*identity.Identity, a addr.Address) []*identity.Identity {
 	var out []*identity.Identity
-	for _, n := range candidates(a) {
+	for _, n := range identity.CoveringNames(a.String(), a.Domain) {
 		if i := found[n]; i != nil && i.VerifiedForSending() {
 			out = append(out, i)
 		}
