@@ -142,11 +142,7 @@ func scan(sc scanner) (*Template, error) {
 
 // Get returns the account's template of that name; none → ErrNotFound.
 func (s *Store) Get(ctx context.Context, accountID, name string) (*Template, error) {
-	return s.get(ctx, s.opts.DB, accountID, name)
-}
-
-func (s *Store) get(ctx context.Context, q db.Querier, accountID, name string) (*Template, error) {
-	t, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM custom_verification_templates WHERE account_id = ? AND name = ?`, accountID, name))
+	t, err := scan(s.opts.DB.QueryRow(ctx, `SELECT `+columns+` FROM custom_verification_templates WHERE account_id = ? AND name = ?`, accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, refuse(ErrNotFound, "Custom verification email template %s does not exist.", name)
 	}
