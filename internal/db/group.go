@@ -194,17 +194,19 @@ func (g *groupCommitter) take(max int, stop bool) []*groupReq {
 // runGroups commits batches until the queue is empty.
 func (d *DB) runGroups() {
 	for {
-		batch := d.group.take(d.group.maxBatch(), true)
+		most := d.group.maxBatch()
+		batch := d.group.take(most, true)
 		if len(batch) == 0 {
 			return
 		}
-		d.runBatch(batch)
+		d.runBatch(batch, most)
 	}
 }
 
 // runBatch runs batch, and the closures that arrive while it runs within
-// the batch's bounds, in one transaction, and sends each its result.
-func (d *DB) runBatch(batch []*groupReq) {
+// the batch's bounds (at most most closures), in one transaction, and
+// sends each its result.
+func (d *DB) runBatch(batch []*groupReq, most int) {
 	start := time.Now()
 	results := make([]error, 0, len(batch))
 	var missed []string
@@ -290,7 +292,7 @@ func (d *DB) runBatch(batch []*groupReq) {
 				finish(failBatch(stx, len(batch), results, err), nil)
 				return
 			}
-			if most := d.group.maxBatch(); i == len(batch)-1 && len(batch) < most && time.Since(start) < groupMaxWait {
+			if i == len(batch)-1 && len(batch) < most && time.Since(start) < groupMaxWait {
 				batch = append(batch, d.group.take(most-len(batch), false)...)
 			}
 		}

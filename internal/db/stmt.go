@@ -39,9 +39,10 @@ func newStmtCache(db *sql.DB) *stmtCache {
 }
 
 // cacheable reports whether query may be kept: a data statement (DDL and
-// pragmas run once) within the size bounds.
+// pragmas run once) within the size bounds. Only SQLite has caches, so
+// placeholders are ?.
 func cacheable(query string) bool {
-	if len(query) > stmtMaxLen || strings.Count(query, "?")+strings.Count(query, "$") > stmtMaxPlaceholders {
+	if len(query) > stmtMaxLen || strings.Count(query, "?") > stmtMaxPlaceholders {
 		return false
 	}
 	for _, kw := range [...]string{"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"} {

@@ -79,28 +79,34 @@ func canonicalHeader(fields []headerField, keys []string) []byte {
 // Runs of SP and HTAB become one space, or nothing at the end of a line;
 // empty lines at the end are removed; a body left non-empty ends in CRLF,
 // and an empty one stays empty.
+// The canonical body is hashed as it is made, line by line, not copied
+// whole first.
 func bodyHash(body []byte) string {
-	out := make([]byte, 0, len(body)+2)
+	h := sha256.New()
+	var buf []byte // a line with WSP compressed
+	crlf := []byte("\r\n")
 	lines := 0 // line breaks pending, written before the next text
+	wrote := false
 	for len(body) > 0 {
-		line, rest, found := bytes.Cut(body, []byte("\r\n"))
+		line, rest, found := bytes.Cut(body, crlf)
 		body = rest
 		line = bytes.TrimRight(line, " \t")
 		if len(line) > 0 {
 			for ; lines > 0; lines-- {
-				out = append(out, '\r', '\n')
+				h.Write(crlf)
 			}
-			out = appendCompressedWSP(out, line)
+			buf = appendCompressedWSP(buf[:0], line)
+			h.Write(buf)
+			wrote = true
 		}
 		if found {
 			lines++
 		}
 	}
-	if len(out) > 0 {
-		out = append(out, '\r', '\n')
+	if wrote {
+		h.Write(crlf)
 	}
-	sum := sha256.Sum256(out)
-	return base64.StdEncoding.EncodeToString(sum[:])
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
 // appendCompressedWSP appends line to dst with each run of SP and HTAB

@@ -217,15 +217,14 @@ func New(o Options) (*Metrics, error) {
 	m.publishFailures = counter("sesame_publish_failures_total", "Event publishing failures, by kind.", "kind")
 	m.reputation = counter("sesame_reputation_actions_total", "Reputation guard pauses and resumes, by scope and action.", "scope", "action")
 
-	for _, s := range stage.Stages {
-		if o.Stages == nil {
-			break
-		}
-		c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_stage_seconds_total",
-			Help:        "Wall-clock time spent in each stage of the send path, summed over goroutines.",
-			ConstLabels: prometheus.Labels{"stage": s.String()}}, func() float64 { return o.Stages.Seconds(s) })
-		if err := m.reg.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: register: %w", err)
+	if o.Stages != nil {
+		for _, s := range stage.Stages {
+			c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_stage_seconds_total",
+				Help:        "Wall-clock time spent in each stage of the send path, summed over goroutines.",
+				ConstLabels: prometheus.Labels{"stage": s.String()}}, func() float64 { return o.Stages.Seconds(s) })
+			if err := m.reg.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: register: %w", err)
+			}
 		}
 	}
 	for _, c := range []prometheus.Collector{

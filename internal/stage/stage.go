@@ -32,8 +32,9 @@ const (
 	Enqueue
 	// Claim is the delivery worker's claim of a batch of due recipients.
 	Claim
-	// Delivery is the SMTP transaction of a message with the recipients'
-	// server (connecting, when a new connection is needed, included).
+	// Delivery is loading a claimed message and its SMTP transaction with
+	// the recipients' server (connecting, when a new connection is needed,
+	// included).
 	Delivery
 	// Outcome is recording a recipient's outcome (its event and the
 	// queue's transition).
