@@ -1,14 +1,7 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 // TestSMTPCertificateReload: `sesame serve` with --smtp-tls-cert and
@@ -28,7 +23,7 @@ func TestSMTPCertificateReload(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCert(t, certFile, keyFile, "first.example.test")
+	testkit.WriteCertPair(t, certFile, keyFile, "first.example.test")
 	smtps := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, false)))
 	st := store{name: "sqlite", flags: []string{"--data-dir", t.TempDir()}}
 	setUpAccount(t, bin, st, "-1") // startServer's readiness check signs with its key
@@ -55,7 +50,7 @@ func TestSMTPCertificateReload(t *testing.T) {
 	}
 	waitFor("first.example.test")
 
-	writeCert(t, certFile, keyFile, "second.example.test")
+	testkit.WriteCertPair(t, certFile, keyFile, "second.example.test")
 	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -90,30 +85,5 @@ func TestSMTPCertificateReload(t *testing.T) {
 	case <-srv.exited:
 		t.Fatalf("sesame serve exited on SIGHUP: %v", srv.err)
 	default:
-	}
-}
-
-// writeCert writes a fresh self-signed certificate for name and its key.
-func writeCert(t *testing.T, certFile, keyFile, name string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

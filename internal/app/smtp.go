@@ -54,7 +54,7 @@ func (a *App) openSubmission(ctx context.Context) (sub *submission, err error) {
 	if err := a.storeSMTPEndpoints(ctx); err != nil {
 		return nil, err
 	}
-	if !config.SMTPOn(cfg.SMTPAddr) && !config.SMTPOn(cfg.SMTPSAddr) {
+	if !config.ListenerOn(cfg.SMTPAddr) && !config.ListenerOn(cfg.SMTPSAddr) {
 		return nil, nil
 	}
 	host := a.smtpHost()
@@ -93,12 +93,12 @@ func (a *App) openSubmission(ctx context.Context) (sub *submission, err error) {
 			sub.close()
 		}
 	}()
-	if config.SMTPOn(cfg.SMTPAddr) {
+	if config.ListenerOn(cfg.SMTPAddr) {
 		if sub.starttls, err = net.Listen("tcp", cfg.SMTPAddr); err != nil {
 			return nil, fmt.Errorf("smtp listener: %w", err)
 		}
 	}
-	if config.SMTPOn(cfg.SMTPSAddr) {
+	if config.ListenerOn(cfg.SMTPSAddr) {
 		if sub.implicit, err = net.Listen("tcp", cfg.SMTPSAddr); err != nil {
 			return nil, fmt.Errorf("smtps listener: %w", err)
 		}

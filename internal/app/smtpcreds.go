@@ -62,7 +62,7 @@ func (a *App) SMTPCredentials(ctx context.Context, w io.Writer, ref, keyID strin
 
 // port is a listener address's port, or "off".
 func port(addr string) string {
-	if !config.SMTPOn(addr) {
+	if !config.ListenerOn(addr) {
 		return "off"
 	}
 	if _, p, err := net.SplitHostPort(addr); err == nil {

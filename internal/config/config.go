@@ -309,7 +309,7 @@ func (c *Config) Validate() error {
 	}
 	for _, a := range []struct{ name, v string }{{"--dns-addr", c.DNSAddr}, {"--feedback-addr", c.FeedbackAddr}, {"--api-tls-addr", c.APITLSAddr},
 		{"--smtp-addr", c.SMTPAddr}, {"--smtps-addr", c.SMTPSAddr}} {
-		if a.v == "" || a.v == "off" {
+		if !ListenerOn(a.v) {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
@@ -448,11 +448,12 @@ func validDomain(s string) bool {
 	return true
 }
 
-// SMTPOn reports whether an SMTP submission listener address is on.
-func SMTPOn(addr string) bool { return addr != "" && addr != "off" }
+// ListenerOn reports whether a listener address that may be off (""
+// or "off") is on.
+func ListenerOn(addr string) bool { return addr != "" && addr != "off" }
 
 // APITLSOn reports whether the API's HTTPS listener is on.
-func (c *Config) APITLSOn() bool { return c.APITLSAddr != "" && c.APITLSAddr != "off" }
+func (c *Config) APITLSOn() bool { return ListenerOn(c.APITLSAddr) }
 
 // SNSPublicURL is the base of the URLs in SNS messages: --public-url, or
 // https:// and the HTTPS listener's address when it is on, or http:// and

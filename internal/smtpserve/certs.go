@@ -34,9 +34,6 @@ func (c *CertFiles) Reload() error {
 	return nil
 }
 
-// Certificate returns the pair in use.
-func (c *CertFiles) Certificate() *tls.Certificate { return c.cur.Load() }
-
 // TLSConfig returns a server configuration that serves the pair in use.
 func (c *CertFiles) TLSConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }}

@@ -2,36 +2,13 @@ package smtpserve_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/sesame-email/sesame/internal/feedback"
 	"github.com/sesame-email/sesame/internal/smtpserve"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
-
-// writePair writes a new self-signed pair for host to the two files.
-func writePair(t *testing.T, certFile, keyFile, host string) {
-	t.Helper()
-	cfg, err := feedback.SelfSignedTLS(host, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cfg.Certificates[0]
-	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // served returns the common name of the certificate a TLS handshake with
 // cfg gets.
@@ -61,7 +38,7 @@ func served(t *testing.T, cfg *tls.Config) string {
 func TestCertFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePair(t, certFile, keyFile, "one.test")
+	testkit.WriteCertPair(t, certFile, keyFile, "one.test")
 	cf, err := smtpserve.LoadCertFiles(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +47,7 @@ func TestCertFiles(t *testing.T) {
 	if got := served(t, cfg); got != "one.test" {
 		t.Fatalf("served %q", got)
 	}
-	writePair(t, certFile, keyFile, "two.test")
+	testkit.WriteCertPair(t, certFile, keyFile, "two.test")
 	if err := cf.Reload(); err != nil {
 		t.Fatal(err)
 	}

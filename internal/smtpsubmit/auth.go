@@ -73,11 +73,17 @@ func key(ip string) netip.Addr {
 // g.mu is held.
 func (g *authGuard) current(k netip.Addr, now time.Time) *failures {
 	f := g.m[k]
-	if f != nil && now.Sub(f.last) >= g.block && !now.Before(f.blockedUntil) {
+	if f != nil && g.stale(f, now) {
 		delete(g.m, k)
 		return nil
 	}
 	return f
+}
+
+// stale says f is forgotten: its last failure is a block's length ago,
+// and no block is running.
+func (g *authGuard) stale(f *failures, now time.Time) bool {
+	return now.Sub(f.last) >= g.block && !now.Before(f.blockedUntil)
 }
 
 // check returns how long an attempt from ip waits, or that it is refused
@@ -158,7 +164,7 @@ func (g *authGuard) prune(now time.Time) {
 	var oldest netip.Addr
 	var at time.Time
 	for k, f := range g.m {
-		if now.Sub(f.last) >= g.block && !now.Before(f.blockedUntil) {
+		if g.stale(f, now) {
 			delete(g.m, k)
 		} else if at.IsZero() || f.last.Before(at) {
 			oldest, at = k, f.last
