@@ -469,7 +469,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		fln          net.Listener
 		feedbackAddr string
 	)
-	if cfg.FeedbackAddr != "" && cfg.FeedbackAddr != "off" {
+	if config.ListenerOn(cfg.FeedbackAddr) {
 		host := "feedback-smtp." + cfg.Region + "." + a.Identities.ServiceDomain()
 		var tlsConfig *tls.Config
 		tlsConfig, err = feedbackTLS(cfg, host)
