@@ -530,7 +530,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		}()
 	}
 	dnsReady := make(chan string, 1)
-	if cfg.DNSAddr != "" && cfg.DNSAddr != "off" {
+	if config.ListenerOn(cfg.DNSAddr) {
 		ds, err := a.DNSServer()
 		if err != nil {
 			ln.Close()
