@@ -43,15 +43,11 @@ func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (s
 // account's template name (ErrNotFound), rendered with the JSON data
 // TemplateData (*DataError, *RenderError), as Compiled.Preview writes it.
 func (s *Store) Preview(ctx context.Context, accountID, name, templateData, region string) (string, error) {
-	t, err := s.Get(ctx, accountID, name)
+	c, err := s.GetCompiled(ctx, accountID, name)
 	if err != nil {
 		return "", err
 	}
 	data, err := ParseData("TemplateData", templateData)
-	if err != nil {
-		return "", err
-	}
-	c, err := s.cache.compile(t.Content) // compiling a large template costs far more than rendering it
 	if err != nil {
 		return "", err
 	}
