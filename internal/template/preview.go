@@ -2,9 +2,6 @@ package template
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -26,11 +23,9 @@ func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (s
 	if r := strings.ToLower(region); r != "" && r != "us-east-1" {
 		domain = r + ".amazonses.com"
 	}
-	var id [16]byte
-	rand.Read(id[:])
 	msg, err := compose.Preview(c.Subject, c.Text, c.HTML, compose.Options{
 		Now:       func() time.Time { return now },
-		MessageID: fmt.Sprintf("0100%012x-%s", now.UnixMilli(), hex.EncodeToString(id[:])),
+		MessageID: compose.NewMessageID(now),
 		Domain:    domain,
 	})
 	if err != nil {
