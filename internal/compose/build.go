@@ -96,13 +96,7 @@ func Build(s Simple, o Options) (*Message, error) {
 	fs = append(fs, custom...)
 	fs = append(fs, field{"MIME-Version", "1.0"})
 
-	w := &writer{o: o}
-	rootFields, body, err := w.render(root)
-	if err != nil {
-		return nil, err
-	}
-	fs = append(fs, rootFields...)
-	h, err := header(fs, func(name string) string {
+	fs, m.Bytes, err = write(o, fs, root, func(name string) string {
 		for i, c := range s.Headers {
 			if c.Name == name {
 				return fmt.Sprintf("Headers[%d].Value", i)
@@ -116,17 +110,33 @@ func Build(s Simple, o Options) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(body) + 1024)
-	if err := textproto.WriteHeader(&buf, h); err != nil {
-		return nil, fmt.Errorf("compose: write header: %w", err)
-	}
-	buf.Write(body)
-	m.Bytes = buf.Bytes()
 	for _, f := range fs {
 		m.Headers = append(m.Headers, Header{Name: f.name, Value: f.value})
 	}
 	return m, nil
+}
+
+// write renders the body tree root under the header fields fs (fieldOf
+// names the request's field for an error about a header field) and returns
+// all the message's header fields and its bytes.
+func write(o Options, fs []field, root *node, fieldOf func(name string) string) ([]field, []byte, error) {
+	w := &writer{o: o}
+	rootFields, body, err := w.render(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	fs = append(fs, rootFields...)
+	h, err := header(fs, fieldOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(body) + 1024)
+	if err := textproto.WriteHeader(&buf, h); err != nil {
+		return nil, nil, fmt.Errorf("compose: write header: %w", err)
+	}
+	buf.Write(body)
+	return fs, buf.Bytes(), nil
 }
 
 // checkHeaders validates the custom headers of a Simple message (MessageHeader:

@@ -1,12 +1,6 @@
 package compose
 
-import (
-	"bytes"
-	"fmt"
-	"strings"
-
-	"github.com/emersion/go-message/textproto"
-)
+import "strings"
 
 // Preview writes a rendered template as SES's TestRenderTemplate and
 // TestRenderEmailTemplate return it: the complete MIME message without
@@ -36,19 +30,6 @@ func Preview(subject, text, html string, o Options) ([]byte, error) {
 		fs = append(fs, field{"Subject", encoded})
 	}
 	fs = append(fs, field{"MIME-Version", "1.0"})
-	w := &writer{o: o}
-	rootFields, body, err := w.render(root)
-	if err != nil {
-		return nil, err
-	}
-	h, err := header(append(fs, rootFields...), func(name string) string { return name })
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := textproto.WriteHeader(&buf, h); err != nil {
-		return nil, fmt.Errorf("compose: write header: %w", err)
-	}
-	buf.Write(body)
-	return buf.Bytes(), nil
+	_, msg, err := write(o, fs, root, func(name string) string { return name })
+	return msg, err
 }

@@ -98,13 +98,9 @@ func (h *handler) sendingTemplate(c *call, configSet string) (name string, t *te
 	if err != nil {
 		return "", nil, err
 	}
-	st, err := store.Get(c.ctx, c.account, name)
+	compiled, err := store.GetCompiled(c.ctx, c.account, name)
 	if err != nil {
 		return "", nil, templateError(err, name)
-	}
-	compiled, err := store.Compile(st.Content)
-	if err != nil {
-		return "", nil, fmt.Errorf("sesv1: stored template %s does not compile: %w", name, err)
 	}
 	return name, compiled, nil
 }

@@ -105,13 +105,9 @@ func (h *handler) sendingTemplate(r *http.Request, c sesapi.Caller, field string
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Get(r.Context(), c.AccountID, name)
+	compiled, err := store.GetCompiled(r.Context(), c.AccountID, name)
 	if err != nil {
 		return nil, templateError(err, name)
-	}
-	compiled, err := store.Compile(st.Content)
-	if err != nil {
-		return nil, fmt.Errorf("sesv2: stored template %s does not compile: %w", name, err)
 	}
 	return &send.Template{Name: name, Compiled: compiled}, nil
 }

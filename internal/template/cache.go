@@ -61,6 +61,22 @@ func (k *cache) compile(c Content) (*Compiled, error) {
 // templates: the sending paths call it with a stored template's content.
 func (s *Store) Compile(c Content) (*Compiled, error) { return s.cache.compile(c) }
 
+// GetCompiled returns the account's template of that name compiled
+// through the store's cache (ErrNotFound when there is none): what a
+// templated send and a preview render. A stored template that does not
+// compile (it was checked at Create and Update) is an internal failure.
+func (s *Store) GetCompiled(ctx context.Context, accountID, name string) (*Compiled, error) {
+	t, err := s.Get(ctx, accountID, name)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.cache.compile(t.Content) // compiling a large template costs far more than rendering it
+	if err != nil {
+		return nil, fmt.Errorf("template: stored template %s does not compile: %w", name, err)
+	}
+	return c, nil
+}
+
 // CompileInline is [Compile] for a send's inline content (v2
 // TemplateContent) through a cache of its own, so that a client sending
 // many different inline templates flushes only those, never the stored

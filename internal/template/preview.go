@@ -2,9 +2,6 @@ package template
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -26,11 +23,9 @@ func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (s
 	if r := strings.ToLower(region); r != "" && r != "us-east-1" {
 		domain = r + ".amazonses.com"
 	}
-	var id [16]byte
-	rand.Read(id[:])
 	msg, err := compose.Preview(c.Subject, c.Text, c.HTML, compose.Options{
 		Now:       func() time.Time { return now },
-		MessageID: fmt.Sprintf("0100%012x-%s", now.UnixMilli(), hex.EncodeToString(id[:])),
+		MessageID: compose.NewMessageID(now),
 		Domain:    domain,
 	})
 	if err != nil {
@@ -43,15 +38,11 @@ func (t *Compiled) Preview(data map[string]any, region string, now time.Time) (s
 // account's template name (ErrNotFound), rendered with the JSON data
 // TemplateData (*DataError, *RenderError), as Compiled.Preview writes it.
 func (s *Store) Preview(ctx context.Context, accountID, name, templateData, region string) (string, error) {
-	t, err := s.Get(ctx, accountID, name)
+	c, err := s.GetCompiled(ctx, accountID, name)
 	if err != nil {
 		return "", err
 	}
 	data, err := ParseData("TemplateData", templateData)
-	if err != nil {
-		return "", err
-	}
-	c, err := s.cache.compile(t.Content) // compiling a large template costs far more than rendering it
 	if err != nil {
 		return "", err
 	}
