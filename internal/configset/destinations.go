@@ -50,7 +50,7 @@ func (s *Store) Destinations(ctx context.Context, q db.Querier, accountID, name 
 func (s *Store) EventDestinations(ctx context.Context, accountID, name string) ([]Destination, error) {
 	var out []Destination
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := get(ctx, tx, accountID, name); err != nil {
+		if _, err := GetIn(ctx, tx, accountID, name); err != nil {
 			return err
 		}
 		var err error

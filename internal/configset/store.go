@@ -212,7 +212,7 @@ func (s *Store) Get(ctx context.Context, accountID, name string) (*Set, error) {
 	if st, ok := s.cache.Get(k, v[cachever.ConfigSet]); ok {
 		return st.clone(), nil
 	}
-	st, err := get(ctx, s.db, accountID, name)
+	st, err := GetIn(ctx, s.db, accountID, name)
 	if err != nil {
 		return nil, err
 	}
@@ -231,10 +231,6 @@ func (st *Set) clone() *Set {
 // GetIn is Get reading through q (a transaction the caller holds: a
 // second connection could deadlock SQLite's single writer).
 func GetIn(ctx context.Context, q db.Querier, accountID, name string) (*Set, error) {
-	return get(ctx, q, accountID, name)
-}
-
-func get(ctx context.Context, q db.Querier, accountID, name string) (*Set, error) {
 	return read(ctx, q, "", accountID, name)
 }
 
