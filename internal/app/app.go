@@ -490,22 +490,22 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	}
 	srv := a.apiServer(apiConns)
 	tln, tsrv, err := a.apiTLS(apiConns)
-	if err != nil {
-		ln.Close()
-		if fln != nil {
-			fln.Close()
+	// closeListeners closes the API and feedback listeners opened so far,
+	// when the start fails.
+	closeListeners := func() {
+		for _, l := range []net.Listener{ln, fln, tln} {
+			if l != nil {
+				l.Close()
+			}
 		}
+	}
+	if err != nil {
+		closeListeners()
 		return err
 	}
 	sub, err := a.openSubmission(ctx)
 	if err != nil {
-		ln.Close()
-		if fln != nil {
-			fln.Close()
-		}
-		if tln != nil {
-			tln.Close()
-		}
+		closeListeners()
 		return err
 	}
 
@@ -533,10 +533,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if cfg.DNSAddr != "" && cfg.DNSAddr != "off" {
 		ds, err := a.DNSServer()
 		if err != nil {
-			ln.Close()
-			if fln != nil {
-				fln.Close()
-			}
+			closeListeners()
 			sub.close()
 			return err
 		}
