@@ -490,22 +490,22 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	}
 	srv := a.apiServer(apiConns)
 	tln, tsrv, err := a.apiTLS(apiConns)
-	if err != nil {
-		ln.Close()
-		if fln != nil {
-			fln.Close()
+	// closeListeners closes the API and feedback listeners opened so far,
+	// when the start fails.
+	closeListeners := func() {
+		for _, l := range []net.Listener{ln, fln, tln} {
+			if l != nil {
+				l.Close()
+			}
 		}
+	}
+	if err != nil {
+		closeListeners()
 		return err
 	}
 	sub, err := a.openSubmission(ctx)
 	if err != nil {
-		ln.Close()
-		if fln != nil {
-			fln.Close()
-		}
-		if tln != nil {
-			tln.Close()
-		}
+		closeListeners()
 		return err
 	}
 
@@ -533,10 +533,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	if config.ListenerOn(cfg.DNSAddr) {
 		ds, err := a.DNSServer()
 		if err != nil {
-			ln.Close()
-			if fln != nil {
-				fln.Close()
-			}
+			closeListeners()
 			sub.close()
 			return err
 		}
@@ -637,7 +634,11 @@ func (a *App) pruneLoop(ctx context.Context, interval time.Duration) error {
 		if ok, err := lease(ctx); err != nil || !ok {
 			continue // another node prunes, or the database is away: next time
 		}
-		p, err := a.Queue.Prune(ctx, time.Now().Add(-cmp.Or(a.cfg.FeedbackRetention, feedback.DefaultRetention)))
+		now := time.Now()
+		// Messages, and the events published about them, are kept for the
+		// feedback window.
+		feedbackCutoff := now.Add(-cmp.Or(a.cfg.FeedbackRetention, feedback.DefaultRetention))
+		p, err := a.Queue.Prune(ctx, feedbackCutoff)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.log.Error("pruning the queue failed", "err", err)
@@ -646,12 +647,12 @@ func (a *App) pruneLoop(ctx context.Context, interval time.Duration) error {
 		}
 		// Published events go with their messages (a late bounce within the
 		// feedback window still shows beside them); unpublished never.
-		if n, err := event.Prune(ctx, a.DB, time.Now().Add(-cmp.Or(a.cfg.FeedbackRetention, feedback.DefaultRetention))); err != nil && ctx.Err() == nil {
+		if n, err := event.Prune(ctx, a.DB, feedbackCutoff); err != nil && ctx.Err() == nil {
 			a.log.Error("pruning the published events failed", "err", err)
 		} else if n > 0 {
 			a.log.Info("published events pruned", "rows", n)
 		}
-		if n, err := a.Stats.Prune(ctx, time.Now().Add(-statsRetention)); err != nil && ctx.Err() == nil {
+		if n, err := a.Stats.Prune(ctx, now.Add(-statsRetention)); err != nil && ctx.Err() == nil {
 			a.log.Error("pruning the send statistics failed", "err", err)
 		} else if n > 0 {
 			a.log.Info("send statistics pruned", "rows", n)

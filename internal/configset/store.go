@@ -212,7 +212,7 @@ func (s *Store) Get(ctx context.Context, accountID, name string) (*Set, error) {
 	if st, ok := s.cache.Get(k, v[cachever.ConfigSet]); ok {
 		return st.clone(), nil
 	}
-	st, err := read(ctx, s.db, "", accountID, name)
+	st, err := GetIn(ctx, s.db, accountID, name)
 	if err != nil {
 		return nil, err
 	}

@@ -371,6 +371,24 @@ func (p *Publisher) step(ctx context.Context) (result, error) {
 	// database works, so an event that fails now fails on its own.
 	var healthy bool
 	var failed []failure
+	// alone publishes it in a transaction of its own: an event's failure
+	// joins failed; the database's (or ctx's end) is returned.
+	alone := func(it item) error {
+		b, fault, err := p.commit(ctx, []item{it})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			p.forgive(it.row.ID)
+			res.claimed += len(b.claimed)
+			healthy = healthy || len(b.out) > 0
+		case !fault:
+			return err
+		default:
+			failed = append(failed, failure{it, err})
+		}
+		return nil
+	}
 	if len(normal) > 0 {
 		b, fault, err := p.commit(ctx, normal)
 		switch {
@@ -390,35 +408,18 @@ func (p *Publisher) step(ctx context.Context) (result, error) {
 			p.failed(FailBatch)
 			p.log.Warn("publishing a batch of events failed; publishing them one at a time", "events", len(normal), "err", err)
 			for _, it := range normal {
-				b, fault, err := p.commit(ctx, []item{it})
-				switch {
-				case ctx.Err() != nil:
-					return res, ctx.Err()
-				case err == nil:
-					res.claimed += len(b.claimed)
-					healthy = healthy || len(b.out) > 0
-				case !fault:
+				if err := alone(it); err != nil {
 					return res, err
-				default:
-					failed = append(failed, failure{it, err})
 				}
 			}
 		}
 	}
 	for _, it := range suspects {
-		b, fault, err := p.commit(ctx, []item{it})
-		switch {
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case err == nil:
-			p.forgive(it.row.ID)
-			res.claimed += len(b.claimed)
-			healthy = healthy || len(b.out) > 0
-		case !fault:
-			p.failed(FailBatch)
+		if err := alone(it); err != nil {
+			if ctx.Err() == nil {
+				p.failed(FailBatch)
+			}
 			return res, err
-		default:
-			failed = append(failed, failure{it, err})
 		}
 	}
 	if len(failed) == 0 {

@@ -85,38 +85,22 @@ func (q *Queue) Run(ctx context.Context) error {
 			}
 			n = len(rows)
 			limited = n == free
-			for _, r := range room {
-				if r == 0 {
-					limited = true // a busy host may have more due
-				}
-			}
-			for _, r := range acctRoom {
-				if r == 0 {
-					limited = true // a busy account may have more due
+			for _, m := range []map[string]int{room, acctRoom} {
+				for _, r := range m {
+					if r == 0 {
+						limited = true // a busy host (account) may have more due
+					}
 				}
 			}
 			took, tookAcct := map[string]int{}, map[string]int{}
 			for _, r := range rows {
-				// A host that got all the room the claim allowed it may
-				// have more due (judged by the claim's own snapshot:
-				// attempts finishing meanwhile must not hide it, or the
-				// loop would sleep a whole poll with rows due).
-				took[r.host]++
-				limit, ok := room[r.host]
-				if !ok {
-					limit = q.perHost
-				}
-				if took[r.host] >= limit {
-					limited = true
-				}
-				tookAcct[r.accountID]++
-				acctLimit, ok := acctRoom[r.accountID]
-				if !ok {
-					acctLimit = q.perAcct
-				}
-				if tookAcct[r.accountID] >= acctLimit {
-					limited = true // the account may have more due
-				}
+				// A host (an account) that got all the room the claim
+				// allowed it may have more due (judged by the claim's own
+				// snapshot: attempts finishing meanwhile must not hide it,
+				// or the loop would sleep a whole poll with rows due).
+				hostAll := tookAll(took, room, r.host, q.perHost)
+				acctAll := tookAll(tookAcct, acctRoom, r.accountID, q.perAcct)
+				limited = limited || hostAll || acctAll
 				q.mu.Lock()
 				q.busy++
 				q.hosts[r.host]++
@@ -196,6 +180,17 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 	wg.Wait()
 	q.record(context.WithoutCancel(ctx), outs)
 	return len(rows), nil
+}
+
+// tookAll counts one more claimed row of group g in took and says whether
+// the group has now taken all its room (room[g], else def).
+func tookAll(took, room map[string]int, g string, def int) bool {
+	took[g]++
+	limit, ok := room[g]
+	if !ok {
+		limit = def
+	}
+	return took[g] >= limit
 }
 
 // room is how many requests may start now in all, and how many to each
