@@ -201,18 +201,15 @@ func (s *Store) AddKey(ctx context.Context, accountID, id, secret string) (Key, 
 // removals at once cannot take its last two keys.
 func (s *Store) RemoveKey(ctx context.Context, accountID, id string, force bool) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if tx.Dialect() == db.Postgres {
-			var locked string
-			err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, accountID).Scan(&locked)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: %s", ErrNotFound, accountID)
-			}
-			if err != nil {
-				return fmt.Errorf("account: remove key: %w", err)
-			}
+		err := tx.LockAccount(ctx, accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", ErrNotFound, accountID)
+		}
+		if err != nil {
+			return fmt.Errorf("account: remove key: %w", err)
 		}
 		var mine, all int
-		err := tx.QueryRow(ctx, `SELECT COUNT(CASE WHEN access_key_id = ? THEN 1 END), COUNT(*) FROM access_keys WHERE account_id = ?`, id, accountID).Scan(&mine, &all)
+		err = tx.QueryRow(ctx, `SELECT COUNT(CASE WHEN access_key_id = ? THEN 1 END), COUNT(*) FROM access_keys WHERE account_id = ?`, id, accountID).Scan(&mine, &all)
 		if err != nil {
 			return fmt.Errorf("account: remove key: %w", err)
 		}

@@ -140,11 +140,8 @@ func (s *Store) queueVerificationMail(ctx context.Context, tx *db.Tx, i *Identit
 		return nil
 	}
 	now := s.now()
-	if tx.Dialect() == db.Postgres {
-		var id string
-		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, i.AccountID).Scan(&id); err != nil {
-			return fmt.Errorf("identity: lock account %s: %w", i.AccountID, err)
-		}
+	if err := tx.LockAccount(ctx, i.AccountID); err != nil {
+		return fmt.Errorf("identity: %w", err)
 	}
 	if err := s.checkVerificationLimits(ctx, tx, i.AccountID, i.Name, now); err != nil {
 		return err

@@ -77,11 +77,8 @@ func (s *Store) Create(ctx context.Context, accountID string, t Template) error 
 	}
 	now := s.now()
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if tx.Dialect() == db.Postgres { // count and insert as one, against concurrent creates (SQLite's writers take turns)
-			var id string
-			if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, accountID).Scan(&id); err != nil {
-				return fmt.Errorf("template: lock account %s: %w", accountID, err)
-			}
+		if err := tx.LockAccount(ctx, accountID); err != nil { // count and insert as one, against concurrent creates
+			return fmt.Errorf("template: %w", err)
 		}
 		var n int64
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM templates WHERE account_id = ?`, accountID).Scan(&n); err != nil {

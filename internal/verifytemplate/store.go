@@ -87,11 +87,8 @@ func (s *Store) Create(ctx context.Context, accountID string, t Template) error 
 		return fmt.Errorf("verifytemplate: encode tags: %w", err)
 	}
 	return s.opts.DB.InTx(ctx, func(tx *db.Tx) error {
-		if tx.Dialect() == db.Postgres { // count and insert as one, against concurrent creates
-			var id string
-			if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = ? FOR NO KEY UPDATE`, accountID).Scan(&id); err != nil {
-				return fmt.Errorf("verifytemplate: lock account %s: %w", accountID, err)
-			}
+		if err := tx.LockAccount(ctx, accountID); err != nil { // count and insert as one, against concurrent creates
+			return fmt.Errorf("verifytemplate: %w", err)
 		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM custom_verification_templates WHERE account_id = ?`, accountID).Scan(&n); err != nil {
