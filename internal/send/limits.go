@@ -2,7 +2,6 @@ package send
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -25,12 +24,9 @@ const MsgVerificationPaused = "Sending is paused for this account, and a verific
 // after the message (counted in the quota) is committed to the queue,
 // with false when it was not, which gives the rate back.
 func (s *Sender) Admit(ctx context.Context, accountID string, recipients int) (done func(queued bool), err error) {
-	acct, err := s.opts.Accounts.Get(ctx, accountID)
+	acct, err := s.sendingAccount(ctx, accountID, MsgVerificationPaused)
 	if err != nil {
-		return nil, fmt.Errorf("send: account %s: %w", accountID, err)
-	}
-	if !acct.SendingEnabled {
-		return nil, reject(KindSendingPaused, "", MsgVerificationPaused)
+		return nil, err
 	}
 	return s.limit(ctx, acct, recipients, recipients, s.now())
 }

@@ -282,12 +282,9 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	}
 
 	// 2. Account.
-	acct, err := s.opts.Accounts.Get(ctx, r.AccountID)
+	acct, err := s.sendingAccount(ctx, r.AccountID, MsgSendingPaused)
 	if err != nil {
-		return Result{}, fmt.Errorf("send: account %s: %w", r.AccountID, err)
-	}
-	if !acct.SendingEnabled {
-		return Result{}, reject(KindSendingPaused, "", MsgSendingPaused)
+		return Result{}, err
 	}
 
 	// 3. A cheap size guard before parsing raw mail.
@@ -527,6 +524,19 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	s.opts.Stages.Since(stage.Enqueue, t0)
 	s.log.Debug("message accepted", "account", acct.ID, "message_id", id, "identity", sending.Name, "mail_from", msg.MailFrom, "recipients", len(rcptList))
 	return Result{MessageID: id}, nil
+}
+
+// sendingAccount returns the account, or KindSendingPaused with paused
+// (the sentence of the operation refused) when its sending is disabled.
+func (s *Sender) sendingAccount(ctx context.Context, accountID, paused string) (*account.Account, error) {
+	acct, err := s.opts.Accounts.Get(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("send: account %s: %w", accountID, err)
+	}
+	if !acct.SendingEnabled {
+		return nil, reject(KindSendingPaused, "", "%s", paused)
+	}
+	return acct, nil
 }
 
 // configurationSet looks up the set a message is sent through: unknown →

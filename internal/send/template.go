@@ -79,12 +79,9 @@ func withoutSubject(mail event.Mail, bodyHeaders bool) event.Mail {
 // the whole request for them rather than each of its destinations. Submit
 // runs both checks again.
 func (s *Sender) Precheck(ctx context.Context, accountID, configurationSet string) error {
-	acct, err := s.opts.Accounts.Get(ctx, accountID)
+	acct, err := s.sendingAccount(ctx, accountID, MsgSendingPaused)
 	if err != nil {
-		return fmt.Errorf("send: account %s: %w", accountID, err)
-	}
-	if !acct.SendingEnabled {
-		return reject(KindSendingPaused, "", MsgSendingPaused)
+		return err
 	}
 	if configurationSet != "" {
 		if _, err := s.configurationSet(ctx, acct.ID, configurationSet); err != nil {
