@@ -212,7 +212,18 @@ func (d *DB) runBatch(batch []*groupReq, most int) {
 	var missed []string
 	committed := false // set once the COMMIT has succeeded
 	finish := func(results []error, commitErr error) {
-		ok := 0
+		// Count first, so that a caller released below already sees its
+		// commit in GroupStats.
+		if committed {
+			ok := 0
+			for i, r := range batch {
+				if results[i] == nil && r.panic == nil {
+					ok++
+				}
+			}
+			d.group.commits.Add(1)
+			d.group.closures.Add(int64(ok))
+		}
 		var again []*groupReq
 		for i, r := range batch {
 			err := results[i]
@@ -221,15 +232,9 @@ func (d *DB) runBatch(batch []*groupReq, most int) {
 				continue
 			}
 			if err == nil && r.panic == nil {
-				if err = commitErr; err == nil {
-					ok++
-				}
+				err = commitErr
 			}
 			r.done <- err
-		}
-		if committed {
-			d.group.commits.Add(1)
-			d.group.closures.Add(int64(ok))
 		}
 		for _, q := range missed {
 			d.stmts.get(context.Background(), q)
