@@ -20,7 +20,9 @@
 // (SESAME_BENCH_MESSAGES sets the number of messages, 20,000 by default;
 // SESAME_BENCH_CONCURRENCY the number of concurrent API clients, 16 by
 // default; SESAME_BENCH_MAX_24H_SEND gives the account a daily quota,
-// unlimited by default.)
+// unlimited by default; SESAME_BENCH_CPU_PROFILE=DIR makes each server
+// write its CPU profile, named for the sub-benchmark, into DIR: the servers
+// then stop with SIGTERM, which writes it, instead of SIGKILL.)
 //
 // The package has no code of its own.
 package e2e

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,6 +218,12 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 		"--spf-ip", "127.0.0.1",
 	}, st.flags...)
 	args = append(args, o.extra...)
+	profile := ""
+	if dir := os.Getenv("SESAME_BENCH_CPU_PROFILE"); dir != "" {
+		// Written when the server stops on SIGTERM (the cleanup below).
+		profile = filepath.Join(dir, strings.NewReplacer("/", "_", "=", "").Replace(tb.Name())+".pprof")
+		args = append(args, "--cpu-profile", profile)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(childEnv(), o.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -232,6 +239,10 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 		close(s.exited)
 	}()
 	tb.Cleanup(func() {
+		if profile != "" {
+			s.stop()
+			tb.Logf("CPU profile of sesame serve: %s", profile)
+		}
 		s.kill()
 		if tb.Failed() {
 			tb.Logf("last lines of the log of sesame serve (pid %d):\n%s", cmd.Process.Pid, tail(s.log, 40))
@@ -257,6 +268,17 @@ func startServer(tb testing.TB, bin string, st store, o serveOptions) *server {
 			tb.Fatalf("sesame serve does not answer after 60s: %v\n%s", err, tail(s.log, 40))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop asks the server to stop (SIGTERM) and waits for it, at most 30s.
+func (s *server) stop() {
+	if s.cmd.Process.Signal(syscall.SIGTERM) != nil {
+		return
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,9 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		bounceRate, complaintRate                   rateValue
 		limit                                       int
 		since                                       time.Duration
+		cpuProfile                                  string
 	)
 	switch cmd + " " + sub {
 	case "serve ":
+		fs.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) of the server to this file, from start until it stops on SIGTERM or SIGINT; for measuring, not for production")
 	case "account create":
 		fs.StringVar(&name, "name", "", "account name (default: generated)")
 		fs.StringVar(&email, "email", "", "the owner's address, for notifications")
@@ -167,6 +170,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	switch cmd + " " + sub {
 	case "serve ":
+		if cpuProfile != "" {
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		return a.Serve(ctx, nil)
 	case "account create":
 		if err := need(0, "no arguments (the name is --name)"); err != nil {
@@ -280,4 +290,21 @@ func level(s string) slog.Level {
 	var l slog.Level
 	l.UnmarshalText([]byte(s))
 	return l
+}
+
+// startCPUProfile starts writing the process's CPU profile to path and
+// returns the function that ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
