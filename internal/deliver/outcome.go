@@ -160,9 +160,11 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			continue
 		}
 		if m.noPolicy != nil {
-			for _, c := range m.rows {
-				t.record(ctx, c, mail, *m.noPolicy, m.window(w))
+			rs := make([]result, len(m.rows))
+			for j := range rs {
+				rs[j] = *m.noPolicy
 			}
+			t.record(ctx, m.rows, &mail, rs, m.window(w))
 			continue
 		}
 		rcpts := make([]string, len(m.rows))
@@ -222,9 +224,7 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 			w.log.Info("reused connection failed; trying a new one", "domain", t.domain, "message_id", m.id)
 		}
 		t0 = w.stages.Since(stage.Delivery, t0)
-		for j, c := range m.rows {
-			t.record(ctx, c, mail, out[j], m.window(w))
-		}
+		t.record(ctx, m.rows, &mail, out, m.window(w))
 		w.stages.Since(stage.Outcome, t0)
 	}
 }
@@ -233,30 +233,55 @@ func (t *task) run(ctx, dctx context.Context, msgs []*message) {
 // event: they were not attempted, or their attempt was cut short.
 func (t *task) handBack(ctx context.Context, msgs []*message) {
 	for _, m := range msgs {
-		for _, c := range m.rows {
-			t.record(ctx, c, event.Mail{}, result{st: pending}, 0)
+		t.record(ctx, m.rows, nil, make([]result, len(m.rows)), 0) // the zero result is pending
+	}
+}
+
+// record records rs[i] for each claimed recipient cs[i] of one message
+// whose stored mail object is mail (nil when not loaded: nothing but
+// pending results), in one transaction: their new states and their
+// events, which refer to mail rather than copy it. window is the
+// message's retry window.
+func (t *task) record(ctx context.Context, cs []queue.Claimed, mail *event.Mail, rs []result, window time.Duration) {
+	if len(cs) == 0 {
+		return
+	}
+	w := t.w
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	now := w.now()
+	outs := make([]queue.Outcome, len(cs))
+	for i, c := range cs {
+		outs[i] = t.outcome(ctx, c, mail, rs[i], window, now)
+	}
+	for i, err := range w.q.Record(rctx, mail, outs) {
+		c := cs[i]
+		switch {
+		case errors.Is(err, queue.ErrLeaseLost):
+			w.log.Warn("outcome dropped: the lease was lost, another worker holds this recipient", "message_id", c.MessageID, "account", c.AccountID, "rcpt", c.Address, "reply", outs[i].Reply)
+		case err != nil:
+			w.log.Error("recording an outcome failed; the recipient is retried when its lease expires", "message_id", c.MessageID, "account", c.AccountID, "rcpt", c.Address, "reply", outs[i].Reply, "err", err)
 		}
 	}
 }
 
-// record records r for the claimed recipient c of a message whose mail
-// object is mail: its new state and its event, in one transaction.
-// window is the message's retry window.
-func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r result, window time.Duration) {
+// outcome is what r means for the claimed recipient c of a message whose
+// mail object is mail: its new state and its event.
+func (t *task) outcome(ctx context.Context, c queue.Claimed, mail *event.Mail, r result, window time.Duration, now time.Time) queue.Outcome {
 	w := t.w
-	if r.st != delivered && r.st != failed && ctx.Err() != nil {
+	if mail == nil || r.st != delivered && r.st != failed && ctx.Err() != nil {
 		// Run is stopping: whatever was not decided goes back to the
 		// queue, due at once.
 		r = result{st: pending}
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	now := w.now()
 	line := r.reply.String()
 	log := w.log.With("message_id", c.MessageID, "account", c.AccountID, "rcpt", c.Address)
 
-	ev := &event.Event{AccountID: c.AccountID, ConfigurationSet: c.ConfigurationSet, Mail: mail}
-	ev.Mail.Tags = maps.Clone(mail.Tags)
+	ev := &event.Event{AccountID: c.AccountID, ConfigurationSet: c.ConfigurationSet}
+	if mail != nil {
+		ev.Mail = *mail
+		ev.Mail.Tags = maps.Clone(mail.Tags)
+	}
 	event.SetTag(&ev.Mail, event.TagOutgoingIP, r.localIP)
 	bounce := func(bounceType, subType string) {
 		ev.Type = event.Bounce
@@ -276,10 +301,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		}
 	}
 
-	var err error
 	switch r.st {
-	case pending:
-		err = w.q.Retry(rctx, c, now, "", nil)
 	case delivered:
 		ev.Type = event.Delivery
 		ev.Delivery = &event.DeliveryDetails{
@@ -291,12 +313,12 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 			RemoteMTAIP:          r.remoteIP,
 		}
 		log.Info("delivered", "reply", line, "remote_ip", r.remoteIP)
-		err = w.q.Finish(rctx, c, queue.Delivered, line, ev)
+		return queue.Outcome{Claimed: c, State: queue.Delivered, Reply: line, Events: []*event.Event{ev}}
 	case failed:
 		v := smtpcode.Judge(r.reply)
 		bounce(v.BounceType, v.SubType)
 		log.Info("bounced", "reply", line, "remote_ip", r.remoteIP, "bounce_type", v.BounceType, "bounce_subtype", v.SubType, "suppress", v.Suppress, "rule", v.Rule)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, v.Suppress, ev), ev)
+		return queue.Outcome{Claimed: c, State: queue.Bounced, Reply: line, Events: []*event.Event{ev}, Also: w.alsoFeedback(c, v.Suppress, ev)}
 	case deferred:
 		expires := c.QueuedAt.Add(window)
 		next := now.Add(w.backoff(c.Attempts))
@@ -319,8 +341,7 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 				ReportingMTA: w.mta,
 			}
 			log.Info("delivery delayed", "reply", line, "attempt", c.Attempts, "next", next)
-			err = w.q.Retry(rctx, c, next, line, ev)
-			break
+			return queue.Outcome{Claimed: c, State: queue.Queued, Next: next, Reply: line, Events: []*event.Event{ev}}
 		}
 		// Out of time: a soft bounce with the last reply.
 		bounceType, subType := smtpcode.Classify(r.reply)
@@ -329,14 +350,9 @@ func (t *task) record(ctx context.Context, c queue.Claimed, mail event.Mail, r r
 		}
 		bounce(bounceType, subType)
 		log.Info("retry window ended; bounced", "reply", line, "attempt", c.Attempts)
-		err = w.q.FinishWith(rctx, c, queue.Bounced, line, t.w.alsoFeedback(c, false, ev), ev)
+		return queue.Outcome{Claimed: c, State: queue.Bounced, Reply: line, Events: []*event.Event{ev}, Also: w.alsoFeedback(c, false, ev)}
 	}
-	switch {
-	case errors.Is(err, queue.ErrLeaseLost):
-		log.Warn("outcome dropped: the lease was lost, another worker holds this recipient", "reply", line)
-	case err != nil:
-		log.Error("recording an outcome failed; the recipient is retried when its lease expires", "reply", line, "err", err)
-	}
+	return queue.Outcome{Claimed: c, State: queue.Queued, Next: now} // pending
 }
 
 // alsoFeedback is what c's feedback events (Bounce, Complaint) do besides

@@ -164,7 +164,7 @@ func TestBorrowedMailFromFailsWhenOwnerVerifies(t *testing.T) {
 // subject, read as their recipient would.
 func noticesTo(t *testing.T, d *db.DB, address string) map[string]string {
 	t.Helper()
-	rows, err := d.Query(context.Background(), `SELECT m.body FROM messages m JOIN recipients r ON r.message_id = m.id WHERE r.address = ?`, address)
+	rows, err := d.Query(context.Background(), `SELECT b.body FROM messages m JOIN recipients r ON r.message_id = m.id LEFT JOIN message_bodies b ON b.message_id = m.id WHERE r.address = ?`, address)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,13 @@ func (t *sesTime) UnmarshalJSON(b []byte) error {
 // names, key order (as in SES's published examples) and which keys are
 // always present.
 
-type wireEvent struct {
+type wireEvent = wireEventOf[wireMail]
+
+// wireEventOf is wireEvent with the mail object of type M: wireMail, or
+// json.RawMessage for an event stored without it (see AppendRef).
+type wireEventOf[M any] struct {
 	EventType     Type           `json:"eventType"`
-	Mail          wireMail       `json:"mail"`
+	Mail          M              `json:"mail"`
 	Send          *SendDetails   `json:"send,omitempty"`
 	Reject        *wireReject    `json:"reject,omitempty"`
 	Bounce        *wireBounce    `json:"bounce,omitempty"`
@@ -147,7 +151,12 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 
 // wireOf is e in the wire structs of its event JSON; e must be valid.
 func wireOf(e *Event) wireEvent {
-	w := wireEvent{EventType: e.Type, Mail: wireMailOf(e)}
+	return wireWith(e, wireMailOf(&e.Mail, e.ConfigurationSet))
+}
+
+// wireWith is e in the wire structs with mail as its mail object.
+func wireWith[M any](e *Event, mail M) wireEventOf[M] {
+	w := wireEventOf[M]{EventType: e.Type, Mail: mail}
 	switch e.Type {
 	case Send:
 		w.Send = &SendDetails{}
@@ -180,18 +189,8 @@ func wireOf(e *Event) wireEvent {
 	return w
 }
 
-func wireMailOf(e *Event) wireMail {
-	m := &e.Mail
-	tags := make(map[string][]string, len(m.Tags)+1)
-	for k, v := range m.Tags {
-		if v == nil {
-			v = []string{}
-		}
-		tags[k] = v
-	}
-	if _, ok := tags[TagConfigurationSet]; !ok && e.ConfigurationSet != "" {
-		tags[TagConfigurationSet] = []string{e.ConfigurationSet}
-	}
+// wireMailOf is m as the mail object of an event with configurationSet.
+func wireMailOf(m *Mail, configurationSet string) wireMail {
 	return wireMail{
 		Timestamp:        sesTime(m.Timestamp),
 		Source:           m.Source,
@@ -202,8 +201,25 @@ func wireMailOf(e *Event) wireMail {
 		HeadersTruncated: m.HeadersTruncated,
 		Headers:          orEmpty(m.Headers),
 		CommonHeaders:    m.CommonHeaders,
-		Tags:             tags,
+		Tags:             wireTags(m.Tags, configurationSet),
 	}
+}
+
+// wireTags is tags as an event's mail.tags: never null, no null values,
+// and ses:configuration-set added when configurationSet is set and the tag
+// is missing.
+func wireTags(tags map[string][]string, configurationSet string) map[string][]string {
+	out := make(map[string][]string, len(tags)+1)
+	for k, v := range tags {
+		if v == nil {
+			v = []string{}
+		}
+		out[k] = v
+	}
+	if _, ok := out[TagConfigurationSet]; !ok && configurationSet != "" {
+		out[TagConfigurationSet] = []string{configurationSet}
+	}
+	return out
 }
 
 func orEmpty[T any](s []T) []T {
@@ -229,23 +245,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if !w.EventType.Valid() {
 		return fmt.Errorf("event: decode: unknown eventType %q", w.EventType)
 	}
-	wm := w.Mail
-	ev := Event{Type: w.EventType, Mail: Mail{
-		Timestamp:        time.Time(wm.Timestamp),
-		MessageID:        wm.MessageID,
-		Source:           wm.Source,
-		SourceArn:        wm.SourceArn,
-		SourceIP:         wm.SourceIP,
-		CallerIdentity:   wm.CallerIdentity,
-		SendingAccountID: wm.SendingAccountID,
-		Destination:      wm.Destination,
-		HeadersTruncated: wm.HeadersTruncated,
-		Headers:          wm.Headers,
-		CommonHeaders:    wm.CommonHeaders,
-	}}
-	if len(wm.Tags) > 0 {
-		ev.Mail.Tags = maps.Clone(wm.Tags)
-	}
+	ev := Event{Type: w.EventType, Mail: mailOfWire(&w.Mail)}
 	single := func(tag string) string {
 		if v := ev.Mail.Tags[tag]; len(v) == 1 {
 			return v[0]
@@ -253,12 +253,6 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return ""
 	}
 	ev.ConfigurationSet = single(TagConfigurationSet)
-	if ev.Mail.SourceIP == "" {
-		ev.Mail.SourceIP = single(TagSourceIP)
-	}
-	if ev.Mail.CallerIdentity == "" {
-		ev.Mail.CallerIdentity = single(TagCallerIdentity)
-	}
 	ev.Send = w.Send
 	if d := w.Reject; d != nil {
 		ev.Reject = &RejectDetails{Reason: d.Reason}
@@ -288,4 +282,40 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	*e = ev
 	return nil
+}
+
+// mailOfWire is the Mail of a decoded mail object: Mail.SourceIP and
+// Mail.CallerIdentity from its sourceIp and callerIdentity when present,
+// from the ses:source-ip and ses:caller-identity tags otherwise; no tags
+// is nil Tags.
+func mailOfWire(wm *wireMail) Mail {
+	m := Mail{
+		Timestamp:        time.Time(wm.Timestamp),
+		MessageID:        wm.MessageID,
+		Source:           wm.Source,
+		SourceArn:        wm.SourceArn,
+		SourceIP:         wm.SourceIP,
+		CallerIdentity:   wm.CallerIdentity,
+		SendingAccountID: wm.SendingAccountID,
+		Destination:      wm.Destination,
+		HeadersTruncated: wm.HeadersTruncated,
+		Headers:          wm.Headers,
+		CommonHeaders:    wm.CommonHeaders,
+	}
+	if len(wm.Tags) > 0 {
+		m.Tags = maps.Clone(wm.Tags)
+	}
+	single := func(tag string) string {
+		if v := m.Tags[tag]; len(v) == 1 {
+			return v[0]
+		}
+		return ""
+	}
+	if m.SourceIP == "" {
+		m.SourceIP = single(TagSourceIP)
+	}
+	if m.CallerIdentity == "" {
+		m.CallerIdentity = single(TagCallerIdentity)
+	}
+	return m
 }

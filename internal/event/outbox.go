@@ -72,35 +72,17 @@ func List(ctx context.Context, q db.Querier, after int64, limit int, accountID, 
 	}
 	var where strings.Builder
 	args := []any{after}
-	where.WriteString("id > ?")
+	where.WriteString("e.id > ?")
 	if accountID != "" {
-		where.WriteString(" AND account_id = ?")
+		where.WriteString(" AND e.account_id = ?")
 		args = append(args, accountID)
 	}
 	if messageID != "" {
-		where.WriteString(" AND message_id = ?")
+		where.WriteString(" AND e.message_id = ?")
 		args = append(args, messageID)
 	}
-	args = append(args, limit)
-	rows, err := q.Query(ctx, `SELECT id, account_id, message_id, configuration_set, event_type, payload, created_at, published_at
-		FROM events WHERE `+where.String()+` ORDER BY id LIMIT ?`, args...)
+	out, err := Read(ctx, q, where.String(), append(args, limit), `ORDER BY e.id LIMIT ?`)
 	if err != nil {
-		return nil, fmt.Errorf("event: list: %w", err)
-	}
-	defer rows.Close()
-	var out []Stored
-	for rows.Next() {
-		var s Stored
-		var typ, payload string
-		var created, published int64
-		if err := rows.Scan(&s.ID, &s.AccountID, &s.MessageID, &s.ConfigurationSet, &typ, &payload, &created, &published); err != nil {
-			return nil, fmt.Errorf("event: list: %w", err)
-		}
-		s.Type, s.Payload = Type(typ), []byte(payload)
-		s.CreatedAt, s.PublishedAt = db.Time(created), db.Time(published)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("event: list: %w", err)
 	}
 	return out, nil

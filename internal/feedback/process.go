@@ -152,7 +152,8 @@ func (p *Processor) Apply(ctx context.Context, in *Received, sents ...*queue.Sen
 				if ev == nil {
 					continue
 				}
-				if _, err := event.Append(ctx, tx, ev, now); err != nil {
+				// The event refers to the stored mail object it was made from.
+				if _, err := event.AppendRef(ctx, tx, ev, &sent.Mail, sent.ConfigurationSet, now); err != nil {
 					return err
 				}
 				r.Events = append(r.Events, ev.Type)

@@ -611,36 +611,20 @@ func (p *Publisher) evict() {
 // transaction) are skipped, so that nodes work on different rows; the
 // locks taken here end with the statement.
 func (p *Publisher) candidates(ctx context.Context, excluded []int64) ([]event.Stored, error) {
-	q := `SELECT id, account_id, message_id, configuration_set, event_type, payload, created_at
-		FROM events WHERE published_at = 0`
+	where := `e.published_at = 0`
 	args := make([]any, 0, len(excluded)+1)
 	if len(excluded) > 0 {
-		q += ` AND id NOT IN (` + placeholders(len(excluded)) + `)`
+		where += ` AND e.id NOT IN (` + placeholders(len(excluded)) + `)`
 		for _, id := range excluded {
 			args = append(args, id)
 		}
 	}
-	q += ` ORDER BY id LIMIT ?`
+	tail := `ORDER BY e.id LIMIT ?`
 	if p.opts.DB.Dialect == db.Postgres {
-		q += ` FOR UPDATE SKIP LOCKED`
+		tail += ` FOR UPDATE OF e SKIP LOCKED`
 	}
-	rs, err := p.opts.DB.Query(ctx, q, append(args, p.opts.Batch)...)
+	out, err := event.Read(ctx, p.opts.DB, where, append(args, p.opts.Batch), tail)
 	if err != nil {
-		return nil, fmt.Errorf("publish: read the outbox: %w", err)
-	}
-	defer rs.Close()
-	var out []event.Stored
-	for rs.Next() {
-		var s event.Stored
-		var typ, payload string
-		var created int64
-		if err := rs.Scan(&s.ID, &s.AccountID, &s.MessageID, &s.ConfigurationSet, &typ, &payload, &created); err != nil {
-			return nil, fmt.Errorf("publish: read the outbox: %w", err)
-		}
-		s.Type, s.Payload, s.CreatedAt = event.Type(typ), []byte(payload), db.Time(created)
-		out = append(out, s)
-	}
-	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("publish: read the outbox: %w", err)
 	}
 	return out, nil

@@ -39,17 +39,17 @@ var hotQueries = []struct {
 		[]any{"w", int64(1), int64(1), "queued", int64(1), int64(1), 100}, false, "recipients_due"},
 	{"queue: claim, the claimed rows", `SELECT r.id, r.message_id, m.account_id, r.address, r.domain, m.mail_from, m.configuration_set, m.system, r.attempts, r.created_at
 			FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.id IN (?, ?) ORDER BY r.next_attempt_at, r.id`, []any{1, 2}, false, ""},
-	{"queue: Load", `SELECT mail_json, body FROM messages WHERE id = ?`, []any{"m"}, false, ""},
+	{"queue: Load", `SELECT m.mail_json, b.body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?`, []any{"m"}, false, ""},
 	{"queue: outcome, the message's lock", `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`, []any{"m"}, true, ""},
-	{"queue: outcome, the recipient", `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
-			WHERE id = ? AND state = ? AND lease_owner = ? AND lease_until = ?`, []any{"delivered", int64(1), "", int64(1), 1, "queued", "w", int64(1)}, false, ""},
-	{"queue: outcome, the body dropped", `UPDATE messages SET body = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ? AND state = ?)`,
+	{"queue: outcome, the recipients", `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
+			WHERE state = ? AND lease_owner = ? AND lease_until = ? AND id IN (?, ?) RETURNING id`, []any{"delivered", int64(1), "", int64(1), "queued", "w", int64(1), 1, 2}, false, ""},
+	{"queue: outcome, the body dropped", `DELETE FROM message_bodies WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ? AND state = ?)`,
 		// Not recipients_due for state = 'queued': with the two indexes of
 		// one column each, PostgreSQL without statistics ANDed them and read
 		// every queued row's entry for each outcome (migration 0018).
-		[]any{[]byte{}, "m", "m", "queued"}, false, "recipients_message_state"},
-	{"publish: the outbox's unpublished events", `SELECT id, account_id, message_id, configuration_set, event_type, payload, created_at
-		FROM events WHERE published_at = 0 AND id NOT IN (?) ORDER BY id LIMIT ?`, []any{1, 100}, false, ""},
+		[]any{"m", "m", "queued"}, false, "recipients_message_state"},
+	{"publish: the outbox's unpublished events", `SELECT e.id, e.account_id, e.message_id, e.configuration_set, e.event_type, e.payload, e.created_at, e.published_at, e.mail_ref, e.mail_tags, m.mail_json
+		FROM events e LEFT JOIN messages m ON e.mail_ref AND m.id = e.message_id WHERE e.published_at = 0 AND e.id NOT IN (?) ORDER BY e.id LIMIT ?`, []any{1, 100}, false, ""},
 	{"publish: the batch's still unpublished", `SELECT id FROM events WHERE published_at = 0 AND id IN (?, ?)`, []any{1, 2}, false, ""},
 }
 

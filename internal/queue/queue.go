@@ -18,7 +18,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -164,19 +163,22 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *even
 	case len(m.Body) == 0:
 		return fmt.Errorf("%w: empty body", ErrInvalid)
 	}
-	mail, err := json.Marshal(m.Mail)
+	mail, err := event.MailJSON(&m.Mail, m.ConfigurationSet)
 	if err != nil {
-		return fmt.Errorf("queue: encode mail object: %w", err)
-	}
-	body := m.Body
-	if !slices.ContainsFunc(m.Recipients, func(r string) bool { _, sup := m.Suppressed[r]; return !sup }) {
-		body = []byte{} // nobody to send it to: kept no more than a finished message's
+		return fmt.Errorf("queue: %w", err)
 	}
 	now := q.now()
-	_, err = tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, body, size, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), body, len(m.Body), m.System, db.Millis(now))
+	_, err = tx.Exec(ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, size, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.AccountID, m.Source, m.SourceArn, m.MailFrom, m.ConfigurationSet, string(mail), len(m.Body), m.System, db.Millis(now))
 	if err != nil {
 		return fmt.Errorf("queue: store message %s: %w", m.ID, err)
+	}
+	// With nobody to send it to (every recipient suppressed) the body is
+	// not kept, as a finished message's.
+	if slices.ContainsFunc(m.Recipients, func(r string) bool { _, sup := m.Suppressed[r]; return !sup }) {
+		if _, err := tx.Exec(ctx, `INSERT INTO message_bodies (message_id, body) VALUES (?, ?)`, m.ID, m.Body); err != nil {
+			return fmt.Errorf("queue: store the body of %s: %w", m.ID, err)
+		}
 	}
 	for _, r := range m.Recipients {
 		_, dom, ok := strings.Cut(r, "@")
@@ -193,14 +195,15 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *even
 			return fmt.Errorf("queue: store recipient: %w", err)
 		}
 	}
+	// The events refer to the mail object just stored rather than copy it.
 	if send != nil {
-		if _, err := event.Append(ctx, tx, send, now); err != nil {
+		if _, err := event.AppendRef(ctx, tx, send, &m.Mail, m.ConfigurationSet, now); err != nil {
 			return err
 		}
 	}
 	for _, r := range m.Recipients {
 		if ev := m.Suppressed[r]; ev != nil {
-			if _, err := event.Append(ctx, tx, ev, now); err != nil {
+			if _, err := event.AppendRef(ctx, tx, ev, &m.Mail, m.ConfigurationSet, now); err != nil {
 				return err
 			}
 		}
@@ -307,45 +310,52 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 	return out, nil
 }
 
-// Body returns a message's bytes as they go out.
+// Body returns a message's bytes as they go out; empty once its last
+// recipient finished (the body is gone).
 func (q *Queue) Body(ctx context.Context, messageID string) ([]byte, error) {
-	_, b, err := q.load(ctx, messageID, "body")
+	_, b, err := q.load(ctx, messageID, false, true)
 	return b, err
 }
 
 // Mail returns the stored "mail" object of a message, for its events.
 func (q *Queue) Mail(ctx context.Context, messageID string) (event.Mail, error) {
-	m, _, err := q.load(ctx, messageID, "mail_json")
+	m, _, err := q.load(ctx, messageID, true, false)
 	return m, err
 }
 
 // Load returns both, with one query: what delivering a message needs.
 func (q *Queue) Load(ctx context.Context, messageID string) (event.Mail, []byte, error) {
-	return q.load(ctx, messageID, "mail_json, body")
+	return q.load(ctx, messageID, true, true)
 }
 
-// load reads the columns of a message ("mail_json", "body" or both, in
-// that order).
-func (q *Queue) load(ctx context.Context, messageID, columns string) (event.Mail, []byte, error) {
+// load reads a message's mail object, its body, or both. A message whose
+// body is gone reads with an empty body.
+func (q *Queue) load(ctx context.Context, messageID string, withMail, withBody bool) (event.Mail, []byte, error) {
 	var m event.Mail
 	var mail string
 	var body []byte
+	var query string
 	var dest []any
-	if strings.Contains(columns, "mail_json") {
-		dest = append(dest, &mail)
+	switch {
+	case withMail && withBody:
+		query = `SELECT m.mail_json, b.body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?`
+		dest = []any{&mail, &body}
+	case withMail:
+		query = `SELECT mail_json FROM messages WHERE id = ?`
+		dest = []any{&mail}
+	default:
+		query = `SELECT b.body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.id = ?`
+		dest = []any{&body}
 	}
-	if strings.Contains(columns, "body") {
-		dest = append(dest, &body)
-	}
-	err := q.db.QueryRow(ctx, `SELECT `+columns+` FROM messages WHERE id = ?`, messageID).Scan(dest...)
+	err := q.db.QueryRow(ctx, query, messageID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, nil, fmt.Errorf("%w: %s", ErrNotFound, messageID)
 	}
 	if err != nil {
-		return m, nil, fmt.Errorf("queue: read %s of %s: %w", columns, messageID, err)
+		return m, nil, fmt.Errorf("queue: read message %s: %w", messageID, err)
 	}
 	if mail != "" {
-		if err := json.Unmarshal([]byte(mail), &m); err != nil {
+		if m, err = event.DecodeMail([]byte(mail)); err != nil {
 			return m, nil, fmt.Errorf("queue: decode mail of %s: %w", messageID, err)
 		}
 	}
@@ -379,7 +389,7 @@ func (q *Queue) Lookup(ctx context.Context, id string) (*Sent, error) {
 		return nil, fmt.Errorf("queue: look up %s: %w", id, err)
 	}
 	m.AcceptedAt = db.Time(created)
-	if err := json.Unmarshal([]byte(mail), &m.Mail); err != nil {
+	if m.Mail, err = event.DecodeMail([]byte(mail)); err != nil {
 		return nil, fmt.Errorf("queue: decode mail of %s: %w", id, err)
 	}
 	rows, err := q.db.Query(ctx, `SELECT address FROM recipients WHERE message_id = ? ORDER BY id`, id)
@@ -428,57 +438,174 @@ func (q *Queue) Retry(ctx context.Context, c Claimed, next time.Time, reply stri
 }
 
 func (q *Queue) transition(ctx context.Context, c Claimed, state State, next time.Time, reply string, also func(ctx context.Context, tx *db.Tx) error, evs ...*event.Event) error {
+	return q.Record(ctx, nil, []Outcome{{Claimed: c, State: state, Next: next, Reply: reply, Also: also, Events: evs}})[0]
+}
+
+// Outcome is what an attempt decided for one claimed recipient, for
+// Record.
+type Outcome struct {
+	Claimed Claimed
+	// State is Delivered or Bounced (final), or Queued: another attempt at
+	// Next.
+	State State
+	Next  time.Time
+	Reply string
+	// Events are appended in the order given (nil ones skipped; none for
+	// Sesame's own mail, which is not the account's sending), then Also
+	// runs, in the same transaction.
+	Events []*event.Event
+	Also   func(ctx context.Context, tx *db.Tx) error
+}
+
+// outcomeKey groups the outcomes one UPDATE records: the same new state,
+// next attempt and reply, under the same lease.
+type outcomeKey struct {
+	state       State
+	next, until int64
+	reply       string
+	owner       string
+}
+
+// Record records the outcomes of claimed recipients of one message (all
+// with the same MessageID), with their events, in one group transaction:
+// one UPDATE for the recipients that share an outcome, the body deleted
+// once when the last queued recipient finishes. mail, when not nil, is the
+// message's stored mail object (Load's) the events' mail objects were made
+// from: the events then refer to it instead of copying it.
+//
+// Each outcome is recorded only while its owner still holds the lease:
+// the error at its index is ErrLeaseLost for one whose lease was lost
+// (nothing of it is written; the others are recorded), nil for one
+// recorded, and the transaction's error for all when it failed (an Also
+// that fails rolls back every outcome).
+func (q *Queue) Record(ctx context.Context, mail *event.Mail, outs []Outcome) []error {
+	errs := make([]error, len(outs))
+	if len(outs) == 0 {
+		return errs
+	}
+	mid := outs[0].Claimed.MessageID
+	final, also := false, false
+	for i, o := range outs {
+		switch {
+		case o.Claimed.MessageID != mid:
+			errs[i] = fmt.Errorf("queue: record: outcomes of messages %s and %s together", mid, o.Claimed.MessageID)
+		case o.State == Delivered || o.State == Bounced:
+			final = true
+		case o.State == Queued:
+		default:
+			errs[i] = fmt.Errorf("queue: %q is not an outcome", o.State)
+		}
+		also = also || o.Also != nil
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fill(errs, err)
+		}
+	}
 	now := q.now()
 	wait := ctx
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	err := q.db.InGroupTx(wait, func(tx *db.Tx) error {
-		if state != Queued && tx.Dialect() == db.Postgres {
+		clear(errs) // a retried batch starts again
+		if final && tx.Dialect() == db.Postgres {
 			// Finishing recipients of one message one after the other, so
 			// that the last one sees the others finished and drops the
 			// body (under READ COMMITTED two concurrent finishes would each
 			// see the other still queued). SQLite has one writer anyway.
-			if _, err := tx.Exec(ctx, `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`, c.MessageID); err != nil {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`, mid); err != nil {
 				return fmt.Errorf("queue: record outcome: %w", err)
 			}
 		}
-		res, err := tx.Exec(ctx, `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
-			WHERE id = ? AND state = ? AND lease_owner = ? AND lease_until = ?`,
-			string(state), db.Millis(next), reply, db.Millis(now), c.ID, string(Queued), c.Owner, db.Millis(c.LeaseUntil))
-		if err != nil {
-			return fmt.Errorf("queue: record outcome: %w", err)
+		groups := map[outcomeKey][]int{}
+		var keys []outcomeKey
+		for i, o := range outs {
+			next := o.Next
+			if o.State != Queued {
+				next = o.Claimed.QueuedAt
+			}
+			k := outcomeKey{o.State, db.Millis(next), db.Millis(o.Claimed.LeaseUntil), o.Reply, o.Claimed.Owner}
+			if _, ok := groups[k]; !ok {
+				keys = append(keys, k)
+			}
+			groups[k] = append(groups[k], i)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrLeaseLost
+		for _, k := range keys {
+			idx := groups[k]
+			args := []any{string(k.state), k.next, k.reply, db.Millis(now), string(Queued), k.owner, k.until}
+			for _, i := range idx {
+				args = append(args, outs[i].Claimed.ID)
+			}
+			rows, err := tx.Query(ctx, `UPDATE recipients SET state = ?, next_attempt_at = ?, last_reply = ?, lease_owner = '', lease_until = 0, updated_at = ?
+				WHERE state = ? AND lease_owner = ? AND lease_until = ? AND id IN (?`+strings.Repeat(", ?", len(idx)-1)+`) RETURNING id`, args...)
+			if err != nil {
+				return fmt.Errorf("queue: record outcome: %w", err)
+			}
+			done := map[int64]bool{}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("queue: record outcome: %w", err)
+				}
+				done[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("queue: record outcome: %w", err)
+			}
+			for _, i := range idx {
+				if !done[outs[i].Claimed.ID] {
+					errs[i] = ErrLeaseLost
+				}
+			}
 		}
-		if state != Queued {
+		if final {
 			// The last recipient finished: the body is never sent again
 			// (events and feedback need only the mail object).
-			_, err := tx.Exec(ctx, `UPDATE messages SET body = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ? AND state = ?)`,
-				[]byte{}, c.MessageID, c.MessageID, string(Queued))
+			_, err := tx.Exec(ctx, `DELETE FROM message_bodies WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ? AND state = ?)`,
+				mid, mid, string(Queued))
 			if err != nil {
-				return fmt.Errorf("queue: drop the body of %s: %w", c.MessageID, err)
+				return fmt.Errorf("queue: drop the body of %s: %w", mid, err)
 			}
 		}
-		for _, ev := range evs {
-			if ev == nil || c.System {
-				// Sesame's own mail is not the account's sending: its
-				// outcomes are not in the account's event stream.
+		for i, o := range outs {
+			if errs[i] != nil {
 				continue
 			}
-			if _, err := event.Append(ctx, tx, ev, now); err != nil {
-				return err
+			for _, ev := range o.Events {
+				if ev == nil || o.Claimed.System {
+					// Sesame's own mail is not the account's sending: its
+					// outcomes are not in the account's event stream.
+					continue
+				}
+				if _, err := event.AppendRef(ctx, tx, ev, mail, o.Claimed.ConfigurationSet, now); err != nil {
+					return err
+				}
 			}
-		}
-		if also != nil {
-			return also(ctx, tx)
+			if o.Also != nil {
+				if err := o.Also(ctx, tx); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
-	if err == nil && also != nil {
-		q.notify() // also may have queued mail
+	if err != nil {
+		return fill(errs, err)
 	}
-	return err
+	if also {
+		q.notify() // an Also may have queued mail
+	}
+	return errs
+}
+
+// fill sets every entry of errs to err and returns errs.
+func fill(errs []error, err error) []error {
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // Counts reports how many recipient rows are in each state (for the
@@ -529,6 +656,60 @@ func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time
 	return int(n), nil
 }
 
+// pruneBatch deletes up to pruneBatch messages accepted before forget
+// with no recipient queued, in one transaction that first writes their
+// mail object into the events that refer to it (event.Inline): an event
+// outlives its message when unpublished, or published later than the
+// message was accepted.
+func (q *Queue) pruneBatch(ctx context.Context, forget time.Time) (int, error) {
+	var n int
+	err := q.db.InTx(ctx, func(tx *db.Tx) error {
+		pick := `SELECT m.id FROM messages m WHERE m.created_at < ?
+			AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = ?) LIMIT ?`
+		if tx.Dialect() == db.Postgres {
+			// Held until the delete: an event that refers to one of these
+			// is written by a transaction that locks the row (an outcome)
+			// or references it (feedback), so none slips in after Inline.
+			pick += ` FOR UPDATE OF m SKIP LOCKED`
+		}
+		rows, err := tx.Query(ctx, pick, db.Millis(forget), string(Queued), pruneBatch)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := event.Inline(ctx, tx, ids); err != nil {
+			return err
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM messages WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		k, _ := res.RowsAffected()
+		n = int(k)
+		return nil
+	})
+	return n, err
+}
+
 // Pruned counts what Prune deleted.
 type Pruned struct {
 	Messages   int // messages (with their recipients) forgotten
@@ -548,13 +729,11 @@ const pruneBatch = 500
 func (q *Queue) Prune(ctx context.Context, forget time.Time) (Pruned, error) {
 	var p Pruned
 	for {
-		res, err := q.db.Exec(ctx, `DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m WHERE m.created_at < ?
-			AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = ?) LIMIT ?)`, db.Millis(forget), string(Queued), pruneBatch)
+		n, err := q.pruneBatch(ctx, forget)
+		p.Messages += n
 		if err != nil {
 			return p, fmt.Errorf("queue: prune messages: %w", err)
 		}
-		n, _ := res.RowsAffected()
-		p.Messages += int(n)
 		if n < pruneBatch {
 			break
 		}

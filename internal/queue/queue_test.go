@@ -472,6 +472,9 @@ func TestBodyDroppedConcurrently(t *testing.T) {
 				t.Fatalf("m%d: body of %d bytes kept after both recipients finished (%v)", i, len(b), err)
 			}
 		}
+		if n := f.bodyRows(t); n != 0 {
+			t.Fatalf("%d body rows kept after every recipient finished", n)
+		}
 
 		m, send := f.message("sup", "a@one.example")
 		m.Suppressed = map[string]*event.Event{"a@one.example": nil}

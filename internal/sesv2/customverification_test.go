@@ -26,7 +26,7 @@ var customTokenRE = regexp.MustCompile(`/verify\?token=([0-9a-f]+)`)
 func customLink(t *testing.T, env *apitest.Env, address string) string {
 	t.Helper()
 	var body []byte
-	err := env.DB.QueryRow(context.Background(), `SELECT m.body FROM messages m JOIN recipients r ON r.message_id = m.id
+	err := env.DB.QueryRow(context.Background(), `SELECT b.body FROM messages m JOIN recipients r ON r.message_id = m.id LEFT JOIN message_bodies b ON b.message_id = m.id
 		WHERE r.address = ? ORDER BY m.created_at DESC LIMIT 1`, address).Scan(&body)
 	if err != nil {
 		t.Fatalf("no mail queued to %s: %v", address, err)

@@ -530,7 +530,7 @@ func tryVerify(env *apitest.Env, m map[string]string) error {
 // address, with their subjects.
 func systemMails(t *testing.T, env *apitest.Env, to string) (subjects, texts []string) {
 	t.Helper()
-	rows, err := env.DB.Query(t.Context(), `SELECT body FROM messages WHERE system = ? ORDER BY created_at, id`, true)
+	rows, err := env.DB.Query(t.Context(), `SELECT b.body FROM messages m LEFT JOIN message_bodies b ON b.message_id = m.id WHERE m.system = ? ORDER BY m.created_at, m.id`, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 func VerificationSecret(t testing.TB, q db.Querier, address string) string {
 	t.Helper()
 	var body []byte
-	err := q.QueryRow(context.Background(), `SELECT m.body FROM messages m JOIN recipients r ON r.message_id = m.id
+	err := q.QueryRow(context.Background(), `SELECT b.body FROM messages m JOIN recipients r ON r.message_id = m.id LEFT JOIN message_bodies b ON b.message_id = m.id
 		WHERE m.system = ? AND r.address = ? ORDER BY m.created_at DESC LIMIT 1`, true, address).Scan(&body)
 	if err != nil {
 		t.Fatalf("no verification mail queued to %s: %v", address, err)
