@@ -519,7 +519,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 12)
+		errs = make(chan error, 16) // room for every run below (14) to fail at once: wg.Wait must not wait on a send
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)

@@ -5,11 +5,13 @@
 //
 // The API (internal/sesv2) manages them through Store and Imports. The
 // send path asks Store.MayReceive whether an address may receive a
-// topic of a list: one indexed read. Every change of a contact's
-// subscription — created, updated, deleted, imported, or dropped with its
-// list — goes through one function (Store.write), which calls
-// Options.Changed in the same transaction, so an event published there is
-// committed with the change or not at all.
+// topic of a list: one indexed read. Every change of a contact —
+// created, updated, deleted or imported — goes through one function
+// (Store.write), which calls Options.Changed in the same transaction, so
+// an event published there is committed with the change or not at all.
+// Two changes do not pass there, because no contact's own choice changes:
+// deleting a list (its contacts go with it) and removing a topic from a
+// list (the preferences for it go with it).
 //
 // Addresses are case-insensitive, as on the suppression list: a contact
 // is found by its key (suppression.Key's rule), and the address as given

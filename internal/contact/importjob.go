@@ -365,7 +365,13 @@ func (im *Imports) List(ctx context.Context, accountID, destination, token strin
 // jobs of other nodes and jobs whose worker stopped (a crash leaves a job
 // PROCESSING; once its lease runs out it is resumed where its last
 // committed batch ended).
+//
+// Without an import directory it returns at once: jobs stored while the
+// directory was set wait, CREATED or PROCESSING, until it is set again.
 func (im *Imports) Run(ctx context.Context) error {
+	if !im.Enabled() {
+		return nil
+	}
 	t := time.NewTicker(im.o.Poll)
 	defer t.Stop()
 	for {
