@@ -28,6 +28,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/configset"
+	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/identity"
@@ -93,6 +94,12 @@ type Env struct {
 	// CustomVerification is the custom verification email templates and
 	// their sending, wired into both APIs.
 	CustomVerification *verifytemplate.Store
+	// Contacts are the contact lists; Imports the import jobs, reading
+	// files from ImportDir and writing failures under FailuresDir. No
+	// worker runs: tests call Imports.Work.
+	Contacts               *contact.Store
+	Imports                *contact.Imports
+	ImportDir, FailuresDir string
 }
 
 // New starts an API on d. The clock starts at the real current time (SigV4
@@ -184,6 +191,16 @@ func New(t testing.TB, d *db.DB) *Env {
 		t.Fatal(err)
 	}
 	e.SNS = topics
+	e.Contacts, err = contact.New(contact.Options{DB: d, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ImportDir, e.FailuresDir = t.TempDir(), t.TempDir()
+	e.Imports, err = contact.NewImports(contact.ImportOptions{DB: d, Contacts: e.Contacts, Suppression: supp, Dir: e.ImportDir, FailuresDir: e.FailuresDir,
+		Now: clock.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := sesapi.New(sesapi.Options{
 		Accounts: accts,
 		Region:   Region,
@@ -192,7 +209,7 @@ func New(t testing.TB, d *db.DB) *Env {
 		V1: sesameV1.New(sesameV1.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Now: clock.Now, Logger: log, Topics: topics, ConfigSets: sets, CustomVerification: e.CustomVerification,
 			EnforcementStatus: enforcement, Templates: e.Templates}),
 		V2: sesameV2.New(sesameV2.Options{Identities: ids, Accounts: accts, Queue: q, Sender: sender, Suppression: supp, ConfigSets: sets, Now: clock.Now, Logger: log, CustomVerification: e.CustomVerification,
-			EnforcementStatus: enforcement, Templates: e.Templates}),
+			EnforcementStatus: enforcement, Templates: e.Templates, Contacts: e.Contacts, Imports: e.Imports}),
 		Logger: log,
 		Now:    clock.Now,
 	})

@@ -28,6 +28,7 @@ import (
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/connlimit"
+	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
 	"github.com/sesame-email/sesame/internal/dkim"
@@ -80,6 +81,10 @@ type App struct {
 	CustomVerification *verifytemplate.Store
 	// Templates are the email templates (v1 and v2 share them).
 	Templates *template.Store
+	// Contacts are the contact lists and their contacts; Imports the
+	// import jobs and their worker.
+	Contacts *contact.Store
+	Imports  *contact.Imports
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -184,6 +189,9 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
 		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get, Stages: a.stages})
 	if err != nil {
+		return nil, err
+	}
+	if err = a.openContacts(d, cfg); err != nil {
 		return nil, err
 	}
 	a.CustomVerification, err = verifytemplate.New(verifytemplate.Options{DB: d, Identities: a.Identities, Accounts: a.Accounts, Sender: a.Sender,
@@ -511,7 +519,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 
 	var (
 		wg   sync.WaitGroup
-		errs = make(chan error, 12)
+		errs = make(chan error, 16) // room for every run below (14) to fail at once: wg.Wait must not wait on a send
 	)
 	run := func(name string, f func() error) {
 		wg.Add(1)
@@ -574,6 +582,7 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	run("prune", func() error { return a.pruneLoop(ctx, 10*time.Minute) })
 	run("publish", func() error { return a.publisher.Run(ctx) })
 	run("push", func() error { return a.Push.Run(ctx) })
+	run("imports", func() error { return a.Imports.Run(ctx) })
 
 	select {
 	case addr := <-dnsReady:
@@ -755,8 +764,8 @@ func (a *App) APIHandler() http.Handler {
 			Logger:    a.log.With("component", "sesv1")}),
 		V2: sesv2.New(sesv2.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue, Sender: a.Sender, Suppression: a.Suppression, CustomVerification: a.CustomVerification,
 			ConfigSets: a.ConfigSets, MetricData: a.Stats.MetricData, EnforcementStatus: a.Reputation.Status,
-			Templates: a.Templates,
-			Logger:    a.log.With("component", "sesv2")}),
+			Templates: a.Templates, Contacts: a.Contacts, Imports: a.Imports,
+			Logger: a.log.With("component", "sesv2")}),
 		SNS:    a.snsHandler(),
 		Public: a.publicHandlers(),
 		Logger: a.log.With("component", "api"),

@@ -46,11 +46,14 @@ type Config struct {
 	// The API's HTTPS listener: APITLSAddr "" or "off" disables it;
 	// without APITLSCert/APITLSKey a self-signed certificate is made at
 	// start.
-	APITLSAddr       string
-	APITLSCert       string
-	APITLSKey        string
-	DataDir          string
-	DatabaseURL      string
+	APITLSAddr  string
+	APITLSCert  string
+	APITLSKey   string
+	DataDir     string
+	DatabaseURL string
+	// ImportDir is the only directory CreateImportJob reads files from
+	// (--import-dir); "": import jobs are refused.
+	ImportDir        string
 	Region           string
 	ServiceDomain    string
 	Resolver         string
@@ -235,6 +238,7 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.StringVar(&c.NameServers, "ns", "", "comma-separated name server host names of the service domain (default ns1.<service-domain>)")
 		fs.Var(&c.NameServerIPs, "ns-ip", "comma-separated IPs of in-zone name servers")
 		fs.IntVar(&c.OutboundPort, "outbound-smtp-port", 25, "port of recipients' MX hosts for delivery")
+		fs.StringVar(&c.ImportDir, "import-dir", "", "the only directory CreateImportJob may read contact and suppression list files from, given as file:///<path> or /<path> inside it (default off: import jobs are refused); failures files go to <data-dir>/import-failures, which must not be inside it")
 		fs.StringVar(&c.Relay, "relay", "", "smart host host:port: deliver everything through it instead of looking up MX hosts")
 		fs.StringVar(&c.HeloName, "helo-name", "", "EHLO name for delivery (default: <region>.<service-domain>)")
 		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/configset"
+	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/queue"
 	"github.com/sesame-email/sesame/internal/send"
@@ -65,6 +66,11 @@ type Options struct {
 	// Templates is the email templates (shared with v1); nil: the
 	// template operations fail.
 	Templates *template.Store
+	// Contacts is the contact lists and contacts; nil: their operations
+	// fail.
+	Contacts *contact.Store
+	// Imports is the import jobs; nil: their operations fail.
+	Imports *contact.Imports
 }
 
 // handler serves the v2 operations.
@@ -84,6 +90,9 @@ type handler struct {
 	customVerification *verifytemplate.Store
 	// templates is Options.Templates.
 	templates *template.Store
+	// contacts and imports are Options.Contacts and Options.Imports.
+	contacts *contact.Store
+	imports  *contact.Imports
 }
 
 // New returns the sesv2 API handler. Requests reach it through sesapi.Server,
@@ -93,6 +102,7 @@ func New(opts Options) http.Handler {
 	h.metricData = opts.MetricData
 	h.customVerification = opts.CustomVerification
 	h.templates = opts.Templates
+	h.contacts, h.imports = opts.Contacts, opts.Imports
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -154,6 +164,19 @@ func New(opts Options) http.Handler {
 	route("PUT /v2/email/templates/{TemplateName}", "UpdateEmailTemplate", h.updateEmailTemplate)
 	route("DELETE /v2/email/templates/{TemplateName}", "DeleteEmailTemplate", h.deleteEmailTemplate)
 	route("POST /v2/email/templates/{TemplateName}/render", "TestRenderEmailTemplate", h.testRenderEmailTemplate)
+	route("POST /v2/email/contact-lists", "CreateContactList", h.createContactList)
+	route("GET /v2/email/contact-lists", "ListContactLists", h.listContactLists)
+	route("GET /v2/email/contact-lists/{ContactListName}", "GetContactList", h.getContactList)
+	route("PUT /v2/email/contact-lists/{ContactListName}", "UpdateContactList", h.updateContactList)
+	route("DELETE /v2/email/contact-lists/{ContactListName}", "DeleteContactList", h.deleteContactList)
+	route("POST /v2/email/contact-lists/{ContactListName}/contacts", "CreateContact", h.createContact)
+	route("POST /v2/email/contact-lists/{ContactListName}/contacts/list", "ListContacts", h.listContacts)
+	route("GET /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", "GetContact", h.getContact)
+	route("PUT /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", "UpdateContact", h.updateContact)
+	route("DELETE /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", "DeleteContact", h.deleteContact)
+	route("POST /v2/email/import-jobs", "CreateImportJob", h.createImportJob)
+	route("POST /v2/email/import-jobs/list", "ListImportJobs", h.listImportJobs)
+	route("GET /v2/email/import-jobs/{JobId}", "GetImportJob", h.getImportJob)
 	route("/", "Unknown", h.unknownOperation)
 	return mux
 }

@@ -12,8 +12,9 @@ import (
 
 // The tag operations (TagResource, UntagResource, ListTagsForResource)
 // address a resource by its ARN, arn:<partition>:ses:<region>:<account
-// id>:<type>/<name> (ses-api.md §5). Identities (type "identity") and
-// configuration sets ("configuration-set") carry tags in Sesame.
+// id>:<type>/<name> (ses-api.md §5). Identities (type "identity"),
+// configuration sets ("configuration-set") and contact lists
+// ("contact-list") carry tags in Sesame.
 
 // Resource ARN parts.
 var (
@@ -26,6 +27,7 @@ var (
 const (
 	resourceIdentity         = "identity"
 	resourceConfigurationSet = "configuration-set"
+	resourceContactList      = "contact-list"
 )
 
 // resourceARN is a parsed, well-formed SES resource ARN.
@@ -94,7 +96,7 @@ func taggedIdentity(a resourceARN, c sesapi.Caller) (string, error) {
 		return "", resourceNotFound(a)
 	}
 	if a.typ != resourceIdentity {
-		// Templates, contact lists, custom verification templates and
+		// Templates, custom verification templates and
 		// dedicated IP pools are taggable in SES, but Sesame does not have
 		// those resources yet, so no such ARN names anything.
 		// Extend this when they are added.
@@ -140,6 +142,9 @@ func (h *handler) tagResource(r *http.Request, c sesapi.Caller) (any, error) {
 	if a.typ == resourceConfigurationSet {
 		return nil, h.tagConfigurationSet(r, c, a, in.Tags)
 	}
+	if a.typ == resourceContactList {
+		return nil, h.tagContactList(r, c, a, in.Tags)
+	}
 	name, err := taggedIdentity(a, c)
 	if err != nil {
 		return nil, err
@@ -171,6 +176,9 @@ func (h *handler) untagResource(r *http.Request, c sesapi.Caller) (any, error) {
 	if a.typ == resourceConfigurationSet {
 		return nil, h.untagConfigurationSet(r, c, a, keys)
 	}
+	if a.typ == resourceContactList {
+		return nil, h.untagContactList(r, c, a, keys)
+	}
 	name, err := taggedIdentity(a, c)
 	if err != nil {
 		return nil, err
@@ -191,6 +199,9 @@ func (h *handler) listTagsForResource(r *http.Request, c sesapi.Caller) (any, er
 	}
 	if a.typ == resourceConfigurationSet {
 		return h.listConfigurationSetTags(r, c, a)
+	}
+	if a.typ == resourceContactList {
+		return h.listContactListTags(r, c, a)
 	}
 	name, err := taggedIdentity(a, c)
 	if err != nil {
