@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +64,14 @@ import (
 //     lock, the MX's reply) counts too and the stages may add up to more
 //     than server-CPU-ms/msg;
 //   - notifications/s (with destinations): SNS notifications received by
-//     the subscriber per second, from the first send to the last arrival.
+//     the subscriber per second, from the first send to the last arrival;
+//   - disk-write-KB/msg: bytes the server process caused to be written to
+//     storage (write_bytes in /proc/<pid>/io, Linux only) per message: on
+//     SQLite the database and its WAL, on PostgreSQL next to nothing (the
+//     PostgreSQL server writes);
+//   - WAL-peak-MB, WAL-end-MB (SQLite): the size of sesame.db-wal, the
+//     largest seen while the rounds ran (sampled every 50 ms) and at
+//     their end.
 //
 // Run it with
 //
@@ -145,6 +153,7 @@ func benchSendPath(b *testing.B, bin string, st store, env []string, n, conc int
 	var notified0 int
 	measureRounds(b, srv, mx, n, conc, func(ctx context.Context, _, i int) (string, error) { return sendOne(ctx, c, i, benchBody) }, hooks{
 		bothSigned: true,
+		dataDir:    st.db.DataDir,
 		warm: func() {
 			if sub != nil {
 				// The warm-up's, before the CPU counters are read: delivering
@@ -177,6 +186,9 @@ type hooks struct {
 	// bothSigned: every message delivered must carry an RSA and an
 	// Ed25519 DKIM-Signature.
 	bothSigned bool
+	// dataDir is the SQLite store's data directory, whose WAL's size is
+	// reported; empty: not reported.
+	dataDir string
 }
 
 // measureRounds warms srv up with a round of at most 200 messages, then
@@ -206,6 +218,28 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 		latencies  []time.Duration
 	)
 	pid := srv.cmd.Process.Pid
+	var walPeak atomic.Int64
+	if h.dataDir != "" {
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				if fi, err := os.Stat(filepath.Join(h.dataDir, "sesame.db-wal")); err == nil && fi.Size() > walPeak.Load() {
+					walPeak.Store(fi.Size())
+				}
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		defer func() { close(stop); <-sampled }()
+	}
+	written0 := procIO(pid, "write_bytes")
 	cpu0, self0 := procCPU(pid), procCPU(os.Getpid())
 	var prepCPU time.Duration
 	start := time.Now()
@@ -232,6 +266,7 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 		h.done(start, rounds)
 	}
 	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0-prepCPU
+	written := procIO(pid, "write_bytes") - written0
 	hwm, rss := procStatus(pid, "VmHWM"), procStatus(pid, "VmRSS")
 	stages := scrapeStages(b, srv)
 
@@ -256,6 +291,15 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	}
 	if self0 >= 0 {
 		b.ReportMetric(float64(self)/float64(time.Millisecond)/msgs, "client-CPU-ms/msg")
+	}
+	if written0 >= 0 {
+		b.ReportMetric(float64(written)/1024/msgs, "disk-write-KB/msg")
+	}
+	if h.dataDir != "" {
+		if fi, err := os.Stat(filepath.Join(h.dataDir, "sesame.db-wal")); err == nil {
+			b.ReportMetric(float64(fi.Size())/(1<<20), "WAL-end-MB")
+		}
+		b.ReportMetric(float64(walPeak.Load())/(1<<20), "WAL-peak-MB")
 	}
 	mx.mu.Lock()
 	b.ReportMetric(float64(mx.bytes-warmBytes)/float64(mx.total-warmTotal), "B/msg")
