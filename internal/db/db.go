@@ -69,7 +69,24 @@ type Options struct {
 	// upgrade the database first. The schema may be of any earlier
 	// version, or absent (see HasTable).
 	BeforeMigrate func(ctx context.Context, d *DB) error
+	// WALCheckpointBytes bounds SQLite's write-ahead log, sesame.db-wal.
+	// SQLite's own automatic checkpoint is PASSIVE: it copies what it can
+	// but never resets the log while a reader still uses an old snapshot,
+	// which under steady load is always, so the file grows without end.
+	// Once the file is larger than WALCheckpointBytes, the writer runs
+	// wal_checkpoint(TRUNCATE) between two transactions (after the
+	// callers of the last group commit have their answers), which copies
+	// the log into the database, waits briefly for older readers and
+	// empties the file. 0 means DefaultWALCheckpointBytes; negative turns
+	// the checkpointer off (SQLite's automatic checkpoints only). Not used
+	// on PostgreSQL.
+	WALCheckpointBytes int64
 }
+
+// DefaultWALCheckpointBytes is Options.WALCheckpointBytes's default: 4
+// MiB, about a thousand pages, SQLite's own automatic checkpoint size, and
+// a few hundred admissions under load.
+const DefaultWALCheckpointBytes = 4 << 20
 
 // DB is an open database with its dialect. It is safe for concurrent use.
 //
@@ -94,6 +111,7 @@ type DB struct {
 	stmts     *stmtCache
 	readStmts *stmtCache
 	group     groupCommitter // InGroupTx's batches
+	wal       *walCheckpointer // SQLite's WAL bound; off on PostgreSQL
 	Dialect   Dialect
 }
 
@@ -125,6 +143,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, err
 		}
 		warnOpen(opts.Logger, opts.DataDir)
+		wal := newWALCheckpointer(path, opts.WALCheckpointBytes, opts.Logger)
 		// WAL lets readers run beside the single writer; busy_timeout makes
 		// a connection wait for another process's lock (sesame's admin
 		// commands on the same file) instead of failing; _txlock=immediate
@@ -134,8 +153,8 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// the last commits on power loss): an API 200 is a promise. Every
 		// connection, reader or writer, runs every pragma; the readers add
 		// query_only, so a write sent to them fails instead of racing the
-		// writer.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+		// writer. The WAL's pragmas (see walCheckpointer) keep it bounded.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate" + wal.pragmas()
 		w, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
@@ -149,7 +168,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		r.SetMaxOpenConns(sqliteReaders)
 		r.SetMaxIdleConns(sqliteReaders)
-		d = &DB{sql: w, read: r, stmts: newStmtCache(w), readStmts: newStmtCache(r), Dialect: SQLite}
+		d = &DB{sql: w, read: r, stmts: newStmtCache(w), readStmts: newStmtCache(r), wal: wal, Dialect: SQLite}
 	default:
 		return nil, errors.New("db: neither a data directory nor a database URL is configured")
 	}
@@ -351,6 +370,7 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
+	d.checkpointWAL()
 	return nil
 }
 
