@@ -110,7 +110,7 @@ type DB struct {
 	read      *sql.DB // SELECTs outside transactions; sql on PostgreSQL
 	stmts     *stmtCache
 	readStmts *stmtCache
-	group     groupCommitter // InGroupTx's batches
+	group     groupCommitter   // InGroupTx's batches
 	wal       *walCheckpointer // SQLite's WAL bound; off on PostgreSQL
 	Dialect   Dialect
 }
