@@ -71,7 +71,9 @@ import (
 //     PostgreSQL server writes);
 //   - WAL-peak-MB, WAL-end-MB (SQLite): the size of sesame.db-wal, the
 //     largest seen while the rounds ran (sampled every 50 ms) and at
-//     their end.
+//     their end; checkpoints and checkpoint-max-ms: the WAL checkpoints
+//     the server ran since it started, and the longest
+//     (sesame_wal_checkpoints_total, sesame_wal_checkpoint_longest_seconds).
 //
 // Run it with
 //
@@ -300,6 +302,12 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 			b.ReportMetric(float64(fi.Size())/(1<<20), "WAL-end-MB")
 		}
 		b.ReportMetric(float64(walPeak.Load())/(1<<20), "WAL-peak-MB")
+		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoints_total"); ok {
+			b.ReportMetric(v, "checkpoints")
+		}
+		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoint_longest_seconds"); ok {
+			b.ReportMetric(v*1000, "checkpoint-max-ms")
+		}
 	}
 	mx.mu.Lock()
 	b.ReportMetric(float64(mx.bytes-warmBytes)/float64(mx.total-warmTotal), "B/msg")
@@ -342,6 +350,26 @@ func scrapeStages(tb testing.TB, srv *server) map[string]float64 {
 		tb.Fatalf("GET /metrics: sesame_stage_seconds_total has %d stages, want %d", len(out), len(stage.Stages))
 	}
 	return out
+}
+
+// scrapeMetric reads the value of a metric without labels from srv's
+// /metrics, and whether it is there.
+func scrapeMetric(tb testing.TB, srv *server, name string) (float64, bool) {
+	tb.Helper()
+	resp, err := http.Get(srv.api + "/metrics")
+	if err != nil {
+		tb.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // round is what one round of sends measured.

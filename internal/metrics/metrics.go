@@ -139,6 +139,12 @@ type Options struct {
 	Gauges func(ctx context.Context) (Gauges, error)
 	// Stages, when not nil, is served as sesame_stage_seconds_total.
 	Stages *stage.Timer
+	// WAL, when not nil, reads the SQLite WAL checkpointer's counters
+	// (checkpoints run, those readers kept from emptying the WAL, and the
+	// longest), served as sesame_wal_checkpoints_total,
+	// sesame_wal_checkpoints_busy_total and
+	// sesame_wal_checkpoint_longest_seconds.
+	WAL func() (runs, busy int64, longest time.Duration)
 }
 
 // Gauges are the figures read at scrape time.
@@ -222,6 +228,23 @@ func New(o Options) (*Metrics, error) {
 			c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_stage_seconds_total",
 				Help:        "Wall-clock time spent in each stage of the send path, summed over goroutines.",
 				ConstLabels: prometheus.Labels{"stage": s.String()}}, func() float64 { return o.Stages.Seconds(s) })
+			if err := m.reg.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: register: %w", err)
+			}
+		}
+	}
+	if o.WAL != nil {
+		for _, c := range []prometheus.Collector{
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_wal_checkpoints_total",
+				Help: "Checkpoints that emptied, or tried to empty, SQLite's write-ahead log."},
+				func() float64 { r, _, _ := o.WAL(); return float64(r) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_wal_checkpoints_busy_total",
+				Help: "WAL checkpoints that readers of older snapshots kept from emptying the log."},
+				func() float64 { _, b, _ := o.WAL(); return float64(b) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sesame_wal_checkpoint_longest_seconds",
+				Help: "The longest WAL checkpoint since the start: the writer, and so admissions, waited that long."},
+				func() float64 { _, _, l := o.WAL(); return l.Seconds() }),
+		} {
 			if err := m.reg.Register(c); err != nil {
 				return nil, fmt.Errorf("metrics: register: %w", err)
 			}
