@@ -295,6 +295,7 @@ type Tx struct {
 	// transaction has ended (preparing needs a connection, and on SQLite
 	// the transaction holds the writer's only one).
 	missed []string
+	lane   int // the group-commit lane running it (see Lane)
 }
 
 // stmt returns the transaction's instance of the cached statement for q,
@@ -318,6 +319,14 @@ func (t *Tx) stmt(ctx context.Context, q string, query bool) *sql.Stmt {
 	}
 	return t.tx.StmtContext(ctx, s)
 }
+
+// Lane returns the number of the group-commit lane that runs the
+// transaction (0 to the number of lanes - 1: below 16 on PostgreSQL, 0 on
+// SQLite's one writer), and 0 for InTx's. Group transactions running at
+// the same time have different numbers, so a table with a row per lane
+// (send_counts) lets concurrent transactions add to a total without
+// waiting for each other's row locks.
+func (t *Tx) Lane() int { return t.lane }
 
 // Dialect returns the dialect of the database the transaction runs on.
 func (t *Tx) Dialect() Dialect { return t.dialect }
