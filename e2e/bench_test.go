@@ -73,7 +73,9 @@ import (
 //     largest seen while the rounds ran (sampled every 50 ms) and at
 //     their end; checkpoints and checkpoint-max-ms: the WAL checkpoints
 //     the server ran since it started, and the longest
-//     (sesame_wal_checkpoints_total, sesame_wal_checkpoint_longest_seconds).
+//     (sesame_wal_checkpoints_total, sesame_wal_checkpoint_longest_seconds);
+//     writer-stall-max-ms: the longest a write transaction waited for one
+//     (sesame_wal_writer_stall_longest_seconds).
 //
 // Run it with
 //
@@ -307,6 +309,9 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 		}
 		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoint_longest_seconds"); ok {
 			b.ReportMetric(v*1000, "checkpoint-max-ms")
+		}
+		if v, ok := scrapeMetric(b, srv, "sesame_wal_writer_stall_longest_seconds"); ok {
+			b.ReportMetric(v*1000, "writer-stall-max-ms")
 		}
 	}
 	mx.mu.Lock()

@@ -130,13 +130,13 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 
 // walStats reads d's WAL checkpointer's counters for the metrics; nil on
 // PostgreSQL, which has no such checkpointer.
-func walStats(d *db.DB) func() (int64, int64, time.Duration) {
+func walStats(d *db.DB) func() (int64, int64, time.Duration, time.Duration) {
 	if d.Dialect != db.SQLite {
 		return nil
 	}
-	return func() (int64, int64, time.Duration) {
+	return func() (int64, int64, time.Duration, time.Duration) {
 		s := d.WALStats()
-		return s.Checkpoints, s.Busy, s.Longest
+		return s.Checkpoints, s.Busy, s.Longest, s.WriterStall
 	}
 }
 

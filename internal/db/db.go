@@ -73,11 +73,11 @@ type Options struct {
 	// SQLite's own automatic checkpoint is PASSIVE: it copies what it can
 	// but never resets the log while a reader still uses an old snapshot,
 	// which under steady load is always, so the file grows without end.
-	// Once the file is larger than WALCheckpointBytes, the writer runs
-	// wal_checkpoint(TRUNCATE) between two transactions (after the
-	// callers of the last group commit have their answers), which copies
-	// the log into the database, waits briefly for older readers and
-	// empties the file. 0 means DefaultWALCheckpointBytes; negative turns
+	// Once the file is larger than WALCheckpointBytes, a checkpointer on
+	// a connection of its own copies the log into the database while the
+	// writer goes on, and, when readers keep SQLite from starting the log
+	// again, resets it with a short RESTART checkpoint (see
+	// walCheckpointer). 0 means DefaultWALCheckpointBytes; negative turns
 	// the checkpointer off (SQLite's automatic checkpoints only). Not used
 	// on PostgreSQL.
 	WALCheckpointBytes int64
@@ -154,7 +154,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// connection, reader or writer, runs every pragma; the readers add
 		// query_only, so a write sent to them fails instead of racing the
 		// writer. The WAL's pragmas (see walCheckpointer) keep it bounded.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate" + wal.pragmas()
+		dsnWith := func(busy time.Duration) string {
+			return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate" + wal.pragmas()
+		}
+		dsn := dsnWith(sqliteBusyTimeout)
 		w, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
@@ -168,6 +171,17 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		r.SetMaxOpenConns(sqliteReaders)
 		r.SetMaxIdleConns(sqliteReaders)
+		// The checkpointer has a connection of its own (the readers'
+		// query_only would allow a checkpoint, but a long one would take
+		// a reader from the pool), with the writer's settings but a short
+		// wait for the readers a RESTART checkpoint waits for (see
+		// walRestartBusy). (A second busy_timeout pragma in the DSN would
+		// not override the first.)
+		if err := wal.start(dsnWith(walRestartBusy)); err != nil {
+			r.Close()
+			w.Close()
+			return nil, err
+		}
 		d = &DB{sql: w, read: r, stmts: newStmtCache(w), readStmts: newStmtCache(r), wal: wal, Dialect: SQLite}
 	default:
 		return nil, errors.New("db: neither a data directory nor a database URL is configured")
@@ -220,13 +234,14 @@ func redact(s string) string {
 
 // Close closes the database and its prepared statements.
 func (d *DB) Close() error {
+	werr := d.wal.close()
 	d.stmts.close()
 	d.readStmts.close()
 	var err error
 	if d.read != d.sql {
 		err = d.read.Close()
 	}
-	return errors.Join(d.sql.Close(), err)
+	return errors.Join(werr, d.sql.Close(), err)
 }
 
 // Querier is what DB and Tx have in common: queries with `?` placeholders.
@@ -362,6 +377,8 @@ func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back otherwise; fn's error is returned as is.
 func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	d.wal.enter()
+	defer d.wal.leave()
 	stx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)
@@ -379,7 +396,7 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
-	d.checkpointWAL()
+	d.kickWAL()
 	return nil
 }
 

@@ -216,10 +216,10 @@ func (d *DB) runGroups(lane int) {
 		if len(batch) == 0 {
 			return
 		}
+		d.wal.enter()
 		d.runBatch(batch, most, lane)
-		// Between two batches, the callers of this one answered: the
-		// place where emptying the WAL holds up the fewest.
-		d.checkpointWAL()
+		d.wal.leave()
+		d.kickWAL()
 	}
 }
 

@@ -99,11 +99,112 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatalf("rows = %d, %v; want %d", n, err, writers*each)
 	}
 	st := d.WALStats()
-	t.Logf("WAL peak %d KiB (bound %d KiB); %d checkpoints, %d busy, longest %v", peak.Load()>>10, limit>>10, st.Checkpoints, st.Busy, st.Longest)
+	t.Logf("WAL peak %d KiB (bound %d KiB); %d checkpoints, %d restarts, %d busy, longest %v, writer stall %v", peak.Load()>>10, limit>>10, st.Checkpoints, st.Restarts, st.Busy, st.Longest, st.WriterStall)
 	if p := peak.Load(); p > 4*limit {
 		t.Errorf("the WAL reached %d KiB, want at most %d KiB (4 × its bound of %d KiB)", p>>10, 4*limit>>10, limit>>10)
 	}
 	if st.Checkpoints == 0 {
 		t.Errorf("WALStats = %+v: no checkpoint ran", st)
+	}
+}
+
+// TestWALCheckpointKeepsWriterGoing checkpoints a WAL of 32 MB, which
+// takes a while (copying it into the database and its fsync), and commits
+// group transactions meanwhile: some must complete while the checkpoint
+// runs, which they could not if it held the writer connection. The
+// checkpointer is held until the WAL is large, and a reader's snapshot
+// keeps SQLite's automatic checkpoint from copying it first.
+func TestWALCheckpointKeepsWriterGoing(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Options{DataDir: dir, WALCheckpointBytes: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	release := make(chan struct{})
+	ended := make(chan time.Time, 1)
+	var first atomic.Bool
+	d.SetWALHook(func(before bool) {
+		if !first.Load() {
+			if before {
+				<-release
+			} else {
+				first.Store(true)
+				ended <- time.Now()
+			}
+		}
+	})
+	if _, err := d.Exec(ctx, `CREATE TABLE wal_rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(ctx, `INSERT INTO wal_rows (body) VALUES (x'00')`); err != nil {
+		t.Fatal(err)
+	}
+	// A statement with a row to come keeps its snapshot.
+	rows, err := d.Query(ctx, `SELECT id FROM wal_rows`)
+	if err != nil || !rows.Next() {
+		t.Fatalf("query: %v", err)
+	}
+	for range 32 {
+		if err := d.InTx(ctx, func(tx *db.Tx) error {
+			for range 256 {
+				if _, err := tx.Exec(ctx, `INSERT INTO wal_rows (body) VALUES (randomblob(4000))`); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	dbFile := filepath.Join(dir, "sesame.db")
+	size := func() int64 {
+		fi, err := os.Stat(dbFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	s0 := size()
+	close(release)
+	// The checkpoint is under way once the database file grows; no commit
+	// runs before, so that SQLite's automatic checkpoint cannot start it.
+	started := time.Now()
+	for size() == s0 {
+		if time.Since(started) > 10*time.Second {
+			t.Fatal("the checkpoint did not start")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	var during int
+	var slowest time.Duration
+	var end time.Time
+	for end.IsZero() {
+		start := time.Now()
+		if err := d.InGroupTx(ctx, func(tx *db.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO wal_rows (body) VALUES (x'00')`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		done := time.Now()
+		select {
+		case end = <-ended:
+		default:
+		}
+		if end.IsZero() || done.Before(end) {
+			during++
+			slowest = max(slowest, done.Sub(start))
+		}
+	}
+	st := d.WALStats()
+	t.Logf("checkpoint of a 32 MB WAL took %v (%+v); %d commits completed meanwhile, the slowest in %v", end.Sub(started), st, during, slowest)
+	// Commits run one after the other: had the checkpoint held the
+	// writer, the first would have waited for all of it, and only it
+	// could have beaten the checkpointer's goroutine to the end.
+	if during < 2 {
+		t.Errorf("%d commits completed while the checkpoint ran (%v), want at least 2", during, end.Sub(started))
 	}
 }
