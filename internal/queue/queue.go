@@ -209,9 +209,16 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *even
 		}
 	}
 	if m.Counted > 0 {
-		_, err := tx.Exec(ctx, `INSERT INTO send_counts (account_id, bucket, recipients) VALUES (?, ?, ?)
-			ON CONFLICT (account_id, bucket) DO UPDATE SET recipients = send_counts.recipients + excluded.recipients`,
-			m.AccountID, countBucket(now), m.Counted)
+		// On PostgreSQL the row stays locked until COMMIT: one row per
+		// group-commit lane lets the lanes' admissions of one account run
+		// side by side. SQLite's one writer needs only one.
+		shard := 0
+		if tx.Dialect() == db.Postgres {
+			shard = tx.Lane()
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO send_counts (account_id, bucket, shard, recipients) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account_id, bucket, shard) DO UPDATE SET recipients = send_counts.recipients + excluded.recipients`,
+			m.AccountID, countBucket(now), shard, m.Counted)
 		if err != nil {
 			return fmt.Errorf("queue: count recipients: %w", err)
 		}
@@ -645,7 +652,7 @@ func (q *Queue) Depth(ctx context.Context) (n int64, oldest time.Time, err error
 
 // SentSince returns how many recipients of the account's messages count
 // against its daily quota since since — SES's SentLast24Hours. It sums
-// 5-minute buckets, so up to five minutes before since may be counted too
+// 5-minute buckets (each in a row per shard: see EnqueueTx), so up to five minutes before since may be counted too
 // (the quota errs on the safe side).
 func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time) (int, error) {
 	var n int64
