@@ -22,6 +22,17 @@ const sqliteBusyTimeout = 10 * time.Second
 // are short.
 const walRestartBusy = 20 * time.Millisecond
 
+// walRunEvery is the least time between two checkpoint runs with the
+// default bound; it scales with the bound (a bound of 256 KiB: 3 ms). The
+// writer wakes the checkpointer after every batch while the WAL is over
+// its bound, which would make it copy each batch's few frames (and fsync
+// the database) by themselves; a page the writer keeps changing, such as
+// an index's last leaf, would be copied again at each run. Runs this far
+// apart copy it once for all the batches between: at the send path's
+// rate the WAL grows by about 1.5 MB in 50 ms, well within
+// walRestartFactor times the default bound.
+const walRunEvery = 50 * time.Millisecond
+
 // walRestartFactor is how many times its bound the WAL may hold before the
 // checkpointer forces it back to its beginning with a RESTART checkpoint,
 // instead of waiting for the writer to do it.
@@ -66,6 +77,8 @@ type walCheckpointer struct {
 	longest  atomic.Int64 // the longest run, in nanoseconds
 	stall    atomic.Int64 // the longest wait of a writer for the gate, in nanoseconds
 
+	// every is the least time between two runs (walRunEvery, scaled).
+	every time.Duration
 	// hook, when set, runs in the goroutine before (true) and after
 	// (false) each run (tests).
 	hook atomic.Pointer[func(before bool)]
@@ -78,7 +91,8 @@ func newWALCheckpointer(dbPath string, limit int64, log *slog.Logger) *walCheckp
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &walCheckpointer{path: dbPath + "-wal", limit: limit, log: log}
+	every := time.Duration(float64(walRunEvery) * float64(max(limit, 0)) / DefaultWALCheckpointBytes)
+	return &walCheckpointer{path: dbPath + "-wal", limit: limit, log: log, every: every}
 }
 
 // pragmas returns the writer's WAL settings. journal_size_limit truncates
@@ -153,6 +167,12 @@ func (w *walCheckpointer) loop(ctx context.Context) {
 		last = w.run(ctx, pageSize, last)
 		if h != nil {
 			(*h)(false)
+		}
+		// Wakes meanwhile wait: one of them is kept in the channel.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.every):
 		}
 	}
 }
