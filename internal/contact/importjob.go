@@ -530,7 +530,7 @@ func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []R
 	}
 	return im.o.DB.InTx(ctx, func(tx *db.Tx) error {
 		if j.Destination == DestContactList {
-			l, err := getList(ctx, tx, accountID, j.ListName)
+			l, err := getListLocked(ctx, tx, shareList, accountID, j.ListName)
 			if err != nil {
 				return fmt.Errorf("%w (the contact list was deleted during the import)", err)
 			}
