@@ -250,3 +250,47 @@ func TestRecordAlsoFailsAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordLatin1Header: a message whose header holds bytes that are not
+// UTF-8 (a raw message's Latin-1 subject): the Delivery event deliver
+// makes from the mail object Load decoded reads back as MarshalJSON
+// writes it. Referring to the stored mail object would give its bytes,
+// which spell the replaced byte \ufffd where MarshalJSON of the decoded
+// one writes U+FFFD itself.
+func TestRecordLatin1Header(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "a@one.example")
+		m.Mail.Headers = []event.Header{{Name: "Subject", Value: "caf\xe9"}}
+		m.Mail.CommonHeaders.Subject = "caf\xe9"
+		send.Mail = m.Mail
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		mail, _, err := f.q.Load(f.ctx, "m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := f.delivery(mail, "a@one.example")
+		if errs := f.q.Record(f.ctx, &mail, []queue.Outcome{{Claimed: cs[0], State: queue.Delivered, Reply: "250 ok", Events: []*event.Event{ev}}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		rows := eventRows(t, f, "m1")
+		if len(rows) != 2 {
+			t.Fatalf("events = %d", len(rows))
+		}
+		for i, e := range []*event.Event{send, ev} {
+			want, err := e.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(rows[i].Payload) != string(want) {
+				t.Errorf("%s event read back as\n%s\nwant\n%s", e.Type, rows[i].Payload, want)
+			}
+		}
+	})
+}
