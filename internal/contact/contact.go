@@ -63,6 +63,9 @@ var (
 	ErrNotFound      = errors.New("contact: not found")
 	ErrAlreadyExists = errors.New("contact: already exists")
 	ErrLimitExceeded = errors.New("contact: limit exceeded")
+	// ErrTopicNotFound is a topic the list does not have. It matches
+	// ErrNotFound.
+	ErrTopicNotFound = fmt.Errorf("%w: topic", ErrNotFound)
 	ErrInvalid       = errors.New("contact: invalid parameter")
 	// ErrImportsOff is CreateImportJob on a server started without an
 	// import directory. It matches ErrInvalid.
