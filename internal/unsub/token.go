@@ -54,7 +54,7 @@ const (
 // mailto address, case-insensitive because mail systems may change the
 // case of a local part.
 var (
-	urlEncoding  = base64.RawURLEncoding
+	urlEncoding  = base64.RawURLEncoding.Strict() // one text per token
 	mailEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 )
 
