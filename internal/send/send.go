@@ -533,7 +533,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		}
 	}
 	if signer := dkimIdentity(chain); signer != nil {
-		if body, err = s.sign(ctx, signer, m.Bytes); err != nil {
+		if body, err = s.sign(ctx, signer, body); err != nil {
 			return Result{}, err
 		}
 	}
