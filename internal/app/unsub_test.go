@@ -1,10 +1,10 @@
 package app_test
 
 import (
-	"context"
-	"errors"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -273,7 +273,7 @@ func TestListUnsubscribe(t *testing.T) {
 
 		// 6. The bulk extension: every entry gets its own link.
 		bulk, err := r.v2.SendBulkEmail(ctx, &sesv2.SendBulkEmailInput{FromEmailAddress: aws.String("news@example.test"),
-			DefaultContent:        &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("newsletter"), TemplateData: aws.String(`{"name":"you"}`)}},
+			DefaultContent: &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("newsletter"), TemplateData: aws.String(`{"name":"you"}`)}},
 			BulkEmailEntries: []types.BulkEmailEntry{{Destination: &types.Destination{ToAddresses: []string{"erin@rcpt.test"}}},
 				{Destination: &types.Destination{ToAddresses: []string{"bob@rcpt.test"}}}},
 		}, withBulkListManagement("customers", "news"))
