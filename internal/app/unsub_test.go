@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/emersion/go-smtp"
@@ -121,6 +123,7 @@ func TestListUnsubscribe(t *testing.T) {
 			c.APIAddr, c.PublicURL = api, "http://"+api
 			c.OutboundPort = mx.port(t)
 			c.FeedbackAddr = "127.0.0.1:0"
+			c.SNSAllowPrivateEndpoints = true // the subscriber is on loopback
 		})
 		ctx := context.Background()
 		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
@@ -130,6 +133,23 @@ func TestListUnsubscribe(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("marketing")}); err != nil {
+			t.Fatal(err)
+		}
+		// Subscription events go to an SNS topic with an HTTP subscriber.
+		snsc := snsClientAt("http://"+api, r.key.AccessKeyID, r.key.Secret)
+		topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("subscriptions")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := newSNSSubscriber(t)
+		if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.v2.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
+			ConfigurationSetName: aws.String("marketing"), EventDestinationName: aws.String("sns"),
+			EventDestination: &types.EventDestinationDefinition{Enabled: true, MatchingEventTypes: []types.EventType{types.EventTypeSubscription},
+				SnsDestination: &types.SnsDestination{TopicArn: topic.TopicArn}},
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.v2.CreateContactList(ctx, &sesv2.CreateContactListInput{ContactListName: aws.String("customers"), Topics: []types.Topic{
@@ -187,15 +207,41 @@ func TestListUnsubscribe(t *testing.T) {
 		if c.UnsubscribeAll || len(c.TopicPreferences) != 1 || *c.TopicPreferences[0].TopicName != "news" || c.TopicPreferences[0].SubscriptionStatus != types.SubscriptionStatusOptOut {
 			t.Fatalf("contact after one-click: %+v", c)
 		}
-		var sub *event.Event
+		var subEvent *event.Event
 		for _, e := range messageEvents(t, r, id) {
 			if e.Type == event.Subscription {
-				sub = e
+				subEvent = e
 			}
 		}
-		if sub == nil || sub.ConfigurationSet != "marketing" || sub.Subscription.Source != "UnsubscribeHeader" || sub.Subscription.ContactList != "customers" {
-			t.Fatalf("Subscription event: %+v", sub)
+		if subEvent == nil || subEvent.ConfigurationSet != "marketing" || subEvent.Subscription.Source != "UnsubscribeHeader" || subEvent.Subscription.ContactList != "customers" {
+			t.Fatalf("Subscription event: %+v", subEvent)
 		}
+
+		eventually(t, "Subscription event at the SNS subscriber", func() error {
+			for _, n := range sub.notifications() {
+				var e struct {
+					EventType string `json:"eventType"`
+					Mail      struct {
+						MessageID string `json:"messageId"`
+					}
+					Subscription struct {
+						ContactList         string `json:"contactList"`
+						Source              string `json:"source"`
+						NewTopicPreferences struct {
+							TopicSubscriptionStatus []struct{ TopicName, SubscriptionStatus string } `json:"topicSubscriptionStatus"`
+						} `json:"newTopicPreferences"`
+					} `json:"subscription"`
+				}
+				if err := json.Unmarshal([]byte(n["Message"]), &e); err != nil {
+					return err
+				}
+				if e.EventType == "Subscription" && e.Mail.MessageID == id && e.Subscription.ContactList == "customers" &&
+					fmt.Sprint(e.Subscription.NewTopicPreferences.TopicSubscriptionStatus) == "[{news OptOut} {offers OptIn}]" {
+					return nil
+				}
+			}
+			return fmt.Errorf("not yet: %v", sub.notifications())
+		})
 
 		// 3. The next send of the topic is not delivered: a Bounce.
 		id2, err := sendNews("bob@rcpt.test", "news")
