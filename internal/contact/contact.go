@@ -6,9 +6,11 @@
 // The API (internal/sesv2) manages them through Store and Imports. The
 // send path asks Store.MayReceive whether an address may receive a
 // topic of a list: one indexed read. Every change of a contact —
-// created, updated, deleted or imported — goes through one function
-// (Store.write), which calls Options.Changed in the same transaction, so
-// an event published there is committed with the change or not at all.
+// created, updated, deleted or imported, or made by the recipient through
+// an unsubscribe link (Store.ChangeByRecipient, with the change's Source
+// and Origin) — goes through one function (Store.writeFrom), which calls
+// Options.Changed in the same transaction, so an event published there is
+// committed with the change or not at all.
 // Two changes do not pass there, because no contact's own choice changes:
 // deleting a list (its contacts go with it) and removing a topic from a
 // list (the preferences for it go with it).
