@@ -174,7 +174,9 @@
 // ACCOUNT_THROTTLED (rate), AccountDailyQuotaExceeded /
 // ACCOUNT_DAILY_QUOTA_EXCEEDED, ConfigurationSetDoesNotExist /
 // CONFIGURATION_SET_NOT_FOUND, ConfigurationSetSendingPaused /
-// CONFIGURATION_SET_SENDING_PAUSED, RenderingFailure: Failed / FAILED
+// CONFIGURATION_SET_SENDING_PAUSED, ContactListDoesNotExist:
+// InvalidParameterValue / INVALID_PARAMETER (SES's enums have nothing
+// closer), RenderingFailure: Failed / FAILED
 // (with the MessageId of the Rendering Failure event and Error its
 // message).
 //

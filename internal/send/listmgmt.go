@@ -3,7 +3,7 @@ package send
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"html"
 	"maps"
 	"strings"
@@ -64,7 +64,7 @@ func (s *Sender) listManagement(ctx context.Context, accountID string, lm *compo
 			} else if l {
 				return nil, reject(KindContactListDoesNotExist, "ListManagementOptions.ContactListName", "Contact list %s does not exist.", lm.ContactList)
 			}
-			return nil, errors.Join(errors.New("send: contact list check"), err)
+			return nil, fmt.Errorf("send: contact list check: %w", err)
 		}
 		if !ok {
 			if out == nil {
