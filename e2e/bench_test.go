@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +64,18 @@ import (
 //     lock, the MX's reply) counts too and the stages may add up to more
 //     than server-CPU-ms/msg;
 //   - notifications/s (with destinations): SNS notifications received by
-//     the subscriber per second, from the first send to the last arrival.
+//     the subscriber per second, from the first send to the last arrival;
+//   - disk-write-KB/msg: bytes the server process caused to be written to
+//     storage (write_bytes in /proc/<pid>/io, Linux only) per message: on
+//     SQLite the database and its WAL, on PostgreSQL next to nothing (the
+//     PostgreSQL server writes);
+//   - WAL-peak-MB, WAL-end-MB (SQLite): the size of sesame.db-wal, the
+//     largest seen while the rounds ran (sampled every 50 ms) and at
+//     their end; checkpoints and checkpoint-max-ms: the WAL checkpoints
+//     the server ran since it started, and the longest
+//     (sesame_wal_checkpoints_total, sesame_wal_checkpoint_longest_seconds);
+//     writer-stall-max-ms: the longest a write transaction waited for one
+//     (sesame_wal_writer_stall_longest_seconds).
 //
 // Run it with
 //
@@ -145,6 +157,7 @@ func benchSendPath(b *testing.B, bin string, st store, env []string, n, conc int
 	var notified0 int
 	measureRounds(b, srv, mx, n, conc, func(ctx context.Context, _, i int) (string, error) { return sendOne(ctx, c, i, benchBody) }, hooks{
 		bothSigned: true,
+		dataDir:    st.db.DataDir,
 		warm: func() {
 			if sub != nil {
 				// The warm-up's, before the CPU counters are read: delivering
@@ -177,6 +190,9 @@ type hooks struct {
 	// bothSigned: every message delivered must carry an RSA and an
 	// Ed25519 DKIM-Signature.
 	bothSigned bool
+	// dataDir is the SQLite store's data directory, whose WAL's size is
+	// reported; empty: not reported.
+	dataDir string
 }
 
 // measureRounds warms srv up with a round of at most 200 messages, then
@@ -206,6 +222,28 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 		latencies  []time.Duration
 	)
 	pid := srv.cmd.Process.Pid
+	var walPeak atomic.Int64
+	if h.dataDir != "" {
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				if fi, err := os.Stat(filepath.Join(h.dataDir, "sesame.db-wal")); err == nil && fi.Size() > walPeak.Load() {
+					walPeak.Store(fi.Size())
+				}
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		defer func() { close(stop); <-sampled }()
+	}
+	written0 := procIO(pid, "write_bytes")
 	cpu0, self0 := procCPU(pid), procCPU(os.Getpid())
 	var prepCPU time.Duration
 	start := time.Now()
@@ -232,6 +270,7 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 		h.done(start, rounds)
 	}
 	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0-prepCPU
+	written := procIO(pid, "write_bytes") - written0
 	hwm, rss := procStatus(pid, "VmHWM"), procStatus(pid, "VmRSS")
 	stages := scrapeStages(b, srv)
 
@@ -256,6 +295,24 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	}
 	if self0 >= 0 {
 		b.ReportMetric(float64(self)/float64(time.Millisecond)/msgs, "client-CPU-ms/msg")
+	}
+	if written0 >= 0 {
+		b.ReportMetric(float64(written)/1024/msgs, "disk-write-KB/msg")
+	}
+	if h.dataDir != "" {
+		if fi, err := os.Stat(filepath.Join(h.dataDir, "sesame.db-wal")); err == nil {
+			b.ReportMetric(float64(fi.Size())/(1<<20), "WAL-end-MB")
+		}
+		b.ReportMetric(float64(walPeak.Load())/(1<<20), "WAL-peak-MB")
+		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoints_total"); ok {
+			b.ReportMetric(v, "checkpoints")
+		}
+		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoint_longest_seconds"); ok {
+			b.ReportMetric(v*1000, "checkpoint-max-ms")
+		}
+		if v, ok := scrapeMetric(b, srv, "sesame_wal_writer_stall_longest_seconds"); ok {
+			b.ReportMetric(v*1000, "writer-stall-max-ms")
+		}
 	}
 	mx.mu.Lock()
 	b.ReportMetric(float64(mx.bytes-warmBytes)/float64(mx.total-warmTotal), "B/msg")
@@ -298,6 +355,26 @@ func scrapeStages(tb testing.TB, srv *server) map[string]float64 {
 		tb.Fatalf("GET /metrics: sesame_stage_seconds_total has %d stages, want %d", len(out), len(stage.Stages))
 	}
 	return out
+}
+
+// scrapeMetric reads the value of a metric without labels from srv's
+// /metrics, and whether it is there.
+func scrapeMetric(tb testing.TB, srv *server, name string) (float64, bool) {
+	tb.Helper()
+	resp, err := http.Get(srv.api + "/metrics")
+	if err != nil {
+		tb.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // round is what one round of sends measured.

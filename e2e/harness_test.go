@@ -311,6 +311,23 @@ func procStatus(pid int, field string) int64 {
 	return -1
 }
 
+// procIO returns a counter of /proc/<pid>/io (bytes), or -1 where there
+// is none.
+func procIO(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 // procCPU returns the user+system CPU time of a process from
 // /proc/<pid>/stat, or -1.
 func procCPU(pid int) time.Duration {

@@ -125,8 +125,20 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 		return err
 	}
 	a.Metrics, err = metrics.New(metrics.Options{Logger: log.With("component", "metrics"),
-		MaxDimensionValues: cfg.MetricsMaxDimensionValues, Gauges: a.gauges, Stages: a.stages})
+		MaxDimensionValues: cfg.MetricsMaxDimensionValues, Gauges: a.gauges, Stages: a.stages, WAL: walStats(d)})
 	return err
+}
+
+// walStats reads d's WAL checkpointer's counters for the metrics; nil on
+// PostgreSQL, which has no such checkpointer.
+func walStats(d *db.DB) func() (int64, int64, time.Duration, time.Duration) {
+	if d.Dialect != db.SQLite {
+		return nil
+	}
+	return func() (int64, int64, time.Duration, time.Duration) {
+		s := d.WALStats()
+		return s.Checkpoints, s.Busy, s.Longest, s.WriterStall
+	}
 }
 
 // reputationHooks completes the reputation guard's options with the

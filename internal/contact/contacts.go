@@ -155,7 +155,7 @@ func (s *Store) build(in ContactInput, display, key string, l *List, old *Contac
 // *InvalidError for bad input.
 func (s *Store) CreateContact(ctx context.Context, accountID, list string, in ContactInput) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		l, err := getList(ctx, tx, accountID, list)
+		l, err := getListLocked(ctx, tx, shareList, accountID, list)
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ type ContactUpdate struct {
 // list or contact, *InvalidError for bad input.
 func (s *Store) UpdateContact(ctx context.Context, accountID, list, address string, u ContactUpdate) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		l, err := getList(ctx, tx, accountID, list)
+		l, err := getListLocked(ctx, tx, shareList, accountID, list)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (s *Store) UpdateContact(ctx context.Context, accountID, list, address stri
 // DeleteContact removes a contact from the list, or returns ErrNotFound.
 func (s *Store) DeleteContact(ctx context.Context, accountID, list, address string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		l, err := getList(ctx, tx, accountID, list)
+		l, err := getListLocked(ctx, tx, shareList, accountID, list)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sesame-email/sesame/internal/db"
@@ -188,7 +189,9 @@ func (im *Imports) resolve(source string) (string, error) {
 
 // open opens an import file through an os.Root on the import directory,
 // which refuses symbolic links (and anything else) leading out of it. Only
-// regular files are read.
+// regular files are read. The file is opened non-blocking: opening a FIFO
+// for reading otherwise waits for a writer, which would hang the API
+// request or the worker for good; the check of its type comes after.
 func (im *Imports) open(source string) (*os.File, error) {
 	rel, err := im.resolve(source)
 	if err != nil {
@@ -199,7 +202,7 @@ func (im *Imports) open(source string) (*os.File, error) {
 		return nil, fmt.Errorf("contact: open import dir: %w", err)
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, invalid("ImportDataSource.S3Url", "ImportDataSource.S3Url %q cannot be read: %s.", source, openReason(err))
 	}
@@ -527,7 +530,7 @@ func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []R
 	}
 	return im.o.DB.InTx(ctx, func(tx *db.Tx) error {
 		if j.Destination == DestContactList {
-			l, err := getList(ctx, tx, accountID, j.ListName)
+			l, err := getListLocked(ctx, tx, shareList, accountID, j.ListName)
 			if err != nil {
 				return fmt.Errorf("%w (the contact list was deleted during the import)", err)
 			}

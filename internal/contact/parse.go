@@ -39,8 +39,39 @@ type RowError struct {
 
 func (e *RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
-// maxLine bounds one record of a JSON file; a longer line is a RowError.
+// maxLine bounds one record: a longer line of a JSON file is a RowError;
+// a longer record of a CSV file (which cannot be resynchronised: a quote
+// may run over lines) stops the file with ErrRecordTooLong.
 const maxLine = 1 << 20
+
+// ErrRecordTooLong is a CSV record longer than maxLine: encoding/csv
+// keeps a whole record in memory, so a file of one endless quoted field
+// would take the server's memory without this bound.
+var ErrRecordTooLong = fmt.Errorf("a record is longer than %d bytes", maxLine)
+
+// recordLimit is the CSV reader's source: it refuses to read on once the
+// bytes read past the end of the last whole record (csv.Reader's
+// InputOffset) exceed maxLine and the read-ahead of csv's buffer.
+type recordLimit struct {
+	r    io.Reader
+	csv  *csv.Reader
+	read int64
+}
+
+// csvReadAhead is more than csv.Reader's buffer (bufio's default, 4 KiB).
+const csvReadAhead = 64 << 10
+
+func (l *recordLimit) Read(p []byte) (int, error) {
+	if l.read-l.csv.InputOffset() > maxLine+csvReadAhead {
+		return 0, ErrRecordTooLong
+	}
+	if len(p) > csvReadAhead {
+		p = p[:csvReadAhead]
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
+}
 
 // RowReader reads the records of an import file. The file rules:
 //
@@ -80,7 +111,9 @@ func NewRowReader(r io.Reader, format, dest string) (*RowReader, error) {
 	default:
 		return nil, fmt.Errorf("unknown data format %q", format)
 	}
-	rr.csv = csv.NewReader(r)
+	lim := &recordLimit{r: r}
+	rr.csv = csv.NewReader(lim)
+	lim.csv = rr.csv
 	rr.csv.FieldsPerRecord = -1
 	head, err := rr.csv.Read()
 	if errors.Is(err, io.EOF) {

@@ -159,7 +159,33 @@ func (s *Store) GetList(ctx context.Context, accountID, name string) (*List, err
 }
 
 func getList(ctx context.Context, q db.Querier, accountID, name string) (*List, error) {
-	l, err := scanList(q.QueryRow(ctx, `SELECT `+listColumns+` FROM contact_lists WHERE account_id = ? AND name = ?`, accountID, name))
+	return readList(ctx, q, "", accountID, name)
+}
+
+// Row locks of a list in a transaction (PostgreSQL; SQLite's write
+// transactions exclude each other already). A change of the list itself
+// (its topics, its tags) holds it for update; a change of one of its
+// contacts holds it shared, so that the topics it checked the contact's
+// preferences against cannot change before it commits: else an
+// UpdateContactList removing a topic, committed between that check and
+// the contact's commit, would leave a preference for a topic the list no
+// longer has (and it would come back if the topic were added again).
+const (
+	lockList  = ` FOR UPDATE`
+	shareList = ` FOR SHARE`
+)
+
+// getListLocked is getList in tx, the list's row locked (lockList or
+// shareList) until tx ends.
+func getListLocked(ctx context.Context, tx *db.Tx, lock, accountID, name string) (*List, error) {
+	if tx.Dialect() != db.Postgres {
+		lock = ""
+	}
+	return readList(ctx, tx, lock, accountID, name)
+}
+
+func readList(ctx context.Context, q db.Querier, lock, accountID, name string) (*List, error) {
+	l, err := scanList(q.QueryRow(ctx, `SELECT `+listColumns+` FROM contact_lists WHERE account_id = ? AND name = ?`+lock, accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: contact list %s", ErrNotFound, name)
 	}
@@ -182,7 +208,7 @@ func (s *Store) UpdateList(ctx context.Context, accountID, name string, descript
 		}
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		l, err := getList(ctx, tx, accountID, name)
+		l, err := getListLocked(ctx, tx, lockList, accountID, name)
 		if err != nil {
 			return err
 		}
@@ -256,7 +282,7 @@ func (s *Store) UntagList(ctx context.Context, accountID, name string, keys []st
 
 func (s *Store) retag(ctx context.Context, accountID, name string, f func([]Tag) []Tag) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		l, err := getList(ctx, tx, accountID, name)
+		l, err := getListLocked(ctx, tx, lockList, accountID, name)
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,24 @@ type Options struct {
 	// upgrade the database first. The schema may be of any earlier
 	// version, or absent (see HasTable).
 	BeforeMigrate func(ctx context.Context, d *DB) error
+	// WALCheckpointBytes bounds SQLite's write-ahead log, sesame.db-wal.
+	// SQLite's own automatic checkpoint is PASSIVE: it copies what it can
+	// but never resets the log while a reader still uses an old snapshot,
+	// which under steady load is always, so the file grows without end.
+	// Once the file is larger than WALCheckpointBytes, a checkpointer on
+	// a connection of its own copies the log into the database while the
+	// writer goes on, and, when readers keep SQLite from starting the log
+	// again, resets it with a short RESTART checkpoint (see
+	// walCheckpointer). 0 means DefaultWALCheckpointBytes; negative turns
+	// the checkpointer off (SQLite's automatic checkpoints only). Not used
+	// on PostgreSQL.
+	WALCheckpointBytes int64
 }
+
+// DefaultWALCheckpointBytes is Options.WALCheckpointBytes's default: 4
+// MiB, about a thousand pages, SQLite's own automatic checkpoint size, and
+// a few hundred admissions under load.
+const DefaultWALCheckpointBytes = 4 << 20
 
 // DB is an open database with its dialect. It is safe for concurrent use.
 //
@@ -93,7 +110,8 @@ type DB struct {
 	read      *sql.DB // SELECTs outside transactions; sql on PostgreSQL
 	stmts     *stmtCache
 	readStmts *stmtCache
-	group     groupCommitter // InGroupTx's batches
+	group     groupCommitter   // InGroupTx's batches
+	wal       *walCheckpointer // SQLite's WAL bound; off on PostgreSQL
 	Dialect   Dialect
 }
 
@@ -125,6 +143,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, err
 		}
 		warnOpen(opts.Logger, opts.DataDir)
+		wal := newWALCheckpointer(path, opts.WALCheckpointBytes, opts.Logger)
 		// WAL lets readers run beside the single writer; busy_timeout makes
 		// a connection wait for another process's lock (sesame's admin
 		// commands on the same file) instead of failing; _txlock=immediate
@@ -134,8 +153,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// the last commits on power loss): an API 200 is a promise. Every
 		// connection, reader or writer, runs every pragma; the readers add
 		// query_only, so a write sent to them fails instead of racing the
-		// writer.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+		// writer. The WAL's pragmas (see walCheckpointer) keep it bounded.
+		dsnWith := func(busy time.Duration) string {
+			return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate" + wal.pragmas()
+		}
+		dsn := dsnWith(sqliteBusyTimeout)
 		w, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
@@ -149,7 +171,18 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		r.SetMaxOpenConns(sqliteReaders)
 		r.SetMaxIdleConns(sqliteReaders)
-		d = &DB{sql: w, read: r, stmts: newStmtCache(w), readStmts: newStmtCache(r), Dialect: SQLite}
+		// The checkpointer has a connection of its own (the readers'
+		// query_only would allow a checkpoint, but a long one would take
+		// a reader from the pool), with the writer's settings but a short
+		// wait for the readers a RESTART checkpoint waits for (see
+		// walRestartBusy). (A second busy_timeout pragma in the DSN would
+		// not override the first.)
+		if err := wal.start(dsnWith(walRestartBusy)); err != nil {
+			r.Close()
+			w.Close()
+			return nil, err
+		}
+		d = &DB{sql: w, read: r, stmts: newStmtCache(w), readStmts: newStmtCache(r), wal: wal, Dialect: SQLite}
 	default:
 		return nil, errors.New("db: neither a data directory nor a database URL is configured")
 	}
@@ -201,13 +234,14 @@ func redact(s string) string {
 
 // Close closes the database and its prepared statements.
 func (d *DB) Close() error {
+	werr := d.wal.close()
 	d.stmts.close()
 	d.readStmts.close()
 	var err error
 	if d.read != d.sql {
 		err = d.read.Close()
 	}
-	return errors.Join(d.sql.Close(), err)
+	return errors.Join(werr, d.sql.Close(), err)
 }
 
 // Querier is what DB and Tx have in common: queries with `?` placeholders.
@@ -276,6 +310,7 @@ type Tx struct {
 	// transaction has ended (preparing needs a connection, and on SQLite
 	// the transaction holds the writer's only one).
 	missed []string
+	lane   int // the group-commit lane running it (see Lane)
 }
 
 // stmt returns the transaction's instance of the cached statement for q,
@@ -299,6 +334,14 @@ func (t *Tx) stmt(ctx context.Context, q string, query bool) *sql.Stmt {
 	}
 	return t.tx.StmtContext(ctx, s)
 }
+
+// Lane returns the number of the group-commit lane that runs the
+// transaction (0 to the number of lanes - 1: below 16 on PostgreSQL, 0 on
+// SQLite's one writer), and 0 for InTx's. Group transactions running at
+// the same time have different numbers, so a table with a row per lane
+// (send_counts) lets concurrent transactions add to a total without
+// waiting for each other's row locks.
+func (t *Tx) Lane() int { return t.lane }
 
 // Dialect returns the dialect of the database the transaction runs on.
 func (t *Tx) Dialect() Dialect { return t.dialect }
@@ -334,6 +377,8 @@ func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back otherwise; fn's error is returned as is.
 func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	d.wal.enter()
+	defer d.wal.leave()
 	stx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)
@@ -351,6 +396,7 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
+	d.kickWAL()
 	return nil
 }
 

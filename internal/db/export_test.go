@@ -40,3 +40,7 @@ func (d *DB) StmtStats() (prepared int64, cached int) {
 	}
 	return prepared, cached
 }
+
+// SetWALHook makes the WAL checkpointer call f before (true) and after
+// (false) each checkpoint, on its goroutine.
+func (d *DB) SetWALHook(f func(before bool)) { d.wal.hook.Store(&f) }

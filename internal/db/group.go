@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,8 +84,9 @@ const groupSavepoint = "sesame_group"
 type groupCommitter struct {
 	mu      sync.Mutex
 	queue   []*groupReq
-	running int // committer goroutines (lanes) running
-	lanes   int // the most that run at once; 0 means 1
+	running int    // committer goroutines (lanes) running
+	lanes   int    // the most that run at once; 0 means 1
+	busy    uint64 // the numbers of the lanes running, a bit each (see Tx.Lane)
 	// batch is the most closures a batch takes; 0 means
 	// groupMaxClosures. PostgreSQL takes one (see pgGroupLanes).
 	batch int
@@ -141,7 +143,7 @@ func (d *DB) InGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	g.queue = append(g.queue, r)
 	if g.running < max(g.lanes, 1) {
 		g.running++
-		go d.runGroups()
+		go d.runGroups(g.claimLane())
 	}
 	g.mu.Unlock()
 	select {
@@ -173,9 +175,22 @@ func (r *groupReq) result(err error) error {
 	return err
 }
 
+// claimLane returns the lowest lane number no running lane has, and marks
+// it taken; g.mu is held. Past 64 lanes (only SetGroupLanes allows that)
+// the rest share 63.
+func (g *groupCommitter) claimLane() int {
+	n := bits.TrailingZeros64(^g.busy)
+	if n == 64 {
+		return 63
+	}
+	g.busy |= 1 << n
+	return n
+}
+
 // take removes up to max closures from the queue, marked as taken; the
-// goroutine ends (one lane fewer running) when there are none.
-func (g *groupCommitter) take(max int, stop bool) []*groupReq {
+// goroutine of lane ends (one lane fewer running, its number free again)
+// when there are none.
+func (g *groupCommitter) take(max int, stop bool, lane int) []*groupReq {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := min(max, len(g.queue))
@@ -187,26 +202,31 @@ func (g *groupCommitter) take(max int, stop bool) []*groupReq {
 	}
 	if n == 0 && stop {
 		g.running--
+		g.busy &^= 1 << lane
 	}
 	return out
 }
 
-// runGroups commits batches until the queue is empty.
-func (d *DB) runGroups() {
+// runGroups commits batches, as lane number lane, until the queue is
+// empty.
+func (d *DB) runGroups(lane int) {
 	for {
 		most := d.group.maxBatch()
-		batch := d.group.take(most, true)
+		batch := d.group.take(most, true, lane)
 		if len(batch) == 0 {
 			return
 		}
-		d.runBatch(batch, most)
+		d.wal.enter()
+		d.runBatch(batch, most, lane)
+		d.wal.leave()
+		d.kickWAL()
 	}
 }
 
 // runBatch runs batch, and the closures that arrive while it runs within
 // the batch's bounds (at most most closures), in one transaction, and
-// sends each its result.
-func (d *DB) runBatch(batch []*groupReq, most int) {
+// sends each its result. lane is the number of the lane running it.
+func (d *DB) runBatch(batch []*groupReq, most, lane int) {
 	start := time.Now()
 	results := make([]error, 0, len(batch))
 	var missed []string
@@ -257,7 +277,7 @@ func (d *DB) runBatch(batch []*groupReq, most int) {
 	// closures taken, only when several were waiting.
 	single := len(batch) == 1
 	run := func(r *groupReq) (err error) {
-		tx := &Tx{tx: stx, dialect: d.Dialect, stmts: d.stmts}
+		tx := &Tx{tx: stx, dialect: d.Dialect, stmts: d.stmts, lane: lane}
 		defer func() {
 			missed = append(missed, tx.missed...)
 			if p := recover(); p != nil {
@@ -298,7 +318,7 @@ func (d *DB) runBatch(batch []*groupReq, most int) {
 				return
 			}
 			if i == len(batch)-1 && len(batch) < most && time.Since(start) < groupMaxWait {
-				batch = append(batch, d.group.take(most-len(batch), false)...)
+				batch = append(batch, d.group.take(most-len(batch), false, lane)...)
 			}
 		}
 	}

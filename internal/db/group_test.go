@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
@@ -391,4 +392,67 @@ func TestGroupCommitPostgresOneClosureEach(t *testing.T) {
 	if c, k := s.Commits-s0.Commits, s.Closures-s0.Closures; c != n || k != n {
 		t.Errorf("%d commits for %d closures, want %d each", c, k, n)
 	}
+}
+
+// TestGroupLanesDistinct: group transactions running at the same time
+// have different lane numbers (send_counts keeps a row per lane so that
+// they do not wait for each other), below the number of lanes; on
+// SQLite's one writer the number is 0.
+func TestGroupLanesDistinct(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		n := 4
+		if d.Dialect == db.SQLite {
+			n = 1 // one writer: a second transaction waits for the first
+		}
+		var (
+			arrived sync.WaitGroup
+			all     = make(chan struct{})
+			mu      sync.Mutex
+			lanes   []int
+		)
+		arrived.Add(n)
+		go func() { arrived.Wait(); close(all) }()
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = d.InGroupTx(ctx, func(tx *db.Tx) error {
+					mu.Lock()
+					lanes = append(lanes, tx.Lane())
+					mu.Unlock()
+					arrived.Done()
+					// Every transaction is running before any ends.
+					select {
+					case <-all:
+						return nil
+					case <-time.After(10 * time.Second):
+						return errors.New("the other group transactions did not start")
+					}
+				})
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[int]bool{}
+		for _, l := range lanes {
+			if seen[l] || l < 0 || l >= 16 || d.Dialect == db.SQLite && l != 0 {
+				t.Fatalf("lanes = %v; want distinct numbers from 0 to 15 (0 on SQLite)", lanes)
+			}
+			seen[l] = true
+		}
+		// InTx's transaction is lane 0.
+		if err := d.InTx(ctx, func(tx *db.Tx) error {
+			if tx.Lane() != 0 {
+				return fmt.Errorf("InTx: lane %d, want 0", tx.Lane())
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

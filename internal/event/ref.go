@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/db"
 )
@@ -80,47 +81,63 @@ func DecodeMail(b []byte) (Mail, error) {
 // mail object and keeps only those tags; otherwise (stored nil, or another
 // mail object) it holds the whole event, as Append writes it.
 func AppendRef(ctx context.Context, tx *db.Tx, e *Event, stored *Mail, storedSet string, now time.Time) (int64, error) {
-	if stored == nil || e.ConfigurationSet != storedSet || !sameMail(&e.Mail, stored) {
-		return Append(ctx, tx, e, now)
-	}
-	extra, ok := extraTags(wireTags(e.Mail.Tags, e.ConfigurationSet), wireTags(stored.Tags, storedSet))
-	if !ok {
-		return Append(ctx, tx, e, now)
-	}
 	if tx == nil {
 		return 0, errors.New("event: Append needs a transaction")
 	}
 	if now.IsZero() {
 		return 0, errors.New("event: Append needs the current time")
 	}
-	if err := e.Validate(); err != nil {
+	payload, tags, ok, err := refRow(e, stored, storedSet)
+	if err != nil {
 		return 0, err
+	}
+	if !ok {
+		return Append(ctx, tx, e, now)
+	}
+	var id int64
+	err = tx.QueryRow(ctx, `INSERT INTO events (account_id, message_id, configuration_set, event_type, payload, created_at, published_at, mail_ref, mail_tags)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`,
+		e.AccountID, e.Mail.MessageID, e.ConfigurationSet, string(e.Type), string(payload), db.Millis(now), true, tags).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("event: append %s event of %s: %w", e.Type, e.Mail.MessageID, err)
+	}
+	return id, nil
+}
+
+// refRow is what AppendRef stores for e when it can refer to stored (with
+// storedSet): the payload without the mail object's value and the tags
+// the event has besides stored's (empty for none); not ok when e's row
+// must hold the whole event.
+func refRow(e *Event, stored *Mail, storedSet string) (payload []byte, tags string, ok bool, err error) {
+	if stored == nil || e.ConfigurationSet != storedSet || !sameMail(&e.Mail, stored) {
+		return nil, "", false, nil
+	}
+	extra, ok := extraTags(wireTags(e.Mail.Tags, e.ConfigurationSet), wireTags(stored.Tags, storedSet))
+	if !ok || !plainMail(&e.Mail) {
+		return nil, "", false, nil
+	}
+	if err := e.Validate(); err != nil {
+		return nil, "", false, err
 	}
 	b, err := encode(wireWith(e, json.RawMessage(`0`)))
 	if err != nil {
-		return 0, fmt.Errorf("event: encode %s event of %s: %w", e.Type, e.Mail.MessageID, err)
+		return nil, "", false, fmt.Errorf("event: encode %s event of %s: %w", e.Type, e.Mail.MessageID, err)
 	}
 	// Cut the placeholder 0 out: the payload is the event JSON with the
 	// mail object's value missing, where Read puts it back.
 	k := mailAt(b)
 	if k < 0 || k >= len(b) || b[k] != '0' {
-		return 0, fmt.Errorf("event: encode %s event of %s: no mail object in %q", e.Type, e.Mail.MessageID, b)
+		return nil, "", false, fmt.Errorf("event: encode %s event of %s: no mail object in %q", e.Type, e.Mail.MessageID, b)
 	}
-	payload := append(b[:k:k], b[k+1:]...)
-	var tags []byte
+	payload = append(b[:k:k], b[k+1:]...)
 	if len(extra) > 0 {
-		if tags, err = encode(extra); err != nil {
-			return 0, fmt.Errorf("event: encode tags of %s event of %s: %w", e.Type, e.Mail.MessageID, err)
+		t, err := encode(extra)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("event: encode tags of %s event of %s: %w", e.Type, e.Mail.MessageID, err)
 		}
+		tags = string(t)
 	}
-	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO events (account_id, message_id, configuration_set, event_type, payload, created_at, published_at, mail_ref, mail_tags)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`,
-		e.AccountID, e.Mail.MessageID, e.ConfigurationSet, string(e.Type), string(payload), db.Millis(now), true, string(tags)).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("event: append %s event of %s: %w", e.Type, e.Mail.MessageID, err)
-	}
-	return id, nil
+	return payload, tags, true, nil
 }
 
 // mailAt returns where the mail object's value starts in an event's JSON
@@ -171,6 +188,43 @@ func extraTags(have, stored map[string][]string) (map[string][]string, bool) {
 		}
 	}
 	return extra, true
+}
+
+// plainMail reports whether every string of m that its JSON holds is
+// valid UTF-8 without U+FFFD. encoding/json writes an invalid byte as
+// \ufffd and reads it back as U+FFFD, which it writes as itself: the mail
+// object of an event made from a decoded one (deliver's, feedback's) would
+// not be spelled as the stored bytes, nor would tags that Read decodes and
+// encodes again to merge. Such a mail object is stored whole. sameMail
+// holds e's strings equal to the stored mail object's but for tags, which
+// e has all of, so checking e's covers both.
+func plainMail(m *Mail) bool {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError) }
+	all := func(ss []string) bool {
+		for _, s := range ss {
+			if !ok(s) {
+				return false
+			}
+		}
+		return true
+	}
+	c := &m.CommonHeaders
+	if !ok(m.MessageID) || !ok(m.Source) || !ok(m.SourceArn) || !ok(m.SendingAccountID) || !all(m.Destination) ||
+		!all(c.From) || !all(c.To) || !all(c.Cc) || !all(c.Bcc) || !all(c.ReplyTo) ||
+		!ok(c.MessageID) || !ok(c.Date) || !ok(c.Subject) || !ok(c.ReturnPath) {
+		return false
+	}
+	for _, h := range m.Headers {
+		if !ok(h.Name) || !ok(h.Value) {
+			return false
+		}
+	}
+	for k, vs := range m.Tags {
+		if !ok(k) || !all(vs) {
+			return false
+		}
+	}
+	return true
 }
 
 // splice returns the whole event JSON of a row that refers to its

@@ -139,6 +139,14 @@ type Options struct {
 	Gauges func(ctx context.Context) (Gauges, error)
 	// Stages, when not nil, is served as sesame_stage_seconds_total.
 	Stages *stage.Timer
+	// WAL, when not nil, reads the SQLite WAL checkpointer's counters
+	// (checkpoints run, those readers kept from resetting the WAL, the
+	// longest, and the longest a write transaction waited for one),
+	// served as sesame_wal_checkpoints_total,
+	// sesame_wal_checkpoints_busy_total,
+	// sesame_wal_checkpoint_longest_seconds and
+	// sesame_wal_writer_stall_longest_seconds.
+	WAL func() (runs, busy int64, longest, stall time.Duration)
 }
 
 // Gauges are the figures read at scrape time.
@@ -222,6 +230,26 @@ func New(o Options) (*Metrics, error) {
 			c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_stage_seconds_total",
 				Help:        "Wall-clock time spent in each stage of the send path, summed over goroutines.",
 				ConstLabels: prometheus.Labels{"stage": s.String()}}, func() float64 { return o.Stages.Seconds(s) })
+			if err := m.reg.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: register: %w", err)
+			}
+		}
+	}
+	if o.WAL != nil {
+		for _, c := range []prometheus.Collector{
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_wal_checkpoints_total",
+				Help: "Checkpoints that copied SQLite's write-ahead log into the database, beside the writer."},
+				func() float64 { r, _, _, _ := o.WAL(); return float64(r) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sesame_wal_checkpoints_busy_total",
+				Help: "WAL checkpoints that readers of older snapshots kept from resetting the log."},
+				func() float64 { _, b, _, _ := o.WAL(); return float64(b) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sesame_wal_checkpoint_longest_seconds",
+				Help: "The longest WAL checkpoint since the start; the writer goes on beside most of it (see sesame_wal_writer_stall_longest_seconds)."},
+				func() float64 { _, _, l, _ := o.WAL(); return l.Seconds() }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sesame_wal_writer_stall_longest_seconds",
+				Help: "The longest a write transaction, and so admissions and delivery outcomes, waited for a WAL checkpoint since the start."},
+				func() float64 { _, _, _, s := o.WAL(); return s.Seconds() }),
+		} {
 			if err := m.reg.Register(c); err != nil {
 				return nil, fmt.Errorf("metrics: register: %w", err)
 			}

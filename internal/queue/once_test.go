@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"testing"
@@ -181,6 +182,115 @@ func TestPruneKeepsReferredMail(t *testing.T) {
 		var refs int
 		if err := d.QueryRow(f.ctx, `SELECT COUNT(*) FROM events WHERE mail_ref = ?`, true).Scan(&refs); err != nil || refs != 0 {
 			t.Fatalf("%d events still refer to a pruned message (%v)", refs, err)
+		}
+	})
+}
+
+// TestRecordAlsoFailsAlone: an outcome whose Also fails (a bounce whose
+// notification cannot be queued) loses only itself, as when each
+// recipient was recorded in a transaction of its own: the delivery to
+// another recipient of the message is recorded all the same, so that it
+// is not left queued and sent again when its lease expires.
+func TestRecordAlsoFailsAlone(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "a@one.example", "b@one.example", "c@one.example")
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.q.Claim(f.ctx, "w1", 10, time.Minute)
+		if err != nil || len(cs) != 3 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		mail, _, err := f.q.Load(f.ctx, "m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("notification not queued")
+		ran := 0
+		var outs []queue.Outcome
+		for _, c := range cs {
+			o := queue.Outcome{Claimed: c, State: queue.Delivered, Reply: "250 ok", Events: []*event.Event{f.delivery(mail, c.Address)}}
+			if c.Address == "b@one.example" {
+				o = queue.Outcome{Claimed: c, State: queue.Bounced, Reply: "550 no", Also: func(ctx context.Context, tx *db.Tx) error {
+					ran++
+					if _, err := tx.Exec(ctx, `UPDATE recipients SET last_reply = 'written by the failed Also' WHERE message_id = 'm1'`); err != nil {
+						return err
+					}
+					return boom
+				}}
+			}
+			outs = append(outs, o)
+		}
+		errs := f.q.Record(f.ctx, &mail, outs)
+		for i, c := range cs {
+			want := error(nil)
+			if c.Address == "b@one.example" {
+				want = boom
+			}
+			if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
+				t.Fatalf("%s: %v, want %v", c.Address, errs[i], want)
+			}
+		}
+		if ran == 0 {
+			t.Fatal("the Also did not run")
+		}
+		if c := f.counts(t); c[queue.Delivered] != 2 || c[queue.Queued] != 1 {
+			t.Fatalf("counts = %v, want the two deliveries recorded and b still queued", c)
+		}
+		var n int
+		if err := d.QueryRow(f.ctx, `SELECT COUNT(*) FROM recipients WHERE last_reply = 'written by the failed Also'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%d rows keep the failed Also's write (%v)", n, err)
+		}
+		if got := f.events(t, "m1"); len(got) != 3 {
+			t.Fatalf("events = %v, want Send and two Deliveries", got)
+		}
+		if f.bodyRows(t) != 1 {
+			t.Fatal("body dropped while b is queued")
+		}
+	})
+}
+
+// TestRecordLatin1Header: a message whose header holds bytes that are not
+// UTF-8 (a raw message's Latin-1 subject): the Delivery event deliver
+// makes from the mail object Load decoded reads back as MarshalJSON
+// writes it. Referring to the stored mail object would give its bytes,
+// which spell the replaced byte \ufffd where MarshalJSON of the decoded
+// one writes U+FFFD itself.
+func TestRecordLatin1Header(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		m, send := f.message("m1", "a@one.example")
+		m.Mail.Headers = []event.Header{{Name: "Subject", Value: "caf\xe9"}}
+		m.Mail.CommonHeaders.Subject = "caf\xe9"
+		send.Mail = m.Mail
+		if err := f.q.Enqueue(f.ctx, m, send); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := f.q.Claim(f.ctx, "w", 10, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("Claim = %+v, %v", cs, err)
+		}
+		mail, _, err := f.q.Load(f.ctx, "m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := f.delivery(mail, "a@one.example")
+		if errs := f.q.Record(f.ctx, &mail, []queue.Outcome{{Claimed: cs[0], State: queue.Delivered, Reply: "250 ok", Events: []*event.Event{ev}}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		rows := eventRows(t, f, "m1")
+		if len(rows) != 2 {
+			t.Fatalf("events = %d", len(rows))
+		}
+		for i, e := range []*event.Event{send, ev} {
+			want, err := e.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(rows[i].Payload) != string(want) {
+				t.Errorf("%s event read back as\n%s\nwant\n%s", e.Type, rows[i].Payload, want)
+			}
 		}
 	})
 }

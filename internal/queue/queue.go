@@ -209,9 +209,16 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *db.Tx, m *Message, send *even
 		}
 	}
 	if m.Counted > 0 {
-		_, err := tx.Exec(ctx, `INSERT INTO send_counts (account_id, bucket, recipients) VALUES (?, ?, ?)
-			ON CONFLICT (account_id, bucket) DO UPDATE SET recipients = send_counts.recipients + excluded.recipients`,
-			m.AccountID, countBucket(now), m.Counted)
+		// On PostgreSQL the row stays locked until COMMIT: one row per
+		// group-commit lane lets the lanes' admissions of one account run
+		// side by side. SQLite's one writer needs only one.
+		shard := 0
+		if tx.Dialect() == db.Postgres {
+			shard = tx.Lane()
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO send_counts (account_id, bucket, shard, recipients) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account_id, bucket, shard) DO UPDATE SET recipients = send_counts.recipients + excluded.recipients`,
+			m.AccountID, countBucket(now), shard, m.Counted)
 		if err != nil {
 			return fmt.Errorf("queue: count recipients: %w", err)
 		}
@@ -476,8 +483,12 @@ type outcomeKey struct {
 // Each outcome is recorded only while its owner still holds the lease:
 // the error at its index is ErrLeaseLost for one whose lease was lost
 // (nothing of it is written; the others are recorded), nil for one
-// recorded, and the transaction's error for all when it failed (an Also
-// that fails rolls back every outcome).
+// recorded, and the transaction's error for all when it failed. An
+// outcome whose event or Also fails gets that error and nothing of it is
+// written, as when each recipient was recorded alone: the others are
+// recorded without it (in a second transaction), so that a recipient the
+// message was delivered to is not left queued, to be sent it again, for
+// a sibling's failure.
 func (q *Queue) Record(ctx context.Context, mail *event.Mail, outs []Outcome) []error {
 	errs := make([]error, len(outs))
 	if len(outs) == 0 {
@@ -506,8 +517,10 @@ func (q *Queue) Record(ctx context.Context, mail *event.Mail, outs []Outcome) []
 	wait := ctx
 	ctx, cancel := detach(ctx)
 	defer cancel()
+	failed := -1 // the outcome whose event or Also failed the transaction
 	err := q.db.InGroupTx(wait, func(tx *db.Tx) error {
 		clear(errs) // a retried batch starts again
+		failed = -1
 		if final && tx.Dialect() == db.Postgres {
 			// Finishing recipients of one message one after the other, so
 			// that the last one sees the others finished and drops the
@@ -580,17 +593,36 @@ func (q *Queue) Record(ctx context.Context, mail *event.Mail, outs []Outcome) []
 					continue
 				}
 				if _, err := event.AppendRef(ctx, tx, ev, mail, o.Claimed.ConfigurationSet, now); err != nil {
+					failed = i
 					return err
 				}
 			}
 			if o.Also != nil {
 				if err := o.Also(ctx, tx); err != nil {
+					failed = i
 					return err
 				}
 			}
 		}
 		return nil
 	})
+	if err != nil && failed >= 0 && len(outs) > 1 {
+		// Only the failed outcome is lost; the rest are recorded again
+		// without it (and, should another fail, without that one too).
+		rest := make([]Outcome, 0, len(outs)-1)
+		at := make([]int, 0, len(outs)-1)
+		for i, o := range outs {
+			if i != failed {
+				rest = append(rest, o)
+				at = append(at, i)
+			}
+		}
+		for j, e := range q.Record(wait, mail, rest) {
+			errs[at[j]] = e
+		}
+		errs[failed] = err
+		return errs
+	}
 	if err != nil {
 		return fill(errs, err)
 	}
@@ -645,7 +677,7 @@ func (q *Queue) Depth(ctx context.Context) (n int64, oldest time.Time, err error
 
 // SentSince returns how many recipients of the account's messages count
 // against its daily quota since since — SES's SentLast24Hours. It sums
-// 5-minute buckets, so up to five minutes before since may be counted too
+// 5-minute buckets (each in a row per shard: see EnqueueTx), so up to five minutes before since may be counted too
 // (the quota errs on the safe side).
 func (q *Queue) SentSince(ctx context.Context, accountID string, since time.Time) (int, error) {
 	var n int64
