@@ -417,7 +417,7 @@ func (s *Store) ChangeByRecipient(ctx context.Context, accountID, list, address,
 		return false, err
 	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		l, err := getList(ctx, tx, accountID, list)
+		l, err := getListLocked(ctx, tx, shareList, accountID, list) // the topics edit checks against stay as they are
 		if err != nil {
 			return err
 		}
