@@ -22,11 +22,14 @@ import (
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/event"
+	"github.com/sesame-email/sesame/internal/sigv4"
+	"github.com/sesame-email/sesame/internal/testkit"
 )
 
 var listUnsubRE = regexp.MustCompile(`^<(https?://[^>]+)>,\s*<mailto:([^>]+)>$`)
@@ -391,4 +394,34 @@ func withBulkListManagement(list, topic string) func(*sesv2.Options) {
 			}), middleware.Before)
 		})
 	}
+}
+
+// TestSMTPListManagement: SMTP submission with X-SES-LIST-MANAGEMENT-OPTIONS
+// gets the same List-Unsubscribe as the API (the header removed, the
+// fields DKIM-signed); an unknown list is SES's 554.
+func TestSMTPListManagement(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		r, mx := startSMTP(t, d, nil)
+		ctx := context.Background()
+		if _, err := r.v2.CreateContactList(ctx, &sesv2.CreateContactListInput{ContactListName: aws.String("customers")}); err != nil {
+			t.Fatal(err)
+		}
+		user, pass := r.key.AccessKeyID, sigv4.SMTPPassword(r.key.Secret, "us-east-1")
+		c := smtpLogin(t, r.ready.SMTP, false, sasl.NewPlainClient("", user, pass))
+		const msg = "From: alice@example.test\r\nTo: bob@rcpt.test\r\nSubject: News\r\nX-SES-LIST-MANAGEMENT-OPTIONS: customers\r\n\r\nLeave: {{amazonSESUnsubscribeUrl}}\r\n"
+		id, err := testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := delivered(t, mx, id)
+		verifyDKIM(t, r, got.Data, "example.test")
+		_, u, _ := listUnsubscribe(t, got.Data)
+		if bytes.Contains(got.Data, []byte("X-SES-")) || !bytes.Contains(got.Data, []byte("Leave: "+u+"\r\n")) {
+			t.Errorf("delivered:\n%s", got.Data)
+		}
+		_, err = testkit.SMTPSend(c, "alice@example.test", []string{"bob@rcpt.test"}, strings.Replace(msg, "customers", "nope", 1))
+		if got := testkit.SMTPReply(err); got != "554 Transaction failed: Contact list nope does not exist." {
+			t.Errorf("unknown list: %q", got)
+		}
+	})
 }
