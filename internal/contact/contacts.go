@@ -356,7 +356,8 @@ func (s *Store) ListContacts(ctx context.Context, accountID, list string, f Filt
 // contact of the list that unsubscribed from everything or whose status
 // for the topic is OPT_OUT (its preference, else the topic's default). An
 // address that is not a contact may receive, as in SES. An unknown list
-// or topic is ErrNotFound. It is one indexed read, for the send path.
+// is ErrNotFound, an unknown topic ErrTopicNotFound (which matches
+// ErrNotFound too). It is one indexed read, for the send path.
 func (s *Store) MayReceive(ctx context.Context, accountID, list, topic, address string) (bool, error) {
 	_, key, err := parseAddress(address)
 	if err != nil {
