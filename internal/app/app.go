@@ -55,6 +55,7 @@ import (
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/template"
+	"github.com/sesame-email/sesame/internal/unsub"
 	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
 
@@ -85,6 +86,9 @@ type App struct {
 	// import jobs and their worker.
 	Contacts *contact.Store
 	Imports  *contact.Imports
+	// Unsub issues and honours the unsubscribe links of mail sent with
+	// ListManagementOptions.
+	Unsub *unsub.Service
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -185,13 +189,13 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err = a.openEvents(d, box, mailer, a.Identities.ServiceDomain()); err != nil {
 		return nil, err
 	}
-	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
-		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
-		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get, Stages: a.stages})
-	if err != nil {
+	if err = a.openContacts(d, cfg, box, snsURL); err != nil {
 		return nil, err
 	}
-	if err = a.openContacts(d, cfg); err != nil {
+	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
+		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
+		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get, Stages: a.stages, Lists: a.Unsub.Lists()})
+	if err != nil {
 		return nil, err
 	}
 	a.CustomVerification, err = verifytemplate.New(verifytemplate.Options{DB: d, Identities: a.Identities, Accounts: a.Accounts, Sender: a.Sender,
@@ -484,8 +488,9 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 		if err == nil {
 			fs, err = feedback.NewServer(feedback.ServerOptions{Processor: a.Feedback,
 				Hostname: host, Retention: cfg.FeedbackRetention, TLSConfig: tlsConfig,
-				Origin: &origin.Checker{Resolver: resolver, Own: []string{a.Identities.ServiceDomain()}},
-				Logger: a.log.With("component", "feedback-smtp")})
+				Origin:      &origin.Checker{Resolver: resolver, Own: []string{a.Identities.ServiceDomain()}},
+				Unsubscribe: a.Unsub,
+				Logger:      a.log.With("component", "feedback-smtp")})
 		}
 		if err == nil {
 			fln, err = net.Listen("tcp", cfg.FeedbackAddr)

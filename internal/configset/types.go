@@ -95,6 +95,8 @@ func EventTypeName(t event.Type) string {
 		return "DELIVERY_DELAY"
 	case event.RenderingFailure:
 		return "RENDERING_FAILURE"
+	case event.Subscription:
+		return "SUBSCRIPTION"
 	}
 	return ""
 }

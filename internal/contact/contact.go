@@ -6,9 +6,11 @@
 // The API (internal/sesv2) manages them through Store and Imports. The
 // send path asks Store.MayReceive whether an address may receive a
 // topic of a list: one indexed read. Every change of a contact —
-// created, updated, deleted or imported — goes through one function
-// (Store.write), which calls Options.Changed in the same transaction, so
-// an event published there is committed with the change or not at all.
+// created, updated, deleted or imported, or made by the recipient through
+// an unsubscribe link (Store.ChangeByRecipient, with the change's Source
+// and Origin) — goes through one function (Store.writeFrom), which calls
+// Options.Changed in the same transaction, so an event published there is
+// committed with the change or not at all.
 // Two changes do not pass there, because no contact's own choice changes:
 // deleting a list (its contacts go with it) and removing a topic from a
 // list (the preferences for it go with it).
@@ -63,6 +65,9 @@ var (
 	ErrNotFound      = errors.New("contact: not found")
 	ErrAlreadyExists = errors.New("contact: already exists")
 	ErrLimitExceeded = errors.New("contact: limit exceeded")
+	// ErrTopicNotFound is a topic the list does not have. It matches
+	// ErrNotFound.
+	ErrTopicNotFound = fmt.Errorf("%w: topic", ErrNotFound)
 	ErrInvalid       = errors.New("contact: invalid parameter")
 	// ErrImportsOff is CreateImportJob on a server started without an
 	// import directory. It matches ErrInvalid.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -83,6 +84,12 @@ outer:
 // the contact old) and calls Options.Changed in the same transaction.
 // Either old or new is set; both were validated against l.
 func (s *Store) write(ctx context.Context, tx *db.Tx, accountID string, l *List, old, new *Contact) error {
+	return s.writeFrom(ctx, tx, accountID, l, old, new, "", nil)
+}
+
+// writeFrom is write for a change made by source (Change.Source) with
+// origin (Change.Origin).
+func (s *Store) writeFrom(ctx context.Context, tx *db.Tx, accountID string, l *List, old, new *Contact, source string, origin any) error {
 	switch {
 	case new == nil:
 		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE account_id = ? AND list_name = ? AND address_key = ?`, accountID, l.Name, old.Key); err != nil {
@@ -115,7 +122,7 @@ func (s *Store) write(ctx context.Context, tx *db.Tx, accountID string, l *List,
 		}
 	}
 	if s.changed != nil {
-		if err := s.changed(ctx, tx, Change{AccountID: accountID, List: l, Old: old, New: new}); err != nil {
+		if err := s.changed(ctx, tx, Change{AccountID: accountID, List: l, Old: old, New: new, Source: source, Origin: origin}); err != nil {
 			return fmt.Errorf("contact: change of %s: %w", cmpKey(old, new), err)
 		}
 	}
@@ -349,7 +356,8 @@ func (s *Store) ListContacts(ctx context.Context, accountID, list string, f Filt
 // contact of the list that unsubscribed from everything or whose status
 // for the topic is OPT_OUT (its preference, else the topic's default). An
 // address that is not a contact may receive, as in SES. An unknown list
-// or topic is ErrNotFound. It is one indexed read, for the send path.
+// is ErrNotFound, an unknown topic ErrTopicNotFound (which matches
+// ErrNotFound too). It is one indexed read, for the send path.
 func (s *Store) MayReceive(ctx context.Context, accountID, list, topic, address string) (bool, error) {
 	_, key, err := parseAddress(address)
 	if err != nil {
@@ -379,7 +387,7 @@ func (s *Store) MayReceive(ctx context.Context, accountID, list, topic, address 
 		l := List{Name: list, Topics: ts}
 		t, ok := l.topic(topic)
 		if !ok {
-			return false, fmt.Errorf("%w: topic %s of contact list %s", ErrNotFound, topic, list)
+			return false, fmt.Errorf("%w %s of contact list %s", ErrTopicNotFound, topic, list)
 		}
 		def = t.DefaultSubscriptionStatus
 	}
@@ -394,4 +402,56 @@ func (s *Store) MayReceive(ctx context.Context, accountID, list, topic, address 
 		return Status(status.String) == OptIn, nil
 	}
 	return def == OptIn, nil
+}
+
+// ChangeByRecipient applies a change the contact makes themselves — the
+// one-click unsubscribe, the preference page, the mailto address — to the
+// address's contact of the list: edit gets the list and a copy of the
+// contact (a new one, subscribed to nothing explicitly, when the address
+// is not a contact yet) and changes it. The result goes through write, so
+// Options.Changed sees it with source and origin in the same transaction.
+// A change that changes nothing writes nothing and reports false. An
+// unknown list is ErrNotFound; edit's error is returned as it is.
+func (s *Store) ChangeByRecipient(ctx context.Context, accountID, list, address, source string, origin any, edit func(l *List, c *Contact) error) (changed bool, err error) {
+	display, key, err := parseAddress(address)
+	if err != nil {
+		return false, err
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		l, err := getListLocked(ctx, tx, shareList, accountID, list) // the topics edit checks against stay as they are
+		if err != nil {
+			return err
+		}
+		old, err := getContact(ctx, tx, accountID, l, key)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		now := s.now()
+		c := &Contact{Address: display, Key: key, AttributesData: "", Created: now}
+		if old != nil {
+			cp := *old
+			cp.Preferences = slices.Clone(old.Preferences)
+			c = &cp
+		}
+		if err := edit(l, c); err != nil {
+			return err
+		}
+		sort.Slice(c.Preferences, func(i, j int) bool { return c.Preferences[i].TopicName < c.Preferences[j].TopicName })
+		if old != nil && old.UnsubscribeAll == c.UnsubscribeAll && slices.Equal(old.Preferences, c.Preferences) {
+			return nil
+		}
+		for _, p := range c.Preferences {
+			if _, ok := l.topic(p.TopicName); !ok || !p.SubscriptionStatus.Valid() {
+				return invalid("TopicName", "Topic %q is not a topic of contact list %s.", p.TopicName, l.Name)
+			}
+		}
+		c.Updated = now
+		c.Defaults = defaults(l, c.Preferences)
+		changed = true
+		return s.writeFrom(ctx, tx, accountID, l, old, c, source, origin)
+	})
+	if err != nil {
+		return false, err
+	}
+	return changed, nil
 }

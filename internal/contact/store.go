@@ -20,6 +20,13 @@ type Change struct {
 	AccountID string
 	List      *List
 	Old, New  *Contact
+	// Source is how a contact's own change was made ("UnsubscribeHeader",
+	// "UnsubscribeLink"; see Store.ChangeByRecipient), "" for a change
+	// made through the API or an import job.
+	Source string
+	// Origin is what ChangeByRecipient was given with the change (the
+	// message its link came from), nil for other changes.
+	Origin any
 }
 
 // Options configures a Store.

@@ -52,10 +52,15 @@ const (
 	// RenderingFailure: a templated message could not be rendered. SES
 	// spells it with a space. Details: FailureDetails.
 	RenderingFailure Type = "Rendering Failure"
+	// Subscription: a contact changed its subscription to a contact list
+	// (the one-click unsubscribe link, the preference page or the mailto
+	// address of a message's List-Unsubscribe). Details:
+	// SubscriptionDetails.
+	Subscription Type = "Subscription"
 )
 
 // Types lists every Type, in the order of ses-api.md §13.1.
-var Types = []Type{Send, Reject, Bounce, Complaint, Delivery, RenderingFailure, DeliveryDelay}
+var Types = []Type{Send, Reject, Bounce, Complaint, Delivery, RenderingFailure, DeliveryDelay, Subscription}
 
 // Valid reports whether t is one of Types.
 func (t Type) Valid() bool { return slices.Contains(Types, t) }
@@ -262,6 +267,39 @@ type FailureDetails struct {
 	TemplateName string
 }
 
+// The subscription statuses of a Subscription event, in SES's spelling
+// (not the API's OPT_IN / OPT_OUT).
+const (
+	SubscriptionOptIn  = "OptIn"
+	SubscriptionOptOut = "OptOut"
+)
+
+// TopicStatus is one topic's status in a Subscription event.
+type TopicStatus struct {
+	TopicName          string `json:"topicName"`
+	SubscriptionStatus string `json:"subscriptionStatus"` // SubscriptionOptIn or SubscriptionOptOut
+}
+
+// TopicPreferences is a contact's subscription before or after a change
+// ("newTopicPreferences", "oldTopicPreferences").
+type TopicPreferences struct {
+	UnsubscribeAll          bool          `json:"unsubscribeAll"`
+	TopicSubscriptionStatus []TopicStatus `json:"topicSubscriptionStatus"`
+}
+
+// SubscriptionDetails is the details of a Subscription event
+// ("subscription").
+type SubscriptionDetails struct {
+	ContactList string    // required
+	Timestamp   time.Time // when the change was made; required
+	// Source says how the change was made: "UnsubscribeHeader" (the
+	// List-Unsubscribe one-click POST or its mailto address),
+	// "UnsubscribeLink" (the preference page). Required.
+	Source              string
+	NewTopicPreferences TopicPreferences
+	OldTopicPreferences TopicPreferences
+}
+
 // Event is one event: its type, the mail it is about, and the details of its
 // type (exactly one non-nil, matching Type).
 type Event struct {
@@ -281,6 +319,7 @@ type Event struct {
 	DeliveryDelay *DelayDetails
 	Complaint     *ComplaintDetails
 	Failure       *FailureDetails // Rendering Failure
+	Subscription  *SubscriptionDetails
 }
 
 // ErrInvalid is wrapped by every error of Validate.
@@ -370,6 +409,25 @@ func (e *Event) Validate() error {
 		set = append(set, RenderingFailure)
 		if e.Failure.ErrorMessage == "" {
 			bad("no rendering failure error message")
+		}
+	}
+	if d := e.Subscription; d != nil {
+		set = append(set, Subscription)
+		if d.ContactList == "" {
+			bad("no subscription contact list")
+		}
+		if d.Timestamp.IsZero() {
+			bad("no subscription timestamp")
+		}
+		if d.Source == "" {
+			bad("no subscription source")
+		}
+		for _, p := range []TopicPreferences{d.NewTopicPreferences, d.OldTopicPreferences} {
+			for _, t := range p.TopicSubscriptionStatus {
+				if t.SubscriptionStatus != SubscriptionOptIn && t.SubscriptionStatus != SubscriptionOptOut {
+					bad("subscription status %q of topic %q is not OptIn or OptOut", t.SubscriptionStatus, t.TopicName)
+				}
+			}
 		}
 	}
 	switch {

@@ -46,15 +46,16 @@ type wireEvent = wireEventOf[wireMail]
 // wireEventOf is wireEvent with the mail object of type M: wireMail, or
 // json.RawMessage for an event stored without it (see AppendRef).
 type wireEventOf[M any] struct {
-	EventType     Type           `json:"eventType"`
-	Mail          M              `json:"mail"`
-	Send          *SendDetails   `json:"send,omitempty"`
-	Reject        *wireReject    `json:"reject,omitempty"`
-	Bounce        *wireBounce    `json:"bounce,omitempty"`
-	Complaint     *wireComplaint `json:"complaint,omitempty"`
-	Delivery      *wireDelivery  `json:"delivery,omitempty"`
-	DeliveryDelay *wireDelay     `json:"deliveryDelay,omitempty"`
-	Failure       *wireFailure   `json:"failure,omitempty"`
+	EventType     Type              `json:"eventType"`
+	Mail          M                 `json:"mail"`
+	Send          *SendDetails      `json:"send,omitempty"`
+	Reject        *wireReject       `json:"reject,omitempty"`
+	Bounce        *wireBounce       `json:"bounce,omitempty"`
+	Complaint     *wireComplaint    `json:"complaint,omitempty"`
+	Delivery      *wireDelivery     `json:"delivery,omitempty"`
+	DeliveryDelay *wireDelay        `json:"deliveryDelay,omitempty"`
+	Failure       *wireFailure      `json:"failure,omitempty"`
+	Subscription  *wireSubscription `json:"subscription,omitempty"`
 }
 
 type wireMail struct {
@@ -126,6 +127,20 @@ type wireFailure struct {
 	TemplateName string `json:"templateName,omitempty"`
 }
 
+type wireSubscription struct {
+	ContactList         string           `json:"contactList"`
+	Timestamp           sesTime          `json:"timestamp"`
+	Source              string           `json:"source"`
+	NewTopicPreferences TopicPreferences `json:"newTopicPreferences"`
+	OldTopicPreferences TopicPreferences `json:"oldTopicPreferences"`
+}
+
+// prefs is p with topicSubscriptionStatus never null.
+func prefs(p TopicPreferences) TopicPreferences {
+	p.TopicSubscriptionStatus = orEmpty(p.TopicSubscriptionStatus)
+	return p
+}
+
 // MarshalJSON writes e exactly as SES publishes it to event destinations:
 //
 //	{"eventType":"Send","mail":{...},"send":{}}
@@ -185,6 +200,10 @@ func wireWith[M any](e *Event, mail M) wireEventOf[M] {
 			DelayedRecipients: d.DelayedRecipients, ReportingMTA: d.ReportingMTA}
 	case RenderingFailure:
 		w.Failure = &wireFailure{ErrorMessage: e.Failure.ErrorMessage, TemplateName: e.Failure.TemplateName}
+	case Subscription:
+		d := e.Subscription
+		w.Subscription = &wireSubscription{ContactList: d.ContactList, Timestamp: sesTime(d.Timestamp), Source: d.Source,
+			NewTopicPreferences: prefs(d.NewTopicPreferences), OldTopicPreferences: prefs(d.OldTopicPreferences)}
 	}
 	return w
 }
@@ -279,6 +298,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	if d := w.Failure; d != nil {
 		ev.Failure = &FailureDetails{ErrorMessage: d.ErrorMessage, TemplateName: d.TemplateName}
+	}
+	if d := w.Subscription; d != nil {
+		ev.Subscription = &SubscriptionDetails{ContactList: d.ContactList, Timestamp: time.Time(d.Timestamp), Source: d.Source,
+			NewTopicPreferences: d.NewTopicPreferences, OldTopicPreferences: d.OldTopicPreferences}
 	}
 	*e = ev
 	return nil

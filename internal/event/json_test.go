@@ -145,6 +145,19 @@ func goldenCases() map[string]*event.Event {
 		TemplateName: "welcome",
 	}
 
+	// subscription: the recipient left one topic through the one-click
+	// link of a message sent for it.
+	subscription := base(event.Subscription, testMail())
+	subscription.Subscription = &event.SubscriptionDetails{
+		ContactList: "customers",
+		Timestamp:   at(2 * time.Second),
+		Source:      "UnsubscribeHeader",
+		NewTopicPreferences: event.TopicPreferences{TopicSubscriptionStatus: []event.TopicStatus{
+			{TopicName: "news", SubscriptionStatus: "OptOut"}, {TopicName: "offers", SubscriptionStatus: "OptIn"}}},
+		OldTopicPreferences: event.TopicPreferences{TopicSubscriptionStatus: []event.TopicStatus{
+			{TopicName: "news", SubscriptionStatus: "OptIn"}, {TopicName: "offers", SubscriptionStatus: "OptIn"}}},
+	}
+
 	// minimal has only what Validate requires: empty lists and objects
 	// must still be there, and the configuration set becomes a tag.
 	minimal := &event.Event{Type: event.Send, AccountID: testAccount, ConfigurationSet: "cs2",
@@ -167,6 +180,7 @@ func goldenCases() map[string]*event.Event {
 		"deliverydelay":              delay,
 		"complaint":                  complaint,
 		"rendering-failure":          failure,
+		"subscription":               subscription,
 		"send-minimal":               minimal,
 		"complaint-account-suppress": suppressed,
 	}
@@ -226,10 +240,12 @@ var (
 		event.DeliveryDelay:    {"timestamp", "delayType", "expirationTime", "delayedRecipients", "reportingMTA"},
 		event.Complaint:        {"complainedRecipients", "timestamp", "feedbackId", "complaintSubType", "userAgent", "complaintFeedbackType", "arrivalDate"},
 		event.RenderingFailure: {"errorMessage", "templateName"},
+		event.Subscription:     {"contactList", "timestamp", "source", "newTopicPreferences", "oldTopicPreferences"},
 	}
 	detailsKey = map[event.Type]string{
 		event.Send: "send", event.Reject: "reject", event.Delivery: "delivery", event.Bounce: "bounce",
 		event.DeliveryDelay: "deliveryDelay", event.Complaint: "complaint", event.RenderingFailure: "failure",
+		event.Subscription: "subscription",
 	}
 	recipientKeys = map[event.Type][]string{
 		event.Bounce:        {"emailAddress", "action", "status", "diagnosticCode"},
@@ -285,7 +301,7 @@ func TestSESKeys(t *testing.T) {
 				sameKeys(t, "mail.headers[]", h, []string{"name", "value"})
 			}
 			wantTags := []string{"campaign", "ses:configuration-set", "ses:from-domain", "ses:source-ip", "ses:caller-identity", "ses:operation"}
-			if e.Type != event.Send && e.Type != event.Reject && e.Type != event.RenderingFailure {
+			if e.Type != event.Send && e.Type != event.Reject && e.Type != event.RenderingFailure && e.Type != event.Subscription {
 				wantTags = append(wantTags, "ses:outgoing-ip")
 			}
 			sameKeys(t, "mail.tags", mail["tags"], wantTags)
@@ -531,7 +547,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestTypes(t *testing.T) {
-	if len(event.Types) != 7 {
+	if len(event.Types) != 8 {
 		t.Errorf("Types = %v", event.Types)
 	}
 	for _, ty := range event.Types {

@@ -11,8 +11,11 @@
 // at feedback-smtp.<region>.<service domain>, where Server listens. It
 // accepts a recipient only when its local part is a message Sesame sent,
 // within the retention window, and the whole address is exactly that
-// message's envelope sender: anything else gets 550 5.1.1 and nothing is
-// stored. It has no AUTH and relays nothing. Message size (552), command
+// message's envelope sender — or, with ServerOptions.Unsubscribe, when it
+// is a mailto: unsubscribe address of a List-Unsubscribe header with a
+// genuine token: a message to it is honoured as an unsubscribe (package
+// unsub), whatever it says, and never read as a bounce or complaint.
+// Anything else gets 550 5.1.1 and nothing is stored. It has no AUTH and relays nothing. Message size (552), command
 // and DATA timeouts, a DATA stream that sends nothing (DataIdle: the
 // sender is disconnected), a connection's whole life, and open
 // connections in all and per client network (an IPv4 /24 or IPv6 /64;

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,8 +105,23 @@ type ServerOptions struct {
 	// TLSConfig, when set, offers STARTTLS (a configured certificate, or
 	// SelfSignedTLS).
 	TLSConfig *tls.Config
-	Logger    *slog.Logger     // nil: discard
-	Now       func() time.Time // nil: time.Now
+	// Unsubscribe, when set, takes the mailto: addresses of the
+	// List-Unsubscribe headers of mail sent with ListManagementOptions
+	// (unsub.Service): a recipient it recognises (its token genuine) is
+	// accepted, and a message to it is honoured as an unsubscribe once
+	// received, whatever it says. It is never a bounce or a complaint.
+	Unsubscribe Unsubscriber
+	Logger      *slog.Logger     // nil: discard
+	Now         func() time.Time // nil: time.Now
+}
+
+// Unsubscriber is the mailto: unsubscribe of ServerOptions.Unsubscribe.
+type Unsubscriber interface {
+	// IsUnsubscribeAddress reports whether rcpt is an unsubscribe address
+	// with a genuine token (no query).
+	IsUnsubscribeAddress(rcpt string) bool
+	// Mail honours a message received at rcpt.
+	Mail(ctx context.Context, rcpt string) error
 }
 
 // Server is the feedback MX: an SMTP server that takes bounces and
@@ -188,9 +204,10 @@ type session struct {
 	helo   string // the EHLO/HELO name, when MAIL was given
 	from   string // the envelope sender; "" for <>
 	rcpts  []*queue.Sent
+	unsubs []string // mailto: unsubscribe recipients
 }
 
-func (x *session) Reset()        { x.from, x.helo, x.rcpts = "", "", nil }
+func (x *session) Reset()        { x.from, x.helo, x.rcpts, x.unsubs = "", "", nil, nil }
 func (x *session) Logout() error { x.cancel(); return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -207,6 +224,12 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.log.Info("feedback recipient refused", "remote_ip", x.remote, "mail_from", x.from, "rcpt", to, "why", why)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 			Message: fmt.Sprintf("<%s>: no such feedback address: this server takes only bounces and complaints about mail it sent, at that mail's return path", to)}
+	}
+	if u := s.opts.Unsubscribe; u != nil && len(to) <= 1024 && u.IsUnsubscribeAddress(to) {
+		if !slices.Contains(x.unsubs, to) {
+			x.unsubs = append(x.unsubs, to)
+		}
+		return nil
 	}
 	id, _, ok := strings.Cut(to, "@")
 	if !ok || id == "" || len(to) > 320 {
@@ -244,6 +267,9 @@ func (s *Server) Held() int64 { return s.budget.Held() }
 // lookups (reportCheck).
 func (x *session) Data(r io.Reader) error {
 	s := x.s
+	if len(x.rcpts) == 0 && len(x.unsubs) > 0 {
+		return x.unsubscribe(r)
+	}
 	check := newReportCheck(x.ctx, s.opts.Origin, s.opts.MaxReportLookups, s.opts.ReportLookupTime, s.opts.MaxReportDomains)
 	pr, pw := io.Pipe()
 	type dkimResult struct {
@@ -286,6 +312,11 @@ func (x *session) Data(r io.Reader) error {
 		s.log.Error("feedback could not be applied; the sender will retry", "remote_ip", x.remote, "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
 	}
+	// Unsubscribe addresses among the recipients of a report: honoured
+	// too; nothing of the report is feedback for them.
+	if err := x.applyUnsubscribes(); err != nil {
+		return err
+	}
 	temporary := false
 	for i, sent := range x.rcpts {
 		r := res[i]
@@ -300,5 +331,34 @@ func (x *session) Data(r io.Reader) error {
 		// which finds the applied part a duplicate.
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "temporary DNS failure; try again later"}
 	}
+	return nil
+}
+
+// unsubscribe takes a message sent only to mailto: unsubscribe addresses:
+// its content does not matter (RFC 2369), so it is read and discarded,
+// within the message size limit and the DATA timeouts, then honoured.
+func (x *session) unsubscribe(r io.Reader) error {
+	s := x.s
+	idle := &smtpserve.IdleReader{R: r, C: x.conn.Conn(), Idle: s.opts.DataIdle, End: time.Now().Add(s.opts.Timeout)}
+	if _, err := io.Copy(io.Discard, idle); err != nil {
+		s.log.Info("unsubscribe message refused", "remote_ip", x.remote, "err", err)
+		return idle.Failed(err, x.conn)
+	}
+	return x.applyUnsubscribes()
+}
+
+// applyUnsubscribes honours the session's mailto: unsubscribe recipients.
+func (x *session) applyUnsubscribes() error {
+	s := x.s
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.ctx), s.opts.Timeout)
+	defer cancel()
+	for _, to := range x.unsubs {
+		if err := s.opts.Unsubscribe.Mail(ctx, to); err != nil {
+			s.log.Error("mailto unsubscribe could not be applied; the sender will retry", "remote_ip", x.remote, "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure; try again later"}
+		}
+		s.log.Info("mailto unsubscribe received", "remote_ip", x.remote, "mail_from", x.from)
+	}
+	x.unsubs = nil
 	return nil
 }

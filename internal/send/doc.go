@@ -65,6 +65,22 @@
 //     in 5; a default naming a deleted set fails like a named unknown set.
 //  9. Custom MAIL FROM (see below): not in Success with RejectMessage →
 //     KindMailFromNotVerified.
+//     9b. ListManagementOptions (Request.ListManagement, else the raw
+//     X-SES-LIST-MANAGEMENT-OPTIONS header): each recipient is looked up
+//     with Options.Lists.MayReceive (no lookup at all without them). An
+//     unknown list or topic → KindContactListDoesNotExist ("Contact list
+//     l does not exist." / "Topic t does not exist in contact list l.").
+//     A recipient who opted out (of everything, or of the topic by
+//     preference or default) is queued as bounced with a Bounce event
+//     (Permanent/OnAccountSuppressionList, 5.7.1, a diagnostic naming the
+//     list), like a suppressed one; the suppression list is not touched.
+//     With a single recipient, Options.Lists.Links gives its unsubscribe
+//     link: it replaces the first two {{amazonSESUnsubscribeUrl}} of the
+//     text and of the HTML part (in a template, the placeholder renders as
+//     itself first; in raw mail, where it appears literally in the body),
+//     and List-Unsubscribe (https and mailto) and List-Unsubscribe-Post:
+//     List-Unsubscribe=One-Click replace any the message had, before
+//     signing, so DKIM covers them.
 //  10. Daily quota (Max24HourSend; -1 is unlimited): recipients of the
 //     account's messages accepted in the last 24 hours, mailbox-simulator
 //     recipients excluded (ses-api.md §14.1), plus this message's →
@@ -148,6 +164,8 @@
 //	  (ErrConfigurationSetPaused)
 //	KindRenderingFailure             (success: the MessageId)            (success: the MessageId)
 //	  (ErrRenderingFailure)
+//	KindContactListDoesNotExist      InvalidParameterValue               NotFoundException (404)
+//	  (ErrContactListDoesNotExist)
 //
 // Per-destination statuses of the bulk operations, v1 / v2: InvalidParameterValue /
 // INVALID_PARAMETER, MessageRejected / MESSAGE_REJECTED,
@@ -156,7 +174,9 @@
 // ACCOUNT_THROTTLED (rate), AccountDailyQuotaExceeded /
 // ACCOUNT_DAILY_QUOTA_EXCEEDED, ConfigurationSetDoesNotExist /
 // CONFIGURATION_SET_NOT_FOUND, ConfigurationSetSendingPaused /
-// CONFIGURATION_SET_SENDING_PAUSED, RenderingFailure: Failed / FAILED
+// CONFIGURATION_SET_SENDING_PAUSED, ContactListDoesNotExist:
+// InvalidParameterValue / INVALID_PARAMETER (SES's enums have nothing
+// closer), RenderingFailure: Failed / FAILED
 // (with the MessageId of the Rendering Failure event and Error its
 // message).
 //

@@ -46,6 +46,12 @@ const (
 	// event (v1 SendTemplatedEmail and v2 SendEmail); in a bulk send it is
 	// the entry's status Failed / FAILED.
 	KindRenderingFailure
+	// KindContactListDoesNotExist: ListManagementOptions (or the
+	// X-SES-LIST-MANAGEMENT-OPTIONS header) names a contact list, or a
+	// topic of it, that the account does not have (v2
+	// NotFoundException; v1, which has no contact lists, and the bulk
+	// statuses InvalidParameterValue / INVALID_PARAMETER).
+	KindContactListDoesNotExist
 )
 
 func (k Kind) String() string {
@@ -68,6 +74,8 @@ func (k Kind) String() string {
 		return "ConfigurationSetSendingPaused"
 	case KindRenderingFailure:
 		return "RenderingFailure"
+	case KindContactListDoesNotExist:
+		return "ContactListDoesNotExist"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -83,6 +91,7 @@ var (
 	ErrConfigurationSetDoesNotExist = errors.New("send: configuration set does not exist")
 	ErrConfigurationSetPaused       = errors.New("send: configuration set sending paused")
 	ErrRenderingFailure             = errors.New("send: template rendering failed")
+	ErrContactListDoesNotExist      = errors.New("send: contact list does not exist")
 )
 
 // The messages SES gives when it throttles (ses-api.md §12.1, 9).
@@ -130,6 +139,8 @@ func (e *Error) Is(target error) bool {
 		return e.Kind == KindConfigurationSetSendingPaused
 	case ErrRenderingFailure:
 		return e.Kind == KindRenderingFailure
+	case ErrContactListDoesNotExist:
+		return e.Kind == KindContactListDoesNotExist
 	}
 	return false
 }

@@ -75,6 +75,9 @@ type Options struct {
 	// Stages, when not nil, counts the time of admission, signing and
 	// enqueueing of each accepted message.
 	Stages *stage.Timer
+	// Lists is subscription management, for messages sent with
+	// ListManagementOptions; nil refuses them (the list does not exist).
+	Lists *Lists
 }
 
 // Sender is the admission door. It is safe for concurrent use.
@@ -183,6 +186,10 @@ type Request struct {
 	// template its Subject, Text and HTML. See the package doc for when
 	// it is rendered and what a rendering failure does.
 	Template *Template
+	// ListManagement is v2 ListManagementOptions; nil means the raw
+	// X-SES-LIST-MANAGEMENT-OPTIONS header's, if any. See the package doc
+	// (step 9b) for what it does.
+	ListManagement *compose.ListManagement
 }
 
 // Result is an accepted message.
@@ -413,6 +420,24 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return Result{}, err
 	}
 
+	// 9b. Subscription management: the list and topic must exist, and
+	// recipients who opted out are not sent to. Nothing is asked when the
+	// message names no list.
+	lm := r.ListManagement
+	if lm == nil {
+		lm = m.ListManagement
+	}
+	var optedOut map[string]bool
+	if lm != nil {
+		addrs := make([]string, len(rcpts))
+		for i, rc := range rcpts {
+			addrs[i] = rc.Addr.String()
+		}
+		if optedOut, err = s.listManagement(ctx, acct.ID, lm, addrs); err != nil {
+			return Result{}, err
+		}
+	}
+
 	// 10, 11. Daily quota (mailbox-simulator recipients do not count) and
 	// sending rate; limit is shared with Admit.
 	quotaN := 0
@@ -455,9 +480,32 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 		return mail
 	}
 
+	// The single recipient of a message with ListManagementOptions gets
+	// its unsubscribe link: in the text and HTML parts (placeholders) and
+	// in the List-Unsubscribe header added before signing.
+	var unsubURL, unsubMailto string
+	if lm != nil && len(rcpts) == 1 {
+		if unsubURL, unsubMailto, err = s.opts.Lists.Links(UnsubscribeLink{AccountID: acct.ID, ContactList: lm.ContactList, Topic: lm.Topic,
+			Address: rcpts[0].Addr.String(), ConfigurationSet: cs, MessageID: id, Issued: now}); err != nil {
+			return Result{}, fmt.Errorf("send: unsubscribe link of %s: %w", id, err)
+		}
+	}
+	if unsubURL != "" && r.Simple != nil && r.Template == nil && hasPlaceholder(&simple) {
+		if m, err = compose.Build(withUnsubscribeURL(simple, unsubURL), copts); err != nil {
+			return Result{}, invalid(err)
+		}
+		if len(m.Bytes) > maxSize {
+			return Result{}, tooLong(maxSize, len(m.Bytes))
+		}
+	}
+
 	// 12. Templated: render, then the size of the composed message.
 	if r.Template != nil {
-		rm, err := r.Template.render(simple, copts)
+		t := *r.Template
+		if lm != nil {
+			t.Data = withPlaceholder(t.Data)
+		}
+		rm, err := t.render(simple, copts, unsubURL)
 		if re, ok := errors.AsType[*Error](err); ok && re.Kind == KindRenderingFailure {
 			ev := &event.Event{Type: event.RenderingFailure, AccountID: acct.ID, ConfigurationSet: cs, Mail: withoutSubject(mailOf(m), false),
 				Failure: &event.FailureDetails{TemplateName: r.Template.Name, ErrorMessage: re.Msg}}
@@ -478,8 +526,14 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	// Sign.
 	t0 = s.opts.Stages.Since(stage.Admission, t0)
 	body := m.Bytes
+	if unsubURL != "" {
+		body = withListHeaders(body, unsubURL, unsubMailto, r.Simple == nil)
+		if len(body) > maxSize {
+			return Result{}, tooLong(maxSize, len(body))
+		}
+	}
 	if signer := dkimIdentity(chain); signer != nil {
-		if body, err = s.sign(ctx, signer, m.Bytes); err != nil {
+		if body, err = s.sign(ctx, signer, body); err != nil {
 			return Result{}, err
 		}
 	}
@@ -499,7 +553,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 			return Result{}, fmt.Errorf("send: suppression check: %w", err)
 		}
 		for _, rc := range rcptList {
-			if !sup[rc] {
+			if !sup[rc] || optedOut[rc] {
 				continue
 			}
 			if msg.Suppressed == nil {
@@ -512,6 +566,24 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 					DiagnosticCode: "Amazon SES did not send the message to this address because it is on the suppression list for your account."}},
 			}}
 		}
+	}
+	for _, rc := range rcptList {
+		if !optedOut[rc] {
+			continue
+		}
+		if msg.Suppressed == nil {
+			msg.Suppressed = map[string]*event.Event{}
+		}
+		what := "contact list " + lm.ContactList
+		if lm.Topic != "" {
+			what = "topic " + lm.Topic + " of " + what
+		}
+		msg.Suppressed[rc] = &event.Event{Type: event.Bounce, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Bounce: &event.BounceDetails{
+			BounceType: smtpcode.BouncePermanent, BounceSubType: smtpcode.SubTypeOnAccountSuppressionList, Timestamp: now, FeedbackID: event.NewFeedbackID(now),
+			ReportingMTA: "dns; " + s.idDomain,
+			BouncedRecipients: []event.Recipient{{EmailAddress: rc, Action: "failed", Status: "5.7.1",
+				DiagnosticCode: "Amazon SES did not send the message to this address because the contact unsubscribed from " + what + "."}},
+		}}
 	}
 	ev := &event.Event{Type: event.Send, AccountID: acct.ID, ConfigurationSet: cs, Mail: mail, Send: &event.SendDetails{}}
 	if r.Template != nil {

@@ -29,11 +29,13 @@ type Template struct {
 	Data map[string]any
 }
 
-// render renders t into a copy of simple and composes it with copts. A
+// render renders t into a copy of simple and composes it with copts; a
+// non-empty unsubURL replaces the unsubscribe placeholders of the rendered
+// text and HTML (see withUnsubscribeURL). A
 // template that does not render with the data, or renders into something
 // compose refuses (a subject with a line break), is a *Error of
 // KindRenderingFailure.
-func (t *Template) render(simple compose.Simple, copts compose.Options) (*compose.Message, error) {
+func (t *Template) render(simple compose.Simple, copts compose.Options, unsubURL string) (*compose.Message, error) {
 	c, err := t.Compiled.Render(t.Data)
 	if err != nil {
 		msg := err.Error()
@@ -43,6 +45,9 @@ func (t *Template) render(simple compose.Simple, copts compose.Options) (*compos
 		return nil, &Error{Kind: KindRenderingFailure, Msg: msg, Field: "TemplateData", Err: err}
 	}
 	simple.Subject, simple.Text, simple.HTML = c.Subject, c.Text, c.HTML
+	if unsubURL != "" {
+		simple = withUnsubscribeURL(simple, unsubURL)
+	}
 	m, err := compose.Build(simple, copts)
 	if err != nil {
 		if ce, ok := errors.AsType[*compose.Error](err); ok {

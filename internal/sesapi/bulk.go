@@ -32,6 +32,7 @@ var bulkStatuses = map[send.Kind][2]string{
 	send.KindConfigurationSetDoesNotExist:  {"ConfigurationSetDoesNotExist", "CONFIGURATION_SET_NOT_FOUND"},
 	send.KindConfigurationSetSendingPaused: {"ConfigurationSetSendingPaused", "CONFIGURATION_SET_SENDING_PAUSED"},
 	send.KindRenderingFailure:              {"Failed", "FAILED"},
+	send.KindContactListDoesNotExist:       {"InvalidParameterValue", "INVALID_PARAMETER"},
 }
 
 // BulkStatus returns the v1 and v2 status of an entry that send.Submit

@@ -132,6 +132,7 @@ func sendError(err error) error {
 		send.KindDailyQuotaExceeded:            "Throttling",
 		send.KindConfigurationSetDoesNotExist:  "ConfigurationSetDoesNotExist",
 		send.KindConfigurationSetSendingPaused: "ConfigurationSetSendingPausedException",
+		send.KindContactListDoesNotExist:       "InvalidParameterValue", // v1 has no contact lists: only the raw header names one
 	}[se.Kind]
 	if code == "" {
 		return fmt.Errorf("sesv1: unmapped send error: %w", err)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/sesame-email/sesame/internal/compose"
+	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/sesapi"
 	"github.com/sesame-email/sesame/internal/template"
@@ -128,6 +130,9 @@ type sendBulkEmailInput struct {
 	}
 	ConfigurationSetName string
 	EndpointId           string
+	// ListManagementOptions is a Sesame extension: SES's SendBulkEmail
+	// has none. Given, it applies to every entry.
+	ListManagementOptions *listManagementOptions
 }
 
 type bulkEmailEntryResult struct {
@@ -190,6 +195,16 @@ func (h *handler) sendBulkEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		FeedbackForwardingAddress: in.FeedbackForwardingEmailAddress, MaxSize: send.MaxSizeV2, Operation: "SendBulkEmail",
 		CallerIdentity: c.AccessKeyID, TagsParam: "EmailTags"}
 	base.SourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
+	if base.ListManagement, err = listManagement("ListManagementOptions", in.ListManagementOptions); err != nil {
+		return nil, err
+	}
+	if lm := base.ListManagement; lm != nil {
+		// The list is the whole request's: an unknown one refuses the
+		// request, as an unknown template does, not each entry.
+		if err := h.checkList(r, c, lm); err != nil {
+			return nil, err
+		}
+	}
 	rs := make([]send.Request, len(in.BulkEmailEntries))
 	refused := make([]error, len(rs)) // entries refused before the admission door
 	for i, e := range in.BulkEmailEntries {
@@ -231,6 +246,25 @@ func (h *handler) sendBulkEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		out.BulkEmailEntryResults[i] = h.bulkEntryResult(c, i, results[i].MessageID, err)
 	}
 	return out, nil
+}
+
+// checkList refuses a contact list or topic the account does not have
+// with NotFoundException.
+func (h *handler) checkList(r *http.Request, c sesapi.Caller, lm *compose.ListManagement) error {
+	if h.contacts == nil {
+		return notFound("Contact list %s does not exist.", lm.ContactList)
+	}
+	l, err := h.contacts.GetList(r.Context(), c.AccountID, lm.ContactList)
+	if errors.Is(err, contact.ErrNotFound) {
+		return notFound("Contact list %s does not exist.", lm.ContactList)
+	}
+	if err != nil {
+		return err
+	}
+	if lm.Topic != "" && !slices.ContainsFunc(l.Topics, func(t contact.Topic) bool { return t.TopicName == lm.Topic }) {
+		return notFound("Topic %s does not exist in contact list %s.", lm.Topic, lm.ContactList)
+	}
+	return nil
 }
 
 // replaceHeaders returns the template's headers with those named in repl

@@ -47,9 +47,28 @@ type sendEmailInput struct {
 		Raw      *struct{ Data []byte }
 		Template *sendTemplateInput
 	}
-	EmailTags            []messageTag
-	ConfigurationSetName string
-	EndpointId           string
+	EmailTags             []messageTag
+	ConfigurationSetName  string
+	EndpointId            string
+	ListManagementOptions *listManagementOptions
+}
+
+// listManagementOptions is ListManagementOptions.
+type listManagementOptions struct {
+	ContactListName string
+	TopicName       string
+}
+
+// listManagement checks ListManagementOptions' shape and returns it for
+// send.Request; nil stays nil.
+func listManagement(field string, o *listManagementOptions) (*compose.ListManagement, error) {
+	if o == nil {
+		return nil, nil
+	}
+	if o.ContactListName == "" {
+		return nil, badRequest("%s.ContactListName is required.", field)
+	}
+	return &compose.ListManagement{ContactList: o.ContactListName, Topic: o.TopicName}, nil
 }
 
 type sendEmailOutput struct {
@@ -105,6 +124,10 @@ func (h *handler) sendEmail(r *http.Request, c sesapi.Caller) (any, error) {
 		CallerIdentity: c.AccessKeyID, TagsParam: "EmailTags"}
 	req.SourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	req.Tags = tags(in.EmailTags)
+	var err error
+	if req.ListManagement, err = listManagement("ListManagementOptions", in.ListManagementOptions); err != nil {
+		return nil, err
+	}
 	var dest struct{ to, cc, bcc []string }
 	if d := in.Destination; d != nil {
 		dest.to, dest.cc, dest.bcc = d.ToAddresses, d.CcAddresses, d.BccAddresses
@@ -184,7 +207,7 @@ func sendError(err error) error {
 		e.Code = "SendingPausedException"
 	case send.KindRateExceeded, send.KindDailyQuotaExceeded:
 		e.Code, e.Status = "TooManyRequestsException", http.StatusTooManyRequests
-	case send.KindConfigurationSetDoesNotExist:
+	case send.KindConfigurationSetDoesNotExist, send.KindContactListDoesNotExist:
 		e.Code, e.Status = "NotFoundException", http.StatusNotFound
 	default:
 		return fmt.Errorf("sesv2: unmapped send error: %w", err)
