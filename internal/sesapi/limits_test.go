@@ -289,6 +289,79 @@ func TestBodyBudget(t *testing.T) {
 	testkit.WaitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
 }
 
+// TestRefusedClientStillWriting: a client that is still sending its body
+// when it is refused (a chunked body over the limit whose last pieces
+// trickle in) can finish sending them and then read the whole answer: the
+// server does not close with the client's bytes unread, which resets the
+// connection (the client's next write fails, "broken pipe", and its
+// transport reports that instead of the answer), yet holds none of them.
+func TestRefusedClientStillWriting(t *testing.T) {
+	const (
+		maxBody = 1 << 20
+		pieces  = 32
+		every   = 5 * time.Millisecond // the rest arrives well within the server's second
+	)
+	e := newLimitsEnv(t, dbtest.SQLite(t), sesapi.Options{MaxBody: maxBody})
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+	creds := aws.Credentials{AccessKeyID: e.key.AccessKeyID, SecretAccessKey: e.key.Secret}
+	over := bytes.Repeat([]byte("a"), maxBody+1)
+	piece := bytes.Repeat([]byte("a"), 1<<10)
+
+	req, _ := http.NewRequest("POST", hs.URL+"/", nil)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sign(t, req, creds, hashOf(over), time.Now())
+	var head bytes.Buffer
+	fmt.Fprintf(&head, "POST / HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n", req.Host)
+	req.Header.Write(&head)
+	head.WriteString("\r\n")
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	wrote := make(chan error, 1)
+	go func() {
+		w := func(b []byte) error {
+			_, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(b), b)
+			return err
+		}
+		if _, err := conn.Write(head.Bytes()); err != nil {
+			wrote <- err
+			return
+		}
+		if err := w(over); err != nil {
+			wrote <- err
+			return
+		}
+		for i := range pieces {
+			time.Sleep(every)
+			if err := w(piece); err != nil {
+				wrote <- fmt.Errorf("piece %d of the rest: %w", i, err)
+				return
+			}
+		}
+		_, err := io.WriteString(conn, "0\r\n\r\n")
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Errorf("the client could not finish sending its body: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's body is still being written after 10 s")
+	}
+	status, got, closed := answer(t, conn)
+	if status != 413 || !strings.Contains(got, "InvalidParameterValue") || !closed {
+		t.Errorf("answer %d %s, closed %v; want 413 InvalidParameterValue, closed", status, got, closed)
+	}
+	if n := e.reached.Load(); n != 0 {
+		t.Errorf("%d refused requests reached the handler", n)
+	}
+	testkit.WaitFor(t, "every byte to come back", func() bool { return e.srv.InFlight() == 0 })
+}
+
 // post sends body to hs's path, signed with creds as the SDKs sign (no
 // X-Amz-Content-Sha256), chunked (length unknown to the client) when asked,
 // and returns the answer's status, its body and x-amzn-ErrorType, and how

@@ -13,7 +13,8 @@
 // over the limit, or when its signature fails any check that does not need
 // the body (syntax, date, scope, clock, access key; with an
 // X-Amz-Content-Sha256 header, the signature itself). A refused request's
-// connection is closed, never drained.
+// connection is closed once its answer is out, after at most a short
+// lingering read whose bytes are discarded (see refuse).
 //
 // The bodies that are read are held in chunks taken from a byte budget as
 // bytes arrive, never for a declared length: all bodies together hold at
@@ -290,13 +291,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Options.MaxInFlight.
 func (s *Server) InFlight() int64 { return s.opts.MaxInFlight - s.budget.available() }
 
+// refuseLinger bounds how long a refused request's connection stays open
+// after its answer, reading and discarding what the client still sends.
+const refuseLinger = time.Second
+
 // refuse answers a request whose body was not, or not wholly, read, and
-// closes the connection: what remains of the body is never read (after a
-// handler, http.Server would otherwise read up to 256 KiB of it, waiting on
-// a client that sends nothing).
+// closes the connection without reading the rest of the body into memory.
+//
+// The close lingers: a client usually still writes its body when the
+// answer comes, and closing a socket with unread bytes makes the kernel
+// send a reset, which can reach the client before it read the answer (Go's
+// transport then reports the failed write, "broken pipe", instead of the
+// 413 or Throttling the client was sent). So the read deadline is set
+// refuseLinger ahead rather than now: after the handler, http.Server
+// flushes the answer, then reads and discards up to 256 KiB of what
+// remains of the body until the deadline, and closes; when more remains
+// (or arrives), it shuts down its side and waits half a second before
+// closing instead. Either way the client gets the whole answer before any
+// reset, a client that sends nothing holds the connection at most
+// refuseLinger, and no byte of the body is held.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, reqID string, e *Error) {
 	w.Header().Set("Connection", "close")
-	http.NewResponseController(w).SetReadDeadline(time.Now()) // ErrNotSupported in tests' recorders
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(refuseLinger)) // ErrNotSupported in tests' recorders
 	WriteError(w, r, reqID, e)
 }
 
