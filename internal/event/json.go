@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -154,14 +153,11 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	w := wireOf(e)
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(w); err != nil {
+	b, err := encode(wireOf(e))
+	if err != nil {
 		return nil, fmt.Errorf("event: encode %s event of %s: %w", e.Type, e.Mail.MessageID, err)
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return b, nil
 }
 
 // wireOf is e in the wire structs of its event JSON; e must be valid.

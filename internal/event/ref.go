@@ -33,8 +33,8 @@ func MailJSON(m *Mail, configurationSet string) ([]byte, error) {
 	return b, nil
 }
 
-// encode is v's JSON as MarshalJSON writes it: no HTML escaping, no
-// newline.
+// encode is v's JSON as event JSON is written (MarshalJSON, MailJSON): no
+// HTML escaping, no newline.
 func encode(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
