@@ -261,13 +261,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("event: decode: unknown eventType %q", w.EventType)
 	}
 	ev := Event{Type: w.EventType, Mail: mailOfWire(&w.Mail)}
-	single := func(tag string) string {
-		if v := ev.Mail.Tags[tag]; len(v) == 1 {
-			return v[0]
-		}
-		return ""
-	}
-	ev.ConfigurationSet = single(TagConfigurationSet)
+	ev.ConfigurationSet = singleTag(ev.Mail.Tags, TagConfigurationSet)
 	ev.Send = w.Send
 	if d := w.Reject; d != nil {
 		ev.Reject = &RejectDetails{Reason: d.Reason}
@@ -324,17 +318,20 @@ func mailOfWire(wm *wireMail) Mail {
 	if len(wm.Tags) > 0 {
 		m.Tags = maps.Clone(wm.Tags)
 	}
-	single := func(tag string) string {
-		if v := m.Tags[tag]; len(v) == 1 {
-			return v[0]
-		}
-		return ""
-	}
 	if m.SourceIP == "" {
-		m.SourceIP = single(TagSourceIP)
+		m.SourceIP = singleTag(m.Tags, TagSourceIP)
 	}
 	if m.CallerIdentity == "" {
-		m.CallerIdentity = single(TagCallerIdentity)
+		m.CallerIdentity = singleTag(m.Tags, TagCallerIdentity)
 	}
 	return m
+}
+
+// singleTag is the value of tags' tag name when it has exactly one, and ""
+// otherwise.
+func singleTag(tags map[string][]string, name string) string {
+	if v := tags[name]; len(v) == 1 {
+		return v[0]
+	}
+	return ""
 }
