@@ -513,6 +513,20 @@ func (q *Queue) Record(ctx context.Context, mail *event.Mail, outs []Outcome) []
 			return fill(errs, err)
 		}
 	}
+	// The outcomes one UPDATE records, in the order they first appear.
+	groups := map[outcomeKey][]int{}
+	var keys []outcomeKey
+	for i, o := range outs {
+		next := o.Next
+		if o.State != Queued {
+			next = o.Claimed.QueuedAt
+		}
+		k := outcomeKey{o.State, db.Millis(next), db.Millis(o.Claimed.LeaseUntil), o.Reply, o.Claimed.Owner}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
 	now := q.now()
 	wait := ctx
 	ctx, cancel := detach(ctx)
@@ -529,19 +543,6 @@ func (q *Queue) Record(ctx context.Context, mail *event.Mail, outs []Outcome) []
 			if _, err := tx.Exec(ctx, `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`, mid); err != nil {
 				return fmt.Errorf("queue: record outcome: %w", err)
 			}
-		}
-		groups := map[outcomeKey][]int{}
-		var keys []outcomeKey
-		for i, o := range outs {
-			next := o.Next
-			if o.State != Queued {
-				next = o.Claimed.QueuedAt
-			}
-			k := outcomeKey{o.State, db.Millis(next), db.Millis(o.Claimed.LeaseUntil), o.Reply, o.Claimed.Owner}
-			if _, ok := groups[k]; !ok {
-				keys = append(keys, k)
-			}
-			groups[k] = append(groups[k], i)
 		}
 		for _, k := range keys {
 			idx := groups[k]
