@@ -15,7 +15,10 @@ import (
 // It validates e first and stores the bytes of e.MarshalJSON, with now as
 // the row's creation time. It returns the row's id: ids grow in the order
 // rows are appended (on PostgreSQL, in the order their inserts ran, which
-// for concurrent transactions need not be the order they commit).
+// for concurrent transactions need not be the order they commit). It
+// writes none of the columns migration 0016 added (AppendRef does), so it
+// works on a schema of any version: the upgrade tests write their old
+// rows with it.
 func Append(ctx context.Context, tx *db.Tx, e *Event, now time.Time) (id int64, err error) {
 	if tx == nil {
 		return 0, errors.New("event: Append needs a transaction")
