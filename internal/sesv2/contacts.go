@@ -116,10 +116,7 @@ func (h *handler) createContactList(r *http.Request, c sesapi.Caller) (any, erro
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	l := contact.List{Name: in.ContactListName, Description: in.Description, Topics: topicsIn(in.Topics)}
-	for _, t := range in.Tags {
-		l.Tags = append(l.Tags, contact.Tag{Key: t.Key, Value: t.Value})
-	}
+	l := contact.List{Name: in.ContactListName, Description: in.Description, Topics: topicsIn(in.Topics), Tags: storeTags[contact.Tag](in.Tags)}
 	return nil, contactError(s.CreateList(r.Context(), c.AccountID, l))
 }
 
@@ -142,12 +139,8 @@ func (h *handler) getContactList(r *http.Request, c sesapi.Caller) (any, error) 
 	if err != nil {
 		return nil, contactError(err)
 	}
-	out := getContactListOutput{ContactListName: l.Name, Topics: topicsOut(l.Topics), Description: l.Description,
-		CreatedTimestamp: epoch(l.Created), LastUpdatedTimestamp: epoch(l.Updated), Tags: []tag{}}
-	for _, t := range l.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+	return getContactListOutput{ContactListName: l.Name, Topics: topicsOut(l.Topics), Description: l.Description,
+		CreatedTimestamp: epoch(l.Created), LastUpdatedTimestamp: epoch(l.Updated), Tags: apiTags(l.Tags)}, nil
 }
 
 // UpdateContactList: PUT /v2/email/contact-lists/{ContactListName}
@@ -522,11 +515,7 @@ func (h *handler) tagContactList(r *http.Request, c sesapi.Caller, a resourceARN
 	if err != nil {
 		return err
 	}
-	ts := make([]contact.Tag, 0, len(tags))
-	for _, t := range tags {
-		ts = append(ts, contact.Tag{Key: t.Key, Value: t.Value})
-	}
-	return listTagError(s.TagList(r.Context(), c.AccountID, name, ts), a)
+	return listTagError(s.TagList(r.Context(), c.AccountID, name, storeTags[contact.Tag](tags)), a)
 }
 
 func (h *handler) untagContactList(r *http.Request, c sesapi.Caller, a resourceARN, keys []string) error {
@@ -546,9 +535,5 @@ func (h *handler) listContactListTags(r *http.Request, c sesapi.Caller, a resour
 	if err != nil {
 		return nil, listTagError(err, a)
 	}
-	out := listTagsForResourceOutput{Tags: []tag{}}
-	for _, t := range l.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+	return listTagsForResourceOutput{Tags: apiTags(l.Tags)}, nil
 }
