@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/sesapi"
@@ -34,13 +35,7 @@ func contactError(err error) error {
 }
 
 // trimPrefix drops the package's "contact: " from a sentinel's text.
-func trimPrefix(err error) string {
-	s := err.Error()
-	if len(s) > len("contact: ") && s[:len("contact: ")] == "contact: " {
-		return s[len("contact: "):]
-	}
-	return s
-}
+func trimPrefix(err error) string { return strings.TrimPrefix(err.Error(), "contact: ") }
 
 func (h *handler) contactStore() (*contact.Store, error) {
 	if h.contacts == nil {
