@@ -338,13 +338,17 @@ func (h *handler) listContacts(r *http.Request, c sesapi.Caller) (any, error) {
 // Import jobs.
 
 type importDestinationJSON struct {
-	ContactListDestination *struct {
-		ContactListName         string `json:"ContactListName"`
-		ContactListImportAction string `json:"ContactListImportAction"`
-	} `json:"ContactListDestination,omitempty"`
-	SuppressionListDestination *struct {
-		SuppressionListImportAction string `json:"SuppressionListImportAction"`
-	} `json:"SuppressionListDestination,omitempty"`
+	ContactListDestination     *contactListDestinationJSON     `json:"ContactListDestination,omitempty"`
+	SuppressionListDestination *suppressionListDestinationJSON `json:"SuppressionListDestination,omitempty"`
+}
+
+type contactListDestinationJSON struct {
+	ContactListName         string `json:"ContactListName"`
+	ContactListImportAction string `json:"ContactListImportAction"`
+}
+
+type suppressionListDestinationJSON struct {
+	SuppressionListImportAction string `json:"SuppressionListImportAction"`
 }
 
 type importDataSourceJSON struct {
@@ -355,14 +359,9 @@ type importDataSourceJSON struct {
 func destinationOut(j *contact.Job) importDestinationJSON {
 	var d importDestinationJSON
 	if j.Destination == contact.DestContactList {
-		d.ContactListDestination = &struct {
-			ContactListName         string `json:"ContactListName"`
-			ContactListImportAction string `json:"ContactListImportAction"`
-		}{j.ListName, j.Action}
+		d.ContactListDestination = &contactListDestinationJSON{j.ListName, j.Action}
 	} else {
-		d.SuppressionListDestination = &struct {
-			SuppressionListImportAction string `json:"SuppressionListImportAction"`
-		}{j.Action}
+		d.SuppressionListDestination = &suppressionListDestinationJSON{j.Action}
 	}
 	return d
 }
