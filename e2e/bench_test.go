@@ -213,7 +213,7 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	if h.warm != nil {
 		h.warm()
 	}
-	stages0 := scrapeStages(b, srv)
+	stages0 := stagesOf(b, scrapeMetrics(b, srv))
 
 	var (
 		rounds     int
@@ -272,7 +272,8 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	cpu, self := procCPU(pid)-cpu0, procCPU(os.Getpid())-self0-prepCPU
 	written := procIO(pid, "write_bytes") - written0
 	hwm, rss := procStatus(pid, "VmHWM"), procStatus(pid, "VmRSS")
-	stages := scrapeStages(b, srv)
+	metrics := scrapeMetrics(b, srv)
+	stages := stagesOf(b, metrics)
 
 	msgs := float64(rounds * n)
 	slices.Sort(latencies)
@@ -304,13 +305,13 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 			b.ReportMetric(float64(fi.Size())/(1<<20), "WAL-end-MB")
 		}
 		b.ReportMetric(float64(walPeak.Load())/(1<<20), "WAL-peak-MB")
-		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoints_total"); ok {
+		if v, ok := metrics["sesame_wal_checkpoints_total"]; ok {
 			b.ReportMetric(v, "checkpoints")
 		}
-		if v, ok := scrapeMetric(b, srv, "sesame_wal_checkpoint_longest_seconds"); ok {
+		if v, ok := metrics["sesame_wal_checkpoint_longest_seconds"]; ok {
 			b.ReportMetric(v*1000, "checkpoint-max-ms")
 		}
-		if v, ok := scrapeMetric(b, srv, "sesame_wal_writer_stall_longest_seconds"); ok {
+		if v, ok := metrics["sesame_wal_writer_stall_longest_seconds"]; ok {
 			b.ReportMetric(v*1000, "writer-stall-max-ms")
 		}
 	}
@@ -323,9 +324,10 @@ func measureRounds(b *testing.B, srv *server, mx *sink, n, conc int, send func(c
 	}
 }
 
-// scrapeStages reads srv's sesame_stage_seconds_total from /metrics
-// (served to loopback clients without a token): seconds by stage.
-func scrapeStages(tb testing.TB, srv *server) map[string]float64 {
+// scrapeMetrics reads srv's /metrics (served to loopback clients without
+// a token): each sample's value by its name and labels as written, e.g.
+// sesame_stage_seconds_total{stage="queue"}.
+func scrapeMetrics(tb testing.TB, srv *server) map[string]float64 {
 	tb.Helper()
 	resp, err := http.Get(srv.api + "/metrics")
 	if err != nil {
@@ -339,42 +341,36 @@ func scrapeStages(tb testing.TB, srv *server) map[string]float64 {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), `sesame_stage_seconds_total{stage="`)
-		if !ok {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || i < 0 {
 			continue
 		}
-		name, val, ok := strings.Cut(rest, `"} `)
-		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
-			out[name] = v
+		if v, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64); err == nil {
+			out[line[:i]] = v
 		}
 	}
 	if err := sc.Err(); err != nil {
 		tb.Fatalf("GET /metrics: %v", err)
 	}
+	return out
+}
+
+// stagesOf picks sesame_stage_seconds_total out of scrapeMetrics's
+// answer: seconds by stage.
+func stagesOf(tb testing.TB, metrics map[string]float64) map[string]float64 {
+	tb.Helper()
+	out := map[string]float64{}
+	for k, v := range metrics {
+		rest, ok := strings.CutPrefix(k, `sesame_stage_seconds_total{stage="`)
+		if name, ok2 := strings.CutSuffix(rest, `"}`); ok && ok2 {
+			out[name] = v
+		}
+	}
 	if len(out) != len(stage.Stages) {
 		tb.Fatalf("GET /metrics: sesame_stage_seconds_total has %d stages, want %d", len(out), len(stage.Stages))
 	}
 	return out
-}
-
-// scrapeMetric reads the value of a metric without labels from srv's
-// /metrics, and whether it is there.
-func scrapeMetric(tb testing.TB, srv *server, name string) (float64, bool) {
-	tb.Helper()
-	resp, err := http.Get(srv.api + "/metrics")
-	if err != nil {
-		tb.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f, err == nil
-		}
-	}
-	return 0, false
 }
 
 // round is what one round of sends measured.

@@ -295,8 +295,16 @@ func (s *server) kill() {
 
 // procStatus returns a field of /proc/<pid>/status in kB (e.g. "VmHWM"),
 // or -1 when it cannot be read (not Linux, or the process is gone).
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+func procStatus(pid int, field string) int64 { return procField(pid, "status", field) }
+
+// procIO returns a counter of /proc/<pid>/io (bytes), or -1 where there
+// is none.
+func procIO(pid int, field string) int64 { return procField(pid, "io", field) }
+
+// procField returns the number of a "field: n" line of /proc/<pid>/<file>
+// (a trailing unit such as kB dropped), or -1.
+func procField(pid int, file, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return -1
 	}
@@ -304,23 +312,6 @@ func procStatus(pid int, field string) int64 {
 		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err == nil {
-				return n
-			}
-		}
-	}
-	return -1
-}
-
-// procIO returns a counter of /proc/<pid>/io (bytes), or -1 where there
-// is none.
-func procIO(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
 				return n
 			}
 		}

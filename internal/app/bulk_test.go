@@ -227,8 +227,9 @@ func TestBulkSend(t *testing.T) {
 // startSending starts Sesame with its public URL known in advance (for
 // SNS links) and SNS allowed to reach loopback subscribers, a recipient
 // domain rcpt.test whose MX is mx (a loopback sink), example.test verified,
-// and the account in production at rate messages a second.
-func startSending(t *testing.T, d *db.DB, rate float64) (r *running, mx *sink, api string) {
+// and the account in production at rate messages a second; more change
+// the configuration further.
+func startSending(t *testing.T, d *db.DB, rate float64, more ...func(*cfgT)) (r *running, mx *sink, api string) {
 	t.Helper()
 	mx = newSink(t)
 	api = freeAddr(t)
@@ -236,6 +237,9 @@ func startSending(t *testing.T, d *db.DB, rate float64) (r *running, mx *sink, a
 		c.APIAddr, c.PublicURL = api, "http://"+api
 		c.OutboundPort = mx.port(t)
 		c.SNSAllowPrivateEndpoints = true // the subscribers are on loopback
+		for _, f := range more {
+			f(c)
+		}
 	})
 	r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
 	r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")

@@ -120,21 +120,8 @@ func mailboxProvider(t *testing.T, u string) (int, string) {
 // work too, and an unknown list or topic is NotFoundException.
 func TestListUnsubscribe(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		mx := newSink(t)
-		api := freeAddr(t)
-		r := startWith(t, d, func(c *cfgT) {
-			c.APIAddr, c.PublicURL = api, "http://"+api
-			c.OutboundPort = mx.port(t)
-			c.FeedbackAddr = "127.0.0.1:0"
-			c.SNSAllowPrivateEndpoints = true // the subscriber is on loopback
-		})
+		r, mx, api := startSending(t, d, 100, func(c *cfgT) { c.FeedbackAddr = "127.0.0.1:0" })
 		ctx := context.Background()
-		r.customer.Add("rcpt.test. 300 IN MX 10 mx.rcpt.test.")
-		r.customer.Add("mx.rcpt.test. 300 IN A 127.0.0.1")
-		verifyDomain(t, r, "example.test")
-		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 50000, 100); err != nil {
-			t.Fatal(err)
-		}
 		if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("marketing")}); err != nil {
 			t.Fatal(err)
 		}

@@ -210,9 +210,7 @@ func (h *handler) createConfigurationSet(r *http.Request, c sesapi.Caller) (any,
 			st.SuppressedReasons = []string{}
 		}
 	}
-	for _, t := range in.Tags {
-		st.Tags = append(st.Tags, configset.Tag{Key: t.Key, Value: t.Value})
-	}
+	st.Tags = storeTags[configset.Tag](in.Tags)
 	return nil, setError(s.Create(r.Context(), st))
 }
 
@@ -230,7 +228,7 @@ func (h *handler) getConfigurationSet(r *http.Request, c sesapi.Caller) (any, er
 		ConfigurationSetName: st.Name,
 		ReputationOptions:    reputationOptions{ReputationMetricsEnabled: &st.ReputationMetricsEnabled, LastFreshStart: timestamp(st.LastFreshStart)},
 		SendingOptions:       sendingOptions{SendingEnabled: &st.SendingEnabled},
-		Tags:                 []tag{},
+		Tags:                 apiTags(st.Tags),
 	}
 	// Each options block only when set (ses-api.md §7.1).
 	if st.TLSPolicy != "" || st.MaxDeliverySeconds != 0 {
@@ -244,9 +242,6 @@ func (h *handler) getConfigurationSet(r *http.Request, c sesapi.Caller) (any, er
 	}
 	if st.SuppressedReasons != nil {
 		out.SuppressionOptions = &suppressionOptions{SuppressedReasons: st.SuppressedReasons}
-	}
-	for _, t := range st.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
 	}
 	return out, nil
 }
@@ -597,11 +592,7 @@ func (h *handler) tagConfigurationSet(r *http.Request, c sesapi.Caller, a resour
 	if err != nil {
 		return err
 	}
-	ts := make([]configset.Tag, 0, len(tags))
-	for _, t := range tags {
-		ts = append(ts, configset.Tag{Key: t.Key, Value: t.Value})
-	}
-	return setTagError(s.TagSet(r.Context(), c.AccountID, name, ts), a)
+	return setTagError(s.TagSet(r.Context(), c.AccountID, name, storeTags[configset.Tag](tags)), a)
 }
 
 func (h *handler) untagConfigurationSet(r *http.Request, c sesapi.Caller, a resourceARN, keys []string) error {
@@ -621,9 +612,5 @@ func (h *handler) listConfigurationSetTags(r *http.Request, c sesapi.Caller, a r
 	if err != nil {
 		return nil, setTagError(err, a)
 	}
-	out := listTagsForResourceOutput{Tags: []tag{}}
-	for _, t := range st.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+	return listTagsForResourceOutput{Tags: apiTags(st.Tags)}, nil
 }

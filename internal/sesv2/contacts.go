@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/sesapi"
@@ -34,13 +35,7 @@ func contactError(err error) error {
 }
 
 // trimPrefix drops the package's "contact: " from a sentinel's text.
-func trimPrefix(err error) string {
-	s := err.Error()
-	if len(s) > len("contact: ") && s[:len("contact: ")] == "contact: " {
-		return s[len("contact: "):]
-	}
-	return s
-}
+func trimPrefix(err error) string { return strings.TrimPrefix(err.Error(), "contact: ") }
 
 func (h *handler) contactStore() (*contact.Store, error) {
 	if h.contacts == nil {
@@ -116,10 +111,7 @@ func (h *handler) createContactList(r *http.Request, c sesapi.Caller) (any, erro
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	l := contact.List{Name: in.ContactListName, Description: in.Description, Topics: topicsIn(in.Topics)}
-	for _, t := range in.Tags {
-		l.Tags = append(l.Tags, contact.Tag{Key: t.Key, Value: t.Value})
-	}
+	l := contact.List{Name: in.ContactListName, Description: in.Description, Topics: topicsIn(in.Topics), Tags: storeTags[contact.Tag](in.Tags)}
 	return nil, contactError(s.CreateList(r.Context(), c.AccountID, l))
 }
 
@@ -142,12 +134,8 @@ func (h *handler) getContactList(r *http.Request, c sesapi.Caller) (any, error) 
 	if err != nil {
 		return nil, contactError(err)
 	}
-	out := getContactListOutput{ContactListName: l.Name, Topics: topicsOut(l.Topics), Description: l.Description,
-		CreatedTimestamp: epoch(l.Created), LastUpdatedTimestamp: epoch(l.Updated), Tags: []tag{}}
-	for _, t := range l.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+	return getContactListOutput{ContactListName: l.Name, Topics: topicsOut(l.Topics), Description: l.Description,
+		CreatedTimestamp: epoch(l.Created), LastUpdatedTimestamp: epoch(l.Updated), Tags: apiTags(l.Tags)}, nil
 }
 
 // UpdateContactList: PUT /v2/email/contact-lists/{ContactListName}
@@ -350,13 +338,17 @@ func (h *handler) listContacts(r *http.Request, c sesapi.Caller) (any, error) {
 // Import jobs.
 
 type importDestinationJSON struct {
-	ContactListDestination *struct {
-		ContactListName         string `json:"ContactListName"`
-		ContactListImportAction string `json:"ContactListImportAction"`
-	} `json:"ContactListDestination,omitempty"`
-	SuppressionListDestination *struct {
-		SuppressionListImportAction string `json:"SuppressionListImportAction"`
-	} `json:"SuppressionListDestination,omitempty"`
+	ContactListDestination     *contactListDestinationJSON     `json:"ContactListDestination,omitempty"`
+	SuppressionListDestination *suppressionListDestinationJSON `json:"SuppressionListDestination,omitempty"`
+}
+
+type contactListDestinationJSON struct {
+	ContactListName         string `json:"ContactListName"`
+	ContactListImportAction string `json:"ContactListImportAction"`
+}
+
+type suppressionListDestinationJSON struct {
+	SuppressionListImportAction string `json:"SuppressionListImportAction"`
 }
 
 type importDataSourceJSON struct {
@@ -367,14 +359,9 @@ type importDataSourceJSON struct {
 func destinationOut(j *contact.Job) importDestinationJSON {
 	var d importDestinationJSON
 	if j.Destination == contact.DestContactList {
-		d.ContactListDestination = &struct {
-			ContactListName         string `json:"ContactListName"`
-			ContactListImportAction string `json:"ContactListImportAction"`
-		}{j.ListName, j.Action}
+		d.ContactListDestination = &contactListDestinationJSON{j.ListName, j.Action}
 	} else {
-		d.SuppressionListDestination = &struct {
-			SuppressionListImportAction string `json:"SuppressionListImportAction"`
-		}{j.Action}
+		d.SuppressionListDestination = &suppressionListDestinationJSON{j.Action}
 	}
 	return d
 }
@@ -522,11 +509,7 @@ func (h *handler) tagContactList(r *http.Request, c sesapi.Caller, a resourceARN
 	if err != nil {
 		return err
 	}
-	ts := make([]contact.Tag, 0, len(tags))
-	for _, t := range tags {
-		ts = append(ts, contact.Tag{Key: t.Key, Value: t.Value})
-	}
-	return listTagError(s.TagList(r.Context(), c.AccountID, name, ts), a)
+	return listTagError(s.TagList(r.Context(), c.AccountID, name, storeTags[contact.Tag](tags)), a)
 }
 
 func (h *handler) untagContactList(r *http.Request, c sesapi.Caller, a resourceARN, keys []string) error {
@@ -546,9 +529,5 @@ func (h *handler) listContactListTags(r *http.Request, c sesapi.Caller, a resour
 	if err != nil {
 		return nil, listTagError(err, a)
 	}
-	out := listTagsForResourceOutput{Tags: []tag{}}
-	for _, t := range l.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+	return listTagsForResourceOutput{Tags: apiTags(l.Tags)}, nil
 }

@@ -259,7 +259,7 @@ func TestContactLists(t *testing.T) {
 
 		// Another account sees none of it, and may have its own list of
 		// the same name.
-		other, _, c2 := env.Other(t, "other")
+		_, _, c2 := env.Other(t, "other")
 		if _, err := c2.GetContactList(ctx, &sesv2.GetContactListInput{ContactListName: list}); apitest.Code(err) != "NotFoundException" {
 			t.Errorf("other account GetContactList: %v", err)
 		}
@@ -281,7 +281,6 @@ func TestContactLists(t *testing.T) {
 		if ls, err := c.ListContactLists(ctx, &sesv2.ListContactListsInput{}); err != nil || len(ls.ContactLists) != 1 || *ls.ContactLists[0].ContactListName != "members" {
 			t.Errorf("ListContactLists = %+v, %v", ls, err)
 		}
-		_ = other
 
 		// Paging over lists (the limit raised to have several).
 		env.Contacts.SetListLimit(10)

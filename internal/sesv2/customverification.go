@@ -104,10 +104,7 @@ func (h *handler) createCustomVerificationEmailTemplate(r *http.Request, c sesap
 		return nil, badRequest("TemplateName is required.")
 	}
 	t := verifytemplate.Template{Name: *in.TemplateName, FromEmailAddress: *in.FromEmailAddress, Subject: *in.TemplateSubject, Content: *in.TemplateContent,
-		SuccessURL: *in.SuccessRedirectionURL, FailureURL: *in.FailureRedirectionURL}
-	for _, x := range in.Tags {
-		t.Tags = append(t.Tags, verifytemplate.Tag{Key: x.Key, Value: x.Value})
-	}
+		SuccessURL: *in.SuccessRedirectionURL, FailureURL: *in.FailureRedirectionURL, Tags: storeTags[verifytemplate.Tag](in.Tags)}
 	return nil, cvError(s.Create(r.Context(), c.AccountID, t))
 }
 
@@ -152,12 +149,8 @@ func (h *handler) getCustomVerificationEmailTemplate(r *http.Request, c sesapi.C
 	if err != nil {
 		return nil, cvError(err)
 	}
-	out := cvTemplateOutput{TemplateName: t.Name, FromEmailAddress: t.FromEmailAddress, TemplateSubject: t.Subject, TemplateContent: t.Content,
-		SuccessRedirectionURL: t.SuccessURL, FailureRedirectionURL: t.FailureURL, Tags: []tag{}}
-	for _, x := range t.Tags {
-		out.Tags = append(out.Tags, tag{Key: x.Key, Value: x.Value})
-	}
-	return out, nil
+	return cvTemplateOutput{TemplateName: t.Name, FromEmailAddress: t.FromEmailAddress, TemplateSubject: t.Subject, TemplateContent: t.Content,
+		SuccessRedirectionURL: t.SuccessURL, FailureRedirectionURL: t.FailureURL, Tags: apiTags(t.Tags)}, nil
 }
 
 // ListCustomVerificationEmailTemplates: GET /v2/email/custom-verification-email-templates

@@ -208,9 +208,7 @@ func (h *handler) createEmailIdentity(r *http.Request, c sesapi.Caller) (any, er
 		return nil, err
 	}
 	opts := identity.CreateOptions{ConfigurationSet: in.ConfigurationSetName}
-	for _, t := range in.Tags {
-		opts.Tags = append(opts.Tags, identity.Tag{Key: t.Key, Value: t.Value})
-	}
+	opts.Tags = storeTags[identity.Tag](in.Tags)
 	if kind == identity.KindDomain {
 		if opts.DKIM, err = dkimSetup(in.DkimSigningAttributes); err != nil {
 			return nil, err
@@ -299,7 +297,7 @@ func (h *handler) getEmailIdentity(r *http.Request, c sesapi.Caller) (any, error
 		DkimAttributes:           dk,
 		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: i.MailFrom.Behavior.V2()},
 		Policies:                 map[string]string{},
-		Tags:                     []tag{},
+		Tags:                     apiTags(i.Tags),
 		ConfigurationSetName:     i.ConfigurationSet,
 		VerificationStatus:       i.Verification.V2(),
 		VerificationInfo: verificationInfo{
@@ -311,9 +309,6 @@ func (h *handler) getEmailIdentity(r *http.Request, c sesapi.Caller) (any, error
 	if i.MailFrom.Domain != "" {
 		out.MailFromAttributes.MailFromDomain = i.MailFrom.Domain
 		out.MailFromAttributes.MailFromDomainStatus = i.MailFrom.Status.V2()
-	}
-	for _, t := range i.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
 	}
 	return out, nil
 }

@@ -30,6 +30,26 @@ const (
 	resourceContactList      = "contact-list"
 )
 
+// storeTags converts the API's tags to a store's Tag (identity.Tag,
+// configset.Tag, contact.Tag: each a Key and a Value); none: nil.
+func storeTags[T ~struct{ Key, Value string }](ts []tag) []T {
+	var out []T
+	for _, t := range ts {
+		out = append(out, T(t))
+	}
+	return out
+}
+
+// apiTags converts a store's tags to the API's; never nil, so that no
+// tags is [] on the wire.
+func apiTags[T ~struct{ Key, Value string }](ts []T) []tag {
+	out := make([]tag, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tag(t))
+	}
+	return out
+}
+
 // resourceARN is a parsed, well-formed SES resource ARN.
 type resourceARN struct {
 	raw     string
@@ -149,11 +169,7 @@ func (h *handler) tagResource(r *http.Request, c sesapi.Caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags := make([]identity.Tag, 0, len(in.Tags))
-	for _, t := range in.Tags {
-		tags = append(tags, identity.Tag{Key: t.Key, Value: t.Value})
-	}
-	return nil, tagError(h.ids.TagIdentity(r.Context(), c.AccountID, name, tags), a)
+	return nil, tagError(h.ids.TagIdentity(r.Context(), c.AccountID, name, storeTags[identity.Tag](in.Tags)), a)
 }
 
 // UntagResource: DELETE /v2/email/tags?ResourceArn=...&TagKeys=a&TagKeys=b.
@@ -211,9 +227,5 @@ func (h *handler) listTagsForResource(r *http.Request, c sesapi.Caller) (any, er
 	if err != nil {
 		return nil, tagError(err, a)
 	}
-	out := listTagsForResourceOutput{Tags: []tag{}}
-	for _, t := range i.Tags {
-		out.Tags = append(out.Tags, tag{Key: t.Key, Value: t.Value})
-	}
-	return out, nil
+	return listTagsForResourceOutput{Tags: apiTags(i.Tags)}, nil
 }
