@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -95,9 +96,9 @@ func NewImports(o ImportOptions) (*Imports, error) {
 	if im.o.Logger == nil {
 		im.o.Logger = slog.New(slog.DiscardHandler)
 	}
-	im.o.Batch = cmpOr(im.o.Batch, 500)
-	im.o.Lease = cmpOr(im.o.Lease, 30*time.Second)
-	im.o.Poll = cmpOr(im.o.Poll, 5*time.Second)
+	im.o.Batch = cmp.Or(im.o.Batch, 500)
+	im.o.Lease = cmp.Or(im.o.Lease, 30*time.Second)
+	im.o.Poll = cmp.Or(im.o.Poll, 5*time.Second)
 	if o.Dir != "" {
 		dir, err := filepath.Abs(o.Dir)
 		if err != nil {
@@ -119,14 +120,6 @@ func NewImports(o ImportOptions) (*Imports, error) {
 		im.dir, im.o.FailuresDir = dir, fd
 	}
 	return im, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // realPath is p with its symbolic links resolved, as far as they exist.
