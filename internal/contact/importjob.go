@@ -514,6 +514,9 @@ func isRowError(err error) bool {
 // commits each record itself, the progress follows the records: a crash
 // between them applies a few records twice, which PUT and DELETE allow).
 func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []Row, bad []*RowError, lease, next int64) error {
+	// The records of the batch, read before any fails to apply (which
+	// adds it to bad as well).
+	n := int64(len(rows) + len(bad))
 	if j.Destination == DestSuppressionList {
 		for _, r := range rows {
 			if msg := im.applySuppression(ctx, accountID, j.Action, r); msg != "" {
@@ -542,7 +545,6 @@ func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []R
 				return fmt.Errorf("contact: record import failure: %w", err)
 			}
 		}
-		n := int64(len(rows) + countRowErrors(rows, bad))
 		res, err := tx.Exec(ctx, `UPDATE import_jobs SET rows_done = rows_done + ?, processed = processed + ?, failed = failed + ?, lease_until = ? WHERE id = ? AND lease_until = ?`,
 			n, n, len(bad), next, j.ID, lease)
 		if err != nil {
@@ -553,22 +555,6 @@ func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []R
 		}
 		return nil
 	})
-}
-
-// countRowErrors is the number of bad that are unreadable records (not
-// rows that failed to apply, which rows already counts).
-func countRowErrors(rows []Row, bad []*RowError) int {
-	applied := map[int]bool{}
-	for _, r := range rows {
-		applied[r.Line] = true
-	}
-	n := 0
-	for _, b := range bad {
-		if !applied[b.Line] {
-			n++
-		}
-	}
-	return n
 }
 
 // applyContact applies one record to the list in tx: a message for a
