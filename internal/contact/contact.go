@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/suppression"
 )
 
@@ -100,10 +101,7 @@ type Topic struct {
 }
 
 // Tag is a resource tag.
-type Tag struct {
-	Key   string
-	Value string
-}
+type Tag = configset.Tag
 
 // List is a contact list.
 type List struct {
@@ -205,24 +203,13 @@ func validateTopics(ts []Topic) error {
 	return nil
 }
 
+// validateTags applies SES's tag rules (configset.ValidateTags).
 func validateTags(tags []Tag) error {
-	if len(tags) > 50 {
-		return invalid("Tags", "Too many tags: %d (at most 50).", len(tags))
+	err := configset.ValidateTags(tags)
+	if ie, ok := errors.AsType[*configset.InvalidError](err); ok {
+		return invalid(ie.Field, "%s", ie.Msg)
 	}
-	seen := map[string]bool{}
-	for _, t := range tags {
-		if t.Key == "" || len(t.Key) > 128 {
-			return invalid("Tags", "Tag keys must be 1-128 characters long (got %q).", t.Key)
-		}
-		if len(t.Value) > 256 {
-			return invalid("Tags", "Tag values must be at most 256 characters long (key %q).", t.Key)
-		}
-		if seen[t.Key] {
-			return invalid("Tags", "Duplicate tag key %q.", t.Key)
-		}
-		seen[t.Key] = true
-	}
-	return nil
+	return err
 }
 
 // ContactInput is what CreateContact, UpdateContact and an import row
