@@ -113,8 +113,8 @@ type List struct {
 	Updated     time.Time
 }
 
-// topic returns the list's topic of that name.
-func (l *List) topic(name string) (Topic, bool) {
+// Topic returns the list's topic of that name.
+func (l *List) Topic(name string) (Topic, bool) {
 	for _, t := range l.Topics {
 		if t.TopicName == name {
 			return t, true
@@ -231,7 +231,7 @@ func (in *ContactInput) validate(l *List) (display, key string, err error) {
 	seen := map[string]bool{}
 	for i, p := range in.Preferences {
 		f := fmt.Sprintf("TopicPreferences[%d]", i)
-		if _, ok := l.topic(p.TopicName); !ok {
+		if _, ok := l.Topic(p.TopicName); !ok {
 			return "", "", invalid(f+".TopicName", "%s.TopicName %q is not a topic of contact list %s.", f, p.TopicName, l.Name)
 		}
 		if seen[p.TopicName] {

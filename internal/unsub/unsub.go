@@ -141,7 +141,7 @@ func (s *Service) change(ctx context.Context, t Token, source string, edit func(
 
 // setTopic sets c's preference for topic, which must be l's.
 func setTopic(l *contact.List, c *contact.Contact, topic string, st contact.Status) error {
-	if !hasTopic(l, topic) {
+	if _, ok := l.Topic(topic); !ok {
 		return contact.ErrTopicNotFound
 	}
 	for i := range c.Preferences {
@@ -152,15 +152,6 @@ func setTopic(l *contact.List, c *contact.Contact, topic string, st contact.Stat
 	}
 	c.Preferences = append(c.Preferences, contact.Preference{TopicName: topic, SubscriptionStatus: st})
 	return nil
-}
-
-func hasTopic(l *contact.List, topic string) bool {
-	for _, t := range l.Topics {
-		if t.TopicName == topic {
-			return true
-		}
-	}
-	return false
 }
 
 // MailAddress reports whether rcpt is a mailto: unsubscribe address with
