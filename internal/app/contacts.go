@@ -21,7 +21,7 @@ import (
 // Subscription event in the change's transaction.
 func (a *App) openContacts(d *db.DB, cfg config.Config, box *seal.Box, publicURL string) error {
 	var err error
-	a.Contacts, err = contact.New(contact.Options{DB: d, Changed: unsub.Changed(nil)})
+	a.Contacts, err = contact.New(contact.Options{DB: d, Changed: unsub.Changed})
 	if err != nil {
 		return err
 	}

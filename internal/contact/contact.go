@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/suppression"
 )
 
@@ -100,10 +101,7 @@ type Topic struct {
 }
 
 // Tag is a resource tag.
-type Tag struct {
-	Key   string
-	Value string
-}
+type Tag = configset.Tag
 
 // List is a contact list.
 type List struct {
@@ -115,8 +113,8 @@ type List struct {
 	Updated     time.Time
 }
 
-// topic returns the list's topic of that name.
-func (l *List) topic(name string) (Topic, bool) {
+// Topic returns the list's topic of that name.
+func (l *List) Topic(name string) (Topic, bool) {
 	for _, t := range l.Topics {
 		if t.TopicName == name {
 			return t, true
@@ -205,24 +203,13 @@ func validateTopics(ts []Topic) error {
 	return nil
 }
 
+// validateTags applies SES's tag rules (configset.ValidateTags).
 func validateTags(tags []Tag) error {
-	if len(tags) > 50 {
-		return invalid("Tags", "Too many tags: %d (at most 50).", len(tags))
+	err := configset.ValidateTags(tags)
+	if ie, ok := errors.AsType[*configset.InvalidError](err); ok {
+		return invalid(ie.Field, "%s", ie.Msg)
 	}
-	seen := map[string]bool{}
-	for _, t := range tags {
-		if t.Key == "" || len(t.Key) > 128 {
-			return invalid("Tags", "Tag keys must be 1-128 characters long (got %q).", t.Key)
-		}
-		if len(t.Value) > 256 {
-			return invalid("Tags", "Tag values must be at most 256 characters long (key %q).", t.Key)
-		}
-		if seen[t.Key] {
-			return invalid("Tags", "Duplicate tag key %q.", t.Key)
-		}
-		seen[t.Key] = true
-	}
-	return nil
+	return err
 }
 
 // ContactInput is what CreateContact, UpdateContact and an import row
@@ -244,7 +231,7 @@ func (in *ContactInput) validate(l *List) (display, key string, err error) {
 	seen := map[string]bool{}
 	for i, p := range in.Preferences {
 		f := fmt.Sprintf("TopicPreferences[%d]", i)
-		if _, ok := l.topic(p.TopicName); !ok {
+		if _, ok := l.Topic(p.TopicName); !ok {
 			return "", "", invalid(f+".TopicName", "%s.TopicName %q is not a topic of contact list %s.", f, p.TopicName, l.Name)
 		}
 		if seen[p.TopicName] {

@@ -280,7 +280,7 @@ func (s *Store) ListContacts(ctx context.Context, accountID, list string, f Filt
 		return nil, "", invalid("Filter.FilteredStatus", "Filter.FilteredStatus %q is not valid: it must be OPT_IN or OPT_OUT.", f.Status)
 	}
 	if f.Topic != "" {
-		t, ok := l.topic(f.Topic)
+		t, ok := l.Topic(f.Topic)
 		if !ok {
 			return nil, "", invalid("Filter.TopicFilter.TopicName", "Filter.TopicFilter.TopicName %q is not a topic of contact list %s.", f.Topic, list)
 		}
@@ -385,7 +385,7 @@ func (s *Store) MayReceive(ctx context.Context, accountID, list, topic, address 
 			return false, fmt.Errorf("contact: topics of %s: %w", list, err)
 		}
 		l := List{Name: list, Topics: ts}
-		t, ok := l.topic(topic)
+		t, ok := l.Topic(topic)
 		if !ok {
 			return false, fmt.Errorf("%w %s of contact list %s", ErrTopicNotFound, topic, list)
 		}
@@ -441,7 +441,7 @@ func (s *Store) ChangeByRecipient(ctx context.Context, accountID, list, address,
 			return nil
 		}
 		for _, p := range c.Preferences {
-			if _, ok := l.topic(p.TopicName); !ok || !p.SubscriptionStatus.Valid() {
+			if _, ok := l.Topic(p.TopicName); !ok || !p.SubscriptionStatus.Valid() {
 				return invalid("TopicName", "Topic %q is not a topic of contact list %s.", p.TopicName, l.Name)
 			}
 		}

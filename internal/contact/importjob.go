@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -95,9 +96,9 @@ func NewImports(o ImportOptions) (*Imports, error) {
 	if im.o.Logger == nil {
 		im.o.Logger = slog.New(slog.DiscardHandler)
 	}
-	im.o.Batch = cmpOr(im.o.Batch, 500)
-	im.o.Lease = cmpOr(im.o.Lease, 30*time.Second)
-	im.o.Poll = cmpOr(im.o.Poll, 5*time.Second)
+	im.o.Batch = cmp.Or(im.o.Batch, 500)
+	im.o.Lease = cmp.Or(im.o.Lease, 30*time.Second)
+	im.o.Poll = cmp.Or(im.o.Poll, 5*time.Second)
 	if o.Dir != "" {
 		dir, err := filepath.Abs(o.Dir)
 		if err != nil {
@@ -119,14 +120,6 @@ func NewImports(o ImportOptions) (*Imports, error) {
 		im.dir, im.o.FailuresDir = dir, fd
 	}
 	return im, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // realPath is p with its symbolic links resolved, as far as they exist.
@@ -521,6 +514,9 @@ func isRowError(err error) bool {
 // commits each record itself, the progress follows the records: a crash
 // between them applies a few records twice, which PUT and DELETE allow).
 func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []Row, bad []*RowError, lease, next int64) error {
+	// The records of the batch, read before any fails to apply (which
+	// adds it to bad as well).
+	n := int64(len(rows) + len(bad))
 	if j.Destination == DestSuppressionList {
 		for _, r := range rows {
 			if msg := im.applySuppression(ctx, accountID, j.Action, r); msg != "" {
@@ -549,7 +545,6 @@ func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []R
 				return fmt.Errorf("contact: record import failure: %w", err)
 			}
 		}
-		n := int64(len(rows) + countRowErrors(rows, bad))
 		res, err := tx.Exec(ctx, `UPDATE import_jobs SET rows_done = rows_done + ?, processed = processed + ?, failed = failed + ?, lease_until = ? WHERE id = ? AND lease_until = ?`,
 			n, n, len(bad), next, j.ID, lease)
 		if err != nil {
@@ -560,22 +555,6 @@ func (im *Imports) batch(ctx context.Context, accountID string, j *Job, rows []R
 		}
 		return nil
 	})
-}
-
-// countRowErrors is the number of bad that are unreadable records (not
-// rows that failed to apply, which rows already counts).
-func countRowErrors(rows []Row, bad []*RowError) int {
-	applied := map[int]bool{}
-	for _, r := range rows {
-		applied[r.Line] = true
-	}
-	n := 0
-	for _, b := range bad {
-		if !applied[b.Line] {
-			n++
-		}
-	}
-	return n
 }
 
 // applyContact applies one record to the list in tx: a message for a

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sesame-email/sesame/internal/db"
 )
@@ -328,10 +329,14 @@ func encodeToken(prefix, pos string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(prefix + pos))
 }
 
+// decodeToken reverses encodeToken; anything it did not make is refused,
+// a position that is not text too (PostgreSQL would refuse it as a
+// parameter: a failed query instead of a bad token), as suppression's
+// tokens are.
 func decodeToken(prefix, tok string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
 	pos, ok := strings.CutPrefix(string(b), prefix)
-	if err != nil || !ok || pos == "" {
+	if err != nil || !ok || pos == "" || !utf8.ValidString(pos) || strings.ContainsRune(pos, 0) {
 		return "", invalid("NextToken", "NextToken is not valid: pass the NextToken of the previous page unchanged.")
 	}
 	return pos, nil

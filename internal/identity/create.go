@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dkim"
 )
@@ -207,26 +208,17 @@ func (s *Store) insert(ctx context.Context, tx *db.Tx, i *Identity, keys []prepa
 	return s.addTransition(ctx, tx, i, AttrVerification, NotStarted, Pending, "identity created", i.CreatedAt)
 }
 
-// validateTags applies SES's tag rules: at most 50, keys 1-128 characters,
-// values at most 256, keys unique.
+// validateTags applies SES's tag rules (configset.ValidateTags).
 func validateTags(tags []Tag) error {
-	if len(tags) > 50 {
-		return invalid("Tags", "Too many tags: %d (at most 50).", len(tags))
+	cs := make([]configset.Tag, len(tags))
+	for i, t := range tags {
+		cs[i] = configset.Tag(t)
 	}
-	seen := map[string]bool{}
-	for _, t := range tags {
-		if t.Key == "" || len(t.Key) > 128 {
-			return invalid("Tags", "Tag keys must be 1-128 characters long (got %q).", t.Key)
-		}
-		if len(t.Value) > 256 {
-			return invalid("Tags", "Tag values must be at most 256 characters long (key %q).", t.Key)
-		}
-		if seen[t.Key] {
-			return invalid("Tags", "Duplicate tag key %q.", t.Key)
-		}
-		seen[t.Key] = true
+	err := configset.ValidateTags(cs)
+	if ie, ok := errors.AsType[*configset.InvalidError](err); ok {
+		return invalid(ie.Field, "%s", ie.Msg)
 	}
-	return nil
+	return err
 }
 
 // EnsureDomain returns the account's domain identity, creating it without

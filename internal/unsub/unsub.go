@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/db"
@@ -141,7 +140,7 @@ func (s *Service) change(ctx context.Context, t Token, source string, edit func(
 
 // setTopic sets c's preference for topic, which must be l's.
 func setTopic(l *contact.List, c *contact.Contact, topic string, st contact.Status) error {
-	if !hasTopic(l, topic) {
+	if _, ok := l.Topic(topic); !ok {
 		return contact.ErrTopicNotFound
 	}
 	for i := range c.Preferences {
@@ -152,15 +151,6 @@ func setTopic(l *contact.List, c *contact.Contact, topic string, st contact.Stat
 	}
 	c.Preferences = append(c.Preferences, contact.Preference{TopicName: topic, SubscriptionStatus: st})
 	return nil
-}
-
-func hasTopic(l *contact.List, topic string) bool {
-	for _, t := range l.Topics {
-		if t.TopicName == topic {
-			return true
-		}
-	}
-	return false
 }
 
 // MailAddress reports whether rcpt is a mailto: unsubscribe address with
@@ -197,34 +187,30 @@ func (s *Service) Mail(ctx context.Context, rcpt string) error {
 	return nil
 }
 
-// Changed returns the contact.Options.Changed hook that publishes a
+// Changed is the contact.Options.Changed hook that publishes a
 // Subscription event for every change a recipient made (a Change with a
 // Source and a Token as its Origin) through the configuration set of the
-// message the link came from, in the change's transaction. Changes made
-// through the API or an import job publish nothing, as in SES, whose
-// Subscription events report the recipient's own choices.
-func Changed(now func() time.Time) func(ctx context.Context, tx *db.Tx, c contact.Change) error {
-	if now == nil {
-		now = time.Now
-	}
-	return func(ctx context.Context, tx *db.Tx, c contact.Change) error {
-		t, ok := c.Origin.(Token)
-		if !ok || c.Source == "" || c.New == nil {
-			return nil
-		}
-		at := now()
-		ev := &event.Event{Type: event.Subscription, AccountID: c.AccountID, ConfigurationSet: t.ConfigurationSet,
-			Mail: event.Mail{Timestamp: t.Issued, MessageID: t.MessageID, SendingAccountID: c.AccountID, Destination: []string{t.Address}},
-			Subscription: &event.SubscriptionDetails{ContactList: c.List.Name, Timestamp: at, Source: c.Source,
-				NewTopicPreferences: preferences(c.List, c.New), OldTopicPreferences: preferences(c.List, c.Old)}}
-		if t.ConfigurationSet != "" {
-			event.SetTag(&ev.Mail, event.TagConfigurationSet, t.ConfigurationSet)
-		}
-		if _, err := event.Append(ctx, tx, ev, at); err != nil {
-			return fmt.Errorf("unsub: Subscription event: %w", err)
-		}
+// message the link came from, in the change's transaction, at the time of
+// the change (the contact's Updated, from the contact store's clock).
+// Changes made through the API or an import job publish nothing, as in
+// SES, whose Subscription events report the recipient's own choices.
+func Changed(ctx context.Context, tx *db.Tx, c contact.Change) error {
+	t, ok := c.Origin.(Token)
+	if !ok || c.Source == "" || c.New == nil {
 		return nil
 	}
+	at := c.New.Updated
+	ev := &event.Event{Type: event.Subscription, AccountID: c.AccountID, ConfigurationSet: t.ConfigurationSet,
+		Mail: event.Mail{Timestamp: t.Issued, MessageID: t.MessageID, SendingAccountID: c.AccountID, Destination: []string{t.Address}},
+		Subscription: &event.SubscriptionDetails{ContactList: c.List.Name, Timestamp: at, Source: c.Source,
+			NewTopicPreferences: preferences(c.List, c.New), OldTopicPreferences: preferences(c.List, c.Old)}}
+	if t.ConfigurationSet != "" {
+		event.SetTag(&ev.Mail, event.TagConfigurationSet, t.ConfigurationSet)
+	}
+	if _, err := event.Append(ctx, tx, ev, at); err != nil {
+		return fmt.Errorf("unsub: Subscription event: %w", err)
+	}
+	return nil
 }
 
 // preferences is c's status for every topic of l, as a Subscription

@@ -50,7 +50,7 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 		}
 		*id = a.ID
 	}
-	if f.contacts, err = contact.New(contact.Options{DB: d, Changed: unsub.Changed(nil)}); err != nil {
+	if f.contacts, err = contact.New(contact.Options{DB: d, Changed: unsub.Changed}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{f.a, f.b} {
