@@ -24,16 +24,7 @@ func TestLimitRefusals(t *testing.T) {
 			}
 			return ""
 		}})
-		accepted := make(chan net.Conn, 1)
-		go func() {
-			for {
-				c, err := lln.Accept()
-				if err != nil {
-					return
-				}
-				accepted <- c
-			}
-		}()
+		accepted := acceptAll(lln)
 		first, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -76,16 +67,7 @@ func TestLimitOverall(t *testing.T) {
 	}
 	lln := Limit(ln, Limits{Max: 2, PerNetwork: 5})
 	defer lln.Close()
-	accepted := make(chan net.Conn, 4)
-	go func() {
-		for {
-			c, err := lln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	accepted := acceptAll(lln)
 	dial := func(from string) net.Conn {
 		t.Helper()
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
@@ -122,4 +104,20 @@ func TestLimitOverall(t *testing.T) {
 	if got := reply(fourth); got != "" {
 		t.Errorf("a connection within Max after a close: %q", got)
 	}
+}
+
+// acceptAll accepts ln's connections until it is closed, handing each
+// over on the channel it returns.
+func acceptAll(ln net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	return accepted
 }
