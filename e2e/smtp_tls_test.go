@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -85,5 +86,52 @@ func TestSMTPCertificateReload(t *testing.T) {
 	case <-srv.exited:
 		t.Fatalf("sesame serve exited on SIGHUP: %v", srv.err)
 	default:
+	}
+}
+
+// TestSMTPSelfSignedAndOff: without --smtp-tls-cert, `sesame serve` makes
+// a certificate at start and warns in its log, with the certificate: a
+// client that trusts that PEM verifies the implicit-TLS listener under
+// the public URL's host. --smtp-addr off leaves the STARTTLS listener
+// out, and `account smtp-credentials` says so.
+func TestSMTPSelfSignedAndOff(t *testing.T) {
+	bin := binary(t)
+	smtps := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t, false)))
+	st := store{name: "sqlite", flags: []string{"--data-dir", t.TempDir()}}
+	setUpAccount(t, bin, st, "-1")
+	srv := startServer(t, bin, st, serveOptions{apiPort: freePort(t, false), dnsPort: freePort(t, true), resolver: "127.0.0.1:1", smtpPort: 1,
+		extra: []string{"--smtp-addr", "off", "--smtps-addr", smtps}})
+
+	b, err := os.ReadFile(srv.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(string(b)) {
+		if strings.Contains(l, "SMTP submission uses a self-signed certificate made at start") {
+			line = l
+		}
+	}
+	_, quoted, ok := strings.Cut(line, "certificate=")
+	pemText, err := strconv.Unquote(strings.TrimSpace(quoted))
+	if line == "" || !ok || err != nil {
+		t.Fatalf("no warning with the certificate in the log (%v):\n%s", err, tail(srv.log, 20))
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(pemText)) {
+		t.Fatalf("the logged certificate does not parse:\n%s", pemText)
+	}
+	// The public URL's host is 127.0.0.1 (startServer's --public-url).
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", smtps, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("TLS to the SMTPS port, trusting the logged certificate: %v", err)
+	}
+	c.Close()
+
+	out := admin(t, bin, st, "account", "smtp-credentials", "e2e")
+	for _, want := range []string{"port (STARTTLS)  off", "port (TLS)       " + smtps[strings.LastIndex(smtps, ":")+1:]} {
+		if !strings.Contains(out, want) {
+			t.Errorf("smtp-credentials lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -42,3 +42,33 @@ func TestAccountKeysRemove(t *testing.T) {
 		t.Fatalf("the last key with --force: %v\n%s", err, out)
 	}
 }
+
+// TestAccountKeysDeactivate: `account keys A --deactivate K` and
+// `--activate K`, before or after the account, switch a key of A, and the
+// listing shows its status; another account's key is refused, and so is
+// --force without --remove, before anything changes.
+func TestAccountKeysDeactivate(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range [][2]string{{"acme", "AKIDACME00000000001"}, {"beta", "AKIDBETA00000000001"}} {
+		if out, err := sesame(t, dir, "account", "create", "--name", c[0], "--access-key-id", c[1], "--secret-access-key", "secretsecretsecretsecret"); err != nil {
+			t.Fatalf("account create: %v\n%s", err, out)
+		}
+	}
+	if out, err := sesame(t, dir, "account", "keys", "acme", "--deactivate", "AKIDBETA00000000001"); err == nil || !strings.Contains(err.Error(), "has no access key AKIDBETA00000000001") {
+		t.Fatalf("another account's key: %v\n%s", err, out)
+	}
+	if out, err := sesame(t, dir, "account", "keys", "acme", "--deactivate", "AKIDACME00000000001", "--force"); err == nil || !strings.Contains(err.Error(), "--force goes with --remove") {
+		t.Fatalf("--deactivate --force: %v\n%s", err, out)
+	}
+	if list, _ := sesame(t, dir, "account", "keys", "acme"); !strings.Contains(list, "AKIDACME00000000001") || strings.Contains(list, "Inactive") {
+		t.Fatalf("a refused command changed the key:\n%s", list)
+	}
+	out, err := sesame(t, dir, "account", "keys", "acme", "--deactivate", "AKIDACME00000000001")
+	if err != nil || !strings.Contains(out, "deactivated access key AKIDACME00000000001 of account acme") || !strings.Contains(out, "Inactive since ") {
+		t.Fatalf("--deactivate: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "account", "keys", "--activate", "AKIDACME00000000001", "acme")
+	if err != nil || !strings.Contains(out, "activated access key AKIDACME00000000001") || strings.Contains(out, "Inactive") || !strings.Contains(out, "Active") {
+		t.Fatalf("--activate: %v\n%s", err, out)
+	}
+}

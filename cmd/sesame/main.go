@@ -30,6 +30,7 @@ Usage:
   sesame account create [--name N] [--email E] [--access-key-id K --secret-access-key S]
   sesame account list
   sesame account keys <account> [--add [--access-key-id K --secret-access-key S]] [--remove KEY_ID [--force]]
+                                             [--deactivate KEY_ID] [--activate KEY_ID]
   sesame account production <account> [--max-24h-send N] [--max-send-rate R]
   sesame account reinstate <account>        lift a reputation SHUTDOWN: sending resumes, status HEALTHY
   sesame account smtp-credentials <account> [--key KEY_ID]   SMTP host, ports, user and password of each key
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs := cfg.FlagSet("sesame "+cmd+" "+sub, scope, stderr)
 	var (
 		name, email, keyID, secret, acctRef, format string
-		remove                                      string
+		remove, deactivate, activate                string
 		add, follow, unverified, force, clear, all  bool
 		max24h, rate                                float64
 		bounceRate, complaintRate                   rateValue
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.StringVar(&secret, "secret-access-key", "", "secret access key to add (default: generated)")
 		fs.StringVar(&remove, "remove", "", "remove this access key (after --add when both are given)")
 		fs.BoolVar(&force, "force", false, "with --remove: remove the account's last key too")
+		fs.StringVar(&deactivate, "deactivate", "", "deactivate this access key: it signs nothing until activated again")
+		fs.StringVar(&activate, "activate", "", "activate this access key again")
 	case "account production":
 		fs.Float64Var(&max24h, "max-24h-send", 0, fmt.Sprintf("messages (recipients) per 24 hours; -1 for unlimited (when left out: unchanged for an account already out of the sandbox, else %d)", account.DefaultProductionMax24HourSend))
 		fs.Float64Var(&rate, "max-send-rate", 0, fmt.Sprintf("messages (recipients) per second (when left out: unchanged for an account already out of the sandbox, else %d)", account.DefaultProductionMaxSendRate))
@@ -191,6 +194,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "account keys":
 		if err := need(1, "one account (id, access key id or name)"); err != nil {
 			return err
+		}
+		if force && remove == "" { // before anything changes
+			return errors.New("--force goes with --remove")
+		}
+		for _, c := range []struct {
+			id     string
+			active bool
+		}{{deactivate, false}, {activate, true}} {
+			if c.id == "" {
+				continue
+			}
+			if err := a.SetKeyActive(ctx, stdout, pos[0], c.id, c.active); err != nil {
+				return err
+			}
 		}
 		return a.AccountKeys(ctx, stdout, pos[0], add, keyID, secret, remove, force)
 	case "account production":

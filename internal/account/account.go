@@ -50,6 +50,7 @@ type Key struct {
 	Secret      string
 	AccountID   string
 	CreatedAt   time.Time
+	InactiveAt  time.Time // when the key was deactivated; zero: active
 }
 
 // Store is the account records over a database. Get and Secret answer
@@ -226,9 +227,34 @@ func (s *Store) RemoveKey(ctx context.Context, accountID, id string, force bool)
 	})
 }
 
+// SetKeyActive deactivates (active false) or activates again the access
+// key id of the account. An inactive key is unknown to Secret: requests
+// and SMTP sessions signed with it fail from the next lookup on, and work
+// again once it is activated. A key of another account, or none, →
+// ErrUnknownKey. Deactivating an inactive key keeps its first
+// deactivation time.
+func (s *Store) SetKeyActive(ctx context.Context, accountID, id string, active bool) error {
+	q := `UPDATE access_keys SET inactive_at = NULL WHERE access_key_id = ? AND account_id = ?`
+	args := []any{id, accountID}
+	if !active {
+		q = `UPDATE access_keys SET inactive_at = COALESCE(inactive_at, ?) WHERE access_key_id = ? AND account_id = ?`
+		args = append([]any{db.Millis(s.now())}, args...)
+	}
+	res, err := s.db.Exec(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("account: set key status: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("account: set key status: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: account %s has no access key %s", ErrUnknownKey, accountID, id)
+	}
+	return nil
+}
+
 // Keys lists an account's access keys, without secrets.
 func (s *Store) Keys(ctx context.Context, accountID string) ([]Key, error) {
-	rows, err := s.db.Query(ctx, `SELECT access_key_id, account_id, created_at FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id`, accountID)
+	rows, err := s.db.Query(ctx, `SELECT access_key_id, account_id, created_at, inactive_at FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("account: keys: %w", err)
 	}
@@ -237,17 +263,21 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]Key, error) {
 	for rows.Next() {
 		var k Key
 		var at int64
-		if err := rows.Scan(&k.AccessKeyID, &k.AccountID, &at); err != nil {
+		var inactive sql.NullInt64
+		if err := rows.Scan(&k.AccessKeyID, &k.AccountID, &at, &inactive); err != nil {
 			return nil, fmt.Errorf("account: keys: %w", err)
 		}
 		k.CreatedAt = db.Time(at)
+		if inactive.Valid {
+			k.InactiveAt = db.Time(inactive.Int64)
+		}
 		out = append(out, k)
 	}
 	return out, rows.Err()
 }
 
 // Secret returns the secret of an access key and its account, for
-// signature checks; an unknown key → ErrUnknownKey. The unsealed secret
+// signature checks; an unknown or inactive key → ErrUnknownKey. The unsealed secret
 // is kept in memory while the account's keys and settings are unchanged
 // (cachever.Account); unknown keys are not remembered, and a removed key's
 // secret is dropped from memory at its next lookup.
@@ -269,7 +299,7 @@ func (s *Store) Secret(ctx context.Context, accessKeyID string) (secret, account
 	var sealed []byte
 	var ver int64
 	err = s.db.QueryRow(ctx, `SELECT k.account_id, k.secret_sealed, COALESCE(c.v_account, 0) FROM access_keys k
-		LEFT JOIN cache_versions c ON c.account_id = k.account_id WHERE k.access_key_id = ?`, accessKeyID).Scan(&accountID, &sealed, &ver)
+		LEFT JOIN cache_versions c ON c.account_id = k.account_id WHERE k.access_key_id = ? AND k.inactive_at IS NULL`, accessKeyID).Scan(&accountID, &sealed, &ver)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", fmt.Errorf("%w: %s", ErrUnknownKey, accessKeyID)
 	}

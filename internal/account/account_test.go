@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
@@ -322,6 +323,62 @@ func TestRemovedKeySecretLeavesMemory(t *testing.T) {
 		}
 		if _, _, ok := s.secrets.Peek(k2.AccessKeyID); !ok {
 			t.Fatal("the remaining key is not cached again")
+		}
+	})
+}
+
+// TestKeyActive: a deactivated key stops signing at once, though its
+// secret was cached; Keys shows when it was deactivated; activated again,
+// it signs again. Another account's key cannot be switched.
+func TestKeyActive(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		box, _ := seal.New("test secret")
+		at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		s := New(d, box, func() time.Time { return at })
+		a, k1, err := s.Create(ctx, CreateOptions{Name: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, kb, err := s.Create(ctx, CreateOptions{Name: "beta"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Secret(ctx, k1.AccessKeyID); err != nil { // cached
+			t.Fatal(err)
+		}
+		for _, id := range []string{kb.AccessKeyID, "AKIANOSUCHKEY0000000"} {
+			if err := s.SetKeyActive(ctx, a.ID, id, false); !errors.Is(err, ErrUnknownKey) {
+				t.Fatalf("deactivate %s through acme: %v", id, err)
+			}
+		}
+		if _, _, err := s.Secret(ctx, kb.AccessKeyID); err != nil {
+			t.Fatalf("beta's key after a refused deactivation: %v", err)
+		}
+
+		if err := s.SetKeyActive(ctx, a.ID, k1.AccessKeyID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Secret(ctx, k1.AccessKeyID); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("a deactivated key still signs: %v", err)
+		}
+		at = at.Add(time.Hour) // a second deactivation keeps the first time
+		if err := s.SetKeyActive(ctx, a.ID, k1.AccessKeyID, false); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := s.Keys(ctx, a.ID)
+		if err != nil || len(keys) != 1 || !keys[0].InactiveAt.Equal(at.Add(-time.Hour)) {
+			t.Fatalf("Keys after deactivation: %+v, %v", keys, err)
+		}
+
+		if err := s.SetKeyActive(ctx, a.ID, k1.AccessKeyID, true); err != nil {
+			t.Fatal(err)
+		}
+		if secret, acct, err := s.Secret(ctx, k1.AccessKeyID); err != nil || secret != k1.Secret || acct != a.ID {
+			t.Fatalf("an activated key: %q %q %v", secret, acct, err)
+		}
+		if keys, _ := s.Keys(ctx, a.ID); len(keys) != 1 || !keys[0].InactiveAt.IsZero() {
+			t.Fatalf("Keys after activation: %+v", keys)
 		}
 	})
 }

@@ -53,9 +53,6 @@ func (a *App) ListAccounts(ctx context.Context, w io.Writer) error {
 // one (generated when id is empty) and prints its secret; with remove, it
 // then removes that key (the account's last one only with force).
 func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool, id, secret, remove string, force bool) error {
-	if force && remove == "" { // before anything is added
-		return errors.New("--force goes with --remove")
-	}
 	acct, err := a.Accounts.Find(ctx, ref)
 	if err != nil {
 		return err
@@ -78,11 +75,35 @@ func (a *App) AccountKeys(ctx context.Context, w io.Writer, ref string, add bool
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCESS KEY ID\tCREATED")
+	fmt.Fprintln(tw, "ACCESS KEY ID\tCREATED\tSTATUS")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\n", k.AccessKeyID, k.CreatedAt.Format(time.RFC3339))
+		status := "Active"
+		if !k.InactiveAt.IsZero() {
+			status = "Inactive since " + k.InactiveAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.AccessKeyID, k.CreatedAt.Format(time.RFC3339), status)
 	}
 	return tw.Flush()
+}
+
+// SetKeyActive deactivates (active false) or activates again an access
+// key of an account, as IAM does: an inactive key signs neither API
+// requests nor SMTP logins, from the next one on (an open SMTP session
+// fails at its next MAIL), and works again once activated.
+func (a *App) SetKeyActive(ctx context.Context, w io.Writer, ref, id string, active bool) error {
+	acct, err := a.Accounts.Find(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := a.Accounts.SetKeyActive(ctx, acct.ID, id, active); err != nil {
+		return err
+	}
+	what := "deactivated"
+	if active {
+		what = "activated"
+	}
+	fmt.Fprintf(w, "%s access key %s of account %s (%s)\n\n", what, id, acct.Name, acct.ID)
+	return nil
 }
 
 // Production takes an account out of the sandbox with the given quotas,

@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/dbtest"
 	sesdns "github.com/sesame-email/sesame/internal/dns"
@@ -247,6 +248,36 @@ func TestSMTPSubmission(t *testing.T) {
 		}
 		if _, err := testkit.SMTPSend(c2, "alice@example.test", []string{"bob@rcpt.test"}, msg2); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
 			t.Errorf("removed key: %s", testkit.SMTPReply(err))
+		}
+		// A key deactivated while its session is open stops working at
+		// once, for SMTP and the API; activated again, it works again.
+		k3, err := r.app.Accounts.AddKey(ctx, r.acct.ID, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k3Login := sasl.NewPlainClient("", k3.AccessKeyID, sigv4.SMTPPassword(k3.Secret, "us-east-1"))
+		c3 := smtpLogin(t, r.ready.SMTP, false, k3Login)
+		_, v2k3 := clients("http://"+r.ready.API, k3.AccessKeyID, k3.Secret)
+		if _, err := v2k3.GetAccount(ctx, &sesv2.GetAccountInput{}); err != nil {
+			t.Fatalf("third key: %v", err)
+		}
+		if err := r.app.Accounts.SetKeyActive(ctx, r.acct.ID, k3.AccessKeyID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := testkit.SMTPSend(c3, "alice@example.test", []string{"bob@rcpt.test"}, msg2); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Errorf("deactivated key, open session: %s", testkit.SMTPReply(err))
+		}
+		if err := smtpLogin(t, r.ready.SMTP, false, nil).Auth(k3Login); testkit.SMTPReply(err) != "535 5.7.8 Authentication Credentials Invalid" {
+			t.Errorf("deactivated key, new AUTH: %s", testkit.SMTPReply(err))
+		}
+		if _, err := v2k3.GetAccount(ctx, &sesv2.GetAccountInput{}); apitest.Code(err) != "UnrecognizedClientException" {
+			t.Errorf("deactivated key, API: %v", err)
+		}
+		if err := r.app.Accounts.SetKeyActive(ctx, r.acct.ID, k3.AccessKeyID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := testkit.SMTPSend(smtpLogin(t, r.ready.SMTP, false, k3Login), "alice@example.test", []string{"bob@rcpt.test"}, msg2); err != nil {
+			t.Errorf("activated key: %v", err)
 		}
 		// Throttling: the daily quota, then the rate.
 		if err := r.app.Accounts.SetProduction(ctx, r.acct.ID, 3, 100); err != nil {

@@ -24,16 +24,7 @@ func TestLimitRefusals(t *testing.T) {
 			}
 			return ""
 		}})
-		accepted := make(chan net.Conn, 1)
-		go func() {
-			for {
-				c, err := lln.Accept()
-				if err != nil {
-					return
-				}
-				accepted <- c
-			}
-		}()
+		accepted := acceptAll(lln)
 		first, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -64,4 +55,69 @@ func TestLimitRefusals(t *testing.T) {
 		first.Close()
 		lln.Close()
 	}
+}
+
+// TestLimitOverall: Max bounds the connections of all clients together,
+// each from its own network and within PerNetwork; a closed connection
+// frees its slot.
+func TestLimitOverall(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lln := Limit(ln, Limits{Max: 2, PerNetwork: 5})
+	defer lln.Close()
+	accepted := acceptAll(lln)
+	dial := func(from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// reply is what a connection gets before it is closed ("" for a
+	// connection that stays open: its read times out).
+	reply := func(c net.Conn) string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		got, _ := io.ReadAll(c)
+		return string(got)
+	}
+	dial("127.0.0.1")
+	held := <-accepted
+	dial("127.0.1.1") // another /24
+	<-accepted
+	third := dial("127.0.2.1")
+	if got := reply(third); got != TooMany+"\r\n" {
+		t.Fatalf("a third network over Max 2: %q; want %q", got, TooMany)
+	}
+	held.Close()
+	fourth := dial("127.0.3.1")
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection after one closed was not accepted")
+	}
+	if got := reply(fourth); got != "" {
+		t.Errorf("a connection within Max after a close: %q", got)
+	}
+}
+
+// acceptAll accepts ln's connections until it is closed, handing each
+// over on the channel it returns.
+func acceptAll(ln net.Listener) <-chan net.Conn {
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	return accepted
 }

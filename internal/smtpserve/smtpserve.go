@@ -78,6 +78,10 @@ func RemoteIP(c net.Conn) string {
 
 // IdleReader reads a message's DATA from R, giving each read at most Idle
 // (and the whole at most until End) before the connection C's read fails.
+// Each read asks R for at most IdleChunk bytes: go-smtp's DATA reader
+// returns only once it has filled what it was asked for, so a read of a
+// large buffer would have to arrive whole within Idle, and a sender that
+// is slow but steady would be cut off as if it had stopped.
 type IdleReader struct {
 	R    io.Reader
 	C    net.Conn // nil: no deadlines
@@ -88,7 +92,14 @@ type IdleReader struct {
 	TimedOut bool
 }
 
+// IdleChunk is the most an IdleReader asks for in one read: a sender
+// that cannot send that much within Idle is taken for stopped.
+const IdleChunk = 1 << 10
+
 func (i *IdleReader) Read(p []byte) (int, error) {
+	if len(p) > IdleChunk {
+		p = p[:IdleChunk]
+	}
 	if i.C != nil {
 		d := time.Now().Add(i.Idle) // network deadlines are on real time
 		if d.After(i.End) {
