@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,12 +112,9 @@ func DevConfig(o DevOptions, dataDir string) (config.Config, error) {
 	if err := fs.Parse(nil); err != nil {
 		return cfg, err
 	}
-	n := o.Port
-	if n == 0 {
-		n = DevDefaultPort
-	}
-	if n < 1 || n+DevPorts-1 > 65535 {
-		return cfg, fmt.Errorf("--port %d: use 1 to %d (sesame dev uses %d ports from it)", o.Port, 65535-DevPorts+1, DevPorts)
+	n, err := o.port()
+	if err != nil {
+		return cfg, err
 	}
 	at := func(off int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+off)) }
 	loopback := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
@@ -146,6 +144,10 @@ func Dev(ctx context.Context, o DevOptions) error {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	n, err := o.port()
+	if err != nil {
+		return err
 	}
 	dir := o.DataDir
 	if o.Memory {
@@ -230,7 +232,7 @@ func Dev(ctx context.Context, o DevOptions) error {
 	go func() { mxDone <- mx.Serve(ctx, ln) }()
 	settings := DevSettings{
 		Endpoint: cfg.PublicURL, AccessKeyID: DevAccessKeyID, Secret: DevSecretAccessKey, Region: cfg.Region,
-		SMTPHost: "127.0.0.1", SMTPPort: o.port() + devSMTP, SMTPSPort: o.port() + devSMTPS,
+		SMTPHost: "127.0.0.1", SMTPPort: n + devSMTP, SMTPSPort: n + devSMTPS,
 		SMTPUser: DevAccessKeyID, SMTPPassword: sigv4.SMTPPassword(DevSecretAccessKey, cfg.Region),
 		DNS: cfg.Resolver, Capture: captureAddr, App: a, Captured: store, AccountID: acct.ID,
 	}
@@ -250,11 +252,13 @@ func Dev(ctx context.Context, o DevOptions) error {
 	return err
 }
 
-func (o DevOptions) port() int {
-	if o.Port == 0 {
-		return DevDefaultPort
+// port is N, checked.
+func (o DevOptions) port() (int, error) {
+	n := cmp.Or(o.Port, DevDefaultPort)
+	if n < 1 || n+DevPorts-1 > 65535 {
+		return 0, fmt.Errorf("--port %d: use 1 to %d (sesame dev uses %d ports from it)", n, 65535-DevPorts+1, DevPorts)
 	}
-	return o.Port
+	return n, nil
 }
 
 // devAccount returns the development account, creating it, or restoring

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,73 +34,13 @@ import (
 
 var updateDev = flag.Bool("update-dev", false, "rewrite the golden files of sesame dev")
 
-// syncBuffer is an io.Writer safe for Dev's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freePortBlock finds n consecutive ports free on 127.0.0.1 for TCP and
-// UDP.
-func freePortBlock(t *testing.T, n int) int {
-	t.Helper()
-	for range 200 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if base+n > 65535 {
-			continue
-		}
-		ok := true
-		var held []interface{ Close() error }
-		for p := base; p < base+n && ok; p++ {
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, l)
-			u, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, u)
-		}
-		for _, h := range held {
-			h.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port block")
-	return 0
-}
-
 // runDev starts `sesame dev` in-process and returns its settings and
 // output; it stops at the end of the test (and is checked to stop cleanly).
-func runDev(t *testing.T, o app.DevOptions) (app.DevSettings, *syncBuffer, func()) {
+func runDev(t *testing.T, o app.DevOptions) (app.DevSettings, *testkit.LogBuffer, func()) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testkit.LogBuffer{}
 	if o.Port == 0 {
-		o.Port = freePortBlock(t, app.DevPorts)
+		o.Port = testkit.FreePorts(t, app.DevPorts)
 	}
 	o.Out = out
 	o.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
@@ -247,6 +188,46 @@ func TestDev(t *testing.T) {
 		return errors.New("no Bounce yet")
 	})
 
+	// An address identity verifies through its link, from the captured
+	// verification mail. Its mail is not DKIM-signed (Sesame signs for
+	// domain identities) and leaves with the default MAIL FROM: SPF passes
+	// for us-east-1.sesame.localhost, which does not align with
+	// addr.example, whose published p=none DMARC record then fails (the
+	// seed's first scenario).
+	if _, err := v2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("person@addr.example")}); err != nil {
+		t.Fatal(err)
+	}
+	var link string
+	eventually(t, "verification mail captured", func() error {
+		list, _, err := s.Captured.List(ctx, s.AccountID, capture.Filter{Recipient: "person@addr.example"})
+		if err != nil || len(list) == 0 {
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		m, err := s.Captured.Get(ctx, s.AccountID, list[0].ID)
+		if err != nil {
+			return err
+		}
+		link = s.Endpoint + "/verify?token=" + testkit.VerificationSecretIn(t, m.Raw)
+		return nil
+	})
+	if resp, err := http.Get(link); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %v", link, resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	fromAddr, err := v2.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String("person@addr.example"),
+		Destination:      &types.Destination{ToAddresses: []string{"friend@rcpt.example"}},
+		Content:          &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("from an address")}, Body: &types.Body{Text: &types.Content{Data: aws.String("hi")}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrMsg := waitCaptured(t, s, *fromAddr.MessageId)
+	if v := addrMsg.Verdicts; v.String() != "dkim=none spf=pass dmarc=fail" || v.DKIMAligned || v.SPFAligned || v.SPFDomain != "us-east-1.sesame.localhost" {
+		t.Errorf("address identity's message: %+v", v)
+	}
+
 	// One line per captured message.
 	eventually(t, "printed lines", func() error {
 		text := out.String()
@@ -291,7 +272,7 @@ func waitCaptured(t *testing.T, s app.DevSettings, id string) *capture.Message {
 // gone at exit.
 func TestDevPortAndState(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	n := freePortBlock(t, app.DevPorts)
+	n := testkit.FreePorts(t, app.DevPorts)
 	s, _, stop := runDev(t, app.DevOptions{Port: n, DataDir: dir})
 	at := func(k int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n+k)) }
 	if s.Endpoint != "http://"+at(0) || s.SMTPPort != n+1 || s.SMTPSPort != n+2 || s.DNS != at(3) || s.Capture != at(5) {
