@@ -3,7 +3,6 @@ package capture
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -81,6 +80,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// errTemporary is the reply when the capture MX cannot keep a message.
+var errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again"}
+
 type session struct {
 	s    *Server
 	c    *smtp.Conn
@@ -118,7 +120,8 @@ func (x *session) Data(r io.Reader) error {
 	for _, id := range candidateIDs(x.from, hdr.Get("Message-Id")) {
 		acct, ok, err := m.Sent(ctx, id)
 		if err != nil {
-			return fmt.Errorf("capture: look up %s: %w", id, err)
+			m.Logger.Error("capture: looking the message up failed", "message_id", id, "err", err)
+			return errTemporary // the sender retries; a permanent reply would bounce it
 		}
 		if ok {
 			msg.AccountID, msg.MessageID = acct, id
@@ -127,7 +130,7 @@ func (x *session) Data(r io.Reader) error {
 	}
 	if err := m.Store.Add(ctx, msg); err != nil {
 		m.Logger.Error("capture: storing a message failed", "err", err)
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again"}
+		return errTemporary
 	}
 	if n, err := m.Store.Prune(ctx); err != nil {
 		m.Logger.Error("capture: pruning failed", "err", err)
