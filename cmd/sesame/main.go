@@ -26,6 +26,7 @@ import (
 const usage = `sesame: a self-hosted email sending service that speaks Amazon SES's APIs.
 
 Usage:
+  sesame dev [--port N] [--data-dir D | --memory]   a local SES for development: no configuration, mail captured
   sesame serve [flags]                       run every role (API, DNS, feedback MX, checker, delivery)
   sesame account create [--name N] [--email E] [--access-key-id K --secret-access-key S]
   sesame account list
@@ -69,6 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return nil
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "dev" {
+		return dev(ctx, args, stdout, stderr)
+	}
 	sub := ""
 	if cmd == "account" || cmd == "identity" || cmd == "events" || cmd == "feedback" || cmd == "configset" {
 		if len(args) == 0 {

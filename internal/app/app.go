@@ -115,6 +115,11 @@ type App struct {
 	publisher *publish.Publisher
 	judged    judged       // see published
 	stages    *stage.Timer // the send path's time per stage, on /metrics
+
+	// devDNS, set by Dev, replaces the DNS server's ListenAndServe with
+	// the development DNS's, which answers the service zone through the
+	// authoritative server it is given.
+	devDNS func(*authdns.Server) (func(ctx context.Context, addr string, started func(string)) error, error)
 }
 
 // Open opens the database (migrating it, once a master key check it
@@ -550,8 +555,16 @@ func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 			sub.close()
 			return err
 		}
+		serveDNS := ds.ListenAndServe
+		if a.devDNS != nil { // sesame dev: its DNS answers the service zone through ds
+			if serveDNS, err = a.devDNS(ds); err != nil {
+				closeListeners()
+				sub.close()
+				return err
+			}
+		}
 		run("dns", func() error {
-			return ds.ListenAndServe(ctx, cfg.DNSAddr, func(addr string) { dnsReady <- addr })
+			return serveDNS(ctx, cfg.DNSAddr, func(addr string) { dnsReady <- addr })
 		})
 	} else {
 		dnsReady <- ""
