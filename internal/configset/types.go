@@ -97,6 +97,10 @@ func EventTypeName(t event.Type) string {
 		return "RENDERING_FAILURE"
 	case event.Subscription:
 		return "SUBSCRIPTION"
+	case event.Open:
+		return "OPEN"
+	case event.Click:
+		return "CLICK"
 	}
 	return ""
 }
