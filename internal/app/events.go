@@ -84,6 +84,7 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 		}
 	}
 	a.ConfigSets, err = configset.New(configset.Options{DB: d, Logger: log.With("component", "configset"), Region: cfg.Region,
+		DomainVerified: a.Identities.DomainVerified,
 		TopicExists: func(ctx context.Context, accountID, arn string) (bool, error) {
 			if a.Topics == nil {
 				return false, nil
