@@ -75,7 +75,7 @@ func (s *Store) validateTracking(ctx context.Context, accountID string, t *Track
 	return nil
 }
 
-// trackingColumns are t's two columns: NULL and '' when t is nil.
+// trackingColumns are t's two columns: NULL and ” when t is nil.
 func trackingColumns(t *TrackingOptions) (redirect any, policy string) {
 	if t == nil {
 		return nil, ""
@@ -166,4 +166,3 @@ func (s *Store) writeTracking(ctx context.Context, accountID, name string, t *Tr
 		return nil
 	})
 }
-

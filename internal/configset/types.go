@@ -47,7 +47,7 @@ type Set struct {
 	// an open pixel (rewritten links), as in SES. Only Get fills them.
 	TracksOpen, TracksClick bool
 	Tags                    []Tag
-	CreatedAt         time.Time
+	CreatedAt               time.Time
 }
 
 // The HttpsPolicy values of TrackingOptions.

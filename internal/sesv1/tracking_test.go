@@ -28,7 +28,9 @@ func TestTrackingOptionsV1(t *testing.T) {
 		if _, err := c.CreateConfigurationSet(ctx, &ses.CreateConfigurationSetInput{ConfigurationSet: &types.ConfigurationSet{Name: aws.String("cs")}}); err != nil {
 			t.Fatal(err)
 		}
-		opts := func(domain string) *types.TrackingOptions { return &types.TrackingOptions{CustomRedirectDomain: aws.String(domain)} }
+		opts := func(domain string) *types.TrackingOptions {
+			return &types.TrackingOptions{CustomRedirectDomain: aws.String(domain)}
+		}
 		describe := func() *types.TrackingOptions {
 			t.Helper()
 			out, err := c.DescribeConfigurationSet(ctx, &ses.DescribeConfigurationSetInput{ConfigurationSetName: aws.String("cs"),
