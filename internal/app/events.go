@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
+	"github.com/sesame-email/sesame/internal/track"
 	"github.com/sesame-email/sesame/internal/unsub"
 )
 
@@ -303,9 +304,11 @@ func (a *App) deliveryPolicy(ctx context.Context, accountID, set string) (delive
 }
 
 // publicHandlers are the API listener's unauthenticated paths: the
-// address verification link, the SNS links and certificate, and /metrics.
+// address verification link, the SNS links and certificate, /metrics, the
+// unsubscribe links and the tracking pixel and links.
 func (a *App) publicHandlers() map[string]http.Handler {
-	m := map[string]http.Handler{"/verify": VerifyHandler(a.Identities), "/metrics": a.Metrics.Handler(a.cfg.MetricsToken), unsub.Path: a.Unsub.Handler()}
+	m := map[string]http.Handler{"/verify": VerifyHandler(a.Identities), "/metrics": a.Metrics.Handler(a.cfg.MetricsToken), unsub.Path: a.Unsub.Handler(),
+		track.OpenPath: a.Track.Handler(), track.ClickPath: a.Track.Handler()}
 	if a.Topics != nil {
 		for p, h := range a.Topics.Public() {
 			m[p] = h
