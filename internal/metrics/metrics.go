@@ -172,10 +172,10 @@ type Metrics struct {
 	domainFold *folder // from_domain of the own metrics
 
 	sent, recipients, deliveries, complaints, delays, rejects, opens, clicks *prometheus.CounterVec
-	bounces                                                   *prometheus.CounterVec
-	latency                                                   prometheus.Histogram
-	publishFailures                                           *prometheus.CounterVec
-	reputation                                                *prometheus.CounterVec
+	bounces                                                                  *prometheus.CounterVec
+	latency                                                                  prometheus.Histogram
+	publishFailures                                                          *prometheus.CounterVec
+	reputation                                                               *prometheus.CounterVec
 }
 
 // New returns a Metrics with its own registry.

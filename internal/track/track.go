@@ -218,4 +218,3 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(code)
 	fmt.Fprintln(w, msg)
 }
-
