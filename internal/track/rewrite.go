@@ -78,12 +78,13 @@ func rewriteHTML(src []byte, link linker, pixel string) []byte {
 		}
 		out.Write(raw)
 	}
-	if consumed < len(src) {
-		out.Write(src[consumed:])
-	}
 	if !placed {
 		out.WriteString(pixel)
 	}
+	// What the tokenizer left is a tag cut off by the end of the input,
+	// which HTML drops: kept as it was, after the pixel, so that it cannot
+	// swallow the pixel into its attributes.
+	out.Write(src[consumed:])
 	return out.Bytes()
 }
 
