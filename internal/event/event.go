@@ -1,6 +1,6 @@
 // Package event owns Sesame's sending events: the closed list of event
 // kinds (Send, Reject, Delivery, Bounce, DeliveryDelay, Complaint,
-// Rendering Failure), their JSON in exactly the shape Amazon SES publishes
+// Rendering Failure, Subscription, Open, Click), their JSON in exactly the shape Amazon SES publishes
 // to configuration-set event destinations (shared/ses-api.md §13), and the
 // event outbox, the table `events`.
 //
