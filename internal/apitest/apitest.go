@@ -154,7 +154,8 @@ func New(t testing.TB, d *db.DB) *Env {
 			defer e.topicsMu.Unlock()
 			e.Validated = append(e.Validated, accountID+" "+arn)
 			return nil
-		}})
+		},
+		DomainVerified: ids.DomainVerified})
 	if err != nil {
 		t.Fatal(err)
 	}

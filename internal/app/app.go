@@ -55,6 +55,7 @@ import (
 	"github.com/sesame-email/sesame/internal/stats"
 	"github.com/sesame-email/sesame/internal/suppression"
 	"github.com/sesame-email/sesame/internal/template"
+	"github.com/sesame-email/sesame/internal/track"
 	"github.com/sesame-email/sesame/internal/unsub"
 	"github.com/sesame-email/sesame/internal/verifytemplate"
 )
@@ -89,6 +90,8 @@ type App struct {
 	// Unsub issues and honours the unsubscribe links of mail sent with
 	// ListManagementOptions.
 	Unsub *unsub.Service
+	// Track rewrites tracked mail and serves its pixel and links.
+	Track *track.Service
 	// Topics is the SNS-compatible service; nil for admin commands (it
 	// holds the signing key).
 	Topics *sns.Store
@@ -197,9 +200,13 @@ func OpenDB(cfg config.Config, log *slog.Logger, d *db.DB) (a *App, err error) {
 	if err = a.openContacts(d, cfg, box, snsURL); err != nil {
 		return nil, err
 	}
+	if err = a.openTracking(d, box, snsURL); err != nil {
+		return nil, err
+	}
 	a.Sender, err = send.New(send.Options{Identities: a.Identities, Accounts: a.Accounts, Queue: a.Queue,
 		Region: cfg.Region, ServiceDomain: a.Identities.ServiceDomain(), Logger: log.With("component", "send"),
-		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get, Stages: a.stages, Lists: a.Unsub.Lists()})
+		Suppressed: a.Suppression.Suppressed, ConfigurationSet: a.ConfigSets.Get, Stages: a.stages, Lists: a.Unsub.Lists(),
+		Track: a.Track.Rewrite})
 	if err != nil {
 		return nil, err
 	}

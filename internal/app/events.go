@@ -22,6 +22,7 @@ import (
 	"github.com/sesame-email/sesame/internal/sesv1"
 	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/stats"
+	"github.com/sesame-email/sesame/internal/track"
 	"github.com/sesame-email/sesame/internal/unsub"
 )
 
@@ -84,6 +85,7 @@ func (a *App) openEvents(d *db.DB, box *seal.Box, mailer *notify.Mailer, service
 		}
 	}
 	a.ConfigSets, err = configset.New(configset.Options{DB: d, Logger: log.With("component", "configset"), Region: cfg.Region,
+		DomainVerified: a.Identities.DomainVerified,
 		TopicExists: func(ctx context.Context, accountID, arn string) (bool, error) {
 			if a.Topics == nil {
 				return false, nil
@@ -302,9 +304,11 @@ func (a *App) deliveryPolicy(ctx context.Context, accountID, set string) (delive
 }
 
 // publicHandlers are the API listener's unauthenticated paths: the
-// address verification link, the SNS links and certificate, and /metrics.
+// address verification link, the SNS links and certificate, /metrics, the
+// unsubscribe links and the tracking pixel and links.
 func (a *App) publicHandlers() map[string]http.Handler {
-	m := map[string]http.Handler{"/verify": VerifyHandler(a.Identities), "/metrics": a.Metrics.Handler(a.cfg.MetricsToken), unsub.Path: a.Unsub.Handler()}
+	m := map[string]http.Handler{"/verify": VerifyHandler(a.Identities), "/metrics": a.Metrics.Handler(a.cfg.MetricsToken), unsub.Path: a.Unsub.Handler(),
+		track.OpenPath: a.Track.Handler(), track.ClickPath: a.Track.Handler()}
 	if a.Topics != nil {
 		for p, h := range a.Topics.Public() {
 			m[p] = h

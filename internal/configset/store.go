@@ -124,6 +124,11 @@ type Options struct {
 	// Deleted, when set, is called after Delete has committed (the
 	// reputation guard forgets the set's thresholds and state).
 	Deleted func(ctx context.Context, accountID, name string)
+	// DomainVerified reports whether the domain (ASCII, lower case) is
+	// covered by a verified domain identity of the account: the only
+	// domains TrackingOptions.CustomRedirectDomain may name, as in SES.
+	// Nil: none is, so every custom redirect domain is refused.
+	DomainVerified func(ctx context.Context, accountID, domain string) (bool, error)
 }
 
 // Store is the configuration sets of all accounts. It is safe for
@@ -164,18 +169,23 @@ func (s *Store) ARN(accountID, name string) string {
 	return fmt.Sprintf("arn:aws:ses:%s:%s:configuration-set/%s", s.opts.Region, accountID, name)
 }
 
-const setColumns = `account_id, name, sending_enabled, reputation_metrics_enabled, last_fresh_start, tls_policy, max_delivery_seconds, suppressed_reasons, tags, created_at`
+const setColumns = `account_id, name, sending_enabled, reputation_metrics_enabled, last_fresh_start, tls_policy, max_delivery_seconds, suppressed_reasons, tags, created_at, tracking_redirect_domain, tracking_https_policy`
 
 func scanSet(row interface{ Scan(...any) error }) (*Set, error) {
 	var (
 		st               Set
 		fresh, created   int64
 		reasons          sql.NullString
+		redirect         sql.NullString
+		policy           string
 		tags             string
 		sending, reputed bool
 	)
-	if err := row.Scan(&st.AccountID, &st.Name, &sending, &reputed, &fresh, &st.TLSPolicy, &st.MaxDeliverySeconds, &reasons, &tags, &created); err != nil {
+	if err := row.Scan(&st.AccountID, &st.Name, &sending, &reputed, &fresh, &st.TLSPolicy, &st.MaxDeliverySeconds, &reasons, &tags, &created, &redirect, &policy); err != nil {
 		return nil, err
+	}
+	if redirect.Valid {
+		st.Tracking = &TrackingOptions{CustomRedirectDomain: redirect.String, HTTPSPolicy: policy}
 	}
 	st.SendingEnabled, st.ReputationMetricsEnabled = sending, reputed
 	if fresh != 0 {
@@ -216,6 +226,9 @@ func (s *Store) Get(ctx context.Context, accountID, name string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.readTracks(ctx, st); err != nil {
+		return nil, err
+	}
 	s.cache.Put(k, v[cachever.ConfigSet], st.clone())
 	return st, nil
 }
@@ -225,6 +238,10 @@ func (st *Set) clone() *Set {
 	c := *st
 	c.SuppressedReasons = slices.Clone(st.SuppressedReasons)
 	c.Tags = slices.Clone(st.Tags)
+	if st.Tracking != nil {
+		t := *st.Tracking
+		c.Tracking = &t
+	}
 	return &c
 }
 
@@ -334,6 +351,9 @@ func (s *Store) Create(ctx context.Context, st Set) error {
 	if err := ValidateTags(st.Tags); err != nil {
 		return err
 	}
+	if err := s.validateTracking(ctx, st.AccountID, st.Tracking); err != nil {
+		return err
+	}
 	tags, err := json.Marshal(nonNilTags(st.Tags))
 	if err != nil {
 		return fmt.Errorf("configset: encode tags: %w", err)
@@ -351,9 +371,10 @@ func (s *Store) Create(ctx context.Context, st Set) error {
 		if !st.LastFreshStart.IsZero() {
 			fresh = db.Millis(st.LastFreshStart)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO configuration_sets (`+setColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		redirect, policy := trackingColumns(st.Tracking)
+		_, err := tx.Exec(ctx, `INSERT INTO configuration_sets (`+setColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			st.AccountID, st.Name, st.SendingEnabled, st.ReputationMetricsEnabled, fresh, st.TLSPolicy, st.MaxDeliverySeconds,
-			joinReasons(st.SuppressedReasons), string(tags), db.Millis(now))
+			joinReasons(st.SuppressedReasons), string(tags), db.Millis(now), redirect, policy)
 		if db.IsUniqueViolation(err) {
 			return &ExistsError{Set: st.Name}
 		}

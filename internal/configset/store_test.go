@@ -47,6 +47,10 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 		Validated: func(_ context.Context, accountID, arn string) error {
 			f.validated = append(f.validated, accountID+" "+arn)
 			return nil
+		},
+		// Account a has verified example.test; b nothing.
+		DomainVerified: func(_ context.Context, accountID, domain string) (bool, error) {
+			return accountID == f.a && (domain == "example.test" || strings.HasSuffix(domain, ".example.test")), nil
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -40,8 +40,30 @@ type Set struct {
 	// account's reasons apply); an empty non-nil slice means the set
 	// suppresses nothing.
 	SuppressedReasons []string
-	Tags              []Tag
-	CreatedAt         time.Time
+	// Tracking is TrackingOptions; nil when the set has none.
+	Tracking *TrackingOptions
+	// TracksOpen and TracksClick say whether an enabled event destination
+	// of the set takes OPEN (CLICK) events: mail through the set then gets
+	// an open pixel (rewritten links), as in SES. Only Get fills them.
+	TracksOpen, TracksClick bool
+	Tags                    []Tag
+	CreatedAt               time.Time
+}
+
+// The HttpsPolicy values of TrackingOptions.
+const (
+	HTTPSRequire         = "REQUIRE"           // https for the pixel and the links
+	HTTPSRequireOpenOnly = "REQUIRE_OPEN_ONLY" // https for the pixel; a link keeps its own scheme
+	HTTPSOptional        = "OPTIONAL"          // the link's own scheme, the public URL's for the pixel
+)
+
+// TrackingOptions is a set's TrackingOptions.
+type TrackingOptions struct {
+	// CustomRedirectDomain is the host of the tracking links ("" for the
+	// deployment's public host); a verified domain of the account.
+	CustomRedirectDomain string
+	// HTTPSPolicy is one of the HTTPS* constants; "" means OPTIONAL.
+	HTTPSPolicy string
 }
 
 // Tag is one resource tag.
@@ -97,6 +119,10 @@ func EventTypeName(t event.Type) string {
 		return "RENDERING_FAILURE"
 	case event.Subscription:
 		return "SUBSCRIPTION"
+	case event.Open:
+		return "OPEN"
+	case event.Click:
+		return "CLICK"
 	}
 	return ""
 }

@@ -1,6 +1,6 @@
 // Package event owns Sesame's sending events: the closed list of event
 // kinds (Send, Reject, Delivery, Bounce, DeliveryDelay, Complaint,
-// Rendering Failure), their JSON in exactly the shape Amazon SES publishes
+// Rendering Failure, Subscription, Open, Click), their JSON in exactly the shape Amazon SES publishes
 // to configuration-set event destinations (shared/ses-api.md §13), and the
 // event outbox, the table `events`.
 //
@@ -57,10 +57,16 @@ const (
 	// address of a message's List-Unsubscribe). Details:
 	// SubscriptionDetails.
 	Subscription Type = "Subscription"
+	// Open: a recipient opened the message (its tracking pixel was
+	// fetched). Details: OpenDetails.
+	Open Type = "Open"
+	// Click: a recipient followed a tracked link of the message. Details:
+	// ClickDetails.
+	Click Type = "Click"
 )
 
 // Types lists every Type, in the order of ses-api.md §13.1.
-var Types = []Type{Send, Reject, Bounce, Complaint, Delivery, RenderingFailure, DeliveryDelay, Subscription}
+var Types = []Type{Send, Reject, Bounce, Complaint, Delivery, Open, Click, RenderingFailure, DeliveryDelay, Subscription}
 
 // Valid reports whether t is one of Types.
 func (t Type) Valid() bool { return slices.Contains(Types, t) }
@@ -300,6 +306,26 @@ type SubscriptionDetails struct {
 	OldTopicPreferences TopicPreferences
 }
 
+// OpenDetails is an Open event's "open" object: who fetched the pixel,
+// and when.
+type OpenDetails struct {
+	IPAddress string    // the client's address; required
+	Timestamp time.Time // when the pixel was fetched; required
+	UserAgent string    // the client's User-Agent, as sent
+}
+
+// ClickDetails is a Click event's "click" object: who followed which link,
+// and when.
+type ClickDetails struct {
+	IPAddress string    // the client's address; required
+	Timestamp time.Time // when the link was followed; required
+	UserAgent string    // the client's User-Agent, as sent
+	Link      string    // the original URL; required
+	// LinkTags are the link's ses:tags, name → values (SES's
+	// click.linkTags); nil when it had none.
+	LinkTags map[string][]string
+}
+
 // Event is one event: its type, the mail it is about, and the details of its
 // type (exactly one non-nil, matching Type).
 type Event struct {
@@ -320,6 +346,8 @@ type Event struct {
 	Complaint     *ComplaintDetails
 	Failure       *FailureDetails // Rendering Failure
 	Subscription  *SubscriptionDetails
+	Open          *OpenDetails
+	Click         *ClickDetails
 }
 
 // ErrInvalid is wrapped by every error of Validate.
@@ -428,6 +456,18 @@ func (e *Event) Validate() error {
 					bad("subscription status %q of topic %q is not OptIn or OptOut", t.SubscriptionStatus, t.TopicName)
 				}
 			}
+		}
+	}
+	if d := e.Open; d != nil {
+		set = append(set, Open)
+		if d.IPAddress == "" || d.Timestamp.IsZero() {
+			bad("no open IP address or timestamp")
+		}
+	}
+	if d := e.Click; d != nil {
+		set = append(set, Click)
+		if d.IPAddress == "" || d.Timestamp.IsZero() || d.Link == "" {
+			bad("no click IP address, timestamp or link")
 		}
 	}
 	switch {

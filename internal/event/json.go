@@ -55,6 +55,8 @@ type wireEventOf[M any] struct {
 	DeliveryDelay *wireDelay        `json:"deliveryDelay,omitempty"`
 	Failure       *wireFailure      `json:"failure,omitempty"`
 	Subscription  *wireSubscription `json:"subscription,omitempty"`
+	Open          *wireOpen         `json:"open,omitempty"`
+	Click         *wireClick        `json:"click,omitempty"`
 }
 
 type wireMail struct {
@@ -134,6 +136,20 @@ type wireSubscription struct {
 	OldTopicPreferences TopicPreferences `json:"oldTopicPreferences"`
 }
 
+type wireOpen struct {
+	IPAddress string  `json:"ipAddress"`
+	Timestamp sesTime `json:"timestamp"`
+	UserAgent string  `json:"userAgent"`
+}
+
+type wireClick struct {
+	IPAddress string              `json:"ipAddress"`
+	Timestamp sesTime             `json:"timestamp"`
+	UserAgent string              `json:"userAgent"`
+	Link      string              `json:"link"`
+	LinkTags  map[string][]string `json:"linkTags,omitempty"`
+}
+
 // prefs is p with topicSubscriptionStatus never null.
 func prefs(p TopicPreferences) TopicPreferences {
 	p.TopicSubscriptionStatus = orEmpty(p.TopicSubscriptionStatus)
@@ -200,6 +216,12 @@ func wireWith[M any](e *Event, mail M) wireEventOf[M] {
 		d := e.Subscription
 		w.Subscription = &wireSubscription{ContactList: d.ContactList, Timestamp: sesTime(d.Timestamp), Source: d.Source,
 			NewTopicPreferences: prefs(d.NewTopicPreferences), OldTopicPreferences: prefs(d.OldTopicPreferences)}
+	case Open:
+		d := e.Open
+		w.Open = &wireOpen{IPAddress: d.IPAddress, Timestamp: sesTime(d.Timestamp), UserAgent: d.UserAgent}
+	case Click:
+		d := e.Click
+		w.Click = &wireClick{IPAddress: d.IPAddress, Timestamp: sesTime(d.Timestamp), UserAgent: d.UserAgent, Link: d.Link, LinkTags: d.LinkTags}
 	}
 	return w
 }
@@ -292,6 +314,12 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if d := w.Subscription; d != nil {
 		ev.Subscription = &SubscriptionDetails{ContactList: d.ContactList, Timestamp: time.Time(d.Timestamp), Source: d.Source,
 			NewTopicPreferences: d.NewTopicPreferences, OldTopicPreferences: d.OldTopicPreferences}
+	}
+	if d := w.Open; d != nil {
+		ev.Open = &OpenDetails{IPAddress: d.IPAddress, Timestamp: time.Time(d.Timestamp), UserAgent: d.UserAgent}
+	}
+	if d := w.Click; d != nil {
+		ev.Click = &ClickDetails{IPAddress: d.IPAddress, Timestamp: time.Time(d.Timestamp), UserAgent: d.UserAgent, Link: d.Link, LinkTags: d.LinkTags}
 	}
 	*e = ev
 	return nil

@@ -158,6 +158,14 @@ func goldenCases() map[string]*event.Event {
 			{TopicName: "news", SubscriptionStatus: "OptIn"}, {TopicName: "offers", SubscriptionStatus: "OptIn"}}},
 	}
 
+	// open and click: SES's shapes (ses-api.md §13), the click with the
+	// link's ses:tags.
+	open := base(event.Open, afterDelivery())
+	open.Open = &event.OpenDetails{IPAddress: "192.0.2.1", Timestamp: at(time.Hour), UserAgent: "Mozilla/5.0 (Example)"}
+	click := base(event.Click, afterDelivery())
+	click.Click = &event.ClickDetails{IPAddress: "2001:db8::7", Timestamp: at(2 * time.Hour), UserAgent: "Mozilla/5.0 (Example)",
+		Link: "https://www.example.test/offer?id=1&x=y", LinkTags: map[string][]string{"campaign": {"spring"}, "pos": {"top"}}}
+
 	// minimal has only what Validate requires: empty lists and objects
 	// must still be there, and the configuration set becomes a tag.
 	minimal := &event.Event{Type: event.Send, AccountID: testAccount, ConfigurationSet: "cs2",
@@ -181,6 +189,8 @@ func goldenCases() map[string]*event.Event {
 		"complaint":                  complaint,
 		"rendering-failure":          failure,
 		"subscription":               subscription,
+		"open":                       open,
+		"click":                      click,
 		"send-minimal":               minimal,
 		"complaint-account-suppress": suppressed,
 	}
@@ -241,11 +251,13 @@ var (
 		event.Complaint:        {"complainedRecipients", "timestamp", "feedbackId", "complaintSubType", "userAgent", "complaintFeedbackType", "arrivalDate"},
 		event.RenderingFailure: {"errorMessage", "templateName"},
 		event.Subscription:     {"contactList", "timestamp", "source", "newTopicPreferences", "oldTopicPreferences"},
+		event.Open:             {"ipAddress", "timestamp", "userAgent"},
+		event.Click:            {"ipAddress", "timestamp", "userAgent", "link", "linkTags"},
 	}
 	detailsKey = map[event.Type]string{
 		event.Send: "send", event.Reject: "reject", event.Delivery: "delivery", event.Bounce: "bounce",
 		event.DeliveryDelay: "deliveryDelay", event.Complaint: "complaint", event.RenderingFailure: "failure",
-		event.Subscription: "subscription",
+		event.Subscription: "subscription", event.Open: "open", event.Click: "click",
 	}
 	recipientKeys = map[event.Type][]string{
 		event.Bounce:        {"emailAddress", "action", "status", "diagnosticCode"},
@@ -467,7 +479,7 @@ func TestUnmarshalNotificationFields(t *testing.T) {
 	if e.Delivery == nil || e.Delivery.Timestamp != time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC) {
 		t.Errorf("delivery = %+v", e.Delivery)
 	}
-	for _, bad := range []string{`{"eventType":"Open","mail":{}}`, `{"eventType":"Send","mail":{"timestamp":"yesterday"}}`, `[]`} {
+	for _, bad := range []string{`{"eventType":"Opened","mail":{}}`, `{"eventType":"Send","mail":{"timestamp":"yesterday"}}`, `[]`} {
 		if err := json.Unmarshal([]byte(bad), &e); err == nil {
 			t.Errorf("Unmarshal(%s) succeeded", bad)
 		}
@@ -484,7 +496,7 @@ func TestValidate(t *testing.T) {
 		{"no account", func(e *event.Event) { e.AccountID = "" }, []string{"no AccountID"}},
 		{"no message id", func(e *event.Event) { e.Mail.MessageID = "" }, []string{"no Mail.MessageID", "(no message id)"}},
 		{"no mail timestamp", func(e *event.Event) { e.Mail.Timestamp = time.Time{} }, []string{"no Mail.Timestamp"}},
-		{"unknown type", func(e *event.Event) { e.Type = "Open" }, []string{`unknown event type "Open"`}},
+		{"unknown type", func(e *event.Event) { e.Type = "Opened" }, []string{`unknown event type "Opened"`}},
 		{"empty type", func(e *event.Event) { e.Type = "" }, []string{`unknown event type ""`}},
 		{"no details", func(e *event.Event) { e.Bounce = nil }, []string{"no details (want Bounce)"}},
 		{"two details", func(e *event.Event) { e.Send = &event.SendDetails{} }, []string{"several details: Send, Bounce"}},
@@ -547,7 +559,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestTypes(t *testing.T) {
-	if len(event.Types) != 8 {
+	if len(event.Types) != 10 {
 		t.Errorf("Types = %v", event.Types)
 	}
 	for _, ty := range event.Types {
@@ -558,7 +570,7 @@ func TestTypes(t *testing.T) {
 	if event.RenderingFailure != "Rendering Failure" {
 		t.Errorf("RenderingFailure = %q; SES spells it with a space", event.RenderingFailure)
 	}
-	for _, ty := range []event.Type{"", "send", "Open", "RenderingFailure"} {
+	for _, ty := range []event.Type{"", "send", "open", "RenderingFailure"} {
 		if ty.Valid() {
 			t.Errorf("%q valid", ty)
 		}

@@ -216,3 +216,20 @@ func CoveringNames(address, domain string) []string {
 		d = parent
 	}
 }
+
+// DomainVerified reports whether a verified domain identity of the
+// account covers domain (ASCII, lower case): the domain itself or a
+// parent domain of at least two labels. It is what a configuration set's
+// CustomRedirectDomain must satisfy (configset.Options.DomainVerified).
+func (s *Store) DomainVerified(ctx context.Context, accountID, domain string) (bool, error) {
+	found, err := s.GetMany(ctx, accountID, CoveringNames(domain, domain)[1:])
+	if err != nil {
+		return false, err
+	}
+	for _, i := range found {
+		if i.Kind == KindDomain && i.VerifiedForSending() {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -251,7 +251,11 @@ func dimensionValue(d configset.Dimension, e *event.Event) string {
 			}
 		}
 	case configset.SourceLinkTag:
-		// Sesame does not track clicks yet: no event carries link tags.
+		if c := e.Click; c != nil {
+			if v := c.LinkTags[d.Name]; len(v) > 0 && v[0] != "" {
+				return v[0]
+			}
+		}
 	}
 	return d.Default
 }

@@ -171,11 +171,11 @@ type Metrics struct {
 	dimFold    *folder // per dimension label
 	domainFold *folder // from_domain of the own metrics
 
-	sent, recipients, deliveries, complaints, delays, rejects *prometheus.CounterVec
-	bounces                                                   *prometheus.CounterVec
-	latency                                                   prometheus.Histogram
-	publishFailures                                           *prometheus.CounterVec
-	reputation                                                *prometheus.CounterVec
+	sent, recipients, deliveries, complaints, delays, rejects, opens, clicks *prometheus.CounterVec
+	bounces                                                                  *prometheus.CounterVec
+	latency                                                                  prometheus.Histogram
+	publishFailures                                                          *prometheus.CounterVec
+	reputation                                                               *prometheus.CounterVec
 }
 
 // New returns a Metrics with its own registry.
@@ -217,6 +217,8 @@ func New(o Options) (*Metrics, error) {
 	m.complaints = counter("sesame_complaints_total", "Recipients that complained.", own...)
 	m.rejects = counter("sesame_rejects_total", "Messages rejected before delivery.", own...)
 	m.delays = counter("sesame_delivery_delays_total", "Recipients whose delivery attempt failed temporarily.", own...)
+	m.opens = counter("sesame_opens_total", "Open events: fetches of a message's tracking pixel.", own...)
+	m.clicks = counter("sesame_clicks_total", "Click events: follows of a message's tracked links.", own...)
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "sesame_delivery_latency_seconds",
 		Help:    "Time from a message's acceptance to its delivery, per delivered recipient.",
@@ -256,7 +258,7 @@ func New(o Options) (*Metrics, error) {
 		}
 	}
 	for _, c := range []prometheus.Collector{
-		m.events, m.sent, m.recipients, m.deliveries, m.bounces, m.complaints, m.rejects, m.delays,
+		m.events, m.sent, m.recipients, m.deliveries, m.bounces, m.complaints, m.rejects, m.delays, m.opens, m.clicks,
 		m.latency, m.publishFailures, m.reputation,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -307,6 +309,10 @@ func (m *Metrics) Event(e *event.Event) {
 		if d := e.DeliveryDelay; d != nil {
 			m.delays.WithLabelValues(account, domain).Add(float64(eventCount(e)))
 		}
+	case event.Open:
+		m.opens.WithLabelValues(account, domain).Inc()
+	case event.Click:
+		m.clicks.WithLabelValues(account, domain).Inc()
 	}
 }
 

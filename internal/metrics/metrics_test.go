@@ -60,6 +60,11 @@ func ev(typ event.Type, set string, m event.Mail) *event.Event {
 		e.DeliveryDelay = &event.DelayDetails{DelayType: "MailboxFull", DelayedRecipients: recips, Timestamp: m.Timestamp.Add(time.Minute), ExpirationTime: m.Timestamp.Add(time.Hour)}
 	case event.RenderingFailure:
 		e.Failure = &event.FailureDetails{ErrorMessage: "no such variable"}
+	case event.Open:
+		e.Open = &event.OpenDetails{IPAddress: "192.0.2.1", Timestamp: m.Timestamp.Add(time.Hour)}
+	case event.Click:
+		e.Click = &event.ClickDetails{IPAddress: "192.0.2.1", Timestamp: m.Timestamp.Add(time.Hour), Link: "https://a.example.test/",
+			LinkTags: map[string][]string{"campaign": {"spring"}}}
 	}
 	if err := e.Validate(); err != nil {
 		panic(err)
@@ -676,4 +681,23 @@ func TestStageSeconds(t *testing.T) {
 	if _, ok := scrape(t, newMetrics(t, metrics.Options{}))["sesame_stage_seconds_total"]; ok {
 		t.Error("sesame_stage_seconds_total served without Options.Stages")
 	}
+}
+
+// Open and Click count once per event, in their own counters and in the
+// CloudWatch family, whose LINK_TAG dimensions read click.linkTags.
+func TestOpenClick(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	dims := []configset.Dimension{{Name: "campaign", Source: configset.SourceLinkTag, Default: "none"}}
+	ml := mail("example.test", "a@x.test", "b@x.test")
+	for _, typ := range []event.Type{event.Open, event.Click, event.Click} {
+		e := ev(typ, "s", ml)
+		m.Event(e)
+		m.CloudWatch("s", dims, e)
+	}
+	fams := scrape(t, m)
+	acct := []string{"account", "111122223333", "from_domain", "example.test"}
+	expect(t, fams, "sesame_opens_total", 1, acct...)
+	expect(t, fams, "sesame_clicks_total", 2, acct...)
+	expect(t, fams, "sesame_events_total", 2, "configuration_set", "s", "event_type", "Click", "campaign", "spring")
+	expect(t, fams, "sesame_events_total", 1, "configuration_set", "s", "event_type", "Open", "campaign", "none")
 }

@@ -779,3 +779,23 @@ func (q *Queue) Prune(ctx context.Context, forget time.Time) (Pruned, error) {
 	p.SendCounts = int(n)
 	return p, nil
 }
+
+// StoredMail reads through q (a transaction the caller holds, or the
+// database) the account, configuration set and mail object of the
+// message with SES MessageId id, for an event about it recorded later
+// (open and click tracking); a message not or no longer stored is
+// ErrNotFound.
+func StoredMail(ctx context.Context, q db.Querier, id string) (accountID, configurationSet string, mail event.Mail, err error) {
+	var raw string
+	err = q.QueryRow(ctx, `SELECT account_id, configuration_set, mail_json FROM messages WHERE id = ?`, id).Scan(&accountID, &configurationSet, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", mail, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return "", "", mail, fmt.Errorf("queue: read message %s: %w", id, err)
+	}
+	if mail, err = event.DecodeMail([]byte(raw)); err != nil {
+		return "", "", mail, fmt.Errorf("queue: decode mail of %s: %w", id, err)
+	}
+	return accountID, configurationSet, mail, nil
+}

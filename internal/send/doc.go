@@ -102,7 +102,11 @@
 //     send and renders it afterwards, so its APIs answer with that
 //     MessageId (bulk sends: the entry's status Failed / FAILED).
 //
-// Then the message is DKIM-signed and queued; the answer is its MessageId.
+// Then, when the message goes through a configuration set with an enabled
+// OPEN or CLICK event destination (configset.Set.TracksOpen, TracksClick),
+// Options.Track rewrites its HTML for open and click tracking (package
+// track); any other message is not looked at. Then the message is
+// DKIM-signed and queued; the answer is its MessageId.
 // A templated message's Send event, like SES's, has no Subject header and
 // no commonHeaders.subject; the events after it (Delivery, Bounce, ...)
 // carry the rendered message's.

@@ -78,6 +78,20 @@ type Options struct {
 	// Lists is subscription management, for messages sent with
 	// ListManagementOptions; nil refuses them (the list does not exist).
 	Lists *Lists
+	// Track is open and click tracking (track.Service.Rewrite): called,
+	// before signing, only for a message through a configuration set with
+	// an enabled OPEN or CLICK event destination, it returns the message
+	// with its HTML rewritten. Nil: no message is tracked.
+	Track func(t Tracking, msg []byte) ([]byte, error)
+}
+
+// Tracking is what open and click tracking needs to know of a message
+// (Options.Track): whose it is, the set it goes through and what the
+// set's destinations take.
+type Tracking struct {
+	AccountID, MessageID, ConfigurationSet string
+	Open, Click                            bool
+	Options                                *configset.TrackingOptions // the set's TrackingOptions; nil for none
 }
 
 // Sender is the admission door. It is safe for concurrent use.
@@ -528,6 +542,15 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	body := m.Bytes
 	if unsubURL != "" {
 		body = withListHeaders(body, unsubURL, unsubMailto, r.Simple == nil)
+		if len(body) > maxSize {
+			return Result{}, tooLong(maxSize, len(body))
+		}
+	}
+	if set != nil && (set.TracksOpen || set.TracksClick) && s.opts.Track != nil {
+		if body, err = s.opts.Track(Tracking{AccountID: acct.ID, MessageID: id, ConfigurationSet: cs,
+			Open: set.TracksOpen, Click: set.TracksClick, Options: set.Tracking}, body); err != nil {
+			return Result{}, fmt.Errorf("send: tracking of %s: %w", id, err)
+		}
 		if len(body) > maxSize {
 			return Result{}, tooLong(maxSize, len(body))
 		}

@@ -49,6 +49,7 @@ func setError(err error) error {
 		ex *configset.ExistsError
 		le *configset.LimitError
 		ie *configset.InvalidError
+		te *configset.TrackingError
 	)
 	e := func(code, msg string) error {
 		return &sesapi.Error{Code: code, Status: http.StatusBadRequest, Message: msg}
@@ -64,12 +65,17 @@ func setError(err error) error {
 		return e("ConfigurationSetAlreadyExists", ex.Error())
 	case errors.As(err, &le):
 		return e("LimitExceeded", le.Msg)
+	case errors.As(err, &te) && te.Exists:
+		return e("TrackingOptionsAlreadyExistsException", te.Error())
+	case errors.As(err, &te):
+		return e("TrackingOptionsDoesNotExistException", te.Error())
 	case errors.As(err, &ie):
 		code := map[string]string{
 			configset.InvalidSet:        "InvalidConfigurationSet",
 			configset.InvalidSNS:        "InvalidSNSDestination",
 			configset.InvalidCloudWatch: "InvalidCloudWatchDestination",
 			configset.InvalidDelivery:   "InvalidDeliveryOptions",
+			configset.InvalidTracking:   "InvalidTrackingOptions",
 		}[ie.Kind]
 		if code == "" {
 			code = "InvalidParameterValue"
@@ -247,6 +253,13 @@ type describeConfigurationSetResult struct {
 		ReputationMetricsEnabled bool   `xml:"ReputationMetricsEnabled"`
 		LastFreshStart           string `xml:"LastFreshStart,omitempty"`
 	} `xml:"ReputationOptions,omitempty"`
+	TrackingOptions *trackingOptionsXML `xml:"TrackingOptions,omitempty"`
+}
+
+// trackingOptionsXML is v1's TrackingOptions: only CustomRedirectDomain
+// (HttpsPolicy is v2's).
+type trackingOptionsXML struct {
+	CustomRedirectDomain string `xml:"CustomRedirectDomain,omitempty"`
 }
 
 func (h *handler) describeConfigurationSet(c *call) (any, error) {
@@ -325,10 +338,46 @@ func (h *handler) describeConfigurationSet(c *call) (any, error) {
 			if !st.LastFreshStart.IsZero() {
 				out.ReputationOptions.LastFreshStart = st.LastFreshStart.UTC().Format("2006-01-02T15:04:05.000Z")
 			}
+		case "trackingOptions":
+			if st.Tracking != nil {
+				out.TrackingOptions = &trackingOptionsXML{CustomRedirectDomain: st.Tracking.CustomRedirectDomain}
+			}
 		}
-		// trackingOptions: Sesame has none, so the member is absent.
 	}
 	return out, nil
+}
+
+// CreateConfigurationSetTrackingOptions, UpdateConfigurationSetTrackingOptions:
+// ConfigurationSetName, TrackingOptions.CustomRedirectDomain (v1 has no
+// HttpsPolicy: Update keeps the set's).
+func (h *handler) createConfigurationSetTrackingOptions(c *call) (any, error) {
+	s, name, err := h.namedSet(c)
+	if err != nil {
+		return nil, err
+	}
+	t := configset.TrackingOptions{CustomRedirectDomain: c.param("TrackingOptions.CustomRedirectDomain")}
+	return nil, setError(s.CreateTrackingOptions(c.ctx, c.account, name, t))
+}
+
+func (h *handler) updateConfigurationSetTrackingOptions(c *call) (any, error) {
+	s, name, err := h.namedSet(c)
+	if err != nil {
+		return nil, err
+	}
+	t := configset.TrackingOptions{CustomRedirectDomain: c.param("TrackingOptions.CustomRedirectDomain")}
+	if st, err := s.Get(c.ctx, c.account, name); err == nil && st.Tracking != nil {
+		t.HTTPSPolicy = st.Tracking.HTTPSPolicy
+	}
+	return nil, setError(s.UpdateTrackingOptions(c.ctx, c.account, name, t))
+}
+
+// DeleteConfigurationSetTrackingOptions: ConfigurationSetName.
+func (h *handler) deleteConfigurationSetTrackingOptions(c *call) (any, error) {
+	s, name, err := h.namedSet(c)
+	if err != nil {
+		return nil, err
+	}
+	return nil, setError(s.DeleteTrackingOptions(c.ctx, c.account, name))
 }
 
 // eventDestination reads EventDestination.* into the store's form.

@@ -15,8 +15,7 @@ import (
 // sets", "Event destinations", §7.1).
 //
 // What Sesame cannot honour is refused with a BadRequestException naming
-// the member, never stored and ignored: TrackingOptions (open and click
-// tracking come with a later step), VdmOptions, ArchivingOptions,
+// the member, never stored and ignored: VdmOptions, ArchivingOptions,
 // SuppressionOptions.ValidationOptions, a DeliveryOptions.SendingPoolName
 // (Sesame has no dedicated IP pools: NotFoundException "Sending pool X
 // does not exist.") and the EventBridge, Kinesis Firehose and Pinpoint
@@ -51,9 +50,14 @@ type suppressionOptions struct {
 	ValidationOptions json.RawMessage `json:"ValidationOptions,omitempty"`
 }
 
+type trackingOptions struct {
+	CustomRedirectDomain string `json:"CustomRedirectDomain,omitempty"`
+	HttpsPolicy          string `json:"HttpsPolicy,omitempty"`
+}
+
 type createConfigurationSetInput struct {
 	ConfigurationSetName string              `json:"ConfigurationSetName"`
-	TrackingOptions      json.RawMessage     `json:"TrackingOptions"`
+	TrackingOptions      *trackingOptions    `json:"TrackingOptions"`
 	DeliveryOptions      *deliveryOptions    `json:"DeliveryOptions"`
 	ReputationOptions    *reputationOptions  `json:"ReputationOptions"`
 	SendingOptions       *sendingOptions     `json:"SendingOptions"`
@@ -65,6 +69,7 @@ type createConfigurationSetInput struct {
 
 type getConfigurationSetOutput struct {
 	ConfigurationSetName string              `json:"ConfigurationSetName"`
+	TrackingOptions      *trackingOptions    `json:"TrackingOptions,omitempty"`
 	DeliveryOptions      *deliveryOptions    `json:"DeliveryOptions,omitempty"`
 	ReputationOptions    reputationOptions   `json:"ReputationOptions"`
 	SendingOptions       sendingOptions      `json:"SendingOptions"`
@@ -79,10 +84,8 @@ func present(raw json.RawMessage) bool {
 }
 
 // refuseUnsupported rejects the members Sesame cannot honour.
-func refuseUnsupported(tracking, vdm, archiving json.RawMessage) error {
+func refuseUnsupported(vdm, archiving json.RawMessage) error {
 	switch {
-	case present(tracking):
-		return badRequest("TrackingOptions are not supported by Sesame yet (open and click tracking come with a later version); remove TrackingOptions.")
 	case present(vdm):
 		return badRequest("VdmOptions are not supported: Sesame has no Virtual Deliverability Manager; remove VdmOptions.")
 	case present(archiving):
@@ -174,10 +177,16 @@ func (h *handler) createConfigurationSet(r *http.Request, c sesapi.Caller) (any,
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	if err := refuseUnsupported(in.TrackingOptions, in.VdmOptions, in.ArchivingOptions); err != nil {
+	if err := refuseUnsupported(in.VdmOptions, in.ArchivingOptions); err != nil {
 		return nil, err
 	}
 	st := configset.NewSet(c.AccountID, in.ConfigurationSetName)
+	if o := in.TrackingOptions; o != nil {
+		if o.CustomRedirectDomain == "" {
+			return nil, badRequest("TrackingOptions.CustomRedirectDomain is required when TrackingOptions are given.")
+		}
+		st.Tracking = &configset.TrackingOptions{CustomRedirectDomain: o.CustomRedirectDomain, HTTPSPolicy: o.HttpsPolicy}
+	}
 	if o := in.SendingOptions; o != nil {
 		// SendingEnabled absent is false, as in PutConfigurationSetSendingOptions
 		// (the SDKs leave a false out: SendingOptions{SendingEnabled: false}
@@ -231,6 +240,9 @@ func (h *handler) getConfigurationSet(r *http.Request, c sesapi.Caller) (any, er
 		Tags:                 apiTags(st.Tags),
 	}
 	// Each options block only when set (ses-api.md §7.1).
+	if t := st.Tracking; t != nil {
+		out.TrackingOptions = &trackingOptions{CustomRedirectDomain: t.CustomRedirectDomain, HttpsPolicy: t.HTTPSPolicy}
+	}
 	if st.TLSPolicy != "" || st.MaxDeliverySeconds != 0 {
 		out.DeliveryOptions = &deliveryOptions{TlsPolicy: st.TLSPolicy}
 		if out.DeliveryOptions.TlsPolicy == "" {
@@ -368,18 +380,27 @@ func (h *handler) putDeliveryOptions(r *http.Request, c sesapi.Caller) (any, err
 	return nil, setError(s.PutDeliveryOptions(r.Context(), c.AccountID, name, in.TlsPolicy, maxSec))
 }
 
-// PutConfigurationSetTrackingOptions, PutConfigurationSetVdmOptions,
-// PutConfigurationSetArchivingOptions: refused, not ignored.
-func (h *handler) putTrackingOptions(*http.Request, sesapi.Caller) (any, error) {
-	return nil, refuseUnsupported(json.RawMessage("{}"), nil, nil)
+// PutConfigurationSetTrackingOptions: PUT
+// /v2/email/configuration-sets/{ConfigurationSetName}/tracking-options.
+// A body with neither member removes the set's TrackingOptions, as in SES.
+func (h *handler) putTrackingOptions(r *http.Request, c sesapi.Caller) (any, error) {
+	var in trackingOptions
+	s, name, err := h.namedSet(r, &in)
+	if err != nil {
+		return nil, err
+	}
+	return nil, setError(s.PutTrackingOptions(r.Context(), c.AccountID, name,
+		&configset.TrackingOptions{CustomRedirectDomain: in.CustomRedirectDomain, HTTPSPolicy: in.HttpsPolicy}))
 }
 
+// PutConfigurationSetVdmOptions, PutConfigurationSetArchivingOptions:
+// refused, not ignored.
 func (h *handler) putVdmOptions(*http.Request, sesapi.Caller) (any, error) {
-	return nil, refuseUnsupported(nil, json.RawMessage("{}"), nil)
+	return nil, refuseUnsupported(json.RawMessage("{}"), nil)
 }
 
 func (h *handler) putArchivingOptions(*http.Request, sesapi.Caller) (any, error) {
-	return nil, refuseUnsupported(nil, nil, json.RawMessage("{}"))
+	return nil, refuseUnsupported(nil, json.RawMessage("{}"))
 }
 
 // Event destinations.

@@ -2,9 +2,6 @@ package unsub
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/linktoken"
 	"github.com/sesame-email/sesame/internal/seal"
 )
 
@@ -33,21 +31,19 @@ type Token struct {
 var ErrBadToken = errors.New("unsub: not a valid unsubscribe token")
 
 // The token's binary form: a version byte, the six fields each as a
-// uvarint length and its bytes, the issue time in Unix seconds as a
-// uvarint, then the first macLen bytes of HMAC-SHA256 over all of that
-// under the deployment's key (with macLabel in front).
+// uvarint length and its bytes (linktoken.AppendField), the issue time in
+// Unix seconds as a uvarint, then its MAC (linktoken.Key.Sign under
+// macLabel).
 const (
 	version  = 1
-	macLen   = 16 // 128 bits: forging one takes 2^128 tries
 	macLabel = "sesame list-unsubscribe token\x00"
 	// maxFieldLen bounds each field when reading (an address is at most
 	// 320 bytes, names 64).
 	maxFieldLen = 512
 	// MaxTokenLen bounds a token as text, before decoding.
 	MaxTokenLen = 2048
-	// keySetting is the settings row of the HMAC key, sealed with the
-	// master key.
-	keySetting = "list_unsubscribe_key"
+	// KeySetting is the settings row of the HMAC key (linktoken.LoadKey).
+	KeySetting = "list_unsubscribe_key"
 )
 
 // urlEncoding is the token in the https link; mailEncoding the one in the
@@ -61,52 +57,22 @@ var (
 // Codec makes and reads tokens under one key. It is safe for concurrent
 // use.
 type Codec struct {
-	key []byte
+	key *linktoken.Key
 }
 
 // NewCodec returns a Codec with key (at least 32 bytes).
 func NewCodec(key []byte) (*Codec, error) {
-	if len(key) < 32 {
-		return nil, errors.New("unsub: the token key must have at least 32 bytes")
+	k, err := linktoken.NewKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("unsub: %w", err)
 	}
-	return &Codec{key: append([]byte(nil), key...)}, nil
+	return &Codec{key: k}, nil
 }
 
-// LoadKey returns the deployment's token key: 32 random bytes made on the
-// first start (by whichever node of a cluster comes first) and kept in
-// the settings table sealed with the master key, as the service DKIM key
-// is.
+// LoadKey returns the deployment's token key (linktoken.LoadKey of
+// KeySetting).
 func LoadKey(ctx context.Context, d *db.DB, box *seal.Box) ([]byte, error) {
-	aad := []byte(keySetting)
-	v, ok, err := d.Setting(ctx, keySetting)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, fmt.Errorf("unsub: make the token key: %w", err)
-		}
-		if v, err = d.InitSetting(ctx, keySetting, base64.StdEncoding.EncodeToString(box.Seal(k, aad))); err != nil {
-			return nil, err
-		}
-	}
-	sealed, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("unsub: token key: %w", err)
-	}
-	k, err := box.Open(sealed, aad)
-	if err != nil {
-		return nil, fmt.Errorf("unsub: token key (is this the master key it was sealed with?): %w", err)
-	}
-	return k, nil
-}
-
-func (c *Codec) mac(payload []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(macLabel))
-	m.Write(payload)
-	return m.Sum(nil)[:macLen]
+	return linktoken.LoadKey(ctx, d, box, KeySetting)
 }
 
 // binary returns t's binary form, MAC included.
@@ -114,11 +80,10 @@ func (c *Codec) binary(t Token) []byte {
 	b := make([]byte, 0, 64+len(t.AccountID)+len(t.ContactList)+len(t.Topic)+len(t.Address)+len(t.ConfigurationSet)+len(t.MessageID))
 	b = append(b, version)
 	for _, f := range []string{t.AccountID, t.ContactList, t.Topic, t.Address, t.ConfigurationSet, t.MessageID} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
+		b = linktoken.AppendField(b, f)
 	}
 	b = binary.AppendUvarint(b, uint64(max(t.Issued.Unix(), 0)))
-	return append(b, c.mac(b)...)
+	return c.key.Sign(macLabel, b)
 }
 
 // Encode returns t as the token of an https link: URL-safe base64. The
@@ -160,25 +125,16 @@ func (c *Codec) DecodeMail(s string) (Token, error) {
 // parse checks the MAC of a token's binary form (in constant time, before
 // reading anything else of it) and reads its fields.
 func (c *Codec) parse(b []byte) (Token, error) {
-	if len(b) < 1+macLen {
-		return Token{}, ErrBadToken
-	}
-	payload, sum := b[:len(b)-macLen], b[len(b)-macLen:]
-	if !hmac.Equal(c.mac(payload), sum) {
-		return Token{}, ErrBadToken
-	}
-	if payload[0] != version {
+	payload, ok := c.key.Verify(macLabel, b)
+	if !ok || len(payload) < 1 || payload[0] != version {
 		return Token{}, ErrBadToken
 	}
 	rest := payload[1:]
 	var fs [6]string
 	for i := range fs {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || n > maxFieldLen || n > uint64(len(rest)-k) {
+		if fs[i], rest, ok = linktoken.ReadField(rest, maxFieldLen); !ok {
 			return Token{}, ErrBadToken
 		}
-		fs[i] = string(rest[k : k+int(n)])
-		rest = rest[k+int(n):]
 	}
 	secs, k := binary.Uvarint(rest)
 	if k <= 0 || k != len(rest) || secs > 1<<40 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-email/sesame/internal/linktoken"
 )
 
 func testCodec(t testing.TB) *Codec {
@@ -69,7 +71,7 @@ func TestTokenTampered(t *testing.T) {
 		tok := orig
 		edit(&tok)
 		b := c.binary(tok)
-		swapped := append(b[:len(b)-macLen:len(b)-macLen], good[len(good)-macLen:]...)
+		swapped := append(b[:len(b)-linktoken.MACLen:len(b)-linktoken.MACLen], good[len(good)-linktoken.MACLen:]...)
 		if _, err := c.Decode(urlEncoding.EncodeToString(swapped)); err != ErrBadToken {
 			t.Errorf("%s changed: %v", name, err)
 		}
@@ -81,7 +83,7 @@ func TestTokenTampered(t *testing.T) {
 			t.Fatalf("bit %d flipped: %v", i, err)
 		}
 	}
-	for _, b := range [][]byte{good[:len(good)-1], append(bytes.Clone(good), 0), nil, good[:macLen]} {
+	for _, b := range [][]byte{good[:len(good)-1], append(bytes.Clone(good), 0), nil, good[:linktoken.MACLen]} {
 		if _, err := c.Decode(urlEncoding.EncodeToString(b)); err != ErrBadToken {
 			t.Errorf("%d bytes: %v", len(b), err)
 		}
