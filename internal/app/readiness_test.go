@@ -73,7 +73,7 @@ func TestReadinessCountsUnsubscribe(t *testing.T) {
 
 		rep := report()
 		u := rep.Unsubscribe
-		if u.Messages != 5 || u.Recipients != 5 || u.OneClick != 3 || u.ListUnsubscribeOnly != 0 || u.NotHTTPS != 3 || u.Bulk {
+		if u.Messages != 5 || u.OneClick != 3 || u.ListUnsubscribeOnly != 0 || u.NotHTTPS != 3 || u.Bulk {
 			t.Fatalf("counts %+v", u)
 		}
 		c := rep.Check(readiness.CheckUnsubscribe)

@@ -160,9 +160,9 @@ func unsubscribeCheck(r *Report) Check {
 	u := r.Unsubscribe
 	c := Check{Name: CheckUnsubscribe, Title: "One-click unsubscribe in recent bulk mail"}
 	c.Evidence = []string{
-		fmt.Sprintf("%d messages (%d recipients) from %s in the last %s", u.Messages, u.Recipients, r.Domain, fmtWindow(UnsubscribeWindow)),
+		fmt.Sprintf("%d messages from %s in the last %s", u.Messages, r.Domain, fmtWindow(UnsubscribeWindow)),
 		fmt.Sprintf("%d with one-click unsubscribe (List-Unsubscribe and List-Unsubscribe-Post), %d with List-Unsubscribe only, %d with neither", u.OneClick, u.ListUnsubscribeOnly, u.Messages-u.OneClick-u.ListUnsubscribeOnly),
-		fmt.Sprintf("busiest day: %d recipients (bulk sender from %d a day)", u.PeakDay, BulkDailyVolume),
+		fmt.Sprintf("busiest day: %d sends (recipients; a bulk sender from %d a day)", u.PeakDay, BulkDailyVolume),
 	}
 	if u.Truncated > 0 {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("%d messages had headers too long to store whole; their fields may not have been seen", u.Truncated))

@@ -173,10 +173,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, accountID, name string) (*Repo
 	e.spf(ctx, r, chain)
 	e.dkim(r, chain)
 	r.Result = outcome(r)
-	if err := e.unsubscribe(ctx, r); err != nil {
+	buckets, err := e.complaints(ctx, r, chain)
+	if err != nil {
 		return nil, err
 	}
-	if err := e.complaints(ctx, r, chain); err != nil {
+	if err := e.unsubscribe(ctx, r, buckets); err != nil {
 		return nil, err
 	}
 	r.Checks = []Check{dmarcCheck(r), spfCheck(r), dkimCheck(r), unsubscribeCheck(r), complaintCheck(r), resultCheck(r)}
@@ -241,13 +242,14 @@ func (e *Evaluator) chain(ctx context.Context, accountID, name string, kind iden
 }
 
 // complaints fills r.Complaints from the send statistics of the chain's
-// identities.
-func (e *Evaluator) complaints(ctx context.Context, r *Report, chain []*identity.Identity) error {
+// identities, and returns them (UnsubscribeWindow is ComplaintWindow: the
+// unsubscribe check reads the daily volume from them).
+func (e *Evaluator) complaints(ctx context.Context, r *Report, chain []*identity.Identity) ([]stats.IdentityBucket, error) {
 	ids, addrDomain := statIdentities(r, chain)
 	since := r.At.Add(-ComplaintWindow)
 	bs, err := e.opts.Stats.IdentityBuckets(ctx, r.AccountID, ids, addrDomain, since)
 	if err != nil {
-		return fmt.Errorf("readiness: %w", err)
+		return nil, fmt.Errorf("readiness: %w", err)
 	}
 	c := Complaints{Window: ComplaintWindow.String(), Since: since, Identities: ids}
 	if addrDomain != "" {
@@ -262,7 +264,7 @@ func (e *Evaluator) complaints(ctx context.Context, r *Report, chain []*identity
 	}
 	c.Enough = c.Sends >= MinVolume
 	r.Complaints = c
-	return nil
+	return bs, nil
 }
 
 // statIdentities returns the identities whose statistics are the
