@@ -127,9 +127,15 @@ func (e *Evaluator) dmarcAt(ctx context.Context, domain string) DMARCRecord {
 		d.LookupError = err.Error()
 		return d
 	}
+	return parseDMARC(d, txts)
+}
+
+// parseDMARC fills d from the TXT records found at its name: records
+// that do not start with v=DMARC1 are not DMARC records; more than one is
+// an error (RFC 7489 §6.6.3); the one is parsed with go-msgauth.
+func parseDMARC(d DMARCRecord, txts []string) DMARCRecord {
 	var recs []string
 	for _, t := range txts {
-		// Records that do not start with v=DMARC1 are not DMARC records.
 		v, _, _ := strings.Cut(t, ";")
 		if k, val, ok := strings.Cut(v, "="); ok && strings.TrimSpace(k) == "v" && strings.TrimSpace(val) == "DMARC1" {
 			recs = append(recs, t)
