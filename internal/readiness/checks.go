@@ -72,13 +72,8 @@ func spfCheck(r *Report) Check {
 			c.Evidence = append(c.Evidence, "last check: "+s.CustomFindings)
 		}
 	}
-	dkimOK := slices.Contains(r.Result.Via, "dkim")
 	notAligned := func(summary string, advice ...string) {
-		c.Status, c.Summary, c.Advice = Fail, summary, advice
-		if dkimOK {
-			c.Status = Warn
-			c.Summary += " DMARC still passes through DKIM."
-		}
+		unaligned(&c, r, "dkim", " DMARC still passes through DKIM.", summary, advice)
 	}
 	switch {
 	case r.IdentityKind == identity.KindEmail && s.CustomDomain == "":
@@ -114,17 +109,22 @@ func spfCheck(r *Report) Check {
 	return c
 }
 
+// unaligned makes c a failure with summary and advice, or only a warning
+// (with note added) when DMARC passes through the other mechanism.
+func unaligned(c *Check, r *Report, other, note, summary string, advice []string) {
+	c.Status, c.Summary, c.Advice = Fail, summary, advice
+	if slices.Contains(r.Result.Via, other) {
+		c.Status = Warn
+		c.Summary += note
+	}
+}
+
 func dkimCheck(r *Report) Check {
 	k := r.DKIM
 	c := Check{Name: CheckDKIM, Title: "DKIM aligned"}
 	strict := r.DMARC.usable() && r.DMARC.ADKIM == "s"
-	spfOK := slices.Contains(r.Result.Via, "spf")
 	fail := func(summary string, advice ...string) {
-		c.Status, c.Summary, c.Advice = Fail, summary, advice
-		if spfOK {
-			c.Status = Warn
-			c.Summary += " DMARC still passes through SPF, but forwarding breaks SPF: DKIM is what survives it."
-		}
+		unaligned(&c, r, "spf", " DMARC still passes through SPF, but forwarding breaks SPF: DKIM is what survives it.", summary, advice)
 	}
 	switch {
 	case !k.Signed:
