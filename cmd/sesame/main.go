@@ -39,6 +39,8 @@ Usage:
                                              pause the configuration set when its rates reach R (0.05 or 5%)
   sesame identity show <identity> [--account A]
   sesame identity records <identity> [--account A] [--format zone|csv]
+  sesame domain readiness <domain> [--account A] [--json]   bulk-sender readiness: DMARC, SPF/DKIM alignment,
+                                             one-click unsubscribe, complaint rate, with what to change
   sesame events tail [--account A] [--limit N] [--follow]
   sesame events failed [--account A] [--limit N]   HTTP notifications parked after their retries
   sesame events retry [--all | ID...]        send parked HTTP notifications again
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return dev(ctx, args, stdout, stderr)
 	}
 	sub := ""
-	if cmd == "account" || cmd == "identity" || cmd == "events" || cmd == "feedback" || cmd == "configset" {
+	if cmd == "account" || cmd == "identity" || cmd == "events" || cmd == "feedback" || cmd == "configset" || cmd == "domain" {
 		if len(args) == 0 {
 			return fmt.Errorf("%s: which command? see 'sesame help'", cmd)
 		}
@@ -93,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		name, email, keyID, secret, acctRef, format string
 		remove, deactivate, activate                string
 		add, follow, unverified, force, clear, all  bool
+		asJSON                                      bool
 		max24h, rate                                float64
 		bounceRate, complaintRate                   rateValue
 		limit                                       int
@@ -126,6 +129,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.BoolVar(&clear, "clear", false, "remove the set's thresholds (the deployment's default applies again to a set with ReputationMetricsEnabled)")
 	case "identity show":
 		fs.StringVar(&acctRef, "account", "", "the account (id, access key id or name) when several have the identity")
+	case "domain readiness":
+		fs.StringVar(&acctRef, "account", "", "the account (id, access key id or name); needed when several have the identity, or when only a parent domain or address identities cover the domain")
+		fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+		fs.StringVar(&cfg.Resolver, "resolver", "", "DNS resolver host:port for the customer's records, as the server's --resolver (default: the system's, from /etc/resolv.conf)")
 	case "identity records":
 		fs.StringVar(&acctRef, "account", "", "the account (id, access key id or name) when several have the identity")
 		fs.StringVar(&format, "format", "zone", "zone (zone-file lines) or csv (a CSV record set)")
@@ -244,6 +251,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 		return a.ShowIdentity(ctx, stdout, pos[0], acctRef)
+	case "domain readiness":
+		if err := need(1, "one sending domain (or address)"); err != nil {
+			return err
+		}
+		return a.DomainReadiness(ctx, stdout, pos[0], acctRef, asJSON)
 	case "events tail":
 		if err := need(0, "no arguments"); err != nil {
 			return err

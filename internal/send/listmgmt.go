@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/compose"
+	"github.com/sesame-email/sesame/internal/event"
 )
 
 // UnsubscribePlaceholder is the text SES replaces with the recipient's
@@ -154,4 +155,26 @@ func withListHeaders(msg []byte, url, mailto string, rawBody bool) []byte {
 	}
 	out.Write(body)
 	return out.Bytes()
+}
+
+// withListFields puts in mail's headers the List-Unsubscribe and
+// List-Unsubscribe-Post fields withListHeaders writes into the message,
+// in place of any the message had, so that the stored mail object (and
+// the events that carry it) shows the fields the message went out with:
+// what the bulk-sender readiness report counts. Headers already
+// truncated are left as they are.
+func withListFields(mail *event.Mail, url, mailto string) {
+	if mail.HeadersTruncated {
+		return
+	}
+	hs := make([]event.Header, 0, len(mail.Headers)+2)
+	for _, h := range mail.Headers {
+		if !strings.EqualFold(h.Name, "List-Unsubscribe") && !strings.EqualFold(h.Name, "List-Unsubscribe-Post") {
+			hs = append(hs, h)
+		}
+	}
+	hs = append(hs,
+		event.Header{Name: "List-Unsubscribe", Value: "<" + url + ">, <mailto:" + mailto + ">"},
+		event.Header{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"})
+	event.SetHeaders(mail, hs)
 }

@@ -555,7 +555,7 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 			return Result{}, tooLong(maxSize, len(body))
 		}
 	}
-	if signer := dkimIdentity(chain); signer != nil {
+	if signer := SigningIdentity(chain); signer != nil {
 		if body, err = s.sign(ctx, signer, body); err != nil {
 			return Result{}, err
 		}
@@ -564,6 +564,9 @@ func (s *Sender) submit(ctx context.Context, r Request) (Result, error) {
 	// Queue, with the Send event.
 	t0 = s.opts.Stages.Since(stage.Signing, t0)
 	mail := mailOf(m)
+	if unsubURL != "" {
+		withListFields(&mail, unsubURL, unsubMailto)
+	}
 	msg := &queue.Message{ID: id, AccountID: acct.ID, Source: sourceText, SourceArn: arn, MailFrom: id + "@" + mailFromDomain,
 		ConfigurationSet: cs, Mail: mail, Body: body, Recipients: rcptList, Counted: quotaN}
 	if s.opts.Suppressed != nil {
@@ -726,66 +729,19 @@ func (s *Sender) lookup(ctx context.Context, accountID string, lists ...[]envelo
 	return found, nil
 }
 
-// covering returns the verified identities among found that cover a, most
-// specific first: the address, its domain, its parent domains.
-func covering(found map[string]*identity.Identity, a addr.Address) []*identity.Identity {
-	var out []*identity.Identity
-	for _, n := range identity.CoveringNames(a.String(), a.Domain) {
-		if i := found[n]; i != nil && i.VerifiedForSending() {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // mailFrom returns the domain of the envelope sender by the custom MAIL FROM
-// rules: the most specific identity of the chain with a MAIL FROM domain
-// decides; none → the default domain.
+// rules (EnvelopeDomain), or the rejection of RejectMessage.
 func (s *Sender) mailFrom(chain []*identity.Identity) (string, error) {
-	for _, i := range chain {
-		mf := i.MailFrom
-		if mf.Domain == "" {
-			continue
+	d, by := EnvelopeDomain(chain, s.opts.Identities.DefaultMailFromDomain())
+	if by != nil && by.MailFrom.Status != identity.Success && by.MailFrom.Behavior == identity.RejectMessage {
+		status := by.MailFrom.Status
+		if status == "" {
+			status = identity.Pending
 		}
-		if mf.Status == identity.Success {
-			return mf.Domain, nil
-		}
-		if mf.Behavior == identity.RejectMessage {
-			status := mf.Status
-			if status == "" {
-				status = identity.Pending
-			}
-			return "", reject(KindMailFromNotVerified, "", "Mail FROM domain is not verified: the custom MAIL FROM domain %s of identity %s is %s, and its behavior on MX failure is RejectMessage.",
-				mf.Domain, i.Name, status)
-		}
-		break
+		return "", reject(KindMailFromNotVerified, "", "Mail FROM domain is not verified: the custom MAIL FROM domain %s of identity %s is %s, and its behavior on MX failure is RejectMessage.",
+			by.MailFrom.Domain, by.Name, status)
 	}
-	return s.opts.Identities.DefaultMailFromDomain(), nil
-}
-
-// dkimIdentity returns the identity whose key signs mail from the chain's
-// address, or nil for no signature: none when the address identity's own
-// switch is off; else the most specific domain identity with a DKIM setup
-// whose switch is on and whose key is verified (Success).
-func dkimIdentity(chain []*identity.Identity) *identity.Identity {
-	for _, i := range chain {
-		if i.Kind == identity.KindEmail {
-			if !i.DKIM.SigningEnabled {
-				return nil
-			}
-			continue
-		}
-		if i.DKIM.Origin == identity.OriginNone {
-			continue
-		}
-		if !i.DKIM.SigningEnabled {
-			return nil
-		}
-		if i.DKIM.Status == identity.Success {
-			return i
-		}
-	}
-	return nil
+	return d, nil
 }
 
 // sign adds the identity's DKIM signatures (RSA first, then Ed25519).
