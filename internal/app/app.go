@@ -758,8 +758,20 @@ func (a *App) apiReadTimeout() time.Duration {
 	return cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
 }
 
-// APIHandler is the SES API with its public pages.
+// APIHandler is the SES API with its public pages and the web console
+// (/console/).
 func (a *App) APIHandler() http.Handler {
+	api := a.sesAPI()
+	h, err := a.withConsole(api)
+	if err != nil { // the console's embedded templates do not parse: a build defect, caught by its tests
+		a.log.Error("the web console is off", "err", err)
+		return api
+	}
+	return h
+}
+
+// sesAPI is the SES API with its public pages.
+func (a *App) sesAPI() http.Handler {
 	return sesapi.New(sesapi.Options{
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,
