@@ -284,8 +284,11 @@ type view struct {
 	Session *session
 	Nav     string // the menu entry to highlight
 	Flash   string // a note about what the last action did
-	Error   string // a problem not tied to one field
-	Data    any
+	// FlashKey is the note's key in notes: the flash's element id is
+	// flash-<key>, so a test can wait for the page of one action.
+	FlashKey string
+	Error    string // a problem not tied to one field
+	Data     any
 }
 
 // render writes a page.
@@ -342,4 +345,13 @@ func flash(w http.ResponseWriter, r *http.Request, path, key string) {
 }
 
 // note is the request's note, from notes.
-func note(r *http.Request) string { return notes[r.URL.Query().Get("note")] }
+func note(r *http.Request) string { return notes[noteKey(r)] }
+
+// noteKey is the request's note key, when it names a note.
+func noteKey(r *http.Request) string {
+	k := r.URL.Query().Get("note")
+	if _, ok := notes[k]; !ok {
+		return ""
+	}
+	return k
+}

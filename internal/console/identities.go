@@ -45,7 +45,7 @@ func (c *Console) identitiesWith(w http.ResponseWriter, r *http.Request, se *ses
 		c.internal(w, r, err)
 		return
 	}
-	c.render(w, status, "identities", view{Title: "Identities", Session: se, Nav: "identities", Flash: note(r), Data: d})
+	c.render(w, status, "identities", view{Title: "Identities", Session: se, Nav: "identities", Flash: note(r), FlashKey: noteKey(r), Data: d})
 }
 
 // createIdentity creates a domain (Easy DKIM) or address identity, as
@@ -143,7 +143,7 @@ func (c *Console) identityWith(w http.ResponseWriter, r *http.Request, se *sessi
 	d.DefaultMailFrom = c.opts.Identities.DefaultMailFromDomain()
 	d.FeedbackHost = c.opts.Identities.FeedbackHost()
 	d.BehaviorDefault, d.BehaviorReject = identity.UseDefaultValueV2, identity.RejectMessageV2
-	c.render(w, status, "identity", view{Title: i.Name, Session: se, Nav: "identities", Flash: note(r), Data: d})
+	c.render(w, status, "identity", view{Title: i.Name, Session: se, Nav: "identities", Flash: note(r), FlashKey: noteKey(r), Data: d})
 }
 
 // recordsCSV is the record set as SES's console gives it: Type, Name,

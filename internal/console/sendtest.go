@@ -49,7 +49,7 @@ func (c *Console) sendWith(w http.ResponseWriter, r *http.Request, se *session, 
 	if id := r.URL.Query().Get("sent"); id != "" && d.MessageID == "" && r.Method == http.MethodGet {
 		d.MessageID = id
 	}
-	c.render(w, status, "send", view{Title: "Send test email", Session: se, Nav: "send", Flash: note(r), Data: d})
+	c.render(w, status, "send", view{Title: "Send test email", Session: se, Nav: "send", Flash: note(r), FlashKey: noteKey(r), Data: d})
 }
 
 // sendTest sends through the admission door, as v2 SendEmail with Simple

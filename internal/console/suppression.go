@@ -58,7 +58,7 @@ func (c *Console) suppressionWith(w http.ResponseWriter, r *http.Request, se *se
 			d.Entries = append(d.Entries, e)
 		}
 	}
-	c.render(w, status, "suppression", view{Title: "Suppression list", Session: se, Nav: "suppression", Flash: note(r), Data: d})
+	c.render(w, status, "suppression", view{Title: "Suppression list", Session: se, Nav: "suppression", Flash: note(r), FlashKey: noteKey(r), Data: d})
 }
 
 // addSuppressed is v2 PutSuppressedDestination from a form.
