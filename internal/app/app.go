@@ -28,6 +28,7 @@ import (
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/connlimit"
+	"github.com/sesame-email/sesame/internal/console"
 	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
@@ -113,8 +114,13 @@ type App struct {
 	deliverer *deliver.Worker
 	notifier  *notify.Notifier
 	publisher *publish.Publisher
-	judged    judged       // see published
-	stages    *stage.Timer // the send path's time per stage, on /metrics
+	judged    judged // see published
+	// console is the web console, built once for both API listeners (one
+	// sign-in limit per client address); see withConsole.
+	consoleOnce sync.Once
+	console     *console.Console
+	consoleErr  error
+	stages      *stage.Timer // the send path's time per stage, on /metrics
 }
 
 // Open opens the database (migrating it, once a master key check it

@@ -12,16 +12,19 @@ import (
 )
 
 // withConsole serves the web console under /console/ on the API
-// listeners, and everything else with api.
+// listeners, and everything else with api. Both listeners share one
+// console.
 func (a *App) withConsole(api http.Handler) (http.Handler, error) {
-	c, err := console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
-		Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
-		SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
-		Logger:          a.log.With("component", "console")})
-	if err != nil {
-		return nil, err
+	a.consoleOnce.Do(func() {
+		a.console, a.consoleErr = console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
+			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
+			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
+			Logger:          a.log.With("component", "console")})
+	})
+	if a.consoleErr != nil {
+		return nil, a.consoleErr
 	}
-	ch := c.Handler()
+	ch := a.console.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, console.Prefix) {
 			ch.ServeHTTP(w, r)
