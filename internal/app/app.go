@@ -28,6 +28,7 @@ import (
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/connlimit"
+	"github.com/sesame-email/sesame/internal/console"
 	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/deliver"
@@ -116,8 +117,13 @@ type App struct {
 	deliverer *deliver.Worker
 	notifier  *notify.Notifier
 	publisher *publish.Publisher
-	judged    judged       // see published
-	stages    *stage.Timer // the send path's time per stage, on /metrics
+	judged    judged // see published
+	// console is the web console, built once for both API listeners (one
+	// sign-in limit per client address); see withConsole.
+	consoleOnce sync.Once
+	console     *console.Console
+	consoleErr  error
+	stages      *stage.Timer // the send path's time per stage, on /metrics
 
 	// devDNS, set by Dev, replaces the DNS server's ListenAndServe with
 	// the development DNS's, which answers the service zone through the
@@ -778,8 +784,20 @@ func (a *App) apiReadTimeout() time.Duration {
 	return cmp.Or(a.cfg.APIReadTimeout, config.DefaultAPIReadTimeout)
 }
 
-// APIHandler is the SES API with its public pages.
+// APIHandler is the SES API with its public pages and the web console
+// (/console/).
 func (a *App) APIHandler() http.Handler {
+	api := a.sesAPI()
+	h, err := a.withConsole(api)
+	if err != nil { // the console's embedded templates do not parse: a build defect, caught by its tests
+		a.log.Error("the web console is off", "err", err)
+		return api
+	}
+	return h
+}
+
+// sesAPI is the SES API with its public pages.
+func (a *App) sesAPI() http.Handler {
 	return sesapi.New(sesapi.Options{
 		Accounts: a.Accounts,
 		Region:   a.cfg.Region,

@@ -75,6 +75,10 @@ type Config struct {
 	// loopback, private and link-local addresses (netguard); off, they are
 	// refused at Subscribe and at every connection.
 	SNSAllowPrivateEndpoints bool
+	// ConsoleAdminToken, when set, signs an operator into the web console
+	// (/console/) with the right to act as any account; empty: operators
+	// cannot sign in, only accounts with their access keys.
+	ConsoleAdminToken string
 	// MetricsToken, when set, is the bearer token /metrics requires;
 	// without it /metrics answers loopback clients only.
 	MetricsToken string
@@ -244,6 +248,7 @@ func (c *Config) FlagSet(name string, scope Scope, out io.Writer) *flag.FlagSet 
 		fs.DurationVar(&c.RetryWindow, "retry-window", 14*time.Hour, "how long temporary delivery failures are retried before a bounce")
 		fs.IntVar(&c.DeliveryWorkers, "delivery-workers", 16, "concurrent deliveries")
 		fs.BoolVar(&c.SNSAllowPrivateEndpoints, "sns-allow-private-endpoints", false, "let SNS http/https subscriptions reach loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16, the metadata address) and other special-purpose addresses; off, such endpoints are refused at Subscribe and at every connection")
+		fs.StringVar(&c.ConsoleAdminToken, "console-admin-token", "", "token that signs an operator into the web console (/console/ on the API listeners) as any account; empty: only accounts' access keys sign in")
 		fs.StringVar(&c.MetricsToken, "metrics-token", "", "bearer token that /metrics requires (Authorization: Bearer <token>); without it /metrics answers loopback clients only")
 		fs.IntVar(&c.MetricsMaxDimensionValues, "metrics-max-dimension-values", 1000, "distinct values one metrics label (a CloudWatch dimension, a from-domain) keeps; more are counted as \"other\", with a warning")
 		fs.DurationVar(&c.ReputationWindow, "reputation-window", 7*24*time.Hour, "how far back the bounce and complaint rates of accounts and configuration sets look")

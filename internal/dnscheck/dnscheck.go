@@ -190,6 +190,18 @@ func (c *Checker) RunOnce(ctx context.Context) (int, error) {
 	}
 }
 
+// CheckNow checks one identity at once and records the result, as a round
+// of Run does (the console's "check now"); it returns the transitions
+// made. identity.ErrStale means the identity changed during the check:
+// nothing was recorded, and the next round checks it again.
+func (c *Checker) CheckNow(ctx context.Context, i *identity.Identity) ([]identity.Transition, error) {
+	ts, err := c.opts.Store.Record(ctx, c.Check(ctx, i))
+	if err != nil {
+		return nil, fmt.Errorf("dnscheck: check %s now: %w", i.Name, err)
+	}
+	return ts, nil
+}
+
 // finding is the outcome of one lookup.
 type finding struct {
 	obs    identity.Observation

@@ -439,3 +439,40 @@ func TestFailedDomainStartsAgainWithNewDKIM(t *testing.T) {
 		want(t, "dkim", i.DKIM.Status, identity.Success)
 	})
 }
+
+// TestCheckNow: CheckNow checks one identity whose next check is not due
+// yet and records what it found; a check of an identity changed
+// meanwhile is stale and records nothing.
+func TestCheckNow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		i := e.verifiedDomain("now.example")
+		if err := e.ids.SetMailFrom(e.ctx, e.acct, "now.example", "bounce.now.example", identity.UseDefaultValue); err != nil {
+			t.Fatal(err)
+		}
+		e.run("now.example") // the MX is not there yet: Pending, next check a minute away
+		e.dns.Add("bounce.now.example. 300 IN MX 10 " + feedback + ".")
+		i, err := e.ids.Get(e.ctx, e.acct, "now.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, "MAIL FROM before", i.MailFrom.Status, identity.Pending)
+		ts, err := e.checker.CheckNow(e.ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ts) != 1 || ts[0].Attribute != identity.AttrMailFrom || ts[0].To != identity.Success {
+			t.Fatalf("transitions %+v", ts)
+		}
+		i, _ = e.ids.Get(e.ctx, e.acct, "now.example")
+		want(t, "MAIL FROM after", i.MailFrom.Status, identity.Success)
+
+		old := i
+		if err := e.ids.SetMailFrom(e.ctx, e.acct, "now.example", "other.now.example", identity.UseDefaultValue); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.checker.CheckNow(e.ctx, old); !errors.Is(err, identity.ErrStale) {
+			t.Fatalf("check of a changed identity: %v, want ErrStale", err)
+		}
+	})
+}

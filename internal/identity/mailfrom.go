@@ -8,6 +8,32 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 )
 
+// The v2 spellings of the behaviours on MX failure (BehaviorOnMxFailure).
+const (
+	UseDefaultValueV2 = "USE_DEFAULT_VALUE"
+	RejectMessageV2   = "REJECT_MESSAGE"
+)
+
+// ParseBehaviorV2 reads a behaviour on MX failure in SES v2's spelling
+// ("" means USE_DEFAULT_VALUE), the rule of v2
+// PutEmailIdentityMailFromAttributes and of the console's form; field
+// names the parameter in the error.
+func ParseBehaviorV2(field, v string) (Behavior, error) {
+	switch v {
+	case "", UseDefaultValueV2:
+		return UseDefaultValue, nil
+	case RejectMessageV2:
+		return RejectMessage, nil
+	}
+	return "", invalid(field, "Invalid value %q for %s: must be one of %s, %s.", v, field, UseDefaultValueV2, RejectMessageV2)
+}
+
+// MailFromNotVerifiedMessage is the sentence SetMailFrom's ErrNotVerified
+// is answered with, for the identity name (v2 and the console).
+func MailFromNotVerifiedMessage(name string) string {
+	return fmt.Sprintf("Identity %s is not verified; verify it before setting a custom MAIL FROM domain.", name)
+}
+
 // SetMailFrom sets, changes or (with mailFrom "") clears an identity's
 // custom MAIL FROM domain and its behaviour on MX failure (v1
 // SetIdentityMailFromDomain, v2 PutEmailIdentityMailFromAttributes).

@@ -17,9 +17,6 @@ import (
 const (
 	originEasy     = "AWS_SES"
 	originExternal = "EXTERNAL"
-
-	useDefaultValue = "USE_DEFAULT_VALUE"
-	rejectMessage   = "REJECT_MESSAGE"
 )
 
 // ListEmailIdentities page sizes.
@@ -512,18 +509,13 @@ func (h *handler) putMailFromAttributes(r *http.Request, c sesapi.Caller) (any, 
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	var b identity.Behavior
-	switch in.BehaviorOnMxFailure {
-	case "", useDefaultValue:
-		b = identity.UseDefaultValue
-	case rejectMessage:
-		b = identity.RejectMessage
-	default:
-		return nil, badRequest("Invalid value %q for BehaviorOnMxFailure: must be one of %s, %s.", in.BehaviorOnMxFailure, useDefaultValue, rejectMessage)
+	b, err := identity.ParseBehaviorV2("BehaviorOnMxFailure", in.BehaviorOnMxFailure)
+	if err != nil {
+		return nil, err
 	}
 	err = h.ids.SetMailFrom(r.Context(), c.AccountID, name, in.MailFromDomain, b)
 	if errors.Is(err, identity.ErrNotVerified) {
-		return nil, badRequest("Identity %s is not verified; verify it before setting a custom MAIL FROM domain.", name)
+		return nil, badRequest("%s", identity.MailFromNotVerifiedMessage(name))
 	}
 	if err != nil {
 		return nil, mapNotFound(err, name)
