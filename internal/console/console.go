@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"github.com/sesame-email/sesame/internal/account"
+	"github.com/sesame-email/sesame/internal/configset"
+	"github.com/sesame-email/sesame/internal/contact"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
 	"github.com/sesame-email/sesame/internal/suppression"
+	sestemplate "github.com/sesame-email/sesame/internal/template"
 )
 
 // Prefix is the path the console is served under.
@@ -36,6 +39,11 @@ type Options struct {
 	Identities  *identity.Store    // required
 	Suppression *suppression.Store // required
 	Sender      Sender             // required: "Send test email"
+	// ConfigSets, Templates and Contacts are the configuration sets,
+	// email templates and contact lists; required.
+	ConfigSets *configset.Store
+	Templates  *sestemplate.Store
+	Contacts   *contact.Store
 	// CheckNow runs the real DNS check of one identity and records it
 	// (dnscheck.Checker.CheckNow); nil hides "check now".
 	CheckNow func(ctx context.Context, i *identity.Identity) error
@@ -79,6 +87,9 @@ func New(opts Options) (*Console, error) {
 	switch {
 	case opts.DB == nil, opts.Accounts == nil, opts.Identities == nil, opts.Suppression == nil, opts.Sender == nil:
 		return nil, errors.New("console: Options.DB, Accounts, Identities, Suppression and Sender are required")
+	}
+	if opts.ConfigSets == nil || opts.Templates == nil || opts.Contacts == nil {
+		return nil, errors.New("console: Options.ConfigSets, Templates and Contacts are required")
 	}
 	c := &Console{opts: opts, log: opts.Logger, now: opts.Now}
 	if c.log == nil {
@@ -208,6 +219,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+Prefix+"suppression/delete", c.session(c.removeSuppressed, true))
 	m.HandleFunc("GET "+Prefix+"send", c.session(c.sendPage, true))
 	m.HandleFunc("POST "+Prefix+"send", c.session(c.sendTest, true))
+	c.resourceRoutes(m)
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	c.mux = http.NewServeMux()
 	c.mux.Handle(Prefix, secure(m))
@@ -333,6 +345,18 @@ var notes = map[string]string{
 	"suppressed":   "Address added to the suppression list.",
 	"unsuppressed": "Address removed from the suppression list.",
 	"sent":         "Test email accepted. Its events appear under Messages.",
+	// Configuration sets, templates, contact lists.
+	"set-created":      "Configuration set created.",
+	"set-deleted":      "Configuration set deleted.",
+	"set-paused":       "Sending through this configuration set is paused: mail that names it is refused until you resume.",
+	"set-resumed":      "Sending through this configuration set is resumed.",
+	"template-created": "Template created.",
+	"template-saved":   "Template saved.",
+	"template-deleted": "Template deleted.",
+	"list-created":     "Contact list created.",
+	"list-deleted":     "Contact list deleted, with its contacts.",
+	"contact-added":    "Contact added.",
+	"contact-removed":  "Contact removed.",
 }
 
 // flash redirects (303) to path with the note of key shown once.

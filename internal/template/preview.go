@@ -48,3 +48,19 @@ func (s *Store) Preview(ctx context.Context, accountID, name, templateData, regi
 	}
 	return c.Preview(data, region, s.now())
 }
+
+// RenderStored renders the account's template name (ErrNotFound) with
+// the JSON data TemplateData (*DataError, *RenderError) and returns its
+// parts: what Preview puts into the MIME message, for a console that
+// shows the subject, text and HTML apart.
+func (s *Store) RenderStored(ctx context.Context, accountID, name, templateData string) (Content, error) {
+	c, err := s.GetCompiled(ctx, accountID, name)
+	if err != nil {
+		return Content{}, err
+	}
+	data, err := ParseData("TemplateData", templateData)
+	if err != nil {
+		return Content{}, err
+	}
+	return c.Render(data)
+}
