@@ -16,8 +16,14 @@ import (
 // console.
 func (a *App) withConsole(api http.Handler) (http.Handler, error) {
 	a.consoleOnce.Do(func() {
+		ev, err := a.Readiness()
+		if err != nil {
+			a.consoleErr = err
+			return
+		}
 		a.console, a.consoleErr = console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
 			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
+			Readiness: ev, Stats: a.Stats, Reputation: a.Reputation, ConfigSets: a.ConfigSets,
 			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
 			Logger:          a.log.With("component", "console")})
 	})
