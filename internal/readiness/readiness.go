@@ -137,6 +137,9 @@ type Report struct {
 	Unsubscribe Unsubscribe  `json:"unsubscribe"`
 	Complaints  Complaints   `json:"complaints"`
 	Result      DMARCOutcome `json:"result"`
+	// MailFromMX is the custom MAIL FROM domain's MX records, looked up
+	// now.
+	MailFromMX MXState `json:"mailFromMx"`
 
 	Checks []Check `json:"checks"`
 	// Ready is true when no check fails.
@@ -172,6 +175,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, accountID, name string) (*Repo
 	r.DMARC = e.lookupDMARC(ctx, domain)
 	e.spf(ctx, r, chain)
 	e.dkim(r, chain)
+	e.lookupMX(ctx, r)
 	r.Result = outcome(r)
 	buckets, err := e.complaints(ctx, r, chain)
 	if err != nil {
