@@ -3,6 +3,8 @@ package readiness
 import (
 	"strings"
 	"testing"
+
+	"github.com/sesame-email/sesame/internal/dmarcrule"
 )
 
 // FuzzParseDMARC: any TXT data gives a record that is either absent,
@@ -20,7 +22,9 @@ func FuzzParseDMARC(f *testing.F) {
 				txts = append(txts, s)
 			}
 		}
-		d := parseDMARC(DMARCRecord{Name: "_dmarc.x.example"}, txts)
+		p := dmarcrule.Select(txts)
+		p.Name = "_dmarc.x.example"
+		d := dmarcRecord(p)
 		switch {
 		case !d.Found:
 			if d.Record != "" || d.Error != "" || d.Policy != "" {
