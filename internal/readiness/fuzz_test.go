@@ -8,12 +8,12 @@ import (
 )
 
 // FuzzParseDMARC: any TXT data gives a record that is either absent,
-// broken with a reason, or valid with a policy and alignment modes.
+// broken with a reason, or valid with a policy and alignment modes, and a
+// DMARC check with a summary and advice. (Package dmarcrule fuzzes the
+// record selection and parsing themselves.)
 func FuzzParseDMARC(f *testing.F) {
-	for _, s := range []string{"v=DMARC1; p=reject", "v=DMARC1; p=none; sp=quarantine; adkim=s; aspf=r; pct=50; rua=mailto:a@b.example",
-		"v=DMARC1; p=block", "v=DMARC1", "v=spf1 -all", "v = DMARC1 ; p = none", "v=DMARC1; p=none; pct=200", ""} {
-		f.Add(s, "")
-	}
+	f.Add("v=DMARC1; p=none; sp=quarantine; adkim=s; aspf=r; pct=50; rua=mailto:a@b.example", "")
+	f.Add("v=DMARC1; p=block", "v=spf1 -all")
 	f.Add("v=DMARC1; p=none", "v=DMARC1; p=reject")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		var txts []string
