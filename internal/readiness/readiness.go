@@ -8,6 +8,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dmarcrule"
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
@@ -171,7 +172,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, accountID, name string) (*Repo
 		return nil, err
 	}
 	r := &Report{AccountID: accountID, Domain: domain, At: e.now().UTC(), SentAs: sentAs,
-		Identity: chain[0].Name, IdentityKind: chain[0].Kind, OrganizationalDomain: orgDomain(domain)}
+		Identity: chain[0].Name, IdentityKind: chain[0].Kind, OrganizationalDomain: dmarcrule.OrgDomain(domain)}
 	r.DMARC = e.lookupDMARC(ctx, domain)
 	e.spf(ctx, r, chain)
 	e.dkim(r, chain)
