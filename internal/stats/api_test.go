@@ -148,7 +148,7 @@ func TestAPIs(t *testing.T) {
 			q("gmail", types.MetricSend, map[string]string{"ISP": "Gmail"}),
 			q("set", types.MetricSend, map[string]string{"CONFIGURATION_SET": "cs1", "ISP": "Simulator"}),
 			q("all", types.MetricSend, nil),
-			q("open", types.MetricOpen, nil),
+			q("open", types.MetricDeliveryOpen, nil),
 			q("tenant", types.MetricSend, map[string]string{"TENANT_NAME": "t1"}),
 		}})
 		if err != nil {
@@ -183,7 +183,7 @@ func TestAPIs(t *testing.T) {
 		for _, x := range out.Errors {
 			errs[*x.Id] = string(x.Code) + ": " + aws.ToString(x.Message)
 		}
-		if len(errs) != 2 || !strings.Contains(errs["open"], "OPEN") || !strings.Contains(errs["tenant"], "TENANT_NAME") {
+		if len(errs) != 2 || !strings.Contains(errs["open"], "DELIVERY_OPEN") || !strings.Contains(errs["tenant"], "TENANT_NAME") {
 			t.Errorf("Errors: %v, want entries for open and tenant", errs)
 		}
 		for _, id := range []string{"open", "tenant"} {
