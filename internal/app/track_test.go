@@ -61,17 +61,7 @@ func TestTracking(t *testing.T) {
 		if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("tracked"),
-			TrackingOptions: &types.TrackingOptions{CustomRedirectDomain: aws.String("track.example.test"), HttpsPolicy: types.HttpsPolicyOptional}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.v2.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
-			ConfigurationSetName: aws.String("tracked"), EventDestinationName: aws.String("sns"),
-			EventDestination: &types.EventDestinationDefinition{Enabled: true, MatchingEventTypes: []types.EventType{types.EventTypeOpen, types.EventTypeClick},
-				SnsDestination: &types.SnsDestination{TopicArn: topic.TopicArn}},
-		}); err != nil {
-			t.Fatal(err)
-		}
+		createTrackedSet(t, r, topic.TopicArn)
 		// The untracked set: a SEND destination only (v1 API, to cover it).
 		if _, err := r.v1.CreateConfigurationSet(ctx, &ses.CreateConfigurationSetInput{ConfigurationSet: &sesv1types.ConfigurationSet{Name: aws.String("plain")}}); err != nil {
 			t.Fatal(err)
@@ -231,4 +221,23 @@ func TestTracking(t *testing.T) {
 			}
 		}
 	})
+}
+
+// createTrackedSet creates the set "tracked": TrackingOptions with the
+// custom redirect domain track.example.test (HttpsPolicy OPTIONAL) and an
+// SNS destination to topicArn for OPEN and CLICK.
+func createTrackedSet(t *testing.T, r *running, topicArn *string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("tracked"),
+		TrackingOptions: &types.TrackingOptions{CustomRedirectDomain: aws.String("track.example.test"), HttpsPolicy: types.HttpsPolicyOptional}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.v2.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
+		ConfigurationSetName: aws.String("tracked"), EventDestinationName: aws.String("sns"),
+		EventDestination: &types.EventDestinationDefinition{Enabled: true, MatchingEventTypes: []types.EventType{types.EventTypeOpen, types.EventTypeClick},
+			SnsDestination: &types.SnsDestination{TopicArn: topicArn}},
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -36,17 +36,7 @@ func TestTrackingStatistics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("tracked"),
-			TrackingOptions: &types.TrackingOptions{CustomRedirectDomain: aws.String("track.example.test"), HttpsPolicy: types.HttpsPolicyOptional}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.v2.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
-			ConfigurationSetName: aws.String("tracked"), EventDestinationName: aws.String("sns"),
-			EventDestination: &types.EventDestinationDefinition{Enabled: true, MatchingEventTypes: []types.EventType{types.EventTypeOpen, types.EventTypeClick},
-				SnsDestination: &types.SnsDestination{TopicArn: topic.TopicArn}},
-		}); err != nil {
-			t.Fatal(err)
-		}
+		createTrackedSet(t, r, topic.TopicArn)
 		// The tracking URLs of a sent and delivered message.
 		sendTracked := func() (pixel string, links []string) {
 			t.Helper()

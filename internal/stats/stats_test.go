@@ -448,6 +448,19 @@ func TestSendStatistics(t *testing.T) {
 	})
 }
 
+// metricData is s.MetricData of q for accountID, its timestamps in UTC.
+func metricData(t *testing.T, s *stats.Store, q stats.MetricQuery, accountID string) stats.MetricData {
+	t.Helper()
+	got, err := s.MetricData(context.Background(), accountID, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got.Timestamps {
+		got.Timestamps[i] = got.Timestamps[i].UTC()
+	}
+	return got
+}
+
 func TestMetricData(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		acct := newAccount(t, d, "metrics")
@@ -468,14 +481,7 @@ func TestMetricData(t *testing.T) {
 		ctx := context.Background()
 		query := func(m stats.Metric, dims map[stats.Dimension]string, start, end time.Time) stats.MetricData {
 			t.Helper()
-			got, err := s.MetricData(ctx, acct, stats.MetricQuery{Metric: m, Dimensions: dims, Start: start, End: end})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range got.Timestamps {
-				got.Timestamps[i] = got.Timestamps[i].UTC()
-			}
-			return got
+			return metricData(t, s, stats.MetricQuery{Metric: m, Dimensions: dims, Start: start, End: end}, acct)
 		}
 		tests := []struct {
 			metric     stats.Metric
@@ -670,14 +676,7 @@ func TestOpensAndClicksCountMessagesPerDay(t *testing.T) {
 
 		query := func(accountID string, m stats.Metric, dims map[stats.Dimension]string) stats.MetricData {
 			t.Helper()
-			got, err := s.MetricData(ctx, accountID, stats.MetricQuery{Metric: m, Dimensions: dims, Start: day1, End: day2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range got.Timestamps {
-				got.Timestamps[i] = got.Timestamps[i].UTC()
-			}
-			return got
+			return metricData(t, s, stats.MetricQuery{Metric: m, Dimensions: dims, Start: day1, End: day2}, accountID)
 		}
 		both := func(v1, v2 int64) stats.MetricData {
 			return stats.MetricData{Timestamps: []time.Time{day1, day2}, Values: []int64{v1, v2}}
