@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/db"
@@ -31,12 +30,7 @@ func TestTrackingStatistics(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, mx, api := startSending(t, d, 100)
 		ctx := context.Background()
-		snsc := snsClientAt("http://"+api, r.key.AccessKeyID, r.key.Secret)
-		topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("engagement")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		createTrackedSet(t, r, topic.TopicArn)
+		createTrackedSet(t, r, engagementTopic(t, r, api))
 		// The tracking URLs of a sent and delivered message.
 		sendTracked := func() (pixel string, links []string) {
 			t.Helper()
