@@ -53,32 +53,19 @@ func TestTracking(t *testing.T) {
 		r, mx, api := startSending(t, d, 100)
 		ctx := context.Background()
 		snsc := snsClientAt("http://"+api, r.key.AccessKeyID, r.key.Secret)
-		topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("engagement")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		topicArn := engagementTopic(t, r, api)
 		sub := newSNSSubscriber(t)
-		if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL)}); err != nil {
+		if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topicArn, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("tracked"),
-			TrackingOptions: &types.TrackingOptions{CustomRedirectDomain: aws.String("track.example.test"), HttpsPolicy: types.HttpsPolicyOptional}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.v2.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
-			ConfigurationSetName: aws.String("tracked"), EventDestinationName: aws.String("sns"),
-			EventDestination: &types.EventDestinationDefinition{Enabled: true, MatchingEventTypes: []types.EventType{types.EventTypeOpen, types.EventTypeClick},
-				SnsDestination: &types.SnsDestination{TopicArn: topic.TopicArn}},
-		}); err != nil {
-			t.Fatal(err)
-		}
+		createTrackedSet(t, r, topicArn)
 		// The untracked set: a SEND destination only (v1 API, to cover it).
 		if _, err := r.v1.CreateConfigurationSet(ctx, &ses.CreateConfigurationSetInput{ConfigurationSet: &sesv1types.ConfigurationSet{Name: aws.String("plain")}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.v1.CreateConfigurationSetEventDestination(ctx, &ses.CreateConfigurationSetEventDestinationInput{ConfigurationSetName: aws.String("plain"),
 			EventDestination: &sesv1types.EventDestination{Name: aws.String("sns"), Enabled: true, MatchingEventTypes: []sesv1types.EventType{sesv1types.EventTypeSend},
-				SNSDestination: &sesv1types.SNSDestination{TopicARN: topic.TopicArn}}}); err != nil {
+				SNSDestination: &sesv1types.SNSDestination{TopicARN: topicArn}}}); err != nil {
 			t.Fatal(err)
 		}
 		send := func(set string) string {
@@ -231,4 +218,34 @@ func TestTracking(t *testing.T) {
 			}
 		}
 	})
+}
+
+// createTrackedSet creates the set "tracked": TrackingOptions with the
+// custom redirect domain track.example.test (HttpsPolicy OPTIONAL) and an
+// SNS destination to topicArn for OPEN and CLICK.
+func createTrackedSet(t *testing.T, r *running, topicArn *string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := r.v2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("tracked"),
+		TrackingOptions: &types.TrackingOptions{CustomRedirectDomain: aws.String("track.example.test"), HttpsPolicy: types.HttpsPolicyOptional}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.v2.CreateConfigurationSetEventDestination(ctx, &sesv2.CreateConfigurationSetEventDestinationInput{
+		ConfigurationSetName: aws.String("tracked"), EventDestinationName: aws.String("sns"),
+		EventDestination: &types.EventDestinationDefinition{Enabled: true, MatchingEventTypes: []types.EventType{types.EventTypeOpen, types.EventTypeClick},
+			SnsDestination: &types.SnsDestination{TopicArn: topicArn}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// engagementTopic creates the account's SNS topic "engagement" through
+// the API at api and returns its ARN.
+func engagementTopic(t *testing.T, r *running, api string) *string {
+	t.Helper()
+	topic, err := snsClientAt("http://"+api, r.key.AccessKeyID, r.key.Secret).CreateTopic(context.Background(), &awssns.CreateTopicInput{Name: aws.String("engagement")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topic.TopicArn
 }

@@ -26,6 +26,15 @@ const (
 // of them and answers the others with an Errors entry.
 var metricNames = []string{"CLICK", "COMPLAINT", "DELIVERY", "DELIVERY_CLICK", "DELIVERY_COMPLAINT", "DELIVERY_OPEN", "OPEN", "PERMANENT_BOUNCE", "SEND", "TRANSIENT_BOUNCE"}
 
+// metricList names the metrics Sesame keeps, for messages.
+func metricList() string {
+	names := make([]string, len(stats.Metrics))
+	for i, m := range stats.Metrics {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
+}
+
 // dimensionNames are the model's MetricDimensionName values; Sesame has
 // no tenants, so TENANT_NAME gets an Errors entry.
 var dimensionNames = []string{"CONFIGURATION_SET", "EMAIL_IDENTITY", "ISP", "TENANT_NAME"}
@@ -88,9 +97,12 @@ type batchGetMetricDataOutput struct {
 
 // BatchGetMetricData: VDM's sending metrics, over the account's
 // statistics (Options.MetricData; stats.Store.MetricData). Sesame keeps
-// SEND, DELIVERY, PERMANENT_BOUNCE, TRANSIENT_BOUNCE and COMPLAINT, by
-// EMAIL_IDENTITY, CONFIGURATION_SET and ISP (the recipient's mailbox
-// provider, from its MX hosts). Data is daily, as VDM's: one timestamp
+// SEND, DELIVERY, PERMANENT_BOUNCE, TRANSIENT_BOUNCE, COMPLAINT, OPEN and
+// CLICK, by EMAIL_IDENTITY, CONFIGURATION_SET and ISP (the recipient's
+// mailbox provider, from its MX hosts). OPEN and CLICK are, as in the
+// model ("unique open/click events"), the messages with at least one
+// Open (Click) event that day, each counted once however often it was
+// opened (clicked), under its first recipient. Data is daily, as VDM's: one timestamp
 // (00:00 UTC) per day from StartDate's day to EndDate's that has a
 // non-zero value. Every recipient counts, mailbox-simulator ones included
 // (ISP "Simulator"), where VDM leaves out simulator mail and messages with
@@ -101,8 +113,9 @@ type batchGetMetricDataOutput struct {
 // Metric or dimension outside the model's enums, more than 3 dimensions,
 // a duplicate Id, an EndDate before its StartDate) is a
 // BadRequestException naming the query and the rule. A query for a metric
-// or dimension of the model that Sesame does not keep (OPEN, CLICK,
-// DELIVERY_OPEN, DELIVERY_CLICK, DELIVERY_COMPLAINT; TENANT_NAME) gets an
+// or dimension of the model that Sesame does not keep (DELIVERY_OPEN,
+// DELIVERY_CLICK and DELIVERY_COMPLAINT, the deliveries of mail with open
+// trackers, with click trackers, to ISPs with a feedback loop; TENANT_NAME) gets an
 // Errors entry with Code INTERNAL_FAILURE saying so; the other queries are
 // answered.
 func (h *handler) batchGetMetricData(r *http.Request, c sesapi.Caller) (any, error) {
@@ -161,7 +174,7 @@ func (h *handler) batchGetMetricData(r *http.Request, c sesapi.Caller) (any, err
 		}
 		j := job{id: id, q: stats.MetricQuery{Metric: stats.Metric(*q.Metric), Start: q.StartDate.t, End: q.EndDate.t}}
 		if !slices.Contains(stats.Metrics, j.q.Metric) {
-			j.problem = fmt.Sprintf("Sesame does not keep the metric %s (open and click tracking are not implemented); it keeps SEND, DELIVERY, PERMANENT_BOUNCE, TRANSIENT_BOUNCE and COMPLAINT.", *q.Metric)
+			j.problem = fmt.Sprintf("Sesame does not keep the metric %s (it does not record which delivered messages carried trackers or went to an ISP with a feedback loop); it keeps %s.", *q.Metric, metricList())
 		}
 		dims := make([]string, 0, len(q.Dimensions))
 		for name := range q.Dimensions {

@@ -3,6 +3,7 @@ package stats_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -148,7 +149,7 @@ func TestAPIs(t *testing.T) {
 			q("gmail", types.MetricSend, map[string]string{"ISP": "Gmail"}),
 			q("set", types.MetricSend, map[string]string{"CONFIGURATION_SET": "cs1", "ISP": "Simulator"}),
 			q("all", types.MetricSend, nil),
-			q("open", types.MetricOpen, nil),
+			q("open", types.MetricDeliveryOpen, nil),
 			q("tenant", types.MetricSend, map[string]string{"TENANT_NAME": "t1"}),
 		}})
 		if err != nil {
@@ -183,7 +184,7 @@ func TestAPIs(t *testing.T) {
 		for _, x := range out.Errors {
 			errs[*x.Id] = string(x.Code) + ": " + aws.ToString(x.Message)
 		}
-		if len(errs) != 2 || !strings.Contains(errs["open"], "OPEN") || !strings.Contains(errs["tenant"], "TENANT_NAME") {
+		if len(errs) != 2 || !strings.Contains(errs["open"], "DELIVERY_OPEN") || !strings.Contains(errs["tenant"], "TENANT_NAME") {
 			t.Errorf("Errors: %v, want entries for open and tenant", errs)
 		}
 		for _, id := range []string{"open", "tenant"} {
@@ -244,4 +245,55 @@ func TestBatchGetMetricDataBadInput(t *testing.T) {
 			t.Errorf("%s: %v, want BadRequestException mentioning %q", name, err, tc.msg)
 		}
 	}
+}
+
+// OPEN and CLICK through the SDK across a UTC midnight: one message opened
+// just before and just after it counts once on each day, opened twice more
+// after it still once; its clicks the same; the other account's queries
+// see none of it.
+func TestBatchGetMetricDataOpensAcrossMidnight(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newAPIEnv(t, d)
+		ctx := context.Background()
+		now := e.clock.Now().UTC()
+		midnight := now.Truncate(stats.Day)
+		sent := midnight.Add(-time.Hour)
+		hit := func(typ event.Type, at time.Time) *event.Event {
+			return engaged(t, typ, e.acct, "news", "example.com", "msg-1", sent, at, "a@gmail-hosted.test")
+		}
+		add(t, d, e.stats, hit(event.Open, midnight.Add(-time.Millisecond)), hit(event.Click, midnight.Add(-time.Second)))
+		add(t, d, e.stats, hit(event.Open, midnight), hit(event.Open, midnight.Add(time.Millisecond)), hit(event.Click, midnight.Add(time.Millisecond)))
+		add(t, d, e.stats, hit(event.Open, midnight.Add(time.Millisecond)), hit(event.Click, midnight.Add(time.Millisecond)))
+
+		q := func(id string, m types.Metric, dims map[string]string) types.BatchGetMetricDataQuery {
+			return types.BatchGetMetricDataQuery{Id: aws.String(id), Namespace: types.MetricNamespaceVdm, Metric: m, Dimensions: dims,
+				StartDate: aws.Time(midnight.Add(-time.Minute)), EndDate: aws.Time(now)}
+		}
+		queries := []types.BatchGetMetricDataQuery{
+			q("open", types.MetricOpen, nil),
+			q("click", types.MetricClick, map[string]string{"EMAIL_IDENTITY": "example.com", "CONFIGURATION_SET": "news", "ISP": "Gmail"}),
+		}
+		want := fmt.Sprintf("[%s %s] [1 1]", midnight.Add(-stats.Day).Format(time.RFC3339), midnight.Format(time.RFC3339))
+		for _, c := range []struct {
+			client *sesv2.Client
+			want   string
+		}{{e.v2, want}, {e.otherV2, "[] []"}} {
+			out, err := c.client.BatchGetMetricData(ctx, &sesv2.BatchGetMetricDataInput{Queries: queries})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Results) != 2 || len(out.Errors) != 0 {
+				t.Fatalf("%d results, errors %v", len(out.Results), out.Errors)
+			}
+			for _, r := range out.Results {
+				var ts []string
+				for _, x := range r.Timestamps {
+					ts = append(ts, x.UTC().Format(time.RFC3339))
+				}
+				if got := fmt.Sprintf("%v %v", ts, r.Values); got != c.want && !(c.want == "[] []" && len(r.Values) == 0) {
+					t.Errorf("%s: %s, want %s", *r.Id, got, c.want)
+				}
+			}
+		}
+	})
 }

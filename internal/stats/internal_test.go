@@ -23,7 +23,7 @@ func TestAggregateFoldsABatch(t *testing.T) {
 				Destination: []string{"a@one.test", "b@two.test", "success@simulator.amazonses.com"}}, Send: &event.SendDetails{}})
 	}
 	events = append(events, nil, &event.Event{Type: event.RenderingFailure, AccountID: "111122223333", Failure: &event.FailureDetails{ErrorMessage: "x"}})
-	rows := s.aggregate(events)
+	rows := s.aggregate(events, nil)
 	// one.test and two.test are both Other (nothing resolved them); the
 	// simulator recipient has a row of its own.
 	if len(rows) != 2 {

@@ -12,7 +12,11 @@
 // distinct row, not per event. Counting follows SES: per recipient (a Send
 // to three recipients is three sends; a Bounce counts its
 // bouncedRecipients, a Complaint its complainedRecipients, a Delivery its
-// recipients); a Bounce of bounceType Permanent is a permanent bounce,
+// recipients) except for opens and clicks, which count messages (VDM's
+// "unique" opens and clicks: a message with at least one Open, or Click,
+// event on a UTC day counts one on that day, under its first recipient's
+// ISP, however often it was opened or clicked; engagement_seen remembers
+// which messages counted); a Bounce of bounceType Permanent is a permanent bounce,
 // Transient and Undetermined ones are transient bounces; bounces of
 // subtype OnAccountSuppressionList and complaints of subtype
 // OnAccountSuppressionList are not counted (SES: "not counted in bounce
@@ -146,16 +150,20 @@ const (
 	colComplaints
 	colRejects
 	colDeliveryDelays
+	colOpens
+	colClicks
 	numColumns
 	colNone column = -1
 )
 
 // columnNames are the counters' SQL column names, by column.
-var columnNames = [numColumns]string{"sends", "deliveries", "permanent_bounces", "transient_bounces", "complaints", "rejects", "delivery_delays"}
+var columnNames = [numColumns]string{"sends", "deliveries", "permanent_bounces", "transient_bounces", "complaints", "rejects", "delivery_delays", "opens", "clicks"}
 
 // counted returns the recipients e counts for, the counter they count in,
 // and the time that places e in a bucket (the details' timestamp, else
-// mail.timestamp). Events that count nothing return col colNone.
+// mail.timestamp). Events that count nothing return col colNone. An Open
+// or a Click counts for the message, under its first recipient: tracking
+// links are per message, so which recipient fetched one is unknown.
 func counted(e *event.Event) (addrs []string, col column, at time.Time) {
 	if e == nil {
 		return nil, colNone, time.Time{}
@@ -201,6 +209,12 @@ func counted(e *event.Event) (addrs []string, col column, at time.Time) {
 	case e.Type == event.DeliveryDelay && e.DeliveryDelay != nil:
 		when(e.DeliveryDelay.Timestamp)
 		return emails(e.DeliveryDelay.DelayedRecipients), colDeliveryDelays, at
+	case e.Type == event.Open && e.Open != nil && len(e.Mail.Destination) > 0:
+		when(e.Open.Timestamp)
+		return e.Mail.Destination[:1], colOpens, at
+	case e.Type == event.Click && e.Click != nil && len(e.Mail.Destination) > 0:
+		when(e.Click.Timestamp)
+		return e.Mail.Destination[:1], colClicks, at
 	}
 	return nil, colNone, at
 }
@@ -258,13 +272,51 @@ func compareBool(a, b bool) int {
 	return 1
 }
 
-// aggregate sums events' counts per row.
-func (s *Store) aggregate(events []*event.Event) map[key]*[numColumns]int64 {
+// engagement is an Open or Click of a message on a UTC day: the unit that
+// OPEN and CLICK count once.
+type engagement struct {
+	account   string
+	day       int64 // the day's start, Unix milliseconds
+	messageID string
+	kind      string // "o" (open) or "c" (click)
+}
+
+func compareEngagements(a, b engagement) int {
+	return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day), cmp.Compare(a.messageID, b.messageID), cmp.Compare(a.kind, b.kind))
+}
+
+// engagementOf returns the engagement of an Open or Click event that
+// counts (ok false for every other event).
+func engagementOf(e *event.Event, col column, at time.Time) (engagement, bool) {
+	var kind string
+	switch col {
+	case colOpens:
+		kind = "o"
+	case colClicks:
+		kind = "c"
+	default:
+		return engagement{}, false
+	}
+	ms := bucketOf(at)
+	day := Day.Milliseconds()
+	return engagement{account: e.AccountID, day: ms - ((ms%day)+day)%day, messageID: e.Mail.MessageID, kind: kind}, true
+}
+
+// aggregate sums events' counts per row. An Open or Click counts only
+// when fresh holds its engagement as true (the first of its message on
+// its day), and then once: the entry is cleared.
+func (s *Store) aggregate(events []*event.Event, fresh map[engagement]bool) map[key]*[numColumns]int64 {
 	rows := map[key]*[numColumns]int64{}
 	for _, e := range events {
 		addrs, col, at := counted(e)
 		if col == colNone || len(addrs) == 0 || e.AccountID == "" {
 			continue
+		}
+		if g, ok := engagementOf(e, col, at); ok {
+			if !fresh[g] {
+				continue
+			}
+			fresh[g] = false
 		}
 		base := key{account: e.AccountID, bucket: bucketOf(at), identity: identityOf(e.Mail.SourceArn), set: e.ConfigurationSet}
 		for _, a := range addrs {
@@ -287,12 +339,20 @@ func (s *Store) aggregate(events []*event.Event) map[key]*[numColumns]int64 {
 // (so that concurrent publishers on PostgreSQL cannot deadlock on each
 // other's rows). Recipients whose domain Prepare did not resolve count
 // under ISPOther. Events that count nothing (Rendering Failure, bounces
-// and complaints of subtype OnAccountSuppressionList) are skipped.
+// and complaints of subtype OnAccountSuppressionList) are skipped. An Open
+// or a Click counts only when it is its message's first of its kind on
+// its UTC day: each distinct one of the batch is recorded in
+// engagement_seen first (one insert each, in the same transaction), and
+// only those not there already count.
 func (s *Store) AddTx(ctx context.Context, tx *db.Tx, events []*event.Event) error {
 	if tx == nil {
 		return errors.New("stats: AddTx needs a transaction")
 	}
-	rows := s.aggregate(events)
+	fresh, err := s.markSeen(ctx, tx, events)
+	if err != nil {
+		return err
+	}
+	rows := s.aggregate(events, fresh)
 	keys := make([]key, 0, len(rows))
 	for k := range rows {
 		keys = append(keys, k)
@@ -301,8 +361,8 @@ func (s *Store) AddTx(ctx context.Context, tx *db.Tx, events []*event.Event) err
 	for _, k := range keys {
 		c := rows[k]
 		_, err := tx.Exec(ctx, `INSERT INTO send_stats (account_id, bucket, identity, configuration_set, isp, simulator,
-				sends, deliveries, permanent_bounces, transient_bounces, complaints, rejects, delivery_delays)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				sends, deliveries, permanent_bounces, transient_bounces, complaints, rejects, delivery_delays, opens, clicks)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (account_id, bucket, identity, configuration_set, isp, simulator) DO UPDATE SET
 				sends = send_stats.sends + excluded.sends,
 				deliveries = send_stats.deliveries + excluded.deliveries,
@@ -310,14 +370,58 @@ func (s *Store) AddTx(ctx context.Context, tx *db.Tx, events []*event.Event) err
 				transient_bounces = send_stats.transient_bounces + excluded.transient_bounces,
 				complaints = send_stats.complaints + excluded.complaints,
 				rejects = send_stats.rejects + excluded.rejects,
-				delivery_delays = send_stats.delivery_delays + excluded.delivery_delays`,
+				delivery_delays = send_stats.delivery_delays + excluded.delivery_delays,
+				opens = send_stats.opens + excluded.opens,
+				clicks = send_stats.clicks + excluded.clicks`,
 			k.account, k.bucket, k.identity, k.set, k.isp, k.simulator,
-			c[colSends], c[colDeliveries], c[colPermanentBounces], c[colTransientBounces], c[colComplaints], c[colRejects], c[colDeliveryDelays])
+			c[colSends], c[colDeliveries], c[colPermanentBounces], c[colTransientBounces], c[colComplaints], c[colRejects], c[colDeliveryDelays],
+			c[colOpens], c[colClicks])
 		if err != nil {
 			return fmt.Errorf("stats: add counts of account %s: %w", k.account, err)
 		}
 	}
 	return nil
+}
+
+// markSeen records in engagement_seen the distinct Open and Click
+// engagements of events, in a fixed order, and returns them: true for
+// those recorded now (the first of their message, kind and day), false
+// for those recorded before.
+func (s *Store) markSeen(ctx context.Context, tx *db.Tx, events []*event.Event) (map[engagement]bool, error) {
+	var seen map[engagement]bool
+	for _, e := range events {
+		addrs, col, at := counted(e)
+		if len(addrs) == 0 || e.AccountID == "" {
+			continue
+		}
+		if g, ok := engagementOf(e, col, at); ok {
+			if seen == nil {
+				seen = map[engagement]bool{}
+			}
+			seen[g] = false
+		}
+	}
+	if len(seen) == 0 {
+		return nil, nil
+	}
+	gs := make([]engagement, 0, len(seen))
+	for g := range seen {
+		gs = append(gs, g)
+	}
+	slices.SortFunc(gs, compareEngagements)
+	for _, g := range gs {
+		res, err := tx.Exec(ctx, `INSERT INTO engagement_seen (account_id, day, message_id, kind) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account_id, day, message_id, kind) DO NOTHING`, g.account, g.day, g.messageID, g.kind)
+		if err != nil {
+			return nil, fmt.Errorf("stats: record engagement of message %s: %w", g.messageID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("stats: record engagement of message %s: %w", g.messageID, err)
+		}
+		seen[g] = n == 1
+	}
+	return seen, nil
 }
 
 // Totals are an account's (or a configuration set's) counts over a time
@@ -408,14 +512,19 @@ const (
 	MetricPermanentBounce Metric = "PERMANENT_BOUNCE"
 	MetricTransientBounce Metric = "TRANSIENT_BOUNCE"
 	MetricComplaint       Metric = "COMPLAINT"
+	// MetricOpen and MetricClick are VDM's "unique open (click) events":
+	// the messages with at least one Open (Click) event on the day, each
+	// counted once however often its pixel (links) were fetched.
+	MetricOpen  Metric = "OPEN"
+	MetricClick Metric = "CLICK"
 )
 
 // Metrics lists the metrics MetricData answers, in the model's order.
-var Metrics = []Metric{MetricSend, MetricComplaint, MetricPermanentBounce, MetricTransientBounce, MetricDelivery}
+var Metrics = []Metric{MetricSend, MetricComplaint, MetricPermanentBounce, MetricTransientBounce, MetricOpen, MetricClick, MetricDelivery}
 
 var metricColumns = map[Metric]column{
 	MetricSend: colSends, MetricDelivery: colDeliveries, MetricPermanentBounce: colPermanentBounces,
-	MetricTransientBounce: colTransientBounces, MetricComplaint: colComplaints,
+	MetricTransientBounce: colTransientBounces, MetricComplaint: colComplaints, MetricOpen: colOpens, MetricClick: colClicks,
 }
 
 // Dimension is a BatchGetMetricData dimension, spelled as on the wire.
@@ -516,9 +625,23 @@ func (s *Store) MetricData(ctx context.Context, accountID string, q MetricQuery)
 
 // Prune deletes the buckets that start before before, in batches, and
 // returns how many rows it deleted. GetSendStatistics needs two weeks;
-// BatchGetMetricData answers for as far back as rows are kept.
+// BatchGetMetricData answers for as far back as rows are kept. The
+// engagement_seen rows of the days that ended before before go too (not
+// counted in the result): a late Open of such a day could count again,
+// but its bucket is gone as well.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	const batch = 1000
+	day := Day.Milliseconds()
+	for {
+		res, err := s.db.Exec(ctx, `DELETE FROM engagement_seen WHERE (account_id, day, message_id, kind) IN
+			(SELECT account_id, day, message_id, kind FROM engagement_seen WHERE day <= ? LIMIT ?)`, db.Millis(before)-day, batch)
+		if err != nil {
+			return 0, fmt.Errorf("stats: prune: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k < batch {
+			break
+		}
+	}
 	var n int64
 	for {
 		res, err := s.db.Exec(ctx, `DELETE FROM send_stats WHERE (account_id, bucket, identity, configuration_set, isp, simulator) IN

@@ -66,6 +66,10 @@ func ev(t *testing.T, typ event.Type, accountID, set, identity string, at time.T
 		e.DeliveryDelay = &event.DelayDetails{DelayType: "TransientCommunicationFailure", ExpirationTime: at.Add(time.Hour), Timestamp: at, DelayedRecipients: recipients()}
 	case event.Complaint:
 		e.Complaint = &event.ComplaintDetails{ComplainedRecipients: rcpts, Timestamp: at}
+	case event.Open:
+		e.Open = &event.OpenDetails{IPAddress: "192.0.2.1", Timestamp: at, UserAgent: "Test"}
+	case event.Click:
+		e.Click = &event.ClickDetails{IPAddress: "192.0.2.1", Timestamp: at, UserAgent: "Test", Link: "https://shop.example.test/"}
 	default:
 		t.Fatalf("ev: use bounce for %s", typ)
 	}
@@ -444,6 +448,19 @@ func TestSendStatistics(t *testing.T) {
 	})
 }
 
+// metricData is s.MetricData of q for accountID, its timestamps in UTC.
+func metricData(t *testing.T, s *stats.Store, q stats.MetricQuery, accountID string) stats.MetricData {
+	t.Helper()
+	got, err := s.MetricData(context.Background(), accountID, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got.Timestamps {
+		got.Timestamps[i] = got.Timestamps[i].UTC()
+	}
+	return got
+}
+
 func TestMetricData(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		acct := newAccount(t, d, "metrics")
@@ -464,14 +481,7 @@ func TestMetricData(t *testing.T) {
 		ctx := context.Background()
 		query := func(m stats.Metric, dims map[stats.Dimension]string, start, end time.Time) stats.MetricData {
 			t.Helper()
-			got, err := s.MetricData(ctx, acct, stats.MetricQuery{Metric: m, Dimensions: dims, Start: start, End: end})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range got.Timestamps {
-				got.Timestamps[i] = got.Timestamps[i].UTC()
-			}
-			return got
+			return metricData(t, s, stats.MetricQuery{Metric: m, Dimensions: dims, Start: start, End: end}, acct)
 		}
 		tests := []struct {
 			metric     stats.Metric
@@ -499,7 +509,7 @@ func TestMetricData(t *testing.T) {
 			}
 		}
 		for _, bad := range []stats.MetricQuery{
-			{Metric: "OPEN", Start: day1, End: day2},
+			{Metric: "DELIVERY_OPEN", Start: day1, End: day2},
 			{Metric: stats.MetricSend, Dimensions: map[stats.Dimension]string{"TENANT_NAME": "x"}, Start: day1, End: day2},
 			{Metric: stats.MetricSend, Start: day2, End: day1},
 			{Metric: stats.MetricSend, End: day1},
@@ -613,4 +623,123 @@ func TestISPForMX(t *testing.T) {
 			t.Errorf("ISPForMX(%q, extra) = %q, want %q", host, got, want)
 		}
 	}
+}
+
+// engaged is an Open or Click (typ) at at of message id, sent at sent
+// from identity through set to rcpts.
+func engaged(t *testing.T, typ event.Type, accountID, set, identity, id string, sent, at time.Time, rcpts ...string) *event.Event {
+	t.Helper()
+	e := ev(t, typ, accountID, set, identity, at, rcpts...)
+	e.Mail.MessageID, e.Mail.Timestamp = id, sent
+	return e
+}
+
+// Opens and clicks count messages, not hits: a message opened (clicked)
+// any number of times on a UTC day counts one that day, under its first
+// recipient's row, across batches; the next day it counts again. Another
+// account's message of the same id counts on its own, and a rolled-back
+// batch leaves nothing behind, not even the memory of the hit.
+func TestOpensAndClicksCountMessagesPerDay(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		acct := newAccount(t, d, "engagement")
+		other := newAccount(t, d, "other")
+		day1 := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+		day2 := day1.Add(stats.Day)
+		s := newStore(t, d, testkit.NewClock(day2.Add(12*time.Hour)), zone(t), nil)
+		sent := day1.Add(10 * time.Hour)
+		a := func(typ event.Type, at time.Time) *event.Event {
+			return engaged(t, typ, acct, "news", "example.com", "msg-a", sent, at, "a@gmail-hosted.test", "b@corp.test")
+		}
+		b := func(typ event.Type, at time.Time) *event.Event {
+			return engaged(t, typ, acct, "", "a@example.org", "msg-b", sent, at, "c@m365.test")
+		}
+		midnight := day2.Add(-time.Millisecond)
+		add(t, d, s, a(event.Open, day1.Add(12*time.Hour)), a(event.Open, midnight), b(event.Open, day1.Add(11*time.Hour)),
+			a(event.Click, day1.Add(13*time.Hour)), a(event.Click, day1.Add(13*time.Hour)))
+		add(t, d, s, a(event.Open, day1.Add(23*time.Hour)), a(event.Click, midnight), a(event.Open, day2), a(event.Open, day2.Add(time.Hour)),
+			engaged(t, event.Open, other, "news", "example.com", "msg-a", sent, day1.Add(12*time.Hour), "z@gmail-hosted.test"))
+
+		// A batch whose transaction rolls back: its hit is not remembered,
+		// so the same open counts when the batch is published again.
+		c := engaged(t, event.Click, acct, "news", "example.com", "msg-c", sent, day2.Add(2*time.Hour), "d@gmail-hosted.test")
+		ctx := context.Background()
+		boom := errors.New("rolled back")
+		if err := d.InTx(ctx, func(tx *db.Tx) error {
+			if err := s.AddTx(ctx, tx, []*event.Event{c}); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		add(t, d, s, c)
+
+		query := func(accountID string, m stats.Metric, dims map[stats.Dimension]string) stats.MetricData {
+			t.Helper()
+			return metricData(t, s, stats.MetricQuery{Metric: m, Dimensions: dims, Start: day1, End: day2}, accountID)
+		}
+		both := func(v1, v2 int64) stats.MetricData {
+			return stats.MetricData{Timestamps: []time.Time{day1, day2}, Values: []int64{v1, v2}}
+		}
+		none := stats.MetricData{Timestamps: []time.Time{}, Values: []int64{}}
+		for _, tc := range []struct {
+			acct   string
+			metric stats.Metric
+			dims   map[stats.Dimension]string
+			want   stats.MetricData
+		}{
+			{acct, stats.MetricOpen, nil, both(2, 1)},
+			{acct, stats.MetricOpen, map[stats.Dimension]string{stats.DimensionISP: "Gmail"}, both(1, 1)},
+			{acct, stats.MetricOpen, map[stats.Dimension]string{stats.DimensionISP: "mailhost.test"}, none},
+			{acct, stats.MetricOpen, map[stats.Dimension]string{stats.DimensionConfigurationSet: "news", stats.DimensionEmailIdentity: "example.com"}, both(1, 1)},
+			{acct, stats.MetricOpen, map[stats.Dimension]string{stats.DimensionEmailIdentity: "a@example.org", stats.DimensionISP: "Hotmail"},
+				stats.MetricData{Timestamps: []time.Time{day1}, Values: []int64{1}}},
+			{acct, stats.MetricClick, nil, both(1, 1)},
+			{acct, stats.MetricClick, map[stats.Dimension]string{stats.DimensionConfigurationSet: "news"}, both(1, 1)},
+			{acct, stats.MetricSend, nil, none},
+			{acct, stats.MetricDelivery, nil, none},
+			{other, stats.MetricOpen, nil, stats.MetricData{Timestamps: []time.Time{day1}, Values: []int64{1}}},
+			{other, stats.MetricClick, nil, none},
+		} {
+			if diff := gocmp.Diff(tc.want, query(tc.acct, tc.metric, tc.dims)); diff != "" {
+				t.Errorf("%s %s %v (-want +got):\n%s", tc.acct, tc.metric, tc.dims, diff)
+			}
+		}
+		// Sending statistics and the reputation totals know nothing of
+		// opens and clicks.
+		if p, err := s.SendStatistics(ctx, acct); err != nil || len(p) != 0 {
+			t.Errorf("SendStatistics = %v, %v; want no points", p, err)
+		}
+	})
+}
+
+// Prune forgets the engagements of the days that ended before its
+// cutoff, and keeps those of a day still partly kept.
+func TestPruneEngagements(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		acct := newAccount(t, d, "prune")
+		s := newStore(t, d, testkit.NewClock(t0), nil, nil)
+		day := t0.Truncate(stats.Day)
+		add(t, d, s, engaged(t, event.Open, acct, "", "example.com", "old", day.Add(-50*time.Hour), day.Add(-47*time.Hour), "a@x.test"),
+			engaged(t, event.Open, acct, "", "example.com", "today", day, day.Add(time.Minute), "a@x.test"))
+		if _, err := s.Prune(context.Background(), day.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		rs, err := d.Query(context.Background(), `SELECT message_id FROM engagement_seen ORDER BY message_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var id string
+			if err := rs.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if fmt.Sprint(ids) != "[today]" {
+			t.Errorf("engagement_seen after Prune: %v, want [today]", ids)
+		}
+	})
 }
