@@ -349,3 +349,22 @@ func CapturedLine(m *capture.Message) string {
 	}
 	return fmt.Sprintf("%s  from %s  to %s  subject %q  %s", m.ReceivedAt.Local().Format("15:04:05"), from, strings.Join(m.Recipients, ", "), m.Subject, m.Verdicts)
 }
+
+// refuseDevKey keeps `sesame serve` from running with the development
+// account's access key active: its secret is public (every `sesame dev`
+// prints it), and serve's listeners are not only on loopback, so serving
+// a database `sesame dev` made would let anyone send as that account.
+func (a *App) refuseDevKey(ctx context.Context) error {
+	secret, accountID, err := a.Accounts.Secret(ctx, DevAccessKeyID)
+	switch {
+	case errors.Is(err, account.ErrUnknownKey):
+		return nil // absent or inactive
+	case err != nil:
+		return err
+	case secret != DevSecretAccessKey:
+		return nil // an operator's own key under that id: not the public one
+	}
+	return fmt.Errorf("access key %s of account %s is the public key of 'sesame dev' (its secret is printed by every sesame dev): "+
+		"serve does not run with it active; deactivate it ('sesame account keys %s --deactivate %s') or remove it first",
+		DevAccessKeyID, accountID, accountID, DevAccessKeyID)
+}
