@@ -262,7 +262,7 @@ func (o DevOptions) port() (int, error) {
 }
 
 // devAccount returns the development account, creating it, or restoring
-// its fixed key, as needed; it is out of the sandbox with generous quotas.
+// (or activating again) its fixed key, as needed; it is out of the sandbox with generous quotas.
 func (a *App) devAccount(ctx context.Context) (*account.Account, error) {
 	acct, err := a.Accounts.Find(ctx, DevAccountName)
 	switch {
@@ -275,7 +275,12 @@ func (a *App) devAccount(ctx context.Context) (*account.Account, error) {
 		return nil, fmt.Errorf("development account: %w", err)
 	default:
 		if _, owner, err := a.Accounts.Secret(ctx, DevAccessKeyID); err != nil || owner != acct.ID {
-			if _, err := a.Accounts.AddKey(ctx, acct.ID, DevAccessKeyID, DevSecretAccessKey); err != nil {
+			// Deactivated (serve asks for that, refuseDevKey): active again.
+			err := a.Accounts.SetKeyActive(ctx, acct.ID, DevAccessKeyID, true)
+			if errors.Is(err, account.ErrUnknownKey) {
+				_, err = a.Accounts.AddKey(ctx, acct.ID, DevAccessKeyID, DevSecretAccessKey)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("development account's key: %w", err)
 			}
 		}

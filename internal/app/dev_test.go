@@ -67,6 +67,7 @@ func runDev(t *testing.T, o app.DevOptions) (app.DevSettings, *testkit.LogBuffer
 	case s := <-ready:
 		return s, out, stop
 	case err := <-done:
+		done <- nil // for stop, which waits for it
 		t.Fatalf("Dev: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("Dev did not start")
@@ -389,4 +390,21 @@ func TestServeRefusesDevKey(t *testing.T) {
 			t.Fatal("Serve with the development key inactive did not start")
 		}
 	})
+}
+
+// TestDevReactivatesItsKey: `sesame dev` on a data directory whose
+// development key was deactivated (as serve asks, TestServeRefusesDevKey)
+// activates it again instead of failing to start.
+func TestDevReactivatesItsKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s, _, stop := runDev(t, app.DevOptions{DataDir: dir})
+	if err := s.App.Accounts.SetKeyActive(context.Background(), s.AccountID, app.DevAccessKeyID, false); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	s2, _, stop2 := runDev(t, app.DevOptions{DataDir: dir})
+	defer stop2()
+	if _, owner, err := s2.App.Accounts.Secret(context.Background(), app.DevAccessKeyID); err != nil || owner != s.AccountID {
+		t.Fatalf("the development key after a restart: owner %q, %v", owner, err)
+	}
 }
