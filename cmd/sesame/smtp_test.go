@@ -45,4 +45,19 @@ func TestSMTPCredentials(t *testing.T) {
 	if _, err := sesame(t, dir, "account", "smtp-credentials"); err == nil {
 		t.Error("no account: no error")
 	}
+
+	// An inactive key logs in to nothing: it is listed as inactive, with
+	// no password, and the other keys are printed as before.
+	if out, err := sesame(t, dir, "account", "keys", "acme", "--deactivate", "AKIDSMTP00000000001"); err != nil {
+		t.Fatalf("--deactivate: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "account", "smtp-credentials", "acme")
+	if err != nil || strings.Contains(out, sigv4.SMTPPassword(secret, "us-east-1")) || !strings.Contains(out, "AKIDSMTP00000000001        (inactive: activate it to log in)") ||
+		!strings.Contains(out, "AKIDSMTP00000000002        "+sigv4.SMTPPassword(secret+"2", "us-east-1")) {
+		t.Errorf("with an inactive key: %v\n%s", err, out)
+	}
+	out, err = sesame(t, dir, "account", "smtp-credentials", "acme", "--key", "AKIDSMTP00000000001")
+	if err != nil || !strings.Contains(out, "AKIDSMTP00000000001        (inactive: activate it to log in)") {
+		t.Errorf("--key of an inactive key: %v\n%s", err, out)
+	}
 }

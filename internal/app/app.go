@@ -443,6 +443,11 @@ type Ready struct {
 // listeners are up.
 func (a *App) Serve(ctx context.Context, ready func(Ready)) error {
 	cfg := a.cfg
+	if a.devDNS == nil { // serve, not sesame dev
+		if err := a.refuseDevKey(ctx); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

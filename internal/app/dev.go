@@ -262,7 +262,7 @@ func (o DevOptions) port() (int, error) {
 }
 
 // devAccount returns the development account, creating it, or restoring
-// its fixed key, as needed; it is out of the sandbox with generous quotas.
+// (or activating again) its fixed key, as needed; it is out of the sandbox with generous quotas.
 func (a *App) devAccount(ctx context.Context) (*account.Account, error) {
 	acct, err := a.Accounts.Find(ctx, DevAccountName)
 	switch {
@@ -275,7 +275,12 @@ func (a *App) devAccount(ctx context.Context) (*account.Account, error) {
 		return nil, fmt.Errorf("development account: %w", err)
 	default:
 		if _, owner, err := a.Accounts.Secret(ctx, DevAccessKeyID); err != nil || owner != acct.ID {
-			if _, err := a.Accounts.AddKey(ctx, acct.ID, DevAccessKeyID, DevSecretAccessKey); err != nil {
+			// Deactivated (serve asks for that, refuseDevKey): active again.
+			err := a.Accounts.SetKeyActive(ctx, acct.ID, DevAccessKeyID, true)
+			if errors.Is(err, account.ErrUnknownKey) {
+				_, err = a.Accounts.AddKey(ctx, acct.ID, DevAccessKeyID, DevSecretAccessKey)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("development account's key: %w", err)
 			}
 		}
@@ -348,4 +353,23 @@ func CapturedLine(m *capture.Message) string {
 		from = "<" + m.MailFrom + ">"
 	}
 	return fmt.Sprintf("%s  from %s  to %s  subject %q  %s", m.ReceivedAt.Local().Format("15:04:05"), from, strings.Join(m.Recipients, ", "), m.Subject, m.Verdicts)
+}
+
+// refuseDevKey keeps `sesame serve` from running with the development
+// account's access key active: its secret is public (every `sesame dev`
+// prints it), and serve's listeners are not only on loopback, so serving
+// a database `sesame dev` made would let anyone send as that account.
+func (a *App) refuseDevKey(ctx context.Context) error {
+	secret, accountID, err := a.Accounts.Secret(ctx, DevAccessKeyID)
+	switch {
+	case errors.Is(err, account.ErrUnknownKey):
+		return nil // absent or inactive
+	case err != nil:
+		return err
+	case secret != DevSecretAccessKey:
+		return nil // an operator's own key under that id: not the public one
+	}
+	return fmt.Errorf("access key %s of account %s is the public key of 'sesame dev' (its secret is printed by every sesame dev): "+
+		"serve does not run with it active; deactivate it ('sesame account keys %s --deactivate %s') or remove it first",
+		DevAccessKeyID, accountID, accountID, DevAccessKeyID)
 }

@@ -25,9 +25,13 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
+	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/app"
 	"github.com/sesame-email/sesame/internal/capture"
+	"github.com/sesame-email/sesame/internal/config"
+	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dbtest"
 	"github.com/sesame-email/sesame/internal/event"
 	"github.com/sesame-email/sesame/internal/testkit"
 )
@@ -63,6 +67,7 @@ func runDev(t *testing.T, o app.DevOptions) (app.DevSettings, *testkit.LogBuffer
 	case s := <-ready:
 		return s, out, stop
 	case err := <-done:
+		done <- nil // for stop, which waits for it
 		t.Fatalf("Dev: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("Dev did not start")
@@ -339,4 +344,67 @@ func TestDevPrinted(t *testing.T) {
 		t.Errorf("printed:\n%s\nwant:\n%s", b.String(), want)
 	}
 
+}
+
+// TestServeRefusesDevKey: the development account's access key is public
+// (printed by every `sesame dev`), so `sesame serve` on a database that
+// holds it active — `sesame dev`'s data directory served for real —
+// refuses to start instead of accepting it on every interface; once the
+// key is deactivated (or removed) it starts.
+func TestServeRefusesDevKey(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		cfg := config.Config{
+			APIAddr: "127.0.0.1:0", DNSAddr: "off", Region: "us-east-1", ServiceDomain: svc,
+			MailFromWindow: 72 * time.Hour, CheckInterval: time.Hour, CheckConcurrency: 1,
+			MasterKey: "e2e master key", DataDir: t.TempDir(), RetryWindow: time.Hour, DeliveryWorkers: 1,
+		}
+		a, err := app.OpenDB(cfg, slog.New(slog.DiscardHandler), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		acct, _, err := a.Accounts.Create(ctx, account.CreateOptions{Name: app.DevAccountName, AccessKeyID: app.DevAccessKeyID, SecretAccessKey: app.DevSecretAccessKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		err = a.Serve(sctx, func(app.Ready) { t.Error("Serve started with the public development key active"); cancel() })
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), app.DevAccessKeyID) || !strings.Contains(err.Error(), "--deactivate") {
+			t.Fatalf("Serve with the development key: %v", err)
+		}
+		if err := a.Accounts.SetKeyActive(ctx, acct.ID, app.DevAccessKeyID, false); err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- a.Serve(sctx, func(app.Ready) { cancel() }) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Serve with the development key inactive: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			cancel()
+			t.Fatal("Serve with the development key inactive did not start")
+		}
+	})
+}
+
+// TestDevReactivatesItsKey: `sesame dev` on a data directory whose
+// development key was deactivated (as serve asks, TestServeRefusesDevKey)
+// activates it again instead of failing to start.
+func TestDevReactivatesItsKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s, _, stop := runDev(t, app.DevOptions{DataDir: dir})
+	if err := s.App.Accounts.SetKeyActive(context.Background(), s.AccountID, app.DevAccessKeyID, false); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	s2, _, stop2 := runDev(t, app.DevOptions{DataDir: dir})
+	defer stop2()
+	if _, owner, err := s2.App.Accounts.Secret(context.Background(), app.DevAccessKeyID); err != nil || owner != s.AccountID {
+		t.Fatalf("the development key after a restart: owner %q, %v", owner, err)
+	}
 }

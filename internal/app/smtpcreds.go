@@ -16,7 +16,8 @@ import (
 // the account: the host (the public URL's), the two ports as `sesame
 // serve` last recorded them, and for each of the account's access keys —
 // or only keyID — the SMTP user name (the access key id) and SES's SMTP
-// password derived from its secret for the deployment's region.
+// password derived from its secret for the deployment's region (an
+// inactive key is listed as such, without one).
 func (a *App) SMTPCredentials(ctx context.Context, w io.Writer, ref, keyID string) error {
 	acct, err := a.Accounts.Find(ctx, ref)
 	if err != nil {
@@ -27,9 +28,11 @@ func (a *App) SMTPCredentials(ctx context.Context, w io.Writer, ref, keyID strin
 		return err
 	}
 	var ids []string
+	inactive := map[string]bool{}
 	for _, k := range keys {
 		if keyID == "" || k.AccessKeyID == keyID {
 			ids = append(ids, k.AccessKeyID)
+			inactive[k.AccessKeyID] = !k.InactiveAt.IsZero()
 		}
 	}
 	if len(ids) == 0 {
@@ -51,6 +54,10 @@ func (a *App) SMTPCredentials(ctx context.Context, w io.Writer, ref, keyID strin
 	fmt.Fprintf(tw, "region\t%s\n", a.cfg.Region)
 	fmt.Fprintf(tw, "\nSMTP USER (ACCESS KEY ID)\tSMTP PASSWORD\n")
 	for _, id := range ids {
+		if inactive[id] { // Secret does not answer for it: it signs nothing
+			fmt.Fprintf(tw, "%s\t(inactive: activate it to log in)\n", id)
+			continue
+		}
 		secret, _, err := a.Accounts.Secret(ctx, id)
 		if err != nil {
 			return err

@@ -70,6 +70,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		select {
 		case <-ctx.Done():
 			s.srv.Close()
+			ln.Close() // Close may come before srv.Serve has taken ln, and would not close it
 		case <-done:
 		}
 	}()

@@ -2,10 +2,12 @@ package capture_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -40,10 +42,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := loopback(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -94,4 +93,50 @@ func TestServer(t *testing.T) {
 	if got := testkit.SMTPReply(send("0100-known@mail.ex.example", signed)); !strings.HasPrefix(got, "451 4.3.0") {
 		t.Errorf("with the store down: %s, want 451 4.3.0", got)
 	}
+}
+
+// TestServerStopsWhenCancelledEarly: Serve with a context that ends
+// before (or while) it starts still returns and closes its listener —
+// `sesame dev` cancels it at once when the rest fails to start. (The
+// context's watcher could close the SMTP server before go-smtp had taken
+// the listener, and Accept then waited for ever.)
+func TestServerStopsWhenCancelledEarly(t *testing.T) {
+	store, err := capture.NewStore(capture.StoreOptions{DB: dbtest.SQLite(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		srv, err := capture.NewServer(capture.ServerOptions{Hostname: "capture.localhost", Verifier: &capture.Verifier{}, Store: store,
+			Sent: func(context.Context, string) (string, bool, error) { return "", false, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := loopback(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ln) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d: Serve: %v", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			ln.Close()
+			t.Fatalf("run %d: Serve did not return after its context ended", i)
+		}
+		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("run %d: the listener is still open: Accept %v", i, err)
+		}
+	}
+}
+
+// loopback is a TCP listener on a free loopback port.
+func loopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }

@@ -50,7 +50,7 @@ type storedMail struct {
 // with a LIKE on the JSON: the pattern is the tag's exact JSON, which no
 // JSON string (a header value) can contain, since its quotes would be
 // escaped there. Only mail objects that mention List-Unsubscribe at all
-// are decoded. buckets are the domain's send statistics of the window.
+// (in any case) are decoded. buckets are the domain's send statistics of the window.
 func (e *Evaluator) unsubscribe(ctx context.Context, r *Report, buckets []stats.IdentityBucket) error {
 	since := r.At.Add(-UnsubscribeWindow)
 	u := Unsubscribe{Window: UnsubscribeWindow.String(), Since: since}
@@ -80,7 +80,7 @@ func (e *Evaluator) unsubscribe(ctx context.Context, r *Report, buckets []stats.
 			return fmt.Errorf("readiness: messages of %s: %w", r.Domain, err)
 		}
 		u.Messages++
-		if !strings.Contains(js, "List-Unsubscribe") && !strings.Contains(js, `"headersTruncated":true`) {
+		if !containsFold(js, "list-unsubscribe") && !strings.Contains(js, `"headersTruncated":true`) {
 			continue
 		}
 		var m storedMail
@@ -115,4 +115,15 @@ func (e *Evaluator) unsubscribe(ctx context.Context, r *Report, buckets []stats.
 	}
 	r.Unsubscribe = u
 	return nil
+}
+
+// containsFold reports whether s contains the ASCII lower-case sub in any
+// case (header field names are case-insensitive), without copying s.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }

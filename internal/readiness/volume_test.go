@@ -37,25 +37,12 @@ func TestReportVolume(t *testing.T) {
 					domain = "quiet.test"
 				}
 				at := now.Add(-step * time.Duration(i/2+1))
-				m := event.Mail{Timestamp: at, MessageID: fmt.Sprintf("m%07d", i), Source: "news@" + domain,
-					SourceArn: "arn:aws:ses:us-east-1:" + e.acct + ":identity/" + domain, SendingAccountID: e.acct,
-					Destination: []string{fmt.Sprintf("r%d@rcpt.test", i)}}
-				hs := []event.Header{{Name: "From", Value: "news@" + domain}, {Name: "To", Value: m.Destination[0]},
-					{Name: "Subject", Value: "The news of the week"}, {Name: "MIME-Version", Value: "1.0"},
-					{Name: "Content-Type", Value: "multipart/alternative; boundary=\"b1\""}}
+				var hs []event.Header
 				if i%4 == 0 {
 					hs = append(hs, event.Header{Name: "List-Unsubscribe", Value: "<https://sesame.example.test/unsubscribe?t=" + fmt.Sprintf("%064d", i) + ">, <mailto:unsubscribe+x@feedback-smtp.us-east-1.sesame.example.test>"},
 						event.Header{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"})
 				}
-				event.SetHeaders(&m, hs)
-				m.CommonHeaders = event.CommonHeaders{From: []string{"news@" + domain}, To: m.Destination, Subject: "The news of the week"}
-				event.AutoTags(&m, "", domain, "127.0.0.1", "")
-				js, err := event.MailJSON(&m, "")
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Exec(e.ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, size, system, created_at)
-					VALUES (?, ?, ?, ?, ?, '', ?, 2000, ?, ?)`, m.MessageID, e.acct, m.Source, m.SourceArn, m.MessageID+"@bounce."+domain, string(js), false, db.Millis(at)); err != nil {
+				if err := e.storeMail(tx, fmt.Sprintf("m%07d", i), domain, at, hs); err != nil {
 					return err
 				}
 			}
@@ -77,6 +64,53 @@ func TestReportVolume(t *testing.T) {
 			if r.Unsubscribe.Messages != int64(n) || r.Unsubscribe.OneClick != int64((n+1)/2) || !r.Unsubscribe.Bulk {
 				t.Fatalf("counts %+v", r.Unsubscribe)
 			}
+		}
+	})
+}
+
+// storeMail stores a message of the account from news@domain, sent at at,
+// whose mail object has the usual headers and then extra.
+func (e *env) storeMail(tx *db.Tx, id, domain string, at time.Time, extra []event.Header) error {
+	m := event.Mail{Timestamp: at, MessageID: id, Source: "news@" + domain,
+		SourceArn: "arn:aws:ses:us-east-1:" + e.acct + ":identity/" + domain, SendingAccountID: e.acct,
+		Destination: []string{"r-" + id + "@rcpt.test"}}
+	hs := []event.Header{{Name: "From", Value: "news@" + domain}, {Name: "To", Value: m.Destination[0]},
+		{Name: "Subject", Value: "The news of the week"}, {Name: "MIME-Version", Value: "1.0"},
+		{Name: "Content-Type", Value: "multipart/alternative; boundary=\"b1\""}}
+	event.SetHeaders(&m, append(hs, extra...))
+	m.CommonHeaders = event.CommonHeaders{From: []string{"news@" + domain}, To: m.Destination, Subject: "The news of the week"}
+	event.AutoTags(&m, "", domain, "127.0.0.1", "")
+	js, err := event.MailJSON(&m, "")
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(e.ctx, `INSERT INTO messages (id, account_id, source, source_arn, mail_from, configuration_set, mail_json, size, system, created_at)
+		VALUES (?, ?, ?, ?, ?, '', ?, 2000, ?, ?)`, m.MessageID, e.acct, m.Source, m.SourceArn, m.MessageID+"@bounce."+domain, string(js), false, db.Millis(at))
+	return err
+}
+
+// TestUnsubscribeFieldNames: header field names are case-insensitive
+// (RFC 5322): a message whose own fields are spelled list-unsubscribe and
+// LIST-UNSUBSCRIBE-POST counts as one-click, and one with only a
+// list-unsubscribe as List-Unsubscribe without one-click.
+func TestUnsubscribeFieldNames(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		e.domain(e.acct, "bulk.test", "")
+		at := e.clock.Now().Add(-time.Hour)
+		err := d.InTx(e.ctx, func(tx *db.Tx) error {
+			if err := e.storeMail(tx, "m1", "bulk.test", at, []event.Header{
+				{Name: "list-unsubscribe", Value: "<https://bulk.test/u?x=1>, <mailto:u@bulk.test>"},
+				{Name: "LIST-UNSUBSCRIBE-POST", Value: "List-Unsubscribe=One-Click"}}); err != nil {
+				return err
+			}
+			return e.storeMail(tx, "m2", "bulk.test", at, []event.Header{{Name: "list-unsubscribe", Value: "<mailto:u@bulk.test>"}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := e.report("bulk.test").Unsubscribe; u.Messages != 2 || u.OneClick != 1 || u.ListUnsubscribeOnly != 1 {
+			t.Fatalf("counts %+v, want 2 messages, 1 one-click, 1 List-Unsubscribe only", u)
 		}
 	})
 }

@@ -48,9 +48,10 @@ const (
 type Options struct {
 	DB    *db.DB // required: the messages and the event outbox
 	Codec *Codec // required
-	// PublicURL is the deployment's public base URL (required): its host
-	// (and any path) is the tracking links' when a set has no
-	// CustomRedirectDomain, and its scheme theirs under HttpsPolicy
+	// PublicURL is the deployment's public base URL (required): the
+	// tracking links' base, scheme included, when a set has no
+	// CustomRedirectDomain (HttpsPolicy then has nothing to choose), and
+	// its scheme the pixel's under a CustomRedirectDomain with HttpsPolicy
 	// OPTIONAL.
 	PublicURL string
 	Now       func() time.Time // nil: time.Now
@@ -88,12 +89,15 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// base returns scheme://host[/path] of the tracking URLs of a message.
+// base returns scheme://host[/path] of the tracking URLs of a message:
+// under a CustomRedirectDomain, with scheme; else the public URL as it is,
+// whatever scheme asks, since the public listener serves only its own
+// scheme on its port (https://<an http port> would be a dead link).
 func (s *Service) base(scheme string, o *configset.TrackingOptions) string {
 	if o != nil && o.CustomRedirectDomain != "" {
 		return scheme + "://" + o.CustomRedirectDomain
 	}
-	return scheme + "://" + s.public.Host + s.public.Path
+	return s.public.Scheme + "://" + s.public.Host + s.public.Path
 }
 
 // Rewrite is the admission door's tracking hook (send.Options.Track):
