@@ -19,6 +19,7 @@ func (a *App) withConsole(api http.Handler) (http.Handler, error) {
 		a.console, a.consoleErr = console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
 			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
 			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
+			Captured:        a.devCaptured,
 			Logger:          a.log.With("component", "console")})
 	})
 	if a.consoleErr != nil {
