@@ -25,6 +25,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/authdns"
+	"github.com/sesame-email/sesame/internal/capture"
 	"github.com/sesame-email/sesame/internal/config"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/connlimit"
@@ -129,6 +130,8 @@ type App struct {
 	// the development DNS's, which answers the service zone through the
 	// authoritative server it is given.
 	devDNS func(*authdns.Server) (func(ctx context.Context, addr string, started func(string)) error, error)
+	// devCaptured, set by Dev, is the captured mail the console shows.
+	devCaptured *capture.Store
 }
 
 // Open opens the database (migrating it, once a master key check it

@@ -26,6 +26,7 @@ func (a *App) withConsole(api http.Handler) (http.Handler, error) {
 			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
 			Readiness: ev, Stats: a.Stats, Reputation: a.Reputation,
 			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
+			Captured:        a.devCaptured,
 			Logger:          a.log.With("component", "console")})
 	})
 	if a.consoleErr != nil {

@@ -180,6 +180,7 @@ func Dev(ctx context.Context, o DevOptions) error {
 	if err != nil {
 		return err
 	}
+	a.devCaptured = store
 	resolver := &sesdns.Client{Servers: []string{cfg.Resolver}}
 	goResolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
@@ -319,7 +320,14 @@ func (a *App) devRecords(ctx context.Context, accountID string) ([]devdns.Record
 }
 
 // WriteDevSettings writes what `sesame dev` prints at start: the lines to
-// paste and the SMTP settings.
+// paste, the SMTP settings and the console's address.
+//
+// The console is signed into with the printed access key ID and secret,
+// not a one-time sign-in link: those credentials are fixed and public
+// already (they sign API requests from any local process), so a link
+// would protect nothing more, while it would add a second credential that
+// travels in URLs (browser history, terminal scrollback) and code to get
+// right. Every listener is on 127.0.0.1.
 func WriteDevSettings(w io.Writer, s DevSettings) {
 	state := s.DataDir + " (SQLite, kept between runs)"
 	if s.Memory {
@@ -341,6 +349,9 @@ SMTP      host %[5]s, port %[6]d (STARTTLS) or %[7]d (TLS), self-signed certific
 DNS       %[10]s answers for your identities' domains: they verify within seconds
 Capture   %[11]s takes every message instead of its recipients' servers
 State     %[12]s
+Console   %[1]s/console/
+          sign in with the access key ID and secret above; every captured
+          message is there whole under "Captured mail"
 
 Captured mail, one line per message:
 `, s.Endpoint, s.AccessKeyID, s.Secret, s.Region, s.SMTPHost, s.SMTPPort, s.SMTPSPort, s.SMTPUser, s.SMTPPassword, s.DNS, s.Capture, state)

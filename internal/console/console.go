@@ -17,6 +17,7 @@ import (
 	"github.com/sesame-email/sesame/internal/account"
 	"github.com/sesame-email/sesame/internal/configset"
 	"github.com/sesame-email/sesame/internal/contact"
+	"github.com/sesame-email/sesame/internal/capture"
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
@@ -65,6 +66,9 @@ type Options struct {
 	// IPv6 /64) may make per SignInWindow; 0: 10 per 5 minutes.
 	SignInLimit  int
 	SignInWindow time.Duration
+	// Captured is `sesame dev`'s captured mail; nil (sesame serve) leaves
+	// the Captured mail pages out.
+	Captured *capture.Store
 	// MessageScan is how many of the account's most recent events a
 	// message search looks through; 0: 5000.
 	MessageScan int
@@ -150,6 +154,16 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
 	"join": strings.Join,
+	// verdict is a DKIM, SPF or DMARC result's badge class.
+	"verdict": func(s string) string {
+		switch s {
+		case capture.Pass:
+			return "ok"
+		case capture.None, capture.Neutral, "":
+			return "none"
+		}
+		return "bad"
+	},
 }
 
 func (c *Console) parseTemplates() error {
@@ -229,6 +243,13 @@ func (c *Console) routes() {
 	c.resourceRoutes(m)
 	m.HandleFunc("GET "+Prefix+"identities/{name}/authentication", c.session(c.needs(c.opts.Readiness != nil, c.authCheckPage), true))
 	m.HandleFunc("GET "+Prefix+"deliverability", c.session(c.needs(c.opts.Readiness != nil && c.opts.Stats != nil && c.opts.Reputation != nil, c.deliverabilityPage), true))
+	if c.opts.Captured != nil {
+		m.HandleFunc("GET "+Prefix+"captured", c.session(c.capturedPage, true))
+		m.HandleFunc("GET "+Prefix+"captured/{id}", c.session(c.capturedMessagePage, true))
+		m.HandleFunc("GET "+Prefix+"captured/{id}/body", c.session(c.capturedBody, true))
+		m.HandleFunc("GET "+Prefix+"captured/{id}/raw", c.session(c.capturedRaw, true))
+		m.HandleFunc("GET "+Prefix+"captured/{id}/attachments/{n}", c.session(c.capturedAttachment, true))
+	}
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	c.mux = http.NewServeMux()
 	c.mux.Handle(Prefix, secure(m))
@@ -310,11 +331,14 @@ type view struct {
 	FlashKey string
 	Error    string // a problem not tied to one field
 	Data     any
+	// Captured shows the Captured mail menu entry (`sesame dev`).
+	Captured bool
 }
 
 // render writes a page.
 func (c *Console) render(w http.ResponseWriter, status int, page string, v view) {
 	t := c.pages[page]
+	v.Captured = c.opts.Captured != nil
 	var buf bytes.Buffer
 	if t == nil {
 		c.log.Error("console: no such page template", "page", page)

@@ -13,6 +13,12 @@
 // door (send.Sender.Submit), so a form refuses what the API refuses with
 // the API's sentence, and changes nothing when it refuses.
 //
+// Under `sesame dev` (Options.Captured) it also shows the captured mail
+// (capture.Store): a message's HTML is untrusted and is only ever served
+// alone, from its own path, under a sandboxing Content-Security-Policy and
+// in an <iframe sandbox>, so none of its script runs; attachments and the
+// raw source are downloads, never rendered.
+//
 // Invariants: every page of a session sees only the session's account
 // (an operator's, the account picked); every POST but sign-in carries the
 // session's CSRF token (compared in constant time) or is answered 403

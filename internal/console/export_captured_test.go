@@ -1,0 +1,4 @@
+package console
+
+// SafeFilename is safeFilename, for the tests.
+var SafeFilename = safeFilename
