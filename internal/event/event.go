@@ -11,8 +11,7 @@
 // `sesame events tail` and for the publisher.
 //
 // Publishing the stored events to the configuration set's destinations,
-// and marking rows published (published_at), is a later step ([4/6]) and
-// not part of this package.
+// and marking rows published (published_at), is package publish's.
 package event
 
 import (
