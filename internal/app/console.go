@@ -17,7 +17,7 @@ import (
 func (a *App) withConsole(api http.Handler) (http.Handler, error) {
 	a.consoleOnce.Do(func() {
 		a.console, a.consoleErr = console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
-			ConfigSets: a.ConfigSets, Templates: a.Templates, Contacts: a.Contacts,
+			ConfigSets: a.ConfigSets, Templates: a.Templates, Contacts: a.Contacts, Topics: a.Topics,
 			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
 			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
 			Logger:          a.log.With("component", "console")})

@@ -20,6 +20,7 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
+	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/suppression"
 	sestemplate "github.com/sesame-email/sesame/internal/template"
 )
@@ -44,6 +45,8 @@ type Options struct {
 	ConfigSets *configset.Store
 	Templates  *sestemplate.Store
 	Contacts   *contact.Store
+	// Topics is the SNS service: topics and subscriptions; required.
+	Topics *sns.Store
 	// CheckNow runs the real DNS check of one identity and records it
 	// (dnscheck.Checker.CheckNow); nil hides "check now".
 	CheckNow func(ctx context.Context, i *identity.Identity) error
@@ -90,6 +93,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.ConfigSets == nil || opts.Templates == nil || opts.Contacts == nil {
 		return nil, errors.New("console: Options.ConfigSets, Templates and Contacts are required")
+	}
+	if opts.Topics == nil {
+		return nil, errors.New("console: Options.Topics is required")
 	}
 	c := &Console{opts: opts, log: opts.Logger, now: opts.Now}
 	if c.log == nil {
@@ -220,6 +226,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+Prefix+"send", c.session(c.sendPage, true))
 	m.HandleFunc("POST "+Prefix+"send", c.session(c.sendTest, true))
 	c.resourceRoutes(m)
+	c.topicRoutes(m)
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	c.mux = http.NewServeMux()
 	c.mux.Handle(Prefix, secure(m))
@@ -357,6 +364,11 @@ var notes = map[string]string{
 	"list-deleted":     "Contact list deleted, with its contacts.",
 	"contact-added":    "Contact added.",
 	"contact-removed":  "Contact removed.",
+	// SNS topics and subscriptions.
+	"topic-created": "Topic created.",
+	"topic-deleted": "Topic deleted, with its subscriptions.",
+	"subscribed":    "Subscription added. It is PendingConfirmation until its endpoint confirms: an http/https endpoint visits the SubscribeURL of the SubscriptionConfirmation it was sent, an email address follows the link in its mail.",
+	"unsubscribed":  "Subscription removed.",
 }
 
 // flash redirects (303) to path with the note of key shown once.

@@ -218,7 +218,7 @@ func checkTopicAttr(name, value string) error {
 	switch name {
 	case "DisplayName":
 		if utf8.RuneCountInString(value) > 100 {
-			return invalid("Invalid parameter: DisplayName Reason: must be at most 100 characters")
+			return invalidField("DisplayName", "Invalid parameter: DisplayName Reason: must be at most 100 characters")
 		}
 	case "Policy":
 		var v map[string]any

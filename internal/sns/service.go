@@ -23,7 +23,7 @@ import (
 type Error struct {
 	Status  int
 	Code    string // InvalidParameter, NotFound, AuthorizationError, ...
-	Field   string // "Name", "Protocol", "Endpoint", or ""
+	Field   string // "Name", "DisplayName", "Protocol", "Endpoint", or ""
 	Message string
 }
 
@@ -192,6 +192,16 @@ func (s *Store) DeleteTopic(ctx context.Context, accountID, topicARN string) err
 // Topic is one topic in a listing.
 type Topic struct {
 	ARN, Name, DisplayName string
+}
+
+// GetTopic returns the account's topic (NotFound when it has none of that
+// ARN).
+func (s *Store) GetTopic(ctx context.Context, accountID, topicARN string) (Topic, error) {
+	t, err := s.topicFor(ctx, s.db, accountID, "GetTopicAttributes", "TopicArn", topicARN)
+	if err != nil {
+		return Topic{}, err
+	}
+	return Topic{ARN: t.ARN, Name: t.Name, DisplayName: t.Attrs["DisplayName"]}, nil
 }
 
 // ListTopics returns a page of the account's topics in ARN order, from
