@@ -16,6 +16,40 @@ import (
 	"github.com/sesame-email/sesame/internal/dbtest"
 )
 
+// consoleTab opens a browser tab (of bctx, for 60 s) signed in to r's
+// console with its key. run does steps, failing the test with the page's
+// address; shot saves a screenshot into shots (the sqlite run's only).
+func consoleTab(t *testing.T, bctx context.Context, r *running, shots string) (context.Context, func(string, ...chromedp.Action[chromedp.Void]), func(string) chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	store := filepath.Base(t.Name())
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil || store != "sqlite" {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	run("sign in", chromedp.Navigate("http://"+r.ready.API+"/console/signin"),
+		chromedp.SendKeys(chromedp.ID("access_key_id"), r.key.AccessKeyID),
+		chromedp.SendKeys(chromedp.ID("secret"), r.key.Secret),
+		chromedp.Click(chromedp.ID("signin-button")),
+		chromedp.WaitVisible(chromedp.ID("create-identity")))
+	return ctx, run, shot
+}
+
 // TestConsoleTopicsInBrowser creates an SNS topic, subscribes an HTTP
 // subscriber on loopback (the deployment allows private endpoints, as
 // Sesame's tests do), sees it PendingConfirmation until the subscriber
@@ -30,32 +64,7 @@ func TestConsoleTopicsInBrowser(t *testing.T) {
 		defer hook.Close()
 		r := startWith(t, d, func(c *cfgT) { c.CheckInterval = time.Hour; c.SNSAllowPrivateEndpoints = true })
 		base := "http://" + r.ready.API + "/console"
-		ctx, cancel := chromedp.NewContext(bctx)
-		defer cancel()
-		ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		store := filepath.Base(t.Name())
-		shot := func(name string) chromedp.Action[chromedp.Void] {
-			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-				png, err := chromedp.FullScreenshot(100)(ctx, tg)
-				if err != nil || store != "sqlite" {
-					return err
-				}
-				return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-			})
-		}
-		run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			if err := chromedp.Do(ctx, steps...); err != nil {
-				loc, _ := chromedp.Run(ctx, chromedp.Location())
-				t.Fatalf("%s (at %s): %v", what, loc, err)
-			}
-		}
-		run("sign in", chromedp.Navigate(base+"/signin"),
-			chromedp.SendKeys(chromedp.ID("access_key_id"), r.key.AccessKeyID),
-			chromedp.SendKeys(chromedp.ID("secret"), r.key.Secret),
-			chromedp.Click(chromedp.ID("signin-button")),
-			chromedp.WaitVisible(chromedp.ID("create-identity")))
+		ctx, run, shot := consoleTab(t, bctx, r, shots)
 
 		run("create a topic and subscribe the loopback subscriber", chromedp.Navigate(base+"/topics"),
 			chromedp.SendKeys(chromedp.ID("topic-name"), "alerts"),

@@ -18,26 +18,40 @@ type topicsData struct {
 	Error                       string // a limit reached
 }
 
-// topics returns the account's topics whose names contain the q filter.
-func (c *Console) topics(r *http.Request, accountID string) ([]sns.Topic, string, error) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	var out []sns.Topic
+// everyPage returns the items of every page a paged listing gives,
+// from the first (token "") to the last (next token "").
+func everyPage[T any](page func(token string) ([]T, string, error)) ([]T, error) {
+	var out []T
 	token := ""
 	for {
-		ts, next, err := c.opts.Topics.ListTopics(r.Context(), accountID, token)
+		items, next, err := page(token)
 		if err != nil {
-			return nil, q, err
+			return nil, err
 		}
-		for _, t := range ts {
-			if contains(t.Name, q) {
-				out = append(out, t)
-			}
-		}
+		out = append(out, items...)
 		if next == "" {
-			return out, q, nil
+			return out, nil
 		}
 		token = next
 	}
+}
+
+// topics returns the account's topics whose names contain the q filter.
+func (c *Console) topics(r *http.Request, accountID string) ([]sns.Topic, string, error) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	all, err := everyPage(func(token string) ([]sns.Topic, string, error) {
+		return c.opts.Topics.ListTopics(r.Context(), accountID, token)
+	})
+	if err != nil {
+		return nil, q, err
+	}
+	var out []sns.Topic
+	for _, t := range all {
+		if contains(t.Name, q) {
+			out = append(out, t)
+		}
+	}
+	return out, q, nil
 }
 
 func (c *Console) topicsPage(w http.ResponseWriter, r *http.Request, se *session) {
@@ -120,24 +134,18 @@ func (c *Console) topic(w http.ResponseWriter, r *http.Request, se *session) (sn
 		c.internal(w, r, err)
 		return t, nil, false
 	}
-	var subs []sns.Subscription
-	token := ""
-	for {
-		page, next, err := c.opts.Topics.ListSubscriptionsByTopic(ctx, se.AccountID, t.ARN, token)
-		if sns.IsNotFound(err) { // deleted meanwhile
-			c.notFound(w, r, se)
-			return t, nil, false
-		}
-		if err != nil {
-			c.internal(w, r, err)
-			return t, nil, false
-		}
-		subs = append(subs, page...)
-		if next == "" {
-			return t, subs, true
-		}
-		token = next
+	subs, err := everyPage(func(token string) ([]sns.Subscription, string, error) {
+		return c.opts.Topics.ListSubscriptionsByTopic(ctx, se.AccountID, t.ARN, token)
+	})
+	if sns.IsNotFound(err) { // deleted meanwhile
+		c.notFound(w, r, se)
+		return t, nil, false
 	}
+	if err != nil {
+		c.internal(w, r, err)
+		return t, nil, false
+	}
+	return t, subs, true
 }
 
 func (c *Console) topicPage(w http.ResponseWriter, r *http.Request, se *session) {
