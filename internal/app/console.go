@@ -16,9 +16,15 @@ import (
 // console.
 func (a *App) withConsole(api http.Handler) (http.Handler, error) {
 	a.consoleOnce.Do(func() {
+		ev, err := a.Readiness()
+		if err != nil {
+			a.consoleErr = err
+			return
+		}
 		a.console, a.consoleErr = console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
 			ConfigSets: a.ConfigSets, Templates: a.Templates, Contacts: a.Contacts, Topics: a.Topics,
 			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
+			Readiness: ev, Stats: a.Stats, Reputation: a.Reputation,
 			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],
 			Logger:          a.log.With("component", "console")})
 	})

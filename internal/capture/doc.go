@@ -9,12 +9,12 @@
 //     VerifyDKIM), keys looked up through the resolver;
 //   - SPF: blitiri.com.ar/go/spf for the connecting IP and the envelope
 //     MAIL FROM (the HELO name when the sender is null);
-//   - DMARC (RFC 7489): the From domain's policy (section 6.6.3: the
-//     organisational domain's when the From domain has none), then
-//     [EvaluateDMARC]: a passing DKIM signature or an SPF pass whose
-//     domain is aligned with the From domain (relaxed: same
-//     organisational domain, golang.org/x/net/publicsuffix; strict: the
-//     same name).
+//   - DMARC (RFC 7489), by package dmarcrule's rules: the From domain's
+//     policy (section 6.6.3: the organisational domain's when the From
+//     domain has none; a broken record is permerror, several records
+//     none), then a passing DKIM signature or an SPF pass whose domain
+//     is aligned with the From domain (relaxed: same organisational
+//     domain; strict: the same name).
 //
 // Captured messages are stored by [Store] (table captured_messages) with
 // the account and SES MessageId of the message Sesame sent (found from the

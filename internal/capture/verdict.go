@@ -10,22 +10,21 @@ import (
 	"strings"
 
 	"blitiri.com.ar/go/spf"
-	"github.com/emersion/go-msgauth/dmarc"
-	"golang.org/x/net/publicsuffix"
 
+	"github.com/sesame-email/sesame/internal/dmarcrule"
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/origin"
 )
 
 // Results of one check, as in an Authentication-Results header (RFC 8601).
 const (
-	Pass      = "pass"
-	Fail      = "fail"
-	None      = "none"
+	Pass      = dmarcrule.Pass
+	Fail      = dmarcrule.Fail
+	None      = dmarcrule.None
 	Neutral   = "neutral"
 	SoftFail  = "softfail"
-	TempError = "temperror"
-	PermError = "permerror"
+	TempError = dmarcrule.TempError
+	PermError = dmarcrule.PermError
 )
 
 // Verdicts are the DKIM, SPF and DMARC results of one message.
@@ -40,8 +39,8 @@ type Verdicts struct {
 	SPFDomain string `json:"spfDomain,omitempty"`
 	// FromDomain is the domain of the From header ("" when it has none).
 	FromDomain string `json:"fromDomain,omitempty"`
-	// Policy is the DMARC record applied ("" when none was found), and
-	// PolicyDomain where it was found.
+	// Policy is the DMARC record applied ("" when no usable one was
+	// found), and PolicyDomain where it was found.
 	Policy       string `json:"policy,omitempty"`
 	PolicyDomain string `json:"policyDomain,omitempty"`
 	// DKIMAligned and SPFAligned say which passes count for DMARC.
@@ -121,33 +120,33 @@ func (v *Verifier) Verify(ctx context.Context, ip net.IP, helo, mailFrom string,
 		return out
 	}
 	out.FromDomain = from
-	rec, where, err := LookupPolicy(ctx, v.Resolver, from)
+	pol, err := dmarcrule.Lookup(ctx, v.Resolver, from)
 	switch {
 	case err != nil:
 		out.DMARC = TempError
 		note("dmarc: %v", err)
 		return out
-	case rec == nil:
+	case !pol.Found:
 		out.DMARC = None
 		note("dmarc: no policy at _dmarc.%s", from)
 		return out
+	case !pol.Usable():
+		// Several records: none applies (RFC 7489 §6.6.3); a broken
+		// one: permerror (RFC 8601 §2.7.1).
+		out.DMARC = pol.Result()
+		out.PolicyDomain = pol.Domain
+		note("dmarc: %s: %v", pol.Name, pol.Err)
+		return out
 	}
-	out.PolicyDomain = where
-	out.Policy = fmt.Sprintf("p=%s adkim=%s aspf=%s", rec.Policy, mode(rec.DKIMAlignment), mode(rec.SPFAlignment))
-	d := EvaluateDMARC(DMARCInput{FromDomain: from, Record: rec, DKIMDomains: out.DKIMDomains, SPFPass: out.SPF == Pass, SPFDomain: out.SPFDomain})
+	rec := pol.Record
+	out.PolicyDomain = pol.Domain
+	out.Policy = fmt.Sprintf("p=%s adkim=%s aspf=%s", pol.Applied(), dmarcrule.Mode(rec.DKIMAlignment), dmarcrule.Mode(rec.SPFAlignment))
+	d := dmarcrule.Evaluate(dmarcrule.Input{FromDomain: from, Record: rec, DKIMDomains: out.DKIMDomains, SPFPass: out.SPF == Pass, SPFDomain: out.SPFDomain})
 	out.DMARC, out.DKIMAligned, out.SPFAligned = d.Result, d.DKIMAligned, d.SPFAligned
 	if d.Result != Pass {
 		note("dmarc: %s", d.Reason)
 	}
 	return out
-}
-
-// mode is an alignment mode with its default, relaxed.
-func mode(m dmarc.AlignmentMode) dmarc.AlignmentMode {
-	if m == "" {
-		return dmarc.AlignmentRelaxed
-	}
-	return m
 }
 
 // headerFromDomain returns the domain of the From header's one address.
@@ -162,116 +161,4 @@ func headerFromDomain(raw []byte) (string, error) {
 	}
 	_, d, _ := strings.Cut(list[0].Address, "@")
 	return strings.ToLower(strings.TrimSuffix(d, ".")), nil
-}
-
-// LookupPolicy finds the DMARC record for the From domain from (RFC 7489
-// section 6.6.3): at _dmarc.<from>, else at its organisational domain's
-// (whose sp= then applies, when given). It returns the record and the
-// domain it was found at; (nil, "", nil) when there is none. A failed
-// lookup is an error (temperror).
-func LookupPolicy(ctx context.Context, res dns.Resolver, from string) (*dmarc.Record, string, error) {
-	lookup := func(d string) (*dmarc.Record, error) {
-		rec, err := dmarc.LookupWithOptions(d, &dmarc.LookupOptions{LookupTXT: func(name string) ([]string, error) {
-			txts, err := res.LookupTXT(ctx, name)
-			if dns.IsNotFound(err) {
-				return nil, &net.DNSError{Err: "no such record", Name: name, IsNotFound: true}
-			}
-			return txts, err
-		}})
-		if errors.Is(err, dmarc.ErrNoPolicy) {
-			return nil, nil
-		}
-		return rec, err
-	}
-	rec, err := lookup(from)
-	if rec != nil || err != nil {
-		return rec, from, err
-	}
-	org := OrgDomain(from)
-	if org == from {
-		return nil, "", nil
-	}
-	if rec, err = lookup(org); rec == nil || err != nil {
-		return nil, "", err
-	}
-	if rec.SubdomainPolicy != "" {
-		rec.Policy = rec.SubdomainPolicy
-	}
-	return rec, org, nil
-}
-
-// OrgDomain is the organisational domain of d (RFC 7489 section 3.2): its
-// public suffix plus one label, or d itself when it has none.
-func OrgDomain(d string) string {
-	org, err := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(strings.TrimSuffix(d, ".")))
-	if err != nil {
-		return strings.ToLower(strings.TrimSuffix(d, "."))
-	}
-	return org
-}
-
-// Aligned reports whether an authenticated domain is aligned with the From
-// domain under mode (RFC 7489 section 3.1): strict, the same name;
-// relaxed, the same organisational domain.
-func Aligned(m dmarc.AlignmentMode, authenticated, from string) bool {
-	a := strings.ToLower(strings.TrimSuffix(authenticated, "."))
-	f := strings.ToLower(strings.TrimSuffix(from, "."))
-	if a == "" || f == "" {
-		return false
-	}
-	if m == dmarc.AlignmentStrict {
-		return a == f
-	}
-	return OrgDomain(a) == OrgDomain(f)
-}
-
-// DMARCInput is what a DMARC evaluation needs of a message.
-type DMARCInput struct {
-	FromDomain  string
-	Record      *dmarc.Record // the policy found; nil: none
-	DKIMDomains []string      // the d= of signatures that verified
-	SPFPass     bool          // SPF's result was pass
-	SPFDomain   string        // the domain SPF was evaluated for
-}
-
-// DMARCResult is the outcome of EvaluateDMARC.
-type DMARCResult struct {
-	Result      string // Pass, Fail or None (no policy)
-	DKIMAligned bool   // a passing signature's d= is aligned
-	SPFAligned  bool   // SPF passed for an aligned domain
-	Reason      string // why not Pass
-}
-
-// EvaluateDMARC applies RFC 7489 section 4.2: DMARC passes when DKIM or
-// SPF passes for a domain aligned with the From domain, under the
-// record's adkim= and aspf= modes (relaxed by default).
-func EvaluateDMARC(in DMARCInput) DMARCResult {
-	if in.Record == nil {
-		return DMARCResult{Result: None, Reason: "no DMARC policy for " + in.FromDomain}
-	}
-	var r DMARCResult
-	for _, d := range in.DKIMDomains {
-		if Aligned(in.Record.DKIMAlignment, d, in.FromDomain) {
-			r.DKIMAligned = true
-		}
-	}
-	r.SPFAligned = in.SPFPass && Aligned(in.Record.SPFAlignment, in.SPFDomain, in.FromDomain)
-	if r.DKIMAligned || r.SPFAligned {
-		r.Result = Pass
-		return r
-	}
-	r.Result = Fail
-	var why []string
-	if len(in.DKIMDomains) == 0 {
-		why = append(why, "no DKIM signature verified")
-	} else {
-		why = append(why, fmt.Sprintf("DKIM d=%s not aligned with %s (adkim=%s)", strings.Join(in.DKIMDomains, ","), in.FromDomain, mode(in.Record.DKIMAlignment)))
-	}
-	if !in.SPFPass {
-		why = append(why, "SPF did not pass")
-	} else {
-		why = append(why, fmt.Sprintf("SPF domain %s not aligned with %s (aspf=%s)", in.SPFDomain, in.FromDomain, mode(in.Record.SPFAlignment)))
-	}
-	r.Reason = strings.Join(why, "; ")
-	return r
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-msgauth/dmarc"
-
 	"github.com/sesame-email/sesame/internal/capture"
 	"github.com/sesame-email/sesame/internal/dkim"
 	"github.com/sesame-email/sesame/internal/dnstest"
@@ -148,27 +146,24 @@ func TestVerifyPolicyOfOrganisationalDomain(t *testing.T) {
 	}
 }
 
-func TestEvaluateDMARC(t *testing.T) {
-	relaxed := &dmarc.Record{Policy: dmarc.PolicyReject}
-	strict := &dmarc.Record{Policy: dmarc.PolicyReject, DKIMAlignment: dmarc.AlignmentStrict, SPFAlignment: dmarc.AlignmentStrict}
-	for _, c := range []struct {
-		name string
-		in   capture.DMARCInput
-		want string
-	}{
-		{"no policy", capture.DMARCInput{FromDomain: "a.example"}, capture.None},
-		{"dkim relaxed subdomain", capture.DMARCInput{FromDomain: "a.example", Record: relaxed, DKIMDomains: []string{"mail.a.example"}}, capture.Pass},
-		{"dkim strict subdomain", capture.DMARCInput{FromDomain: "a.example", Record: strict, DKIMDomains: []string{"mail.a.example"}}, capture.Fail},
-		{"dkim strict exact", capture.DMARCInput{FromDomain: "a.example", Record: strict, DKIMDomains: []string{"A.example."}}, capture.Pass},
-		{"spf relaxed", capture.DMARCInput{FromDomain: "a.example", Record: relaxed, SPFPass: true, SPFDomain: "bounce.a.example"}, capture.Pass},
-		{"spf strict subdomain", capture.DMARCInput{FromDomain: "a.example", Record: strict, SPFPass: true, SPFDomain: "bounce.a.example"}, capture.Fail},
-		{"spf aligned but not pass", capture.DMARCInput{FromDomain: "a.example", Record: relaxed, SPFDomain: "a.example"}, capture.Fail},
-		{"unrelated", capture.DMARCInput{FromDomain: "a.example", Record: relaxed, DKIMDomains: []string{"b.example"}, SPFPass: true, SPFDomain: "b.example"}, capture.Fail},
-		{"public suffix org domain", capture.DMARCInput{FromDomain: "x.co.uk", Record: relaxed, DKIMDomains: []string{"y.co.uk"}}, capture.Fail},
-		{"co.uk relaxed", capture.DMARCInput{FromDomain: "news.x.co.uk", Record: relaxed, DKIMDomains: []string{"x.co.uk"}}, capture.Pass},
-	} {
-		if got := capture.EvaluateDMARC(c.in); got.Result != c.want {
-			t.Errorf("%s: %+v, want %s", c.name, got, c.want)
-		}
+// TestVerifyUnusablePolicy: a broken record is permerror (RFC 8601
+// §2.7.1) and several records are none (RFC 7489 §6.6.3): neither applies
+// a policy, and neither is a lookup failure.
+func TestVerifyUnusablePolicy(t *testing.T) {
+	z := newZone(t, "v=DMARC1; p=block")
+	z.dns.Add(`_dmarc.twice.ex.example. 300 IN TXT "v=DMARC1; p=reject"`)
+	z.dns.Add(`_dmarc.twice.ex.example. 300 IN TXT "v=DMARC1; p=none"`)
+	v := z.v.Verify(context.Background(), local, "mta.ex.example", "b@mail.ex.example", z.signed(t, "a@ex.example"))
+	if v.DMARC != capture.PermError || v.Policy != "" || v.PolicyDomain != "ex.example" || !strings.Contains(strings.Join(v.Notes, "\n"), "invalid policy for parameter 'p'") {
+		t.Errorf("broken record: %+v", v)
+	}
+	// The broken record at the organisational domain is inherited.
+	v = z.v.Verify(context.Background(), local, "mta.ex.example", "b@mail.ex.example", []byte("From: a@news.ex.example\r\n\r\nx\r\n"))
+	if v.DMARC != capture.PermError || v.PolicyDomain != "ex.example" {
+		t.Errorf("inherited broken record: %+v", v)
+	}
+	v = z.v.Verify(context.Background(), local, "mta.ex.example", "b@mail.ex.example", []byte("From: a@twice.ex.example\r\n\r\nx\r\n"))
+	if v.DMARC != capture.None || v.Policy != "" || !strings.Contains(strings.Join(v.Notes, "\n"), "more than one DMARC record") {
+		t.Errorf("two records: %+v", v)
 	}
 }

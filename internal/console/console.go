@@ -50,6 +50,13 @@ type Options struct {
 	// CheckNow runs the real DNS check of one identity and records it
 	// (dnscheck.Checker.CheckNow); nil hides "check now".
 	CheckNow func(ctx context.Context, i *identity.Identity) error
+	// Readiness computes the authentication check and the readiness
+	// summaries; Stats, Reputation and ConfigSets feed the Deliverability
+	// page. Without Readiness the authentication check answers 404, and
+	// without Readiness, Stats and Reputation the Deliverability page does.
+	Readiness  Readiness
+	Stats      DailyStats
+	Reputation Reputation
 	// AdminToken signs an operator in (any account); "" disables that.
 	AdminToken string
 	// SimulatorDomain is the mailbox simulator's domain the send page
@@ -226,6 +233,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+Prefix+"send", c.session(c.sendPage, true))
 	m.HandleFunc("POST "+Prefix+"send", c.session(c.sendTest, true))
 	c.resourceRoutes(m)
+	m.HandleFunc("GET "+Prefix+"identities/{name}/authentication", c.session(c.needs(c.opts.Readiness != nil, c.authCheckPage), true))
+	m.HandleFunc("GET "+Prefix+"deliverability", c.session(c.needs(c.opts.Readiness != nil && c.opts.Stats != nil && c.opts.Reputation != nil, c.deliverabilityPage), true))
 	c.topicRoutes(m)
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) { c.notFound(w, r, nil) })
 	c.mux = http.NewServeMux()

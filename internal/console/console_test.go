@@ -35,7 +35,7 @@ type env struct {
 	sender *send.Sender
 }
 
-func newEnv(t *testing.T, d *db.DB, tls bool) *env {
+func newEnv(t *testing.T, d *db.DB, tls bool, mods ...func(*env, *console.Options)) *env {
 	t.Helper()
 	e := &env{Env: apitest.New(t, d)}
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
@@ -45,9 +45,13 @@ func newEnv(t *testing.T, d *db.DB, tls bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Options{DB: d, Accounts: e.Accounts, Identities: e.Identities, Suppression: e.Suppression, Sender: e.sender,
+	o := console.Options{DB: d, Accounts: e.Accounts, Identities: e.Identities, Suppression: e.Suppression, Sender: e.sender,
 		ConfigSets: e.ConfigSets, Templates: e.Templates, Contacts: e.Contacts, Topics: e.SNS,
-		AdminToken: adminToken, Logger: log, Now: e.Clock.Now, SignInLimit: 5, SessionTTL: time.Hour})
+		AdminToken: adminToken, Logger: log, Now: e.Clock.Now, SignInLimit: 5, SessionTTL: time.Hour}
+	for _, m := range mods {
+		m(e, &o)
+	}
+	c, err := console.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sesame-email/sesame/internal/apitest"
 	"github.com/sesame-email/sesame/internal/console"
@@ -44,35 +41,29 @@ func (p *pushes) all() []push.Delivery {
 }
 
 // topicEnv is newEnv with the SNS deliveries recorded.
-func topicEnv(t *testing.T, d *db.DB) (*env, *pushes) {
-	e := newEnv(t, d, false)
+func topicEnv(t *testing.T, d *db.DB, mods ...func(*env, *console.Options)) (*env, *pushes) {
+	e := newEnv(t, d, false, mods...)
 	p := &pushes{}
 	e.Push = p.add
 	return e, p
 }
 
-// guarded is a console over the same stores whose SNS service refuses
-// private endpoints, as a deployment without --sns-allow-private-endpoints.
-func guarded(t *testing.T, e *env) *env {
-	t.Helper()
-	box, err := seal.New("apitest master secret")
-	if err != nil {
-		t.Fatal(err)
+// guarded makes newEnv's console use an SNS service that refuses
+// private endpoints, as a deployment without
+// --sns-allow-private-endpoints (the same database, key and hooks).
+func guarded(t *testing.T) func(*env, *console.Options) {
+	return func(e *env, o *console.Options) {
+		box, err := seal.New("apitest master secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Topics, err = sns.New(sns.Options{DB: e.DB, Box: box, Region: apitest.Region, PublicURL: e.URL, Now: e.Clock.Now, KeyBits: 1024,
+			Push:          func(ctx context.Context, tx *db.Tx, d push.Delivery) error { return e.Push(ctx, tx, d) },
+			CheckEndpoint: func(ctx context.Context, endpoint string) error { return netguard.CheckURL(ctx, nil, endpoint) }})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	topics, err := sns.New(sns.Options{DB: e.DB, Box: box, Region: apitest.Region, PublicURL: e.URL, Now: e.Clock.Now, Logger: log, KeyBits: 1024,
-		Push: e.Push, CheckEndpoint: func(ctx context.Context, endpoint string) error { return netguard.CheckURL(ctx, nil, endpoint) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := console.New(console.Options{DB: e.DB, Accounts: e.Accounts, Identities: e.Identities, Suppression: e.Suppression, Sender: e.sender,
-		ConfigSets: e.ConfigSets, Templates: e.Templates, Contacts: e.Contacts, Topics: topics, Logger: log, Now: e.Clock.Now, SessionTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c.Handler())
-	t.Cleanup(srv.Close)
-	return &env{Env: e.Env, srv: srv, sender: e.sender}
 }
 
 func TestTopicPages(t *testing.T) {
@@ -212,14 +203,13 @@ func TestTopicPages(t *testing.T) {
 // endpoint on a private address is refused with Subscribe's sentence.
 func TestTopicPrivateEndpoint(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e, p := topicEnv(t, d)
+		e, p := topicEnv(t, d, guarded(t))
 		ctx := context.Background()
 		arn, err := e.SNS.CreateTopic(ctx, e.Account.ID, "alerts", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := guarded(t, e)
-		b := g.browser(t)
+		b := e.browser(t)
 		b.signIn(e.Key)
 		b.get("/console/topics/alerts")
 		for _, ep := range []string{"http://127.0.0.1:8080/hook", "https://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data/"} {

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"blitiri.com.ar/go/spf"
+	"github.com/emersion/go-msgauth/dmarc"
 
+	"github.com/sesame-email/sesame/internal/dmarcrule"
 	"github.com/sesame-email/sesame/internal/dns"
 )
 
@@ -118,7 +120,7 @@ func (c *Checker) Check(ctx context.Context, ev Evidence, recipientDomain string
 		ev:  ev,
 		res: newBudget(c.Resolver, maxLookups),
 		rd:  rd,
-		org: orgDomain(rd),
+		org: dmarcrule.OrgDomain(rd),
 		ip:  ev.RemoteIP.Unmap(),
 
 		aliases: c.Aliases,
@@ -133,7 +135,7 @@ func (c *Checker) Check(ctx context.Context, ev Evidence, recipientDomain string
 	}
 	for _, d := range ev.SenderDomains {
 		if d, err := normDomain(d); err == nil {
-			s.senders = append(s.senders, orgDomain(d))
+			s.senders = append(s.senders, dmarcrule.OrgDomain(d))
 		}
 	}
 	if s.isOwn(rd) {
@@ -319,7 +321,7 @@ func (s *check) fromFor(d string, providers bool) string {
 		return fmt.Sprintf("the report's From %s is not a role address of a mail system (a person's report proves nothing, whoever signs it)", from)
 	case !s.ev.Complaint && !bounceRoleNames[local]:
 		return fmt.Sprintf("the report's From %s is not a bounce's (MAILER-DAEMON or postmaster)", from)
-	case orgDomain(fd) != orgDomain(d):
+	case !dmarcrule.Aligned(dmarc.AlignmentRelaxed, fd, d):
 		return fmt.Sprintf("the report's From domain %s is not aligned with it", fd)
 	case s.named(fd, providers) == "":
 		return fmt.Sprintf("the report's From domain %s is not on %s's side", fd, s.rd)
@@ -357,7 +359,7 @@ func (s *check) lookupMX() {
 		// A host under the recipient domain (and the implicit MX) is
 		// covered by the recipient's own domain: taking its
 		// organisational domain would trust the recipient's siblings.
-		p := orgDomain(h)
+		p := dmarcrule.OrgDomain(h)
 		if s.isOwn(h) || under(h, s.rd) || !strings.Contains(p, ".") {
 			continue
 		}

@@ -19,7 +19,7 @@
 // users' own mail. Names the report's sender gives (a DKIM d=, the From
 // or envelope sender's domain, the HELO name) are on R's side when they
 // are R, a subdomain of R, or a parent of R up to R's organisational
-// domain (public suffix plus one label, golang.org/x/net/publicsuffix);
+// domain (public suffix plus one label, package dmarcrule's OrgDomain);
 // or exactly a provider domain of R — the organisational domain of one of
 // R's MX hosts (Gmail and Workspace: google.com; Microsoft 365:
 // outlook.com; Yahoo: yahoodns.net; hosted filters: pphosted.com,

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
-	"golang.org/x/net/publicsuffix"
 )
 
 // signerAliases lists, per provider domain (the organisational domain of a
@@ -73,17 +72,6 @@ func normDomain(s string) (string, error) {
 		}
 	}
 	return d, nil
-}
-
-// orgDomain returns the organisational domain of d (its registrable
-// domain: public suffix plus one label), or d itself if d is a public
-// suffix or has none.
-func orgDomain(d string) string {
-	org, err := publicsuffix.EffectiveTLDPlusOne(d)
-	if err != nil {
-		return d
-	}
-	return org
 }
 
 // under reports whether name is parent or a subdomain of it. Both must be

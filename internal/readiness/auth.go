@@ -2,11 +2,12 @@ package readiness
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/emersion/go-msgauth/dmarc"
-	"golang.org/x/net/publicsuffix"
 
+	"github.com/sesame-email/sesame/internal/dmarcrule"
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
@@ -27,18 +28,19 @@ type DMARCRecord struct {
 	// Inherited: the record is the organizational domain's, and Policy is
 	// its sp= (or p= when it has no sp=).
 	Inherited bool `json:"inherited"`
-	// The parsed record; the alignment modes are "r" or "s" (r when left
-	// out), Percent 100 when left out.
+	// The parsed record (rec); the alignment modes are "r" or "s" (r when
+	// left out), Percent 100 when left out.
 	Policy          string   `json:"policy,omitempty"`
 	SubdomainPolicy string   `json:"subdomainPolicy,omitempty"`
 	ADKIM           string   `json:"adkim,omitempty"`
 	ASPF            string   `json:"aspf,omitempty"`
 	Percent         int      `json:"pct,omitempty"`
 	RUA             []string `json:"rua,omitempty"`
+	rec             *dmarc.Record
 }
 
 // usable reports whether receivers apply the record: found and valid.
-func (d *DMARCRecord) usable() bool { return d.Found && d.Error == "" }
+func (d *DMARCRecord) usable() bool { return d.rec != nil }
 
 // Alignment says whether an identifier aligns with the From domain in
 // each DMARC mode.
@@ -87,82 +89,40 @@ type DMARCOutcome struct {
 	Via []string `json:"via,omitempty"`
 }
 
-// orgDomain returns domain's organizational domain (RFC 7489 §3.2: one
-// label below its public suffix), or domain itself when there is none.
-func orgDomain(domain string) string {
-	d, err := publicsuffix.EffectiveTLDPlusOne(domain)
-	if err != nil {
-		return domain
-	}
-	return d
-}
-
-// align says whether id aligns with the From domain from.
+// align says whether id aligns with the From domain from in each mode.
 func align(id, from string) Alignment {
-	id, from = strings.ToLower(id), strings.ToLower(from)
-	return Alignment{Strict: id == from, Relaxed: id != "" && orgDomain(id) == orgDomain(from)}
+	return Alignment{Strict: dmarcrule.Aligned(dmarc.AlignmentStrict, id, from), Relaxed: dmarcrule.Aligned(dmarc.AlignmentRelaxed, id, from)}
 }
 
 // lookupDMARC finds the DMARC record of domain (RFC 7489 §6.6.3).
 func (e *Evaluator) lookupDMARC(ctx context.Context, domain string) DMARCRecord {
-	d := e.dmarcAt(ctx, domain)
-	if org := orgDomain(domain); !d.Found && d.LookupError == "" && org != domain {
-		d = e.dmarcAt(ctx, org)
-		d.Inherited = d.Found
-	}
-	if d.usable() && d.Inherited && d.SubdomainPolicy != "" {
-		d.Policy = d.SubdomainPolicy
+	p, err := dmarcrule.Lookup(ctx, e.opts.Resolver, domain)
+	d := dmarcRecord(p)
+	if err != nil {
+		d.LookupError = err.Error()
 	}
 	return d
 }
 
-// dmarcAt looks up the DMARC record at _dmarc.<domain>.
-func (e *Evaluator) dmarcAt(ctx context.Context, domain string) DMARCRecord {
-	d := DMARCRecord{Name: "_dmarc." + domain}
-	txts, err := e.opts.Resolver.LookupTXT(ctx, d.Name)
-	if dns.IsNotFound(err) {
-		return d
+// dmarcRecord is the report's view of what policy discovery found.
+func dmarcRecord(p dmarcrule.Policy) DMARCRecord {
+	d := DMARCRecord{Name: p.Name, Found: p.Found, Record: p.Text, Inherited: p.Inherited, rec: p.Record}
+	var se *dmarcrule.SyntaxError
+	switch {
+	case errors.As(p.Err, &se):
+		d.Error = se.Reason
+	case p.Err != nil:
+		d.Error = p.Err.Error()
 	}
-	if err != nil {
-		d.LookupError = err.Error()
-		return d
-	}
-	return parseDMARC(d, txts)
-}
-
-// parseDMARC fills d from the TXT records found at its name: records
-// that do not start with v=DMARC1 are not DMARC records; more than one is
-// an error (RFC 7489 §6.6.3); the one is parsed with go-msgauth.
-func parseDMARC(d DMARCRecord, txts []string) DMARCRecord {
-	var recs []string
-	for _, t := range txts {
-		v, _, _ := strings.Cut(t, ";")
-		if k, val, ok := strings.Cut(v, "="); ok && strings.TrimSpace(k) == "v" && strings.TrimSpace(val) == "DMARC1" {
-			recs = append(recs, t)
+	if rec := p.Record; rec != nil {
+		d.Policy, d.SubdomainPolicy = string(p.Applied()), string(rec.SubdomainPolicy)
+		d.ADKIM, d.ASPF = string(rec.DKIMAlignment), string(rec.SPFAlignment)
+		d.Percent = 100
+		if rec.Percent != nil {
+			d.Percent = *rec.Percent
 		}
+		d.RUA = rec.ReportURIAggregate
 	}
-	switch len(recs) {
-	case 0:
-		return d
-	case 1:
-	default:
-		d.Found, d.Record = true, strings.Join(recs, " | ")
-		d.Error = "more than one DMARC record is published; receivers then apply none (RFC 7489 §6.6.3)"
-		return d
-	}
-	d.Found, d.Record = true, recs[0]
-	rec, err := dmarc.Parse(recs[0])
-	if err != nil {
-		d.Error = strings.TrimPrefix(err.Error(), "dmarc: ")
-		return d
-	}
-	d.Policy, d.SubdomainPolicy = string(rec.Policy), string(rec.SubdomainPolicy)
-	d.ADKIM, d.ASPF = string(rec.DKIMAlignment), string(rec.SPFAlignment)
-	d.Percent = 100
-	if rec.Percent != nil {
-		d.Percent = *rec.Percent
-	}
-	d.RUA = rec.ReportURIAggregate
 	return d
 }
 
@@ -242,33 +202,24 @@ func unsignedReason(chain []*identity.Identity) string {
 	return "no DKIM is set up for " + chain[0].Name
 }
 
-// outcome is the DMARC result of r's SPF and DKIM state under its record.
+// outcome is the DMARC result of r's SPF and DKIM state under its
+// record; without a usable record it is none, and Via says what would
+// pass under the default (relaxed) modes.
 func outcome(r *Report) DMARCOutcome {
-	strictDKIM, strictSPF := false, false
-	if r.DMARC.usable() {
-		strictDKIM, strictSPF = r.DMARC.ADKIM == "s", r.DMARC.ASPF == "s"
+	in := dmarcrule.Input{FromDomain: r.Domain, SPFPass: r.SPF.Pass, SPFDomain: r.SPF.MailFromDomain}
+	if r.DKIM.Signed {
+		in.DKIMDomains = []string{r.DKIM.Domain}
 	}
-	var o DMARCOutcome
-	if r.DKIM.Signed && aligned(r.DKIM.Aligned, strictDKIM) {
+	if r.DMARC.usable() {
+		in.Record = r.DMARC.rec
+	}
+	res := dmarcrule.Evaluate(in)
+	o := DMARCOutcome{Result: res.Result}
+	if res.DKIMAligned {
 		o.Via = append(o.Via, "dkim")
 	}
-	if r.SPF.Pass && aligned(r.SPF.Aligned, strictSPF) {
+	if res.SPFAligned {
 		o.Via = append(o.Via, "spf")
 	}
-	switch {
-	case !r.DMARC.usable():
-		o.Result = "none"
-	case len(o.Via) > 0:
-		o.Result = "pass"
-	default:
-		o.Result = "fail"
-	}
 	return o
-}
-
-func aligned(a Alignment, strict bool) bool {
-	if strict {
-		return a.Strict
-	}
-	return a.Relaxed
 }

@@ -16,9 +16,10 @@
 //
 //   - DMARC record: the TXT record at _dmarc.<domain>, or when there is
 //     none at the organizational domain's (RFC 7489 §6.6.3; the
-//     organizational domain comes from the public suffix list), parsed
-//     with go-msgauth's dmarc package. p=none is published but only
-//     monitors.
+//     organizational domain comes from the public suffix list), found and
+//     parsed by package dmarcrule, which owns Sesame's DMARC rules (it
+//     also decides alignment and the DMARC result below). p=none is
+//     published but only monitors.
 //   - SPF alignment: the envelope sender's domain is chosen by the same
 //     rules the admission door applies (send.EnvelopeDomain): the custom
 //     MAIL FROM domain when it is in Success, else Sesame's default

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/dmarcrule"
 	"github.com/sesame-email/sesame/internal/dns"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
@@ -137,6 +138,9 @@ type Report struct {
 	Unsubscribe Unsubscribe  `json:"unsubscribe"`
 	Complaints  Complaints   `json:"complaints"`
 	Result      DMARCOutcome `json:"result"`
+	// MailFromMX is the custom MAIL FROM domain's MX records, looked up
+	// now.
+	MailFromMX MXState `json:"mailFromMx"`
 
 	Checks []Check `json:"checks"`
 	// Ready is true when no check fails.
@@ -168,10 +172,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, accountID, name string) (*Repo
 		return nil, err
 	}
 	r := &Report{AccountID: accountID, Domain: domain, At: e.now().UTC(), SentAs: sentAs,
-		Identity: chain[0].Name, IdentityKind: chain[0].Kind, OrganizationalDomain: orgDomain(domain)}
+		Identity: chain[0].Name, IdentityKind: chain[0].Kind, OrganizationalDomain: dmarcrule.OrgDomain(domain)}
 	r.DMARC = e.lookupDMARC(ctx, domain)
 	e.spf(ctx, r, chain)
 	e.dkim(r, chain)
+	e.lookupMX(ctx, r)
 	r.Result = outcome(r)
 	buckets, err := e.complaints(ctx, r, chain)
 	if err != nil {
