@@ -22,7 +22,7 @@ func (a *App) withConsole(api http.Handler) (http.Handler, error) {
 			return
 		}
 		a.console, a.consoleErr = console.New(console.Options{DB: a.DB, Accounts: a.Accounts, Identities: a.Identities, Suppression: a.Suppression,
-			ConfigSets: a.ConfigSets, Templates: a.Templates, Contacts: a.Contacts,
+			ConfigSets: a.ConfigSets, Templates: a.Templates, Contacts: a.Contacts, Topics: a.Topics,
 			Sender: a.Sender, CheckNow: a.checkNow, AdminToken: a.cfg.ConsoleAdminToken,
 			Readiness: ev, Stats: a.Stats, Reputation: a.Reputation,
 			SimulatorDomain: send.DefaultSimulatorDomains(a.Identities.ServiceDomain())[0],

@@ -1,9 +1,6 @@
 package app_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,32 +19,7 @@ func TestConsoleResourcesInBrowser(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r := startWith(t, d, func(c *cfgT) { c.CheckInterval = time.Hour })
 		base := "http://" + r.ready.API + "/console"
-		ctx, cancel := chromedp.NewContext(bctx)
-		defer cancel()
-		ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		store := filepath.Base(t.Name())
-		shot := func(name string) chromedp.Action[chromedp.Void] {
-			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-				png, err := chromedp.FullScreenshot(100)(ctx, tg)
-				if err != nil || store != "sqlite" {
-					return err
-				}
-				return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-			})
-		}
-		run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			if err := chromedp.Do(ctx, steps...); err != nil {
-				loc, _ := chromedp.Run(ctx, chromedp.Location())
-				t.Fatalf("%s (at %s): %v", what, loc, err)
-			}
-		}
-		run("sign in", chromedp.Navigate(base+"/signin"),
-			chromedp.SendKeys(chromedp.ID("access_key_id"), r.key.AccessKeyID),
-			chromedp.SendKeys(chromedp.ID("secret"), r.key.Secret),
-			chromedp.Click(chromedp.ID("signin-button")),
-			chromedp.WaitVisible(chromedp.ID("create-identity")))
+		ctx, run, shot := consoleTab(t, bctx, r, shots)
 
 		run("create a configuration set", chromedp.Navigate(base+"/configuration-sets"),
 			chromedp.SendKeys(chromedp.ID("set-name"), "marketing"),

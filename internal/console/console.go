@@ -21,6 +21,7 @@ import (
 	"github.com/sesame-email/sesame/internal/db"
 	"github.com/sesame-email/sesame/internal/identity"
 	"github.com/sesame-email/sesame/internal/send"
+	"github.com/sesame-email/sesame/internal/sns"
 	"github.com/sesame-email/sesame/internal/suppression"
 	sestemplate "github.com/sesame-email/sesame/internal/template"
 )
@@ -45,6 +46,8 @@ type Options struct {
 	ConfigSets *configset.Store
 	Templates  *sestemplate.Store
 	Contacts   *contact.Store
+	// Topics is the SNS service: topics and subscriptions; required.
+	Topics *sns.Store
 	// CheckNow runs the real DNS check of one identity and records it
 	// (dnscheck.Checker.CheckNow); nil hides "check now".
 	CheckNow func(ctx context.Context, i *identity.Identity) error
@@ -101,6 +104,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.ConfigSets == nil || opts.Templates == nil || opts.Contacts == nil {
 		return nil, errors.New("console: Options.ConfigSets, Templates and Contacts are required")
+	}
+	if opts.Topics == nil {
+		return nil, errors.New("console: Options.Topics is required")
 	}
 	c := &Console{opts: opts, log: opts.Logger, now: opts.Now}
 	if c.log == nil {
@@ -243,6 +249,7 @@ func (c *Console) routes() {
 	c.resourceRoutes(m)
 	m.HandleFunc("GET "+Prefix+"identities/{name}/authentication", c.session(c.needs(c.opts.Readiness != nil, c.authCheckPage), true))
 	m.HandleFunc("GET "+Prefix+"deliverability", c.session(c.needs(c.opts.Readiness != nil && c.opts.Stats != nil && c.opts.Reputation != nil, c.deliverabilityPage), true))
+	c.topicRoutes(m)
 	if c.opts.Captured != nil {
 		m.HandleFunc("GET "+Prefix+"captured", c.session(c.capturedPage, true))
 		m.HandleFunc("GET "+Prefix+"captured/{id}", c.session(c.capturedMessagePage, true))
@@ -390,6 +397,11 @@ var notes = map[string]string{
 	"list-deleted":     "Contact list deleted, with its contacts.",
 	"contact-added":    "Contact added.",
 	"contact-removed":  "Contact removed.",
+	// SNS topics and subscriptions.
+	"topic-created": "Topic created.",
+	"topic-deleted": "Topic deleted, with its subscriptions.",
+	"subscribed":    "Subscription added. It is PendingConfirmation until its endpoint confirms: an http/https endpoint visits the SubscribeURL of the SubscriptionConfirmation it was sent, an email address follows the link in its mail.",
+	"unsubscribed":  "Subscription removed.",
 }
 
 // flash redirects (303) to path with the note of key shown once.

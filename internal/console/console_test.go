@@ -46,7 +46,7 @@ func newEnv(t *testing.T, d *db.DB, tls bool, mods ...func(*env, *console.Option
 		t.Fatal(err)
 	}
 	o := console.Options{DB: d, Accounts: e.Accounts, Identities: e.Identities, Suppression: e.Suppression, Sender: e.sender,
-		ConfigSets: e.ConfigSets, Templates: e.Templates, Contacts: e.Contacts,
+		ConfigSets: e.ConfigSets, Templates: e.Templates, Contacts: e.Contacts, Topics: e.SNS,
 		AdminToken: adminToken, Logger: log, Now: e.Clock.Now, SignInLimit: 5, SessionTTL: time.Hour}
 	for _, m := range mods {
 		m(e, &o)

@@ -9,7 +9,8 @@
 // token), its CSRF tokens and the per-IP limit on sign-in attempts. It
 // owns no rule about identities, suppression or sending: every page
 // calls the same store methods and validation as the SES API handlers
-// (identity.Store, suppression.Store) and sends through the admission
+// (identity.Store, suppression.Store; sns.Store's topic and subscription
+// methods, which the SNS API's handlers call too) and sends through the admission
 // door (send.Sender.Submit), so a form refuses what the API refuses with
 // the API's sentence, and changes nothing when it refuses.
 //

@@ -37,12 +37,20 @@ const (
 var Protocols = []string{"http", "https", "email", "email-json"}
 
 // apiError returns an SNS error.
-func apiError(status int, code, format string, args ...any) *sesapi.Error {
-	return sesapi.Errorf(status, code, format, args...)
+func apiError(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func invalid(format string, args ...any) *sesapi.Error {
+func invalid(format string, args ...any) *Error {
 	return apiError(http.StatusBadRequest, "InvalidParameter", format, args...)
+}
+
+// invalidField is invalid naming the parameter at fault, for callers
+// that show the message next to that field.
+func invalidField(field, format string, args ...any) *Error {
+	e := invalid(format, args...)
+	e.Field = field
+	return e
 }
 
 var (
@@ -100,47 +108,46 @@ func (s *Store) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			sesapi.WriteSNSError(w, reqID, invalid("The request body could not be read"))
+			sesapi.WriteSNSError(w, reqID, invalid("The request body could not be read").api())
 			return
 		}
 		raw = string(b)
 	} else if r.Method != http.MethodGet {
-		sesapi.WriteSNSError(w, reqID, apiError(http.StatusMethodNotAllowed, "InvalidAction", "The SNS API takes GET and POST requests"))
+		sesapi.WriteSNSError(w, reqID, apiError(http.StatusMethodNotAllowed, "InvalidAction", "The SNS API takes GET and POST requests").api())
 		return
 	}
 	p, err := parseParams(raw)
 	if err != nil {
-		sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "MalformedQueryString", "%s", err.Error()))
+		sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "MalformedQueryString", "%s", err.Error()).api())
 		return
 	}
 	action := p["Action"]
 	fn, ok := actions[action]
 	if !ok {
 		if action == "" {
-			sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "MissingAction", "Missing Action"))
+			sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "MissingAction", "Missing Action").api())
 			return
 		}
 		sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "InvalidAction", "Could not find operation %.64s for version %s; Sesame's SNS supports %s",
-			action, Version, strings.Join(slices.Sorted(maps.Keys(actions)), ", ")))
+			action, Version, strings.Join(slices.Sorted(maps.Keys(actions)), ", ")).api())
 		return
 	}
 	if v, ok := p["Version"]; ok && v != Version {
-		sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %.32s", action, v))
+		sesapi.WriteSNSError(w, reqID, apiError(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %.32s", action, v).api())
 		return
 	}
 	c := &call{ctx: r.Context(), account: caller.AccountID, action: action, p: p}
 	res, err := fn(s, c)
 	if err != nil {
-		var e *sesapi.Error
+		var e *Error
 		if !errors.As(err, &e) {
 			s.log.Error("sns api", "action", action, "err", err, "request_id", reqID)
 			e = errInternal
 		}
-		sesapi.WriteSNSError(w, reqID, e)
+		sesapi.WriteSNSError(w, reqID, e.api())
 		return
 	}
-	switch action {
-	case "Subscribe", "Publish", "Unsubscribe":
+	if action == "Publish" { // Subscribe and Unsubscribe wake themselves
 		s.wake()
 	}
 	var b bytes.Buffer
@@ -150,7 +157,7 @@ func (s *Store) serveAPI(w http.ResponseWriter, r *http.Request) {
 		enc.Indent("  ", "  ")
 		if err := enc.EncodeElement(res, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 			s.log.Error("sns api: encode", "action", action, "err", err)
-			sesapi.WriteSNSError(w, reqID, errInternal)
+			sesapi.WriteSNSError(w, reqID, errInternal.api())
 			return
 		}
 		b.WriteString("\n")
@@ -188,31 +195,13 @@ func (c *call) boolParam(name string) (bool, error) {
 	return b, nil
 }
 
-// notAuthorized is SNS's answer to a use of another account's resource.
-func (c *call) notAuthorized(arn string) error {
-	return apiError(http.StatusForbidden, "AuthorizationError", "User: arn:aws:iam::%s:root is not authorized to perform: SNS:%s on resource: %s", c.account, c.action, arn)
-}
-
-// topicParam reads the ARN of one of the caller's topics: a malformed ARN
-// or another region's is InvalidParameter, another account's
-// AuthorizationError (whether it exists or not), a missing one NotFound.
+// topicParam reads the ARN of one of the caller's topics (see topicFor).
 func (s *Store) topicParam(c *call, q db.Querier, name string) (*topic, error) {
 	arn, err := c.required(name)
 	if err != nil {
 		return nil, err
 	}
-	p, ok := s.parseARN(arn)
-	if !ok || p.sub != "" {
-		return nil, invalid("Invalid parameter: %s", name)
-	}
-	if p.account != c.account {
-		return nil, c.notAuthorized(arn)
-	}
-	t, err := getTopic(c.ctx, q, c.account, arn)
-	if errors.Is(err, ErrTopicNotFound) {
-		return nil, errTopicNotFound
-	}
-	return t, err
+	return s.topicFor(c.ctx, q, c.account, c.action, name, arn)
 }
 
 // subParam reads the ARN of one of the caller's live subscriptions.
@@ -221,18 +210,7 @@ func (s *Store) subParam(c *call, q db.Querier) (*subscription, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, ok := s.parseARN(arn)
-	if !ok || p.sub == "" {
-		return nil, invalid("Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1")
-	}
-	if p.account != c.account {
-		return nil, c.notAuthorized(arn)
-	}
-	u, err := getSub(c.ctx, q, c.account, arn)
-	if errors.Is(err, errSubNotFound) {
-		return nil, errSubNotFoundAP
-	}
-	return u, err
+	return s.subFor(c.ctx, q, c.account, c.action, arn)
 }
 
 // checkTopicAttr validates one settable topic attribute.
@@ -240,7 +218,7 @@ func checkTopicAttr(name, value string) error {
 	switch name {
 	case "DisplayName":
 		if utf8.RuneCountInString(value) > 100 {
-			return invalid("Invalid parameter: DisplayName Reason: must be at most 100 characters")
+			return invalidField("DisplayName", "Invalid parameter: DisplayName Reason: must be at most 100 characters")
 		}
 	case "Policy":
 		var v map[string]any
@@ -297,11 +275,8 @@ func (s *Store) apiCreateTopic(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(name, ".fifo") {
-		return nil, invalid("Invalid parameter: Topic Name Reason: FIFO topics are not supported by Sesame")
-	}
-	if !validTopicName(name) {
-		return nil, invalid("Invalid parameter: Topic Name Reason: must be 1 to 256 ASCII letters, digits, hyphens and underscores")
+	if err := checkTopicName(name); err != nil {
+		return nil, err
 	}
 	if c.p.hasPrefix("DataProtectionPolicy") && c.p["DataProtectionPolicy"] != "" {
 		return nil, invalid("Invalid parameter: DataProtectionPolicy Reason: data protection policies are not supported by Sesame")
@@ -310,69 +285,11 @@ func (s *Store) apiCreateTopic(c *call) (any, error) {
 	if err != nil {
 		return nil, invalid("%s", err.Error())
 	}
-	for k, v := range attrs {
-		if err := checkTopicAttr(k, v); err != nil {
-			return nil, err
-		}
-	}
 	tags, err := c.p.tags("Tags")
 	if err != nil {
 		return nil, invalid("%s", err.Error())
 	}
-	if err := checkTags(tags); err != nil {
-		return nil, err
-	}
-	tagMap := map[string]string{}
-	for _, t := range tags {
-		tagMap[t.Key] = t.Value
-	}
-	arn := s.topicARN(c.account, name)
-	err = s.db.InTx(c.ctx, func(tx *db.Tx) error {
-		t, err := getTopic(c.ctx, tx, c.account, arn)
-		if err == nil {
-			// Idempotent: the same name gives the same topic, unless
-			// the request asks for other attributes or tags.
-			for k, v := range attrs {
-				if t.Attrs[k] != v {
-					return invalid("Invalid parameter: Attributes Reason: Topic already exists with different attributes")
-				}
-			}
-			if len(tags) > 0 {
-				cur, err := topicTags(c.ctx, tx, arn)
-				if err != nil {
-					return err
-				}
-				if !maps.Equal(cur, tagMap) {
-					return invalid("Invalid parameter: Tags Reason: Topic already exists with different tags")
-				}
-			}
-			return nil
-		}
-		if !errors.Is(err, ErrTopicNotFound) {
-			return err
-		}
-		var n int
-		if err := tx.QueryRow(c.ctx, `SELECT COUNT(*) FROM sns_topics WHERE account_id = ?`, c.account).Scan(&n); err != nil {
-			return fmt.Errorf("sns: count topics: %w", err)
-		}
-		if n >= maxTopics {
-			return apiError(http.StatusForbidden, "TopicLimitExceeded", "Topic limit exceeded: an account has at most %d topics", maxTopics)
-		}
-		stored := map[string]string{}
-		for k, v := range attrs {
-			if v != "" {
-				stored[k] = v
-			}
-		}
-		if _, err := tx.Exec(c.ctx, `INSERT INTO sns_topics (arn, account_id, name, attributes, created_at) VALUES (?, ?, ?, ?, ?)`,
-			arn, c.account, name, marshalAttrs(stored), db.Millis(s.now())); err != nil {
-			return fmt.Errorf("sns: create topic: %w", err)
-		}
-		return putTags(c.ctx, tx, arn, tagMap)
-	})
-	if db.IsUniqueViolation(err) {
-		return s.apiCreateTopic(c) // created meanwhile: answer as for an existing topic
-	}
+	arn, err := s.CreateTopic(c.ctx, c.account, name, attrs, tags)
 	if err != nil {
 		return nil, err
 	}
@@ -380,24 +297,17 @@ func (s *Store) apiCreateTopic(c *call) (any, error) {
 }
 
 func (s *Store) apiDeleteTopic(c *call) (any, error) {
-	t, err := s.topicParam(c, s.db, "TopicArn")
-	if err == errTopicNotFound {
-		return nil, nil // SNS: deleting a topic that does not exist succeeds
-	}
+	arn, err := c.required("TopicArn")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.db.Exec(c.ctx, `DELETE FROM sns_topics WHERE arn = ? AND account_id = ?`, t.ARN, c.account); err != nil {
-		return nil, fmt.Errorf("sns: delete topic: %w", err)
-	}
-	return nil, nil
+	return nil, s.DeleteTopic(c.ctx, c.account, arn)
 }
 
 // page tokens are the last ARN of the previous page, base64url.
 func encodePageToken(arn string) string { return base64.RawURLEncoding.EncodeToString([]byte(arn)) }
 
-func (c *call) pageToken() (string, error) {
-	t := c.p["NextToken"]
+func decodePageToken(t string) (string, error) {
 	if t == "" {
 		return "", nil
 	}
@@ -414,29 +324,13 @@ type listTopicsResult struct {
 }
 
 func (s *Store) apiListTopics(c *call) (any, error) {
-	after, err := c.pageToken()
+	ts, next, err := s.ListTopics(c.ctx, c.account, c.p["NextToken"])
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(c.ctx, `SELECT arn FROM sns_topics WHERE account_id = ? AND arn > ? ORDER BY arn LIMIT ?`, c.account, after, pageSize+1)
-	if err != nil {
-		return nil, fmt.Errorf("sns: list topics: %w", err)
-	}
-	defer rows.Close()
-	res := listTopicsResult{Topics: []topicArnResult{}}
-	for rows.Next() {
-		var arn string
-		if err := rows.Scan(&arn); err != nil {
-			return nil, fmt.Errorf("sns: list topics: %w", err)
-		}
-		res.Topics = append(res.Topics, topicArnResult{arn})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sns: list topics: %w", err)
-	}
-	if len(res.Topics) > pageSize {
-		res.Topics = res.Topics[:pageSize]
-		res.NextToken = encodePageToken(res.Topics[pageSize-1].TopicArn)
+	res := listTopicsResult{Topics: []topicArnResult{}, NextToken: next}
+	for _, t := range ts {
+		res.Topics = append(res.Topics, topicArnResult{t.ARN})
 	}
 	return res, nil
 }
@@ -566,12 +460,12 @@ func checkEndpoint(protocol, endpoint string) error {
 	case "http", "https":
 		u, err := url.Parse(endpoint)
 		if err != nil || u.Scheme != protocol || u.Hostname() == "" || len(endpoint) > 2048 {
-			return invalid("Invalid parameter: Endpoint Reason: an %s endpoint must be an absolute %s:// URL", protocol, protocol)
+			return invalidField("Endpoint", "Invalid parameter: Endpoint Reason: an %s endpoint must be an absolute %s:// URL", protocol, protocol)
 		}
 	case "email", "email-json":
 		a, err := mail.ParseAddress(endpoint)
 		if err != nil || a.Name != "" || a.Address != endpoint || !strings.Contains(endpoint, "@") || len(endpoint) > 320 {
-			return invalid("Invalid parameter: Email address")
+			return invalidField("Endpoint", "Invalid parameter: Email address")
 		}
 		// Sesame's system mail (the confirmation, the notifications) goes
 		// only to addresses SES would send to: an ASCII dot-atom local
@@ -579,9 +473,9 @@ func checkEndpoint(protocol, endpoint string) error {
 		if _, err := addr.ParseAddress(endpoint); err != nil {
 			var e *addr.Error
 			if errors.As(err, &e) {
-				return invalid("Invalid parameter: Email address Reason: %s", e.Rule)
+				return invalidField("Endpoint", "Invalid parameter: Email address Reason: %s", e.Rule)
 			}
-			return invalid("Invalid parameter: Email address")
+			return invalidField("Endpoint", "Invalid parameter: Email address")
 		}
 	}
 	return nil
@@ -591,97 +485,16 @@ type subscribeResult struct {
 	SubscriptionArn string
 }
 
-// pendingARN is what Subscribe answers for a subscription awaiting
-// confirmation (without ReturnSubscriptionArn).
-const pendingARN = "pending confirmation"
-
 func (s *Store) apiSubscribe(c *call) (any, error) {
-	protocol, err := c.required("Protocol")
-	if err != nil {
-		return nil, err
-	}
-	protocol = strings.ToLower(protocol)
-	if !slices.Contains(Protocols, protocol) {
-		return nil, invalid("Invalid parameter: Protocol Reason: Sesame delivers to the protocols %s, not %.32q", strings.Join(Protocols, ", "), protocol)
-	}
-	endpoint, err := c.required("Endpoint")
-	if err != nil {
-		return nil, err
-	}
-	if err := checkEndpoint(protocol, endpoint); err != nil {
-		return nil, err
-	}
 	attrs, err := c.p.attributeMap("Attributes")
 	if err != nil {
 		return nil, invalid("%s", err.Error())
-	}
-	for k, v := range attrs {
-		if err := checkSubAttr(protocol, k, v); err != nil {
-			return nil, err
-		}
 	}
 	returnARN, err := c.boolParam("ReturnSubscriptionArn")
 	if err != nil {
 		return nil, err
 	}
-	if (protocol == "http" || protocol == "https") && s.opts.CheckEndpoint != nil {
-		if err := s.opts.CheckEndpoint(c.ctx, endpoint); err != nil {
-			return nil, invalid("Invalid parameter: Endpoint Reason: this deployment does not deliver to loopback, private or link-local addresses: %s", err.Error())
-		}
-	}
-	var arn string
-	err = s.db.InTx(c.ctx, func(tx *db.Tx) error {
-		t, err := s.topicParam(c, tx, "TopicArn")
-		if err != nil {
-			return err
-		}
-		existing, err := listSubs(c.ctx, tx, `topic_arn = ? AND protocol = ? AND endpoint = ? AND state <> ?`, t.ARN, protocol, endpoint, stateDeleted)
-		if err != nil {
-			return err
-		}
-		if len(existing) > 0 {
-			u := existing[0]
-			for k, v := range attrs {
-				if u.Attrs[k] != v && !(k == "RawMessageDelivery" && v == "false" && u.Attrs[k] == "") {
-					return invalid("Invalid parameter: Attributes Reason: Subscription already exists with different attributes")
-				}
-			}
-			arn = u.ARN
-			if u.State == statePending {
-				if !returnARN {
-					arn = pendingARN
-				}
-				return s.sendConfirmation(c.ctx, tx, t, u) // ask again
-			}
-			return nil
-		}
-		var n int
-		if err := tx.QueryRow(c.ctx, `SELECT COUNT(*) FROM sns_subscriptions WHERE topic_arn = ? AND state <> ?`, t.ARN, stateDeleted).Scan(&n); err != nil {
-			return fmt.Errorf("sns: count subscriptions: %w", err)
-		}
-		if n >= maxSubsByTopic {
-			return apiError(http.StatusForbidden, "SubscriptionLimitExceeded", "Subscription limit exceeded: a topic has at most %d subscriptions", maxSubsByTopic)
-		}
-		stored := map[string]string{}
-		for k, v := range attrs {
-			if v != "" && !(k == "RawMessageDelivery" && v == "false") {
-				stored[k] = v
-			}
-		}
-		u := &subscription{ARN: t.ARN + ":" + sesapi.NewRequestID(), TopicARN: t.ARN, AccountID: c.account, Protocol: protocol, Endpoint: endpoint, State: statePending, Attrs: stored}
-		if _, err := tx.Exec(c.ctx, `INSERT INTO sns_subscriptions (arn, topic_arn, account_id, protocol, endpoint, state, token_hash, token_expires, authenticated, attributes, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?, ?)`, u.ARN, u.TopicARN, u.AccountID, u.Protocol, u.Endpoint, u.State, false, marshalAttrs(stored), db.Millis(s.now())); err != nil {
-			return fmt.Errorf("sns: subscribe: %w", err)
-		}
-		arn = pendingARN
-		if returnARN {
-			arn = u.ARN
-		}
-		return s.sendConfirmation(c.ctx, tx, t, u)
-	})
-	if db.IsUniqueViolation(err) {
-		return s.apiSubscribe(c) // subscribed meanwhile: answer as for an existing subscription
-	}
+	arn, err := s.Subscribe(c.ctx, c.account, SubscribeInput{TopicARN: c.p["TopicArn"], Protocol: c.p["Protocol"], Endpoint: c.p["Endpoint"], Attributes: attrs, ReturnARN: returnARN})
 	if err != nil {
 		return nil, err
 	}
@@ -776,13 +589,11 @@ func (s *Store) unsubscribe(ctx context.Context, tx *db.Tx, u *subscription) err
 }
 
 func (s *Store) apiUnsubscribe(c *call) (any, error) {
-	return nil, s.db.InTx(c.ctx, func(tx *db.Tx) error {
-		u, err := s.subParam(c, tx)
-		if err != nil {
-			return err
-		}
-		return s.unsubscribe(c.ctx, tx, u)
-	})
+	arn, err := c.required("SubscriptionArn")
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Unsubscribe(c.ctx, c.account, arn)
 }
 
 type subMember struct {
@@ -798,40 +609,32 @@ type listSubsResult struct {
 	NextToken     string      `xml:",omitempty"`
 }
 
-func (s *Store) listSubsPage(c *call, where string, args ...any) (any, error) {
-	after, err := c.pageToken()
+// subsResult is a page of subscriptions as the API lists them.
+func subsResult(subs []Subscription, next string, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	subs, err := listSubs(c.ctx, s.db, where+` AND state <> ? AND arn > ? ORDER BY arn LIMIT ?`, append(args, stateDeleted, after, pageSize+1)...)
-	if err != nil {
-		return nil, err
-	}
-	res := listSubsResult{Subscriptions: []subMember{}}
+	res := listSubsResult{Subscriptions: []subMember{}, NextToken: next}
 	for _, u := range subs {
 		arn := u.ARN
-		if u.State == statePending {
+		if u.Pending {
 			arn = "PendingConfirmation"
 		}
-		res.Subscriptions = append(res.Subscriptions, subMember{arn, u.AccountID, u.Protocol, u.Endpoint, u.TopicARN})
-	}
-	if len(subs) > pageSize {
-		res.Subscriptions = res.Subscriptions[:pageSize]
-		res.NextToken = encodePageToken(subs[pageSize-1].ARN)
+		res.Subscriptions = append(res.Subscriptions, subMember{arn, u.Owner, u.Protocol, u.Endpoint, u.TopicARN})
 	}
 	return res, nil
 }
 
 func (s *Store) apiListSubscriptions(c *call) (any, error) {
-	return s.listSubsPage(c, `account_id = ?`, c.account)
+	return subsResult(s.ListSubscriptions(c.ctx, c.account, c.p["NextToken"]))
 }
 
 func (s *Store) apiListSubscriptionsByTopic(c *call) (any, error) {
-	t, err := s.topicParam(c, s.db, "TopicArn")
+	arn, err := c.required("TopicArn")
 	if err != nil {
 		return nil, err
 	}
-	return s.listSubsPage(c, `topic_arn = ? AND account_id = ?`, t.ARN, c.account)
+	return subsResult(s.ListSubscriptionsByTopic(c.ctx, c.account, arn, c.p["NextToken"]))
 }
 
 func (s *Store) apiGetSubscriptionAttributes(c *call) (any, error) {
@@ -984,7 +787,7 @@ func (s *Store) resourceParam(c *call, q db.Querier) (*topic, error) {
 		return nil, invalid("Invalid parameter: ResourceArn Reason: must be the ARN of a topic")
 	}
 	if p.account != c.account {
-		return nil, c.notAuthorized(arn)
+		return nil, notAuthorized(c.account, c.action, arn)
 	}
 	t, err := getTopic(c.ctx, q, c.account, arn)
 	if errors.Is(err, ErrTopicNotFound) {

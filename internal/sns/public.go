@@ -34,11 +34,11 @@ func publicError(w http.ResponseWriter, reqID string, err error) bool {
 	if err == nil {
 		return false
 	}
-	var e *sesapi.Error
+	var e *Error
 	if !errors.As(err, &e) {
 		e = errInternal
 	}
-	sesapi.WriteSNSError(w, reqID, e)
+	sesapi.WriteSNSError(w, reqID, e.api())
 	return true
 }
 
@@ -66,7 +66,7 @@ func (s *Store) serveConfirm(w http.ResponseWriter, r *http.Request) {
 		if !publicError(w, reqID, err) {
 			return
 		}
-		var e *sesapi.Error
+		var e *Error
 		if !errors.As(err, &e) {
 			s.log.Error("sns: confirm", "err", err)
 		}
@@ -110,7 +110,7 @@ func (s *Store) serveUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		return s.unsubscribe(r.Context(), tx, u)
 	})
 	if err != nil {
-		var e *sesapi.Error
+		var e *Error
 		if !errors.As(err, &e) {
 			s.log.Error("sns: unsubscribe link", "err", err)
 		}

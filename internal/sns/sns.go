@@ -24,6 +24,12 @@
 // protection policies are refused with a message saying so, never
 // accepted without effect.
 //
+// The rules of creating, listing and deleting topics and of subscribing,
+// unsubscribing and listing subscriptions are Store methods taking the
+// caller's account (CreateTopic, Subscribe, ...), refusing with an *Error
+// that carries SNS's code and sentence: the Query API's handlers and the
+// web console both call them.
+//
 // It also keeps SES's identity notification topics (table
 // sns_identity_topics), set through SES v1's SetIdentityNotificationTopic.
 package sns
