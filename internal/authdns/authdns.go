@@ -456,7 +456,7 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 // picks one port that is free for both. started, if not nil, is called with
 // the bound address ("host:port") once both transports are answering.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, started func(addr string)) error {
-	pc, ln, err := listenBoth(ctx, addr)
+	pc, ln, err := ListenBoth(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -469,8 +469,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, started func(a
 	return s.serve(ctx, pc, ln, notify)
 }
 
-// listenBoth opens a UDP and a TCP socket on the same address.
-func listenBoth(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
+// ListenBoth opens a UDP and a TCP socket on the same address; with port 0
+// it picks one port free for both (retrying when the kernel's pick for TCP
+// is taken for UDP). sesame dev's DNS listens with it too.
+func ListenBoth(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("authdns: listen address %q: %w", addr, err)

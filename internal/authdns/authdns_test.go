@@ -879,7 +879,7 @@ func TestListenAndServeFixedPort(t *testing.T) {
 	}
 
 	// Find a port free for both, release it and listen on it explicitly.
-	pc, ln, err := listenBoth(context.Background(), "127.0.0.1:0")
+	pc, ln, err := ListenBoth(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/sesame-email/sesame/internal/authdns"
 )
 
 // Record is a published record: Name without the trailing dot, Type one of
@@ -254,13 +256,8 @@ func (w *recorder) Hijack()                     {}
 // ListenAndServe serves on addr (UDP and TCP, the same port) until ctx
 // ends; started, if not nil, is told the bound address.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, started func(addr string)) error {
-	pc, err := net.ListenPacket("udp", addr)
+	pc, ln, err := authdns.ListenBoth(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("dev dns: %w", err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		return fmt.Errorf("dev dns: %w", err)
 	}
 	servers := []*dns.Server{

@@ -58,6 +58,7 @@ func start(t *testing.T) string {
 	case a := <-addr:
 		return a
 	case err := <-done:
+		done <- nil // the cleanup's receive must not wait for ever
 		t.Fatal(err)
 	}
 	return ""
