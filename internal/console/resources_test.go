@@ -168,16 +168,17 @@ func TestTemplatePages(t *testing.T) {
 			// what it rendered once more, so it shows as text.
 			`id="rendered-subject">&lt;b&gt;Hello&lt;/b&gt; Ann &amp;amp; &amp;lt;i&amp;gt;Bob&amp;lt;/i&amp;gt;<`,
 			`id="rendered-text">Dear Ann &amp;amp; &amp;lt;i&amp;gt;Bob&amp;lt;/i&amp;gt;<`,
-			`sandbox=""`,
+			`sandbox="allow-same-origin"`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("render lacks %q:\n%s", want, body)
 			}
 		}
 		// The HTML is only in the sandboxed frame's srcdoc, escaped; the
-		// frame may not run scripts, and the page's policy has no inline
-		// script either.
-		if strings.Contains(body, "<script>parent") || strings.Contains(body, "<img src=x") || strings.Contains(body, "allow-") {
+		// frame may not run scripts, submit forms, open popups or navigate
+		// the console (its sandbox allows nothing but its origin), and the
+		// page's policy has no inline script either.
+		if strings.Contains(body, "<script>parent") || strings.Contains(body, "<img src=x") || strings.Count(body, "allow-") != 1 {
 			t.Errorf("rendered HTML reaches the console's page: %s", body)
 		}
 		if !strings.Contains(body, `srcdoc="&lt;p id=&#34;x&#34;&gt;Hi Ann &amp;amp; &amp;lt;i&amp;gt;Bob&amp;lt;/i&amp;gt;&lt;/p&gt;&lt;script&gt;`) {
