@@ -7,6 +7,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -416,5 +417,36 @@ func TestResourceIsolationAndCSRF(t *testing.T) {
 			t.Errorf("contact added without CSRF: %v", err)
 		}
 		check(t)
+	})
+}
+
+// TestCSVNeutralisesFormulas: a cell the account wrote that a spreadsheet
+// would run as a formula (it starts with = + - @, a tab or a carriage
+// return) is exported with a leading apostrophe, so it shows as text.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, false)
+		ctx := context.Background()
+		b := e.browser(t)
+		b.signIn(e.Key)
+		if err := e.Contacts.CreateList(ctx, e.Account.ID, contact.List{Name: "news", Description: `=HYPERLINK("https://x.invalid","open")`}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"+1-2@rcpt.example", "-x@rcpt.example", "=cmd@rcpt.example", "plain@rcpt.example"} {
+			if err := e.Contacts.CreateContact(ctx, e.Account.ID, "news", contact.ContactInput{Address: a}); err != nil {
+				t.Fatalf("%s: %v", a, err)
+			}
+		}
+		if rows := readCSV(t, b, "/console/contact-lists.csv"); len(rows) != 2 || rows[1][1] != `'=HYPERLINK("https://x.invalid","open")` {
+			t.Errorf("lists CSV: %q", rows)
+		}
+		var got []string
+		for _, row := range readCSV(t, b, "/console/contact-lists/news/contacts.csv")[1:] {
+			got = append(got, row[0])
+		}
+		slices.Sort(got)
+		if want := []string{"'+1-2@rcpt.example", "'-x@rcpt.example", "'=cmd@rcpt.example", "plain@rcpt.example"}; !slices.Equal(got, want) {
+			t.Errorf("contacts CSV addresses %q, want %q", got, want)
+		}
 	})
 }
