@@ -14,6 +14,9 @@ func writeCSV(w http.ResponseWriter, filename string, header []string, rows [][]
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	cw := csv.NewWriter(w)
+	for i, cell := range header {
+		header[i] = textCell(cell) // topic names, in contacts-<list>.csv
+	}
 	cw.Write(header)
 	for _, row := range rows {
 		for i, cell := range row {

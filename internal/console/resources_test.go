@@ -429,7 +429,8 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		ctx := context.Background()
 		b := e.browser(t)
 		b.signIn(e.Key)
-		if err := e.Contacts.CreateList(ctx, e.Account.ID, contact.List{Name: "news", Description: `=HYPERLINK("https://x.invalid","open")`}); err != nil {
+		if err := e.Contacts.CreateList(ctx, e.Account.ID, contact.List{Name: "news", Description: `=HYPERLINK("https://x.invalid","open")`,
+			Topics: []contact.Topic{{TopicName: "-1-1", DisplayName: "Minus", DefaultSubscriptionStatus: contact.OptOut}}}); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range []string{"+1-2@rcpt.example", "-x@rcpt.example", "=cmd@rcpt.example", "plain@rcpt.example"} {
@@ -440,8 +441,12 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		if rows := readCSV(t, b, "/console/contact-lists.csv"); len(rows) != 2 || rows[1][1] != `'=HYPERLINK("https://x.invalid","open")` {
 			t.Errorf("lists CSV: %q", rows)
 		}
+		rows := readCSV(t, b, "/console/contact-lists/news/contacts.csv")
+		if h := strings.Join(rows[0], ","); h != "EmailAddress,UnsubscribeAll,'-1-1" {
+			t.Errorf("contacts CSV header %q", h)
+		}
 		var got []string
-		for _, row := range readCSV(t, b, "/console/contact-lists/news/contacts.csv")[1:] {
+		for _, row := range rows[1:] {
 			got = append(got, row[0])
 		}
 		slices.Sort(got)
