@@ -1,6 +1,10 @@
 package app_test
 
 import (
+	"bytes"
+	"context"
+	"image/color"
+	"image/png"
 	"testing"
 	"time"
 
@@ -50,8 +54,27 @@ func TestConsoleResourcesInBrowser(t *testing.T) {
 		if s := evaluate[string](t, ctx, "subject", `document.getElementById("rendered-subject").textContent`); s != "Hello Ann" {
 			t.Errorf("rendered subject %q", s)
 		}
-		if s := evaluate[string](t, ctx, "frame", `(() => { try { return document.getElementById("rendered-html").contentDocument === null ? "opaque" : "same-origin" } catch (e) { return "opaque" } })()`); s != "opaque" {
-			t.Errorf("the preview frame is %s to the console", s)
+		// The frame is sandboxed without scripts (allow-same-origin only, so
+		// that Chromium keeps it in the page's process and paints it): its
+		// script did not run, and it holds the rendered HTML.
+		if s := evaluate[string](t, ctx, "frame", `document.getElementById("rendered-html").getAttribute("sandbox")`); s != "allow-same-origin" {
+			t.Errorf("the preview frame's sandbox is %q", s)
+		}
+		if s := evaluate[string](t, ctx, "frame title", `document.getElementById("rendered-html").contentDocument.title`); s == "ran" {
+			t.Errorf("the preview's script ran in the frame")
+		}
+		if s := evaluate[string](t, ctx, "frame text", `document.getElementById("rendered-html").contentDocument.querySelector("h1")?.textContent ?? ""`); s != "Hi Ann" {
+			t.Errorf("the preview frame's text is %q", s)
+		}
+		// The frame shows the rendered HTML: its picture holds dark
+		// pixels (the heading's text) besides its border and background.
+		var framePNG []byte
+		run("picture the preview frame", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			framePNG, err = chromedp.Screenshot(chromedp.ID("rendered-html"))(ctx, tg)
+			return err
+		}))
+		if n := darkPixels(t, framePNG); n < 50 {
+			t.Errorf("the preview frame shows nothing: %d dark pixels", n)
 		}
 		run("screenshot the render and delete the template", shot("template-render"),
 			chromedp.Click(chromedp.ID("delete-template-button")),
@@ -73,4 +96,23 @@ func TestConsoleResourcesInBrowser(t *testing.T) {
 			t.Errorf("%d lists after deleting", n)
 		}
 	})
+}
+
+// darkPixels counts the pixels of a PNG picture, less its outer 4 pixels
+// (a frame's border), that are nearly black: text.
+func darkPixels(t *testing.T, b []byte) int {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("decode the picture: %v", err)
+	}
+	r, n := img.Bounds().Inset(4), 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if c := color.GrayModel.Convert(img.At(x, y)).(color.Gray); c.Y < 100 {
+				n++
+			}
+		}
+	}
+	return n
 }

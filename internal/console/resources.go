@@ -14,8 +14,26 @@ func writeCSV(w http.ResponseWriter, filename string, header []string, rows [][]
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	cw := csv.NewWriter(w)
+	for i, cell := range header {
+		header[i] = textCell(cell) // topic names, in contacts-<list>.csv
+	}
 	cw.Write(header)
+	for _, row := range rows {
+		for i, cell := range row {
+			row[i] = textCell(cell)
+		}
+	}
 	cw.WriteAll(rows)
+}
+
+// textCell neutralises a cell that a spreadsheet would run as a formula
+// (it starts with = + - @, a tab or a carriage return: OWASP's CSV
+// injection list) with a leading apostrophe, so that it shows as text.
+func textCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // contains reports whether name contains the filter q, ignoring case; an

@@ -7,6 +7,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,16 +169,17 @@ func TestTemplatePages(t *testing.T) {
 			// what it rendered once more, so it shows as text.
 			`id="rendered-subject">&lt;b&gt;Hello&lt;/b&gt; Ann &amp;amp; &amp;lt;i&amp;gt;Bob&amp;lt;/i&amp;gt;<`,
 			`id="rendered-text">Dear Ann &amp;amp; &amp;lt;i&amp;gt;Bob&amp;lt;/i&amp;gt;<`,
-			`sandbox=""`,
+			`sandbox="allow-same-origin"`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("render lacks %q:\n%s", want, body)
 			}
 		}
 		// The HTML is only in the sandboxed frame's srcdoc, escaped; the
-		// frame may not run scripts, and the page's policy has no inline
-		// script either.
-		if strings.Contains(body, "<script>parent") || strings.Contains(body, "<img src=x") || strings.Contains(body, "allow-") {
+		// frame may not run scripts, submit forms, open popups or navigate
+		// the console (its sandbox allows nothing but its origin), and the
+		// page's policy has no inline script either.
+		if strings.Contains(body, "<script>parent") || strings.Contains(body, "<img src=x") || strings.Count(body, "allow-") != 1 {
 			t.Errorf("rendered HTML reaches the console's page: %s", body)
 		}
 		if !strings.Contains(body, `srcdoc="&lt;p id=&#34;x&#34;&gt;Hi Ann &amp;amp; &amp;lt;i&amp;gt;Bob&amp;lt;/i&amp;gt;&lt;/p&gt;&lt;script&gt;`) {
@@ -415,5 +417,41 @@ func TestResourceIsolationAndCSRF(t *testing.T) {
 			t.Errorf("contact added without CSRF: %v", err)
 		}
 		check(t)
+	})
+}
+
+// TestCSVNeutralisesFormulas: a cell the account wrote that a spreadsheet
+// would run as a formula (it starts with = + - @, a tab or a carriage
+// return) is exported with a leading apostrophe, so it shows as text.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, false)
+		ctx := context.Background()
+		b := e.browser(t)
+		b.signIn(e.Key)
+		if err := e.Contacts.CreateList(ctx, e.Account.ID, contact.List{Name: "news", Description: `=HYPERLINK("https://x.invalid","open")`,
+			Topics: []contact.Topic{{TopicName: "-1-1", DisplayName: "Minus", DefaultSubscriptionStatus: contact.OptOut}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"+1-2@rcpt.example", "-x@rcpt.example", "=cmd@rcpt.example", "plain@rcpt.example"} {
+			if err := e.Contacts.CreateContact(ctx, e.Account.ID, "news", contact.ContactInput{Address: a}); err != nil {
+				t.Fatalf("%s: %v", a, err)
+			}
+		}
+		if rows := readCSV(t, b, "/console/contact-lists.csv"); len(rows) != 2 || rows[1][1] != `'=HYPERLINK("https://x.invalid","open")` {
+			t.Errorf("lists CSV: %q", rows)
+		}
+		rows := readCSV(t, b, "/console/contact-lists/news/contacts.csv")
+		if h := strings.Join(rows[0], ","); h != "EmailAddress,UnsubscribeAll,'-1-1" {
+			t.Errorf("contacts CSV header %q", h)
+		}
+		var got []string
+		for _, row := range rows[1:] {
+			got = append(got, row[0])
+		}
+		slices.Sort(got)
+		if want := []string{"'+1-2@rcpt.example", "'-x@rcpt.example", "'=cmd@rcpt.example", "plain@rcpt.example"}; !slices.Equal(got, want) {
+			t.Errorf("contacts CSV addresses %q, want %q", got, want)
+		}
 	})
 }

@@ -123,7 +123,12 @@ func (c *Console) templatePage(w http.ResponseWriter, r *http.Request, se *sessi
 
 // previewPolicy is the Content-Security-Policy of a page with a test
 // render: the console's, except that it may hold the preview frame (an
-// srcdoc frame, which inherits this policy besides its sandbox).
+// srcdoc frame, which inherits this policy besides its sandbox). The
+// frame's sandbox is "allow-same-origin" and nothing else: no script runs
+// in it (nor could, with this policy, an inline one), and Chromium keeps
+// it in the page's process; with an opaque origin (sandbox="") Chromium
+// isolates it in a process of its own, which headless Chromium often
+// never paints, so the preview showed blank.
 var previewPolicy = strings.Replace(contentSecurityPolicy, "default-src 'none'", "default-src 'none'; frame-src 'self'", 1)
 
 func (c *Console) templateWith(w http.ResponseWriter, r *http.Request, se *session, status int, d templateData) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-msgauth/dmarc"
@@ -57,6 +58,10 @@ type Policy struct {
 	// Err is why a found record applies no policy: ErrMultipleRecords or
 	// a *SyntaxError.
 	Err error
+	// Ignored are the record's optional tags (adkim=, aspf=, fo=, pct=,
+	// rf=, ri=, rua=, ruf=) with syntax errors, as published: receivers
+	// use their defaults instead (RFC 7489 §6.3), and so does Record.
+	Ignored []string
 }
 
 // Usable reports whether receivers apply p: one valid record was found.
@@ -144,11 +149,44 @@ func Select(txts []string) Policy {
 	p := Policy{Found: true, Text: recs[0]}
 	rec, err := dmarc.Parse(recs[0])
 	if err != nil {
-		p.Err = &SyntaxError{Record: recs[0], Reason: strings.TrimPrefix(err.Error(), "dmarc: ")}
-		return p
+		// RFC 7489 §6.3: "Syntax errors in the remainder of the record
+		// SHOULD be discarded in favor of default values (if any) or
+		// ignored outright"; only v=, p= and sp= decide (§6.6.3 step 6).
+		kept, ignored := dropBrokenTags(recs[0])
+		if len(ignored) == 0 {
+			p.Err = &SyntaxError{Record: recs[0], Reason: strings.TrimPrefix(err.Error(), "dmarc: ")}
+			return p
+		}
+		if rec, err = dmarc.Parse(kept); err != nil {
+			p.Err = &SyntaxError{Record: recs[0], Reason: strings.TrimPrefix(err.Error(), "dmarc: ")}
+			return p
+		}
+		p.Ignored = ignored
 	}
 	p.Record = rec
 	return p
+}
+
+// optionalTags are the tags whose syntax errors receivers discard in
+// favour of their defaults (RFC 7489 §6.3): all but v=, p= and sp=.
+var optionalTags = []string{"adkim", "aspf", "fo", "pct", "rf", "ri", "rua", "ruf"}
+
+// dropBrokenTags returns the record without its optional tags that
+// go-msgauth refuses on their own, and those tags as published.
+func dropBrokenTags(record string) (kept string, ignored []string) {
+	var parts []string
+	for _, part := range strings.Split(record, ";") {
+		name, _, _ := strings.Cut(part, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if slices.Contains(optionalTags, name) {
+			if _, err := dmarc.Parse("v=DMARC1; p=none; " + strings.TrimSpace(part)); err != nil {
+				ignored = append(ignored, strings.TrimSpace(part))
+				continue
+			}
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ";"), ignored
 }
 
 // isDMARC reports whether txt starts with the version tag of DMARC 1:

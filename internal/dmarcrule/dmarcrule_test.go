@@ -3,6 +3,7 @@ package dmarcrule_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,7 +83,11 @@ func TestSelect(t *testing.T) {
 		{"no p", []string{"v=DMARC1; adkim=s"}, true, "", "missing a 'p' parameter", dmarcrule.PermError},
 		{"bad p", []string{"v=DMARC1; p=block"}, true, "", "invalid policy for parameter 'p'", dmarcrule.PermError},
 		{"bare", []string{"v=DMARC1"}, true, "", "missing a 'p' parameter", dmarcrule.PermError},
-		{"pct out of range", []string{"v=DMARC1; p=none; pct=200"}, true, "", "out of bounds", dmarcrule.PermError},
+		// RFC 7489 §6.3: syntax errors besides v=, p= and sp= are discarded
+		// in favour of the defaults; the policy still applies.
+		{"pct out of range", []string{"v=DMARC1; p=none; pct=200"}, true, dmarc.PolicyNone, "", ""},
+		{"bad optional tags", []string{"v=DMARC1; p=reject; fo=x; adkim=q; rf=json; rua=mailto:d@corp.example"}, true, dmarc.PolicyReject, "", ""},
+		{"bad sp", []string{"v=DMARC1; p=reject; sp=block; pct=200"}, true, "", "invalid policy for parameter 'sp'", dmarcrule.PermError},
 		{"two", []string{"v=DMARC1; p=reject", "v=DMARC1; p=none"}, true, "", "more than one DMARC record", dmarcrule.None},
 		{"two, one broken", []string{"v=DMARC1; p=reject", "v=DMARC1; p=block"}, true, "", "more than one DMARC record", dmarcrule.None},
 	} {
@@ -96,6 +101,10 @@ func TestSelect(t *testing.T) {
 		case c.err != "" && (p.Err == nil || !strings.Contains(p.Err.Error(), c.err) || p.Record != nil):
 			t.Errorf("%s: error %v, want %q", c.name, p.Err, c.err)
 		}
+	}
+	if p := dmarcrule.Select([]string{"v=DMARC1; p=reject; adkim=q; pct=abc"}); p.Record == nil || p.Record.DKIMAlignment != dmarc.AlignmentRelaxed ||
+		p.Record.Percent != nil || !slices.Equal(p.Ignored, []string{"adkim=q", "pct=abc"}) {
+		t.Errorf("broken optional tags: %+v", p)
 	}
 	var se *dmarcrule.SyntaxError
 	if p := dmarcrule.Select([]string{"v=DMARC1; p=block"}); !errors.As(p.Err, &se) || se.Reason != "invalid policy for parameter 'p'" || se.Record != "v=DMARC1; p=block" || p.Text != se.Record {

@@ -20,8 +20,11 @@
 //     has none). Of the TXT records, those that do not start with the tag
 //     v=DMARC1 are not DMARC records; more than one DMARC record means no
 //     policy applies ([ErrMultipleRecords]); the one is parsed with
-//     go-msgauth's dmarc package, and a record it refuses is reported as
-//     a [*SyntaxError] and applies no policy either;
+//     go-msgauth's dmarc package; a syntax error in an optional tag
+//     (adkim=, aspf=, fo=, pct=, rf=, ri=, rua=, ruf=) is discarded in
+//     favour of the tag's default, as RFC 7489 §6.3 asks receivers to do
+//     ([Policy.Ignored]), and a record still refused (v=, p=, sp=) is
+//     reported as a [*SyntaxError] and applies no policy either;
 //   - the DMARC outcome ([Evaluate], RFC 7489 §4.2): pass when a DKIM
 //     signature that verified or an SPF pass is for a domain aligned with
 //     the From domain under the record's adkim= and aspf= (relaxed when
