@@ -107,8 +107,8 @@
 //     diagnosticCode "smtp; 550 5.1.1 user unknown" (the address is not
 //     suppressed, as on SES).
 //   - ooto@: Delivered, a Delivery event. SES then sends an RFC 3834
-//     auto-reply to the envelope sender; that needs the feedback MX of a
-//     later step, so for now no auto-reply is sent.
+//     auto-reply to the envelope sender; it would arrive at the feedback
+//     MX, which takes auto-replies and ignores them, so none is sent.
 //   - complaint@: Delivered, a Delivery event and then, in the same
 //     transaction, a Complaint (complaintFeedbackType "abuse", userAgent
 //     "Amazon SES Mailbox Simulator", a feedbackId and arrivalDate).
