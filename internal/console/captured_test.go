@@ -3,10 +3,8 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,18 +21,14 @@ import (
 // newCapturedEnv is newEnv's console with `sesame dev`'s captured mail.
 func newCapturedEnv(t *testing.T, d *db.DB) (*env, *capture.Store) {
 	t.Helper()
-	e := newEnv(t, d, false)
-	store, err := capture.NewStore(capture.StoreOptions{DB: d, Now: e.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := console.New(console.Options{DB: d, Accounts: e.Accounts, Identities: e.Identities, Suppression: e.Suppression, Sender: e.sender,
-		Captured: store, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Now: e.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(c.Handler())
-	t.Cleanup(e.srv.Close)
+	var store *capture.Store
+	e := newEnv(t, d, false, func(e *env, o *console.Options) {
+		var err error
+		if store, err = capture.NewStore(capture.StoreOptions{DB: d, Now: e.Clock.Now}); err != nil {
+			t.Fatal(err)
+		}
+		o.Captured = store
+	})
 	return e, store
 }
 
