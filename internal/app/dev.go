@@ -342,6 +342,7 @@ Paste into your shell:
   export AWS_ACCESS_KEY_ID=%[2]s
   export AWS_SECRET_ACCESS_KEY=%[3]s
   export AWS_REGION=%[4]s
+  export AWS_DEFAULT_REGION=%[4]s
 
 SMTP      host %[5]s, port %[6]d (STARTTLS) or %[7]d (TLS), self-signed certificate
           user %[8]s
