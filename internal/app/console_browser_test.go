@@ -75,6 +75,45 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// browserTab opens a tab of bctx for at most timeout. run does steps,
+// failing the test with the page's address; shot saves a full-page
+// screenshot into shots (one set of pictures: none from a PostgreSQL run);
+// text reads an element's text.
+func browserTab(t *testing.T, bctx context.Context, shots string, timeout time.Duration) (
+	ctx context.Context, run func(string, ...chromedp.Action[chromedp.Void]), shot func(string) chromedp.Action[chromedp.Void], text func(string) string) {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	onPostgres := filepath.Base(t.Name()) == "postgres"
+	shot = func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100: PNG
+			if err != nil || onPostgres {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	run = func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	text = func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	return ctx, run, shot, text
+}
+
 // evaluate runs a script in the page and returns its value (awaited, when
 // it is a promise).
 func evaluate[T any](t *testing.T, ctx context.Context, what, script string) T {
@@ -102,38 +141,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		// moves the states in this test.
 		r := startWith(t, d, func(c *cfgT) { c.CheckInterval = time.Hour })
 		base := "http://" + r.ready.API + "/console"
-		ctx, cancel := chromedp.NewContext(bctx)
-		defer cancel()
-		ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-		defer cancel()
-		store := filepath.Base(t.Name())
-		shot := func(name string) chromedp.Action[chromedp.Void] {
-			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-				png, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100: PNG
-				if err != nil {
-					return err
-				}
-				if store != "sqlite" { // one set of pictures
-					return nil
-				}
-				return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-			})
-		}
-		run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			if err := chromedp.Do(ctx, steps...); err != nil {
-				loc, _ := chromedp.Run(ctx, chromedp.Location())
-				t.Fatalf("%s (at %s): %v", what, loc, err)
-			}
-		}
-		text := func(sel string) string {
-			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-			if err != nil {
-				t.Fatalf("read %s: %v", sel, err)
-			}
-			return strings.TrimSpace(s)
-		}
+		ctx, run, shot, text := browserTab(t, bctx, shots, 90*time.Second)
 
 		run("sign in", chromedp.Navigate(base+"/signin"), shot("signin"),
 			chromedp.SendKeys(chromedp.ID("access_key_id"), r.key.AccessKeyID),

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,26 +59,7 @@ func TestConsoleCapturedInBrowser(t *testing.T) {
 	}
 	m := waitCaptured(t, s, *sent.MessageId)
 
-	tab, cancel := chromedp.NewContext(bctx)
-	defer cancel()
-	tab, cancel = context.WithTimeout(tab, 60*time.Second)
-	defer cancel()
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tab, steps...); err != nil {
-			loc, _ := chromedp.Run(tab, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		})
-	}
+	tab, run, shot, _ := browserTab(t, bctx, shots, 60*time.Second)
 	base := s.Endpoint + "/console"
 	run("sign in with the printed key",
 		chromedp.Navigate(base+"/signin"),

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,36 +32,8 @@ func TestConsoleInsightInBrowser(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r := startWith(t, d, func(c *cfgT) { c.CheckInterval = time.Hour })
 		base := "http://" + r.ready.API + "/console"
-		ctx, cancel := chromedp.NewContext(bctx)
-		defer cancel()
-		ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-		defer cancel()
-		store := filepath.Base(t.Name())
+		ctx, run, shot, text := browserTab(t, bctx, shots, 90*time.Second)
 		bg := context.Background()
-		shot := func(name string) chromedp.Action[chromedp.Void] {
-			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-				png, err := chromedp.FullScreenshot(100)(ctx, tg)
-				if err != nil || store != "sqlite" {
-					return err
-				}
-				return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-			})
-		}
-		run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			if err := chromedp.Do(ctx, steps...); err != nil {
-				loc, _ := chromedp.Run(ctx, chromedp.Location())
-				t.Fatalf("%s (at %s): %v", what, loc, err)
-			}
-		}
-		text := func(sel string) string {
-			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-			if err != nil {
-				t.Fatalf("read %s: %v", sel, err)
-			}
-			return strings.TrimSpace(s)
-		}
 
 		// The three setups, in the customer's zone.
 		if _, err := r.app.Identities.Create(bg, r.acct.ID, "alice@mailbox.test", identity.CreateOptions{}); err != nil {

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,27 +19,7 @@ import (
 // address; shot saves a screenshot into shots (the sqlite run's only).
 func consoleTab(t *testing.T, bctx context.Context, r *running, shots string) (context.Context, func(string, ...chromedp.Action[chromedp.Void]), func(string) chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(bctx)
-	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancel)
-	store := filepath.Base(t.Name())
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil || store != "sqlite" {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		})
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
+	ctx, run, shot, _ := browserTab(t, bctx, shots, 60*time.Second)
 	run("sign in", chromedp.Navigate("http://"+r.ready.API+"/console/signin"),
 		chromedp.SendKeys(chromedp.ID("access_key_id"), r.key.AccessKeyID),
 		chromedp.SendKeys(chromedp.ID("secret"), r.key.Secret),
