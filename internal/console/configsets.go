@@ -72,12 +72,7 @@ type configSetData struct {
 func (c *Console) configSetPage(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
 	st, err := c.opts.ConfigSets.Get(ctx, se.AccountID, r.PathValue("name"))
-	if errors.Is(err, configset.ErrNotFound) {
-		c.notFound(w, r, se)
-		return
-	}
-	if err != nil {
-		c.internal(w, r, err)
+	if !c.loaded(w, r, se, err, configset.ErrNotFound) {
 		return
 	}
 	ds, err := c.opts.ConfigSets.EventDestinations(ctx, se.AccountID, st.Name)

@@ -370,6 +370,22 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request, se *session) 
 	c.render(w, http.StatusNotFound, "error", view{Title: "Not found", Session: se, Error: "There is no such page in your account."})
 }
 
+// loaded reports whether reading the resource a page is about succeeded
+// (err nil). Otherwise it has answered: 404 when err is missing (the
+// store's not-found error: another account's resource is not found
+// either), 500 for any other error.
+func (c *Console) loaded(w http.ResponseWriter, r *http.Request, se *session, err, missing error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, missing):
+		c.notFound(w, r, se)
+	default:
+		c.internal(w, r, err)
+	}
+	return false
+}
+
 func (c *Console) internal(w http.ResponseWriter, r *http.Request, err error) {
 	c.log.Error("console request failed", "path", r.URL.Path, "err", err)
 	c.render(w, http.StatusInternalServerError, "error", view{Title: "Error", Error: "Something went wrong on our side; it is logged. Try again later."})

@@ -139,12 +139,7 @@ func (c *Console) contactListPage(w http.ResponseWriter, r *http.Request, se *se
 func (c *Console) contactListWith(w http.ResponseWriter, r *http.Request, se *session, status int, d contactListData) {
 	ctx := r.Context()
 	l, err := c.opts.Contacts.GetList(ctx, se.AccountID, r.PathValue("name"))
-	if errors.Is(err, contact.ErrNotFound) {
-		c.notFound(w, r, se)
-		return
-	}
-	if err != nil {
-		c.internal(w, r, err)
+	if !c.loaded(w, r, se, err, contact.ErrNotFound) {
 		return
 	}
 	d.List = l
@@ -241,12 +236,7 @@ func (c *Console) contactListsCSV(w http.ResponseWriter, r *http.Request, se *se
 func (c *Console) contactsCSV(w http.ResponseWriter, r *http.Request, se *session) {
 	ctx := r.Context()
 	l, err := c.opts.Contacts.GetList(ctx, se.AccountID, r.PathValue("name"))
-	if errors.Is(err, contact.ErrNotFound) {
-		c.notFound(w, r, se)
-		return
-	}
-	if err != nil {
-		c.internal(w, r, err)
+	if !c.loaded(w, r, se, err, contact.ErrNotFound) {
 		return
 	}
 	f, _, _ := contactFilter(r)

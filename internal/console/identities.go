@@ -105,12 +105,7 @@ type identityData struct {
 // 404 and returns nil: another account's identity is not found either.
 func (c *Console) identityOf(w http.ResponseWriter, r *http.Request, se *session) *identity.Identity {
 	i, err := c.opts.Identities.Get(r.Context(), se.AccountID, r.PathValue("name"))
-	if errors.Is(err, identity.ErrNotFound) {
-		c.notFound(w, r, se)
-		return nil
-	}
-	if err != nil {
-		c.internal(w, r, err)
+	if !c.loaded(w, r, se, err, identity.ErrNotFound) {
 		return nil
 	}
 	return i

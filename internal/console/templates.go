@@ -21,6 +21,11 @@ type templateForm struct {
 	NameError, ContentError   string
 }
 
+// formOf is the form filled with a stored template.
+func formOf(t *sestemplate.Template) templateForm {
+	return templateForm{Name: t.Name, Subject: t.Content.Subject, Text: t.Content.Text, HTML: t.Content.HTML}
+}
+
 func readTemplateForm(r *http.Request) templateForm {
 	return templateForm{Name: strings.TrimSpace(r.PostFormValue("name")), Subject: r.PostFormValue("subject"),
 		Text: r.PostFormValue("text"), HTML: r.PostFormValue("html")}
@@ -109,16 +114,10 @@ type templateData struct {
 
 func (c *Console) templatePage(w http.ResponseWriter, r *http.Request, se *session) {
 	t, err := c.opts.Templates.Get(r.Context(), se.AccountID, r.PathValue("name"))
-	if errors.Is(err, sestemplate.ErrNotFound) {
-		c.notFound(w, r, se)
+	if !c.loaded(w, r, se, err, sestemplate.ErrNotFound) {
 		return
 	}
-	if err != nil {
-		c.internal(w, r, err)
-		return
-	}
-	f := templateForm{Name: t.Name, Subject: t.Content.Subject, Text: t.Content.Text, HTML: t.Content.HTML}
-	c.templateWith(w, r, se, http.StatusOK, templateData{Form: f, RenderData: "{}"})
+	c.templateWith(w, r, se, http.StatusOK, templateData{Form: formOf(t), RenderData: "{}"})
 }
 
 // previewPolicy is the Content-Security-Policy of a page with a test
@@ -161,16 +160,10 @@ func (c *Console) renderTemplate(w http.ResponseWriter, r *http.Request, se *ses
 	ctx := r.Context()
 	name := r.PathValue("name")
 	t, err := c.opts.Templates.Get(ctx, se.AccountID, name)
-	if errors.Is(err, sestemplate.ErrNotFound) {
-		c.notFound(w, r, se)
+	if !c.loaded(w, r, se, err, sestemplate.ErrNotFound) {
 		return
 	}
-	if err != nil {
-		c.internal(w, r, err)
-		return
-	}
-	d := templateData{Form: templateForm{Name: t.Name, Subject: t.Content.Subject, Text: t.Content.Text, HTML: t.Content.HTML},
-		RenderData: r.PostFormValue("data")}
+	d := templateData{Form: formOf(t), RenderData: r.PostFormValue("data")}
 	out, err := c.opts.Templates.RenderStored(ctx, se.AccountID, name, d.RenderData)
 	kind, msg := sestemplate.KindOf(err, name)
 	switch {
