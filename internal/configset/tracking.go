@@ -8,6 +8,7 @@ import (
 
 	"github.com/sesame-email/sesame/internal/addr"
 	"github.com/sesame-email/sesame/internal/db"
+	"github.com/sesame-email/sesame/internal/event"
 )
 
 // InvalidTracking is the kind of a rejected TrackingOptions (v1
@@ -91,8 +92,8 @@ func (s *Store) readTracks(ctx context.Context, st *Set) error {
 		return err
 	}
 	for _, d := range ds {
-		st.TracksOpen = st.TracksOpen || d.Enabled && slices.Contains(d.MatchingEventTypes, "OPEN")
-		st.TracksClick = st.TracksClick || d.Enabled && slices.Contains(d.MatchingEventTypes, "CLICK")
+		st.TracksOpen = st.TracksOpen || d.Matches(event.Open)
+		st.TracksClick = st.TracksClick || d.Matches(event.Click)
 	}
 	return nil
 }
