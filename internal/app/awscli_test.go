@@ -24,7 +24,10 @@ import (
 func TestAWSCLI(t *testing.T) {
 	bin, err := exec.LookPath("aws")
 	if err != nil {
-		t.Skip("the AWS CLI is not installed")
+		if os.Getenv("SESAME_REQUIRE_AWSCLI") == "1" {
+			t.Fatal("SESAME_REQUIRE_AWSCLI=1 but the AWS CLI is not installed (apt-get install -y awscli)")
+		}
+		t.Skip("the AWS CLI is not installed (apt-get install -y awscli; SESAME_REQUIRE_AWSCLI=1 makes this a failure)")
 	}
 	r, mx, api := startSending(t, dbtest.SQLite(t), 1000)
 	home := t.TempDir()
